@@ -1,0 +1,24 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Environment variable naming the folder that holds the official KSeF files (`ksef-docs/...`). */
+export const SPEC_DIR_ENV = 'KSEF_SPEC_DIR';
+
+/**
+ * The official KSeF files are never copied into the package: they are read from `KSEF_SPEC_DIR`, or from
+ * `../shared/ksef-spec` beside the project root when working from a clone. Undefined when neither exists.
+ */
+export function findSpecFolder(explicit?: string): string | undefined {
+  const candidates = [explicit, process.env[SPEC_DIR_ENV], path.resolve(packageRoot(), '..', 'shared', 'ksef-spec')];
+  return candidates.find((dir): dir is string => !!dir && fs.existsSync(path.join(dir, 'ksef-docs')));
+}
+
+export function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
