@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * `ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP]`: runs the sandbox and prints one JSON line with
+ * its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
+ */
+import { startSandbox, type RunningSandbox, type SandboxOptions } from './index';
+
+export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP]';
+
+export function parseCliArgs(argv: string[]): Pick<SandboxOptions, 'port' | 'host' | 'nip'> {
+  const options: Pick<SandboxOptions, 'port' | 'host' | 'nip'> = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (!['--port', '--host', '--nip'].includes(flag)) throw new Error(`Unknown option ${flag}. ${USAGE}`);
+    if (value === undefined) throw new Error(`Option ${flag} needs a value. ${USAGE}`);
+    if (flag === '--port') {
+      const port = Number(value);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got "${value}".`);
+      options.port = port;
+    } else if (flag === '--host') {
+      options.host = value;
+    } else {
+      if (!/^\d{10}$/.test(value)) throw new Error(`--nip must be a NIP of 10 digits, got "${value}".`);
+      options.nip = value;
+    }
+  }
+  return options;
+}
+
+/** Starts the sandbox and writes the one ready line. */
+export async function runCli(argv: string[], writeLine: (line: string) => void): Promise<RunningSandbox> {
+  const sandbox = await startSandbox(parseCliArgs(argv));
+  writeLine(JSON.stringify({ baseUrl: sandbox.baseUrl, contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken }));
+  return sandbox;
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+  } else {
+    runCli(argv, (line) => process.stdout.write(`${line}\n`)).then(
+      (sandbox) => {
+        const stop = () => sandbox.close().then(() => process.exit(0), () => process.exit(1));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+      (error: unknown) => {
+        process.stderr.write(`ksef-sandbox: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  }
+}

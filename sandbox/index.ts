@@ -1,0 +1,189 @@
+/**
+ * The embedded KSeF sandbox: a local simulator of the KSeF 2.0 API on 127.0.0.1 (API under `/v2`), with its
+ * own encryption keys, a demo context and an active owner KSeF token.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { findSpecFolder } from '../shared/spec/specFolder';
+import type { Clock, ContextIdentifier, Logger } from '../shared/types';
+import type { SandboxContext, Scheduler } from './context';
+import { generateSandboxKeys } from './keys';
+import { OpenApiSpec } from './openapi';
+import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './rateLimits';
+import { authRoutes } from './routes/auth';
+import { invoiceRoutes } from './routes/invoices';
+import { limitRoutes } from './routes/limits';
+import { securityRoutes } from './routes/security';
+import { sessionRoutes } from './routes/sessions';
+import { createRequestListener, type SandboxExchange } from './server';
+import { SandboxState, type KsefTokenPermission } from './state';
+import { StorageLinks } from './storage';
+
+export type { SandboxExchange } from './server';
+export type { RateLimit, RateLimitGroup } from './rateLimits';
+
+export const DEFAULT_SANDBOX_NIP = '1234563218';
+export const DEFAULT_PROCESSING_DELAY_MS = 30;
+export const OWNER_TOKEN_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage'];
+
+export interface SandboxOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /**
+   * Folder with the official KSeF files (`ksef-docs/`); default `findSpecFolder()`. It enables request validation
+   * against open-api.json and XSD checks of invoices; `null` runs without it (hand checks only).
+   */
+  specDir?: string | null;
+  /** NIP of the demo context (default 1234563218). */
+  nip?: string;
+  /** How long asynchronous processing (authentication, invoices, session close) takes (default 30 ms). */
+  processingDelayMs?: number;
+  clock?: Clock;
+  /** Replaces the rate limits of some groups, e.g. `{ invoiceStatus: { perSecond: 2, perMinute: 2, perHour: 2 } }`. */
+  rateLimits?: Partial<Record<RateLimitGroup, RateLimit>>;
+  /** Called after every answered request (contract tests record these). */
+  onExchange?: (exchange: SandboxExchange) => void;
+  /** false: the server and its timers do not keep the Node.js process alive (default true). */
+  keepProcessAlive?: boolean;
+  /** Receives unexpected handler failures (default: console). */
+  logger?: Pick<Logger, 'error'>;
+}
+
+export interface RunningSandbox {
+  /** `http://127.0.0.1:N/v2` */
+  baseUrl: string;
+  contextIdentifier: ContextIdentifier & { type: 'Nip' };
+  /** The demo context's owner KSeF token (a sandbox secret, printed only by the CLI on purpose). */
+  ksefToken: string;
+  close(): Promise<void>;
+}
+
+/** A running sandbox plus its state, for tests that must set up what KSeF's management endpoints would. */
+export interface SandboxHandle extends RunningSandbox {
+  state: SandboxState;
+  clock: Clock;
+}
+
+const SYSTEM_CLOCK: Clock = { now: () => new Date() };
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHandle> {
+  const clock = opts.clock ?? SYSTEM_CLOCK;
+  const nip = opts.nip ?? DEFAULT_SANDBOX_NIP;
+  if (!/^\d{10}$/.test(nip)) throw new RangeError(`Sandbox option nip must be 10 digits, got "${nip}".`);
+  const specDir = opts.specDir === null ? undefined : findSpecFolder(opts.specDir);
+  const keys = await generateSandboxKeys(clock.now());
+
+  const state = new SandboxState();
+  const contextIdentifier = { type: 'Nip' as const, value: nip };
+  const ownerToken = state.issueKsefToken({
+    contextIdentifier,
+    authorIdentifier: { type: 'Nip', value: nip },
+    description: 'Sandbox owner token',
+    permissions: OWNER_TOKEN_PERMISSIONS,
+    now: clock.now(),
+  });
+
+  const keepProcessAlive = opts.keepProcessAlive ?? true;
+  const scheduler = new TimerScheduler(opts.logger ?? console, keepProcessAlive);
+  const storage = new StorageLinks(randomBytes(32));
+  const ctx: SandboxContext = {
+    state,
+    keys,
+    clock,
+    jwtSecret: randomBytes(32),
+    processingDelayMs: opts.processingDelayMs ?? DEFAULT_PROCESSING_DELAY_MS,
+    specDir,
+    spec: specDir ? OpenApiSpec.load(specDir) : undefined,
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+    scheduler,
+    storage,
+  };
+  const routes = [...securityRoutes(ctx), ...authRoutes(ctx), ...sessionRoutes(ctx), ...invoiceRoutes(ctx), ...limitRoutes(ctx)];
+  const server = createServer(createRequestListener(ctx, routes, { onExchange: opts.onExchange, logger: opts.logger ?? console }));
+  const host = opts.host ?? '127.0.0.1';
+  await listen(server, opts.port ?? 0, host);
+  if (!keepProcessAlive) server.unref();
+  const { port } = server.address() as AddressInfo;
+  // Listening on every interface still needs a concrete address in the links the sandbox hands out.
+  const linkHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const origin = `http://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}`;
+  storage.setOrigin(origin);
+
+  return {
+    baseUrl: `${origin}/v2`,
+    contextIdentifier,
+    ksefToken: ownerToken.secret,
+    state,
+    clock,
+    close: async () => {
+      scheduler.cancelAll();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let embedded: Promise<RunningSandbox> | undefined;
+
+/**
+ * The process-wide sandbox behind `environment: 'sandbox'`, started on first use. It does not keep the process
+ * alive: its server and timers are unreferenced. Closing it lets the next call start a fresh one.
+ */
+export function ensureEmbeddedSandbox(): Promise<RunningSandbox> {
+  embedded ??= startSandbox({ keepProcessAlive: false }).then(
+    (sandbox): RunningSandbox => ({
+      baseUrl: sandbox.baseUrl,
+      contextIdentifier: sandbox.contextIdentifier,
+      ksefToken: sandbox.ksefToken,
+      close: async () => {
+        embedded = undefined;
+        await sandbox.close();
+      },
+    }),
+    (error: unknown) => {
+      embedded = undefined;
+      throw error;
+    },
+  );
+  return embedded;
+}
+
+class TimerScheduler implements Scheduler {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  running = true;
+
+  constructor(
+    private readonly logger: Pick<Logger, 'error'>,
+    private readonly keepProcessAlive: boolean,
+  ) {}
+
+  after(delayMs: number, task: () => void | Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      Promise.resolve()
+        .then(task)
+        .catch((error: unknown) => this.logger.error('ksef sandbox: background task failed', { error: String(error) }));
+    }, delayMs);
+    if (!this.keepProcessAlive) timer.unref();
+    this.timers.add(timer);
+  }
+
+  cancelAll(): void {
+    this.running = false;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

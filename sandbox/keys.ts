@@ -1,0 +1,68 @@
+/**
+ * The sandbox's own "Ministry of Finance" encryption keys: one RSA-2048 key pair per usage, each published
+ * in a self-signed X.509 certificate exactly like `/security/public-key-certificates` publishes the real ones.
+ */
+import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import { sha256Base64 } from '../shared/crypto/hashes';
+import { DAY_MS, MINUTE_MS } from './dates';
+
+export type PublicKeyUsage = 'KsefTokenEncryption' | 'SymmetricKeyEncryption';
+
+export interface SandboxKey {
+  usage: PublicKeyUsage;
+  privateKey: KeyObject;
+  /** DER of the self-signed certificate. */
+  certificate: Buffer;
+  /** Base64 SHA-256 of the certificate DER. */
+  certificateId: string;
+  /** Base64 SHA-256 of the DER SubjectPublicKeyInfo. */
+  publicKeyId: string;
+  validFrom: Date;
+  validTo: Date;
+}
+
+const generateRsaKeyPair = promisify(generateKeyPair);
+const CERTIFICATE_VALIDITY_MS = 2 * 365 * DAY_MS;
+
+export function generateSandboxKeys(now: Date): Promise<SandboxKey[]> {
+  const usages: PublicKeyUsage[] = ['KsefTokenEncryption', 'SymmetricKeyEncryption'];
+  return Promise.all(usages.map((usage) => generateSandboxKey(usage, now)));
+}
+
+async function generateSandboxKey(usage: PublicKeyUsage, now: Date): Promise<SandboxKey> {
+  const { publicKey, privateKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 });
+  const validFrom = new Date(Math.floor((now.getTime() - MINUTE_MS) / 1000) * 1000);
+  const validTo = new Date(validFrom.getTime() + CERTIFICATE_VALIDITY_MS);
+
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  // A leading 0x01 keeps the DER serial positive.
+  cert.serialNumber = '01' + randomBytes(15).toString('hex');
+  cert.validity.notBefore = validFrom;
+  cert.validity.notAfter = validTo;
+  const name = [
+    { name: 'commonName', value: `KSeF Sandbox ${usage}` },
+    { name: 'organizationName', value: 'KSeF Sandbox' },
+    { name: 'countryName', value: 'PL' },
+  ];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', critical: true, keyEncipherment: true, dataEncipherment: true },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
+  const certificate = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+
+  return {
+    usage,
+    privateKey,
+    certificate,
+    certificateId: sha256Base64(certificate),
+    publicKeyId: sha256Base64(publicKey.export({ type: 'spki', format: 'der' })),
+    validFrom,
+    validTo,
+  };
+}

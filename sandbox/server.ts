@@ -1,0 +1,264 @@
+/**
+ * The HTTP pipeline of the sandbox: route → bearer token → rate limit → permissions → request validation
+ * → handler, with every failure rendered by the one error factory.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from '../shared/types';
+import type { Principal, RouteDefinition, SandboxContext, SandboxRequest, SandboxResponse } from './context';
+import {
+  SandboxHttpError,
+  inputValidationError,
+  missingPermissions,
+  notFound,
+  renderError,
+  tooManyRequests,
+  unauthorized,
+  type RenderedResponse,
+} from './errors';
+import { verifyJwt, type JwtType } from './jwt';
+import { PUBLIC_RATE_LIMIT, RateLimiter } from './rateLimits';
+import { serveStorageBlob } from './routes/storage';
+
+/** One request the sandbox answered, as `onExchange` reports it (tests record and contract-check these). */
+export interface SandboxExchange {
+  method: string;
+  /** Full request path with query, e.g. `/v2/sessions/online`. */
+  url: string;
+  /** `METHOD /template` of the matched API operation, e.g. `POST /sessions/online`; undefined for storage links and unknown paths. */
+  operation?: string;
+  requestHeaders: Record<string, string | string[] | undefined>;
+  requestBody: Buffer;
+  status: number;
+  responseHeaders: Record<string, string>;
+  responseBody: Buffer;
+}
+
+export interface PipelineOptions {
+  onExchange?: (exchange: SandboxExchange) => void;
+  logger?: Pick<Logger, 'error'>;
+}
+
+const API_PREFIX = '/v2';
+const MAX_BODY_BYTES = 20 * 1024 * 1024;
+
+interface CompiledRoute {
+  route: RouteDefinition;
+  pattern: RegExp;
+  paramNames: string[];
+}
+
+export function createRequestListener(ctx: SandboxContext, routes: RouteDefinition[], options: PipelineOptions): RequestListener {
+  const compiled = compileRoutes(routes);
+  const limiter = new RateLimiter(ctx.clock);
+
+  return (req, res) => {
+    readBody(req)
+      .then(async (body) => {
+        const url = new URL(req.url ?? '/', 'http://sandbox');
+        const now = ctx.clock.now();
+        let operation: string | undefined;
+        let rendered: RenderedResponse;
+        try {
+          if (url.pathname.startsWith('/storage/') && req.method === 'GET') {
+            rendered = serveStorageBlob(ctx, url, now);
+          } else {
+            const match = url.pathname.startsWith(API_PREFIX + '/') ? matchRoute(compiled, req.method ?? '', url.pathname.slice(API_PREFIX.length)) : undefined;
+            if (!match) throw notFound();
+            operation = `${match.route.method} ${match.route.path}`;
+            const request: SandboxRequest = {
+              method: match.route.method,
+              path: url.pathname.slice(API_PREFIX.length),
+              params: match.params,
+              query: url.searchParams,
+              headers: req.headers,
+              body,
+              clientIp: clientIpOf(req),
+              now,
+            };
+            rendered = toRendered(await handle(ctx, limiter, match.route, request));
+            // The test environment echoes X-Test-System-Warning back as X-System-Warning on success (NOTES.md 4).
+            const testWarning = req.headers['x-test-system-warning'];
+            if (typeof testWarning === 'string' && rendered.status < 300) rendered.headers['x-system-warning'] = testWarning;
+          }
+        } catch (error) {
+          rendered = renderFailure(error, req, url.pathname, now, options);
+        }
+        send(res, rendered);
+        options.onExchange?.({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          operation,
+          requestHeaders: { ...req.headers },
+          requestBody: body,
+          status: rendered.status,
+          responseHeaders: rendered.headers,
+          responseBody: rendered.body,
+        });
+      })
+      .catch((error: unknown) => {
+        options.logger?.error('ksef sandbox: request failed', { error: String(error) });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+  };
+}
+
+async function handle(ctx: SandboxContext, limiter: RateLimiter, route: RouteDefinition, req: SandboxRequest): Promise<SandboxResponse> {
+  if (route.auth !== 'none') req.principal = authenticate(ctx, route.auth, req);
+
+  const limitKey =
+    route.rateLimit === 'public'
+      ? `${req.clientIp}|${route.method} ${route.path}`
+      : `${req.principal?.operation.contextIdentifier.value ?? '-'}|${req.clientIp}|${route.rateLimit}`;
+  const rejection = limiter.take(limitKey, route.rateLimit === 'public' ? PUBLIC_RATE_LIMIT : ctx.rateLimits[route.rateLimit]);
+  if (rejection) throw tooManyRequests(rejection.detail, rejection.retryAfterSeconds);
+
+  if (route.permissions && req.principal) {
+    const present = req.principal.operation.permissions;
+    if (!route.permissions.some((p) => present.includes(p))) throw missingPermissions(route.permissions, present);
+  }
+
+  if (req.body.length > 0 && isJson(req.headers['content-type'])) {
+    try {
+      req.json = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      throw inputValidationError(['Treść żądania nie jest poprawnym dokumentem JSON.']);
+    }
+  }
+  validateAgainstSpec(ctx, route, req);
+  return route.handler(req);
+}
+
+function authenticate(ctx: SandboxContext, requirement: Exclude<RouteDefinition['auth'], 'none'>, req: SandboxRequest): Principal {
+  const header = req.headers.authorization;
+  const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
+  if (!token) throw unauthorized();
+  const claims = verifyJwt(token, ctx.jwtSecret, req.now);
+  const expectedType: Record<typeof requirement, JwtType> = {
+    authenticationToken: 'AuthenticationToken',
+    accessToken: 'ContextToken',
+    refreshToken: 'RefreshToken',
+  };
+  if (!claims || claims.typ !== expectedType[requirement]) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  const operation = ctx.state.authOperations.get(claims.arn);
+  if (!operation) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  // Access tokens outlive a revoked authentication until they expire (NOTES.md 3.1); nothing else does.
+  if (requirement === 'refreshToken' && operation.status.code !== 200) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  return { claims, operation };
+}
+
+function validateAgainstSpec(ctx: SandboxContext, route: RouteDefinition, req: SandboxRequest): void {
+  if (!ctx.spec) return;
+  const problems = [];
+  for (const parameter of ctx.spec.parameters(route.method, route.path)) {
+    if (parameter.in !== 'path' && parameter.in !== 'query') continue;
+    const raw = parameter.in === 'path' ? req.params[parameter.name] : req.query.getAll(parameter.name);
+    const value = coerceParameter(raw, parameter.schema);
+    if (value === undefined) {
+      if (parameter.required) problems.push({ field: parameter.name, message: 'is required' });
+      continue;
+    }
+    problems.push(...ctx.spec.validateParameter(parameter, value));
+  }
+  const bodyProblems = ctx.spec.validateRequestBody(route.method, route.path, req.json);
+  if (bodyProblems) {
+    if (req.json === undefined) problems.push({ field: '(body)', message: 'is required (application/json)' });
+    else problems.push(...bodyProblems);
+  }
+  if (problems.length > 0) throw inputValidationError(problems.map((p) => `'${p.field}' ${p.message}.`));
+}
+
+/** Query/path strings → the JSON types their schema declares, so ajv checks ranges rather than types of text. */
+function coerceParameter(raw: string | string[] | undefined, schema: Record<string, unknown> | undefined): unknown {
+  const values = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  if (values.length === 0) return undefined;
+  const type = [schema?.type].flat()[0];
+  const convert = (text: string): unknown => {
+    if ((type === 'integer' || type === 'number') && text.trim() !== '' && !Number.isNaN(Number(text))) return Number(text);
+    if (type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+    return text;
+  };
+  return type === 'array' ? values.map(convert) : convert(values[0]);
+}
+
+function renderFailure(error: unknown, req: IncomingMessage, instance: string, now: Date, options: PipelineOptions): RenderedResponse {
+  if (error instanceof SandboxHttpError) {
+    return renderError(error, { problemDetails: req.headers['x-error-format'] === 'problem-details', instance, now });
+  }
+  options.logger?.error('ksef sandbox: handler failed', { path: instance, error: error instanceof Error ? error.stack : String(error) });
+  return {
+    status: 500,
+    headers: { 'content-type': 'application/problem+json; charset=utf-8' },
+    body: Buffer.from(JSON.stringify({ title: 'Internal Server Error', status: 500, instance, detail: 'Nieznany błąd.' })),
+  };
+}
+
+function toRendered(response: SandboxResponse): RenderedResponse {
+  const headers = { ...response.headers };
+  let body: Buffer = Buffer.alloc(0);
+  if (Buffer.isBuffer(response.body) || typeof response.body === 'string') {
+    body = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body, 'utf8');
+    headers['content-type'] = response.contentType ?? 'application/octet-stream';
+  } else if (response.body !== undefined) {
+    body = Buffer.from(JSON.stringify(response.body), 'utf8');
+    headers['content-type'] = 'application/json; charset=utf-8';
+  }
+  return { status: response.status, headers, body };
+}
+
+function send(res: ServerResponse, rendered: RenderedResponse): void {
+  res.writeHead(rendered.status, { ...rendered.headers, 'content-length': String(rendered.body.length) });
+  res.end(rendered.body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return !!contentType && /^application\/([a-z.+-]*\+)?json/i.test(contentType);
+}
+
+function clientIpOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '127.0.0.1';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function compileRoutes(routes: RouteDefinition[]): CompiledRoute[] {
+  return routes
+    .map((route) => {
+      const paramNames: string[] = [];
+      const source = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+        paramNames.push(name);
+        return '([^/]+)';
+      });
+      return { route, pattern: new RegExp(`^${source}$`), paramNames };
+    })
+    // Literal segments win over parameters: `/sessions/{ref}/invoices/failed` before `/sessions/{ref}/invoices/{invoiceRef}`.
+    .sort((a, b) => a.paramNames.length - b.paramNames.length);
+}
+
+function matchRoute(routes: CompiledRoute[], method: string, path: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
+  for (const { route, pattern, paramNames } of routes) {
+    if (route.method !== method) continue;
+    const match = pattern.exec(path);
+    if (!match) continue;
+    const params: Record<string, string> = {};
+    paramNames.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1])));
+    return { route, params };
+  }
+  return undefined;
+}

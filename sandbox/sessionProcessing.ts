@@ -1,0 +1,173 @@
+/**
+ * What happens after the HTTP answer: invoice processing (decrypt → verify → duplicate check → KSeF number
+ * → UPO) and session finalisation (170 → 200 / 440 / 445 with session UPO pages). Verification and UPO XML
+ * come from `processing/`; state, numbering and duplicates live here.
+ */
+import { randomBytes } from 'node:crypto';
+import { aesDecrypt } from '../shared/crypto/aes';
+import { sha256Base64 } from '../shared/crypto/hashes';
+import { formatKsefNumber } from '../shared/model/ksefNumber';
+import { newReferenceNumber } from '../shared/model/referenceNumber';
+import type { SandboxContext } from './context';
+import { warsawDay } from './dates';
+import { buildInvoiceUpo, buildSessionUpo, sessionUpoPageCount, type UpoDocument, type UpoSession } from './processing/upo';
+import { verifyInvoice } from './processing/verifyInvoice';
+import { SandboxState, type InvoiceStatusInfo, type OnlineSession, type SessionInvoice, type StatusInfo } from './state';
+
+export const SESSION_STATUS = {
+  open: { code: 100, description: 'Sesja interaktywna otwarta' },
+  closed: { code: 170, description: 'Sesja interaktywna zamknięta' },
+  succeeded: { code: 200, description: 'Sesja interaktywna przetworzona pomyślnie' },
+  keyDecryptionFailed: { code: 415, description: 'Błąd odszyfrowania dostarczonego klucza' },
+  cancelledNoInvoices: { code: 440, description: 'Sesja anulowana', details: ['Nie przesłano faktur'] },
+  noValidInvoices: { code: 445, description: 'Błąd weryfikacji, brak poprawnych faktur' },
+} satisfies Record<string, StatusInfo>;
+
+export const INVOICE_PROCESSING_STATUS = {
+  accepted: { code: 100, description: 'Faktura przyjęta do dalszego przetwarzania' },
+  succeeded: { code: 200, description: 'Sukces' },
+  cancelledBySessionError: { code: 405, description: 'Przetwarzanie anulowane z powodu błędu sesji' },
+  fileVerificationError: { code: 430, description: 'Błąd weryfikacji pliku faktury' },
+  decryptionFailed: { code: 435, description: 'Błąd odszyfrowania pliku' },
+  unknownError: { code: 500, description: 'Nieznany błąd (500)' },
+} satisfies Record<string, InvoiceStatusInfo>;
+
+export function isFinal(invoice: SessionInvoice): boolean {
+  return invoice.status.code !== 100 && invoice.status.code !== 150;
+}
+
+const processingQueues = new WeakMap<OnlineSession, Promise<void>>();
+
+/** Processes the invoice after the processing delay, strictly after the session's earlier invoices. */
+export function enqueueInvoice(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): void {
+  ctx.scheduler.after(ctx.processingDelayMs, () => {
+    const queue = (processingQueues.get(session) ?? Promise.resolve()).then(() =>
+      ctx.scheduler.running ? processInvoice(ctx, session, invoice) : undefined,
+    );
+    processingQueues.set(session, queue);
+    return queue;
+  });
+}
+
+async function processInvoice(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<void> {
+  try {
+    invoice.status = await decide(ctx, session, invoice);
+  } catch {
+    invoice.status = INVOICE_PROCESSING_STATUS.unknownError;
+  }
+  session.dateUpdated = ctx.clock.now();
+}
+
+async function decide(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<InvoiceStatusInfo> {
+  if (!session.symmetricKey) return INVOICE_PROCESSING_STATUS.cancelledBySessionError;
+  let xml: Buffer;
+  try {
+    xml = aesDecrypt(invoice.encryptedContent, session.symmetricKey);
+  } catch {
+    return INVOICE_PROCESSING_STATUS.decryptionFailed;
+  }
+  if (xml.length !== invoice.invoiceSize) {
+    return { ...INVOICE_PROCESSING_STATUS.fileVerificationError, details: ['Rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym rozmiarem (invoiceSize).'] };
+  }
+  if (sha256Base64(xml) !== invoice.invoiceHash) {
+    return { ...INVOICE_PROCESSING_STATUS.fileVerificationError, details: ['Skrót odszyfrowanej faktury nie zgadza się z zadeklarowanym skrótem (invoiceHash).'] };
+  }
+
+  const verdict = await verifyInvoice(xml, {
+    schema: session.schema,
+    contextNip: session.contextIdentifier.value,
+    acceptedAt: invoice.invoicingDate,
+    specDir: ctx.specDir ?? null,
+  });
+  invoice.invoiceNumber = verdict.facts?.invoiceNumber;
+  if (!verdict.ok) return verdict.status;
+  const { sellerNip, invoiceType, invoiceNumber, issueDate } = verdict.facts;
+  if (!sellerNip || !invoiceType || !invoiceNumber || !issueDate) {
+    return { ...INVOICE_PROCESSING_STATUS.fileVerificationError, details: ['Nie można odczytać NIP sprzedawcy, rodzaju, numeru lub daty wystawienia faktury.'] };
+  }
+
+  const duplicateKey = SandboxState.duplicateKey(sellerNip, invoiceType, invoiceNumber);
+  const original = ctx.state.duplicateIndex.get(duplicateKey);
+  if (original) {
+    return {
+      code: 440,
+      description: 'Duplikat faktury',
+      details: [
+        `Duplikat faktury. Faktura o numerze KSeF: ${original.ksefNumber} została już prawidłowo przesłana do systemu w sesji: ${original.sessionReferenceNumber}`,
+      ],
+      extensions: { originalSessionReferenceNumber: original.sessionReferenceNumber, originalKsefNumber: original.ksefNumber },
+    };
+  }
+
+  const acquisitionDate = ctx.clock.now();
+  const ksefNumber = newKsefNumber(ctx.state, sellerNip, acquisitionDate);
+  Object.assign(invoice, {
+    ksefNumber,
+    acquisitionDate,
+    xml,
+    sellerNip,
+    issueDate,
+    invoicingMode: invoice.offlineMode || issueDate < warsawDay(invoice.invoicingDate) ? 'Offline' : 'Online',
+  } satisfies Partial<SessionInvoice>);
+  ctx.state.duplicateIndex.set(duplicateKey, { ksefNumber, sessionReferenceNumber: session.referenceNumber });
+  ctx.state.invoicesByKsefNumber.set(ksefNumber, { session, invoice });
+  invoice.upo = buildInvoiceUpo({ ...upoSession(session), document: upoDocument(invoice) });
+  // Permanent storage happens a moment after the number is assigned (and is always later than it).
+  ctx.scheduler.after(ctx.processingDelayMs, () => {
+    invoice.permanentStorageDate = new Date(Math.max(ctx.clock.now().getTime(), acquisitionDate.getTime() + 1));
+  });
+  return INVOICE_PROCESSING_STATUS.succeeded;
+}
+
+/** Ends a closed session once all its invoices are processed. */
+export function finalizeSession(ctx: SandboxContext, session: OnlineSession): void {
+  if (session.invoices.some((i) => !isFinal(i))) {
+    ctx.scheduler.after(ctx.processingDelayMs, () => finalizeSession(ctx, session));
+    return;
+  }
+  const accepted = session.invoices.filter((i) => i.ksefNumber);
+  if (session.invoices.length === 0) {
+    session.status = SESSION_STATUS.cancelledNoInvoices;
+  } else if (accepted.length === 0) {
+    session.status = SESSION_STATUS.noValidInvoices;
+  } else {
+    const documents = accepted.map(upoDocument);
+    const base = upoSession(session);
+    const now = ctx.clock.now();
+    session.upoPages = Array.from({ length: sessionUpoPageCount(documents.length) }, (_, i) => ({
+      referenceNumber: newReferenceNumber('EU', now),
+      xml: buildSessionUpo({ ...base, documents, page: i + 1 }),
+    }));
+    session.status = SESSION_STATUS.succeeded;
+  }
+  session.dateUpdated = ctx.clock.now();
+}
+
+function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
+  for (;;) {
+    const candidate = formatKsefNumber(sellerNip, acceptedAt, randomBytes(6).toString('hex'));
+    if (!state.invoicesByKsefNumber.has(candidate)) return candidate;
+  }
+}
+
+function upoSession(session: OnlineSession): UpoSession {
+  return {
+    sessionReferenceNumber: session.referenceNumber,
+    contextIdentifier: session.contextIdentifier,
+    authentication: session.upoAuthentication,
+    schema: session.schema,
+  };
+}
+
+function upoDocument(invoice: SessionInvoice): UpoDocument {
+  return {
+    sellerNip: invoice.sellerNip!,
+    ksefNumber: invoice.ksefNumber!,
+    invoiceNumber: invoice.invoiceNumber!,
+    issueDate: invoice.issueDate!,
+    invoicingDate: invoice.invoicingDate,
+    acquisitionDate: invoice.acquisitionDate!,
+    invoiceHash: invoice.invoiceHash,
+    invoicingMode: invoice.invoicingMode!,
+  };
+}

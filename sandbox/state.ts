@@ -1,0 +1,169 @@
+/**
+ * Everything the sandbox remembers, in memory. Records mirror KSeF's own objects (KSeF tokens, authentication
+ * operations, challenges, sessions, invoices) so later endpoints — token generate/list/revoke, auth sessions,
+ * KSeF certificates, permissions — add maps here rather than new stores.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { InvoiceSchema, FormCode } from '../shared/model/formCodes';
+import { newReferenceNumber } from '../shared/model/referenceNumber';
+import type { ContextIdentifier } from '../shared/types';
+import type { SymmetricKey } from '../shared/crypto/aes';
+import type { UpoAuthentication } from './processing/upo';
+
+export interface StatusInfo {
+  code: number;
+  description: string;
+  details?: string[];
+}
+
+export interface InvoiceStatusInfo extends StatusInfo {
+  extensions?: Record<string, string | null>;
+}
+
+export type KsefTokenPermission =
+  | 'InvoiceRead'
+  | 'InvoiceWrite'
+  | 'CredentialsRead'
+  | 'CredentialsManage'
+  | 'SubunitManage'
+  | 'EnforcementOperations'
+  | 'Introspection';
+
+export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';
+
+export interface KsefTokenRecord {
+  referenceNumber: string;
+  /** The secret `{ref}|{contextType}-{contextValue}|{64 hex}`; never logged or returned after creation. */
+  secret: string;
+  contextIdentifier: ContextIdentifier;
+  authorIdentifier: { type: 'Nip' | 'Pesel' | 'Fingerprint'; value: string };
+  description: string;
+  requestedPermissions: KsefTokenPermission[];
+  dateCreated: Date;
+  lastUseDate?: Date;
+  status: KsefTokenStatus;
+}
+
+export interface ChallengeRecord {
+  challenge: string;
+  timestamp: Date;
+  clientIp: string;
+  used: boolean;
+}
+
+export type AuthenticationMethod = 'Token' | 'QualifiedSignature' | 'QualifiedSeal' | 'PersonalSignature' | 'InternalCertificate';
+
+export interface AuthenticationOperation {
+  referenceNumber: string;
+  startDate: Date;
+  method: AuthenticationMethod;
+  methodInfo: { category: 'Token' | 'XadesSignature' | 'NationalNode' | 'Other'; code: string; displayName: string };
+  contextIdentifier: ContextIdentifier;
+  clientIp: string;
+  status: StatusInfo;
+  /** Set when authenticated with a KSeF token. */
+  tokenReferenceNumber?: string;
+  /** Permissions the access tokens of this operation carry (empty until authentication succeeds). */
+  permissions: string[];
+  isTokenRedeemed: boolean;
+  lastTokenRefreshDate?: Date;
+  refreshTokenValidUntil?: Date;
+}
+
+export interface SessionInvoice {
+  ordinalNumber: number;
+  referenceNumber: string;
+  invoiceHash: string;
+  invoiceSize: number;
+  encryptedContent: Buffer;
+  offlineMode: boolean;
+  hashOfCorrectedInvoice?: string;
+  invoicingDate: Date;
+  status: InvoiceStatusInfo;
+  invoiceNumber?: string;
+  ksefNumber?: string;
+  acquisitionDate?: Date;
+  permanentStorageDate?: Date;
+  invoicingMode?: 'Online' | 'Offline';
+  /** Decrypted original, kept once accepted (GET /invoices/ksef). */
+  xml?: Buffer;
+  sellerNip?: string;
+  issueDate?: string;
+  upo?: string;
+}
+
+export interface UpoPage {
+  referenceNumber: string;
+  xml: string;
+}
+
+export interface OnlineSession {
+  referenceNumber: string;
+  schema: InvoiceSchema;
+  formCode: FormCode;
+  /** Undefined when `encryptedSymmetricKey` could not be decrypted (the session then ends in status 415). */
+  symmetricKey?: SymmetricKey;
+  contextIdentifier: ContextIdentifier;
+  authReferenceNumber: string;
+  /** How the session's UPOs name the authentication (KSeF token reference or signed-document hash). */
+  upoAuthentication: UpoAuthentication;
+  status: StatusInfo;
+  dateCreated: Date;
+  dateUpdated: Date;
+  validUntil: Date;
+  invoices: SessionInvoice[];
+  upoPages: UpoPage[];
+}
+
+export interface DuplicateEntry {
+  ksefNumber: string;
+  sessionReferenceNumber: string;
+}
+
+export class SandboxState {
+  readonly ksefTokens = new Map<string, KsefTokenRecord>();
+  readonly challenges = new Map<string, ChallengeRecord>();
+  readonly authOperations = new Map<string, AuthenticationOperation>();
+  readonly onlineSessions = new Map<string, OnlineSession>();
+  /** KSeF number → where the accepted invoice lives. */
+  readonly invoicesByKsefNumber = new Map<string, { session: OnlineSession; invoice: SessionInvoice }>();
+  /** `sellerNip|RodzajFaktury|P_2` of every accepted invoice (KSeF keeps it 10 years: forever here). */
+  readonly duplicateIndex = new Map<string, DuplicateEntry>();
+
+  issueKsefToken(input: {
+    contextIdentifier: ContextIdentifier;
+    authorIdentifier: KsefTokenRecord['authorIdentifier'];
+    description: string;
+    permissions: KsefTokenPermission[];
+    now: Date;
+    status?: KsefTokenStatus;
+  }): KsefTokenRecord {
+    const referenceNumber = newReferenceNumber('EC', input.now);
+    const contextPart = `${input.contextIdentifier.type.charAt(0).toLowerCase()}${input.contextIdentifier.type.slice(1)}-${input.contextIdentifier.value}`;
+    const record: KsefTokenRecord = {
+      referenceNumber,
+      secret: `${referenceNumber}|${contextPart}|${randomBytes(32).toString('hex')}`,
+      contextIdentifier: input.contextIdentifier,
+      authorIdentifier: input.authorIdentifier,
+      description: input.description,
+      requestedPermissions: input.permissions,
+      dateCreated: input.now,
+      status: input.status ?? 'Active',
+    };
+    this.ksefTokens.set(referenceNumber, record);
+    return record;
+  }
+
+  /** The token whose secret is exactly `secret` (compared in constant time). */
+  findKsefTokenBySecret(secret: string): KsefTokenRecord | undefined {
+    const record = this.ksefTokens.get(secret.split('|')[0]);
+    if (!record) return undefined;
+    const given = Buffer.from(secret, 'utf8');
+    const known = Buffer.from(record.secret, 'utf8');
+    return given.length === known.length && timingSafeEqual(given, known) ? record : undefined;
+  }
+
+  static duplicateKey(sellerNip: string, invoiceType: string, invoiceNumber: string): string {
+    return `${sellerNip}|${invoiceType}|${invoiceNumber}`;
+  }
+}
