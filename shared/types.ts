@@ -45,6 +45,22 @@ export interface TokenInfo {
 export interface AuthTokens {
   accessToken: TokenInfo;
   refreshToken: TokenInfo;
+  /** Reference number (AU) of the authentication operation that produced the tokens. */
+  referenceNumber?: string;
+}
+
+/** What `client.authenticate()` reports; no token values. */
+export interface AuthenticationResult {
+  /** Reference number (AU) of the authentication operation. */
+  referenceNumber: string;
+  contextIdentifier: ContextIdentifier;
+  accessTokenValidUntil: string;
+  refreshTokenValidUntil: string;
+}
+
+export interface AuthenticateOptions {
+  /** Authenticate anew even when valid tokens are cached (default false). */
+  force?: boolean;
 }
 
 /** Where access/refresh tokens are kept between runs. Values must be treated as secrets. */
@@ -138,4 +154,42 @@ export interface SendInvoicesResult {
   invoices: InvoiceResult[];
   /** The session UPO pages, when the session was closed and processing finished in time. */
   sessionUpo?: SessionUpoPage[];
+}
+
+/** One invoice of a session as `GET /sessions/{ref}/invoices[/{invoiceRef}]` reports it (NOTES.md 4.7). */
+export interface SessionInvoiceStatus {
+  ordinalNumber: number;
+  referenceNumber: string;
+  invoiceHash: string;
+  invoicingDate: string;
+  status: StatusInfo;
+  invoiceNumber?: string;
+  ksefNumber?: string;
+  invoiceFileName?: string;
+  acquisitionDate?: string;
+  permanentStorageDate?: string;
+  upoDownloadUrl?: string;
+  upoDownloadUrlExpirationDate?: string;
+  invoicingMode?: 'Online' | 'Offline';
+}
+
+export interface ListSessionInvoicesOptions {
+  /** Page size asked from KSeF (10-1000, default 100). */
+  pageSize?: number;
+  /** Only the invoices KSeF rejected (`/invoices/failed`). */
+  failedOnly?: boolean;
+}
+
+export interface KsefClient {
+  /** Authenticates (or reuses cached tokens) and reports the authentication; proves the credentials work. */
+  authenticate(options?: AuthenticateOptions): Promise<AuthenticationResult>;
+  sessions: {
+    online: {
+      send(invoices: InvoiceInput[], options?: SendInvoicesOptions): Promise<SendInvoicesResult>;
+    };
+    /** Every invoice of a session, page by page (`x-continuation-token`). */
+    invoices(sessionReferenceNumber: string, options?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus>;
+  };
+  /** Releases connections; cached tokens stay in the token store for the next client. */
+  close(): Promise<void>;
 }

@@ -1,0 +1,38 @@
+import type { ContextIdentifier } from '../types';
+import { rsaOaepEncrypt } from '../crypto/rsa';
+import { sha256Hex } from '../crypto/hashes';
+import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from './method';
+
+/** KSeF-token authentication: `POST /auth/ksef-token` with RSA-OAEP(`token|timestampMs`) (NOTES.md 3.7). */
+export class KsefTokenAuthentication implements AuthenticationMethod {
+  readonly fingerprint: string;
+  readonly credentialField = 'credentials.ksefToken';
+  /** A true private field: invisible to JSON, `console.log` and `util.inspect`. */
+  readonly #ksefToken: string;
+
+  constructor(
+    readonly contextIdentifier: ContextIdentifier,
+    ksefToken: string,
+  ) {
+    this.#ksefToken = ksefToken;
+    this.fingerprint = sha256Hex(`ksef-token:${ksefToken}`);
+  }
+
+  start({ request, publicKeys, newChallenge }: AuthenticationMethodContext): Promise<AuthenticationOperation> {
+    return publicKeys.withKey('KsefTokenEncryption', async (key) => {
+      const challenge = await newChallenge();
+      const encryptedToken = rsaOaepEncrypt(key.key, Buffer.from(`${this.#ksefToken}|${challenge.timestampMs}`, 'utf8'));
+      const response = await request<AuthenticationOperation>({
+        method: 'POST',
+        path: '/auth/ksef-token',
+        json: {
+          challenge: challenge.challenge,
+          contextIdentifier: this.contextIdentifier,
+          encryptedToken: encryptedToken.toString('base64'),
+          publicKeyId: key.publicKeyId,
+        },
+      });
+      return response.data;
+    });
+  }
+}

@@ -1,0 +1,122 @@
+import type {
+  AuthenticationResult,
+  Clock,
+  KsefClient,
+  KsefClientOptions,
+  ListSessionInvoicesOptions,
+  SessionInvoiceStatus,
+  Sleep,
+} from './types';
+import { checkEnvironmentOptions, resolveEnvironment, type ResolvedEnvironment } from './environments';
+import { KsefError, KsefInputError } from './http/errors';
+import { Transport, type RequestFunction } from './http/transport';
+import { PublicKeys } from './crypto/publicKeys';
+import { KsefTokenAuthentication } from './auth/ksefToken';
+import { TokenProvider } from './auth/tokens';
+import { withAuthentication } from './auth/hook';
+import { processTokenStore } from './auth/tokenStore';
+import { sendInvoicesOnline } from './sessions/online';
+import { listSessionInvoices } from './sessions/invoices';
+
+const systemClock: Clock = { now: () => new Date() };
+const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Everything a client needs once its environment is known; built on first use. */
+interface Runtime {
+  environment: ResolvedEnvironment;
+  transport: Transport;
+  publicKeys: PublicKeys;
+  tokens: TokenProvider;
+  /** Authenticated requests. */
+  api: RequestFunction;
+}
+
+/**
+ * Creates a KSeF client. Options are checked at once; the network (and, for `sandbox`, the embedded
+ * sandbox) is only touched by the first operation.
+ */
+export function createKsefClient(options: KsefClientOptions): KsefClient {
+  checkEnvironmentOptions(options);
+  const requestTimeoutMs = positiveNumber(options.requestTimeoutMs, 30_000, 'requestTimeoutMs');
+  const authTimeoutMs = positiveNumber(options.authTimeoutMs, 60_000, 'authTimeoutMs');
+  const maxRetryAfterMs = positiveNumber(options.maxRetryAfterMs, 30_000, 'maxRetryAfterMs', true);
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? realSleep;
+  const { logger } = options;
+  const store = options.tokenStore ?? processTokenStore;
+  let runtime: Promise<Runtime> | undefined;
+  let closed = false;
+
+  const build = async (): Promise<Runtime> => {
+    const environment = await resolveEnvironment(options);
+    const transport = new Transport({ baseUrl: environment.baseUrl, clock, sleep, logger, timeoutMs: requestTimeoutMs, maxRetryAfterMs });
+    const publicKeys = new PublicKeys(environment.baseUrl, transport.request, clock, logger);
+    const method = new KsefTokenAuthentication(environment.contextIdentifier, environment.ksefToken);
+    const tokens = new TokenProvider(method, store, {
+      baseUrl: environment.baseUrl,
+      request: transport.request,
+      publicKeys,
+      clock,
+      sleep,
+      logger,
+      authTimeoutMs,
+    });
+    return { environment, transport, publicKeys, tokens, api: withAuthentication(transport.request, tokens) };
+  };
+
+  const ready = (): Promise<Runtime> => {
+    if (closed) return Promise.reject(new KsefError('This KSeF client was closed; create a new one.'));
+    if (!runtime) {
+      const building = build();
+      runtime = building;
+      // A failed start (e.g. the sandbox could not start) may be retried by the next call.
+      building.catch(() => {
+        if (runtime === building) runtime = undefined;
+      });
+    }
+    return runtime;
+  };
+
+  return {
+    async authenticate(authOptions = {}): Promise<AuthenticationResult> {
+      const { tokens, environment } = await ready();
+      const current = await tokens.tokens(authOptions.force ?? false);
+      return {
+        referenceNumber: current.referenceNumber ?? '',
+        contextIdentifier: environment.contextIdentifier,
+        accessTokenValidUntil: current.accessToken.validUntil,
+        refreshTokenValidUntil: current.refreshToken.validUntil,
+      };
+    },
+    sessions: {
+      online: {
+        async send(invoices, sendOptions) {
+          const { api, publicKeys } = await ready();
+          return sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions);
+        },
+      },
+      invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {
+        return {
+          async *[Symbol.asyncIterator]() {
+            const { api } = await ready();
+            yield* listSessionInvoices(api, sessionReferenceNumber, listOptions);
+          },
+        };
+      },
+    },
+    async close(): Promise<void> {
+      closed = true;
+      const current = runtime;
+      runtime = undefined;
+      if (current) (await current.catch(() => undefined))?.transport.close();
+    },
+  };
+}
+
+function positiveNumber(value: number | undefined, fallback: number, field: string, zeroAllowed = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
+    throw new KsefInputError(`${field} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds.`, { field });
+  }
+  return value;
+}

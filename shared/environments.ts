@@ -1,0 +1,123 @@
+import type { ContextIdentifier, ContextIdentifierType, EnvironmentName, KsefClientOptions } from './types';
+import { KsefInputError } from './http/errors';
+
+/** API roots of the official KSeF 2.0 environments (NOTES.md 4). */
+export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', string> = {
+  test: 'https://api-test.ksef.mf.gov.pl/v2',
+  demo: 'https://api-demo.ksef.mf.gov.pl/v2',
+  production: 'https://api.ksef.mf.gov.pl/v2',
+};
+
+const ENVIRONMENT_NAMES: EnvironmentName[] = ['sandbox', 'test', 'demo', 'production', 'custom'];
+const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
+
+/** Where the client talks to and with which KSeF-token credential, after defaults were filled in. */
+export interface ResolvedEnvironment {
+  name: EnvironmentName;
+  baseUrl: string;
+  contextIdentifier: ContextIdentifier;
+  ksefToken: string;
+}
+
+/**
+ * Checks the options that can be checked without the network, so a misconfiguration fails at once with
+ * the field to fix. The embedded sandbox may leave context and token out: they come from the sandbox.
+ */
+export function checkEnvironmentOptions(options: KsefClientOptions): void {
+  if (!options || typeof options !== 'object') {
+    throw new KsefInputError('createKsefClient needs an options object: { environment, credentials }.', { field: 'options' });
+  }
+  if (!ENVIRONMENT_NAMES.includes(options.environment)) {
+    throw new KsefInputError(
+      `environment must be one of ${ENVIRONMENT_NAMES.join(', ')}; got ${JSON.stringify(options.environment)}.`,
+      { field: 'environment' },
+    );
+  }
+  if (options.environment === 'custom') normalizeBaseUrl(options.baseUrl);
+  const credentials = options.credentials;
+  if (!credentials || credentials.method !== 'ksefToken') {
+    throw new KsefInputError("credentials.method must be 'ksefToken' (the only method supported so far).", {
+      field: 'credentials.method',
+    });
+  }
+  const requireAll = options.environment !== 'sandbox';
+  if (credentials.contextIdentifier !== undefined || requireAll) checkContextIdentifier(credentials.contextIdentifier);
+  if (credentials.ksefToken !== undefined || requireAll) checkKsefToken(credentials.ksefToken);
+}
+
+/** Resolves base URL and credentials; starts the embedded sandbox only when the sandbox environment is used. */
+export async function resolveEnvironment(options: KsefClientOptions): Promise<ResolvedEnvironment> {
+  checkEnvironmentOptions(options);
+  const { contextIdentifier, ksefToken } = options.credentials;
+  if (options.environment === 'sandbox') {
+    const sandbox = await loadSandbox().ensureEmbeddedSandbox();
+    return {
+      name: 'sandbox',
+      baseUrl: sandbox.baseUrl,
+      contextIdentifier: contextIdentifier ?? sandbox.contextIdentifier,
+      ksefToken: ksefToken ?? sandbox.ksefToken,
+    };
+  }
+  const baseUrl =
+    options.environment === 'custom' ? normalizeBaseUrl(options.baseUrl) : ENVIRONMENT_BASE_URLS[options.environment];
+  return { name: options.environment, baseUrl, contextIdentifier: contextIdentifier!, ksefToken: ksefToken! };
+}
+
+/** Validates a custom API root and returns it without a trailing slash. */
+export function normalizeBaseUrl(baseUrl: unknown): string {
+  const fix = 'Give the API root including /v2, e.g. https://api-test.ksef.mf.gov.pl/v2.';
+  if (typeof baseUrl !== 'string' || baseUrl.trim() === '') {
+    throw new KsefInputError(`baseUrl is required when environment is 'custom'. ${fix}`, { field: 'baseUrl' });
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl.trim());
+  } catch {
+    throw new KsefInputError(`baseUrl ${JSON.stringify(baseUrl)} is not a valid URL. ${fix}`, { field: 'baseUrl' });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new KsefInputError(`baseUrl must use http or https, not ${url.protocol.replace(':', '')}. ${fix}`, {
+      field: 'baseUrl',
+    });
+  }
+  if (url.username || url.password) {
+    throw new KsefInputError('baseUrl must not contain a user name or password.', { field: 'baseUrl' });
+  }
+  if (url.search || url.hash) {
+    throw new KsefInputError(`baseUrl must not contain a query string or fragment. ${fix}`, { field: 'baseUrl' });
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function checkContextIdentifier(context: ContextIdentifier | undefined): void {
+  const field = 'credentials.contextIdentifier';
+  if (!context || typeof context !== 'object') {
+    throw new KsefInputError(`${field} is required: the context to work in, e.g. { type: 'Nip', value: '1234563218' }.`, {
+      field,
+    });
+  }
+  if (!CONTEXT_TYPES.includes(context.type)) {
+    throw new KsefInputError(`${field}.type must be one of ${CONTEXT_TYPES.join(', ')}.`, { field: `${field}.type` });
+  }
+  if (typeof context.value !== 'string' || context.value.trim() === '') {
+    throw new KsefInputError(`${field}.value is required (e.g. the ten-digit NIP).`, { field: `${field}.value` });
+  }
+  if (context.type === 'Nip' && !/^\d{10}$/.test(context.value)) {
+    throw new KsefInputError(`${field}.value must be a NIP of ten digits without dashes.`, { field: `${field}.value` });
+  }
+}
+
+function checkKsefToken(token: string | undefined): void {
+  if (typeof token !== 'string' || token.trim() === '') {
+    throw new KsefInputError('credentials.ksefToken is required: the KSeF token generated in KSeF (Aplikacja Podatnika).', {
+      field: 'credentials.ksefToken',
+    });
+  }
+}
+
+type SandboxModule = typeof import('../sandbox');
+
+/** Required lazily so hosts that never use the sandbox never load it. */
+function loadSandbox(): SandboxModule {
+  return require('../sandbox') as SandboxModule;
+}

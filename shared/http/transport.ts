@@ -1,0 +1,242 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { Clock, Logger, Sleep } from '../types';
+import { KsefError, KsefNetworkError } from './errors';
+import { errorFromResponse } from './errorFactory';
+import { backoffDelayMs } from './backoff';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface KsefRequest {
+  method: HttpMethod;
+  /** API path below the base URL (`/sessions/online`), or an absolute storage URL, which is always sent without a token. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  /** JSON request body. */
+  json?: unknown;
+  /** Set by the authentication hook, or by the auth flow for its operation/refresh tokens. */
+  bearerToken?: string;
+  /** How to read a successful response body (default `json`). */
+  responseType?: 'json' | 'text' | 'bytes';
+  /**
+   * Whether sending the request twice is harmless, so network errors and 5xx may be retried.
+   * Defaults to true for GET and false otherwise: a POST is never repeated unless its caller says it is safe.
+   */
+  idempotent?: boolean;
+}
+
+export interface KsefResponse<T> {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  data: T;
+}
+
+/** The one signature every KSeF call goes through; the auth hook wraps it (Octokit's `hook.wrap('request')`). */
+export type RequestFunction = <T>(request: KsefRequest) => Promise<KsefResponse<T>>;
+
+export interface TransportOptions {
+  baseUrl: string;
+  clock: Clock;
+  sleep: Sleep;
+  logger?: Logger;
+  timeoutMs: number;
+  maxRetryAfterMs: number;
+  /** Retries of a safe request after a network error or 5xx (default 3). */
+  maxRetries?: number;
+  /** Waits on 429 before giving up with `KsefRateLimitError` (default 5). */
+  maxRateLimitWaits?: number;
+}
+
+const USER_AGENT = 'ksef-flow/0.1 (+https://github.com/ksef-flow)';
+
+/** One HTTP transport for the KSeF API and its storage URLs: timeouts, 429 handling, safe retries, typed errors. */
+export class Transport {
+  private readonly axios: AxiosInstance;
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+
+  constructor(private readonly options: TransportOptions) {
+    this.axios = axios.create({
+      timeout: options.timeoutMs,
+      validateStatus: () => true,
+      responseType: 'arraybuffer',
+      // Bodies are passed and read as raw bytes: no axios transformations and no automatic JSON parsing.
+      transformRequest: [(data: unknown) => data],
+      transformResponse: [(data: unknown) => data],
+      maxRedirects: 0,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+    });
+  }
+
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
+  readonly request: RequestFunction = async <T>(request: KsefRequest): Promise<KsefResponse<T>> => {
+    const { clock, sleep, logger } = this.options;
+    const maxRetries = this.options.maxRetries ?? 3;
+    const maxRateLimitWaits = this.options.maxRateLimitWaits ?? 5;
+    const idempotent = request.idempotent ?? request.method === 'GET';
+    const { url, loggedPath, isStorage } = this.target(request);
+    let failures = 0;
+    let rateLimitWaits = 0;
+
+    for (let attempt = 1; ; attempt++) {
+      const startedAt = performance.now();
+      let response: AxiosResponse<Buffer>;
+      try {
+        response = await this.axios.request<Buffer>({
+          method: request.method,
+          url,
+          params: request.query,
+          headers: this.headers(request, isStorage),
+          data: request.json === undefined ? undefined : JSON.stringify(request.json),
+        });
+      } catch (error) {
+        const networkError = describeNetworkError(error, request.method, loggedPath, this.options.timeoutMs);
+        logger?.warn('KSeF request failed without a response', {
+          method: request.method,
+          path: loggedPath,
+          attempt,
+          durationMs: Math.round(performance.now() - startedAt),
+          reason: networkError.message,
+        });
+        if (idempotent && failures < maxRetries) {
+          await sleep(backoffDelayMs(failures++));
+          continue;
+        }
+        throw networkError;
+      }
+
+      const headers = lowerCaseHeaders(response.headers);
+      logger?.debug('KSeF request', {
+        method: request.method,
+        path: loggedPath,
+        status: response.status,
+        durationMs: Math.round(performance.now() - startedAt),
+        attempt,
+      });
+
+      if (response.status >= 200 && response.status < 300) {
+        return { status: response.status, headers, data: readBody<T>(response.data, request, loggedPath) };
+      }
+      if (response.status === 429) {
+        // A 429 was refused before any processing, so waiting and repeating is safe for every method.
+        const waitMs = retryAfterMs(headers['retry-after'], clock) ?? backoffDelayMs(rateLimitWaits);
+        if (waitMs <= this.options.maxRetryAfterMs && rateLimitWaits < maxRateLimitWaits) {
+          rateLimitWaits++;
+          logger?.info('KSeF rate limit reached; waiting as Retry-After asks', {
+            method: request.method,
+            path: loggedPath,
+            waitMs,
+          });
+          await sleep(waitMs);
+          continue;
+        }
+        throw errorFromResponse({
+          method: request.method,
+          path: loggedPath,
+          status: 429,
+          body: parseBodySafely(response.data),
+          retryAt: new Date(clock.now().getTime() + waitMs),
+        });
+      }
+      if (response.status >= 500 && idempotent && failures < maxRetries) {
+        await sleep(backoffDelayMs(failures++));
+        continue;
+      }
+      throw errorFromResponse({
+        method: request.method,
+        path: loggedPath,
+        status: response.status,
+        body: parseBodySafely(response.data),
+      });
+    }
+  };
+
+  /** Frees pooled connections. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private target(request: KsefRequest): { url: string; loggedPath: string; isStorage: boolean } {
+    if (/^https?:\/\//i.test(request.path)) {
+      const url = new URL(request.path);
+      // Storage URLs carry their signature in the query: never log it.
+      return { url: request.path, loggedPath: `${url.origin}${url.pathname}`, isStorage: true };
+    }
+    const path = request.path.startsWith('/') ? request.path : `/${request.path}`;
+    return { url: `${this.options.baseUrl}${path}`, loggedPath: path, isStorage: false };
+  }
+
+  private headers(request: KsefRequest, isStorage: boolean): Record<string, string> {
+    const accept = request.responseType === 'text' || request.responseType === 'bytes' ? 'application/xml, */*' : 'application/json';
+    return {
+      Accept: accept,
+      'User-Agent': USER_AGENT,
+      ...(request.json !== undefined && { 'Content-Type': 'application/json' }),
+      ...(!isStorage && request.bearerToken && { Authorization: `Bearer ${request.bearerToken}` }),
+      ...request.headers,
+    };
+  }
+}
+
+/** `Retry-After` in seconds or as an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, clock: Clock): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now().getTime());
+}
+
+function readBody<T>(data: Buffer, request: KsefRequest, loggedPath: string): T {
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data ?? []);
+  switch (request.responseType ?? 'json') {
+    case 'bytes':
+      return bytes as T;
+    case 'text':
+      return bytes.toString('utf8') as T;
+    default:
+      if (bytes.length === 0) return undefined as T;
+      try {
+        return JSON.parse(bytes.toString('utf8')) as T;
+      } catch {
+        throw new KsefError(`KSeF answered ${request.method} ${loggedPath} with a body that is not JSON.`);
+      }
+  }
+}
+
+function parseBodySafely(data: Buffer): unknown {
+  const text = Buffer.isBuffer(data) ? data.toString('utf8') : String(data ?? '');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function lowerCaseHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined && value !== null) result[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return result;
+}
+
+/** Built from the error code and message only: axios errors carry the request config, including headers. */
+function describeNetworkError(error: unknown, method: string, path: string, timeoutMs: number): KsefNetworkError {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    return new KsefNetworkError(`KSeF did not answer ${method} ${path} within ${timeoutMs} ms.`);
+  }
+  return new KsefNetworkError(
+    `Could not reach KSeF for ${method} ${path}: ${code ?? 'network error'}${message && message !== code ? ` (${message})` : ''}.`,
+  );
+}

@@ -1,0 +1,22 @@
+/** Public surface of the KSeF engine. */
+export { createKsefClient } from './client';
+export type * from './types';
+export {
+  KsefError,
+  KsefInputError,
+  KsefValidationError,
+  KsefAuthError,
+  KsefForbiddenError,
+  KsefNotFoundError,
+  KsefGoneError,
+  KsefRateLimitError,
+  KsefServerError,
+  KsefNetworkError,
+  KsefTimeoutError,
+  KsefInvoiceRejectedError,
+  type KsefExceptionDetail,
+} from './http/errors';
+export { MemoryTokenStore } from './auth/tokenStore';
+export { ENVIRONMENT_BASE_URLS } from './environments';
+export { INVOICE_SCHEMAS, type InvoiceSchema } from './model/formCodes';
+export { isValidKsefNumber } from './model/ksefNumber';

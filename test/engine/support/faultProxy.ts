@@ -1,0 +1,111 @@
+/**
+ * A loopback HTTP proxy in front of the real sandbox that can inject the faults real networks and a real
+ * KSeF produce (lost answers, 429, rotated keys) at chosen requests. Everything else passes through untouched.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProxiedRequest {
+  method: string;
+  /** Path below `/v2`, without the query, e.g. `/sessions/online`. */
+  path: string;
+}
+
+export type Fault =
+  /** Answer instead of the sandbox. */
+  | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: unknown }
+  /** Let the sandbox process the request, then cut the connection before the client sees the answer. */
+  | { kind: 'loseAnswer' }
+  /** Let the sandbox process the request, then hold its answer back for `ms`. */
+  | { kind: 'delayAnswer'; ms: number }
+  /** Pass the sandbox's JSON answer through `change` first. */
+  | { kind: 'rewriteJson'; change: (body: any) => unknown };
+
+interface Rule {
+  matches: (request: ProxiedRequest) => boolean;
+  fault: Fault;
+  remaining: number;
+}
+
+export interface FaultProxy {
+  /** API root to give the client (`http://127.0.0.1:N/v2`). */
+  baseUrl: string;
+  /** Every request that reached the proxy, in order. */
+  requests: ProxiedRequest[];
+  /** Injects `fault` into the next `times` requests that match. */
+  inject(matches: (request: ProxiedRequest) => boolean, fault: Fault, times?: number): void;
+  count(method: string, path: string | RegExp): number;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy> {
+  const target = new URL(targetBaseUrl);
+  const apiPrefix = target.pathname.replace(/\/$/, '');
+  const rules: Rule[] = [];
+  const requests: ProxiedRequest[] = [];
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://proxy');
+      const request = { method: req.method ?? 'GET', path: url.pathname.replace(apiPrefix, '') };
+      requests.push(request);
+      const rule = rules.find((r) => r.remaining > 0 && r.matches(request));
+      if (rule) rule.remaining--;
+      const fault = rule?.fault;
+      if (fault?.kind === 'respond') {
+        const body = fault.body === undefined ? '' : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+        res.end(body);
+        return;
+      }
+      const upstream = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+        (answer) => {
+          const answerChunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => answerChunks.push(chunk));
+          answer.on('end', () => {
+            if (fault?.kind === 'loseAnswer') {
+              req.socket.destroy();
+              return;
+            }
+            let body = Buffer.concat(answerChunks);
+            const headers = { ...answer.headers };
+            if (fault?.kind === 'rewriteJson') {
+              body = Buffer.from(JSON.stringify(fault.change(JSON.parse(body.toString('utf8')))));
+              headers['content-length'] = String(body.length);
+            }
+            const deliver = () => {
+              if (res.destroyed) return;
+              res.writeHead(answer.statusCode ?? 502, headers);
+              res.end(body);
+            };
+            if (fault?.kind === 'delayAnswer') setTimeout(deliver, fault.ms);
+            else deliver();
+          });
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}${apiPrefix}`,
+    requests,
+    inject(matches, fault, times = 1) {
+      rules.push({ matches, fault, remaining: times });
+    },
+    count(method, path) {
+      return requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path))).length;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

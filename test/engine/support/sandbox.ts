@@ -1,0 +1,32 @@
+import { startSandbox, type SandboxExchange, type SandboxHandle, type SandboxOptions } from '../../../sandbox';
+import { createKsefClient, MemoryTokenStore, type KsefClient, type KsefClientOptions } from '../../../shared';
+
+/** A sandbox that records every exchange, so tests can count what the engine asked for. */
+export interface RecordedSandbox extends SandboxHandle {
+  exchanges: SandboxExchange[];
+  count(operation: string): number;
+}
+
+export async function startRecordedSandbox(options: SandboxOptions = {}): Promise<RecordedSandbox> {
+  const exchanges: SandboxExchange[] = [];
+  const sandbox = await startSandbox({ processingDelayMs: 5, ...options, onExchange: (exchange) => exchanges.push(exchange) });
+  return {
+    ...sandbox,
+    exchanges,
+    count: (operation) => exchanges.filter((e) => e.operation === operation).length,
+  };
+}
+
+/** A client of `sandbox` (or of a proxy in front of it) with its own token store unless one is given. */
+export function clientOf(
+  sandbox: SandboxHandle,
+  overrides: Partial<KsefClientOptions> & { baseUrl?: string } = {},
+): KsefClient {
+  return createKsefClient({
+    environment: 'custom',
+    baseUrl: sandbox.baseUrl,
+    credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken },
+    tokenStore: new MemoryTokenStore(),
+    ...overrides,
+  });
+}
