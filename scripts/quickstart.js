@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: a real Node-RED (the devDependency) at http://127.0.0.1:1880 with this package and the example flow
+ * "Send demo invoices". The flow sends two demo invoices to the embedded KSeF sandbox on start; their KSeF numbers
+ * are printed here. Runs until Ctrl+C. Set PORT to use another port.
+ *
+ * The test/hosts Node-RED test starts its Node-RED through the same functions, with the package installed from
+ * `npm pack` instead of linked.
+ */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
+const PACKAGE_NAME = require('../package.json').name;
+const EXAMPLE_FLOW = path.join(PACKAGE_ROOT, 'examples', 'ksef-send', 'Send demo invoices.json');
+const NODE_RED_BIN = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+
+/** A headless Node-RED: loopback only, no tours/telemetry/diagnostics, credentials stored unencrypted (demo data only). */
+function writeSettings(userDir, port) {
+  const settings = {
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    credentialSecret: false,
+    diagnostics: { enabled: false, ui: false },
+    telemetry: { enabled: false, updateNotification: false },
+    editorTheme: { tours: false, projects: { enabled: false } },
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+  };
+  const file = path.join(userDir, 'settings.js');
+  fs.writeFileSync(file, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  return file;
+}
+
+/**
+ * Makes the package loadable from the userDir the way a palette install does (`<userDir>/node_modules/<name>`),
+ * as a link to this working copy, so edits plus `npm run build` show up on the next start.
+ */
+function linkPackage(userDir) {
+  const target = path.join(userDir, 'node_modules', ...PACKAGE_NAME.split('/'));
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.rmSync(target, { recursive: true, force: true });
+  // A junction needs no special rights on Windows; elsewhere the type is ignored.
+  fs.symlinkSync(PACKAGE_ROOT, target, 'junction');
+}
+
+/**
+ * Starts `node-red -u userDir -s settings`; resolves with the child process once Node-RED reports "Started flows",
+ * rejects when it exits first or cannot find node types. Every output line goes to `onLine`.
+ */
+function startNodeRed(userDir, settingsFile, { onLine = () => {}, env = process.env } = {}) {
+  const child = spawn(process.execPath, [NODE_RED_BIN, '-u', userDir, '-s', settingsFile], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const forward = (stream) => {
+      let rest = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop();
+        for (const line of lines) {
+          onLine(line);
+          if (settled) continue;
+          if (line.includes('Started flows')) {
+            settled = true;
+            resolve(child);
+          } else if (line.includes('Waiting for missing types')) {
+            // Node-RED would wait forever for node types that failed to load.
+            settled = true;
+            child.kill('SIGINT');
+            reject(new Error('Node-RED could not load the KSeF nodes (see its log above). Run `npm run build` and try again.'));
+          }
+        }
+      });
+    };
+    forward(child.stdout);
+    forward(child.stderr);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (!settled) reject(new Error(`Node-RED exited before starting its flows (code ${code}, signal ${signal}).`));
+    });
+  });
+}
+
+/** Stops a Node-RED started by startNodeRed and waits for it to exit. */
+function stopNodeRed(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGINT');
+  });
+}
+
+async function main() {
+  const port = Number(process.env.PORT || 1880);
+  const userDir = path.join(PACKAGE_ROOT, '.tmp', 'quickstart');
+  fs.mkdirSync(userDir, { recursive: true });
+  const settingsFile = writeSettings(userDir, port);
+  linkPackage(userDir);
+  const flowFile = path.join(userDir, 'flows.json');
+  // Flows edited in the editor survive restarts; deleting .tmp/quickstart brings the example back.
+  if (!fs.existsSync(flowFile)) fs.copyFileSync(EXAMPLE_FLOW, flowFile);
+
+  console.log(`Starting Node-RED with ${PACKAGE_NAME} (user folder ${path.relative(process.cwd(), userDir)}) ...`);
+  const child = await startNodeRed(userDir, settingsFile, { onLine: printLine });
+  console.log('');
+  console.log(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
+  console.log('The flow "KSeF: send demo invoices" sends two demo invoices to the embedded KSeF sandbox now ...');
+  console.log('');
+
+  process.on('SIGINT', () => stopNodeRed(child).then(() => process.exit(0)));
+  process.on('SIGTERM', () => stopNodeRed(child).then(() => process.exit(0)));
+  child.on('exit', (code) => process.exit(code ?? 1));
+}
+
+/** Node-RED's log as is, with the example's KSeF numbers and errors set apart so they are easy to find. */
+function printLine(line) {
+  const result = /^\s*(KSeF number: .*|Not accepted: .*)$/.exec(line);
+  if (result) console.log(`  >>> ${result[1]}`);
+  else console.log(line);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err.message);
+    if (/EADDRINUSE|exited before/.test(err.message)) console.error('Is port in use? Try: PORT=1881 npm start');
+    process.exit(1);
+  });
+}
+
+module.exports = { writeSettings, linkPackage, startNodeRed, stopNodeRed, EXAMPLE_FLOW, PACKAGE_NAME };
