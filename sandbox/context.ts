@@ -1,6 +1,7 @@
 /** What route handlers share: state, keys, time, configuration. */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../shared/types';
+import type { SandboxCertificateAuthority } from './ca';
 import type { KsefJwtClaims } from './jwt';
 import type { SandboxKey, PublicKeyUsage } from './keys';
 import type { OpenApiSpec } from './openapi';
@@ -27,13 +28,16 @@ export interface SandboxContext {
   rateLimits: Record<RateLimitGroup, RateLimit>;
   scheduler: Scheduler;
   storage: StorageLinks;
+  /** Issues KSeF certificates. */
+  certificateAuthority: SandboxCertificateAuthority;
 }
 
 export function keyFor(ctx: SandboxContext, usage: PublicKeyUsage, publicKeyId?: string | null): SandboxKey | undefined {
   return ctx.keys.find((k) => k.usage === usage && (publicKeyId == null || k.publicKeyId === publicKeyId));
 }
 
-export type AuthRequirement = 'none' | 'authenticationToken' | 'accessToken' | 'refreshToken';
+/** `sessionToken`: an access or a refresh token (DELETE /auth/sessions/current accepts either). */
+export type AuthRequirement = 'none' | 'authenticationToken' | 'accessToken' | 'refreshToken' | 'sessionToken';
 
 export interface Principal {
   claims: KsefJwtClaims;

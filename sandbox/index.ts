@@ -7,17 +7,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { findSpecFolder } from '../shared/spec/specFolder';
 import type { Clock, ContextIdentifier, Logger } from '../shared/types';
+import { SandboxCertificateAuthority } from './ca';
 import type { SandboxContext, Scheduler } from './context';
 import { generateSandboxKeys } from './keys';
 import { OpenApiSpec } from './openapi';
 import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './rateLimits';
 import { authRoutes } from './routes/auth';
+import { authSessionRoutes } from './routes/authSessions';
+import { certificateRoutes } from './routes/certificates';
 import { invoiceRoutes } from './routes/invoices';
 import { limitRoutes } from './routes/limits';
 import { securityRoutes } from './routes/security';
 import { sessionRoutes } from './routes/sessions';
+import { tokenRoutes } from './routes/tokens';
 import { createRequestListener, type SandboxExchange } from './server';
-import { SandboxState, type KsefTokenPermission } from './state';
+import { SandboxState, subjectKey, type KsefTokenPermission } from './state';
 import { StorageLinks } from './storage';
 
 export type { SandboxExchange } from './server';
@@ -85,6 +89,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     permissions: OWNER_TOKEN_PERMISSIONS,
     now: clock.now(),
   });
+  // The owner's token stands for an owner who once authenticated with a signature, as generating tokens requires.
+  state.xadesAuthenticatedSubjects.add(subjectKey(ownerToken.authorIdentifier));
 
   const keepProcessAlive = opts.keepProcessAlive ?? true;
   const scheduler = new TimerScheduler(opts.logger ?? console, keepProcessAlive);
@@ -100,8 +106,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
     scheduler,
     storage,
+    certificateAuthority: SandboxCertificateAuthority.create(clock.now()),
   };
-  const routes = [...securityRoutes(ctx), ...authRoutes(ctx), ...sessionRoutes(ctx), ...invoiceRoutes(ctx), ...limitRoutes(ctx)];
+  const routes = [
+    ...securityRoutes(ctx),
+    ...authRoutes(ctx),
+    ...authSessionRoutes(ctx),
+    ...tokenRoutes(ctx),
+    ...certificateRoutes(ctx),
+    ...sessionRoutes(ctx),
+    ...invoiceRoutes(ctx),
+    ...limitRoutes(ctx),
+  ];
   const server = createServer(createRequestListener(ctx, routes, { onExchange: opts.onExchange, logger: opts.logger ?? console }));
   const host = opts.host ?? '127.0.0.1';
   await listen(server, opts.port ?? 0, host);

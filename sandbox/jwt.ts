@@ -19,6 +19,8 @@ export interface KsefJwtClaims {
   pec?: string[];
   rol?: string[];
   pep?: string[];
+  /** Subject details (JSON text): who signed, for XAdES authentications. */
+  sud?: string;
   /** Unique id so two tokens issued in the same second differ. */
   jti: string;
   iss: string;

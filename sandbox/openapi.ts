@@ -30,7 +30,9 @@ export class OpenApiSpec {
   private readonly validators = new Map<string, ValidateFunction>();
 
   private constructor(private readonly document: JsonObject) {
-    this.ajv = new Ajv({ strict: false, allErrors: true, logger: false });
+    // Non-Unicode regular expressions: open-api.json writes `\ ` (an escaped space) in the certificateName pattern,
+    // which the `u` flag rejects; every pattern in the spec stays within the BMP.
+    this.ajv = new Ajv({ strict: false, allErrors: true, logger: false, unicodeRegExp: false });
     addFormats(this.ajv);
     this.ajv.addSchema({ $id: SCHEMA_ID, components: toJsonSchema(document.components) }, SCHEMA_ID);
   }

@@ -133,16 +133,17 @@ function authenticate(ctx: SandboxContext, requirement: Exclude<RouteDefinition[
   const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
   if (!token) throw unauthorized();
   const claims = verifyJwt(token, ctx.jwtSecret, req.now);
-  const expectedType: Record<typeof requirement, JwtType> = {
-    authenticationToken: 'AuthenticationToken',
-    accessToken: 'ContextToken',
-    refreshToken: 'RefreshToken',
+  const acceptedTypes: Record<typeof requirement, JwtType[]> = {
+    authenticationToken: ['AuthenticationToken'],
+    accessToken: ['ContextToken'],
+    refreshToken: ['RefreshToken'],
+    sessionToken: ['ContextToken', 'RefreshToken'],
   };
-  if (!claims || claims.typ !== expectedType[requirement]) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  if (!claims || !acceptedTypes[requirement].includes(claims.typ)) throw unauthorized('Nieprawidłowy lub wygasły token.');
   const operation = ctx.state.authOperations.get(claims.arn);
   if (!operation) throw unauthorized('Nieprawidłowy lub wygasły token.');
-  // Access tokens outlive a revoked authentication until they expire (NOTES.md 3.1); nothing else does.
-  if (requirement === 'refreshToken' && operation.status.code !== 200) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  // Access tokens outlive a revoked authentication until they expire (NOTES.md 3.1); a refresh token of a
+  // revoked authentication is refused by the refresh operation itself (21301, NOTES.md 4.4).
   return { claims, operation };
 }
 

@@ -31,17 +31,47 @@ export type KsefTokenPermission =
 
 export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';
 
+/** Everything an owner may do in its own context (bailiffs' EnforcementOperations is not an owner's). */
+export const OWNER_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage', 'SubunitManage', 'Introspection'];
+
+/** Who authenticated: KSeF identifies subjects by NIP, PESEL or certificate fingerprint (NOTES.md 3.5). */
+export interface SubjectIdentifier {
+  type: 'Nip' | 'Pesel' | 'Fingerprint';
+  value: string;
+}
+
+export function sameContext(a: ContextIdentifier, b: ContextIdentifier): boolean {
+  return a.type === b.type && a.value === b.value;
+}
+
+export function subjectKey(subject: SubjectIdentifier): string {
+  return `${subject.type}:${subject.value}`;
+}
+
+/** The X.500 attributes of the authenticating certificate, as `GET /certificates/enrollments/data` returns them. */
+export interface CertificateSubjectData {
+  commonName: string;
+  countryName: string;
+  givenName?: string;
+  surname?: string;
+  serialNumber?: string;
+  uniqueIdentifier?: string;
+  organizationName?: string;
+  organizationIdentifier?: string;
+}
+
 export interface KsefTokenRecord {
   referenceNumber: string;
   /** The secret `{ref}|{contextType}-{contextValue}|{64 hex}`; never logged or returned after creation. */
   secret: string;
   contextIdentifier: ContextIdentifier;
-  authorIdentifier: { type: 'Nip' | 'Pesel' | 'Fingerprint'; value: string };
+  authorIdentifier: SubjectIdentifier;
   description: string;
   requestedPermissions: KsefTokenPermission[];
   dateCreated: Date;
   lastUseDate?: Date;
   status: KsefTokenStatus;
+  statusDetails?: string[];
 }
 
 export interface ChallengeRecord {
@@ -63,6 +93,16 @@ export interface AuthenticationOperation {
   status: StatusInfo;
   /** Set when authenticated with a KSeF token. */
   tokenReferenceNumber?: string;
+  /** Who authenticated (for a KSeF token: its author); set once authentication succeeds. */
+  subject?: SubjectIdentifier;
+  /** True when the subject is the context's owner (its NIP is the context's). */
+  isOwner?: boolean;
+  /** XAdES only: the signing certificate's subject (what a KSeF certificate may be requested for). */
+  certificateSubject?: CertificateSubjectData;
+  /** XAdES only: Base64 SHA-256 of the signed document as received (named in UPOs). */
+  authenticationDocumentHash?: string;
+  /** XAdES only: person and seal claims of the access token (`sud`). */
+  subjectDetails?: Record<string, unknown>;
   /** Permissions the access tokens of this operation carry (empty until authentication succeeds). */
   permissions: string[];
   isTokenRedeemed: boolean;
@@ -120,8 +160,61 @@ export interface DuplicateEntry {
   sessionReferenceNumber: string;
 }
 
+export type KsefCertificateType = 'Authentication' | 'Offline';
+
+export interface KsefCertificateRecord {
+  serialNumber: string;
+  name: string;
+  type: KsefCertificateType;
+  der: Buffer;
+  commonName: string;
+  /** The identity the certificate carries: the enrolling subject's. */
+  subjectIdentifier: SubjectIdentifier;
+  validFrom: Date;
+  validTo: Date;
+  requestDate: Date;
+  /** Base64 SHA-256 of the SubjectPublicKeyInfo: a key is certified once. */
+  publicKeyId: string;
+  revoked?: { date: Date; reason: string };
+  lastUseDate?: Date;
+}
+
+export interface CertificateEnrollmentRecord {
+  referenceNumber: string;
+  requestDate: Date;
+  subjectIdentifier: SubjectIdentifier;
+  status: StatusInfo;
+  certificateSerialNumber?: string;
+}
+
+export interface CertificateLimits {
+  maxEnrollments: number;
+  maxCertificates: number;
+}
+
+export interface PermissionGrant {
+  contextIdentifier: ContextIdentifier;
+  subject: SubjectIdentifier;
+  permissions: KsefTokenPermission[];
+}
+
 export class SandboxState {
   readonly ksefTokens = new Map<string, KsefTokenRecord>();
+  /**
+   * Subjects that have authenticated with a signature at least once, the prerequisite of generating KSeF tokens
+   * (tokeny-ksef.md); the provisioned owner counts as having done so.
+   */
+  readonly xadesAuthenticatedSubjects = new Set<string>();
+  /** Permissions held by non-owners, as KSeF's grant endpoints (or /testdata/permissions) would record them. */
+  readonly permissionGrants: PermissionGrant[] = [];
+  readonly ksefCertificates = new Map<string, KsefCertificateRecord>();
+  readonly certificateEnrollments = new Map<string, CertificateEnrollmentRecord>();
+  /** Per identifier type, limity/limity.md; tests may lower them as `/testdata/limits/subject/certificate` would. */
+  readonly certificateLimits: Record<SubjectIdentifier['type'], CertificateLimits> = {
+    Nip: { maxEnrollments: 300, maxCertificates: 100 },
+    Pesel: { maxEnrollments: 12, maxCertificates: 6 },
+    Fingerprint: { maxEnrollments: 12, maxCertificates: 6 },
+  };
   readonly challenges = new Map<string, ChallengeRecord>();
   readonly authOperations = new Map<string, AuthenticationOperation>();
   readonly onlineSessions = new Map<string, OnlineSession>();
@@ -161,6 +254,19 @@ export class SandboxState {
     const given = Buffer.from(secret, 'utf8');
     const known = Buffer.from(record.secret, 'utf8');
     return given.length === known.length && timingSafeEqual(given, known) ? record : undefined;
+  }
+
+  grantPermissions(contextIdentifier: ContextIdentifier, subject: SubjectIdentifier, permissions: KsefTokenPermission[]): void {
+    this.permissionGrants.push({ contextIdentifier, subject, permissions });
+  }
+
+  /** What `subject` may do in `context` through grants (owners are recognised separately). */
+  grantedPermissions(contextIdentifier: ContextIdentifier, subject: SubjectIdentifier): KsefTokenPermission[] {
+    const granted = this.permissionGrants
+      .filter((g) => sameContext(g.contextIdentifier, contextIdentifier))
+      .filter((g) => g.subject.type === subject.type && g.subject.value.toUpperCase() === subject.value.toUpperCase())
+      .flatMap((g) => g.permissions);
+    return [...new Set(granted)];
   }
 
   static duplicateKey(sellerNip: string, invoiceType: string, invoiceNumber: string): string {

@@ -1,14 +1,27 @@
-/** Authentication with a KSeF token (NOTES.md 3.1, 3.7, 4.1-4.4). */
+/** Authentication with a KSeF token or a XAdES signature (NOTES.md 3.1-3.8, 4.1-4.4). */
 import { randomBytes } from 'node:crypto';
+import type { CertificateInfo } from '../../shared/certificates/x509';
+import { sha256Base64 } from '../../shared/crypto/hashes';
 import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
 import { newReferenceNumber } from '../../shared/model/referenceNumber';
+import type { AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
 import type { ContextIdentifier, ContextIdentifierType } from '../../shared/types';
-import { keyFor, principalOf, type RouteDefinition, type SandboxContext } from '../context';
+import { keyFor, principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { DAY_MS, MINUTE_MS, formatDateTime } from '../dates';
-import { inputValidationError, ksefException } from '../errors';
+import { SandboxHttpError, inputValidationError, ksefException } from '../errors';
 import { JWT_ISSUER, signJwt, type KsefJwtClaims } from '../jwt';
 import type { SandboxKey } from '../keys';
-import type { AuthenticationOperation, StatusInfo } from '../state';
+import {
+  OWNER_PERMISSIONS,
+  sameContext,
+  subjectKey,
+  type AuthenticationOperation,
+  type CertificateSubjectData,
+  type KsefCertificateRecord,
+  type StatusInfo,
+  type SubjectIdentifier,
+} from '../state';
+import { verifyXadesAuthTokenRequest, type CertificateIdentity } from '../xades/verify';
 import { requireBase64, requireObject, requireString } from './input';
 
 export const CHALLENGE_VALIDITY_MS = 10 * MINUTE_MS;
@@ -26,7 +39,38 @@ export const AUTH_STATUS = {
     description: 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
     details: [detail],
   }),
+  noPermissions: { code: 415, description: 'Uwierzytelnianie zakończone niepowodzeniem', details: ['Brak przypisanych uprawnień'] } as StatusInfo,
+  badCertificate: (detail: CertificateProblem): StatusInfo => ({
+    code: 460,
+    description: 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu',
+    details: [detail],
+  }),
+  revoked: {
+    code: 425,
+    description: 'Uwierzytelnienie unieważnione',
+    details: ['Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika'],
+  } as StatusInfo,
 } as const;
+
+type CertificateProblem = 'Nieważny certyfikat' | 'Niezaufany łańcuch certyfikatów' | 'Certyfikat odwołany' | 'Niepoprawny certyfikat';
+
+/**
+ * How KSeF names a XAdES authentication (NOTES.md 3.5). A KSeF certificate is `InternalCertificate`. Other
+ * certificates are not checked for qualification here (TEST accepts self-signed ones), so they are named by
+ * their subject: an organisation seal (organizationIdentifier VATPL-…) is `QualifiedSeal`, anything else a
+ * `QualifiedSignature` — `PersonalSignature` (the e-ID card's signature) cannot be told from a certificate alone.
+ */
+function xadesMethod(identity: CertificateIdentity, ksefCertificate: KsefCertificateRecord | undefined): Pick<AuthenticationOperation, 'method' | 'methodInfo'> {
+  if (ksefCertificate) {
+    return { method: 'InternalCertificate', methodInfo: { category: 'XadesSignature', code: 'xades.internal-certificate', displayName: 'Certyfikat KSeF' } };
+  }
+  if (identity.kind === 'seal') {
+    return { method: 'QualifiedSeal', methodInfo: { category: 'XadesSignature', code: 'xades.qualified-seal', displayName: 'Pieczęć kwalifikowana' } };
+  }
+  return { method: 'QualifiedSignature', methodInfo: { category: 'XadesSignature', code: 'xades.qualified-signature', displayName: 'Podpis kwalifikowany' } };
+}
+
+const UNIQUE_IDENTIFIER_OID = '2.5.4.45';
 
 export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
   const { state } = ctx;
@@ -39,10 +83,12 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
             cit: operation.contextIdentifier.type,
             civ: operation.contextIdentifier.value,
             aum: operation.method,
-            per: operation.permissions,
+            // The real service names an owner's rights `Owner` (NOTES.md 3.8); others get their permissions.
+            per: operation.isOwner ? ['Owner'] : operation.permissions,
             pec: [],
             rol: [],
             pep: operation.permissions,
+            ...(operation.subjectDetails && { sud: JSON.stringify(operation.subjectDetails) }),
           }
         : {};
     const token = signJwt(
@@ -85,9 +131,92 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
     } else {
       token.lastUseDate = ctx.clock.now();
       operation.tokenReferenceNumber = token.referenceNumber;
+      operation.subject = token.authorIdentifier;
       operation.permissions = [...token.requestedPermissions];
       operation.status = AUTH_STATUS.succeeded;
     }
+  }
+
+  /** Decides, off the request path, whether the verified signature authenticates the operation. */
+  function completeXadesAuthentication(
+    operation: AuthenticationOperation,
+    request: AuthTokenRequest,
+    certificate: CertificateInfo,
+    identity: CertificateIdentity,
+    ksefCertificate: KsefCertificateRecord | undefined,
+    verifyCertificateChain: boolean,
+  ): void {
+    const now = ctx.clock.now();
+    let problem: CertificateProblem | undefined;
+    if (now < certificate.notBefore || now > certificate.notAfter) problem = 'Nieważny certyfikat';
+    else if (ksefCertificate?.revoked) problem = 'Certyfikat odwołany';
+    // An Offline certificate only signs offline invoices (QR code II); it cannot authenticate (certyfikaty-KSeF.md).
+    else if (ksefCertificate?.type === 'Offline') problem = 'Niepoprawny certyfikat';
+    // Only the sandbox's own CA is trusted: with verifyCertificateChain, self-signed certificates fail as on TEST.
+    else if (!ksefCertificate && verifyCertificateChain) problem = 'Niezaufany łańcuch certyfikatów';
+    if (problem) {
+      operation.status = AUTH_STATUS.badCertificate(problem);
+      return;
+    }
+
+    const subject = ksefCertificate?.subjectIdentifier ?? signerOf(request, identity);
+    const isOwner = ownsContext(subject, operation.contextIdentifier);
+    const permissions = isOwner ? [...OWNER_PERMISSIONS] : state.grantedPermissions(operation.contextIdentifier, subject);
+    if (permissions.length === 0) {
+      operation.status = AUTH_STATUS.noPermissions;
+      return;
+    }
+    if (ksefCertificate) ksefCertificate.lastUseDate = now;
+    state.xadesAuthenticatedSubjects.add(subjectKey(subject));
+    const succeeded: Partial<AuthenticationOperation> = {
+      subject,
+      isOwner,
+      permissions,
+      certificateSubject: enrollmentDataOf(certificate, identity),
+      subjectDetails: {
+        SubjectIdentifier: { Type: subject.type, Value: subject.value },
+        ...(identity.givenName && { GivenNames: [identity.givenName] }),
+        ...(identity.surname && { Surname: identity.surname }),
+        ...(identity.serialNumber && { SerialNumber: identity.serialNumber }),
+        ...(identity.commonName && { CommonName: identity.commonName }),
+        ...(identity.countryName && { CountryName: identity.countryName }),
+      },
+      status: AUTH_STATUS.succeeded,
+    };
+    Object.assign(operation, succeeded);
+  }
+
+  function newOperation(req: SandboxRequest, contextIdentifier: ContextIdentifier, method: Pick<AuthenticationOperation, 'method' | 'methodInfo'>): AuthenticationOperation {
+    const operation: AuthenticationOperation = {
+      referenceNumber: newReferenceNumber('AU', req.now),
+      startDate: req.now,
+      ...method,
+      contextIdentifier,
+      clientIp: req.clientIp,
+      status: AUTH_STATUS.inProgress,
+      permissions: [],
+      isTokenRedeemed: false,
+    };
+    state.authOperations.set(operation.referenceNumber, operation);
+    return operation;
+  }
+
+  function initResponse(operation: AuthenticationOperation, now: Date) {
+    const authenticationToken = issueJwt(operation, 'AuthenticationToken', now, AUTHENTICATION_TOKEN_VALIDITY_MS);
+    return {
+      status: 202,
+      body: {
+        referenceNumber: operation.referenceNumber,
+        authenticationToken: { token: authenticationToken.token, validUntil: formatDateTime(authenticationToken.validUntil) },
+      },
+    };
+  }
+
+  /** The challenge, marked used; 21111 when it is unknown, used or older than 10 minutes. */
+  function takeChallenge(challengeText: string, now: Date) {
+    const challenge = state.challenges.get(challengeText);
+    if (!challenge || challenge.used || now.getTime() - challenge.timestamp.getTime() > CHALLENGE_VALIDITY_MS) throw ksefException(21111);
+    return challenge;
   }
 
   function ksefTokenRevoked(operation: AuthenticationOperation): boolean {
@@ -127,39 +256,47 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         const encryptedToken = requireBase64(body, 'encryptedToken');
         const publicKeyId = body.publicKeyId == null ? undefined : requireString(body, 'publicKeyId');
 
-        const challenge = state.challenges.get(challengeText);
-        if (!challenge || challenge.used || req.now.getTime() - challenge.timestamp.getTime() > CHALLENGE_VALIDITY_MS) {
-          throw ksefException(21111);
-        }
+        const challenge = takeChallenge(challengeText, req.now);
         const key = keyFor(ctx, 'KsefTokenEncryption', publicKeyId);
         if (!key) throw ksefException(21470, `Klucz o identyfikatorze ${publicKeyId} nie jest wspierany.`);
         challenge.used = true;
 
-        const operation: AuthenticationOperation = {
-          referenceNumber: newReferenceNumber('AU', req.now),
-          startDate: req.now,
+        const operation = newOperation(req, { type: contextType as ContextIdentifierType, value: contextValue }, {
           method: 'Token',
           methodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' },
-          contextIdentifier: { type: contextType as ContextIdentifierType, value: contextValue },
-          clientIp: req.clientIp,
-          status: AUTH_STATUS.inProgress,
-          permissions: [],
-          isTokenRedeemed: false,
-        };
-        state.authOperations.set(operation.referenceNumber, operation);
+        });
         const challengeTimestampMs = challenge.timestamp.getTime();
         ctx.scheduler.after(ctx.processingDelayMs, () =>
           completeTokenAuthentication(operation, encryptedToken, challengeTimestampMs, key),
         );
+        return initResponse(operation, req.now);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/auth/xades-signature',
+      auth: 'none',
+      rateLimit: 'public',
+      handler: async (req) => {
+        // Undocumented but observed: anything but application/xml is refused before reading (NOTES.md 4.13).
+        if (!/^application\/xml\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { status: 415 };
+        const verified = await verifyXadesAuthTokenRequest(req.body, { clock: ctx.clock, specDir: ctx.specDir, checkValidity: false });
+        if (!verified.ok) {
+          throw new SandboxHttpError({ status: 400, errors: [{ code: verified.code, description: verified.description, details: verified.details }] });
+        }
+        const { request, certificate, identity } = verified;
+        const challenge = takeChallenge(request.challenge, req.now);
+        challenge.used = true;
 
-        const authenticationToken = issueJwt(operation, 'AuthenticationToken', req.now, AUTHENTICATION_TOKEN_VALIDITY_MS);
-        return {
-          status: 202,
-          body: {
-            referenceNumber: operation.referenceNumber,
-            authenticationToken: { token: authenticationToken.token, validUntil: formatDateTime(authenticationToken.validUntil) },
-          },
-        };
+        const serialNumber = ctx.certificateAuthority.issuedSerialNumber(certificate.der);
+        const ksefCertificate = serialNumber === undefined ? undefined : state.ksefCertificates.get(serialNumber);
+        const operation = newOperation(req, request.contextIdentifier, xadesMethod(identity, ksefCertificate));
+        operation.authenticationDocumentHash = sha256Base64(req.body);
+        const verifyCertificateChain = req.query.get('verifyCertificateChain') === 'true';
+        ctx.scheduler.after(ctx.processingDelayMs, () =>
+          completeXadesAuthentication(operation, request, certificate, identity, ksefCertificate, verifyCertificateChain),
+        );
+        return initResponse(operation, req.now);
       },
     },
     {
@@ -210,6 +347,9 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'public',
       handler: (req) => {
         const { operation } = principalOf(req);
+        if (operation.status.code !== 200) {
+          throw ksefException(21301, `Status uwierzytelniania (${operation.status.code}) nie pozwala na odświeżenie tokenu dostępowego.`);
+        }
         if (ksefTokenRevoked(operation)) throw ksefException(21301, 'Token KSeF został unieważniony.');
         const accessToken = issueJwt(operation, 'ContextToken', req.now, ACCESS_TOKEN_VALIDITY_MS);
         operation.lastTokenRefreshDate = req.now;
@@ -231,6 +371,33 @@ export function operationStatusBody(operation: AuthenticationOperation): Record<
   };
 }
 
-function sameContext(a: ContextIdentifier, b: ContextIdentifier): boolean {
-  return a.type === b.type && a.value === b.value;
+/** The signer's identity: the fingerprint when asked for, else the NIP or PESEL of the subject (NOTES.md 3.5). */
+function signerOf(request: AuthTokenRequest, identity: CertificateIdentity): SubjectIdentifier {
+  if (request.subjectIdentifierType === 'certificateFingerprint' || identity.kind === 'unrecognised') {
+    return { type: 'Fingerprint', value: identity.fingerprintSha256 };
+  }
+  return identity.nip ? { type: 'Nip', value: identity.nip } : { type: 'Pesel', value: identity.pesel! };
+}
+
+/** Owner: the subject's NIP is the context's own (for an InternalId, the NIP it belongs to) — uprawnienia.md. */
+function ownsContext(subject: SubjectIdentifier, context: ContextIdentifier): boolean {
+  if (subject.type !== 'Nip') return false;
+  if (context.type === 'Nip') return context.value === subject.value;
+  return context.type === 'InternalId' && context.value.split('-')[0] === subject.value;
+}
+
+/** What a KSeF certificate may be requested for: the subject of the certificate that authenticated. */
+function enrollmentDataOf(certificate: CertificateInfo, identity: CertificateIdentity): CertificateSubjectData | undefined {
+  if (!identity.commonName || !identity.countryName) return undefined;
+  const uniqueIdentifier = certificate.subject.find((a) => a.oid === UNIQUE_IDENTIFIER_OID)?.value;
+  return {
+    commonName: identity.commonName,
+    countryName: identity.countryName,
+    ...(identity.givenName && { givenName: identity.givenName }),
+    ...(identity.surname && { surname: identity.surname }),
+    ...(identity.serialNumber && { serialNumber: identity.serialNumber }),
+    ...(uniqueIdentifier && { uniqueIdentifier }),
+    ...(identity.organizationName && { organizationName: identity.organizationName }),
+    ...(identity.organizationIdentifier && { organizationIdentifier: identity.organizationIdentifier }),
+  };
 }

@@ -119,8 +119,9 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
           symmetricKey,
           contextIdentifier: operation.contextIdentifier,
           authReferenceNumber: operation.referenceNumber,
-          // KSeF-token authentication is the only kind so far; XAdES sessions will name the signed document's hash.
-          upoAuthentication: { ksefTokenReferenceNumber: operation.tokenReferenceNumber! },
+          upoAuthentication: operation.tokenReferenceNumber
+            ? { ksefTokenReferenceNumber: operation.tokenReferenceNumber }
+            : { authenticationDocumentHash: operation.authenticationDocumentHash! },
           status: SESSION_STATUS.open,
           dateCreated: req.now,
           dateUpdated: req.now,

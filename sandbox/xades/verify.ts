@@ -95,6 +95,8 @@ export interface VerifyXadesOptions {
   clock?: Clock;
   /** Spec folder for the auth XSD (default: `findSpecFolder()`); without one only our own value rules apply. */
   specDir?: string;
+  /** false: leave the certificate's validity period to the caller (KSeF reports it as auth status 460). Default true. */
+  checkValidity?: boolean;
 }
 
 class Rejection extends Error {
@@ -154,7 +156,7 @@ async function verify(body: Buffer | string, options: VerifyXadesOptions): Promi
   }
   checkKeyStrength(certificate);
   const signingTime = checkSigningCertificate(signedProperties, certificate);
-  checkValidity(certificate, (options.clock ?? { now: () => new Date() }).now());
+  if (options.checkValidity !== false) checkValidity(certificate, (options.clock ?? { now: () => new Date() }).now());
 
   const identity = identityOf(certificate);
   checkSubject(request, identity);
