@@ -27,10 +27,19 @@ export function parseCliArgs(argv: string[]): Pick<SandboxOptions, 'port' | 'hos
   return options;
 }
 
-/** Starts the sandbox and writes the one ready line. */
-export async function runCli(argv: string[], writeLine: (line: string) => void): Promise<RunningSandbox> {
+export const NO_OFFICIAL_SCHEMAS_WARNING =
+  'ksef-sandbox: the official KSeF files were not found (set KSEF_SPEC_DIR to the folder that contains ksef-docs/), ' +
+  'so invoices are checked for well-formedness and KSeF\'s file rules only, not against the official XSDs.';
+
+/** Starts the sandbox and writes the one ready line (and, on `warn`, what it cannot check). */
+export async function runCli(
+  argv: string[],
+  writeLine: (line: string) => void,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<RunningSandbox> {
   const sandbox = await startSandbox(parseCliArgs(argv));
   writeLine(JSON.stringify({ baseUrl: sandbox.baseUrl, contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken }));
+  if (!sandbox.officialSchemas) warn(NO_OFFICIAL_SCHEMAS_WARNING);
   return sandbox;
 }
 

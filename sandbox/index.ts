@@ -62,6 +62,11 @@ export interface RunningSandbox {
   contextIdentifier: ContextIdentifier & { type: 'Nip' };
   /** The demo context's owner KSeF token (a sandbox secret, printed only by the CLI on purpose). */
   ksefToken: string;
+  /**
+   * True when the official KSeF files were found: invoices are validated against the official XSDs and requests
+   * against open-api.json. False: well-formedness and KSeF's file rules only.
+   */
+  officialSchemas: boolean;
   close(): Promise<void>;
 }
 
@@ -132,6 +137,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     baseUrl: `${origin}/v2`,
     contextIdentifier,
     ksefToken: ownerToken.secret,
+    officialSchemas: !!specDir,
     state,
     clock,
     close: async () => {
@@ -154,6 +160,7 @@ export function ensureEmbeddedSandbox(): Promise<RunningSandbox> {
       baseUrl: sandbox.baseUrl,
       contextIdentifier: sandbox.contextIdentifier,
       ksefToken: sandbox.ksefToken,
+      officialSchemas: sandbox.officialSchemas,
       close: async () => {
         embedded = undefined;
         await sandbox.close();
