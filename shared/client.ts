@@ -12,11 +12,23 @@ import { KsefError, KsefInputError } from './http/errors';
 import { Transport, type RequestFunction } from './http/transport';
 import { PublicKeys } from './crypto/publicKeys';
 import { KsefTokenAuthentication } from './auth/ksefToken';
+import { XadesAuthentication, prepareCertificateAuthentication, type CertificateAuthenticationSettings } from './auth/xades/method';
+import type { AuthenticationMethod } from './auth/method';
 import { TokenProvider } from './auth/tokens';
 import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
 import { listSessionInvoices } from './sessions/invoices';
+import { generateKsefToken, getKsefToken, listKsefTokens, revokeKsefToken } from './tokens/ksefTokens';
+import { listAuthSessions, revokeAuthSession, revokeCurrentAuthSession } from './authSessions/authSessions';
+import {
+  enrollCertificate,
+  getCertificateLimits,
+  getEnrollmentData,
+  queryCertificates,
+  retrieveCertificates,
+  revokeCertificate,
+} from './ksefCertificates/ksefCertificates';
 
 const systemClock: Clock = { now: () => new Date() };
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,6 +56,9 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
   const sleep = options.sleep ?? realSleep;
   const { logger } = options;
   const store = options.tokenStore ?? processTokenStore;
+  // Loaded now, so a wrong password, mismatched key or expired certificate fails before anything is sent.
+  const certificate: CertificateAuthenticationSettings | undefined =
+    options.credentials.method === 'certificate' ? prepareCertificateAuthentication(options.credentials, clock) : undefined;
   let runtime: Promise<Runtime> | undefined;
   let closed = false;
 
@@ -51,7 +66,9 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
     const environment = await resolveEnvironment(options);
     const transport = new Transport({ baseUrl: environment.baseUrl, clock, sleep, logger, timeoutMs: requestTimeoutMs, maxRetryAfterMs });
     const publicKeys = new PublicKeys(environment.baseUrl, transport.request, clock, logger);
-    const method = new KsefTokenAuthentication(environment.contextIdentifier, environment.ksefToken);
+    const method: AuthenticationMethod = certificate
+      ? new XadesAuthentication(environment.contextIdentifier, certificate, clock)
+      : new KsefTokenAuthentication(environment.contextIdentifier, environment.ksefToken!);
     const tokens = new TokenProvider(method, store, {
       baseUrl: environment.baseUrl,
       request: transport.request,
@@ -77,6 +94,18 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
     return runtime;
   };
 
+  /** Runs `list` once the client is ready, as a lazily started stream. */
+  const stream = <T>(list: (runtime: Runtime) => AsyncIterable<T>): AsyncIterable<T> => ({
+    async *[Symbol.asyncIterator]() {
+      yield* list(await ready());
+    },
+  });
+
+  /** After its session was revoked, this client's tokens cannot be refreshed: the next call authenticates anew. */
+  const forgetTokens = async ({ tokens }: Runtime): Promise<void> => {
+    await store.delete(tokens.cacheKey);
+  };
+
   return {
     async authenticate(authOptions = {}): Promise<AuthenticationResult> {
       const { tokens, environment } = await ready();
@@ -96,12 +125,53 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
         },
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {
-        return {
-          async *[Symbol.asyncIterator]() {
-            const { api } = await ready();
-            yield* listSessionInvoices(api, sessionReferenceNumber, listOptions);
-          },
-        };
+        return stream(({ api }) => listSessionInvoices(api, sessionReferenceNumber, listOptions));
+      },
+    },
+    tokens: {
+      async generate(generateOptions) {
+        const { api } = await ready();
+        return generateKsefToken({ api, clock, sleep, logger }, generateOptions);
+      },
+      list: (listOptions) => stream(({ api }) => listKsefTokens(api, listOptions)),
+      async get(referenceNumber) {
+        return getKsefToken((await ready()).api, referenceNumber);
+      },
+      async revoke(referenceNumber) {
+        await revokeKsefToken((await ready()).api, referenceNumber);
+      },
+    },
+    authSessions: {
+      list: (listOptions) => stream(({ api }) => listAuthSessions(api, listOptions)),
+      async revokeCurrent() {
+        const current = await ready();
+        await revokeCurrentAuthSession(current.api);
+        await forgetTokens(current);
+      },
+      async revoke(referenceNumber) {
+        const current = await ready();
+        await revokeAuthSession(current.api, referenceNumber);
+        const cached = await store.get(current.tokens.cacheKey);
+        if (cached?.referenceNumber === referenceNumber) await forgetTokens(current);
+      },
+    },
+    certificates: {
+      async enrollmentData() {
+        return getEnrollmentData((await ready()).api);
+      },
+      async limits() {
+        return getCertificateLimits((await ready()).api);
+      },
+      async enroll(enrollOptions) {
+        const { api } = await ready();
+        return enrollCertificate({ api, clock, sleep, logger }, enrollOptions);
+      },
+      query: (queryOptions) => stream(({ api }) => queryCertificates(api, queryOptions)),
+      async retrieve(serialNumbers) {
+        return retrieveCertificates((await ready()).api, serialNumbers);
+      },
+      async revoke(serialNumber, reason) {
+        await revokeCertificate((await ready()).api, serialNumber, reason);
       },
     },
     async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ContextIdentifier, ContextIdentifierType, EnvironmentName, KsefClientOptions } from './types';
+import type { ContextIdentifier, ContextIdentifierType, EnvironmentName, KsefClientOptions, KsefCredentials } from './types';
 import { KsefInputError } from './http/errors';
 
 /** API roots of the official KSeF 2.0 environments (NOTES.md 4). */
@@ -10,13 +10,15 @@ export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', strin
 
 const ENVIRONMENT_NAMES: EnvironmentName[] = ['sandbox', 'test', 'demo', 'production', 'custom'];
 const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
+const CREDENTIAL_METHODS: KsefCredentials['method'][] = ['ksefToken', 'certificate'];
 
-/** Where the client talks to and with which KSeF-token credential, after defaults were filled in. */
+/** Where the client talks to and in which context, after defaults were filled in. */
 export interface ResolvedEnvironment {
   name: EnvironmentName;
   baseUrl: string;
   contextIdentifier: ContextIdentifier;
-  ksefToken: string;
+  /** The KSeF token, with method `ksefToken`. */
+  ksefToken?: string;
 }
 
 /**
@@ -35,32 +37,34 @@ export function checkEnvironmentOptions(options: KsefClientOptions): void {
   }
   if (options.environment === 'custom') normalizeBaseUrl(options.baseUrl);
   const credentials = options.credentials;
-  if (!credentials || credentials.method !== 'ksefToken') {
-    throw new KsefInputError("credentials.method must be 'ksefToken' (the only method supported so far).", {
+  if (!credentials || !CREDENTIAL_METHODS.includes(credentials.method)) {
+    throw new KsefInputError(`credentials.method must be ${CREDENTIAL_METHODS.map((m) => `'${m}'`).join(' or ')}.`, {
       field: 'credentials.method',
     });
   }
   const requireAll = options.environment !== 'sandbox';
   if (credentials.contextIdentifier !== undefined || requireAll) checkContextIdentifier(credentials.contextIdentifier);
-  if (credentials.ksefToken !== undefined || requireAll) checkKsefToken(credentials.ksefToken);
+  if (credentials.method === 'ksefToken' && (credentials.ksefToken !== undefined || requireAll)) checkKsefToken(credentials.ksefToken);
 }
 
 /** Resolves base URL and credentials; starts the embedded sandbox only when the sandbox environment is used. */
 export async function resolveEnvironment(options: KsefClientOptions): Promise<ResolvedEnvironment> {
   checkEnvironmentOptions(options);
-  const { contextIdentifier, ksefToken } = options.credentials;
+  const { credentials } = options;
+  const { contextIdentifier } = credentials;
+  const ksefToken = credentials.method === 'ksefToken' ? credentials.ksefToken : undefined;
   if (options.environment === 'sandbox') {
     const sandbox = await loadSandbox().ensureEmbeddedSandbox();
     return {
       name: 'sandbox',
       baseUrl: sandbox.baseUrl,
       contextIdentifier: contextIdentifier ?? sandbox.contextIdentifier,
-      ksefToken: ksefToken ?? sandbox.ksefToken,
+      ...(credentials.method === 'ksefToken' && { ksefToken: ksefToken ?? sandbox.ksefToken }),
     };
   }
   const baseUrl =
     options.environment === 'custom' ? normalizeBaseUrl(options.baseUrl) : ENVIRONMENT_BASE_URLS[options.environment];
-  return { name: options.environment, baseUrl, contextIdentifier: contextIdentifier!, ksefToken: ksefToken! };
+  return { name: options.environment, baseUrl, contextIdentifier: contextIdentifier!, ...(ksefToken !== undefined && { ksefToken }) };
 }
 
 /** Validates a custom API root and returns it without a trailing slash. */

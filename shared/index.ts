@@ -17,6 +17,15 @@ export {
   type KsefExceptionDetail,
 } from './http/errors';
 export { MemoryTokenStore } from './auth/tokenStore';
+export { KeyMaterialError, type KeyMaterialProblem } from './certificates/keyMaterial';
+export {
+  generateTestCertificate,
+  TEST_CERTIFICATE_WARNING,
+  type GeneratedTestCertificate,
+  type TestCertificateOptions,
+  type TestCertificateSubject,
+} from './ksefCertificates/testCertificate';
+export { KSEF_TOKEN_PERMISSIONS } from './tokens/ksefTokens';
 export { ENVIRONMENT_BASE_URLS } from './environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './model/formCodes';
 export { isValidKsefNumber } from './model/ksefNumber';

@@ -2,6 +2,9 @@
  * The engine's public contract: what adapters (n8n, Node-RED) and users of `createKsefClient` rely on.
  */
 import type { InvoiceSchema } from './model/formCodes';
+import type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType } from './auth/xades/authTokenRequest';
+
+export type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType };
 
 export type EnvironmentName = 'sandbox' | 'test' | 'demo' | 'production' | 'custom';
 
@@ -12,7 +15,7 @@ export interface ContextIdentifier {
   value: string;
 }
 
-/** Authentication with a KSeF token. Certificate (XAdES) credentials join this union later. */
+/** Authentication with a KSeF token. */
 export interface KsefTokenCredentials {
   method: 'ksefToken';
   /** May be omitted on the sandbox: the embedded sandbox's demo context is used. */
@@ -21,7 +24,43 @@ export interface KsefTokenCredentials {
   ksefToken?: string;
 }
 
-export type KsefCredentials = KsefTokenCredentials;
+/**
+ * The signing certificate with its private key: a PKCS#12 file (`pkcs12` + `password`), or PEM
+ * (`certificatePem` + `privateKeyPem`, plus `passphrase` when the key is encrypted). All of it is secret
+ * except the certificate: the engine never logs or reports it.
+ */
+export interface CertificateSource {
+  /** PKCS#12 (.p12/.pfx) bytes, or their Base64 text. */
+  pkcs12?: Buffer | string;
+  /** Opens `pkcs12`. */
+  password?: string;
+  certificatePem?: string | Buffer;
+  privateKeyPem?: string | Buffer;
+  /** Decrypts an encrypted `privateKeyPem`. */
+  passphrase?: string;
+}
+
+/** Which client IP addresses may use the tokens a certificate authentication yields. */
+export interface CertificateAuthorizationPolicy {
+  allowedIps?: AllowedIps;
+  /** Also allow the address KSeF saw when it issued the challenge (its `clientIp`). */
+  allowChallengeClientIp?: boolean;
+}
+
+/** Authentication with a certificate: a XAdES-signed AuthTokenRequest (`POST /auth/xades-signature`). */
+export interface CertificateCredentials {
+  method: 'certificate';
+  /** May be omitted on the sandbox: the embedded sandbox's demo context is used. */
+  contextIdentifier?: ContextIdentifier;
+  certificate: CertificateSource;
+  /** How KSeF identifies the signer: by the certificate's subject (default) or its SHA-256 fingerprint. */
+  subjectIdentifierType?: SubjectIdentifierType;
+  /** AuthTokenRequest schema version (default 2.0, like the official clients). */
+  authTokenRequestSchema?: AuthTokenRequestSchemaVersion;
+  authorizationPolicy?: CertificateAuthorizationPolicy;
+}
+
+export type KsefCredentials = KsefTokenCredentials | CertificateCredentials;
 
 export interface Clock {
   now(): Date;
@@ -180,6 +219,169 @@ export interface ListSessionInvoicesOptions {
   failedOnly?: boolean;
 }
 
+export type KsefTokenPermission =
+  | 'InvoiceRead'
+  | 'InvoiceWrite'
+  | 'CredentialsRead'
+  | 'CredentialsManage'
+  | 'SubunitManage'
+  | 'EnforcementOperations'
+  | 'Introspection';
+
+/** `Pending` (being activated) → `Active` → `Revoking` → `Revoked`; `Failed` when activation failed. */
+export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';
+
+export interface GenerateKsefTokenOptions {
+  permissions: KsefTokenPermission[];
+  /** 5 to 256 characters; helps find the token later. */
+  description: string;
+  /** Wait until KSeF has activated the token (default true). */
+  waitUntilActive?: boolean;
+  /** How long to wait for activation (default 60 s). */
+  activationTimeoutMs?: number;
+}
+
+export interface GeneratedKsefToken {
+  referenceNumber: string;
+  /** The token secret. KSeF shows it only this once: store it as a secret. */
+  token: string;
+  status: KsefTokenStatus;
+}
+
+/** A KSeF token's metadata (`GET /tokens`, `GET /tokens/{ref}`); never its secret. */
+export interface KsefTokenInfo {
+  referenceNumber: string;
+  authorIdentifier: { type: 'Nip' | 'Pesel' | 'Fingerprint'; value: string };
+  contextIdentifier: ContextIdentifier;
+  description: string;
+  requestedPermissions: KsefTokenPermission[];
+  dateCreated: string;
+  lastUseDate?: string;
+  status: KsefTokenStatus;
+  statusDetails?: string[];
+}
+
+export interface ListKsefTokensOptions {
+  status?: KsefTokenStatus | KsefTokenStatus[];
+  /** Case-insensitive part of the description (at least 3 characters). */
+  description?: string;
+  /** Case-insensitive part of the author's identifier (at least 3 characters). */
+  authorIdentifier?: string;
+  authorIdentifierType?: 'Nip' | 'Pesel' | 'Fingerprint';
+  /** Page size asked from KSeF (10-100, default 100). */
+  pageSize?: number;
+}
+
+/** One authentication session of the context (`GET /auth/sessions`). */
+export interface AuthSessionInfo {
+  referenceNumber: string;
+  /** True for the session of the tokens this client uses. */
+  isCurrent?: boolean;
+  startDate: string;
+  authenticationMethod: string;
+  authenticationMethodInfo: { category: string; code: string; displayName: string };
+  status: StatusInfo;
+  isTokenRedeemed?: boolean;
+  lastTokenRefreshDate?: string;
+  refreshTokenValidUntil?: string;
+}
+
+export interface ListAuthSessionsOptions {
+  /** Page size asked from KSeF (10-100, default 100). */
+  pageSize?: number;
+}
+
+/** The subject attributes a KSeF certificate request must carry, read by KSeF from the authenticating certificate. */
+export interface CertificateEnrollmentData {
+  commonName: string;
+  countryName: string;
+  /** One or more given names. */
+  givenName?: string | string[];
+  surname?: string;
+  serialNumber?: string;
+  uniqueIdentifier?: string;
+  organizationName?: string;
+  organizationIdentifier?: string;
+}
+
+export interface CertificateLimits {
+  canRequest: boolean;
+  enrollment: { remaining: number; limit: number };
+  certificate: { remaining: number; limit: number };
+}
+
+export type KsefCertificateType = 'Authentication' | 'Offline';
+
+export interface EnrollCertificateOptions {
+  /** 5 to 100 letters (Polish too), digits, spaces, `_` or `-`. */
+  certificateName: string;
+  /** `Authentication` signs in to KSeF; `Offline` only signs offline invoices (QR code II). */
+  certificateType: KsefCertificateType;
+  /** Key pair to generate: `EC` P-256 (default, KSeF's recommendation) or `RSA` 2048. */
+  keyType?: 'RSA' | 'EC';
+  /** When the certificate becomes valid (default: when issued). */
+  validFrom?: Date | string;
+  /** Protects the returned PKCS#12; chosen by the caller and never stored by the engine. */
+  pkcs12Password: string;
+  /** How long to wait for KSeF to issue the certificate (default 120 s). */
+  waitForCertificateMs?: number;
+}
+
+/** A KSeF certificate with the private key generated for it. `privateKeyPem` and `pkcs12` are secrets. */
+export interface EnrolledCertificate {
+  /** Reference number of the enrollment. */
+  referenceNumber: string;
+  serialNumber: string;
+  certificateName: string;
+  certificateType: KsefCertificateType;
+  certificatePem: string;
+  /** Unencrypted PKCS#8 PEM. */
+  privateKeyPem: string;
+  /** Certificate and private key, protected by `pkcs12Password`. */
+  pkcs12: Buffer;
+  validFrom: string;
+  validTo: string;
+  /** Uppercase hex SHA-256 of the certificate. */
+  fingerprintSha256: string;
+}
+
+export type KsefCertificateStatus = 'Active' | 'Blocked' | 'Revoked' | 'Expired';
+
+/** One KSeF certificate's metadata (`POST /certificates/query`). */
+export interface KsefCertificateInfo {
+  certificateSerialNumber: string;
+  name: string;
+  type: KsefCertificateType;
+  commonName: string;
+  status: KsefCertificateStatus;
+  subjectIdentifier: { type: string; value: string };
+  validFrom: string;
+  validTo: string;
+  lastUseDate?: string;
+  requestDate: string;
+}
+
+export interface QueryCertificatesOptions {
+  /** Exact serial number (16 uppercase hex digits). */
+  certificateSerialNumber?: string;
+  /** Part of the certificate name. */
+  name?: string;
+  type?: KsefCertificateType;
+  status?: KsefCertificateStatus;
+  expiresAfter?: Date | string;
+  /** Page size asked from KSeF (10-50, default 50). */
+  pageSize?: number;
+}
+
+export interface RetrievedCertificate {
+  certificateSerialNumber: string;
+  certificateName: string;
+  certificateType: KsefCertificateType;
+  certificatePem: string;
+}
+
+export type CertificateRevocationReason = 'Unspecified' | 'Superseded' | 'KeyCompromise';
+
 export interface KsefClient {
   /** Authenticates (or reuses cached tokens) and reports the authentication; proves the credentials work. */
   authenticate(options?: AuthenticateOptions): Promise<AuthenticationResult>;
@@ -189,6 +391,32 @@ export interface KsefClient {
     };
     /** Every invoice of a session, page by page (`x-continuation-token`). */
     invoices(sessionReferenceNumber: string, options?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus>;
+  };
+  /** KSeF tokens of the context. */
+  tokens: {
+    /** Generates a token; its secret is in the result only, never logged. */
+    generate(options: GenerateKsefTokenOptions): Promise<GeneratedKsefToken>;
+    /** Tokens visible to the caller, newest first, page by page. */
+    list(options?: ListKsefTokensOptions): AsyncIterable<KsefTokenInfo>;
+    get(referenceNumber: string): Promise<KsefTokenInfo>;
+    revoke(referenceNumber: string): Promise<void>;
+  };
+  /** Authentication sessions of the context. */
+  authSessions: {
+    list(options?: ListAuthSessionsOptions): AsyncIterable<AuthSessionInfo>;
+    /** Revokes this client's session: its refresh token stops working and the client forgets its tokens. */
+    revokeCurrent(): Promise<void>;
+    revoke(referenceNumber: string): Promise<void>;
+  };
+  /** KSeF certificates of the authenticated subject (requires certificate authentication). */
+  certificates: {
+    enrollmentData(): Promise<CertificateEnrollmentData>;
+    limits(): Promise<CertificateLimits>;
+    /** Generates a key pair and CSR from the enrollment data, enrolls, waits for and retrieves the certificate. */
+    enroll(options: EnrollCertificateOptions): Promise<EnrolledCertificate>;
+    query(options?: QueryCertificatesOptions): AsyncIterable<KsefCertificateInfo>;
+    retrieve(serialNumbers: string[]): Promise<RetrievedCertificate[]>;
+    revoke(serialNumber: string, reason?: CertificateRevocationReason): Promise<void>;
   };
   /** Releases connections; cached tokens stay in the token store for the next client. */
   close(): Promise<void>;

@@ -7,6 +7,8 @@ export interface AuthChallenge {
   challenge: string;
   timestamp: string;
   timestampMs: number;
+  /** The caller's IP address as KSeF saw it; can seed an authorization policy. */
+  clientIp?: string;
 }
 
 /** A started authentication operation (`202` of `/auth/ksef-token` or `/auth/xades-signature`). */

@@ -12,10 +12,13 @@ export interface KsefRequest {
   method: HttpMethod;
   /** API path below the base URL (`/sessions/online`), or an absolute storage URL, which is always sent without a token. */
   path: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** A list value repeats the parameter (`status=Active&status=Pending`), as KSeF's array parameters expect. */
+  query?: Record<string, string | number | boolean | string[] | undefined>;
   headers?: Record<string, string>;
   /** JSON request body. */
   json?: unknown;
+  /** Non-JSON request body, e.g. the signed XML of `POST /auth/xades-signature`; excludes `json`. */
+  body?: { content: string | Buffer; contentType: string };
   /** Set by the authentication hook, or by the auth flow for its operation/refresh tokens. */
   bearerToken?: string;
   /** How to read a successful response body (default `json`). */
@@ -67,6 +70,7 @@ export class Transport {
       transformRequest: [(data: unknown) => data],
       transformResponse: [(data: unknown) => data],
       maxRedirects: 0,
+      paramsSerializer: { indexes: null },
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
     });
@@ -94,7 +98,7 @@ export class Transport {
           url,
           params: request.query,
           headers: this.headers(request, isStorage),
-          data: request.json === undefined ? undefined : JSON.stringify(request.json),
+          data: request.json === undefined ? request.body?.content : JSON.stringify(request.json),
         });
       } catch (error) {
         const networkError = describeNetworkError(error, request.method, loggedPath, this.options.timeoutMs);
@@ -180,6 +184,7 @@ export class Transport {
       Accept: accept,
       'User-Agent': USER_AGENT,
       ...(request.json !== undefined && { 'Content-Type': 'application/json' }),
+      ...(request.json === undefined && request.body && { 'Content-Type': request.body.contentType }),
       ...(!isStorage && request.bearerToken && { Authorization: `Bearer ${request.bearerToken}` }),
       ...request.headers,
     };

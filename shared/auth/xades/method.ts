@@ -1,0 +1,196 @@
+import type { CertificateCredentials, Clock, ContextIdentifier } from '../../types';
+import { KsefAuthError, KsefError, KsefInputError } from '../../http/errors';
+import { sha256Hex } from '../../crypto/hashes';
+import { KeyMaterialError, loadKeyMaterial, type KeyMaterial, type KeyMaterialSource } from '../../certificates/keyMaterial';
+import { SUBJECT_OIDS, subjectValue } from '../../certificates/x509';
+import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from '../method';
+import {
+  AUTH_TOKEN_REQUEST_NAMESPACES,
+  SUBJECT_IDENTIFIER_TYPES,
+  validateAuthTokenRequest,
+  type AllowedIps,
+  type AuthTokenRequest,
+  type AuthTokenRequestSchemaVersion,
+  type SubjectIdentifierType,
+} from './authTokenRequest';
+import { signAuthTokenRequest } from './sign';
+
+const FIELD = 'credentials';
+
+/** Refusals of `POST /auth/xades-signature` that are about the credentials (NOTES.md 3.3), with the field to fix. */
+const CREDENTIAL_REFUSALS: Record<number, { field: string; fix: string }> = {
+  9105: { field: `${FIELD}.certificate`, fix: 'The signature did not verify: check that the certificate and key belong together and the key is RSA or EC.' },
+  21115: { field: `${FIELD}.certificate`, fix: 'KSeF does not accept this certificate: use a qualified certificate, a KSeF certificate, or (on TEST) a test certificate.' },
+  21117: { field: `${FIELD}.contextIdentifier`, fix: 'The certificate cannot act in a context of this type: check credentials.contextIdentifier.' },
+  21406: {
+    field: `${FIELD}.subjectIdentifierType`,
+    fix: "The certificate names no NIP or PESEL KSeF can read: set credentials.subjectIdentifierType to 'certificateFingerprint' (the fingerprint needs permissions in the context).",
+  },
+};
+
+/** What a certificate authentication needs besides the context, checked and loaded before anything is sent. */
+export interface CertificateAuthenticationSettings {
+  keyMaterial: KeyMaterial;
+  subjectIdentifierType: SubjectIdentifierType;
+  schemaVersion: AuthTokenRequestSchemaVersion;
+  allowedIps?: AllowedIps;
+  allowChallengeClientIp: boolean;
+}
+
+/**
+ * Checks certificate credentials and loads the key and certificate, so a wrong password, a mismatched key,
+ * a weak key or an expired certificate fails with a `KsefInputError` naming the field before any request.
+ */
+export function prepareCertificateAuthentication(credentials: CertificateCredentials, clock: Clock): CertificateAuthenticationSettings {
+  const subjectIdentifierType = credentials.subjectIdentifierType ?? 'certificateSubject';
+  if (!SUBJECT_IDENTIFIER_TYPES.includes(subjectIdentifierType)) {
+    throw new KsefInputError(`${FIELD}.subjectIdentifierType must be ${SUBJECT_IDENTIFIER_TYPES.join(' or ')}.`, {
+      field: `${FIELD}.subjectIdentifierType`,
+    });
+  }
+  const schemaVersion = credentials.authTokenRequestSchema ?? '2.0';
+  if (!(schemaVersion in AUTH_TOKEN_REQUEST_NAMESPACES)) {
+    throw new KsefInputError(`${FIELD}.authTokenRequestSchema must be ${Object.keys(AUTH_TOKEN_REQUEST_NAMESPACES).join(' or ')}.`, {
+      field: `${FIELD}.authTokenRequestSchema`,
+    });
+  }
+  const policy = credentials.authorizationPolicy;
+  if (policy !== undefined && (typeof policy !== 'object' || policy === null)) {
+    throw new KsefInputError(`${FIELD}.authorizationPolicy must be an object: { allowedIps?, allowChallengeClientIp? }.`, {
+      field: `${FIELD}.authorizationPolicy`,
+    });
+  }
+  if (policy?.allowedIps) checkAllowedIps(policy.allowedIps);
+  return {
+    keyMaterial: loadKeyMaterial(keyMaterialSource(credentials.certificate), { clock, field: `${FIELD}.certificate` }),
+    subjectIdentifierType,
+    schemaVersion,
+    allowedIps: policy?.allowedIps,
+    allowChallengeClientIp: policy?.allowChallengeClientIp ?? false,
+  };
+}
+
+function keyMaterialSource(certificate: CertificateCredentials['certificate']): KeyMaterialSource {
+  const field = `${FIELD}.certificate`;
+  if (!certificate || typeof certificate !== 'object') {
+    throw new KsefInputError(`${field} is required: { pkcs12, password } or { certificatePem, privateKeyPem, passphrase? }.`, { field });
+  }
+  const hasPkcs12 = certificate.pkcs12 !== undefined && certificate.pkcs12 !== '';
+  const hasPem = certificate.certificatePem !== undefined || certificate.privateKeyPem !== undefined;
+  if (hasPkcs12 === hasPem) {
+    throw new KsefInputError(
+      `${field} needs either pkcs12 (with password) or certificatePem and privateKeyPem (with passphrase if encrypted), not ${hasPkcs12 ? 'both' : 'neither'}.`,
+      { field },
+    );
+  }
+  if (hasPkcs12) return { pkcs12: certificate.pkcs12!, password: certificate.password as string };
+  if (!certificate.certificatePem) throw new KsefInputError(`${field}.certificatePem is required with privateKeyPem.`, { field: `${field}.certificatePem` });
+  if (!certificate.privateKeyPem) throw new KsefInputError(`${field}.privateKeyPem is required with certificatePem.`, { field: `${field}.privateKeyPem` });
+  return { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem, passphrase: certificate.passphrase };
+}
+
+/** Runs the IP rules of the AuthTokenRequest schema on the policy alone, with the field names the user wrote. */
+function checkAllowedIps(allowedIps: AllowedIps): void {
+  const probe: AuthTokenRequest = {
+    challenge: '20250101-CR-0000000000-0000000000-00',
+    contextIdentifier: { type: 'Nip', value: '1111111111' },
+    subjectIdentifierType: 'certificateSubject',
+    authorizationPolicy: { allowedIps },
+  };
+  validateAuthTokenRequest(probe, FIELD);
+}
+
+/**
+ * Certificate authentication (NOTES.md 3.1-3.4): a fresh challenge, the AuthTokenRequest built and signed
+ * (enveloped XAdES-BES), sent as XML to `POST /auth/xades-signature`.
+ */
+export class XadesAuthentication implements AuthenticationMethod {
+  readonly fingerprint: string;
+  readonly credentialField = `${FIELD}.certificate`;
+  /** Private so the key is invisible to JSON, `console.log` and `util.inspect`. */
+  readonly #settings: CertificateAuthenticationSettings;
+
+  constructor(
+    readonly contextIdentifier: ContextIdentifier,
+    settings: CertificateAuthenticationSettings,
+    private readonly clock: Clock,
+  ) {
+    this.#settings = settings;
+    const { keyMaterial, subjectIdentifierType, allowedIps, allowChallengeClientIp } = settings;
+    // Tokens differ by identity and by IP policy; the certificate fingerprint is public, the hash keeps the key short.
+    const policy = allowedIps || allowChallengeClientIp ? `|policy-${sha256Hex(JSON.stringify({ allowedIps, allowChallengeClientIp })).slice(0, 16)}` : '';
+    this.fingerprint = `certificate-${keyMaterial.certificate.fingerprintSha256}|${subjectIdentifierType}${policy}`;
+  }
+
+  /** The signer as KSeF will see it, for messages: the certificate's common name. */
+  get certificateName(): string {
+    const { certificate } = this.#settings.keyMaterial;
+    return subjectValue(certificate, SUBJECT_OIDS.commonName) ?? certificate.fingerprintSha256;
+  }
+
+  async start({ request, newChallenge }: AuthenticationMethodContext): Promise<AuthenticationOperation> {
+    const { keyMaterial, subjectIdentifierType, schemaVersion } = this.#settings;
+    this.checkStillValid();
+    const challenge = await newChallenge();
+    const allowedIps = this.allowedIpsFor(challenge.clientIp);
+    const signedXml = signAuthTokenRequest(
+      {
+        challenge: challenge.challenge,
+        contextIdentifier: this.contextIdentifier,
+        subjectIdentifierType,
+        ...(allowedIps && { authorizationPolicy: { allowedIps } }),
+      },
+      keyMaterial,
+      { clock: this.clock, schemaVersion },
+    );
+    try {
+      const response = await request<AuthenticationOperation>({
+        method: 'POST',
+        path: '/auth/xades-signature',
+        body: { content: signedXml, contentType: 'application/xml' },
+      });
+      return response.data;
+    } catch (error) {
+      throw asCredentialError(error);
+    }
+  }
+
+  /** A long-lived client may outlive its certificate: check again before every signature. */
+  private checkStillValid(): void {
+    const { notAfter } = this.#settings.keyMaterial.certificate;
+    if (this.clock.now() > notAfter) {
+      throw new KeyMaterialError(
+        'expired',
+        `The certificate "${this.certificateName}" in ${this.credentialField} expired on ${notAfter.toISOString()}: renew it or use another certificate.`,
+        this.credentialField,
+      );
+    }
+  }
+
+  private allowedIpsFor(clientIp: string | undefined): AllowedIps | undefined {
+    const { allowedIps, allowChallengeClientIp } = this.#settings;
+    if (!allowChallengeClientIp) return allowedIps;
+    if (!clientIp || !/^\d{1,3}(\.\d{1,3}){3}$/.test(clientIp)) {
+      throw new KsefInputError(
+        `${FIELD}.authorizationPolicy.allowChallengeClientIp is set, but KSeF reported no IPv4 client address with the challenge (got ${JSON.stringify(clientIp ?? null)}); list the addresses in allowedIps instead.`,
+        { field: `${FIELD}.authorizationPolicy.allowChallengeClientIp` },
+      );
+    }
+    const addresses = allowedIps?.ip4Addresses ?? [];
+    return { ...allowedIps, ip4Addresses: addresses.includes(clientIp) ? addresses : [...addresses, clientIp] };
+  }
+}
+
+/** A refusal of the credentials as a `KsefAuthError` naming the field to fix; other errors unchanged. */
+function asCredentialError(error: unknown): unknown {
+  if (!(error instanceof KsefError) || error instanceof KsefAuthError) return error;
+  const refusal = error.exceptions.map((e) => CREDENTIAL_REFUSALS[e.code]).find(Boolean);
+  if (!refusal) return error;
+  return new KsefAuthError(`${refusal.fix} ${error.message}`, {
+    status: error.status,
+    exceptions: error.exceptions,
+    traceId: error.traceId,
+    field: refusal.field,
+    cause: error,
+  });
+}

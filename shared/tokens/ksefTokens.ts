@@ -1,0 +1,156 @@
+import type {
+  Clock,
+  GenerateKsefTokenOptions,
+  GeneratedKsefToken,
+  KsefTokenInfo,
+  KsefTokenPermission,
+  KsefTokenStatus,
+  ListKsefTokensOptions,
+  Logger,
+  Sleep,
+} from '../types';
+import { KsefError, KsefInputError } from '../http/errors';
+import type { RequestFunction } from '../http/transport';
+import { paginateWithContinuationToken } from '../http/paging';
+import { pollUntil } from '../http/backoff';
+import { checkPageSize, requireReferenceNumber } from '../util/input';
+
+export interface KsefTokenDeps {
+  /** Authenticated requests. */
+  api: RequestFunction;
+  clock: Clock;
+  sleep: Sleep;
+  logger?: Logger;
+}
+
+export const KSEF_TOKEN_PERMISSIONS: readonly KsefTokenPermission[] = [
+  'InvoiceRead',
+  'InvoiceWrite',
+  'CredentialsRead',
+  'CredentialsManage',
+  'SubunitManage',
+  'EnforcementOperations',
+  'Introspection',
+];
+const TOKEN_STATUSES: readonly KsefTokenStatus[] = ['Pending', 'Active', 'Revoking', 'Revoked', 'Failed'];
+const AUTHOR_IDENTIFIER_TYPES = ['Nip', 'Pesel', 'Fingerprint'] as const;
+const DEFAULT_ACTIVATION_TIMEOUT_MS = 60_000;
+const TOKEN_REFERENCE_EXAMPLE = '20251010-EC-1DCE3E3000-12ECB5B36E-45';
+
+/** Activation took longer than allowed; not an error for the caller, who still gets the token. */
+class StillPending extends Error {}
+
+/**
+ * `POST /tokens` (NOTES.md 4.9), then, unless told otherwise, waits for the token to leave `Pending`.
+ * The secret is handed back once and never logged. When activation takes longer than allowed, the token is
+ * still returned (status `Pending`): KSeF never shows its secret again, so it must not be lost to an error.
+ */
+export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKsefTokenOptions): Promise<GeneratedKsefToken> {
+  const { permissions, description } = checkGenerateOptions(options);
+  const waitUntilActive = options.waitUntilActive ?? true;
+  const timeoutMs = options.activationTimeoutMs ?? DEFAULT_ACTIVATION_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new KsefInputError('options.activationTimeoutMs must be a positive number of milliseconds.', { field: 'options.activationTimeoutMs' });
+  }
+
+  const { data } = await deps.api<{ referenceNumber: string; token: string }>({
+    method: 'POST',
+    path: '/tokens',
+    json: { permissions, description },
+  });
+  const { referenceNumber } = data;
+  deps.logger?.info('KSeF token generated', { referenceNumber, permissions });
+  if (!waitUntilActive) return { referenceNumber, token: data.token, status: 'Pending' };
+
+  const info = await pollUntil(
+    () => getKsefToken(deps.api, referenceNumber),
+    (current) => current.status !== 'Pending',
+    { clock: deps.clock, sleep: deps.sleep, timeoutMs, onTimeout: () => new StillPending() },
+  ).catch((error: unknown) => {
+    if (error instanceof StillPending) return undefined;
+    throw error;
+  });
+  if (!info) {
+    deps.logger?.warn('KSeF token not active yet; returning it as Pending', { referenceNumber, activationTimeoutMs: timeoutMs });
+    return { referenceNumber, token: data.token, status: 'Pending' };
+  }
+  if (info.status === 'Failed') {
+    const details = info.statusDetails?.length ? `: ${info.statusDetails.join(' ')}` : '';
+    throw new KsefError(`KSeF could not activate token ${referenceNumber}${details}. Generate a new token; this one cannot be used.`);
+  }
+  return { referenceNumber, token: data.token, status: info.status };
+}
+
+function checkGenerateOptions(options: GenerateKsefTokenOptions): { permissions: KsefTokenPermission[]; description: string } {
+  if (!options || typeof options !== 'object') {
+    throw new KsefInputError('tokens.generate needs { permissions, description }.', { field: 'options' });
+  }
+  const { permissions, description } = options;
+  if (!Array.isArray(permissions) || permissions.length === 0) {
+    throw new KsefInputError(`options.permissions must list at least one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}.`, { field: 'options.permissions' });
+  }
+  permissions.forEach((permission, i) => {
+    if (!KSEF_TOKEN_PERMISSIONS.includes(permission)) {
+      throw new KsefInputError(`options.permissions[${i}] must be one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}; got ${JSON.stringify(permission)}.`, {
+        field: `options.permissions[${i}]`,
+      });
+    }
+  });
+  if (typeof description !== 'string' || description.trim().length < 5 || description.length > 256) {
+    throw new KsefInputError('options.description must be 5 to 256 characters describing what the token is for.', { field: 'options.description' });
+  }
+  return { permissions: [...new Set(permissions)], description };
+}
+
+/** `GET /tokens` with filters, newest first, page by page as consumed. */
+export function listKsefTokens(api: RequestFunction, options: ListKsefTokensOptions = {}): AsyncGenerator<KsefTokenInfo> {
+  const statuses = options.status === undefined ? [] : [options.status].flat();
+  statuses.forEach((status, i) => {
+    if (!TOKEN_STATUSES.includes(status)) {
+      throw new KsefInputError(`options.status${Array.isArray(options.status) ? `[${i}]` : ''} must be one of ${TOKEN_STATUSES.join(', ')}.`, {
+        field: 'options.status',
+      });
+    }
+  });
+  for (const field of ['description', 'authorIdentifier'] as const) {
+    const value = options[field];
+    if (value !== undefined && (typeof value !== 'string' || value.trim().length < 3)) {
+      throw new KsefInputError(`options.${field} must be at least 3 characters (KSeF searches for it as part of the ${field}).`, {
+        field: `options.${field}`,
+      });
+    }
+  }
+  if (options.authorIdentifierType !== undefined && !AUTHOR_IDENTIFIER_TYPES.includes(options.authorIdentifierType)) {
+    throw new KsefInputError(`options.authorIdentifierType must be one of ${AUTHOR_IDENTIFIER_TYPES.join(', ')}.`, { field: 'options.authorIdentifierType' });
+  }
+  if (options.authorIdentifierType !== undefined && options.authorIdentifier === undefined) {
+    throw new KsefInputError('options.authorIdentifierType narrows options.authorIdentifier: give both.', { field: 'options.authorIdentifier' });
+  }
+  const pageSize = checkPageSize(options.pageSize, 100, 10, 100);
+  return paginateWithContinuationToken<{ continuationToken?: string | null; tokens?: KsefTokenInfo[] }, KsefTokenInfo>(
+    api,
+    {
+      method: 'GET',
+      path: '/tokens',
+      query: {
+        ...(statuses.length > 0 && { status: statuses }),
+        description: options.description,
+        authorIdentifier: options.authorIdentifier,
+        authorIdentifierType: options.authorIdentifierType,
+        pageSize,
+      },
+    },
+    (page) => page.tokens,
+  );
+}
+
+export async function getKsefToken(api: RequestFunction, referenceNumber: string): Promise<KsefTokenInfo> {
+  const reference = requireReferenceNumber(referenceNumber, 'referenceNumber', TOKEN_REFERENCE_EXAMPLE);
+  return (await api<KsefTokenInfo>({ method: 'GET', path: `/tokens/${reference}` })).data;
+}
+
+/** `DELETE /tokens/{ref}`: the token stops authenticating. Repeating a revocation is harmless. */
+export async function revokeKsefToken(api: RequestFunction, referenceNumber: string): Promise<void> {
+  const reference = requireReferenceNumber(referenceNumber, 'referenceNumber', TOKEN_REFERENCE_EXAMPLE);
+  await api({ method: 'DELETE', path: `/tokens/${reference}`, idempotent: true });
+}
