@@ -4,6 +4,7 @@
  * apply the same value rules — the XSD patterns — so a request we build is one the sandbox reads.
  */
 import type { Element } from '@xmldom/xmldom';
+import { escapeXml } from '../../validation/xmlScanner';
 import { KsefInputError } from '../../http/errors';
 import type { ContextIdentifier, ContextIdentifierType } from '../../types';
 import { childElements, textOf } from './xmlDom';
@@ -86,7 +87,8 @@ export function validateAuthTokenRequest(request: AuthTokenRequest, field = 'aut
   if (request.authorizationPolicy !== undefined) validateAllowedIps(request.authorizationPolicy, `${field}.authorizationPolicy`);
 }
 
-function validateAllowedIps(policy: AuthorizationPolicy, field: string): void {
+/** Checks an authorization policy against the AuthTokenRequest schema's IPv4 rules; errors name `field`. */
+export function validateAllowedIps(policy: AuthorizationPolicy, field: string): void {
   const allowedIps = policy?.allowedIps;
   if (!allowedIps || typeof allowedIps !== 'object') fail(`${field}.allowedIps`, 'is required when an authorization policy is given');
   const check = (kind: keyof AllowedIps, isValid: (value: string) => boolean, example: string): void => {
@@ -146,10 +148,6 @@ export function buildAuthTokenRequestXml(request: AuthTokenRequest, options: Bui
   }
   lines.push('</AuthTokenRequest>');
   return lines.join('\n');
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** The schema version of an AuthTokenRequest root element, or undefined when the element is not one. */

@@ -7,9 +7,8 @@ import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationO
 import {
   AUTH_TOKEN_REQUEST_NAMESPACES,
   SUBJECT_IDENTIFIER_TYPES,
-  validateAuthTokenRequest,
+  validateAllowedIps,
   type AllowedIps,
-  type AuthTokenRequest,
   type AuthTokenRequestSchemaVersion,
   type SubjectIdentifierType,
 } from './authTokenRequest';
@@ -60,7 +59,7 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
       field: `${FIELD}.authorizationPolicy`,
     });
   }
-  if (policy?.allowedIps) checkAllowedIps(policy.allowedIps);
+  if (policy?.allowedIps) validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`);
   return {
     keyMaterial: loadKeyMaterial(keyMaterialSource(credentials.certificate), { clock, field: `${FIELD}.certificate` }),
     subjectIdentifierType,
@@ -89,16 +88,6 @@ function keyMaterialSource(certificate: CertificateCredentials['certificate']): 
   return { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem, passphrase: certificate.passphrase };
 }
 
-/** Runs the IP rules of the AuthTokenRequest schema on the policy alone, with the field names the user wrote. */
-function checkAllowedIps(allowedIps: AllowedIps): void {
-  const probe: AuthTokenRequest = {
-    challenge: '20250101-CR-0000000000-0000000000-00',
-    contextIdentifier: { type: 'Nip', value: '1111111111' },
-    subjectIdentifierType: 'certificateSubject',
-    authorizationPolicy: { allowedIps },
-  };
-  validateAuthTokenRequest(probe, FIELD);
-}
 
 /**
  * Certificate authentication (NOTES.md 3.1-3.4): a fresh challenge, the AuthTokenRequest built and signed
