@@ -1,18 +1,28 @@
 import { startSandbox, type SandboxExchange, type SandboxHandle, type SandboxOptions } from '../../../sandbox';
+import { ContractRecorder } from '../../support/contract';
 import { createKsefClient, MemoryTokenStore, type KsefClient, type KsefClientOptions } from '../../../shared';
 
-/** A sandbox that records every exchange, so tests can count what the engine asked for. */
+/**
+ * A sandbox that records every exchange, so tests can count what the engine asked for. Closing it fails when any
+ * answer the engine got broke the official OpenAPI contract.
+ */
 export interface RecordedSandbox extends SandboxHandle {
   exchanges: SandboxExchange[];
   count(operation: string): number;
 }
 
 export async function startRecordedSandbox(options: SandboxOptions = {}): Promise<RecordedSandbox> {
-  const exchanges: SandboxExchange[] = [];
-  const sandbox = await startSandbox({ processingDelayMs: 5, ...options, onExchange: (exchange) => exchanges.push(exchange) });
+  const recorder = new ContractRecorder();
+  const { exchanges } = recorder;
+  const sandbox = await startSandbox({ processingDelayMs: 5, ...options, onExchange: recorder.record });
   return {
     ...sandbox,
     exchanges,
+    async close() {
+      await sandbox.close();
+      const violations = recorder.violations();
+      if (violations.length > 0) throw new Error(`Sandbox answers broke the OpenAPI contract:\n${violations.join('\n')}`);
+    },
     count: (operation) => exchanges.filter((e) => e.operation === operation).length,
   };
 }
