@@ -1,6 +1,9 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-/** Connection to KSeF with a KSeF token. It is tested by the KSeF node's `ksefApiTest`, which really authenticates. */
+/**
+ * Connection to KSeF with a KSeF token or a certificate (XAdES signature). It is tested by the KSeF node's
+ * `ksefApiTest`, which really authenticates with either method.
+ */
 export class KsefApi implements ICredentialType {
   name = 'ksefApi';
 
@@ -63,13 +66,113 @@ export class KsefApi implements ICredentialType {
         'The identifier of the company you act for, e.g. its NIP. On Sandbox leave it empty to use the sandbox demo company (NIP 1234563218).',
     },
     {
+      displayName: 'Authentication Method',
+      name: 'authenticationMethod',
+      type: 'options',
+      default: 'ksefToken',
+      options: [
+        { name: 'KSeF Token', value: 'ksefToken', description: 'A KSeF token generated for this context' },
+        {
+          name: 'Certificate',
+          value: 'certificate',
+          description:
+            'A qualified signature or seal, a KSeF certificate, or (Sandbox and Test only) a self-signed test certificate. Enrolling KSeF certificates requires it.',
+        },
+      ],
+      description: 'How n8n proves to KSeF who it acts as',
+    },
+    {
       displayName: 'KSeF Token',
       name: 'ksefToken',
       type: 'string',
       typeOptions: { password: true },
       default: '',
+      displayOptions: { show: { authenticationMethod: ['ksefToken'] } },
       description:
         "A KSeF token generated in KSeF for this context (Aplikacja Podatnika KSeF or the API). It needs the 'InvoiceWrite' permission to send invoices. On Sandbox leave it empty to use the sandbox demo token.",
+    },
+    {
+      displayName: 'Certificate Format',
+      name: 'certificateFormat',
+      type: 'options',
+      default: 'pkcs12',
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      options: [
+        { name: 'PKCS#12 (.P12/.PFX)', value: 'pkcs12', description: 'Certificate and private key in one password-protected file' },
+        { name: 'PEM', value: 'pem', description: 'Certificate and private key as PEM text' },
+      ],
+      description: 'How the certificate and its private key are given',
+    },
+    {
+      displayName: 'PKCS#12 File (Base64)',
+      name: 'pkcs12',
+      type: 'string',
+      typeOptions: { password: true },
+      default: '',
+      required: true,
+      displayOptions: { show: { authenticationMethod: ['certificate'], certificateFormat: ['pkcs12'] } },
+      description:
+        "The .p12/.pfx file as Base64 text, e.g. the output of 'base64 -w0 certificate.p12', or of the Extract From File node (Move File to Base64 String)",
+    },
+    {
+      displayName: 'PKCS#12 Password',
+      name: 'pkcs12Password',
+      type: 'string',
+      typeOptions: { password: true },
+      default: '',
+      displayOptions: { show: { authenticationMethod: ['certificate'], certificateFormat: ['pkcs12'] } },
+      description: 'The password that opens the PKCS#12 file',
+    },
+    {
+      displayName: 'Certificate (PEM)',
+      name: 'certificatePem',
+      type: 'string',
+      typeOptions: { rows: 4 },
+      default: '',
+      required: true,
+      placeholder: '-----BEGIN CERTIFICATE-----',
+      displayOptions: { show: { authenticationMethod: ['certificate'], certificateFormat: ['pem'] } },
+      description: 'The certificate as PEM text, including the BEGIN and END lines',
+    },
+    {
+      displayName: 'Private Key (PEM)',
+      name: 'privateKeyPem',
+      type: 'string',
+      typeOptions: { password: true },
+      default: '',
+      required: true,
+      placeholder: '-----BEGIN PRIVATE KEY-----',
+      displayOptions: { show: { authenticationMethod: ['certificate'], certificateFormat: ['pem'] } },
+      description: 'The private key of the certificate as PEM text (PKCS#8, PKCS#1 RSA, SEC1 EC, or encrypted PKCS#8)',
+    },
+    {
+      displayName: 'Private Key Passphrase',
+      name: 'privateKeyPassphrase',
+      type: 'string',
+      typeOptions: { password: true },
+      default: '',
+      displayOptions: { show: { authenticationMethod: ['certificate'], certificateFormat: ['pem'] } },
+      description: 'Decrypts the private key when it is encrypted; leave empty otherwise',
+    },
+    {
+      displayName: 'Subject Identifier Type',
+      name: 'subjectIdentifierType',
+      type: 'options',
+      default: 'certificateSubject',
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      options: [
+        {
+          name: 'Certificate Subject',
+          value: 'certificateSubject',
+          description: "KSeF identifies you by the certificate's NIP, PESEL or VAT number (usual for qualified certificates and seals)",
+        },
+        {
+          name: 'Certificate Fingerprint',
+          value: 'certificateFingerprint',
+          description: "KSeF identifies you by the certificate's SHA-256 fingerprint (for certificates without a Polish identifier)",
+        },
+      ],
+      description: 'How KSeF identifies the signer of the authentication request',
     },
   ];
 }

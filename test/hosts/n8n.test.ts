@@ -4,45 +4,23 @@
  * for the others, and without it the error names the invoices already in KSeF; the credential's Test button
  * authenticates through the n8n server. Needs test/hosts/ensure-hosts.sh to have run.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { locateN8n, N8nHost, nodeOutput, packPackage, PACKAGE_ROOT, type ExecutionItem, type WorkflowRun } from './support/n8nHost';
+import {
+  N8nHost,
+  nodeOutput,
+  readExampleWorkflow,
+  workflowNode,
+  type ExecutionItem,
+  type Workflow,
+  type WorkflowRun,
+} from './support/n8nHost';
 
 const SANDBOX_NIP = '1234563218';
 const SEND_NODE = 'Send to KSeF';
 const CODE_NODE = 'Demo invoices (FA(3) XML)';
 const TO_FILE_NODE = 'Invoice XML to file';
 
-interface WorkflowNode {
-  id: string;
-  name: string;
-  type: string;
-  typeVersion: number;
-  position: [number, number];
-  parameters: Record<string, unknown>;
-  credentials?: Record<string, { id: string; name: string }>;
-  onError?: string;
-}
-
-interface Workflow {
-  id: string;
-  name: string;
-  nodes: WorkflowNode[];
-  connections: Record<string, { main: Array<Array<{ node: string; type: string; index: number }>> }>;
-  [key: string]: unknown;
-}
-
-const exampleWorkflow = JSON.parse(
-  fs.readFileSync(path.join(PACKAGE_ROOT, 'n8n-workflows', 'send-invoices.workflow.json'), 'utf8'),
-) as Workflow;
-
-function node(workflow: Workflow, name: string): WorkflowNode {
-  const found = workflow.nodes.find((candidate) => candidate.name === name);
-  if (!found) throw new Error(`The workflow has no node '${name}'`);
-  return found;
-}
+const exampleWorkflow = readExampleWorkflow('send-invoices.workflow.json');
 
 /**
  * The example's three invoices with the second replaced by text that is not XML, turned into files by n8n's own
@@ -52,13 +30,13 @@ function brokenInvoiceWorkflow(id: string, continueOnFail: boolean): Workflow {
   const workflow = structuredClone(exampleWorkflow);
   workflow.id = id;
   workflow.name = `KSeF: one broken invoice${continueOnFail ? ', on error continue' : ''}`;
-  const code = node(workflow, CODE_NODE);
+  const code = workflowNode(workflow, CODE_NODE);
   code.parameters.jsCode = [
     `const invoices = (() => {\n${code.parameters.jsCode as string}\n})();`,
     `invoices[1].json.xml = 'This is not an invoice';`,
     'return invoices;',
   ].join('\n');
-  const send = node(workflow, SEND_NODE);
+  const send = workflowNode(workflow, SEND_NODE);
   send.parameters = { ...send.parameters, xmlSource: 'binary', binaryPropertyName: 'data' };
   if (continueOnFail) send.onError = 'continueRegularOutput';
   workflow.nodes.push({
@@ -97,16 +75,8 @@ describe('KSeF node in a real n8n', () => {
   const stoppingWorkflow = brokenInvoiceWorkflow('KsefOneBroken003', false);
 
   beforeAll(async () => {
-    const installation = locateN8n();
-    const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-pack-'));
-    try {
-      const tarball = await packPackage(packDir);
-      host = await N8nHost.create(installation);
-      await host.installPackage(tarball);
-    } finally {
-      fs.rmSync(packDir, { recursive: true, force: true });
-    }
-    const sendNode = node(exampleWorkflow, SEND_NODE);
+    host = await N8nHost.withPackedPackage();
+    const sendNode = workflowNode(exampleWorkflow, SEND_NODE);
     const credentialRef = sendNode.credentials!.ksefApi;
     await host.importCredentials([
       {
@@ -173,7 +143,7 @@ describe('KSeF node in a real n8n', () => {
       const wrongToken = 'not-the-sandbox-token-5f1c9a';
       const refused = await server.testCredential('ksefApi', { ...sandboxDefaults, contextIdentifierValue: SANDBOX_NIP, ksefToken: wrongToken });
       expect(refused.status).toBe('Error');
-      expect(refused.message).toMatch(/\b450\b.*Fix 'KSeF Token' in the 'KSeF API' credential\.$/);
+      expect(refused.message).toMatch(/\b450\b.*Fix 'KSeF Token' in the 'KSeF API' credential\. KSeF did not accept the KSeF token: .*\.$/);
       expect(refused.message).not.toContain(wrongToken);
 
       const icon = await server.fetch('/icons/@ksef-flow/n8n-nodes-ksef/dist/nodes/n8n/Ksef/ksef.svg');

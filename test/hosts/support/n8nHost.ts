@@ -127,6 +127,23 @@ export class N8nHost {
     return new N8nHost(userFolder, env, installation.n8nBin);
   }
 
+  /** A fresh host with the package packed from this checkout installed, as users get it. */
+  static async withPackedPackage(): Promise<N8nHost> {
+    const installation = locateN8n();
+    const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-pack-'));
+    try {
+      const tarball = await packPackage(packDir);
+      const host = await N8nHost.create(installation);
+      await host.installPackage(tarball).catch(async (error: unknown) => {
+        await host.cleanup();
+        throw error;
+      });
+      return host;
+    } finally {
+      fs.rmSync(packDir, { recursive: true, force: true });
+    }
+  }
+
   /** Installs the tarball into `.n8n/nodes`, where n8n loads community packages from at start. */
   async installPackage(tarball: string): Promise<void> {
     const nodesDir = path.join(this.userFolder, '.n8n', 'nodes');
@@ -220,6 +237,38 @@ export class N8nHost {
   private async n8n(args: string[]): Promise<string> {
     return await run(this.n8nBin, args, { env: this.env, cwd: this.userFolder });
   }
+}
+
+export interface WorkflowNode {
+  id: string;
+  name: string;
+  type: string;
+  typeVersion: number;
+  position: [number, number];
+  parameters: Record<string, unknown>;
+  credentials?: Record<string, { id: string; name: string }>;
+  onError?: string;
+}
+
+export type Connections = Record<string, { main: Array<Array<{ node: string; type: string; index: number }>> }>;
+
+export interface Workflow {
+  id: string;
+  name: string;
+  nodes: WorkflowNode[];
+  connections: Connections;
+  [key: string]: unknown;
+}
+
+/** An example workflow of the package (n8n-workflows/). */
+export function readExampleWorkflow(fileName: string): Workflow {
+  return JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'n8n-workflows', fileName), 'utf8')) as Workflow;
+}
+
+export function workflowNode(workflow: Workflow, name: string): WorkflowNode {
+  const found = workflow.nodes.find((candidate) => candidate.name === name);
+  if (!found) throw new Error(`The workflow has no node '${name}'`);
+  return found;
 }
 
 /** The items a node produced on its first output in its first run. */

@@ -1,6 +1,7 @@
 import type { INode, JsonObject } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import {
+  KsefAuthError,
   KsefError,
   KsefForbiddenError,
   KsefInputError,
@@ -12,7 +13,13 @@ import {
 /** What to do about each kind of engine error, in words an n8n user can act on. */
 function hintFor(error: KsefError): string | undefined {
   if (error instanceof KsefForbiddenError) {
-    return "The KSeF token lacks a permission for this operation (sending needs 'InvoiceWrite'). Generate a token with it.";
+    return (
+      "The credential lacks a KSeF permission for this operation: sending invoices needs 'InvoiceWrite', managing KSeF " +
+      "tokens 'CredentialsManage', and KSeF certificates need the Certificate authentication method."
+    );
+  }
+  if (error instanceof KsefAuthError && error.field === 'credentials.ksefToken') {
+    return 'KSeF did not accept the KSeF token: it may have been revoked or expired, or belong to another context. Generate a new token (Token > Generate) and put it in the credential.';
   }
   if (error instanceof KsefRateLimitError) {
     return `KSeF limits the request rate; run again after ${error.retryAt.toISOString()}.`;
@@ -26,17 +33,28 @@ function hintFor(error: KsefError): string | undefined {
   return undefined;
 }
 
-/** Engine field names of the client options, as the 'KSeF API' credential labels them. */
+/**
+ * Engine field names of the client options, as the 'KSeF API' credential labels them; the first matching prefix
+ * wins, so the specific certificate fields come before the certificate as a whole.
+ */
 const CREDENTIAL_FIELD_LABELS: Array<[enginePrefix: string, label: string]> = [
-  ['credentials.ksefToken', 'KSeF Token'],
-  ['credentials.contextIdentifier', 'Context Identifier'],
-  ['baseUrl', 'Base URL'],
-  ['environment', 'Environment'],
+  ['credentials.ksefToken', "'KSeF Token'"],
+  ['credentials.contextIdentifier', "'Context Identifier'"],
+  ['credentials.certificate.pkcs12', "'PKCS#12 File (Base64)'"],
+  ['credentials.certificate.password', "'PKCS#12 Password'"],
+  ['credentials.certificate.certificatePem', "'Certificate (PEM)'"],
+  ['credentials.certificate.privateKeyPem', "'Private Key (PEM)'"],
+  ['credentials.certificate.passphrase', "'Private Key Passphrase'"],
+  ['credentials.certificate', 'the certificate fields'],
+  ['credentials.subjectIdentifierType', "'Subject Identifier Type'"],
+  ['baseUrl', "'Base URL'"],
+  ['environment', "'Environment'"],
 ];
 
-function credentialFieldHint(field: string | undefined): string | undefined {
+/** Which credential field to fix; `credentialName` is the name the user gave the credential, when known. */
+function credentialFieldHint(field: string | undefined, credentialName?: string): string | undefined {
   const label = CREDENTIAL_FIELD_LABELS.find(([prefix]) => field?.startsWith(prefix))?.[1];
-  return label && `Fix '${label}' in the 'KSeF API' credential.`;
+  return label && `Fix ${label} in the 'KSeF API' credential${credentialName ? ` "${credentialName}"` : ''}.`;
 }
 
 /** One line for the credential "Test" result: the engine's message (secret-free) and which field to fix. */
@@ -45,14 +63,19 @@ export function credentialTestMessage(error: unknown): string {
   return [error.message, credentialFieldHint(error.field), hintFor(error)].filter(Boolean).join(' ');
 }
 
+/** The name of the 'KSeF API' credential the node uses, to say which one to fix. */
+function credentialNameOf(node: INode): string | undefined {
+  return node.credentials?.ksefApi?.name ?? undefined;
+}
+
 /** A user-facing message and description of any error; engine messages are secret-free by contract. */
-export function describeError(error: unknown): { message: string; description?: string } {
+export function describeError(error: unknown, node?: INode): { message: string; description?: string } {
   if (!(error instanceof KsefError)) {
     return { message: error instanceof Error ? error.message : String(error) };
   }
   const lines = [
     ...error.exceptions.map((e) => `KSeF ${e.code}: ${e.description}${e.details?.length ? ` (${e.details.join('; ')})` : ''}`),
-    credentialFieldHint(error.field),
+    credentialFieldHint(error.field, node && credentialNameOf(node)),
     hintFor(error),
     error.traceId && `KSeF trace id: ${error.traceId}`,
   ].filter((line): line is string => !!line);
@@ -65,7 +88,7 @@ export function describeError(error: unknown): { message: string; description?: 
  */
 export function toNodeError(node: INode, error: unknown, itemIndex?: number): NodeApiError | NodeOperationError {
   if (error instanceof NodeApiError || error instanceof NodeOperationError) return error;
-  const { message, description } = describeError(error);
+  const { message, description } = describeError(error, node);
   if (error instanceof KsefError && !(error instanceof KsefInputError)) {
     return new NodeApiError(node, error.toJSON() as JsonObject, {
       message,

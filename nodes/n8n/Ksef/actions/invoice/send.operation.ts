@@ -251,7 +251,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     // Nothing per invoice came back (e.g. authentication failed): every item shares the error.
     const nodeError = toNodeError(this.getNode(), error);
     if (!this.continueOnFail()) throw nodeError;
-    const { description } = describeError(error);
+    const { description } = describeError(error, this.getNode());
     for (const { itemIndex } of toSend) {
       output[itemIndex] = { json: { error: nodeError.message, ...(description && { description }) }, pairedItem: { item: itemIndex } };
     }
