@@ -55,6 +55,11 @@ export async function resolveEnvironment(options: KsefClientOptions): Promise<Re
   const ksefToken = credentials.method === 'ksefToken' ? credentials.ksefToken : undefined;
   if (options.environment === 'sandbox') {
     const sandbox = await loadSandbox().ensureEmbeddedSandbox();
+    if (!sandbox.officialSchemas) {
+      options.logger?.warn(
+        'The embedded KSeF sandbox did not find the official KSeF files (set KSEF_SPEC_DIR to the folder containing ksef-docs/): it checks invoices for well-formedness and KSeF\'s file rules only, not against the official XSDs.',
+      );
+    }
     return {
       name: 'sandbox',
       baseUrl: sandbox.baseUrl,
