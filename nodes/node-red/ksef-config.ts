@@ -1,5 +1,13 @@
-import { createKsefClient } from '../../shared';
-import type { ContextIdentifierType, EnvironmentName, KsefClient, KsefClientOptions, Logger } from '../../shared/types';
+import { createKsefClient, KsefInputError } from '../../shared';
+import type {
+  ContextIdentifierType,
+  EnvironmentName,
+  KsefClient,
+  KsefClientOptions,
+  KsefCredentials,
+  Logger,
+  SubjectIdentifierType,
+} from '../../shared/types';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
 
 interface KsefConfigDef extends NodeDef {
@@ -7,10 +15,19 @@ interface KsefConfigDef extends NodeDef {
   baseUrl?: string;
   contextType?: ContextIdentifierType;
   contextValue?: string;
+  authMethod?: 'ksefToken' | 'certificate';
+  certificateFormat?: 'pkcs12' | 'pem';
+  subjectIdentifierType?: SubjectIdentifierType;
 }
 
 interface KsefConfigCredentials {
   ksefToken: string;
+  /** PKCS#12 (.p12/.pfx) file as Base64 text. */
+  pkcs12: string;
+  pkcs12Password: string;
+  certificatePem: string;
+  privateKeyPem: string;
+  privateKeyPassphrase: string;
 }
 
 export interface KsefConfigNode extends Node<KsefConfigCredentials> {
@@ -19,8 +36,8 @@ export interface KsefConfigNode extends Node<KsefConfigCredentials> {
 }
 
 /**
- * Config node: one KSeF environment and the credentials for it. Send nodes share its engine client,
- * so they share its access-token cache.
+ * Config node: one KSeF environment and the credentials for it (a KSeF token or a certificate). The KSeF nodes
+ * share its engine client, so they share its access-token cache.
  */
 export default function registerKsefConfig(RED: NodeAPI): void {
   function KsefConfig(this: KsefConfigNode, def: KsefConfigDef): void {
@@ -28,7 +45,7 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     const node = this;
     let client: KsefClient | undefined;
 
-    node.client = () => (client ??= createKsefClient(clientOptions(def, node)));
+    node.client = () => (client ??= createClient(def, node));
 
     node.on('close', (_removed, done) => {
       const closing = client;
@@ -39,29 +56,82 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     });
   }
 
+  /** The engine rejects unusable credentials (e.g. a wrong PKCS#12 password) at once; say they come from this node. */
+  function createClient(def: KsefConfigDef, node: KsefConfigNode): KsefClient {
+    const options = clientOptions(def, node);
+    try {
+      return createKsefClient(options);
+    } catch (err) {
+      if (err instanceof KsefInputError) throw new Error(RED._('ksef-config.errors.bad-credentials', { reason: err.message }));
+      throw err;
+    }
+  }
+
   /** Maps the editor fields to engine options; errors name the editor field to fix. */
   function clientOptions(def: KsefConfigDef, node: KsefConfigNode): KsefClientOptions {
     const environment = def.environment || 'sandbox';
     const baseUrl = def.baseUrl?.trim();
     const contextValue = def.contextValue?.trim();
-    const ksefToken = node.credentials.ksefToken?.trim();
     if (environment === 'custom' && !baseUrl) throw new Error(RED._('ksef-config.errors.missing-base-url'));
     if (environment !== 'sandbox' && !contextValue) throw new Error(RED._('ksef-config.errors.missing-context'));
-    if (environment !== 'sandbox' && !ksefToken) throw new Error(RED._('ksef-config.errors.missing-token'));
+    const contextIdentifier = contextValue ? { type: def.contextType || 'Nip', value: contextValue } : undefined;
     return {
       environment,
       ...(environment === 'custom' && { baseUrl }),
-      credentials: {
-        method: 'ksefToken',
-        ...(contextValue && { contextIdentifier: { type: def.contextType || 'Nip', value: contextValue } }),
-        ...(ksefToken && { ksefToken }),
-      },
+      credentials:
+        def.authMethod === 'certificate'
+          ? certificateCredentials(def, node.credentials, contextIdentifier)
+          : ksefTokenCredentials(environment, node.credentials, contextIdentifier),
       logger: runtimeLogger(node),
     };
   }
 
+  function ksefTokenCredentials(
+    environment: EnvironmentName,
+    credentials: Partial<KsefConfigCredentials>,
+    contextIdentifier: KsefCredentials['contextIdentifier'],
+  ): KsefCredentials {
+    const ksefToken = credentials.ksefToken?.trim();
+    if (environment !== 'sandbox' && !ksefToken) throw new Error(RED._('ksef-config.errors.missing-token'));
+    return { method: 'ksefToken', ...(contextIdentifier && { contextIdentifier }), ...(ksefToken && { ksefToken }) };
+  }
+
+  function certificateCredentials(
+    def: KsefConfigDef,
+    credentials: Partial<KsefConfigCredentials>,
+    contextIdentifier: KsefCredentials['contextIdentifier'],
+  ): KsefCredentials {
+    const subjectIdentifierType = def.subjectIdentifierType || 'certificateSubject';
+    if (def.certificateFormat === 'pem') {
+      const certificatePem = credentials.certificatePem?.trim();
+      const privateKeyPem = credentials.privateKeyPem?.trim();
+      if (!certificatePem || !privateKeyPem) throw new Error(RED._('ksef-config.errors.missing-pem'));
+      return {
+        method: 'certificate',
+        ...(contextIdentifier && { contextIdentifier }),
+        certificate: { certificatePem, privateKeyPem, ...(credentials.privateKeyPassphrase && { passphrase: credentials.privateKeyPassphrase }) },
+        subjectIdentifierType,
+      };
+    }
+    const pkcs12 = credentials.pkcs12?.trim();
+    if (!pkcs12) throw new Error(RED._('ksef-config.errors.missing-pkcs12'));
+    return {
+      method: 'certificate',
+      ...(contextIdentifier && { contextIdentifier }),
+      certificate: { pkcs12, password: credentials.pkcs12Password ?? '' },
+      subjectIdentifierType,
+    };
+  }
+
   RED.nodes.registerType('ksef-config', KsefConfig as (this: never, def: never) => void, {
-    credentials: { ksefToken: { type: 'password' } },
+    credentials: {
+      ksefToken: { type: 'password' },
+      pkcs12: { type: 'password' },
+      pkcs12Password: { type: 'password' },
+      certificatePem: { type: 'text' },
+      privateKeyPem: { type: 'password' },
+      privateKeyPassphrase: { type: 'password' },
+    },
   });
 }
 

@@ -1,6 +1,7 @@
 import type { InvoiceSchema } from '../../shared/model/formCodes';
 import type { InvoiceInput, InvoiceResult, SendInvoicesOptions } from '../../shared/types';
 import type { KsefConfigNode } from './ksef-config';
+import { hasToJson } from './operationNode';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
 
 interface KsefSendDef extends NodeDef {
@@ -132,8 +133,4 @@ function reasonOf(invoice: InvoiceResult): string {
   }
   const message = invoice.error?.message;
   return typeof message === 'string' ? message : JSON.stringify(invoice.error ?? {});
-}
-
-function hasToJson(err: unknown): err is { toJSON(): Record<string, unknown> } {
-  return typeof err === 'object' && err !== null && typeof (err as { toJSON?: unknown }).toJSON === 'function';
 }

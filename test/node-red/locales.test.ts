@@ -4,15 +4,56 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { KSEF_TOKEN_PERMISSIONS } from '../../shared';
+import type { KsefTokenStatus } from '../../shared/types';
 
 const NODES_DIR = path.resolve(__dirname, '..', '..', 'nodes', 'node-red');
-const NODES = ['ksef-config', 'ksef-send'];
+const NODES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
+/** The nodes that run one of several operations (nodes/node-red/operationNode.ts). */
+const OPERATION_NODES = ['ksef-auth', 'ksef-token', 'ksef-certificate'];
 const LANGUAGES = ['en-US', 'pl'];
+const TOKEN_STATUSES: KsefTokenStatus[] = ['Pending', 'Active', 'Revoking', 'Revoked', 'Failed'];
+
+/**
+ * Keys the editor builds as `_('<prefix>' + value)` or `fillSelect('#id', NAME, '<prefix>', ...)`, with the array of
+ * values (a `var NAME = [...]` in the editor file) each prefix is used with.
+ */
+const DYNAMIC_KEYS: Record<string, Record<string, string>> = {
+  'ksef-config': {
+    'ksef-config.environment.': 'ENVIRONMENTS',
+    'ksef-config.contextType.': 'CONTEXT_TYPES',
+    'ksef-config.authMethod.': 'AUTH_METHODS',
+    'ksef-config.certificateFormat.': 'CERTIFICATE_FORMATS',
+    'ksef-config.subjectIdentifierType.': 'SUBJECT_IDENTIFIER_TYPES',
+  },
+  'ksef-send': {},
+  'ksef-auth': { 'ksef-auth.operation.': 'OPERATIONS', 'ksef-auth.tip.': 'OPERATIONS' },
+  'ksef-token': { 'ksef-token.operation.': 'OPERATIONS', 'ksef-token.tip.': 'OPERATIONS', 'ksef-token.permission.': 'PERMISSIONS' },
+  'ksef-certificate': {
+    'ksef-certificate.operation.': 'OPERATIONS',
+    'ksef-certificate.tip.': 'OPERATIONS',
+    'ksef-certificate.certificateType.': 'CERTIFICATE_TYPES',
+    'ksef-certificate.keyType.': 'KEY_TYPES',
+    'ksef-certificate.revocationReason.': 'REVOCATION_REASONS',
+    'ksef-certificate.subjectKind.': 'SUBJECT_KINDS',
+  },
+};
 
 type Catalogue = Record<string, unknown>;
 
 function catalogue(language: string, node: string): Catalogue {
   return JSON.parse(fs.readFileSync(path.join(NODES_DIR, 'locales', language, `${node}.json`), 'utf8'));
+}
+
+function editorFile(node: string): string {
+  return fs.readFileSync(path.join(NODES_DIR, `${node}.html`), 'utf8');
+}
+
+/** The values of `var NAME = [...]` in an editor file. */
+function editorArray(html: string, name: string): string[] {
+  const match = new RegExp(`var ${name} = \\[([^\\]]*)\\]`).exec(html);
+  if (!match) throw new Error(`no var ${name} = [...] in the editor file`);
+  return [...match[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
 }
 
 function lookup(messages: Catalogue, key: string): unknown {
@@ -31,7 +72,7 @@ describe.each(NODES)('%s locales', (node) => {
   });
 
   it('defines every key the editor file uses', () => {
-    const html = fs.readFileSync(path.join(NODES_DIR, `${node}.html`), 'utf8');
+    const html = editorFile(node);
     const attributeKeys = [...html.matchAll(/data-i18n="(?:\[\w+\])?([\w.-]+)"/g)].map((m) => m[1]);
     const scriptKeys = [...html.matchAll(/_\('([\w.-]+)'\)/g)].map((m) => m[1]);
     const used = [...attributeKeys, ...scriptKeys];
@@ -39,6 +80,24 @@ describe.each(NODES)('%s locales', (node) => {
     expect(used.length).toBeGreaterThan(5);
     for (const language of LANGUAGES) {
       const missing = used.filter((key) => typeof lookup(catalogue(language, node), key) !== 'string');
+      expect({ language, missing }).toEqual({ language, missing: [] });
+    }
+  });
+
+  it('defines every key the editor builds from a list of values', () => {
+    const html = editorFile(node);
+    const prefixes = [
+      ...[...html.matchAll(/_\('([\w.-]+\.)' \+/g)].map((m) => m[1]),
+      // fillSelect('#id', VALUES, '<prefix>', selected)
+      ...[...html.matchAll(/fillSelect\(\s*'#[\w-]+',\s*\w+,\s*'([\w.-]+\.)'/g)].map((m) => m[1]),
+    ];
+    const dynamic = DYNAMIC_KEYS[node];
+
+    expect([...new Set(prefixes)].sort()).toEqual(Object.keys(dynamic).sort());
+    for (const language of LANGUAGES) {
+      const missing = Object.entries(dynamic)
+        .flatMap(([prefix, array]) => editorArray(html, array).map((value) => prefix + value))
+        .filter((key) => typeof lookup(catalogue(language, node), key) !== 'string');
       expect({ language, missing }).toEqual({ language, missing: [] });
     }
   });
@@ -64,4 +123,37 @@ it('has the en-US help sections Inputs, Outputs, Details and References for ksef
   const help = fs.readFileSync(path.join(NODES_DIR, 'locales', 'en-US', 'ksef-send.html'), 'utf8');
 
   expect([...help.matchAll(/<h3>(\w+)<\/h3>/g)].map((m) => m[1])).toEqual(['Inputs', 'Outputs', 'Details', 'References']);
+});
+
+describe.each(OPERATION_NODES)('%s', (node) => {
+  it.each(LANGUAGES)('keeps statuses under 20 characters in %s', (language) => {
+    const statuses = lookup(catalogue(language, node), `${node}.status`) as Record<string, string>;
+
+    // What operationNode.ts shows besides each operation's own statuses.
+    expect(Object.keys(statuses)).toEqual(expect.arrayContaining(['failed', 'bad-input', 'no-config']));
+    for (const text of Object.values(statuses)) {
+      expect(text.replace('__count__', '9999').length).toBeLessThan(20);
+    }
+  });
+
+  it('offers in the editor exactly the operations the runtime has', () => {
+    const runtime = fs.readFileSync(path.join(NODES_DIR, `${node}.ts`), 'utf8');
+    const runtimeOperations = [...runtime.matchAll(/^ {4,6}(\w+): \{\n\s+running: /gm)].map((m) => m[1]);
+
+    expect(editorArray(editorFile(node), 'OPERATIONS')).toEqual(runtimeOperations);
+  });
+
+  it('has the en-US help sections Inputs, Outputs, Details and References', () => {
+    const help = fs.readFileSync(path.join(NODES_DIR, 'locales', 'en-US', `${node}.html`), 'utf8');
+
+    expect([...help.matchAll(/<h3>(\w+)<\/h3>/g)].map((m) => m[1])).toEqual(['Inputs', 'Outputs', 'Details', 'References']);
+  });
+});
+
+it('offers the engine\'s KSeF token permissions and names every token status', () => {
+  expect(editorArray(editorFile('ksef-token'), 'PERMISSIONS').sort()).toEqual([...KSEF_TOKEN_PERMISSIONS].sort());
+  for (const language of LANGUAGES) {
+    const statuses = lookup(catalogue(language, 'ksef-token'), 'ksef-token.status') as Record<string, string>;
+    expect(TOKEN_STATUSES.filter((status) => typeof statuses[`token-${status}`] !== 'string')).toEqual([]);
+  }
 });

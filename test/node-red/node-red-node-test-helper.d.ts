@@ -21,6 +21,8 @@ declare module 'node-red-node-test-helper' {
     ): Promise<void>;
     unload(): Promise<void>;
     getNode(id: string): TestNode;
+    /** The spy on the runtime log, which node.log/warn/error write to. */
+    log(): { getCalls(): SpyCall[] };
     startServer(): Promise<void>;
     stopServer(): Promise<void>;
   };
