@@ -1,10 +1,9 @@
-import { createKsefClient, KsefInputError } from '../../shared';
+import { clientOptionsFromSettings, createKsefClient, KsefInputError } from '../../shared';
 import type {
   ContextIdentifierType,
   EnvironmentName,
   KsefClient,
   KsefClientOptions,
-  KsefCredentials,
   Logger,
   SubjectIdentifierType,
 } from '../../shared/types';
@@ -67,60 +66,38 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     }
   }
 
-  /** Maps the editor fields to engine options; errors name the editor field to fix. */
+  /**
+   * Maps the editor fields to engine options. Fields the form must have are checked here, so the message names
+   * the editor field in the user's language; the rest is the engine's to check.
+   */
   function clientOptions(def: KsefConfigDef, node: KsefConfigNode): KsefClientOptions {
     const environment = def.environment || 'sandbox';
-    const baseUrl = def.baseUrl?.trim();
-    const contextValue = def.contextValue?.trim();
-    if (environment === 'custom' && !baseUrl) throw new Error(RED._('ksef-config.errors.missing-base-url'));
-    if (environment !== 'sandbox' && !contextValue) throw new Error(RED._('ksef-config.errors.missing-context'));
-    const contextIdentifier = contextValue ? { type: def.contextType || 'Nip', value: contextValue } : undefined;
-    return {
-      environment,
-      ...(environment === 'custom' && { baseUrl }),
-      credentials:
-        def.authMethod === 'certificate'
-          ? certificateCredentials(def, node.credentials, contextIdentifier)
-          : ksefTokenCredentials(environment, node.credentials, contextIdentifier),
-      logger: runtimeLogger(node),
-    };
-  }
-
-  function ksefTokenCredentials(
-    environment: EnvironmentName,
-    credentials: Partial<KsefConfigCredentials>,
-    contextIdentifier: KsefCredentials['contextIdentifier'],
-  ): KsefCredentials {
-    const ksefToken = credentials.ksefToken?.trim();
-    if (environment !== 'sandbox' && !ksefToken) throw new Error(RED._('ksef-config.errors.missing-token'));
-    return { method: 'ksefToken', ...(contextIdentifier && { contextIdentifier }), ...(ksefToken && { ksefToken }) };
-  }
-
-  function certificateCredentials(
-    def: KsefConfigDef,
-    credentials: Partial<KsefConfigCredentials>,
-    contextIdentifier: KsefCredentials['contextIdentifier'],
-  ): KsefCredentials {
-    const subjectIdentifierType = def.subjectIdentifierType || 'certificateSubject';
-    if (def.certificateFormat === 'pem') {
-      const certificatePem = credentials.certificatePem?.trim();
-      const privateKeyPem = credentials.privateKeyPem?.trim();
-      if (!certificatePem || !privateKeyPem) throw new Error(RED._('ksef-config.errors.missing-pem'));
-      return {
-        method: 'certificate',
-        ...(contextIdentifier && { contextIdentifier }),
-        certificate: { certificatePem, privateKeyPem, ...(credentials.privateKeyPassphrase && { passphrase: credentials.privateKeyPassphrase }) },
-        subjectIdentifierType,
-      };
+    const credentials: Partial<KsefConfigCredentials> = node.credentials ?? {};
+    const given = (value: string | undefined) => !!value?.trim();
+    if (environment === 'custom' && !given(def.baseUrl)) throw new Error(RED._('ksef-config.errors.missing-base-url'));
+    if (environment !== 'sandbox' && !given(def.contextValue)) throw new Error(RED._('ksef-config.errors.missing-context'));
+    if (def.authMethod === 'certificate') {
+      if (def.certificateFormat === 'pem') {
+        if (!given(credentials.certificatePem) || !given(credentials.privateKeyPem)) throw new Error(RED._('ksef-config.errors.missing-pem'));
+      } else if (!given(credentials.pkcs12)) {
+        throw new Error(RED._('ksef-config.errors.missing-pkcs12'));
+      }
+    } else if (environment !== 'sandbox' && !given(credentials.ksefToken)) {
+      throw new Error(RED._('ksef-config.errors.missing-token'));
     }
-    const pkcs12 = credentials.pkcs12?.trim();
-    if (!pkcs12) throw new Error(RED._('ksef-config.errors.missing-pkcs12'));
-    return {
-      method: 'certificate',
-      ...(contextIdentifier && { contextIdentifier }),
-      certificate: { pkcs12, password: credentials.pkcs12Password ?? '' },
-      subjectIdentifierType,
-    };
+    return clientOptionsFromSettings(
+      {
+        environment,
+        baseUrl: def.baseUrl,
+        contextIdentifierType: def.contextType,
+        contextIdentifierValue: def.contextValue,
+        authenticationMethod: def.authMethod,
+        certificateFormat: def.certificateFormat,
+        subjectIdentifierType: def.subjectIdentifierType,
+        ...credentials,
+      },
+      runtimeLogger(node),
+    );
   }
 
   RED.nodes.registerType('ksef-config', KsefConfig as (this: never, def: never) => void, {

@@ -147,9 +147,22 @@ function asn1ToBuffer(node: forge.asn1.Asn1 | undefined): Buffer {
   return Buffer.from(forge.asn1.toDer(node).getBytes(), 'binary');
 }
 
+/**
+ * Single-line inputs (n8n's password fields, some form builders) deliver a pasted PEM with its line breaks removed
+ * or turned into spaces, which no PEM reader accepts; each BEGIN/END block is re-wrapped the way PEM is written.
+ */
+export function restorePemLineBreaks(pem: string): string {
+  if (pem.includes('\n')) return pem;
+  return pem.replace(
+    /-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----/g,
+    (_block, label: string, body: string) =>
+      `-----BEGIN ${label}-----\n${(body.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`,
+  );
+}
+
 function readPem(source: { certificatePem: string | Buffer; privateKeyPem: string | Buffer; passphrase?: string }, prefix: string): RawKeyMaterial {
   const certificateField = 'certificatePem';
-  const text = source?.certificatePem?.toString() ?? '';
+  const text = restorePemLineBreaks(source?.certificatePem?.toString() ?? '');
   const certificates = pemCertificates(text);
   if (certificates.length === 0) {
     throw new KeyMaterialError('unreadable', `${prefix}.certificatePem holds no PEM certificate (-----BEGIN CERTIFICATE-----).`, `${prefix}.certificatePem`);
@@ -162,7 +175,7 @@ function readPem(source: { certificatePem: string | Buffer; privateKeyPem: strin
     }
   }
   const keyField = `${prefix}.privateKeyPem`;
-  const keyText = source.privateKeyPem?.toString() ?? '';
+  const keyText = restorePemLineBreaks(source.privateKeyPem?.toString() ?? '');
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
     throw new KeyMaterialError('unreadable', `${keyField} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, keyField);
   }
