@@ -4,23 +4,21 @@
  * (keyUsage nonRepudiation), with 16-hex-digit serial numbers. Certificates are built with node-forge's ASN.1
  * writer and signed with node:crypto; the CA key is EC P-256 and lives only as long as the sandbox.
  */
-import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
-import { readName, type NameAttribute } from '../shared/certificates/x509';
-import type { KsefCertificateType } from './state';
+import { booleanTrue, fromDer, octets, primitive, sequence, toDer } from '../shared/certificates/asn1';
+import { SUBJECT_OIDS, readName, type NameAttribute } from '../shared/certificates/x509';
+import { distinguishedName, extension, sha256SignatureAlgorithm, signWithSha256, tbsCertificate } from '../shared/certificates/x509Writer';
+import type { KsefCertificateType } from '../shared/types';
 
 const { asn1 } = forge;
 
 const OID = {
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
   rsaPss: '1.2.840.113549.1.1.10',
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
-  commonName: '2.5.4.3',
-  organizationName: '2.5.4.10',
-  countryName: '2.5.4.6',
 };
 
 /** Hashes of the CSR signature algorithms KSeF accepts (POST /certificates/enrollments): PKCS#1 v1.5, PSS, ECDSA with SHA-1/2. */
@@ -68,7 +66,7 @@ export function readCertificationRequest(der: Buffer): CertificationRequest {
     [info, algorithm, signatureBits] = children(der, 0x30);
     const infoParts = children(info, 0x30);
     [, subjectDer, spkiDer] = infoParts;
-    subject = readName(asn1.fromDer(forge.util.createBuffer(subjectDer.toString('binary'))));
+    subject = readName(fromDer(subjectDer));
   } catch (error) {
     throw new CertificationRequestError(25004, `The CSR is not a DER PKCS#10 certification request (${(error as Error).message}).`);
   }
@@ -116,27 +114,30 @@ export class SandboxCertificateAuthority {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = publicKey.export({ format: 'der', type: 'spki' });
     const keyIdentifier = createHash('sha1').update(spki).digest();
-    const name = nameOf([
-      [OID.commonName, 'KSeF Sandbox CA'],
-      [OID.organizationName, 'KSeF Sandbox'],
-      [OID.countryName, 'PL'],
-    ]);
+    const nameDer = toDer(
+      distinguishedName([
+        [SUBJECT_OIDS.commonName, 'KSeF Sandbox CA'],
+        [SUBJECT_OIDS.organizationName, 'KSeF Sandbox'],
+        [SUBJECT_OIDS.countryName, 'PL'],
+      ]),
+    );
     const tbs = tbsCertificate({
       serial: randomSerial(),
-      issuer: name,
-      subject: name,
+      signatureAlgorithm: sha256SignatureAlgorithm(privateKey),
+      issuer: fromDer(nameDer),
+      subject: fromDer(nameDer),
       notBefore: new Date(now.getTime() - 24 * 3600_000),
       notAfter: new Date(now.getTime() + 20 * 365 * 24 * 3600_000),
       spki,
       extensions: [
-        extension(OID.basicConstraints, true, derOf(sequence([primitive(asn1.Type.BOOLEAN, '\xff')]))),
+        extension(OID.basicConstraints, true, sequence([booleanTrue()])),
         // keyCertSign + cRLSign
-        extension(OID.keyUsage, true, derOf(primitive(asn1.Type.BITSTRING, '\x01\x06'))),
-        extension(OID.subjectKeyIdentifier, false, derOf(primitive(asn1.Type.OCTETSTRING, keyIdentifier.toString('binary')))),
+        extension(OID.keyUsage, true, primitive(asn1.Type.BITSTRING, '\x01\x06')),
+        extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier)),
       ],
     });
-    const der = signTbs(tbs, privateKey);
-    return new SandboxCertificateAuthority(privateKey, name, keyIdentifier, new X509Certificate(der));
+    const der = signWithSha256(tbs, privateKey);
+    return new SandboxCertificateAuthority(privateKey, nameDer, keyIdentifier, new X509Certificate(der));
   }
 
   issue(input: IssueCertificateInput): IssuedCertificate {
@@ -146,23 +147,20 @@ export class SandboxCertificateAuthority {
     const keyUsage = input.type === 'Authentication' ? '\x07\x80' : '\x06\x40';
     const tbs = tbsCertificate({
       serial,
-      issuer: this.nameDer,
-      subject: input.certificationRequest.subjectDer,
+      signatureAlgorithm: sha256SignatureAlgorithm(this.privateKey),
+      issuer: fromDer(this.nameDer),
+      subject: fromDer(input.certificationRequest.subjectDer),
       notBefore: input.validFrom,
       notAfter: input.validTo,
       spki: spkiDer,
       extensions: [
-        extension(OID.basicConstraints, true, derOf(sequence([]))),
-        extension(OID.keyUsage, true, derOf(primitive(asn1.Type.BITSTRING, keyUsage))),
-        extension(OID.subjectKeyIdentifier, false, derOf(primitive(asn1.Type.OCTETSTRING, createHash('sha1').update(spkiDer).digest().toString('binary')))),
-        extension(
-          OID.authorityKeyIdentifier,
-          false,
-          derOf(sequence([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, this.keyIdentifier.toString('binary'))])),
-        ),
+        extension(OID.basicConstraints, true, sequence([])),
+        extension(OID.keyUsage, true, primitive(asn1.Type.BITSTRING, keyUsage)),
+        extension(OID.subjectKeyIdentifier, false, octets(createHash('sha1').update(spkiDer).digest())),
+        extension(OID.authorityKeyIdentifier, false, sequence([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, this.keyIdentifier.toString('binary'))])),
       ],
     });
-    return { der: signTbs(tbs, this.privateKey), serialNumber: serial.toString('hex').toUpperCase() };
+    return { der: signWithSha256(tbs, this.privateKey), serialNumber: serial.toString('hex').toUpperCase() };
   }
 
   /** The KSeF serial number of `der` when this CA issued it (name and signature check out); undefined otherwise. */
@@ -266,78 +264,4 @@ function children(der: Buffer, tag: number): Buffer[] {
 function bitStringContent(der: Buffer): Buffer {
   if (der[0] !== 0x03) throw new CertificationRequestError(25004, 'The CSR signature is not a BIT STRING.');
   return tlv(der).subarray(headerLength(der) + 1);
-}
-
-// --- DER writing ------------------------------------------------------------------------------------
-
-interface TbsInput {
-  serial: Buffer;
-  issuer: Buffer;
-  subject: Buffer;
-  notBefore: Date;
-  notAfter: Date;
-  spki: Buffer;
-  extensions: forge.asn1.Asn1[];
-}
-
-const ECDSA_WITH_SHA256 = (): forge.asn1.Asn1 => sequence([oid(OID.ecdsaWithSha256)]);
-
-function tbsCertificate(input: TbsInput): forge.asn1.Asn1 {
-  return sequence([
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [primitive(asn1.Type.INTEGER, asn1.integerToDer(2).getBytes())]),
-    primitive(asn1.Type.INTEGER, input.serial.toString('binary')),
-    ECDSA_WITH_SHA256(),
-    parsed(input.issuer),
-    sequence([time(input.notBefore), time(input.notAfter)]),
-    parsed(input.subject),
-    parsed(input.spki),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [sequence(input.extensions)]),
-  ]);
-}
-
-function signTbs(tbs: forge.asn1.Asn1, privateKey: KeyObject): Buffer {
-  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
-  const signature = sign('sha256', tbsDer, { key: privateKey, dsaEncoding: 'der' });
-  return Buffer.from(asn1.toDer(sequence([tbs, ECDSA_WITH_SHA256(), primitive(asn1.Type.BITSTRING, `\x00${signature.toString('binary')}`)])).getBytes(), 'binary');
-}
-
-function nameOf(attributes: [string, string][]): Buffer {
-  const name = sequence(
-    attributes.map(([type, value]) =>
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [
-        sequence([oid(type), primitive(type === OID.countryName ? asn1.Type.PRINTABLESTRING : asn1.Type.UTF8, forge.util.encodeUtf8(value))]),
-      ]),
-    ),
-  );
-  return derOf(name);
-}
-
-function extension(id: string, critical: boolean, value: Buffer): forge.asn1.Asn1 {
-  return sequence([oid(id), ...(critical ? [primitive(asn1.Type.BOOLEAN, '\xff')] : []), primitive(asn1.Type.OCTETSTRING, value.toString('binary'))]);
-}
-
-function time(date: Date): forge.asn1.Asn1 {
-  return date.getUTCFullYear() < 2050
-    ? primitive(asn1.Type.UTCTIME, asn1.dateToUtcTime(date))
-    : primitive(asn1.Type.GENERALIZEDTIME, asn1.dateToGeneralizedTime(date));
-}
-
-function parsed(der: Buffer): forge.asn1.Asn1 {
-  return asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-}
-
-function derOf(node: forge.asn1.Asn1): Buffer {
-  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
-}
-
-function sequence(value: forge.asn1.Asn1[]): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, value);
-}
-
-function primitive(type: number, bytes: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, type, false, bytes);
-}
-
-function oid(dotted: string): forge.asn1.Asn1 {
-  return primitive(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
 }

@@ -21,7 +21,8 @@ import { securityRoutes } from './routes/security';
 import { sessionRoutes } from './routes/sessions';
 import { tokenRoutes } from './routes/tokens';
 import { createRequestListener, type SandboxExchange } from './server';
-import { SandboxState, subjectKey, type KsefTokenPermission } from './state';
+import { SandboxState, subjectKey } from './state';
+import type { KsefTokenPermission } from '../shared/types';
 import { StorageLinks } from './storage';
 
 export type { SandboxExchange } from './server';

@@ -5,10 +5,10 @@
 import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { toDer } from '../shared/certificates/asn1';
+import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
 import { sha256Base64 } from '../shared/crypto/hashes';
 import { DAY_MS, MINUTE_MS } from './dates';
-
-export type PublicKeyUsage = 'KsefTokenEncryption' | 'SymmetricKeyEncryption';
 
 export interface SandboxKey {
   usage: PublicKeyUsage;
@@ -54,7 +54,7 @@ async function generateSandboxKey(usage: PublicKeyUsage, now: Date): Promise<San
     { name: 'keyUsage', critical: true, keyEncipherment: true, dataEncipherment: true },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
-  const certificate = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+  const certificate = toDer(forge.pki.certificateToAsn1(cert));
 
   return {
     usage,

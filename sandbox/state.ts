@@ -6,30 +6,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { InvoiceSchema, FormCode } from '../shared/model/formCodes';
 import { newReferenceNumber } from '../shared/model/referenceNumber';
-import type { ContextIdentifier } from '../shared/types';
+import type { ContextIdentifier, KsefCertificateType, KsefTokenPermission, KsefTokenStatus, StatusInfo as KsefStatusInfo } from '../shared/types';
 import type { SymmetricKey } from '../shared/crypto/aes';
 import type { UpoAuthentication } from './processing/upo';
 
-export interface StatusInfo {
-  code: number;
-  description: string;
-  details?: string[];
-}
+/** Statuses of operations and sessions; only an invoice's status carries `extensions`. */
+export type StatusInfo = Omit<KsefStatusInfo, 'extensions'>;
 
-export interface InvoiceStatusInfo extends StatusInfo {
-  extensions?: Record<string, string | null>;
-}
-
-export type KsefTokenPermission =
-  | 'InvoiceRead'
-  | 'InvoiceWrite'
-  | 'CredentialsRead'
-  | 'CredentialsManage'
-  | 'SubunitManage'
-  | 'EnforcementOperations'
-  | 'Introspection';
-
-export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';
+export type InvoiceStatusInfo = KsefStatusInfo;
 
 /** Everything an owner may do in its own context (bailiffs' EnforcementOperations is not an owner's). */
 export const OWNER_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage', 'SubunitManage', 'Introspection'];
@@ -159,8 +143,6 @@ export interface DuplicateEntry {
   ksefNumber: string;
   sessionReferenceNumber: string;
 }
-
-export type KsefCertificateType = 'Authentication' | 'Offline';
 
 export interface KsefCertificateRecord {
   serialNumber: string;

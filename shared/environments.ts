@@ -9,7 +9,7 @@ export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', strin
 };
 
 const ENVIRONMENT_NAMES: EnvironmentName[] = ['sandbox', 'test', 'demo', 'production', 'custom'];
-const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
+export const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
 const CREDENTIAL_METHODS: KsefCredentials['method'][] = ['ksefToken', 'certificate'];
 
 /** Where the client talks to and in which context, after defaults were filled in. */

@@ -1,11 +1,12 @@
 /** Authentication with a KSeF token or a XAdES signature (NOTES.md 3.1-3.8, 4.1-4.4). */
 import { randomBytes } from 'node:crypto';
-import type { CertificateInfo } from '../../shared/certificates/x509';
+import { SUBJECT_OIDS, type CertificateInfo } from '../../shared/certificates/x509';
 import { sha256Base64 } from '../../shared/crypto/hashes';
 import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
 import { newReferenceNumber } from '../../shared/model/referenceNumber';
 import type { AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
-import type { ContextIdentifier, ContextIdentifierType } from '../../shared/types';
+import { CONTEXT_TYPES } from '../../shared/environments';
+import type { ContextIdentifier, ContextIdentifierType, TokenInfo } from '../../shared/types';
 import { keyFor, principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { DAY_MS, MINUTE_MS, formatDateTime } from '../dates';
 import { SandboxHttpError, inputValidationError, ksefException } from '../errors';
@@ -28,8 +29,6 @@ export const CHALLENGE_VALIDITY_MS = 10 * MINUTE_MS;
 export const AUTHENTICATION_TOKEN_VALIDITY_MS = 45 * MINUTE_MS;
 export const ACCESS_TOKEN_VALIDITY_MS = 15 * MINUTE_MS;
 export const REFRESH_TOKEN_VALIDITY_MS = 7 * DAY_MS;
-
-const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
 
 export const AUTH_STATUS = {
   inProgress: { code: 100, description: 'Uwierzytelnianie w toku' },
@@ -69,8 +68,6 @@ function xadesMethod(identity: CertificateIdentity, ksefCertificate: KsefCertifi
   }
   return { method: 'QualifiedSignature', methodInfo: { category: 'XadesSignature', code: 'xades.qualified-signature', displayName: 'Podpis kwalifikowany' } };
 }
-
-const UNIQUE_IDENTIFIER_OID = '2.5.4.45';
 
 export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
   const { state } = ctx;
@@ -207,7 +204,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       status: 202,
       body: {
         referenceNumber: operation.referenceNumber,
-        authenticationToken: { token: authenticationToken.token, validUntil: formatDateTime(authenticationToken.validUntil) },
+        authenticationToken: tokenInfo(authenticationToken),
       },
     };
   }
@@ -334,8 +331,8 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         return {
           status: 200,
           body: {
-            accessToken: { token: accessToken.token, validUntil: formatDateTime(accessToken.validUntil) },
-            refreshToken: { token: refreshToken.token, validUntil: formatDateTime(refreshToken.validUntil) },
+            accessToken: tokenInfo(accessToken),
+            refreshToken: tokenInfo(refreshToken),
           },
         };
       },
@@ -353,10 +350,14 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         if (ksefTokenRevoked(operation)) throw ksefException(21301, 'Token KSeF został unieważniony.');
         const accessToken = issueJwt(operation, 'ContextToken', req.now, ACCESS_TOKEN_VALIDITY_MS);
         operation.lastTokenRefreshDate = req.now;
-        return { status: 200, body: { accessToken: { token: accessToken.token, validUntil: formatDateTime(accessToken.validUntil) } } };
+        return { status: 200, body: { accessToken: tokenInfo(accessToken) } };
       },
     },
   ];
+}
+
+function tokenInfo(issued: { token: string; validUntil: Date }): TokenInfo {
+  return { token: issued.token, validUntil: formatDateTime(issued.validUntil) };
 }
 
 export function operationStatusBody(operation: AuthenticationOperation): Record<string, unknown> {
@@ -389,7 +390,7 @@ function ownsContext(subject: SubjectIdentifier, context: ContextIdentifier): bo
 /** What a KSeF certificate may be requested for: the subject of the certificate that authenticated. */
 function enrollmentDataOf(certificate: CertificateInfo, identity: CertificateIdentity): CertificateSubjectData | undefined {
   if (!identity.commonName || !identity.countryName) return undefined;
-  const uniqueIdentifier = certificate.subject.find((a) => a.oid === UNIQUE_IDENTIFIER_OID)?.value;
+  const uniqueIdentifier = certificate.subject.find((a) => a.oid === SUBJECT_OIDS.uniqueIdentifier)?.value;
   return {
     commonName: identity.commonName,
     countryName: identity.countryName,

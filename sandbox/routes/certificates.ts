@@ -19,9 +19,9 @@ import {
   type CertificateEnrollmentRecord,
   type CertificateSubjectData,
   type KsefCertificateRecord,
-  type KsefCertificateType,
   type SubjectIdentifier,
 } from '../state';
+import type { KsefCertificateType } from '../../shared/types';
 import { requireBase64, requireObject, requireString, type JsonRecord } from './input';
 
 const CERTIFICATE_VALIDITY_MS = 730 * DAY_MS;
@@ -33,7 +33,7 @@ const ENROLLMENT_DATA_OIDS: Record<keyof CertificateSubjectData, string> = {
   givenName: SUBJECT_OIDS.givenName,
   surname: SUBJECT_OIDS.surname,
   serialNumber: SUBJECT_OIDS.serialNumber,
-  uniqueIdentifier: '2.5.4.45',
+  uniqueIdentifier: SUBJECT_OIDS.uniqueIdentifier,
   organizationName: SUBJECT_OIDS.organizationName,
   organizationIdentifier: SUBJECT_OIDS.organizationIdentifier,
 };

@@ -7,7 +7,8 @@ import { keyFor, principalOf, type RouteDefinition, type SandboxContext, type Sa
 import { HOUR_MS, formatDateTime } from '../dates';
 import { inputValidationError, ksefException } from '../errors';
 import { INVOICE_PROCESSING_STATUS, SESSION_STATUS, enqueueInvoice, finalizeSession, isFinal } from '../sessionProcessing';
-import type { OnlineSession, SessionInvoice } from '../state';
+import type { RateLimitGroup } from '../rateLimits';
+import { sameContext, type OnlineSession, type SessionInvoice } from '../state';
 import { UPO_LINK_VALIDITY_MS, invoiceUpoBlobPath, sessionUpoBlobPath } from '../storage';
 import { optionalBoolean, requireBase64, requireInteger, requireObject, requireString } from './input';
 import { page } from './paging';
@@ -26,10 +27,17 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
     const referenceNumber = req.params.referenceNumber;
     const session = state.onlineSessions.get(referenceNumber);
     const context = principalOf(req).operation.contextIdentifier;
-    if (!session || session.contextIdentifier.type !== context.type || session.contextIdentifier.value !== context.value) {
+    if (!session || !sameContext(session.contextIdentifier, context)) {
       throw ksefException(21173, `Sesja o numerze referencyjnym ${referenceNumber} nie została ${wording}.`);
     }
     if (session.status.code === 100 && req.now > session.validUntil) closeSession(session);
+    return session;
+  }
+
+  /** The caller's session, which must still be open for `action` (21180 otherwise). */
+  function openSessionOf(req: SandboxRequest, action: string): OnlineSession {
+    const session = sessionOf(req, 'odnaleziona');
+    if (session.status.code !== 100) throw ksefException(21180, `Status sesji ${session.status.code} uniemożliwia ${action}.`);
     return session;
   }
 
@@ -72,6 +80,20 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
     const final = session.invoices.filter(isFinal);
     const successful = final.filter((i) => i.status.code === 200).length;
     return { total: session.invoices.length, successful, failed: final.length - successful };
+  }
+
+  /** A GET about one of the caller's sessions (`{referenceNumber}`), for anyone who may read sessions. */
+  function sessionReadRoute(
+    path: string,
+    rateLimit: RateLimitGroup,
+    respond: (req: SandboxRequest, session: OnlineSession) => SandboxResponse,
+  ): RouteDefinition {
+    return { method: 'GET', path, auth: 'accessToken', rateLimit, permissions: READ_SESSION_PERMISSIONS, handler: (req) => respond(req, sessionOf(req)) };
+  }
+
+  function invoicePage(req: SandboxRequest, session: OnlineSession, invoices: SessionInvoice[]): SandboxResponse {
+    const { continuationToken, items } = page(req, invoices);
+    return { status: 200, body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) } };
   }
 
   function xml(content: string | Buffer): SandboxResponse {
@@ -146,8 +168,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'invoiceSend',
       permissions: SEND_PERMISSIONS,
       handler: (req) => {
-        const session = sessionOf(req, 'odnaleziona');
-        if (session.status.code !== 100) throw ksefException(21180, `Status sesji ${session.status.code} uniemożliwia wysyłkę faktur.`);
+        const session = openSessionOf(req, 'wysyłkę faktur');
         if (session.invoices.length >= MAX_INVOICES_PER_SESSION) {
           throw ksefException(21155, `Sesja o numerze referencyjnym ${session.referenceNumber} osiągnęła dozwolony limit liczby faktur ${MAX_INVOICES_PER_SESSION}.`);
         }
@@ -186,8 +207,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'onlineSession',
       permissions: SEND_PERMISSIONS,
       handler: (req) => {
-        const session = sessionOf(req, 'odnaleziona');
-        if (session.status.code !== 100) throw ksefException(21180, `Status sesji ${session.status.code} uniemożliwia jej zamknięcie.`);
+        const session = openSessionOf(req, 'jej zamknięcie');
         closeSession(session);
         return { status: 204 };
       },
@@ -205,7 +225,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         const statuses = req.query.getAll('statuses');
         const sessions = sessionType === 'Batch' ? [] : [...state.onlineSessions.values()];
         const listed = sessions
-          .filter((s) => s.contextIdentifier.type === context.type && s.contextIdentifier.value === context.value)
+          .filter((s) => sameContext(s.contextIdentifier, context))
           .filter((s) => statuses.length === 0 || statuses.includes(commonStatus(s.status.code)))
           .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime())
           .map((s) => {
@@ -225,122 +245,62 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         return { status: 200, body: { ...(continuationToken && { continuationToken }), sessions: items } };
       },
     },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}',
-      auth: 'accessToken',
-      rateLimit: 'sessionMisc',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const c = counts(session);
-        const linkExpiry = new Date(req.now.getTime() + UPO_LINK_VALIDITY_MS);
-        return {
-          status: 200,
-          body: {
-            status: session.status,
-            dateCreated: formatDateTime(session.dateCreated),
-            dateUpdated: formatDateTime(session.dateUpdated),
-            validUntil: formatDateTime(session.validUntil),
-            ...(session.upoPages.length > 0 && {
-              upo: {
-                pages: session.upoPages.map((p, i) => ({
-                  referenceNumber: p.referenceNumber,
-                  downloadUrl: ctx.storage.sign(sessionUpoBlobPath(session.referenceNumber, i), linkExpiry),
-                  downloadUrlExpirationDate: formatDateTime(linkExpiry),
-                })),
-              },
-            }),
-            invoiceCount: c.total,
-            successfulInvoiceCount: c.successful,
-            failedInvoiceCount: c.failed,
-          },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/invoices',
-      auth: 'accessToken',
-      rateLimit: 'sessionInvoiceList',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const { continuationToken, items } = page(req, session.invoices);
-        return { status: 200, body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) } };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/invoices/failed',
-      auth: 'accessToken',
-      rateLimit: 'sessionInvoiceList',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const failed = session.invoices.filter((i) => isFinal(i) && i.status.code !== 200);
-        const { continuationToken, items } = page(req, failed);
-        return { status: 200, body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) } };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}',
-      auth: 'accessToken',
-      rateLimit: 'invoiceStatus',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        return { status: 200, body: invoiceBody(session, invoiceOf(req, session), req.now) };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo',
-      auth: 'accessToken',
-      rateLimit: 'sessionMisc',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const ksefNumber = req.params.ksefNumber;
-        const invoice = session.invoices.find((i) => i.ksefNumber === ksefNumber);
-        if (!invoice?.upo) {
-          throw ksefException(21178, `UPO o numerze KSeF ${ksefNumber} i numerze referencyjnym sesji ${session.referenceNumber} nie zostało znalezione.`);
-        }
-        return xml(invoice.upo);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo',
-      auth: 'accessToken',
-      rateLimit: 'sessionMisc',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const invoice = invoiceOf(req, session);
-        if (!invoice.upo) {
-          throw ksefException(21178, `UPO faktury o numerze referencyjnym ${invoice.referenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
-        }
-        return xml(invoice.upo);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/sessions/{referenceNumber}/upo/{upoReferenceNumber}',
-      auth: 'accessToken',
-      rateLimit: 'sessionMisc',
-      permissions: READ_SESSION_PERMISSIONS,
-      handler: (req) => {
-        const session = sessionOf(req);
-        const upoReferenceNumber = req.params.upoReferenceNumber;
-        const upoPage = session.upoPages.find((p) => p.referenceNumber === upoReferenceNumber);
-        if (!upoPage) {
-          throw ksefException(21178, `UPO o numerze referencyjnym ${upoReferenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
-        }
-        return xml(upoPage.xml);
-      },
-    },
+    sessionReadRoute('/sessions/{referenceNumber}', 'sessionMisc', (req, session) => {
+      const c = counts(session);
+      const linkExpiry = new Date(req.now.getTime() + UPO_LINK_VALIDITY_MS);
+      return {
+        status: 200,
+        body: {
+          status: session.status,
+          dateCreated: formatDateTime(session.dateCreated),
+          dateUpdated: formatDateTime(session.dateUpdated),
+          validUntil: formatDateTime(session.validUntil),
+          ...(session.upoPages.length > 0 && {
+            upo: {
+              pages: session.upoPages.map((p, i) => ({
+                referenceNumber: p.referenceNumber,
+                downloadUrl: ctx.storage.sign(sessionUpoBlobPath(session.referenceNumber, i), linkExpiry),
+                downloadUrlExpirationDate: formatDateTime(linkExpiry),
+              })),
+            },
+          }),
+          invoiceCount: c.total,
+          successfulInvoiceCount: c.successful,
+          failedInvoiceCount: c.failed,
+        },
+      };
+    }),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices', 'sessionInvoiceList', (req, session) => invoicePage(req, session, session.invoices)),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices/failed', 'sessionInvoiceList', (req, session) =>
+      invoicePage(req, session, session.invoices.filter((i) => isFinal(i) && i.status.code !== 200)),
+    ),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}', 'invoiceStatus', (req, session) => ({
+      status: 200,
+      body: invoiceBody(session, invoiceOf(req, session), req.now),
+    })),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo', 'sessionMisc', (req, session) => {
+      const ksefNumber = req.params.ksefNumber;
+      const invoice = session.invoices.find((i) => i.ksefNumber === ksefNumber);
+      if (!invoice?.upo) {
+        throw ksefException(21178, `UPO o numerze KSeF ${ksefNumber} i numerze referencyjnym sesji ${session.referenceNumber} nie zostało znalezione.`);
+      }
+      return xml(invoice.upo);
+    }),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo', 'sessionMisc', (req, session) => {
+      const invoice = invoiceOf(req, session);
+      if (!invoice.upo) {
+        throw ksefException(21178, `UPO faktury o numerze referencyjnym ${invoice.referenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
+      }
+      return xml(invoice.upo);
+    }),
+    sessionReadRoute('/sessions/{referenceNumber}/upo/{upoReferenceNumber}', 'sessionMisc', (req, session) => {
+      const upoReferenceNumber = req.params.upoReferenceNumber;
+      const upoPage = session.upoPages.find((p) => p.referenceNumber === upoReferenceNumber);
+      if (!upoPage) {
+        throw ksefException(21178, `UPO o numerze referencyjnym ${upoReferenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
+      }
+      return xml(upoPage.xml);
+    }),
   ];
 }
 

@@ -6,7 +6,8 @@ import type { ContextIdentifier } from '../../shared/types';
 import { principalOf, type Principal, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { formatDateTime } from '../dates';
 import { authMethodNotAllowed, inputValidationError, ksefException } from '../errors';
-import { sameContext, subjectKey, type KsefTokenPermission, type KsefTokenRecord, type KsefTokenStatus } from '../state';
+import { sameContext, subjectKey, type KsefTokenRecord } from '../state';
+import type { KsefTokenPermission, KsefTokenStatus } from '../../shared/types';
 import { requireObject, requireString } from './input';
 import { page } from './paging';
 

@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
 import { KsefInputError } from '../http/errors';
 import type { Clock } from '../types';
+import { fromDer, toDer } from './asn1';
 import { SUBJECT_OIDS, parseCertificate, pemCertificates, subjectValue, type CertificateInfo } from './x509';
 
 export type KeyMaterialSource =
@@ -90,7 +91,7 @@ function readPkcs12(input: Buffer | string, password: string, prefix: string): R
   const der = typeof input === 'string' || input[0] !== 0x30 ? Buffer.from(input.toString().replace(/\s+/g, ''), 'base64') : input;
   let pfx: forge.pkcs12.Pkcs12Pfx;
   try {
-    pfx = readPfxKeepingRawBags(forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary'))), password);
+    pfx = readPfxKeepingRawBags(fromDer(der), password);
   } catch (error) {
     const message = (error as Error).message ?? '';
     if (/password/i.test(message)) {
@@ -144,7 +145,7 @@ function readPfxKeepingRawBags(pfxAsn1: forge.asn1.Asn1, password: string): forg
 
 function asn1ToBuffer(node: forge.asn1.Asn1 | undefined): Buffer {
   if (!node) throw new Error('missing bag content');
-  return Buffer.from(forge.asn1.toDer(node).getBytes(), 'binary');
+  return toDer(node);
 }
 
 /**

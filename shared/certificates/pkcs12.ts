@@ -5,8 +5,8 @@
  */
 import { createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
+import { explicit, fromDer, integer, nullValue, octets, oid, primitive, sequence, set, toDer, type Asn1 } from './asn1';
 
-const { asn1 } = forge;
 const OID = {
   data: '1.2.840.113549.1.7.1',
   certBag: '1.2.840.113549.1.12.10.1.3',
@@ -43,52 +43,20 @@ export function buildPkcs12(privateKey: KeyObject, certificateDer: Buffer, passw
   const pfx = sequence([
     integer(3),
     dataContentInfo(authenticatedSafe),
-    sequence([sequence([sequence([oid(OID.sha256), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]), octets(mac)]), octets(macSalt), integer(MAC_ITERATIONS)]),
+    sequence([sequence([sequence([oid(OID.sha256), nullValue()]), octets(mac)]), octets(macSalt), integer(MAC_ITERATIONS)]),
   ]);
   return toDer(pfx);
 }
 
-function bagAttributes(localKeyId: Buffer, friendlyName: string | undefined): forge.asn1.Asn1 {
+function bagAttributes(localKeyId: Buffer, friendlyName: string | undefined): Asn1 {
   const attributes = [sequence([oid(OID.localKeyId), set([octets(localKeyId)])])];
   if (friendlyName) {
     // forge writes a BMPString from the JS string's UTF-16 code units itself.
-    attributes.push(sequence([oid(OID.friendlyName), set([asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BMPSTRING, false, friendlyName)])]));
+    attributes.push(sequence([oid(OID.friendlyName), set([primitive(forge.asn1.Type.BMPSTRING, friendlyName)])]));
   }
   return set(attributes);
 }
 
-function dataContentInfo(content: Buffer): forge.asn1.Asn1 {
+function dataContentInfo(content: Buffer): Asn1 {
   return sequence([oid(OID.data), explicit(0, octets(content))]);
-}
-
-function sequence(value: forge.asn1.Asn1[]): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, value);
-}
-
-function set(value: forge.asn1.Asn1[]): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, value);
-}
-
-function explicit(tag: number, value: forge.asn1.Asn1): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, true, [value]);
-}
-
-function oid(dotted: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(dotted).getBytes());
-}
-
-function octets(bytes: Buffer): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bytes.toString('binary'));
-}
-
-function integer(value: number): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(value).getBytes());
-}
-
-function fromDer(der: Buffer): forge.asn1.Asn1 {
-  return asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-}
-
-function toDer(node: forge.asn1.Asn1): Buffer {
-  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 }

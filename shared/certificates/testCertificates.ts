@@ -4,12 +4,14 @@
  * (organizationIdentifier VATPL-<NIP>, O, CN, C=PL), RSA-2048 or EC P-256. The certificate is built with
  * node-forge's ASN.1 writer and signed with node:crypto (forge cannot sign with EC keys).
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
 import { KsefInputError } from '../http/errors';
 import type { Clock } from '../types';
 import { buildPkcs12 } from './pkcs12';
+import { octets, primitive, sequence } from './asn1';
 import { SUBJECT_OIDS, certificateToPem } from './x509';
+import { distinguishedName, extension, generatePrivateKey, sha256SignatureAlgorithm, signWithSha256, subjectPublicKeyInfo, tbsCertificate, type NameAttributes } from './x509Writer';
 
 /** Say this wherever a generated certificate is offered to a user. */
 export const TEST_CERTIFICATE_WARNING =
@@ -58,10 +60,7 @@ export interface TestCertificate {
   fingerprintSha256: string;
 }
 
-const { asn1 } = forge;
 const OID = {
-  sha256WithRsa: '1.2.840.113549.1.1.11',
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
   keyUsage: '2.5.29.15',
   basicConstraints: '2.5.29.19',
   subjectKeyIdentifier: '2.5.29.14',
@@ -80,8 +79,7 @@ export function generateTestCertificate(options: TestCertificateOptions): TestCe
   const validityDays = options.validityDays ?? 730;
   if (!Number.isInteger(validityDays) || validityDays < 1) throw new KsefInputError('validityDays must be a whole number of days, at least 1.', { field: 'validityDays' });
 
-  const { privateKey } =
-    keyType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const privateKey = generatePrivateKey(keyType);
   const now = (options.clock ?? { now: () => new Date() }).now().getTime();
   const der = selfSignedCertificate(privateKey, subjectName, new Date(now - BACKDATE_MS), new Date(now + validityDays * DAY_MS));
   const friendlyName = subjectName.find(([oid]) => oid === SUBJECT_OIDS.commonName)?.[1];
@@ -93,9 +91,7 @@ export function generateTestCertificate(options: TestCertificateOptions): TestCe
   };
 }
 
-type SubjectAttribute = [oid: string, value: string];
-
-function subjectAttributes(subject: TestCertificateSubject): SubjectAttribute[] {
+function subjectAttributes(subject: TestCertificateSubject): NameAttributes {
   const required = (field: string, value: unknown): string => {
     if (typeof value !== 'string' || value.trim() === '') throw new KsefInputError(`subject.${field} is required.`, { field: `subject.${field}` });
     return value.trim();
@@ -133,64 +129,25 @@ function subjectAttributes(subject: TestCertificateSubject): SubjectAttribute[] 
   throw new KsefInputError("subject.kind must be 'person' or 'seal'.", { field: 'subject.kind' });
 }
 
-function selfSignedCertificate(privateKey: KeyObject, subject: SubjectAttribute[], notBefore: Date, notAfter: Date): Buffer {
-  const publicKeyDer = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const isEc = privateKey.asymmetricKeyType === 'ec';
-  const signatureAlgorithm = isEc ? sequence([oid(OID.ecdsaWithSha256)]) : sequence([oid(OID.sha256WithRsa), primitive(asn1.Type.NULL, '')]);
+function selfSignedCertificate(privateKey: KeyObject, subject: NameAttributes, notBefore: Date, notAfter: Date): Buffer {
+  const publicKeyDer = subjectPublicKeyInfo(privateKey);
   const serial = randomBytes(16);
   serial[0] = (serial[0] & 0x7f) | 0x40;
-  const name = sequence(
-    subject.map(([type, value]) =>
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [
-        sequence([oid(type), primitive(isPrintable(type) ? asn1.Type.PRINTABLESTRING : asn1.Type.UTF8, forge.util.encodeUtf8(value))]),
-      ]),
-    ),
-  );
-  const tbs = sequence([
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [primitive(asn1.Type.INTEGER, asn1.integerToDer(2).getBytes())]),
-    primitive(asn1.Type.INTEGER, serial.toString('binary')),
-    signatureAlgorithm,
-    name,
-    sequence([time(notBefore), time(notAfter)]),
-    name,
-    asn1.fromDer(forge.util.createBuffer(publicKeyDer.toString('binary'))),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [
-      sequence([
-        extension(OID.basicConstraints, true, sequence([])),
-        // digitalSignature + nonRepudiation (contentCommitment), as on qualified signature certificates.
-        extension(OID.keyUsage, true, primitive(asn1.Type.BITSTRING, '\x06\xc0')),
-        extension(OID.subjectKeyIdentifier, false, primitive(asn1.Type.OCTETSTRING, createHash('sha1').update(publicKeyDer).digest().toString('binary'))),
-      ]),
-    ]),
-  ]);
-  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
-  const signature = sign('sha256', tbsDer, isEc ? { key: privateKey, dsaEncoding: 'der' } : privateKey);
-  const certificate = sequence([tbs, signatureAlgorithm, primitive(asn1.Type.BITSTRING, `\x00${signature.toString('binary')}`)]);
-  return Buffer.from(asn1.toDer(certificate).getBytes(), 'binary');
-}
-
-function isPrintable(oid: string): boolean {
-  return oid === SUBJECT_OIDS.countryName || oid === SUBJECT_OIDS.serialNumber;
-}
-
-function extension(id: string, critical: boolean, value: forge.asn1.Asn1): forge.asn1.Asn1 {
-  return sequence([oid(id), ...(critical ? [primitive(asn1.Type.BOOLEAN, '\xff')] : []), primitive(asn1.Type.OCTETSTRING, asn1.toDer(value).getBytes())]);
-}
-
-function time(date: Date): forge.asn1.Asn1 {
-  return date.getUTCFullYear() < 2050
-    ? primitive(asn1.Type.UTCTIME, asn1.dateToUtcTime(date))
-    : primitive(asn1.Type.GENERALIZEDTIME, asn1.dateToGeneralizedTime(date));
-}
-
-function sequence(value: forge.asn1.Asn1[]): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, value);
-}
-
-function primitive(type: number, bytes: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, type, false, bytes);
-}
-
-function oid(dotted: string): forge.asn1.Asn1 {
-  return primitive(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
+  const name = distinguishedName(subject);
+  const tbs = tbsCertificate({
+    serial,
+    signatureAlgorithm: sha256SignatureAlgorithm(privateKey),
+    issuer: name,
+    subject: name,
+    notBefore,
+    notAfter,
+    spki: publicKeyDer,
+    extensions: [
+      extension(OID.basicConstraints, true, sequence([])),
+      // digitalSignature + nonRepudiation (contentCommitment), as on qualified signature certificates.
+      extension(OID.keyUsage, true, primitive(forge.asn1.Type.BITSTRING, '\x06\xc0')),
+      extension(OID.subjectKeyIdentifier, false, octets(createHash('sha1').update(publicKeyDer).digest())),
+    ],
+  });
+  return signWithSha256(tbs, privateKey);
 }

@@ -5,6 +5,7 @@
  */
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
+import { fromDer } from './asn1';
 
 export const SUBJECT_OIDS = {
   commonName: '2.5.4.3',
@@ -13,6 +14,7 @@ export const SUBJECT_OIDS = {
   countryName: '2.5.4.6',
   organizationName: '2.5.4.10',
   givenName: '2.5.4.42',
+  uniqueIdentifier: '2.5.4.45',
   organizationIdentifier: '2.5.4.97',
 } as const;
 
@@ -52,7 +54,7 @@ export function parseCertificate(input: Buffer | string): CertificateInfo {
   let tbs: forge.asn1.Asn1[];
   try {
     x509 = new X509Certificate(der);
-    const certificate = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
+    const certificate = fromDer(der);
     tbs = ((certificate.value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[]).slice();
   } catch (error) {
     throw new CertificateFormatError(`not a readable X.509 certificate (${(error as Error).message})`);

@@ -45,7 +45,7 @@ export function scanXml(text: string, handler: XmlScanHandler): void {
       handler.onProcessingInstruction?.(target, body.slice(target.length), lt);
       pos = end + 2;
     } else if (next === 0x21 /* ! */) {
-      end = doctypeEnd(text, lt + 2);
+      end = markupEnd(text, lt + 2, 'doctype');
       if (end < 0) return;
       handler.onDoctype?.(lt);
       pos = end + 1;
@@ -55,7 +55,7 @@ export function scanXml(text: string, handler: XmlScanHandler): void {
       handler.onEndTag?.(text.slice(lt + 2, end).trim(), lt);
       pos = end + 1;
     } else {
-      end = tagEnd(text, lt + 1);
+      end = markupEnd(text, lt + 1, 'startTag');
       if (end < 0) return;
       let inner = text.slice(lt + 1, end);
       const selfClosing = inner.endsWith('/');
@@ -67,26 +67,11 @@ export function scanXml(text: string, handler: XmlScanHandler): void {
   }
 }
 
-/** Position of the `>` closing a start tag, skipping `>` inside quoted attribute values; -1 if unterminated. */
-function tagEnd(text: string, from: number): number {
-  let quote = 0;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (quote) {
-      if (c === quote) quote = 0;
-    } else if (c === 0x22 || c === 0x27) {
-      quote = c;
-    } else if (c === 0x3e) {
-      return i;
-    } else if (c === 0x3c) {
-      return -1;
-    }
-  }
-  return -1;
-}
-
-/** Position of the `>` closing `<!DOCTYPE ...>` (which may hold an internal subset in brackets). */
-function doctypeEnd(text: string, from: number): number {
+/**
+ * Position of the `>` closing a start tag or `<!DOCTYPE ...>`, skipping `>` inside quoted values; -1 if unterminated.
+ * A start tag is unterminated when another `<` comes first; a DOCTYPE may hold an internal subset in brackets.
+ */
+function markupEnd(text: string, from: number, markup: 'startTag' | 'doctype'): number {
   let depth = 0;
   let quote = 0;
   for (let i = from; i < text.length; i++) {
@@ -95,12 +80,14 @@ function doctypeEnd(text: string, from: number): number {
       if (c === quote) quote = 0;
     } else if (c === 0x22 || c === 0x27) {
       quote = c;
-    } else if (c === 0x5b) {
+    } else if (markup === 'doctype' && c === 0x5b) {
       depth++;
-    } else if (c === 0x5d) {
+    } else if (markup === 'doctype' && c === 0x5d) {
       depth--;
     } else if (c === 0x3e && depth <= 0) {
       return i;
+    } else if (markup === 'startTag' && c === 0x3c) {
+      return -1;
     }
   }
   return -1;

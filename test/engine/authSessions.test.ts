@@ -1,12 +1,7 @@
 import { KsefInputError, MemoryTokenStore, type AuthSessionInfo } from '../../shared';
+import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('authentication sessions', () => {
   let sandbox: RecordedSandbox;

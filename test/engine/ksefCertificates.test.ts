@@ -1,16 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { KsefAuthError, KsefForbiddenError, KsefInputError, KsefError, type KsefCertificateInfo, type KsefClient } from '../../shared';
+import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
 import { RecordingLogger } from './support/time';
 
 const PASSWORD = 'My-New-Certificate-Pa55';
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('KSeF certificates', () => {
   let sandbox: RecordedSandbox;

@@ -1,16 +1,11 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { KsefAuthError, KsefInputError, type KsefClient, type KsefTokenInfo } from '../../shared';
+import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
 import { RecordingLogger } from './support/time';
 
 const GENEROUS_LIMIT = { perSecond: 100, perMinute: 1000, perHour: 10000 };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('KSeF tokens', () => {
   let sandbox: RecordedSandbox;

@@ -3,6 +3,7 @@ import { isValidReferenceNumber } from '../../shared/model/referenceNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
 import { KsefHttp, ManualClock } from '../support/ksefHttp';
+import { decodeJwt } from '../support/xadesAuth';
 
 const recorder = new ContractRecorder();
 const clock = new ManualClock(new Date('2026-03-02T09:00:00Z'));
@@ -17,10 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox.close();
 });
-
-function decodeJwt(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
-}
 
 describe('sandbox authentication', () => {
   it('publishes one certificate per usage, identified by SHA-256 of the certificate and of its public key', async () => {

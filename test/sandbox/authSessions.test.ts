@@ -1,6 +1,6 @@
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
-import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf } from '../support/ksefHttp';
 import { testSigner, xadesAuthenticate } from '../support/xadesAuth';
 
 const recorder = new ContractRecorder();
@@ -16,10 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox.close();
 });
-
-function exceptionOf(answer: { json: any }): { exceptionCode: number; exceptionDescription: string; details?: string[] } {
-  return answer.json.exception.exceptionDetailList[0];
-}
 
 async function authenticate(): Promise<{ accessToken: string; refreshToken: string; referenceNumber: string }> {
   clock.advance(1000);

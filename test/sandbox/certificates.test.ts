@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
 import { buildCsr, newKey, subjectFromEnrollmentData, type SubjectAttributes } from '../support/csr';
-import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, pollUntil } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, pollUntil } from '../support/ksefHttp';
 import { decodeJwt, signerOf, testSigner, xadesAuthenticate, xadesAuthenticationStatus, type Signer, type XadesSession } from '../support/xadesAuth';
 import type { KeyObject } from 'node:crypto';
 
@@ -26,10 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox.close();
 });
-
-function exceptionOf(answer: { json: any }): { exceptionCode: number; exceptionDescription: string; details?: string[] } {
-  return answer.json.exception.exceptionDetailList[0];
-}
 
 function enroll(body: Record<string, unknown>, bearer = session.accessToken) {
   return http.request('POST', '/certificates/enrollments', { bearer, body: { certificateName: 'Certyfikat testowy', certificateType: 'Authentication', ...body } });

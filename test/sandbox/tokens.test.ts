@@ -1,6 +1,6 @@
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
-import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, pollUntil } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, pollUntil } from '../support/ksefHttp';
 import { decodeJwt, testSigner, xadesAuthenticate, type Signer } from '../support/xadesAuth';
 
 const COMPANY_NIP = '5265877635';
@@ -22,10 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox.close();
 });
-
-function exceptionOf(answer: { json: any }): { exceptionCode: number; exceptionDescription: string; details?: string[] } {
-  return answer.json.exception.exceptionDetailList[0];
-}
 
 async function generateToken(accessToken: string, permissions: string[], description = 'Wystawianie faktur'): Promise<{ referenceNumber: string; token: string }> {
   const answer = await http.request('POST', '/tokens', { bearer: accessToken, body: { permissions, description } });

@@ -2,7 +2,7 @@ import { buildAuthTokenRequestXml } from '../../shared/auth/xades/authTokenReque
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { ContractRecorder } from '../support/contract';
-import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, sendInvoiceBody } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, sendInvoiceBody } from '../support/ksefHttp';
 import { decodeJwt, postXml, startXadesAuthentication, testSigner, xadesAuthenticate, xadesAuthenticationStatus, type Signer } from '../support/xadesAuth';
 
 const DAY = 24 * 3600_000;
@@ -23,10 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox.close();
 });
-
-function exceptionOf(answer: { json: any }): { exceptionCode: number; exceptionDescription: string; details?: string[] } {
-  return answer.json.exception.exceptionDetailList[0];
-}
 
 describe('sandbox XAdES authentication', () => {
   it('makes a seal whose VATPL NIP is the context NIP the owner, as QualifiedSeal', async () => {

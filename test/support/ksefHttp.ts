@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../../shared/crypto/aes';
 import { sha256Base64 } from '../../shared/crypto/hashes';
+import type { PublicKeyCertificate, PublicKeyUsage } from '../../shared/crypto/publicKeys';
 import { rsaOaepEncrypt } from '../../shared/crypto/rsa';
 import type { ContextIdentifier } from '../../shared/types';
 
@@ -22,13 +23,9 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export interface PublicKeyCertificate {
-  certificate: string;
-  certificateId: string;
-  publicKeyId: string;
-  validFrom: string;
-  validTo: string;
-  usage: string[];
+/** The first entry of a KSeF exception answer (`exception.exceptionDetailList[0]`). */
+export function exceptionOf(answer: { json: any }): { exceptionCode: number; exceptionDescription: string; details?: string[] } {
+  return answer.json.exception.exceptionDetailList[0];
 }
 
 export class KsefHttp {
@@ -49,7 +46,7 @@ export class KsefHttp {
     return { status: response.status, headers: response.headers, text, json: /json/.test(contentType) && text ? JSON.parse(text) : undefined };
   }
 
-  async publicKey(usage: 'KsefTokenEncryption' | 'SymmetricKeyEncryption'): Promise<PublicKeyCertificate> {
+  async publicKey(usage: PublicKeyUsage): Promise<PublicKeyCertificate> {
     const answer = await this.request('GET', '/security/public-key-certificates');
     const found = (answer.json as PublicKeyCertificate[]).find((c) => c.usage.includes(usage));
     if (!found) throw new Error(`no ${usage} certificate published`);
