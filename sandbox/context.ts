@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../shared/types';
 import type { SandboxCertificateAuthority } from './ca';
 import type { KsefJwtClaims } from './jwt';
-import type { SandboxKey } from './keys';
+import { currentKey, type SandboxKey } from './keys';
 import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
 import type { OpenApiSpec } from './openapi';
 import type { RateLimit, RateLimitGroup } from './rateLimits';
@@ -33,8 +33,10 @@ export interface SandboxContext {
   certificateAuthority: SandboxCertificateAuthority;
 }
 
+/** The published key a request names by `publicKeyId`, or the current one when it names none. */
 export function keyFor(ctx: SandboxContext, usage: PublicKeyUsage, publicKeyId?: string | null): SandboxKey | undefined {
-  return ctx.keys.find((k) => k.usage === usage && (publicKeyId == null || k.publicKeyId === publicKeyId));
+  if (publicKeyId == null) return currentKey(ctx.keys, usage, ctx.clock.now());
+  return ctx.keys.find((k) => k.usage === usage && k.publicKeyId === publicKeyId);
 }
 
 /** `sessionToken`: an access or a refresh token (DELETE /auth/sessions/current accepts either). */

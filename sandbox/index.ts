@@ -9,7 +9,8 @@ import { findSpecFolder } from '../shared/spec/specFolder';
 import type { Clock, ContextIdentifier, Logger } from '../shared/types';
 import { SandboxCertificateAuthority } from './ca';
 import type { SandboxContext, Scheduler } from './context';
-import { generateSandboxKeys } from './keys';
+import { generateSandboxKey, generateSandboxKeys, type SandboxKey } from './keys';
+import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
 import { OpenApiSpec } from './openapi';
 import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './rateLimits';
 import { authRoutes } from './routes/auth';
@@ -75,6 +76,10 @@ export interface RunningSandbox {
 export interface SandboxHandle extends RunningSandbox {
   state: SandboxState;
   clock: Clock;
+  /** Publishes a new key for `usage`, valid from `validFrom` (default now), next to the current one: a planned rotation. */
+  rotatePublicKey(usage: PublicKeyUsage, validFrom?: Date): Promise<SandboxKey>;
+  /** Stops publishing and accepting the key: requests naming it are refused with 21470 from then on. */
+  withdrawPublicKey(publicKeyId: string): void;
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => new Date() };
@@ -141,6 +146,16 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     officialSchemas: !!specDir,
     state,
     clock,
+    rotatePublicKey: async (usage, validFrom = clock.now()) => {
+      const key = await generateSandboxKey(usage, validFrom);
+      keys.push(key);
+      return key;
+    },
+    withdrawPublicKey: (publicKeyId) => {
+      const index = keys.findIndex((k) => k.publicKeyId === publicKeyId);
+      if (index < 0) throw new RangeError(`The sandbox publishes no key ${publicKeyId}.`);
+      keys.splice(index, 1);
+    },
     close: async () => {
       scheduler.cancelAll();
       server.closeAllConnections();

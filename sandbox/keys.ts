@@ -1,6 +1,7 @@
 /**
- * The sandbox's own "Ministry of Finance" encryption keys: one RSA-2048 key pair per usage, each published
- * in a self-signed X.509 certificate exactly like `/security/public-key-certificates` publishes the real ones.
+ * The sandbox's own "Ministry of Finance" encryption keys: RSA-2048 key pairs, each published in a self-signed
+ * X.509 certificate exactly like `/security/public-key-certificates` publishes the real ones. It starts with one
+ * per usage; during a rotation, as on KSeF, a new key is published next to the old one until that is withdrawn.
  */
 import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -28,12 +29,19 @@ const CERTIFICATE_VALIDITY_MS = 2 * 365 * DAY_MS;
 
 export function generateSandboxKeys(now: Date): Promise<SandboxKey[]> {
   const usages: PublicKeyUsage[] = ['KsefTokenEncryption', 'SymmetricKeyEncryption'];
-  return Promise.all(usages.map((usage) => generateSandboxKey(usage, now)));
+  return Promise.all(usages.map((usage) => generateSandboxKey(usage, new Date(now.getTime() - MINUTE_MS))));
 }
 
-async function generateSandboxKey(usage: PublicKeyUsage, now: Date): Promise<SandboxKey> {
+/** The key KSeF uses for `usage` when a request names none: the currently valid one with the newest `validFrom`. */
+export function currentKey(keys: SandboxKey[], usage: PublicKeyUsage, now: Date): SandboxKey | undefined {
+  return keys
+    .filter((k) => k.usage === usage && k.validFrom <= now && now < k.validTo)
+    .sort((a, b) => b.validFrom.getTime() - a.validFrom.getTime())[0];
+}
+
+export async function generateSandboxKey(usage: PublicKeyUsage, notBefore: Date): Promise<SandboxKey> {
   const { publicKey, privateKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 });
-  const validFrom = new Date(Math.floor((now.getTime() - MINUTE_MS) / 1000) * 1000);
+  const validFrom = new Date(Math.floor(notBefore.getTime() / 1000) * 1000);
   const validTo = new Date(validFrom.getTime() + CERTIFICATE_VALIDITY_MS);
 
   const cert = forge.pki.createCertificate();

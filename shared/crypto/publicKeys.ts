@@ -23,8 +23,19 @@ export interface EncryptionKey {
 /** KSeF answers 21470 when a `publicKeyId` is unknown or withdrawn (key rotation). */
 export const UNKNOWN_PUBLIC_KEY_CODE = 21470;
 
-/** Public data, so shared by every client in the process: one download per base URL until KSeF rotates its keys. */
-const certificatesByBaseUrl = new Map<string, Promise<PublicKeyCertificate[]>>();
+/**
+ * How long a downloaded key list is trusted. KSeF publishes a new key next to the old one before a rotation, so a
+ * long-running workflow host that looks again now and then moves to the new key before the old one is withdrawn.
+ */
+export const PUBLIC_KEYS_MAX_AGE_MS = 6 * 3600_000;
+
+interface CachedCertificates {
+  fetchedAt: number;
+  certificates: Promise<PublicKeyCertificate[]>;
+}
+
+/** Public data, so shared by every client in the process: one download per base URL and max age, or on rotation. */
+const certificatesByBaseUrl = new Map<string, CachedCertificates>();
 
 /** The Ministry's encryption keys of one environment: chosen by usage and validity, refetched on rotation. */
 export class PublicKeys {
@@ -37,11 +48,12 @@ export class PublicKeys {
 
   /** The currently valid key for `usage` with the newest `validFrom` (the rule both official clients follow). */
   async get(usage: PublicKeyUsage): Promise<EncryptionKey> {
-    const now = this.clock.now().getTime();
-    const candidates = (await this.certificates())
-      .filter((c) => c.usage.includes(usage) && Date.parse(c.validFrom) <= now && now < Date.parse(c.validTo))
-      .sort((a, b) => Date.parse(b.validFrom) - Date.parse(a.validFrom));
-    const chosen = candidates[0];
+    let chosen = newestValid(await this.certificates(), usage, this.clock.now().getTime());
+    if (!chosen) {
+      // Every key we knew has expired: the list is out of date, not necessarily KSeF.
+      certificatesByBaseUrl.delete(this.baseUrl);
+      chosen = newestValid(await this.certificates(), usage, this.clock.now().getTime());
+    }
     if (!chosen) {
       throw new KsefError(`KSeF at ${this.baseUrl} publishes no currently valid public key for ${usage}.`);
     }
@@ -64,18 +76,27 @@ export class PublicKeys {
   }
 
   private certificates(): Promise<PublicKeyCertificate[]> {
-    let pending = certificatesByBaseUrl.get(this.baseUrl);
-    if (!pending) {
-      pending = this.request<PublicKeyCertificate[]>({ method: 'GET', path: '/security/public-key-certificates' }).then(
+    const now = this.clock.now().getTime();
+    const cached = certificatesByBaseUrl.get(this.baseUrl);
+    if (cached && now - cached.fetchedAt < PUBLIC_KEYS_MAX_AGE_MS) return cached.certificates;
+    const entry: CachedCertificates = {
+      fetchedAt: now,
+      certificates: this.request<PublicKeyCertificate[]>({ method: 'GET', path: '/security/public-key-certificates' }).then(
         (response) => response.data,
-      );
-      certificatesByBaseUrl.set(this.baseUrl, pending);
-      // A failed download must not stay cached.
-      const cached = pending;
-      cached.catch(() => {
-        if (certificatesByBaseUrl.get(this.baseUrl) === cached) certificatesByBaseUrl.delete(this.baseUrl);
-      });
-    }
-    return pending;
+      ),
+    };
+    certificatesByBaseUrl.set(this.baseUrl, entry);
+    // A failed download must not stay cached.
+    entry.certificates.catch(() => {
+      if (certificatesByBaseUrl.get(this.baseUrl) === entry) certificatesByBaseUrl.delete(this.baseUrl);
+    });
+    return entry.certificates;
   }
+}
+
+/** The rule both official clients follow: the right usage, valid now, the newest `validFrom`. */
+function newestValid(certificates: PublicKeyCertificate[], usage: PublicKeyUsage, now: number): PublicKeyCertificate | undefined {
+  return certificates
+    .filter((c) => c.usage.includes(usage) && Date.parse(c.validFrom) <= now && now < Date.parse(c.validTo))
+    .sort((a, b) => Date.parse(b.validFrom) - Date.parse(a.validFrom))[0];
 }

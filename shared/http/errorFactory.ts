@@ -33,6 +33,7 @@ interface ParsedBody {
   title?: string;
   traceId?: string;
   reasonCode?: string;
+  security?: Record<string, unknown>;
 }
 
 /**
@@ -46,6 +47,7 @@ export function errorFromResponse(response: FailedResponse): KsefError {
     exceptions: parsed.exceptions,
     traceId: parsed.traceId,
     reasonCode: parsed.reasonCode,
+    security: parsed.security,
   };
   const where = `${response.method} ${response.path}`;
   const explanation = describe(parsed, response.status);
@@ -62,10 +64,7 @@ export function errorFromResponse(response: FailedResponse): KsefError {
     case response.status === 401:
       return new KsefAuthError(`KSeF refused the access token on ${where} ${explanation}`, options);
     case response.status === 403:
-      return new KsefForbiddenError(
-        `KSeF denied ${where}; check the credential's permissions in this context ${explanation}`,
-        options,
-      );
+      return new KsefForbiddenError(`KSeF denied ${where}; ${forbiddenAdvice(parsed)} ${explanation}`, options);
     case response.status === 404 || parsed.exceptions.some((e) => NOT_FOUND_CODES.has(e.code)):
       return new KsefNotFoundError(`KSeF found nothing for ${where} ${explanation}`, options);
     case response.status === 410:
@@ -78,6 +77,24 @@ export function errorFromResponse(response: FailedResponse): KsefError {
       return new KsefValidationError(`KSeF rejected the request ${where} ${explanation}`, options);
     default:
       return new KsefError(`KSeF answered ${where} with an unexpected HTTP status ${explanation}`, options);
+  }
+}
+
+/** What to do about a 403, from its `reasonCode` and `security` payload (NOTES.md 4.13). */
+function forbiddenAdvice(parsed: ParsedBody): string {
+  const security = parsed.security ?? {};
+  const list = (value: unknown) => (Array.isArray(value) && value.length > 0 ? value.map(String).join(', ') : 'none');
+  switch (parsed.reasonCode) {
+    case 'missing-permissions':
+      return `the credential needs one of the permissions ${list(security.requiredAnyOfPermissions)} in this context (it has ${list(security.presentPermissions)})`;
+    case 'ip-not-allowed':
+      return `the authorization policy of this authentication does not allow the client IP${typeof security.clientIp === 'string' ? ` ${security.clientIp}` : ''}; authenticate again from an allowed address or widen the policy`;
+    case 'auth-method-not-allowed':
+      return `this operation is not available when authenticated by ${typeof security.authenticationMethodCategory === 'string' ? security.authenticationMethodCategory : 'this method'}; authenticate with a certificate (XAdES)`;
+    case 'context-type-not-allowed':
+      return `this operation is not available in a ${typeof security.contextIdentifierType === 'string' ? security.contextIdentifierType : 'context of this type'} context`;
+    default:
+      return "check the credential's permissions in this context";
   }
 }
 
@@ -120,6 +137,7 @@ function parseErrorBody(body: unknown): ParsedBody {
     detail: stringOrUndefined(record.detail) ?? statusDetails,
     traceId: stringOrUndefined(record.traceId),
     reasonCode: stringOrUndefined(record.reasonCode),
+    ...(record.security && typeof record.security === 'object' && { security: record.security as Record<string, unknown> }),
   };
 }
 

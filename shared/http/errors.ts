@@ -17,6 +17,8 @@ export interface KsefErrorOptions {
   traceId?: string;
   /** problem+json 403 `reasonCode`. */
   reasonCode?: string;
+  /** problem+json 403 `security`: e.g. the permissions required and present, or the refused client IP. */
+  security?: Record<string, unknown>;
   /** The input field the error is about, e.g. `invoices[2].xml` or `credentials.ksefToken`. */
   field?: string;
   cause?: unknown;
@@ -27,6 +29,7 @@ export class KsefError extends Error {
   readonly exceptions: KsefExceptionDetail[];
   readonly traceId?: string;
   readonly reasonCode?: string;
+  readonly security?: Record<string, unknown>;
   readonly field?: string;
 
   constructor(message: string, options: KsefErrorOptions = {}) {
@@ -36,6 +39,7 @@ export class KsefError extends Error {
     this.exceptions = options.exceptions ?? [];
     this.traceId = options.traceId;
     this.reasonCode = options.reasonCode;
+    this.security = options.security;
     this.field = options.field;
   }
 
@@ -56,6 +60,7 @@ export class KsefError extends Error {
       ...(this.code !== undefined && { code: this.code }),
       ...(this.exceptions.length > 0 && { exceptions: this.exceptions }),
       ...(this.reasonCode && { reasonCode: this.reasonCode }),
+      ...(this.security && { security: this.security }),
       ...(this.field && { field: this.field }),
       ...(this.traceId && { traceId: this.traceId }),
     };

@@ -63,7 +63,6 @@ export class Transport {
 
   constructor(private readonly options: TransportOptions) {
     this.axios = axios.create({
-      timeout: options.timeoutMs,
       validateStatus: () => true,
       responseType: 'arraybuffer',
       // Bodies are passed and read as raw bytes: no axios transformations and no automatic JSON parsing.
@@ -99,6 +98,9 @@ export class Transport {
           params: request.query,
           headers: this.headers(request, isStorage),
           data: request.json === undefined ? request.body?.content : JSON.stringify(request.json),
+          // A deadline for the whole exchange: axios' own timeout only limits idle time, so a server that
+          // trickles its answer byte by byte could otherwise hold a request indefinitely.
+          signal: AbortSignal.timeout(this.options.timeoutMs),
         });
       } catch (error) {
         const networkError = describeNetworkError(error, request.method, loggedPath, this.options.timeoutMs);
@@ -238,7 +240,7 @@ function lowerCaseHeaders(headers: AxiosResponse['headers']): Record<string, str
 /** Built from the error code and message only: axios errors carry the request config, including headers. */
 function describeNetworkError(error: unknown, method: string, path: string, timeoutMs: number): KsefNetworkError {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
     return new KsefNetworkError(`KSeF did not answer ${method} ${path} within ${timeoutMs} ms.`);
   }
   return new KsefNetworkError(

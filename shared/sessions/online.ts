@@ -123,6 +123,9 @@ export async function sendInvoicesOnline(
   return outcome;
 }
 
+/** KSeF's answer to closing a session whose status is no longer 100 (open). */
+const SESSION_NOT_OPEN_CODE = 21180;
+
 function checkSchema(schema: InvoiceSchema | undefined): InvoiceSchema {
   const chosen = schema ?? 'FA(3)';
   if (!(chosen in INVOICE_SCHEMAS)) {
@@ -292,6 +295,8 @@ class OnlineSession {
       await this.deps.api({ method: 'POST', path: `/sessions/online/${this.referenceNumber}/close`, idempotent: true });
       return true;
     } catch (error) {
+      // The session is no longer open: an earlier close whose answer was lost, or KSeF closed it itself.
+      if (error instanceof KsefError && error.hasCode(SESSION_NOT_OPEN_CODE)) return true;
       this.deps.logger?.error('Could not close the KSeF online session', {
         sessionReferenceNumber: this.referenceNumber,
         reason: errorJson(error).message,

@@ -192,6 +192,19 @@ describe('a send whose answer was lost', () => {
     expect(isValidKsefNumber(result.invoices[0].ksefNumber!)).toBe(true);
   });
 
+  it('still reports the session status and UPO when the answer to closing the session was lost', async () => {
+    const client = clientOf(sandbox, { baseUrl: proxy.baseUrl });
+    proxy.inject((r) => r.method === 'POST' && /^\/sessions\/online\/[^/]+\/close$/.test(r.path), { kind: 'loseAnswer' });
+
+    const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/CLOSE/1' })]);
+    await client.close();
+
+    // The repeated close finds the session already closed (21180), which is what the first one achieved.
+    expect(sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online/{referenceNumber}/close').map((e) => e.status)).toEqual([204, 400]);
+    expect(result.sessionStatus?.code).toBe(200);
+    expect(readUpoDocuments(result.sessionUpo![0].upo).map((d) => d.ksefNumber)).toEqual([result.invoices[0].ksefNumber]);
+  });
+
   it('is resolved the same way when a later run sends the identical invoice again', async () => {
     const client = clientOf(sandbox, { baseUrl: proxy.baseUrl });
     const xml = buildDemoInvoice({ invoiceNumber: 'FV/2026/RERUN/1' });

@@ -187,6 +187,26 @@ describe('faults between the client and KSeF', () => {
     expect(forbidden.message).toMatch(/\(403 missing-permissions\): Brak wymaganych uprawnień\.$/);
   });
 
+  it("says which permissions KSeF required and which the credential has when it refuses (403 missing-permissions)", async () => {
+    const readOnly = sandbox.state.issueKsefToken({
+      contextIdentifier: sandbox.contextIdentifier,
+      authorIdentifier: { type: 'Nip', value: sandbox.contextIdentifier.value },
+      description: 'Read-only token',
+      permissions: ['InvoiceRead'],
+      now: new Date(),
+    });
+    const ksef = clientOf(sandbox, { credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: readOnly.secret } });
+    const error = (await ksef.sessions.online.send([buildDemoInvoice()]).catch((e: unknown) => e)) as KsefForbiddenError;
+    await ksef.close();
+
+    expect(error).toBeInstanceOf(KsefForbiddenError);
+    expect(error.reasonCode).toBe('missing-permissions');
+    expect(error.security).toEqual({ requiredAnyOfPermissions: expect.arrayContaining(['InvoiceWrite']), presentPermissions: ['InvoiceRead'] });
+    expect(error.message).toMatch(/^KSeF denied POST \/sessions\/online; the credential needs one of the permissions .*InvoiceWrite.* in this context \(it has InvoiceRead\)/);
+    expect(error.toJSON()).toMatchObject({ reasonCode: 'missing-permissions', security: error.security });
+    expectNoSecret(error, readOnly.secret);
+  });
+
   it('never repeats an invoice POST that failed with 5xx: that invoice fails, the others go through', async () => {
     proxy.inject((r) => r.method === 'POST' && INVOICE_SEND.test(r.path), {
       kind: 'respond',
@@ -230,7 +250,8 @@ describe('client options and connectivity', () => {
 
   it.each([
     [undefined, /baseUrl is required when environment is 'custom'/],
-    ['not a url', /baseUrl "not a url" is not a valid URL/],
+    ['not a url', /baseUrl is not a valid URL \(it must start with https:\/\/\)/],
+    ['20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-1234563218|0a1b2c', /baseUrl is not a valid URL/],
     ['ftp://ksef.example/v2', /baseUrl must use http or https, not ftp/],
     ['https://ksef.example/v2?x=1', /baseUrl must not contain a query string/],
     ['https://user:pw@ksef.example/v2', /baseUrl must not contain a user name or password/],
@@ -242,6 +263,8 @@ describe('client options and connectivity', () => {
       create();
     } catch (error) {
       expect((error as KsefInputError).field).toBe('baseUrl');
+      // Whatever was typed there may be a secret pasted into the wrong field.
+      if (baseUrl) expect((error as KsefInputError).message).not.toContain(baseUrl);
     }
   });
 
@@ -253,6 +276,27 @@ describe('client options and connectivity', () => {
       createKsefClient({ environment: 'production', credentials: { method: 'ksefToken', contextIdentifier: credentials.contextIdentifier } }),
     ).toThrow(expect.objectContaining({ field: 'credentials.ksefToken' }));
     expect(() => createKsefClient({ environment: 'staging' as never, credentials })).toThrow(expect.objectContaining({ field: 'environment' }));
+  });
+
+  it('gives up on an answer that trickles in slower than the request timeout allows, however steadily it comes', async () => {
+    const sandbox = await startRecordedSandbox();
+    const proxy = await startFaultProxy(sandbox.baseUrl);
+    const clock = new ManualClock();
+    // Each byte arrives well within the timeout, so only a deadline for the whole exchange can stop it.
+    proxy.inject((r) => r.path === '/security/public-key-certificates', { kind: 'trickleAnswer', intervalMs: 50 }, 4);
+    const ksef = clientOf(sandbox, { baseUrl: proxy.baseUrl, clock, sleep: clock.sleep, requestTimeoutMs: 400 });
+    try {
+      const startedAt = Date.now();
+      const error = await ksef.authenticate().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KsefNetworkError);
+      expect((error as Error).message).toBe('KSeF did not answer GET /security/public-key-certificates within 400 ms.');
+      expect(proxy.count('GET', '/security/public-key-certificates')).toBe(4);
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+    } finally {
+      await ksef.close();
+      await proxy.close();
+      await sandbox.close();
+    }
   });
 
   it('reports an unreachable KSeF as KsefNetworkError after retrying the safe request', async () => {

@@ -18,6 +18,8 @@ export type Fault =
   | { kind: 'loseAnswer' }
   /** Let the sandbox process the request, then hold its answer back for `ms`. */
   | { kind: 'delayAnswer'; ms: number }
+  /** Send the sandbox's answer one byte every `intervalMs`, as a stalled network or server does. */
+  | { kind: 'trickleAnswer'; intervalMs: number }
   /** Pass the sandbox's JSON answer through `change` first. */
   | { kind: 'rewriteJson'; change: (body: any) => unknown };
 
@@ -36,6 +38,20 @@ export interface FaultProxy {
   inject(matches: (request: ProxiedRequest) => boolean, fault: Fault, times?: number): void;
   count(method: string, path: string | RegExp): number;
   close(): Promise<void>;
+}
+
+function trickle(res: http.ServerResponse, status: number, headers: http.IncomingHttpHeaders, body: Buffer, intervalMs: number): void {
+  res.writeHead(status, headers);
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed || sent >= body.length) {
+      clearInterval(timer);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    res.write(body.subarray(sent, ++sent));
+  }, intervalMs);
+  res.on('close', () => clearInterval(timer));
 }
 
 export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy> {
@@ -82,6 +98,7 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
               res.end(body);
             };
             if (fault?.kind === 'delayAnswer') setTimeout(deliver, fault.ms);
+            else if (fault?.kind === 'trickleAnswer') trickle(res, answer.statusCode ?? 502, headers, body, fault.intervalMs);
             else deliver();
           });
         },
