@@ -174,5 +174,36 @@ export class KsefApi implements ICredentialType {
       ],
       description: 'How KSeF identifies the signer of the authentication request',
     },
+    {
+      displayName: 'Allowed IP Addresses',
+      name: 'allowedIps',
+      type: 'string',
+      default: '',
+      placeholder: 'e.g. 203.0.113.7, 203.0.113.0/24, 198.51.100.1-198.51.100.99',
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      description:
+        'Optional. Only these IPv4 addresses may use the tokens of this authentication: addresses, ranges (first-last) and masks (address/bits), separated by commas, at most 10 of each kind. KSeF refuses requests from anywhere else. Leave empty for no restriction.',
+    },
+    {
+      displayName: 'Also Allow the Current IP',
+      name: 'allowCurrentIp',
+      type: 'boolean',
+      default: false,
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      description:
+        'Whether to add the IPv4 address KSeF sees this n8n at (when authenticating) to the allowed addresses. Turning it on restricts the tokens to that address even when the list above is empty.',
+    },
+    {
+      displayName: 'Authentication Request Schema',
+      name: 'authTokenRequestSchema',
+      type: 'options',
+      default: '2.0',
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      options: [
+        { name: '2.0', value: '2.0', description: 'What the official KSeF clients send' },
+        { name: '2.1', value: '2.1', description: 'The newer schema; differs only in its IP address rules' },
+      ],
+      description: 'Version of the signed AuthTokenRequest document. Keep 2.0 unless KSeF asks for 2.1.',
+    },
   ];
 }

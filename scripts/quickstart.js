@@ -97,7 +97,8 @@ function stopNodeRed(child) {
 
 async function main() {
   const port = Number(process.env.PORT || 1880);
-  const userDir = path.join(PACKAGE_ROOT, '.tmp', 'quickstart');
+  // QUICKSTART_USER_DIR lets the test run the quick start without touching a developer's own .tmp/quickstart.
+  const userDir = process.env.QUICKSTART_USER_DIR || path.join(PACKAGE_ROOT, '.tmp', 'quickstart');
   fs.mkdirSync(userDir, { recursive: true });
   const settingsFile = writeSettings(userDir, port);
   linkPackage(userDir);

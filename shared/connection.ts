@@ -1,4 +1,7 @@
 import type {
+  AllowedIps,
+  AuthTokenRequestSchemaVersion,
+  CertificateAuthorizationPolicy,
   ContextIdentifierType,
   EnvironmentName,
   KsefClientOptions,
@@ -26,6 +29,15 @@ export interface ConnectionSettings {
   privateKeyPem?: string;
   privateKeyPassphrase?: string;
   subjectIdentifierType?: SubjectIdentifierType | '';
+  /** AuthTokenRequest schema of the certificate method (default 2.0). */
+  authTokenRequestSchema?: AuthTokenRequestSchemaVersion | '';
+  /**
+   * The IPv4 addresses allowed to use the tokens of a certificate authentication, separated by commas, spaces or
+   * lines: addresses (`203.0.113.7`), ranges (`203.0.113.1-203.0.113.99`) and masks (`203.0.113.0/24`).
+   */
+  allowedIps?: string;
+  /** Also allow the address KSeF sees this machine at (the challenge's `clientIp`). */
+  allowCurrentIp?: boolean;
 }
 
 /**
@@ -49,6 +61,8 @@ export function clientOptionsFromSettings(settings: ConnectionSettings, logger?:
               ? { certificatePem: text(settings.certificatePem), privateKeyPem: text(settings.privateKeyPem), passphrase: settings.privateKeyPassphrase || undefined }
               : { pkcs12: text(settings.pkcs12), password: settings.pkcs12Password ?? '' },
           subjectIdentifierType: settings.subjectIdentifierType || 'certificateSubject',
+          ...(settings.authTokenRequestSchema && { authTokenRequestSchema: settings.authTokenRequestSchema }),
+          ...authorizationPolicyOf(settings),
         }
       : { method: 'ksefToken', ...contextIdentifier, ...(ksefToken && { ksefToken }) };
   return {
@@ -56,5 +70,21 @@ export function clientOptionsFromSettings(settings: ConnectionSettings, logger?:
     ...(environment === 'custom' && { baseUrl: text(settings.baseUrl) }),
     credentials,
     ...(logger && { logger }),
+  };
+}
+
+/** The policy part of the form: nothing when no address is listed and the current IP is not to be allowed. */
+function authorizationPolicyOf(settings: ConnectionSettings): { authorizationPolicy?: CertificateAuthorizationPolicy } {
+  const entries = (settings.allowedIps ?? '').split(/[\s,;]+/).filter((entry) => entry !== '');
+  if (entries.length === 0 && !settings.allowCurrentIp) return {};
+  const allowedIps: AllowedIps = {};
+  const add = (kind: keyof AllowedIps, entry: string) => (allowedIps[kind] ??= []).push(entry);
+  // The engine checks each entry's syntax and count; here they are only sorted by their shape.
+  for (const entry of entries) add(entry.includes('-') ? 'ip4Ranges' : entry.includes('/') ? 'ip4Masks' : 'ip4Addresses', entry);
+  return {
+    authorizationPolicy: {
+      ...(entries.length > 0 && { allowedIps }),
+      ...(settings.allowCurrentIp && { allowChallengeClientIp: true }),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { clientOptionsFromSettings, createKsefClient, KsefInputError } from '../../shared';
 import type {
+  AuthTokenRequestSchemaVersion,
   ContextIdentifierType,
   EnvironmentName,
   KsefClient,
@@ -17,6 +18,9 @@ interface KsefConfigDef extends NodeDef {
   authMethod?: 'ksefToken' | 'certificate';
   certificateFormat?: 'pkcs12' | 'pem';
   subjectIdentifierType?: SubjectIdentifierType;
+  allowedIps?: string;
+  allowCurrentIp?: boolean;
+  authTokenRequestSchema?: AuthTokenRequestSchemaVersion;
 }
 
 interface KsefConfigCredentials {
@@ -94,6 +98,9 @@ export default function registerKsefConfig(RED: NodeAPI): void {
         authenticationMethod: def.authMethod,
         certificateFormat: def.certificateFormat,
         subjectIdentifierType: def.subjectIdentifierType,
+        allowedIps: def.allowedIps,
+        allowCurrentIp: def.allowCurrentIp,
+        authTokenRequestSchema: def.authTokenRequestSchema,
         ...credentials,
       },
       runtimeLogger(node),

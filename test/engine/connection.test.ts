@@ -48,6 +48,29 @@ describe('connection settings of the host forms', () => {
     });
   });
 
+  it('sorts the allowed IPs of a certificate connection into addresses, ranges and masks, and picks the schema', () => {
+    const options = clientOptionsFromSettings({
+      authenticationMethod: 'certificate',
+      pkcs12: 'MIIB',
+      authTokenRequestSchema: '2.1',
+      allowedIps: ' 203.0.113.7, 198.51.100.1-198.51.100.99\n192.0.2.0/24 ;203.0.113.8 ',
+      allowCurrentIp: true,
+    });
+    expect(options.credentials).toMatchObject({
+      authTokenRequestSchema: '2.1',
+      authorizationPolicy: {
+        allowedIps: { ip4Addresses: ['203.0.113.7', '203.0.113.8'], ip4Ranges: ['198.51.100.1-198.51.100.99'], ip4Masks: ['192.0.2.0/24'] },
+        allowChallengeClientIp: true,
+      },
+    });
+    const currentOnly = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '  ', allowCurrentIp: true });
+    expect(currentOnly.credentials).toMatchObject({ authorizationPolicy: { allowChallengeClientIp: true } });
+    expect(currentOnly.credentials).not.toHaveProperty('authorizationPolicy.allowedIps');
+    const none = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '', allowCurrentIp: false });
+    expect(none.credentials).not.toHaveProperty('authorizationPolicy');
+    expect(none.credentials).not.toHaveProperty('authTokenRequestSchema');
+  });
+
   it('re-wraps a PEM block pasted into a single-line field', () => {
     const flattened = '-----BEGIN CERTIFICATE----- ' + 'A'.repeat(70) + ' BBBB -----END CERTIFICATE-----';
     expect(restorePemLineBreaks(flattened)).toBe(`-----BEGIN CERTIFICATE-----\n${'A'.repeat(64)}\n${'A'.repeat(6)}BBBB\n-----END CERTIFICATE-----\n`);

@@ -6,10 +6,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports';
 import { findSpecFolder } from '../../../shared/spec/specFolder';
 
 const execFileAsync = promisify(execFile);
@@ -62,16 +62,6 @@ export async function packPackage(destination: string): Promise<string> {
   return path.join(destination, tarball);
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ExecutionItem {
   json: Record<string, unknown>;

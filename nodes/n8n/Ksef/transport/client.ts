@@ -19,8 +19,8 @@ const clients = new Map<string, KsefClient>();
 
 /** The `ksefApi` credential's fields (credentials/KsefApi.credentials.ts) are the engine's connection settings. */
 function settingsOf(data: ICredentialDataDecryptedObject | undefined): ConnectionSettings {
-  const settings: Record<string, string> = {};
-  for (const [name, value] of Object.entries(data ?? {})) if (typeof value === 'string') settings[name] = value;
+  const settings: Record<string, string | boolean> = {};
+  for (const [name, value] of Object.entries(data ?? {})) if (typeof value === 'string' || typeof value === 'boolean') settings[name] = value;
   return settings as ConnectionSettings;
 }
 

@@ -47,6 +47,9 @@ const CREDENTIAL_FIELD_LABELS: Array<[enginePrefix: string, label: string]> = [
   ['credentials.certificate.passphrase', "'Private Key Passphrase'"],
   ['credentials.certificate', 'the certificate fields'],
   ['credentials.subjectIdentifierType', "'Subject Identifier Type'"],
+  ['credentials.authorizationPolicy.allowChallengeClientIp', "'Also Allow the Current IP'"],
+  ['credentials.authorizationPolicy', "'Allowed IP Addresses'"],
+  ['credentials.authTokenRequestSchema', "'Authentication Request Schema'"],
   ['baseUrl', "'Base URL'"],
   ['environment', "'Environment'"],
 ];

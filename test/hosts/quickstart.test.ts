@@ -1,0 +1,57 @@
+/**
+ * The README's quick start, as a newcomer runs it after `npm install`: `npm start` (here its script, after the build
+ * `npm run test:hosts` did) starts Node-RED with the example flow, which sends two demo invoices to the embedded
+ * sandbox and prints their KSeF numbers.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePort } from './support/ports';
+import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const KSEF_NUMBER_LINE = /^ {2}>>> KSeF number: (\S+) {2}invoice (\S+), UPO received$/;
+
+it('prints the KSeF numbers of the two demo invoices and serves the editor on the chosen port', async () => {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-quickstart-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'quickstart.js')], {
+    env: { ...process.env, PORT: String(port), QUICKSTART_USER_DIR: userDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  try {
+    const numbers = await new Promise<string[]>((resolve, reject) => {
+      const found: string[] = [];
+      const timer = setTimeout(() => reject(new Error(`No two KSeF numbers within 90 s. Output:\n${output.join('\n')}`)), 90_000);
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) {
+          output.push(line);
+          const match = KSEF_NUMBER_LINE.exec(line);
+          if (match) found.push(match[1]);
+          if (found.length === 2) {
+            clearTimeout(timer);
+            resolve(found);
+          }
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+      child.on('exit', (code) => reject(new Error(`npm start exited (${code}) early. Output:\n${output.join('\n')}`)));
+    });
+
+    expect(numbers.every(isValidKsefNumber)).toBe(true);
+    expect(new Set(numbers).size).toBe(2);
+    expect(output).toContain(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
+    const editor = await fetch(`http://127.0.0.1:${port}/`);
+    expect(editor.status).toBe(200);
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+    });
+    fs.rmSync(userDir, { recursive: true, force: true });
+  }
+});
