@@ -137,7 +137,7 @@ function parseErrorBody(body: unknown): ParsedBody {
     detail: stringOrUndefined(record.detail) ?? statusDetails,
     traceId: stringOrUndefined(record.traceId),
     reasonCode: stringOrUndefined(record.reasonCode),
-    ...(record.security && typeof record.security === 'object' && { security: record.security as Record<string, unknown> }),
+    security: record.security && typeof record.security === 'object' ? (record.security as Record<string, unknown>) : undefined,
   };
 }
 
