@@ -92,6 +92,16 @@ export function authMethodNotAllowed(category: string, detail = 'Ta operacja nie
   });
 }
 
+/** 403 ip-not-allowed: the token's authentication allowed other client addresses (its authorization policy). */
+export function ipNotAllowed(clientIp: string): SandboxHttpError {
+  return new SandboxHttpError({
+    status: 403,
+    reasonCode: 'ip-not-allowed',
+    detail: 'Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia.',
+    security: { clientIp },
+  });
+}
+
 export function gone(): SandboxHttpError {
   return new SandboxHttpError({ status: 410, detail: 'Operacja wygasła i nie jest już dostępna.' });
 }

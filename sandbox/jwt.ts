@@ -21,6 +21,8 @@ export interface KsefJwtClaims {
   pep?: string[];
   /** Subject details (JSON text): who signed, for XAdES authentications. */
   sud?: string;
+  /** IP policy (JSON text `{"OnClientIpChange": …}`), when the authentication set one. */
+  ipp?: string;
   /** Unique id so two tokens issued in the same second differ. */
   jti: string;
   iss: string;

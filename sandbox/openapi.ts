@@ -112,7 +112,12 @@ export class OpenApiSpec {
       validate = this.ajv.compile(rewriteRefs(toJsonSchema(schema)) as object);
       this.validators.set(cacheKey, validate);
     }
-    return validate(value) ? [] : (validate.errors ?? []).map((e) => describe(e, rootField));
+    if (validate(value)) return [];
+    const errors = validate.errors ?? [];
+    // The spec has no anyOf of its own: these come from the null alternative `nullable` adds, and only repeat the
+    // problem the other alternative reports.
+    const relevant = errors.filter((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null'));
+    return (relevant.length > 0 ? relevant : errors).map((e) => describe(e, rootField));
   }
 }
 
@@ -131,6 +136,14 @@ function toJsonSchema(node: Json | undefined): Json {
   for (const [key, value] of Object.entries(node)) {
     if (key === 'example' || key === 'examples') continue;
     out[key] = toJsonSchema(value);
+  }
+  // open-api.json gives the item limits of AllowedIps as `minimum`/`maximum`, which JSON Schema ignores on arrays;
+  // the changelog (2.x) calls them list-length limits that KSeF enforces, so they are checked as such.
+  if (out.type === 'array') {
+    for (const [bound, itemsBound] of [['minimum', 'minItems'], ['maximum', 'maxItems']] as const) {
+      if (typeof out[bound] === 'number' && out[itemsBound] === undefined) out[itemsBound] = out[bound];
+      delete out[bound];
+    }
   }
   if (out.nullable !== true) return out;
   delete out.nullable;

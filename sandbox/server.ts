@@ -8,6 +8,7 @@ import type { Principal, RouteDefinition, SandboxContext, SandboxRequest, Sandbo
 import {
   SandboxHttpError,
   inputValidationError,
+  ipNotAllowed,
   missingPermissions,
   notFound,
   renderError,
@@ -15,6 +16,7 @@ import {
   unauthorized,
   type RenderedResponse,
 } from './errors';
+import { allowsClientIp } from './authorizationPolicy';
 import { verifyJwt, type JwtType } from './jwt';
 import { PUBLIC_RATE_LIMIT, RateLimiter } from './rateLimits';
 import { serveStorageBlob } from './routes/storage';
@@ -53,13 +55,17 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
 
   return (req, res) => {
     readBody(req)
-      .then(async (body) => {
+      .then(async (received) => {
         const url = new URL(req.url ?? '/', 'http://sandbox');
         const now = ctx.clock.now();
+        const body = received === TOO_LARGE ? Buffer.alloc(0) : received;
         let operation: string | undefined;
         let rendered: RenderedResponse;
         try {
-          if (url.pathname.startsWith('/storage/') && req.method === 'GET') {
+          if (received === TOO_LARGE) {
+            // Undocumented but observed: KSeF refuses an oversized request with 413 and no body (CIRFMF/ksef-api issue #577).
+            rendered = { status: 413, headers: {}, body: Buffer.alloc(0) };
+          } else if (url.pathname.startsWith('/storage/') && req.method === 'GET') {
             rendered = serveStorageBlob(ctx, url, now);
           } else {
             const match = url.pathname.startsWith(API_PREFIX + '/') ? matchRoute(compiled, req.method ?? '', url.pathname.slice(API_PREFIX.length)) : undefined;
@@ -142,6 +148,10 @@ function authenticate(ctx: SandboxContext, requirement: Exclude<RouteDefinition[
   if (!claims || !acceptedTypes[requirement].includes(claims.typ)) throw unauthorized('Nieprawidłowy lub wygasły token.');
   const operation = ctx.state.authOperations.get(claims.arn);
   if (!operation) throw unauthorized('Nieprawidłowy lub wygasły token.');
+  // The policy binds the tokens issued by the authentication, not the authentication token used to obtain them.
+  if (claims.typ !== 'AuthenticationToken' && operation.allowedIps && !allowsClientIp(operation.allowedIps, req.clientIp)) {
+    throw ipNotAllowed(req.clientIp);
+  }
   // Access tokens outlive a revoked authentication until they expire (NOTES.md 3.1); a refresh token of a
   // revoked authentication is refused by the refresh operation itself (21301, NOTES.md 4.4).
   return { claims, operation };
@@ -211,15 +221,25 @@ function send(res: ServerResponse, rendered: RenderedResponse): void {
   res.end(rendered.body);
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+const TOO_LARGE = Symbol('request body too large');
+
+/**
+ * The request body, or TOO_LARGE past MAX_BODY_BYTES. An oversized body is still read to its end, and thrown
+ * away, so that the client receives the answer instead of a reset connection.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | typeof TOO_LARGE> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = Number(req.headers['content-length']) > MAX_BODY_BYTES;
+    if (tooLarge) resolve(TOO_LARGE);
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new Error('request body too large'));
-        req.destroy();
+        tooLarge = true;
+        chunks.length = 0;
+        resolve(TOO_LARGE);
         return;
       }
       chunks.push(chunk);

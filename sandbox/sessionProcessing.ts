@@ -100,7 +100,7 @@ async function decide(ctx: SandboxContext, session: OnlineSession, invoice: Sess
   }
 
   const acquisitionDate = ctx.clock.now();
-  const ksefNumber = newKsefNumber(ctx.state, sellerNip, acquisitionDate);
+  const ksefNumber = newKsefNumber(ctx.state, sellerNip, invoice.invoicingDate);
   Object.assign(invoice, {
     ksefNumber,
     acquisitionDate,
@@ -143,9 +143,14 @@ export function finalizeSession(ctx: SandboxContext, session: OnlineSession): vo
   session.dateUpdated = ctx.clock.now();
 }
 
+/**
+ * The number's date is the day the invoice was accepted for processing (`invoicingDate`, numer-ksef.md), a Polish
+ * calendar day as for automatic offline mode (NOTES.md 9.4); formatKsefNumber writes the UTC day of what it is given.
+ */
 function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
+  const acceptanceDay = new Date(`${warsawDay(acceptedAt)}T00:00:00Z`);
   for (;;) {
-    const candidate = formatKsefNumber(sellerNip, acceptedAt, randomBytes(6).toString('hex'));
+    const candidate = formatKsefNumber(sellerNip, acceptanceDay, randomBytes(6).toString('hex'));
     if (!state.invoicesByKsefNumber.has(candidate)) return candidate;
   }
 }

@@ -8,6 +8,7 @@ import type { InvoiceSchema, FormCode } from '../shared/model/formCodes';
 import { newReferenceNumber } from '../shared/model/referenceNumber';
 import type { ContextIdentifier, KsefCertificateType, KsefTokenPermission, KsefTokenStatus, StatusInfo as KsefStatusInfo } from '../shared/types';
 import type { SymmetricKey } from '../shared/crypto/aes';
+import type { AllowedIps } from '../shared/auth/xades/authTokenRequest';
 import type { UpoAuthentication } from './processing/upo';
 
 /** Statuses of operations and sessions; only an invoice's status carries `extensions`. */
@@ -74,6 +75,8 @@ export interface AuthenticationOperation {
   methodInfo: { category: 'Token' | 'XadesSignature' | 'NationalNode' | 'Other'; code: string; displayName: string };
   contextIdentifier: ContextIdentifier;
   clientIp: string;
+  /** The authorization policy's addresses: only these may use the access and refresh tokens (none: any). */
+  allowedIps?: AllowedIps;
   status: StatusInfo;
   /** Set when authenticated with a KSeF token. */
   tokenReferenceNumber?: string;

@@ -4,9 +4,10 @@ import { SUBJECT_OIDS, type CertificateInfo } from '../../shared/certificates/x5
 import { sha256Base64 } from '../../shared/crypto/hashes';
 import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
 import { newReferenceNumber } from '../../shared/model/referenceNumber';
-import type { AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
+import type { AllowedIps, AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
 import { CONTEXT_TYPES } from '../../shared/environments';
 import type { ContextIdentifier, ContextIdentifierType, TokenInfo } from '../../shared/types';
+import { allowedIpsOfJson, restrictingAllowedIps } from '../authorizationPolicy';
 import { keyFor, principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { DAY_MS, MINUTE_MS, formatDateTime } from '../dates';
 import { SandboxHttpError, inputValidationError, ksefException } from '../errors';
@@ -86,6 +87,8 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
             rol: [],
             pep: operation.permissions,
             ...(operation.subjectDetails && { sud: JSON.stringify(operation.subjectDetails) }),
+            // The claim the official C# client reads (NOTES.md 3.8); a request from an address outside the policy is refused.
+            ...(operation.allowedIps && { ipp: JSON.stringify({ OnClientIpChange: 'reject' }) }),
           }
         : {};
     const token = signJwt(
@@ -183,13 +186,19 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
     Object.assign(operation, succeeded);
   }
 
-  function newOperation(req: SandboxRequest, contextIdentifier: ContextIdentifier, method: Pick<AuthenticationOperation, 'method' | 'methodInfo'>): AuthenticationOperation {
+  function newOperation(
+    req: SandboxRequest,
+    contextIdentifier: ContextIdentifier,
+    method: Pick<AuthenticationOperation, 'method' | 'methodInfo'>,
+    allowedIps: AllowedIps | undefined,
+  ): AuthenticationOperation {
     const operation: AuthenticationOperation = {
       referenceNumber: newReferenceNumber('AU', req.now),
       startDate: req.now,
       ...method,
       contextIdentifier,
       clientIp: req.clientIp,
+      ...(allowedIps && { allowedIps }),
       status: AUTH_STATUS.inProgress,
       permissions: [],
       isTokenRedeemed: false,
@@ -252,6 +261,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         }
         const encryptedToken = requireBase64(body, 'encryptedToken');
         const publicKeyId = body.publicKeyId == null ? undefined : requireString(body, 'publicKeyId');
+        const allowedIps = allowedIpsOfJson(body.authorizationPolicy);
 
         const challenge = takeChallenge(challengeText, req.now);
         const key = keyFor(ctx, 'KsefTokenEncryption', publicKeyId);
@@ -261,7 +271,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         const operation = newOperation(req, { type: contextType as ContextIdentifierType, value: contextValue }, {
           method: 'Token',
           methodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' },
-        });
+        }, allowedIps);
         const challengeTimestampMs = challenge.timestamp.getTime();
         ctx.scheduler.after(ctx.processingDelayMs, () =>
           completeTokenAuthentication(operation, encryptedToken, challengeTimestampMs, key),
@@ -287,7 +297,12 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
 
         const serialNumber = ctx.certificateAuthority.issuedSerialNumber(certificate.der);
         const ksefCertificate = serialNumber === undefined ? undefined : state.ksefCertificates.get(serialNumber);
-        const operation = newOperation(req, request.contextIdentifier, xadesMethod(identity, ksefCertificate));
+        const operation = newOperation(
+          req,
+          request.contextIdentifier,
+          xadesMethod(identity, ksefCertificate),
+          restrictingAllowedIps(request.authorizationPolicy?.allowedIps),
+        );
         operation.authenticationDocumentHash = sha256Base64(req.body);
         const verifyCertificateChain = req.query.get('verifyCertificateChain') === 'true';
         ctx.scheduler.after(ctx.processingDelayMs, () =>

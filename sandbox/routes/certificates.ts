@@ -22,9 +22,12 @@ import {
   type SubjectIdentifier,
 } from '../state';
 import type { KsefCertificateType } from '../../shared/types';
-import { requireBase64, requireObject, requireString, type JsonRecord } from './input';
+import { checkString, queryInteger, requireArray, requireBase64, requireObject, requireOneOf, requireString, type JsonRecord } from './input';
 
 const CERTIFICATE_VALIDITY_MS = 730 * DAY_MS;
+const CERTIFICATE_TYPES: readonly KsefCertificateType[] = ['Authentication', 'Offline'];
+const CERTIFICATE_NAME_PATTERN = /^[a-zA-Z0-9_\- ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$/;
+const SERIAL_NUMBER_PATTERN = /^[0-9A-F]{16}$/;
 const ENROLLMENT_STATUS_RETENTION_MS = 30 * DAY_MS;
 
 const ENROLLMENT_DATA_OIDS: Record<keyof CertificateSubjectData, string> = {
@@ -130,9 +133,8 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
         const { operation, subject } = subjectOf(req);
         if (!operation.certificateSubject) throw ksefException(25002);
         const body = requireObject(req.json, '(body)');
-        const name = requireString(body, 'certificateName');
-        const type = requireString(body, 'certificateType') as KsefCertificateType;
-        if (type !== 'Authentication' && type !== 'Offline') throw inputValidationError([`'certificateType' must be Authentication or Offline.`]);
+        const name = requireString(body, 'certificateName', 'certificateName', { minLength: 5, maxLength: 100, pattern: CERTIFICATE_NAME_PATTERN });
+        const type = requireOneOf(body.certificateType, CERTIFICATE_TYPES, 'certificateType');
         const csr = requireBase64(body, 'csr');
         const validFrom = optionalDate(body, 'validFrom');
 
@@ -187,11 +189,12 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'other',
       handler: (req) => {
         const { subject } = subjectOf(req);
-        const serials = requireObject(req.json, '(body)').certificateSerialNumbers;
-        if (!Array.isArray(serials) || serials.length === 0) throw inputValidationError([`'certificateSerialNumbers' must list 1 to 10 serial numbers.`]);
+        const serials = requireArray(requireObject(req.json, '(body)'), 'certificateSerialNumbers', { minItems: 1, maxItems: 10 }).map((serial, i) =>
+          checkString(serial, `certificateSerialNumbers[${i}]`, { pattern: SERIAL_NUMBER_PATTERN }),
+        );
         const owned = new Map(ownedCertificates(subject).map((c) => [c.serialNumber, c]));
         const certificates = serials.flatMap((serial) => {
-          const certificate = owned.get(String(serial));
+          const certificate = owned.get(serial);
           return certificate
             ? [{ certificate: certificate.der.toString('base64'), certificateName: certificate.name, certificateSerialNumber: certificate.serialNumber, certificateType: certificate.type }]
             : [];
@@ -216,8 +219,8 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
           .filter((c) => !filter.status || certificateStatus(c, req.now) === filter.status)
           .filter((c) => !expiresAfter || c.validTo > expiresAfter)
           .sort((a, b) => b.requestDate.getTime() - a.requestDate.getTime());
-        const pageSize = Number(req.query.get('pageSize') ?? 10) || 10;
-        const offset = (Number(req.query.get('pageOffset') ?? 0) || 0) * pageSize;
+        const pageSize = queryInteger(req, 'pageSize', 10, 10, 50);
+        const offset = queryInteger(req, 'pageOffset', 0, 0) * pageSize;
         return {
           status: 200,
           body: {

@@ -1,19 +1,51 @@
 /**
  * Hand checks of request bodies. With the spec folder present ajv has already validated the request against
- * open-api.json; these keep the handlers safe (and the messages specific) when it is absent.
+ * open-api.json; these keep the handlers safe (and the messages specific) when it is absent, so the limits a
+ * handler relies on are repeated here from the spec.
  */
+import type { SandboxRequest } from '../context';
 import { inputValidationError } from '../errors';
 
 export type JsonRecord = Record<string, unknown>;
+
+export interface StringRules {
+  minLength?: number;
+  maxLength?: number;
+  pattern?: RegExp;
+}
 
 export function requireObject(value: unknown, field: string): JsonRecord {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw inputValidationError([`'${field}' must be a JSON object.`]);
   return value as JsonRecord;
 }
 
-export function requireString(body: JsonRecord, key: string, field = key): string {
-  const value = body[key];
+export function requireString(body: JsonRecord, key: string, field = key, rules: StringRules = {}): string {
+  return checkString(body[key], field, rules);
+}
+
+/** `value` as a non-empty string within `rules`. */
+export function checkString(value: unknown, field: string, rules: StringRules = {}): string {
   if (typeof value !== 'string' || value === '') throw inputValidationError([`'${field}' must not be empty.`]);
+  const { minLength = 1, maxLength = Infinity, pattern } = rules;
+  if (value.length < minLength || value.length > maxLength) {
+    throw inputValidationError([`'${field}' must be ${maxLength === Infinity ? `at least ${minLength}` : `${minLength} to ${maxLength}`} characters long.`]);
+  }
+  if (pattern && !pattern.test(value)) throw inputValidationError([`'${field}' must match pattern "${pattern.source}".`]);
+  return value;
+}
+
+export function requireOneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (!allowed.includes(value as T)) throw inputValidationError([`'${field}' must be one of: ${allowed.join(', ')}.`]);
+  return value as T;
+}
+
+export function requireArray(body: JsonRecord, key: string, limits: { minItems?: number; maxItems?: number } = {}, field = key): unknown[] {
+  const value = body[key];
+  const { minItems = 0, maxItems = Infinity } = limits;
+  if (!Array.isArray(value) || value.length < minItems || value.length > maxItems) {
+    const count = maxItems === Infinity ? (minItems > 0 ? ` of at least ${minItems} items` : '') : ` of ${minItems} to ${maxItems} items`;
+    throw inputValidationError([`'${field}' must be an array${count}.`]);
+  }
   return value;
 }
 
@@ -21,6 +53,17 @@ export function requireInteger(body: JsonRecord, key: string, field = key, minim
   const value = body[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
     throw inputValidationError([`'${field}' must be an integer not less than ${minimum}.`]);
+  }
+  return value;
+}
+
+/** An integer query parameter within its range, or `fallback` when absent. */
+export function queryInteger(req: SandboxRequest, name: string, fallback: number, minimum: number, maximum = Infinity): number {
+  const raw = req.query.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(value) || value < minimum || value > maximum) {
+    throw inputValidationError([`'${name}' must be an integer ${maximum === Infinity ? `not less than ${minimum}` : `from ${minimum} to ${maximum}`}.`]);
   }
   return value;
 }

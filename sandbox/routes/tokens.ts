@@ -7,8 +7,9 @@ import { principalOf, type Principal, type RouteDefinition, type SandboxContext,
 import { formatDateTime } from '../dates';
 import { authMethodNotAllowed, inputValidationError, ksefException } from '../errors';
 import { sameContext, subjectKey, type KsefTokenRecord } from '../state';
-import type { KsefTokenPermission, KsefTokenStatus } from '../../shared/types';
-import { requireObject, requireString } from './input';
+import type { KsefTokenStatus } from '../../shared/types';
+import { KSEF_TOKEN_PERMISSIONS } from '../../shared/tokens/ksefTokens';
+import { requireArray, requireObject, requireOneOf, requireString } from './input';
 import { page } from './paging';
 
 const TOKEN_CONTEXT_TYPES: ContextIdentifier['type'][] = ['Nip', 'InternalId'];
@@ -44,9 +45,9 @@ export function tokenRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'other',
       handler: (req) => {
         const body = requireObject(req.json, '(body)');
-        const description = requireString(body, 'description');
-        if (!Array.isArray(body.permissions)) throw inputValidationError([`'permissions' must be an array.`]);
-        const permissions = [...new Set(body.permissions as KsefTokenPermission[])];
+        const description = requireString(body, 'description', 'description', { minLength: 5, maxLength: 256 });
+        const requested = requireArray(body, 'permissions').map((p, i) => requireOneOf(p, KSEF_TOKEN_PERMISSIONS, `permissions[${i}]`));
+        const permissions = [...new Set(requested)];
         const { operation } = principalOf(req);
         if (!TOKEN_CONTEXT_TYPES.includes(operation.contextIdentifier.type)) {
           throw ksefException(26002, `Bieżący typ kontekstu: ${operation.contextIdentifier.type}. Dozwolone typy kontekstu: ${TOKEN_CONTEXT_TYPES.join(', ')}.`);

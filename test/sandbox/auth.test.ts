@@ -2,7 +2,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { isValidReferenceNumber } from '../../shared/model/referenceNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
-import { KsefHttp, ManualClock } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, exceptionOf } from '../support/ksefHttp';
 import { decodeJwt } from '../support/xadesAuth';
 
 const recorder = new ContractRecorder();
@@ -191,9 +191,71 @@ describe('sandbox authentication', () => {
     }
   });
 
+  it('lets the tokens of an authorization policy be used from an allowed address, in each of its three forms', async () => {
+    clock.advance(60_000);
+    for (const allowedIps of [{ ip4Addresses: ['10.0.0.1', '127.0.0.1'] }, { ip4Ranges: ['127.0.0.0-127.0.0.5'] }, { ip4Masks: ['127.0.0.0/8'] }]) {
+      const tokens = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps } });
+      expect(JSON.parse(decodeJwt(tokens.accessToken).ipp)).toEqual({ OnClientIpChange: 'reject' });
+      expect((await http.request('GET', '/rate-limits', { bearer: tokens.accessToken })).status).toBe(200);
+      expect((await http.request('POST', '/auth/token/refresh', { bearer: tokens.refreshToken })).status).toBe(200);
+    }
+    const unrestricted = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps: { ip4Addresses: [], ip4Masks: null } } });
+    expect(decodeJwt(unrestricted.accessToken).ipp).toBeUndefined();
+    expect((await http.request('GET', '/rate-limits', { bearer: unrestricted.accessToken })).status).toBe(200);
+  });
+
+  it('refuses the access and refresh tokens from an address outside the policy with 403 ip-not-allowed', async () => {
+    clock.advance(60_000);
+    for (const allowedIps of [{ ip4Addresses: ['10.0.0.1'] }, { ip4Ranges: ['127.0.0.2-127.0.0.9'] }, { ip4Masks: ['192.168.0.0/16', '127.0.0.0/32'] }]) {
+      // The authentication token is not bound: status and redeem work from anywhere.
+      const tokens = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps } });
+      const denied = await http.request('GET', '/rate-limits', { bearer: tokens.accessToken });
+      expect(denied.status).toBe(403);
+      expect(denied.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(denied.json).toEqual({
+        title: 'Forbidden',
+        status: 403,
+        detail: 'Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia.',
+        instance: '/v2/rate-limits',
+        reasonCode: 'ip-not-allowed',
+        security: { clientIp: '127.0.0.1' },
+        traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+        timestamp: expect.any(String),
+      });
+      const refresh = await http.request('POST', '/auth/token/refresh', { bearer: tokens.refreshToken });
+      expect(refresh.status).toBe(403);
+      expect(refresh.json).toMatchObject({ reasonCode: 'ip-not-allowed', security: { clientIp: '127.0.0.1' } });
+    }
+  });
+
+  it('rejects an authorization policy that breaks the schema with 21405', async () => {
+    clock.advance(60_000);
+    const tooMany = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, {
+      authorizationPolicy: { allowedIps: { ip4Addresses: Array.from({ length: 11 }, (_, i) => `10.0.0.${i + 1}`) } },
+    });
+    expect(tooMany.answer.status).toBe(400);
+    expect(exceptionOf(tooMany.answer)).toEqual({
+      exceptionCode: 21405,
+      exceptionDescription: 'Błąd walidacji danych wejściowych.',
+      details: ["'authorizationPolicy.allowedIps.ip4Addresses' must NOT have more than 10 items."],
+    });
+    const backwards = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, {
+      authorizationPolicy: { allowedIps: { ip4Ranges: ['10.0.0.9-10.0.0.1'] } },
+    });
+    expect(exceptionOf(backwards.answer)).toMatchObject({ exceptionCode: 21405, details: [expect.stringContaining('authorizationPolicy.allowedIps.ip4Ranges[0]')] });
+  });
+
   it('serves only responses that match open-api.json', () => {
     expect(recorder.violations()).toEqual([]);
-    for (const operation of ['POST /auth/ksef-token 202', 'POST /auth/ksef-token 400', 'GET /auth/{referenceNumber} 200', 'POST /auth/token/redeem 400', 'POST /auth/token/refresh 200']) {
+    for (const operation of [
+      'POST /auth/ksef-token 202',
+      'POST /auth/ksef-token 400',
+      'GET /auth/{referenceNumber} 200',
+      'POST /auth/token/redeem 400',
+      'POST /auth/token/refresh 200',
+      'POST /auth/token/refresh 403',
+      'GET /rate-limits 403',
+    ]) {
       expect(recorder.coverage()).toContain(operation);
     }
   });

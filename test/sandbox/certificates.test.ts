@@ -176,6 +176,28 @@ describe('sandbox KSeF certificates', () => {
     expect((await enrollmentResult(pss.json.referenceNumber)).status.code).toBe(200);
   });
 
+  it('validates enrollment, query and retrieve requests against open-api.json with 21405', async () => {
+    const detailsOf = (answer: { json: any }) => {
+      expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.' });
+      return exceptionOf(answer).details;
+    };
+    expect(detailsOf(await enroll({ certificateName: 'Cert!', csr: buildCsr(subject).csr }))).toEqual([expect.stringMatching(/^'certificateName' must match pattern /)]);
+    expect(detailsOf(await enroll({ certificateName: 'Cert', csr: buildCsr(subject).csr }))).toEqual(["'certificateName' must NOT have fewer than 5 characters."]);
+    expect((await enroll({ certificateName: 'Pieczęć Łódź_2-ok', csr: buildCsr(subject).csr })).status).toBe(202);
+
+    const query = (params: string) => http.request('POST', `/certificates/query${params}`, { bearer: session.accessToken, body: {} });
+    expect(detailsOf(await query('?pageSize=51'))).toEqual(["'pageSize' must be <= 50."]);
+    expect(detailsOf(await query('?pageSize=9'))).toEqual(["'pageSize' must be >= 10."]);
+    expect(detailsOf(await query('?pageOffset=-1'))).toEqual(["'pageOffset' must be >= 0."]);
+    expect((await query('?pageSize=50&pageOffset=0')).status).toBe(200);
+
+    const retrieve = (certificateSerialNumbers: unknown) => http.request('POST', '/certificates/retrieve', { bearer: session.accessToken, body: { certificateSerialNumbers } });
+    expect(detailsOf(await retrieve(Array(11).fill('0321C82DA41B4362')))).toEqual(["'certificateSerialNumbers' must NOT have more than 10 items."]);
+    expect(detailsOf(await retrieve([]))).toEqual(["'certificateSerialNumbers' must NOT have fewer than 1 items."]);
+    expect(detailsOf(await retrieve(['0321c82da41b4362']))).toEqual(['\'certificateSerialNumbers[0]\' must match pattern "^[0-9A-F]{16}$".']);
+    expect((await retrieve(Array(10).fill('0321C82DA41B4362'))).status).toBe(200);
+  });
+
   it('rejects an enrollment for a public key that is already certified', async () => {
     const key = newKey('ec');
     await issue('Authentication', key);
@@ -253,7 +275,9 @@ describe('sandbox KSeF certificates', () => {
       'POST /certificates/enrollments 400',
       'GET /certificates/enrollments/{referenceNumber} 200',
       'POST /certificates/retrieve 200',
+      'POST /certificates/retrieve 400',
       'POST /certificates/query 200',
+      'POST /certificates/query 400',
       'POST /certificates/{certificateSerialNumber}/revoke 204',
       'POST /certificates/{certificateSerialNumber}/revoke 400',
     ]) {

@@ -1,9 +1,12 @@
+import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { findSpecFolder } from '../../shared/spec/specFolder';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { OpenApiSpec } from '../../sandbox/openapi';
 import { ContractRecorder, contractViolations } from '../support/contract';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { KsefHttp, ManualClock, sendInvoiceBody } from '../support/ksefHttp';
+import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, sendInvoiceBody } from '../support/ksefHttp';
+import { testSigner, xadesAuthenticate } from '../support/xadesAuth';
 
 const recorder = new ContractRecorder();
 const clock = new ManualClock(new Date('2026-05-04T10:00:00Z'));
@@ -78,6 +81,19 @@ describe('sandbox protocol conventions', () => {
     expect(outside.status).toBe(404);
   });
 
+  it('answers a request body over 20 MB with 413 and an empty body, announced by Content-Length or streamed', async () => {
+    const announced = await rawPost(`${sandbox.baseUrl}/sessions/online`, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024 + 1) }, [
+      Buffer.from('{'),
+    ]);
+    expect(announced).toEqual({ status: 413, body: '' });
+
+    const megabyte = Buffer.alloc(1024 * 1024, 0x20);
+    const streamed = await rawPost(`${sandbox.baseUrl}/sessions/online`, { 'content-type': 'application/json' }, Array(21).fill(megabyte));
+    expect(streamed).toEqual({ status: 413, body: '' });
+    // The connection was drained, not broken: the sandbox goes on answering.
+    expect((await http.request('POST', '/auth/challenge')).status).toBe(200);
+  });
+
   it('limits requests per second with 429, Retry-After and the Polish detail', async () => {
     expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).status).toBe(200);
     expect((await http.request('GET', '/limits/context', { bearer: accessToken })).status).toBe(200);
@@ -147,6 +163,37 @@ describe('sandbox protocol conventions', () => {
 });
 
 describe('sandbox without the spec folder', () => {
+  it('still applies the limits of open-api.json that handlers check by hand: lengths, enums, patterns, list sizes and ranges', async () => {
+    const bare = await startSandbox({ specDir: null, processingDelayMs: 5, rateLimits: RELAXED_RATE_LIMITS });
+    try {
+      const bareHttp = new KsefHttp(bare.baseUrl);
+      const detailsOf = (answer: { json: any }) => {
+        expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.' });
+        return exceptionOf(answer).details;
+      };
+      const tooManyIps = await bareHttp.startTokenAuthentication(bare.ksefToken, bare.contextIdentifier, {
+        authorizationPolicy: { allowedIps: { ip4Addresses: Array.from({ length: 11 }, (_, i) => `10.0.0.${i + 1}`) } },
+      });
+      expect(detailsOf(tooManyIps.answer)).toEqual(['authorizationPolicy.allowedIps.ip4Addresses may hold at most 10 entries (has 11).']);
+
+      const seal = testSigner({ kind: 'seal', organizationName: 'Demo sp. z o.o.', nip: bare.contextIdentifier.value });
+      const { accessToken } = await xadesAuthenticate(bareHttp, seal, bare.contextIdentifier);
+      const post = (path: string, body: unknown) => bareHttp.request('POST', path, { bearer: accessToken, body });
+      expect(detailsOf(await post('/tokens', { permissions: ['InvoiceRead'], description: 'abcd' }))).toEqual(["'description' must be 5 to 256 characters long."]);
+      expect(detailsOf(await post('/tokens', { permissions: ['Owner'], description: 'Nieznane uprawnienie' }))).toEqual([
+        "'permissions[0]' must be one of: InvoiceRead, InvoiceWrite, CredentialsRead, CredentialsManage, SubunitManage, EnforcementOperations, Introspection.",
+      ]);
+      const enrollment = await post('/certificates/enrollments', { certificateName: 'Cert!', certificateType: 'Authentication', csr: 'AAAA' });
+      expect(detailsOf(enrollment)).toEqual([expect.stringMatching(/^'certificateName' must match pattern /)]);
+      expect(detailsOf(await post('/certificates/query?pageSize=51', {}))).toEqual(["'pageSize' must be an integer from 10 to 50."]);
+      expect(detailsOf(await post('/certificates/retrieve', { certificateSerialNumbers: Array(11).fill('0321C82DA41B4362') }))).toEqual([
+        "'certificateSerialNumbers' must be an array of 1 to 10 items.",
+      ]);
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('still rejects malformed requests with 21405 naming the field, and still processes invoices', async () => {
     const bare = await startSandbox({ specDir: null, processingDelayMs: 5 });
     try {
@@ -167,3 +214,30 @@ describe('sandbox without the spec folder', () => {
     }
   });
 });
+
+/** POSTs `chunks` (chunked unless a content-length is given) and resolves with the answer, even one given before the body is sent. */
+function rawPost(url: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers });
+    let answered = false;
+    req.on('response', (res) => {
+      answered = true;
+      const parts: Buffer[] = [];
+      res.on('data', (part: Buffer) => parts.push(part));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') });
+        req.destroy();
+      });
+    });
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    void (async () => {
+      for (const chunk of chunks) {
+        if (answered) return;
+        if (!req.write(chunk)) await once(req, 'drain');
+      }
+      if (!headers['content-length']) req.end();
+    })();
+  });
+}

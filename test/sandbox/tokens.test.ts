@@ -114,6 +114,21 @@ describe('sandbox KSeF tokens', () => {
     expect(internalToken.token).toContain(`|internalId-${COMPANY_NIP}-12345|`);
   });
 
+  it('rejects a description outside 5-256 characters and an unknown permission with 21405, before checking permissions', async () => {
+    const owner = await xadesAuthenticate(http, seal, companyContext);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ permissions: ['InvoiceRead'], description: 'abcd' }, "'description' must NOT have fewer than 5 characters."],
+      [{ permissions: ['InvoiceRead'], description: 'x'.repeat(257) }, "'description' must NOT have more than 256 characters."],
+      [{ permissions: ['InvoiceRead', 'Owner'], description: 'Nieznane uprawnienie' }, "'permissions[1]' must be equal to one of the allowed values."],
+    ];
+    for (const [body, detail] of cases) {
+      const answer = await http.request('POST', '/tokens', { bearer: owner.accessToken, body });
+      expect(answer.status).toBe(400);
+      expect(exceptionOf(answer)).toEqual({ exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.', details: [detail] });
+    }
+    expect((await http.request('POST', '/tokens', { bearer: owner.accessToken, body: { permissions: ['InvoiceRead'], description: 'x'.repeat(256) } })).status).toBe(202);
+  });
+
   it('lists tokens newest first with filters and continuation-token paging', async () => {
     const listingContext = { type: 'Nip' as const, value: '7762811692' };
     const listingSeal = testSigner({ kind: 'seal', organizationName: 'Lista sp. z o.o.', nip: listingContext.value }, { clock });

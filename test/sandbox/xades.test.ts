@@ -141,12 +141,38 @@ describe('sandbox XAdES authentication', () => {
     expect(exceptionOf(late.answer).exceptionCode).toBe(21111);
   });
 
+  it('binds the tokens to the AuthorizationPolicy of the signed document: 127.0.0.1 allowed works, others get 403 ip-not-allowed', async () => {
+    clock.advance(1000);
+    const allowed = await xadesAuthenticate(http, ownerSeal, sandbox.contextIdentifier, {
+      authorizationPolicy: { allowedIps: { ip4Addresses: ['192.0.2.10'], ip4Masks: ['127.0.0.0/8'] } },
+    });
+    expect(JSON.parse(decodeJwt(allowed.accessToken).ipp)).toEqual({ OnClientIpChange: 'reject' });
+    expect((await http.request('GET', '/tokens', { bearer: allowed.accessToken })).status).toBe(200);
+    expect((await http.request('POST', '/auth/token/refresh', { bearer: allowed.refreshToken })).status).toBe(200);
+
+    const elsewhere = await xadesAuthenticate(http, ownerSeal, sandbox.contextIdentifier, {
+      authorizationPolicy: { allowedIps: { ip4Addresses: ['192.0.2.10'], ip4Ranges: ['198.51.100.1-198.51.100.254'] } },
+    });
+    const denied = await http.request('GET', '/tokens', { bearer: elsewhere.accessToken });
+    expect(denied.status).toBe(403);
+    expect(denied.json).toMatchObject({
+      title: 'Forbidden',
+      status: 403,
+      detail: 'Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia.',
+      reasonCode: 'ip-not-allowed',
+      security: { clientIp: '127.0.0.1' },
+    });
+    expect((await http.request('POST', '/auth/token/refresh', { bearer: elsewhere.refreshToken })).json).toMatchObject({ reasonCode: 'ip-not-allowed' });
+    const noPolicy = await xadesAuthenticate(http, ownerSeal, sandbox.contextIdentifier);
+    expect(decodeJwt(noPolicy.accessToken).ipp).toBeUndefined();
+  });
+
   it('serves only responses that match open-api.json (415 for a wrong media type is observed, not documented)', () => {
     const documented = recorder.exchanges.filter((e) => !(e.operation === 'POST /auth/xades-signature' && e.status === 415));
     const checked = new ContractRecorder();
     documented.forEach(checked.record);
     expect(checked.violations()).toEqual([]);
-    for (const operation of ['POST /auth/xades-signature 202', 'POST /auth/xades-signature 400', 'GET /auth/{referenceNumber} 200']) {
+    for (const operation of ['POST /auth/xades-signature 202', 'POST /auth/xades-signature 400', 'GET /auth/{referenceNumber} 200', 'GET /tokens 403']) {
       expect(recorder.coverage()).toContain(operation);
     }
   });

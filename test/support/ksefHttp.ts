@@ -28,6 +28,15 @@ export function exceptionOf(answer: { json: any }): { exceptionCode: number; exc
   return answer.json.exception.exceptionDetailList[0];
 }
 
+/** Changes to a `POST /auth/ksef-token` request, for tests of what the sandbox makes of them. */
+export interface TokenAuthenticationTweak {
+  timestampMs?: number;
+  publicKeyId?: string;
+  challenge?: string;
+  /** Sent as `authorizationPolicy` as it is (also invalid shapes). */
+  authorizationPolicy?: unknown;
+}
+
 export class KsefHttp {
   constructor(readonly baseUrl: string) {}
 
@@ -57,7 +66,7 @@ export class KsefHttp {
   async startTokenAuthentication(
     ksefToken: string,
     contextIdentifier: ContextIdentifier,
-    tweak: { timestampMs?: number; publicKeyId?: string; challenge?: string } = {},
+    tweak: TokenAuthenticationTweak = {},
   ): Promise<{ answer: HttpAnswer; challenge: string }> {
     const challengeAnswer = await this.request('POST', '/auth/challenge');
     const challenge = tweak.challenge ?? (challengeAnswer.json.challenge as string);
@@ -69,6 +78,7 @@ export class KsefHttp {
         contextIdentifier,
         encryptedToken: encryptWithCertificate(key.certificate, Buffer.from(`${ksefToken}|${timestampMs}`, 'utf8')),
         publicKeyId: tweak.publicKeyId ?? key.publicKeyId,
+        ...(tweak.authorizationPolicy !== undefined && { authorizationPolicy: tweak.authorizationPolicy }),
       },
     });
     return { answer, challenge };
@@ -83,8 +93,12 @@ export class KsefHttp {
   }
 
   /** The whole KSeF-token flow: access and refresh tokens. */
-  async authenticate(ksefToken: string, contextIdentifier: ContextIdentifier): Promise<{ accessToken: string; refreshToken: string; referenceNumber: string }> {
-    const { answer } = await this.startTokenAuthentication(ksefToken, contextIdentifier);
+  async authenticate(
+    ksefToken: string,
+    contextIdentifier: ContextIdentifier,
+    tweak: TokenAuthenticationTweak = {},
+  ): Promise<{ accessToken: string; refreshToken: string; referenceNumber: string }> {
+    const { answer } = await this.startTokenAuthentication(ksefToken, contextIdentifier, tweak);
     const { referenceNumber, authenticationToken } = answer.json;
     const status = await this.authenticationResult(referenceNumber, authenticationToken.token);
     if (status.code !== 200) throw new Error(`authentication ended with ${JSON.stringify(status)}`);

@@ -3,7 +3,7 @@
  * certificate) and the protocol steps — challenge, signed AuthTokenRequest, status, redeem.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { AuthTokenRequest, SubjectIdentifierType } from '../../shared/auth/xades/authTokenRequest';
+import type { AuthorizationPolicy, AuthTokenRequest, SubjectIdentifierType } from '../../shared/auth/xades/authTokenRequest';
 import { signAuthTokenRequest } from '../../shared/auth/xades/sign';
 import { generateTestCertificate, type TestCertificateSubject } from '../../shared/certificates/testCertificates';
 import { parseCertificate, type CertificateInfo } from '../../shared/certificates/x509';
@@ -32,6 +32,8 @@ export interface XadesStartOptions {
   contentType?: string;
   /** Reuse a challenge instead of asking for a new one. */
   challenge?: string;
+  /** The `AuthorizationPolicy` of the signed document. */
+  authorizationPolicy?: AuthorizationPolicy;
   /** Changes the signed document before it is sent (tampering tests). */
   alter?: (xml: string) => string;
   clock?: Clock;
@@ -45,7 +47,12 @@ export async function startXadesAuthentication(
   options: XadesStartOptions = {},
 ): Promise<{ answer: HttpAnswer; challenge: string }> {
   const challenge = options.challenge ?? (await http.request('POST', '/auth/challenge')).json.challenge;
-  const request: AuthTokenRequest = { challenge, contextIdentifier, subjectIdentifierType: options.subjectIdentifierType ?? 'certificateSubject' };
+  const request: AuthTokenRequest = {
+    challenge,
+    contextIdentifier,
+    subjectIdentifierType: options.subjectIdentifierType ?? 'certificateSubject',
+    ...(options.authorizationPolicy && { authorizationPolicy: options.authorizationPolicy }),
+  };
   const signed = signAuthTokenRequest(request, signer, { clock: options.clock });
   const answer = await postXml(http, `/auth/xades-signature${options.query ?? ''}`, options.alter ? options.alter(signed) : signed, options.contentType);
   return { answer, challenge };
