@@ -139,3 +139,39 @@ it('generates a KSeF token with a seal certificate, sends an invoice with it, re
   expect(JSON.stringify(caught)).not.toContain(generated.token);
   expect(everythingLogged('auth')).not.toContain(generated.token);
 });
+
+it('binds the tokens of a certificate config to its allowed IPs: this machine works only when it is allowed', async () => {
+  const seal = generateTestCertificate({
+    subject: { kind: 'seal', organizationName: 'Demo Sprzedawca sp. z o.o.', nip: DEMO_SELLER_NIP },
+    pkcs12Password: PKCS12_PASSWORD,
+  });
+  const sealCredentials = { pkcs12: seal.pkcs12.toString('base64'), pkcs12Password: PKCS12_PASSWORD };
+  const listTokens = (id: string, config: string) => ({ id, type: 'ksef-token', z: 'f3', ksef: config, operation: 'list', wires: [[`${id}Out`]] });
+  await helper.load(
+    NODES,
+    [
+      { id: 'f3', type: 'tab', label: 'allowed IPs' },
+      // Elsewhere only: a documentation address and range, and a mask around them.
+      { ...sealCertificateConfig('cfgElsewhere'), allowedIps: '203.0.113.7, 198.51.100.1-198.51.100.9 192.0.2.0/24' },
+      { ...sealCertificateConfig('cfgHere'), allowedIps: '203.0.113.7', allowCurrentIp: true, authTokenRequestSchema: '2.1' },
+      listTokens('listElsewhere', 'cfgElsewhere'),
+      listTokens('listHere', 'cfgHere'),
+      { id: 'listHereOut', type: 'helper', z: 'f3' },
+      { id: 'listElsewhereOut', type: 'helper', z: 'f3' },
+      { id: 'errors', type: 'catch', z: 'f3', scope: ['listElsewhere'], wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'f3' },
+    ],
+    { cfgElsewhere: sealCredentials, cfgHere: sealCredentials },
+  );
+
+  const caughtMessage = nextMessage('caught');
+  helper.getNode('listElsewhere').receive({ payload: '' });
+  const caught = await caughtMessage;
+  expect(caught.ksef.error).toMatchObject({ name: 'KsefForbiddenError', status: 403, reasonCode: 'ip-not-allowed', security: { clientIp: '127.0.0.1' } });
+  expect(caught.error.message).toMatch(/authorization policy of this authentication does not allow the client IP 127\.0\.0\.1/);
+  expect(messagesOf('listElsewhereOut')).toHaveLength(0);
+
+  const listed = nextMessage('listHereOut');
+  helper.getNode('listHere').receive({ payload: '' });
+  expect(Array.isArray((await listed).payload)).toBe(true);
+});
