@@ -22,9 +22,12 @@ import { listSessionInvoices } from './sessions/invoices';
 import { generateKsefToken, getKsefToken, listKsefTokens, revokeKsefToken } from './tokens/ksefTokens';
 import { listAuthSessions, revokeAuthSession, revokeCurrentAuthSession } from './authSessions/authSessions';
 import {
+  completeEnrollment,
+  createCertificateRequest,
   enrollCertificate,
   getCertificateLimits,
   getEnrollmentData,
+  getEnrollmentStatus,
   queryCertificates,
   retrieveCertificates,
   revokeCertificate,
@@ -165,6 +168,17 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       async enroll(enrollOptions) {
         const { api } = await ready();
         return enrollCertificate({ api, clock, sleep, logger }, enrollOptions);
+      },
+      async completeEnrollment(completeOptions) {
+        const { api } = await ready();
+        return completeEnrollment({ api, clock, sleep, logger }, completeOptions);
+      },
+      async enrollmentStatus(referenceNumber) {
+        return getEnrollmentStatus((await ready()).api, referenceNumber);
+      },
+      async createRequest(requestOptions) {
+        // Enrollment data given by the caller spare the connection: KSeF is asked for them only when missing.
+        return createCertificateRequest(requestOptions, async () => getEnrollmentData((await ready()).api));
       },
       query: (queryOptions) => stream(({ api }) => queryCertificates(api, queryOptions)),
       async retrieve(serialNumbers) {

@@ -82,7 +82,9 @@ export function normalizeBaseUrl(baseUrl: unknown): string {
   try {
     url = new URL(baseUrl.trim());
   } catch {
-    throw new KsefInputError(`baseUrl ${JSON.stringify(baseUrl)} is not a valid URL. ${fix}`, { field: 'baseUrl' });
+    // Not echoed: a secret pasted into the wrong field would end up in the message.
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(baseUrl.trim()) ? '' : ' (it must start with https://)';
+    throw new KsefInputError(`baseUrl is not a valid URL${scheme}. ${fix}`, { field: 'baseUrl' });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new KsefInputError(`baseUrl must use http or https, not ${url.protocol.replace(':', '')}. ${fix}`, {

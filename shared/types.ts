@@ -43,7 +43,10 @@ export interface CertificateSource {
 /** Which client IP addresses may use the tokens a certificate authentication yields. */
 export interface CertificateAuthorizationPolicy {
   allowedIps?: AllowedIps;
-  /** Also allow the address KSeF saw when it issued the challenge (its `clientIp`). */
+  /**
+   * Also allow the address KSeF saw when it issued the challenge (its `clientIp`, which must be IPv4). It takes one
+   * of the 10 places of `allowedIps.ip4Addresses`, so those may then list at most 9.
+   */
   allowChallengeClientIp?: boolean;
 }
 
@@ -176,7 +179,10 @@ export interface InvoiceResult {
   invoicingMode?: 'Online' | 'Offline';
   /** UPO XML of this invoice, when accepted and requested. */
   upo?: string;
-  /** Set when a timed-out send was resolved to an earlier, identical submission (KSeF 440 duplicate). */
+  /**
+   * Set when KSeF answered 440 (duplicate) and the original has the same content hash: this is the earlier
+   * submission's result (after a lost answer, a timeout, or a re-run with the same data), not a second invoice.
+   */
   resolvedFromDuplicate?: { originalSessionReferenceNumber: string };
   /** Why the invoice was not accepted (local validation, a send error, or KSeF's rejection). */
   error?: Record<string, unknown>;
@@ -329,6 +335,7 @@ export interface EnrollCertificateOptions {
 
 /** A KSeF certificate with the private key generated for it. `privateKeyPem` and `pkcs12` are secrets. */
 export interface EnrolledCertificate {
+  status: 'Issued';
   /** Reference number of the enrollment. */
   referenceNumber: string;
   serialNumber: string;
@@ -343,6 +350,68 @@ export interface EnrolledCertificate {
   validTo: string;
   /** Uppercase hex SHA-256 of the certificate. */
   fingerprintSha256: string;
+}
+
+/**
+ * An enrollment KSeF accepted whose certificate could not be fetched in this call (the wait timed out, or reading
+ * the status or the certificate failed). KSeF still issues the certificate: finish with
+ * `certificates.completeEnrollment` and this result's `referenceNumber` and `encryptedPrivateKeyPem`.
+ */
+export interface PendingCertificateEnrollment {
+  status: 'Pending';
+  /** Reference number of the enrollment. */
+  referenceNumber: string;
+  certificateName: string;
+  certificateType: KsefCertificateType;
+  /**
+   * The new private key as encrypted PKCS#8 PEM, protected by the `pkcs12Password` given to enroll. It exists
+   * nowhere else (KSeF never sees it): store it, or the certificate KSeF issues cannot be used.
+   */
+  encryptedPrivateKeyPem: string;
+  /** Why the certificate is not here yet. */
+  reason: string;
+}
+
+export type CertificateEnrollmentResult = EnrolledCertificate | PendingCertificateEnrollment;
+
+export interface CompleteEnrollmentOptions {
+  /** Reference number of the enrollment (`referenceNumber` of the pending result). */
+  referenceNumber: string;
+  /** The private key of the enrollment (`encryptedPrivateKeyPem` of the pending result). */
+  encryptedPrivateKeyPem: string;
+  /** The password given to enroll: it decrypts the key and protects the returned PKCS#12. */
+  pkcs12Password: string;
+  /** How long to wait for KSeF to issue the certificate (default 120 s). */
+  waitForCertificateMs?: number;
+}
+
+/** KSeF's verdict so far on a certificate enrollment (`GET /certificates/enrollments/{ref}`, kept for 30 days). */
+export interface CertificateEnrollmentStatus {
+  referenceNumber: string;
+  requestDate: string;
+  /** 100 in progress, 200 issued (`certificateSerialNumber` set), 400 rejected, 500 unknown error, 550 cancelled by KSeF. */
+  status: StatusInfo;
+  certificateSerialNumber?: string;
+}
+
+export interface CreateCertificateRequestOptions {
+  /** The subject the request carries (default: read from KSeF, as `certificates.enrollmentData()`). */
+  enrollmentData?: CertificateEnrollmentData;
+  /** Key pair to generate: `EC` P-256 (default) or `RSA` 2048. */
+  keyType?: 'RSA' | 'EC';
+  /** Encrypts the returned private key; chosen by the caller and never stored by the engine. */
+  privateKeyPassword: string;
+}
+
+/** A new key pair's PKCS#10 certificate request. `encryptedPrivateKeyPem` is a secret. */
+export interface GeneratedCertificateRequest {
+  keyType: 'RSA' | 'EC';
+  /** PEM (`CERTIFICATE REQUEST`). */
+  csrPem: string;
+  /** Base64 DER, as `POST /certificates/enrollments` takes it. */
+  csrBase64: string;
+  /** Encrypted PKCS#8 PEM, protected by `privateKeyPassword`. */
+  encryptedPrivateKeyPem: string;
 }
 
 export type KsefCertificateStatus = 'Active' | 'Blocked' | 'Revoked' | 'Expired';
@@ -412,8 +481,17 @@ export interface KsefClient {
   certificates: {
     enrollmentData(): Promise<CertificateEnrollmentData>;
     limits(): Promise<CertificateLimits>;
-    /** Generates a key pair and CSR from the enrollment data, enrolls, waits for and retrieves the certificate. */
-    enroll(options: EnrollCertificateOptions): Promise<EnrolledCertificate>;
+    /**
+     * Generates a key pair and CSR from the enrollment data, enrolls, waits for and retrieves the certificate. When
+     * KSeF accepted the request but the certificate could not be fetched, the result is `Pending` (finish it with
+     * `completeEnrollment`).
+     */
+    enroll(options: EnrollCertificateOptions): Promise<CertificateEnrollmentResult>;
+    /** Finishes a pending enrollment: waits for and retrieves the certificate, checks it is the key's, builds the PKCS#12. */
+    completeEnrollment(options: CompleteEnrollmentOptions): Promise<EnrolledCertificate>;
+    enrollmentStatus(referenceNumber: string): Promise<CertificateEnrollmentStatus>;
+    /** A new key pair and certificate request (CSR) for the enrollment data; nothing is sent to KSeF but a read of the data when not given. */
+    createRequest(options: CreateCertificateRequestOptions): Promise<GeneratedCertificateRequest>;
     query(options?: QueryCertificatesOptions): AsyncIterable<KsefCertificateInfo>;
     retrieve(serialNumbers: string[]): Promise<RetrievedCertificate[]>;
     revoke(serialNumber: string, reason?: CertificateRevocationReason): Promise<void>;

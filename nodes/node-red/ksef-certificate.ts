@@ -1,6 +1,6 @@
 import { generateTestCertificate, type TestCertificateSubject } from '../../shared';
 import type { CertificateRevocationReason, KsefCertificateType, QueryCertificatesOptions } from '../../shared/types';
-import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, type OperationNodeDef } from './operationNode';
+import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, takeSecret, type OperationNodeDef } from './operationNode';
 import type { Node, NodeAPI, NodeMessage } from './runtimeTypes';
 
 interface KsefCertificateDef extends OperationNodeDef {
@@ -17,21 +17,29 @@ interface KsefCertificateDef extends OperationNodeDef {
 }
 
 interface KsefCertificateCredentials {
-  /** Protects the PKCS#12 that enroll and generateTestCertificate return. */
+  /** Protects the PKCS#12 that enroll, completeEnrollment and generateTestCertificate return. */
   pkcs12Password: string;
 }
 
 const SERIAL_NUMBER_KEYS = ['certificateSerialNumber', 'serialNumber'];
 
 /**
- * KSeF certificates of the authenticated subject (enrollment data, limits, enroll, query, retrieve, revoke), and
- * self-signed test certificates, which only the embedded sandbox and KSeF TEST accept.
+ * KSeF certificates of the authenticated subject (enrollment data, limits, enroll, enrollment status, completing a
+ * pending enrollment, query, retrieve, revoke), and self-signed test certificates, which only the embedded sandbox
+ * and KSeF TEST accept.
  */
 export default function registerKsefCertificate(RED: NodeAPI): void {
+  /** Read before anything else of the message, so no failure leaves the password in the message for Catch nodes. */
   const pkcs12PasswordOf = (msg: NodeMessage, node: Node<KsefCertificateCredentials>): string => {
-    const password = typeof msg.pkcs12Password === 'string' && msg.pkcs12Password !== '' ? msg.pkcs12Password : node.credentials.pkcs12Password;
+    const fromMessage = takeSecret(msg, 'pkcs12Password');
+    const password = typeof fromMessage === 'string' && fromMessage !== '' ? fromMessage : node.credentials.pkcs12Password;
     if (!password) throw new NodeInputError(RED._('ksef-certificate.errors.missing-pkcs12-password'));
     return password;
+  };
+  const enrollmentReferenceOf = (msg: NodeMessage): string => {
+    const referenceNumber = identifierFrom(msg, 'referenceNumber', ['referenceNumber']);
+    if (!referenceNumber) throw new NodeInputError(RED._('ksef-certificate.errors.missing-reference'));
+    return referenceNumber;
   };
   const serialNumberOf = (msg: NodeMessage): string => {
     const serialNumber = identifierFrom(msg, 'serialNumber', SERIAL_NUMBER_KEYS);
@@ -54,13 +62,39 @@ export default function registerKsefCertificate(RED: NodeAPI): void {
       enroll: {
         running: 'enrolling',
         run: async ({ msg, def, node, client }) => {
-          const enrolled = await client().certificates.enroll({
+          const pkcs12Password = pkcs12PasswordOf(msg, node);
+          const result = await client().certificates.enroll({
             certificateName: typeof msg.certificateName === 'string' ? msg.certificateName : def.certificateName ?? '',
             certificateType: def.certificateType || 'Authentication',
             keyType: def.keyType || 'EC',
-            pkcs12Password: pkcs12PasswordOf(msg, node),
+            pkcs12Password,
           });
-          return { payload: { ...enrolled, pkcs12Base64: enrolled.pkcs12.toString('base64') }, status: 'enrolled' };
+          if (result.status === 'Issued') return { payload: withPkcs12Base64(result), status: 'enrolled' };
+          node.warn(RED._('ksef-certificate.warnings.enrollment-pending', { referenceNumber: result.referenceNumber }));
+          return { payload: result, status: 'pending' };
+        },
+      },
+      enrollmentStatus: {
+        running: 'reading',
+        run: async ({ msg, client }) => {
+          return { payload: await client().certificates.enrollmentStatus(enrollmentReferenceOf(msg)), status: 'read' };
+        },
+      },
+      completeEnrollment: {
+        running: 'enrolling',
+        run: async ({ msg, node, client }) => {
+          const pkcs12Password = pkcs12PasswordOf(msg, node);
+          const payload = msg.payload as { encryptedPrivateKeyPem?: unknown } | undefined;
+          const encryptedPrivateKeyPem = typeof payload === 'object' && payload !== null ? payload.encryptedPrivateKeyPem : undefined;
+          if (typeof encryptedPrivateKeyPem !== 'string' || encryptedPrivateKeyPem === '') {
+            throw new NodeInputError(RED._('ksef-certificate.errors.missing-private-key'));
+          }
+          const enrolled = await client().certificates.completeEnrollment({
+            referenceNumber: enrollmentReferenceOf(msg),
+            encryptedPrivateKeyPem,
+            pkcs12Password,
+          });
+          return { payload: withPkcs12Base64(enrolled), status: 'enrolled' };
         },
       },
       query: {
@@ -90,14 +124,11 @@ export default function registerKsefCertificate(RED: NodeAPI): void {
         running: 'generating',
         offline: true,
         run: async ({ msg, def, node }) => {
+          const pkcs12Password = pkcs12PasswordOf(msg, node);
           const subject = objectFrom<TestCertificateSubject>(msg, 'subject', () => RED._('ksef-certificate.errors.bad-subject')) ?? subjectOf(def);
-          const certificate = generateTestCertificate({
-            subject,
-            pkcs12Password: pkcs12PasswordOf(msg, node),
-            keyType: def.keyType === 'RSA' ? 'rsa' : 'ec',
-          });
+          const certificate = generateTestCertificate({ subject, pkcs12Password, keyType: def.keyType === 'RSA' ? 'rsa' : 'ec' });
           node.warn(RED._('ksef-certificate.warnings.test-certificate'));
-          return { payload: { ...certificate, pkcs12Base64: certificate.pkcs12.toString('base64') }, status: 'test-certificate' };
+          return { payload: withPkcs12Base64(certificate), status: 'test-certificate' };
         },
       },
     },
@@ -114,6 +145,11 @@ export default function registerKsefCertificate(RED: NodeAPI): void {
       return serialNumber;
     });
   }
+}
+
+/** The PKCS#12 also as Base64, the form a ksef-config node takes. */
+function withPkcs12Base64<T extends { pkcs12: Buffer }>(certificate: T): T & { pkcs12Base64: string } {
+  return { ...certificate, pkcs12Base64: certificate.pkcs12.toString('base64') };
 }
 
 function subjectOf(def: KsefCertificateDef): TestCertificateSubject {

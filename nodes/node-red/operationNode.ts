@@ -127,6 +127,16 @@ export function objectFrom<T>(msg: NodeMessage, property: string, error: () => s
   return value as T;
 }
 
+/**
+ * A secret-bearing property of the message (e.g. a password), removed from it as it is read: the message travels on
+ * to other nodes, debug sidebars and Catch nodes.
+ */
+export function takeSecret(msg: NodeMessage, property: string): unknown {
+  const value = msg[property];
+  delete msg[property];
+  return value;
+}
+
 function textOf(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }

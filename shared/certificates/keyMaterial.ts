@@ -175,23 +175,31 @@ function readPem(source: { certificatePem: string | Buffer; privateKeyPem: strin
       throw new KeyMaterialError('unreadable', `${prefix}.certificatePem holds a damaged certificate: copy the whole PEM block again.`, `${prefix}.certificatePem`);
     }
   }
-  const keyField = `${prefix}.privateKeyPem`;
-  const keyText = restorePemLineBreaks(source.privateKeyPem?.toString() ?? '');
+  const privateKey = readPrivateKeyPem(source.privateKeyPem, source.passphrase, { key: `${prefix}.privateKeyPem`, passphrase: `${prefix}.passphrase` });
+  return { privateKey, certificates, certificateField };
+}
+
+/**
+ * A PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED` with
+ * `passphrase`), every problem a `KeyMaterialError` naming `fields.key` or `fields.passphrase`.
+ */
+export function readPrivateKeyPem(pem: string | Buffer | undefined, passphrase: string | undefined, fields: { key: string; passphrase: string }): KeyObject {
+  const keyText = restorePemLineBreaks(pem?.toString() ?? '');
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
-    throw new KeyMaterialError('unreadable', `${keyField} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, keyField);
+    throw new KeyMaterialError('unreadable', `${fields.key} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, fields.key);
   }
   const encrypted = /ENCRYPTED/.test(keyText);
-  if (encrypted && !source.passphrase) {
-    throw new KeyMaterialError('missing-password', `${keyField} is encrypted: provide ${prefix}.passphrase.`, `${prefix}.passphrase`);
+  if (encrypted && !passphrase) {
+    throw new KeyMaterialError('missing-password', `${fields.key} is encrypted: provide ${fields.passphrase}.`, fields.passphrase);
   }
   try {
-    return { privateKey: createPrivateKey({ key: keyText, format: 'pem', passphrase: source.passphrase }), certificates, certificateField };
+    return createPrivateKey({ key: keyText, format: 'pem', passphrase });
   } catch (error) {
     const { code = '', message = '' } = error as Error & { code?: string };
     if (encrypted && /decrypt/i.test(`${code} ${message}`)) {
-      throw new KeyMaterialError('wrong-password', `${prefix}.passphrase does not decrypt ${keyField}: check the passphrase.`, `${prefix}.passphrase`);
+      throw new KeyMaterialError('wrong-password', `${fields.passphrase} does not decrypt ${fields.key}: check that it is the one the key was encrypted with.`, fields.passphrase);
     }
-    throw new KeyMaterialError('unreadable', `${keyField} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`, keyField);
+    throw new KeyMaterialError('unreadable', `${fields.key} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`, fields.key);
   }
 }
 

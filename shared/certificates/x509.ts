@@ -82,8 +82,13 @@ export function parseCertificate(input: Buffer | string): CertificateInfo {
 }
 
 export function certificateToPem(der: Buffer): string {
+  return derToPem(der, 'CERTIFICATE');
+}
+
+/** DER as a PEM block with `label` (e.g. `CERTIFICATE REQUEST`), 64 Base64 characters a line. */
+export function derToPem(der: Buffer, label: string): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 /** Every certificate in PEM text, as DER. */

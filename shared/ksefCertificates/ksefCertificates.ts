@@ -1,11 +1,16 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type {
   CertificateEnrollmentData,
+  CertificateEnrollmentResult,
+  CertificateEnrollmentStatus,
   CertificateLimits,
   CertificateRevocationReason,
   Clock,
+  CompleteEnrollmentOptions,
+  CreateCertificateRequestOptions,
   EnrollCertificateOptions,
   EnrolledCertificate,
+  GeneratedCertificateRequest,
   KsefCertificateInfo,
   KsefCertificateStatus,
   KsefCertificateType,
@@ -13,14 +18,14 @@ import type {
   QueryCertificatesOptions,
   RetrievedCertificate,
   Sleep,
-  StatusInfo,
 } from '../types';
 import { KsefError, KsefForbiddenError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
 import { buildPkcs12 } from '../certificates/pkcs12';
-import { certificateToPem, parseCertificate } from '../certificates/x509';
-import { checkPageSize } from '../util/input';
+import { readPrivateKeyPem } from '../certificates/keyMaterial';
+import { certificateToPem, derToPem, parseCertificate, pemCertificates } from '../certificates/x509';
+import { checkPageSize, requireReferenceNumber } from '../util/input';
 import { generateCertificateRequest, type CsrKeyType } from './csr';
 
 export interface KsefCertificateDeps {
@@ -40,6 +45,7 @@ const SERIAL_NUMBER_PATTERN = /^[0-9A-F]{16}$/;
 const DEFAULT_WAIT_FOR_CERTIFICATE_MS = 120_000;
 const ENROLLMENT_IN_PROGRESS = 100;
 const ENROLLMENT_DONE = 200;
+const ENROLLMENT_REFERENCE_EXAMPLE = '20251010-EH-1B6C9EB000-4B15D3AEB9-89';
 
 /** KSeF's refusals of certificate operations to a caller authenticated with a KSeF token (NOTES.md 4.11, 4.13). */
 const NOT_FOR_THIS_AUTH_METHOD_CODES = [25001, 25002];
@@ -70,9 +76,12 @@ export async function getCertificateLimits(api: RequestFunction): Promise<Certif
 /**
  * The whole enrollment (certyfikaty-KSeF.md §2-6): enrollment data → new key pair and CSR → `POST
  * /certificates/enrollments` → wait for the verdict → retrieve → PKCS#12 with the caller's password.
- * The private key exists only in this process and in the result.
+ * The private key exists only in this process and in the result. Once KSeF has accepted the request it issues
+ * the certificate (and counts it against the limits) whatever happens here, so when waiting or retrieving fails
+ * the result is `Pending`: the reference number and the key encrypted with the caller's password, which
+ * `completeEnrollment` turns into the certificate later.
  */
-export async function enrollCertificate(deps: KsefCertificateDeps, options: EnrollCertificateOptions): Promise<EnrolledCertificate> {
+export async function enrollCertificate(deps: KsefCertificateDeps, options: EnrollCertificateOptions): Promise<CertificateEnrollmentResult> {
   const checked = checkEnrollOptions(options);
   const data = await getEnrollmentData(deps.api);
   const { csrDer, privateKey } = generateCertificateRequest(data, checked.keyType);
@@ -94,56 +103,171 @@ export async function enrollCertificate(deps: KsefCertificateDeps, options: Enro
   const { referenceNumber } = enrollment;
   deps.logger?.info('KSeF certificate enrollment submitted', { referenceNumber, certificateType: checked.certificateType });
 
-  const { status, certificateSerialNumber } = await pollUntil(
-    async () =>
-      (await deps.api<{ status: StatusInfo; certificateSerialNumber?: string }>({ method: 'GET', path: `/certificates/enrollments/${referenceNumber}` }))
-        .data,
+  let verdict: EnrollmentVerdict;
+  try {
+    verdict = await awaitVerdict(deps, referenceNumber, checked.waitForCertificateMs);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.logger?.warn('KSeF certificate not fetched; returning the enrollment as Pending with its encrypted private key', { referenceNumber, reason });
+    return {
+      status: 'Pending',
+      referenceNumber,
+      certificateName: checked.certificateName,
+      certificateType: checked.certificateType,
+      encryptedPrivateKeyPem: encryptPrivateKey(privateKey, checked.pkcs12Password),
+      reason,
+    };
+  }
+  return issuedCertificate(deps, verdict, privateKey, checked.pkcs12Password, () =>
+    new KsefError(`KSeF returned certificate ${verdict.status.certificateSerialNumber} of enrollment ${referenceNumber} for a different key than the one enrolled.`),
+  );
+}
+
+/**
+ * Finishes an enrollment whose certificate `enrollCertificate` could not fetch: waits for the verdict, retrieves
+ * the certificate, checks it is the given key's and builds the PKCS#12, as enroll would have.
+ */
+export async function completeEnrollment(deps: KsefCertificateDeps, options: CompleteEnrollmentOptions): Promise<EnrolledCertificate> {
+  if (!options || typeof options !== 'object') {
+    throw new KsefInputError('certificates.completeEnrollment needs { referenceNumber, encryptedPrivateKeyPem, pkcs12Password }.', { field: 'options' });
+  }
+  const referenceNumber = requireReferenceNumber(options.referenceNumber, 'options.referenceNumber', ENROLLMENT_REFERENCE_EXAMPLE);
+  const pkcs12Password = requirePassword(
+    options.pkcs12Password,
+    'options.pkcs12Password',
+    'the one given to enroll; it decrypts options.encryptedPrivateKeyPem and protects the PKCS#12',
+  );
+  const waitForCertificateMs = checkWaitForCertificateMs(options.waitForCertificateMs);
+  const privateKey = readPrivateKeyPem(options.encryptedPrivateKeyPem, pkcs12Password, {
+    key: 'options.encryptedPrivateKeyPem',
+    passphrase: 'options.pkcs12Password',
+  });
+  const verdict = await awaitVerdict(deps, referenceNumber, waitForCertificateMs);
+  return issuedCertificate(deps, verdict, privateKey, pkcs12Password, () =>
+    new KsefInputError(
+      `options.encryptedPrivateKeyPem is not the key of enrollment ${referenceNumber} (certificate ${verdict.status.certificateSerialNumber}): ` +
+        'give the encryptedPrivateKeyPem that enroll returned with this reference number.',
+      { field: 'options.encryptedPrivateKeyPem' },
+    ),
+  );
+}
+
+/** `GET /certificates/enrollments/{ref}`: KSeF's verdict so far. */
+export async function getEnrollmentStatus(api: RequestFunction, referenceNumber: string, field = 'referenceNumber'): Promise<CertificateEnrollmentStatus> {
+  const reference = requireReferenceNumber(referenceNumber, field, ENROLLMENT_REFERENCE_EXAMPLE);
+  const { data } = await api<Omit<CertificateEnrollmentStatus, 'referenceNumber'>>({ method: 'GET', path: `/certificates/enrollments/${reference}` });
+  return { referenceNumber: reference, ...data };
+}
+
+/**
+ * A new key pair and PKCS#10 request for the enrollment data (`readEnrollmentData()` when the caller gives none),
+ * the key encrypted with the caller's password. Options are checked before anything is read.
+ */
+export async function createCertificateRequest(
+  options: CreateCertificateRequestOptions,
+  readEnrollmentData: () => Promise<CertificateEnrollmentData>,
+): Promise<GeneratedCertificateRequest> {
+  if (!options || typeof options !== 'object') {
+    throw new KsefInputError('certificates.createRequest needs { privateKeyPassword } and optionally { enrollmentData, keyType }.', { field: 'options' });
+  }
+  const keyType = checkKeyType(options.keyType);
+  const password = requirePassword(options.privateKeyPassword, 'options.privateKeyPassword', 'it encrypts the new private key');
+  const given = options.enrollmentData;
+  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.commonName !== 'string' || typeof given.countryName !== 'string')) {
+    throw new KsefInputError(
+      'options.enrollmentData must be what certificates.enrollmentData() returns (with at least commonName and countryName); leave it out to read it from KSeF.',
+      { field: 'options.enrollmentData' },
+    );
+  }
+  const { csrDer, privateKey } = generateCertificateRequest(given ?? (await readEnrollmentData()), keyType);
+  return {
+    keyType,
+    csrPem: derToPem(csrDer, 'CERTIFICATE REQUEST'),
+    csrBase64: csrDer.toString('base64'),
+    encryptedPrivateKeyPem: encryptPrivateKey(privateKey, password),
+  };
+}
+
+/** KSeF's final status of an enrollment and, when it issued one, the certificate. */
+interface EnrollmentVerdict {
+  status: CertificateEnrollmentStatus;
+  certificate?: RetrievedCertificate;
+}
+
+/**
+ * Waits until KSeF has decided on the enrollment and retrieves the certificate it issued. A rejection is a
+ * verdict, not an error; errors mean the verdict or the certificate could not be read (yet).
+ */
+async function awaitVerdict(deps: KsefCertificateDeps, referenceNumber: string, waitForCertificateMs: number): Promise<EnrollmentVerdict> {
+  const status = await pollUntil(
+    () => getEnrollmentStatus(deps.api, referenceNumber),
     (state) => state.status.code !== ENROLLMENT_IN_PROGRESS,
     {
       clock: deps.clock,
       sleep: deps.sleep,
-      timeoutMs: checked.waitForCertificateMs,
+      timeoutMs: waitForCertificateMs,
       onTimeout: () =>
         new KsefTimeoutError(
-          `KSeF did not issue the certificate of enrollment ${referenceNumber} within ${checked.waitForCertificateMs} ms. ` +
-            'Its private key existed only in this call, so revoke that certificate once it appears and enroll again with a higher waitForCertificateMs.',
+          `KSeF did not issue the certificate of enrollment ${referenceNumber} within ${waitForCertificateMs} ms. ` +
+            'Complete the enrollment later with its reference number and private key, or wait longer (waitForCertificateMs).',
           { field: 'options.waitForCertificateMs' },
         ),
     },
   );
-  if (status.code !== ENROLLMENT_DONE || !certificateSerialNumber) {
+  if (status.status.code !== ENROLLMENT_DONE) return { status };
+  const serialNumber = status.certificateSerialNumber;
+  if (!serialNumber) throw new KsefError(`KSeF reported enrollment ${referenceNumber} done without the serial number of its certificate.`);
+  const [certificate] = await retrieveCertificates(deps.api, [serialNumber]);
+  if (!certificate) throw new KsefError(`KSeF did not return certificate ${serialNumber} of enrollment ${referenceNumber}.`);
+  return { status, certificate };
+}
+
+/** The enrolled certificate of a verdict, or why there is none; `mismatch` is the error for a certificate of another key. */
+function issuedCertificate(
+  deps: KsefCertificateDeps,
+  verdict: EnrollmentVerdict,
+  privateKey: KeyObject,
+  pkcs12Password: string,
+  mismatch: () => Error,
+): EnrolledCertificate {
+  const { referenceNumber, status } = verdict.status;
+  const retrieved = verdict.certificate;
+  if (!retrieved) {
     const details = status.details?.length ? `: ${status.details.join(' ')}` : '';
     throw new KsefError(`KSeF rejected certificate enrollment ${referenceNumber} (${status.code} ${status.description})${details}`, {
       exceptions: [{ code: status.code, description: status.description, ...(status.details && { details: status.details }) }],
     });
   }
-
-  const [retrieved] = await retrieveCertificates(deps.api, [certificateSerialNumber]);
-  const der = Buffer.from(retrieved.certificatePem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
-  if (!new X509Certificate(der).checkPrivateKey(privateKey)) {
-    throw new KsefError(`KSeF returned certificate ${certificateSerialNumber} for a different key than the one enrolled (${referenceNumber}).`);
-  }
+  const [der] = pemCertificates(retrieved.certificatePem);
+  if (!new X509Certificate(der).checkPrivateKey(privateKey)) throw mismatch();
   const certificate = parseCertificate(der);
-  deps.logger?.info('KSeF certificate issued', { referenceNumber, serialNumber: certificateSerialNumber, validTo: certificate.notAfter.toISOString() });
+  const serialNumber = retrieved.certificateSerialNumber;
+  deps.logger?.info('KSeF certificate issued', { referenceNumber, serialNumber, validTo: certificate.notAfter.toISOString() });
   return {
+    status: 'Issued',
     referenceNumber,
-    serialNumber: certificateSerialNumber,
+    serialNumber,
     certificateName: retrieved.certificateName,
     certificateType: retrieved.certificateType,
     certificatePem: retrieved.certificatePem,
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    pkcs12: buildPkcs12(privateKey, der, checked.pkcs12Password, { friendlyName: checked.certificateName }),
+    pkcs12: buildPkcs12(privateKey, der, pkcs12Password, { friendlyName: retrieved.certificateName }),
     validFrom: certificate.notBefore.toISOString(),
     validTo: certificate.notAfter.toISOString(),
     fingerprintSha256: certificate.fingerprintSha256,
   };
 }
 
+/** Encrypted PKCS#8 PEM (PBES2, AES-256-CBC), which OpenSSL and node:crypto read with the password. */
+function encryptPrivateKey(privateKey: KeyObject, password: string): string {
+  return privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: password }).toString();
+}
+
 function checkEnrollOptions(options: EnrollCertificateOptions) {
   if (!options || typeof options !== 'object') {
     throw new KsefInputError('certificates.enroll needs { certificateName, certificateType, pkcs12Password }.', { field: 'options' });
   }
-  const { certificateName, certificateType, pkcs12Password } = options;
+  const { certificateName, certificateType } = options;
   if (typeof certificateName !== 'string' || !CERTIFICATE_NAME_PATTERN.test(certificateName)) {
     throw new KsefInputError('options.certificateName must be 5 to 100 letters (Polish too), digits, spaces, "_" or "-".', {
       field: 'options.certificateName',
@@ -152,27 +276,35 @@ function checkEnrollOptions(options: EnrollCertificateOptions) {
   if (!CERTIFICATE_TYPES.includes(certificateType)) {
     throw new KsefInputError(`options.certificateType must be ${CERTIFICATE_TYPES.join(' or ')}.`, { field: 'options.certificateType' });
   }
-  const keyType = options.keyType ?? 'EC';
-  if (!KEY_TYPES.includes(keyType)) {
-    throw new KsefInputError("options.keyType must be 'EC' (P-256) or 'RSA' (2048 bits).", { field: 'options.keyType' });
-  }
-  if (typeof pkcs12Password !== 'string' || pkcs12Password.length === 0) {
-    throw new KsefInputError('options.pkcs12Password must be a non-empty string: it protects the PKCS#12 file with the new private key.', {
-      field: 'options.pkcs12Password',
-    });
-  }
-  const waitForCertificateMs = options.waitForCertificateMs ?? DEFAULT_WAIT_FOR_CERTIFICATE_MS;
-  if (typeof waitForCertificateMs !== 'number' || !Number.isFinite(waitForCertificateMs) || waitForCertificateMs <= 0) {
-    throw new KsefInputError('options.waitForCertificateMs must be a positive number of milliseconds.', { field: 'options.waitForCertificateMs' });
-  }
   return {
     certificateName,
     certificateType,
-    keyType,
-    pkcs12Password,
-    waitForCertificateMs,
+    keyType: checkKeyType(options.keyType),
+    pkcs12Password: requirePassword(options.pkcs12Password, 'options.pkcs12Password', 'it protects the PKCS#12 file with the new private key'),
+    waitForCertificateMs: checkWaitForCertificateMs(options.waitForCertificateMs),
     validFrom: options.validFrom === undefined ? undefined : isoDate(options.validFrom, 'options.validFrom'),
   };
+}
+
+function checkKeyType(keyType: CsrKeyType | undefined = 'EC'): CsrKeyType {
+  if (!KEY_TYPES.includes(keyType)) {
+    throw new KsefInputError("options.keyType must be 'EC' (P-256) or 'RSA' (2048 bits).", { field: 'options.keyType' });
+  }
+  return keyType;
+}
+
+function requirePassword(password: unknown, field: string, purpose: string): string {
+  if (typeof password !== 'string' || password.length === 0) {
+    throw new KsefInputError(`${field} must be a non-empty string: ${purpose}.`, { field });
+  }
+  return password;
+}
+
+function checkWaitForCertificateMs(value: number | undefined = DEFAULT_WAIT_FOR_CERTIFICATE_MS): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new KsefInputError('options.waitForCertificateMs must be a positive number of milliseconds.', { field: 'options.waitForCertificateMs' });
+  }
+  return value;
 }
 
 /** `POST /certificates/query`: certificate metadata, newest request first, page by page (`pageOffset`). */

@@ -9,7 +9,7 @@ import type {
   Logger,
   Sleep,
 } from '../types';
-import { KsefError, KsefInputError } from '../http/errors';
+import { KsefError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { paginateWithContinuationToken } from '../http/paging';
 import { pollUntil } from '../http/backoff';
@@ -37,13 +37,12 @@ const AUTHOR_IDENTIFIER_TYPES = ['Nip', 'Pesel', 'Fingerprint'] as const;
 const DEFAULT_ACTIVATION_TIMEOUT_MS = 60_000;
 const TOKEN_REFERENCE_EXAMPLE = '20251010-EC-1DCE3E3000-12ECB5B36E-45';
 
-/** Activation took longer than allowed; not an error for the caller, who still gets the token. */
-class StillPending extends Error {}
-
 /**
  * `POST /tokens` (NOTES.md 4.9), then, unless told otherwise, waits for the token to leave `Pending`.
- * The secret is handed back once and never logged. When activation takes longer than allowed, the token is
- * still returned (status `Pending`): KSeF never shows its secret again, so it must not be lost to an error.
+ * The secret is handed back once and never logged. Once KSeF has generated the token, nothing but its
+ * activation failing loses it: when the status cannot be read (activation takes longer than allowed, the
+ * network fails, KSeF answers 5xx, 429 or 401), the token is returned with status `Pending`, because KSeF
+ * never shows its secret again and the token may well become Active.
  */
 export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKsefTokenOptions): Promise<GeneratedKsefToken> {
   const { permissions, description } = checkGenerateOptions(options);
@@ -62,16 +61,23 @@ export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKs
   deps.logger?.info('KSeF token generated', { referenceNumber, permissions });
   if (!waitUntilActive) return { referenceNumber, token: data.token, status: 'Pending' };
 
-  const info = await pollUntil(
-    () => getKsefToken(deps.api, referenceNumber),
-    (current) => current.status !== 'Pending',
-    { clock: deps.clock, sleep: deps.sleep, timeoutMs, onTimeout: () => new StillPending() },
-  ).catch((error: unknown) => {
-    if (error instanceof StillPending) return undefined;
-    throw error;
-  });
-  if (!info) {
-    deps.logger?.warn('KSeF token not active yet; returning it as Pending', { referenceNumber, activationTimeoutMs: timeoutMs });
+  let info: KsefTokenInfo;
+  try {
+    info = await pollUntil(
+      () => getKsefToken(deps.api, referenceNumber),
+      (current) => current.status !== 'Pending',
+      {
+        clock: deps.clock,
+        sleep: deps.sleep,
+        timeoutMs,
+        onTimeout: () => new KsefTimeoutError(`KSeF did not activate token ${referenceNumber} within ${timeoutMs} ms (options.activationTimeoutMs).`),
+      },
+    );
+  } catch (error) {
+    deps.logger?.warn('KSeF token not active yet; returning it as Pending', {
+      referenceNumber,
+      reason: error instanceof Error ? error.message : String(error),
+    });
     return { referenceNumber, token: data.token, status: 'Pending' };
   }
   if (info.status === 'Failed') {

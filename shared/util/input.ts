@@ -5,9 +5,26 @@ import { REFERENCE_NUMBER_PATTERN } from '../model/referenceNumber';
 /** A caller's reference number, or a `KsefInputError` naming `field` with an example of the expected kind. */
 export function requireReferenceNumber(value: unknown, field: string, example: string): string {
   if (typeof value !== 'string' || !REFERENCE_NUMBER_PATTERN.test(value)) {
-    throw new KsefInputError(`${field} must be a KSeF reference number like ${example}; got ${JSON.stringify(value)}.`, { field });
+    throw new KsefInputError(`${field} must be a KSeF reference number like ${example}; ${describeRejectedValue(value)}.`, { field });
   }
   return value;
+}
+
+/**
+ * What was given instead of an identifier, without the value itself: a secret pasted into the wrong field (most
+ * likely a KSeF token, `<reference number>|nip-...|<secret>`) must not reach a message, a log or a workflow output.
+ */
+export function describeRejectedValue(value: unknown): string {
+  if (value === undefined) return 'nothing was given';
+  if (typeof value !== 'string') {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `${/^[aeiou]/.test(typeof value) ? 'an' : 'a'} ${typeof value}`;
+    return `got ${kind}`;
+  }
+  if (value === '') return 'the value given is empty';
+  if (value.includes('|')) {
+    return `the value given (${value.length} characters) looks like a KSeF token secret: give only its reference number, the part before the first "|"`;
+  }
+  return `the value given (${value.length} characters) is not one`;
 }
 
 /** A page size within KSeF's bounds for the listing, or a `KsefInputError`. */

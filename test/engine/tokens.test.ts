@@ -1,8 +1,9 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { KsefAuthError, KsefInputError, type KsefClient, type KsefTokenInfo } from '../../shared';
+import { KsefAuthError, KsefError, KsefInputError, type KsefClient, type KsefTokenInfo } from '../../shared';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
+import { startFaultProxy, type Fault, type FaultProxy } from './support/faultProxy';
 import { RecordingLogger } from './support/time';
 
 const GENEROUS_LIMIT = { perSecond: 100, perMinute: 1000, perHour: 10000 };
@@ -94,6 +95,31 @@ describe('KSeF tokens', () => {
     expect(logger.text()).not.toContain(generated.token);
   });
 
+  it('never repeats a token secret pasted where a reference number belongs, and says which part to give', async () => {
+    const { referenceNumber, token } = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'Pasted by mistake', waitUntilActive: false });
+    const before = exchangeCount(sandbox);
+    const calls: [string, () => Promise<unknown>][] = [
+      ['tokens.get', () => owner.tokens.get(token)],
+      ['tokens.revoke', () => owner.tokens.revoke(token)],
+      ['authSessions.revoke', () => owner.authSessions.revoke(token)],
+    ];
+    for (const [name, call] of calls) {
+      const failure = await call().catch((error: unknown) => error);
+      expect({ name, failure }).toEqual({ name, failure: expect.any(KsefInputError) });
+      const error = failure as KsefInputError;
+      expect(error.field).toBe('referenceNumber');
+      expect(error.message).toMatch(
+        new RegExp(`^referenceNumber must be a KSeF reference number like \\S+; the value given \\(${token.length} characters\\) looks like a KSeF token secret: give only its reference number, the part before the first "\\|"\\.$`),
+      );
+      const reported = `${error.message} ${JSON.stringify(error.toJSON())} ${String(error.stack)}`;
+      for (const part of token.split('|')) expect(reported).not.toContain(part);
+      // The reference number is no secret and is logged on generation; the rest of the token never is.
+      for (const part of token.split('|').slice(1)) expect(logger.text()).not.toContain(part);
+    }
+    expect(exchangeCount(sandbox)).toBe(before);
+    expect((await owner.tokens.get(referenceNumber)).referenceNumber).toBe(referenceNumber);
+  });
+
   it('refuses bad input before sending anything', async () => {
     const before = exchangeCount(sandbox);
     const cases: [() => Promise<unknown>, string][] = [
@@ -112,5 +138,76 @@ describe('KSeF tokens', () => {
       expect((failure as KsefInputError).field).toBe(field);
     }
     expect(exchangeCount(sandbox)).toBe(before);
+  });
+});
+
+describe('a generated token whose activation could not be followed', () => {
+  let sandbox: RecordedSandbox;
+  let proxy: FaultProxy;
+  let owner: KsefClient;
+  let logger: RecordingLogger;
+  /** Faults injected while this is set apply; afterwards KSeF answers normally again. */
+  let broken: boolean;
+
+  beforeEach(async () => {
+    sandbox = await startRecordedSandbox({ rateLimits: { other: GENEROUS_LIMIT } });
+    proxy = await startFaultProxy(sandbox.baseUrl);
+    logger = new RecordingLogger();
+    broken = false;
+    owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { baseUrl: proxy.baseUrl, logger });
+  });
+  afterEach(async () => {
+    await owner.close();
+    await proxy.close();
+    await sandbox.close();
+  });
+
+  const TOKEN_STATUS = /^\/tokens\/\d{8}-EC-/;
+  const unauthorized = { title: 'Unauthorized', status: 401, detail: 'Wymagane jest uwierzytelnienie.' };
+  const cases: [string, Fault, RegExp][] = [
+    ['the network keeps losing the answers', { kind: 'loseAnswer' }, /^Could not reach KSeF for GET \/tokens\//],
+    ['KSeF keeps failing with 503', { kind: 'respond', status: 503 }, /GET \/tokens\/.*503/],
+    ['KSeF asks to wait longer than allowed (429)', { kind: 'respond', status: 429, headers: { 'retry-after': '3600' } }, /429/],
+    ['KSeF refuses the access token even after a renewal (401)', { kind: 'respond', status: 401, body: unauthorized }, /^KSeF refused the access token on GET \/tokens\//],
+  ];
+
+  it.each(cases)('hands the token back as Pending with its working secret when %s', async (_when, fault, reason) => {
+    proxy.inject((request) => broken && request.method === 'GET' && TOKEN_STATUS.test(request.path), fault, 1000);
+    broken = true;
+    const generated = await owner.tokens.generate({ permissions: ['InvoiceWrite'], description: 'Status unreadable' });
+    broken = false;
+
+    expect(generated).toEqual({ referenceNumber: expect.stringMatching(/^\d{8}-EC-/), token: expect.stringContaining(generated.referenceNumber), status: 'Pending' });
+    expect(proxy.count('GET', TOKEN_STATUS)).toBeGreaterThanOrEqual(1);
+    const warning = logger.entries.find((e) => e.level === 'warn' && /not active yet/.test(e.message));
+    expect(warning?.data).toEqual({ referenceNumber: generated.referenceNumber, reason: expect.stringMatching(reason) });
+    expect(logger.text()).not.toContain(generated.token);
+
+    // Nothing was lost: the token becomes Active and its secret authenticates.
+    let status = (await owner.tokens.get(generated.referenceNumber)).status;
+    for (let i = 0; status === 'Pending' && i < 40; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await owner.tokens.get(generated.referenceNumber)).status;
+    }
+    expect(status).toBe('Active');
+    const erp = clientOf(sandbox, { credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: generated.token } });
+    const auth = await erp.authenticate();
+    await erp.close();
+    expect(auth.referenceNumber).toMatch(/^\d{8}-AU-/);
+  });
+
+  it('fails naming the token when KSeF reports that its activation failed', async () => {
+    proxy.inject((request) => request.method === 'GET' && TOKEN_STATUS.test(request.path), {
+      kind: 'rewriteJson',
+      change: (body) => ({ ...body, status: 'Failed', statusDetails: ['Aktywacja tokena nie powiodła się.'] }),
+    });
+
+    const failure = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'Activation fails' }).catch((error: unknown) => error);
+
+    const referenceNumber = JSON.parse(sandbox.exchanges.find((e) => e.operation === 'POST /tokens')!.responseBody.toString('utf8')).referenceNumber;
+    expect(failure).toBeInstanceOf(KsefError);
+    expect((failure as KsefError).message).toBe(
+      `KSeF could not activate token ${referenceNumber}: Aktywacja tokena nie powiodła się.. Generate a new token; this one cannot be used.`,
+    );
   });
 });

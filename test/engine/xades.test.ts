@@ -24,7 +24,9 @@ import {
   sealOf,
   weakRsaSeal,
 } from './support/certificates';
+import { startFaultProxy } from './support/faultProxy';
 import { ManualClock, RecordingLogger } from './support/time';
+import { pemSecretParts } from '../support/secrets';
 
 class RecordingStore extends MemoryTokenStore {
   readonly keys: string[] = [];
@@ -33,6 +35,8 @@ class RecordingStore extends MemoryTokenStore {
     super.set(key, tokens);
   }
 }
+
+const TEN_ADDRESSES = Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`);
 
 function signedRequestBodies(sandbox: RecordedSandbox): string[] {
   return sandbox.exchanges.filter((e) => e.operation === 'POST /auth/xades-signature').map((e) => e.requestBody.toString('utf8'));
@@ -70,7 +74,7 @@ describe('certificate (XAdES) authentication', () => {
     expect(store.keys).toHaveLength(1);
     expect(store.keys[0]).toContain(seal.fingerprintSha256);
     const tokens = store.get(store.keys[0])!;
-    const secrets = [PKCS12_PASSWORD, seal.privateKeyPem.split('\n')[1], tokens.accessToken.token, tokens.refreshToken.token];
+    const secrets = [PKCS12_PASSWORD, ...pemSecretParts(seal.privateKeyPem), tokens.accessToken.token, tokens.refreshToken.token];
     for (const secret of secrets) {
       expect(store.keys[0]).not.toContain(secret);
       expect(logger.text()).not.toContain(secret);
@@ -113,6 +117,35 @@ describe('certificate (XAdES) authentication', () => {
     expect(body).toContain('<Ip4Range>192.168.0.1-192.168.0.20</Ip4Range>');
     expect(body).toContain('<Ip4Mask>10.0.0.0/8</Ip4Mask>');
     expect(sent.invoices[0].accepted).toBe(true);
+  });
+
+  it('takes ten IP addresses when the challenge client IP is not to be added', async () => {
+    const client = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), { authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES } } }));
+    await client.authenticate();
+    await client.close();
+
+    const [body] = signedRequestBodies(sandbox);
+    expect(body.match(/<Ip4Address>/g)).toHaveLength(10);
+  });
+
+  it('refuses to seed the policy with a client IP that is not IPv4, naming the option, and signs nothing', async () => {
+    const proxy = await startFaultProxy(sandbox.baseUrl);
+    proxy.inject((request) => request.path === '/auth/challenge', { kind: 'rewriteJson', change: (challenge) => ({ ...challenge, clientIp: '::1' }) });
+    const client = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), { authorizationPolicy: { allowChallengeClientIp: true } }), {
+      baseUrl: proxy.baseUrl,
+    });
+
+    const failure = await client.authenticate().catch((error: unknown) => error);
+    await client.close();
+    await proxy.close();
+
+    expect(failure).toBeInstanceOf(KsefInputError);
+    expect(failure).toMatchObject({
+      field: 'credentials.authorizationPolicy.allowChallengeClientIp',
+      message: expect.stringMatching(/KSeF saw this client at ::1, which is not an IPv4 address; .*turn allowChallengeClientIp off and list the allowed addresses in allowedIps/),
+    });
+    expect(sandbox.count('POST /auth/challenge')).toBe(1);
+    expect(sandbox.count('POST /auth/xades-signature')).toBe(0);
   });
 
   it('reports a certificate that carries no rights in the context as a KsefAuthError about the certificate', async () => {
@@ -218,6 +251,20 @@ describe('certificate (XAdES) authentication', () => {
         field: 'credentials.authorizationPolicy.allowedIps.ip4Masks[0]',
         message: /prefix length 0-32/,
       },
+      {
+        name: 'ten IP addresses with no room left for the challenge client IP',
+        certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD },
+        extra: { authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES }, allowChallengeClientIp: true } },
+        field: 'credentials.authorizationPolicy.allowedIps.ip4Addresses',
+        message: /^credentials.authorizationPolicy.allowedIps.ip4Addresses may hold at most 9 entries when allowChallengeClientIp is set, which adds the client IP KSeF reports with the challenge \(has 10\)\.$/,
+      },
+      {
+        name: 'allowChallengeClientIp that is not a boolean',
+        certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD },
+        extra: { authorizationPolicy: { allowChallengeClientIp: 'yes' as never } },
+        field: 'credentials.authorizationPolicy.allowChallengeClientIp',
+        message: /must be true or false/,
+      },
     ];
 
     it.each(cases)('$name', ({ certificate, extra, field, problem, message }) => {
@@ -239,7 +286,7 @@ describe('certificate (XAdES) authentication', () => {
       expect(error.message).toMatch(message);
       if (problem) expect(error).toMatchObject({ problem });
       const reported = `${error.message} ${JSON.stringify(error.toJSON())}`;
-      for (const secret of [PKCS12_PASSWORD, PEM_PASSPHRASE, 'not-the-password', 'wrong-passphrase', seal.privateKeyPem.split('\n')[1]]) {
+      for (const secret of [PKCS12_PASSWORD, PEM_PASSPHRASE, 'not-the-password', 'wrong-passphrase', ...pemSecretParts(seal.privateKeyPem)]) {
         expect(reported).not.toContain(secret);
       }
       expect(exchangeCount(sandbox)).toBe(0);

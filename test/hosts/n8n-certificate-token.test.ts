@@ -257,7 +257,7 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
     // With On Error: Continue, a bad parameter gives an error item naming it instead of stopping the workflow.
     const [mistyped] = nodeOutput(run, 'Get a mistyped token');
     expect(mistyped.pairedItem).toEqual({ item: 0 });
-    expect(mistyped.json.error).toMatch(/^referenceNumber must be a KSeF reference number like \d{8}-EC-.*; got "EC-20251010"\.$/);
+    expect(mistyped.json.error).toMatch(/^referenceNumber must be a KSeF reference number like \d{8}-EC-.*; the value given \(11 characters\) is not one\.$/);
   });
 
   test('the next authentication with the revoked token fails, naming the token and the credential to fix', async () => {

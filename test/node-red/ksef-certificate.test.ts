@@ -8,9 +8,12 @@ import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefCertificateNode from '../../nodes/node-red/ksef-certificate';
 import ksefAuthNode from '../../nodes/node-red/ksef-auth';
 import { generateTestCertificate, TEST_CERTIFICATE_WARNING } from '../../shared';
+import { loadKeyMaterial } from '../../shared/certificates/keyMaterial';
+import { startFaultProxy } from '../engine/support/faultProxy';
 import { startSandbox, type RunningSandbox } from '../../sandbox';
 import { DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 import { everythingLogged, messagesOf, nextMessage, statusesOf, type Msg } from './support/flow';
+import { expectNoPemSecret } from '../support/secrets';
 
 helper.init(require.resolve('node-red'));
 
@@ -142,6 +145,19 @@ describe('ksef-certificate', () => {
     expect(certificate.subject).toContain('serialNumber=PNOPL-90010112345');
     expect(certificate.subject).toContain('GN=Anna');
     expect(generated.privateKeyPem).toContain('PRIVATE KEY');
+    expect(loadKeyMaterial({ pkcs12: generated.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(generated.fingerprintSha256);
+  });
+
+  it('removes msg.pkcs12Password from the message it sends on', async () => {
+    await loadFlow({ operation: 'generateTestCertificate', subjectKind: 'seal', organizationName: 'Demo Sprzedawca sp. z o.o.', nip: DEMO_SELLER_NIP }, { cfg: sealCredentials() });
+
+    const output = await run({ payload: '', pkcs12Password: 'from-the-message', topic: 'kept' });
+
+    expect(output).not.toHaveProperty('pkcs12Password');
+    expect(output.topic).toBe('kept');
+    expect(JSON.stringify(output)).not.toContain('from-the-message');
+    expect(loadKeyMaterial({ pkcs12: output.payload.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(output.payload.fingerprintSha256);
+    expect(everythingLogged('certNode')).not.toContain('from-the-message');
   });
 
   it('reads enrollment data and limits, enrolls a KSeF certificate that then signs in (PEM), queries, retrieves and revokes it', async () => {
@@ -154,12 +170,17 @@ describe('ksef-certificate', () => {
     const limits = (await run({ operation: 'limits' })).payload;
     expect(limits).toMatchObject({ canRequest: true });
 
-    const enrolled = (await run({ operation: 'enroll' })).payload;
-    expect(enrolled).toMatchObject({ certificateName: 'Node-RED seal', certificateType: 'Authentication', serialNumber: expect.stringMatching(/^[0-9A-F]{16}$/) });
+    const enrolledMsg = await run({ operation: 'enroll', pkcs12Password: 'msg-pkcs12-password-9' });
+    expect(enrolledMsg).not.toHaveProperty('pkcs12Password');
+    const enrolled = enrolledMsg.payload;
+    expect(enrolled).toMatchObject({ status: 'Issued', certificateName: 'Node-RED seal', certificateType: 'Authentication', serialNumber: expect.stringMatching(/^[0-9A-F]{16}$/) });
     expect(Buffer.isBuffer(enrolled.pkcs12)).toBe(true);
     expect(enrolled.pkcs12Base64).toBe(enrolled.pkcs12.toString('base64'));
+    // msg.pkcs12Password, not the node's, protects the PKCS#12.
+    expect(loadKeyMaterial({ pkcs12: enrolled.pkcs12, password: 'msg-pkcs12-password-9' }).certificate.fingerprintSha256).toBe(enrolled.fingerprintSha256);
+    expect(everythingLogged('certNode')).not.toContain('msg-pkcs12-password-9');
     expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.enrolled']);
-    expect(everythingLogged('certNode')).not.toContain(enrolled.privateKeyPem.split('\n')[1]);
+    expectNoPemSecret(everythingLogged('certNode'), enrolled.privateKeyPem);
 
     const queried = (await run({ operation: 'query', filter: { certificateSerialNumber: enrolled.serialNumber } })).payload as Msg[];
     expect(queried).toEqual([expect.objectContaining({ certificateSerialNumber: enrolled.serialNumber, status: 'Active' })]);
@@ -207,6 +228,19 @@ describe('ksef-certificate', () => {
     ['a retrieve with an item without a serial number', { operation: 'retrieve' }, { payload: ['0123456789ABCDEF', 7] }, 'ksef-certificate.errors.bad-serial-number'],
     ['a query filter that is not an object', { operation: 'query' }, { filter: ['Active'] }, 'ksef-certificate.errors.bad-filter'],
     ['a subject that is not an object', { operation: 'generateTestCertificate' }, { subject: 'seal', pkcs12Password: 'x' }, 'ksef-certificate.errors.bad-subject'],
+    ['an enrollment status without a reference number', { operation: 'enrollmentStatus' }, { payload: {} }, 'ksef-certificate.errors.missing-reference'],
+    [
+      'completing an enrollment without its private key',
+      { operation: 'completeEnrollment' },
+      { payload: { referenceNumber: '20251010-EH-1B6C9EB000-4B15D3AEB9-89' }, pkcs12Password: 'x' },
+      'ksef-certificate.errors.missing-private-key',
+    ],
+    [
+      'completing an enrollment without its reference number',
+      { operation: 'completeEnrollment' },
+      { payload: { encryptedPrivateKeyPem: '-----BEGIN ENCRYPTED PRIVATE KEY-----' }, pkcs12Password: 'x' },
+      'ksef-certificate.errors.missing-reference',
+    ],
   ])('reports %s to Catch as bad input', async (_label, settings, msg, key) => {
     await loadFlow(settings, { cfg: sealCredentials() });
     const output = messagesOf('out');
@@ -214,8 +248,61 @@ describe('ksef-certificate', () => {
     const caught = await fails(msg);
 
     expect(caught.error.message).toContain(key);
+    // A password the message carried is gone even when the operation failed.
+    expect(caught).not.toHaveProperty('pkcs12Password');
     expect(output).toHaveLength(0);
     expect(statusesOf('certNode').at(-1)).toEqual(['red', 'ksef-certificate.status.bad-input']);
+  });
+
+  it('outputs an enrollment whose certificate could not be fetched as Pending, and completes it from that output later', async () => {
+    const proxy = await startFaultProxy(sandbox.baseUrl);
+    let broken = true;
+    proxy.inject((request) => broken && request.method === 'GET' && /^\/certificates\/enrollments\/\d{8}-/.test(request.path), { kind: 'respond', status: 503 }, 1000);
+    try {
+      await loadFlow({ operation: 'enroll', certificateName: 'Node-RED pending', certificateType: 'Authentication', keyType: 'EC' }, { cfg: sealCredentials() }, {
+        ...certificateConfig('cfg'),
+        baseUrl: proxy.baseUrl,
+      });
+
+      const enrolled = await run({ payload: '', pkcs12Password: PKCS12_PASSWORD });
+      broken = false;
+
+      expect(enrolled).not.toHaveProperty('pkcs12Password');
+      const pending = enrolled.payload;
+      expect(pending).toMatchObject({
+        status: 'Pending',
+        referenceNumber: expect.stringMatching(/^\d{8}-/),
+        certificateName: 'Node-RED pending',
+        encryptedPrivateKeyPem: expect.stringMatching(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/),
+        reason: expect.stringContaining('503'),
+      });
+      expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.pending']);
+      const logged = everythingLogged('certNode');
+      expect(logged).toContain('ksef-certificate.warnings.enrollment-pending');
+      expect(logged).not.toContain(PKCS12_PASSWORD);
+      expectNoPemSecret(logged, pending.encryptedPrivateKeyPem);
+
+      // The pending output wired in as is: the reference number comes from msg.payload.
+      const status = (await run({ operation: 'enrollmentStatus', payload: pending })).payload;
+      expect(status).toMatchObject({ referenceNumber: pending.referenceNumber, status: { code: 200 }, certificateSerialNumber: expect.stringMatching(/^[0-9A-F]{16}$/) });
+      expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.read']);
+
+      const completed = await run({ operation: 'completeEnrollment', payload: pending, pkcs12Password: PKCS12_PASSWORD });
+
+      expect(completed).not.toHaveProperty('pkcs12Password');
+      expect(completed.payload).toMatchObject({ status: 'Issued', referenceNumber: pending.referenceNumber, serialNumber: status.certificateSerialNumber });
+      expect(completed.payload.pkcs12Base64).toBe(completed.payload.pkcs12.toString('base64'));
+      const opened = loadKeyMaterial({ pkcs12: completed.payload.pkcs12Base64, password: PKCS12_PASSWORD });
+      expect(opened.certificate.fingerprintSha256).toBe(completed.payload.fingerprintSha256);
+      expect(opened.privateKey.export({ format: 'der', type: 'pkcs8' })).toEqual(
+        createPrivateKey({ key: pending.encryptedPrivateKeyPem, passphrase: PKCS12_PASSWORD }).export({ format: 'der', type: 'pkcs8' }),
+      );
+      expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.enrolled']);
+      expectNoPemSecret(everythingLogged('certNode'), completed.payload.privateKeyPem);
+    } finally {
+      await helper.unload();
+      await proxy.close();
+    }
   });
 
   it('reports KSeF refusing enrollment data to a KSeF-token session to Catch', async () => {

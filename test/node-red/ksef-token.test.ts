@@ -122,6 +122,19 @@ describe('ksef-token', () => {
     expect(statusesOf('tokenNode').at(-1)).toEqual(['red', 'ksef-token.status.bad-input']);
   });
 
+  it('reports a token secret given instead of its reference number to Catch without repeating the secret', async () => {
+    await loadFlow({ operation: 'generate' });
+    const generated = (await run({ payload: '' })).payload;
+    const secret = generated.token.split('|').slice(1).join('|');
+
+    const caught = await fails({ operation: 'revoke', referenceNumber: generated.token });
+
+    expect(caught.error.message).toMatch(/looks like a KSeF token secret: give only its reference number, the part before the first "\|"/);
+    expect(JSON.stringify([caught.error, caught.ksef])).not.toContain(secret);
+    expect(everythingLogged('tokenNode')).not.toContain(secret);
+    expect(statusesOf('tokenNode').at(-1)).toEqual(['red', 'ksef-token.status.bad-input']);
+  });
+
   it('reports an unknown token to Catch with KSeF details', async () => {
     await loadFlow({ operation: 'get' });
 

@@ -87,22 +87,36 @@ export function validateAuthTokenRequest(request: AuthTokenRequest, field = 'aut
   if (request.authorizationPolicy !== undefined) validateAllowedIps(request.authorizationPolicy, `${field}.authorizationPolicy`);
 }
 
+export interface ValidateAllowedIpsOptions {
+  /** Places in `ip4Addresses` kept free for an address added later, and why (for the message). */
+  reservedIp4Addresses?: { count: number; reason: string };
+}
+
 /** Checks an authorization policy against the AuthTokenRequest schema's IPv4 rules; errors name `field`. */
-export function validateAllowedIps(policy: AuthorizationPolicy, field: string): void {
+export function validateAllowedIps(policy: AuthorizationPolicy, field: string, options: ValidateAllowedIpsOptions = {}): void {
   const allowedIps = policy?.allowedIps;
   if (!allowedIps || typeof allowedIps !== 'object') fail(`${field}.allowedIps`, 'is required when an authorization policy is given');
   const check = (kind: keyof AllowedIps, isValid: (value: string) => boolean, example: string): void => {
     const values = allowedIps[kind];
     if (values === undefined) return;
     if (!Array.isArray(values)) fail(`${field}.allowedIps.${kind}`, 'must be a list');
-    if (values.length > MAX_IPS_PER_KIND) fail(`${field}.allowedIps.${kind}`, `may hold at most ${MAX_IPS_PER_KIND} entries (has ${values.length})`);
+    const reserved = kind === 'ip4Addresses' ? options.reservedIp4Addresses : undefined;
+    const max = MAX_IPS_PER_KIND - (reserved?.count ?? 0);
+    if (values.length > max) {
+      fail(`${field}.allowedIps.${kind}`, `may hold at most ${max} entries${reserved ? ` ${reserved.reason}` : ''} (has ${values.length})`);
+    }
     values.forEach((value, i) => {
       if (typeof value !== 'string' || !isValid(value)) fail(`${field}.allowedIps.${kind}[${i}]`, `is not valid: expected e.g. ${example}`);
     });
   };
-  check('ip4Addresses', (v) => IPV4_PATTERN.test(v), '192.168.0.1 (four decimal octets 0-255, no leading zeros)');
+  check('ip4Addresses', isIpv4Address, '192.168.0.1 (four decimal octets 0-255, no leading zeros)');
   check('ip4Ranges', isValidRange, '222.111.0.1-222.111.0.255 (first address not above the last)');
   check('ip4Masks', isValidMask, '192.168.1.0/24 (prefix length 0-32)');
+}
+
+/** Four decimal octets 0-255 without leading zeros, as the AuthTokenRequest schema's Ip4Address allows. */
+export function isIpv4Address(value: string): boolean {
+  return IPV4_PATTERN.test(value);
 }
 
 function isValidRange(value: string): boolean {

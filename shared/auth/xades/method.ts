@@ -7,6 +7,7 @@ import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationO
 import {
   AUTH_TOKEN_REQUEST_NAMESPACES,
   SUBJECT_IDENTIFIER_TYPES,
+  isIpv4Address,
   validateAllowedIps,
   type AllowedIps,
   type AuthTokenRequestSchemaVersion,
@@ -59,13 +60,25 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
       field: `${FIELD}.authorizationPolicy`,
     });
   }
-  if (policy?.allowedIps) validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`);
+  const allowChallengeClientIp = policy?.allowChallengeClientIp ?? false;
+  if (typeof allowChallengeClientIp !== 'boolean') {
+    throw new KsefInputError(`${FIELD}.authorizationPolicy.allowChallengeClientIp must be true or false.`, {
+      field: `${FIELD}.authorizationPolicy.allowChallengeClientIp`,
+    });
+  }
+  if (policy?.allowedIps) {
+    // The challenge's client IP is known only after a request; the room for it is not.
+    const reserved = allowChallengeClientIp
+      ? { reservedIp4Addresses: { count: 1, reason: "when allowChallengeClientIp is set, which adds the client IP KSeF reports with the challenge" } }
+      : {};
+    validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`, reserved);
+  }
   return {
     keyMaterial: loadKeyMaterial(keyMaterialSource(credentials.certificate), { clock, field: `${FIELD}.certificate` }),
     subjectIdentifierType,
     schemaVersion,
     allowedIps: policy?.allowedIps,
-    allowChallengeClientIp: policy?.allowChallengeClientIp ?? false,
+    allowChallengeClientIp,
   };
 }
 
@@ -156,12 +169,19 @@ export class XadesAuthentication implements AuthenticationMethod {
     }
   }
 
+  /**
+   * The policy to sign, seeded with the challenge's client IP when asked. AuthTokenRequest takes IPv4 addresses
+   * only, so a client KSeF sees over IPv6 cannot be seeded: leaving it out would sign a policy without the one
+   * address the caller asked for (or no policy at all), so that is an error, not a warning.
+   */
   private allowedIpsFor(clientIp: string | undefined): AllowedIps | undefined {
     const { allowedIps, allowChallengeClientIp } = this.#settings;
     if (!allowChallengeClientIp) return allowedIps;
-    if (!clientIp || !/^\d{1,3}(\.\d{1,3}){3}$/.test(clientIp)) {
+    if (!clientIp || !isIpv4Address(clientIp)) {
+      const seen = clientIp ? `saw this client at ${clientIp}, which is not an IPv4 address` : 'reported no client address with the challenge';
       throw new KsefInputError(
-        `${FIELD}.authorizationPolicy.allowChallengeClientIp is set, but KSeF reported no IPv4 client address with the challenge (got ${JSON.stringify(clientIp ?? null)}); list the addresses in allowedIps instead.`,
+        `${FIELD}.authorizationPolicy.allowChallengeClientIp is set, but KSeF ${seen}; the AuthTokenRequest policy takes IPv4 addresses only. ` +
+          'Connect to KSeF over IPv4, or turn allowChallengeClientIp off and list the allowed addresses in allowedIps.',
         { field: `${FIELD}.authorizationPolicy.allowChallengeClientIp` },
       );
     }

@@ -4,7 +4,16 @@ type NodeMap = {
   invoice: 'send';
   authentication: 'authenticate' | 'getAllSessions' | 'revokeSession';
   token: 'generate' | 'get' | 'getAll' | 'revoke';
-  certificate: 'enroll' | 'generateTestCertificate' | 'getAll' | 'getEnrollmentData' | 'getLimits' | 'retrieve' | 'revoke';
+  certificate:
+    | 'completeEnrollment'
+    | 'enroll'
+    | 'generateTestCertificate'
+    | 'getAll'
+    | 'getEnrollmentData'
+    | 'getEnrollmentStatus'
+    | 'getLimits'
+    | 'retrieve'
+    | 'revoke';
 };
 
 export type KsefType = AllEntities<NodeMap>;

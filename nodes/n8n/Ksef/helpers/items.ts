@@ -1,4 +1,5 @@
 import type { IBinaryKeyData, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
 import { toNodeError } from '../transport/errors';
 
 /**
@@ -69,4 +70,36 @@ export async function binaryFiles(
     binary[property] = await this.helpers.prepareBinaryData(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'), fileName, mimeType);
   }
   return binary;
+}
+
+/**
+ * The bytes of the binary property `name` of item `i`, or an error saying which properties the item has. `what`
+ * names the expected file (e.g. 'the invoice XML') and `alternative` another way to give it, if there is one.
+ */
+export async function binaryInput(
+  this: IExecuteFunctions,
+  items: INodeExecutionData[],
+  i: number,
+  name: string,
+  what: string,
+  alternative = '',
+): Promise<Buffer> {
+  if (!items[i].binary?.[name]) {
+    const available = Object.keys(items[i].binary ?? {});
+    throw new NodeOperationError(this.getNode(), `Item ${i} has no binary property '${name}'`, {
+      itemIndex: i,
+      description:
+        `Set 'Input Binary Field' to the binary property that holds ${what}` +
+        (available.length > 0 ? ` (this item has: ${available.join(', ')})` : ' (this item has no binary data)') +
+        `${alternative}.`,
+    });
+  }
+  const content = await this.helpers.getBinaryDataBuffer(i, name);
+  if (content.length === 0) {
+    throw new NodeOperationError(this.getNode(), `The binary property '${name}' of item ${i} is empty`, {
+      itemIndex: i,
+      description: `Point 'Input Binary Field' at the binary property that holds ${what} file.`,
+    });
+  }
+  return content;
 }

@@ -3,10 +3,15 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import type { KsefCertificateType } from '../../../../../shared/types';
 import { binaryFiles, executeForEachItem } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
-import { CERTIFICATE_FILES_HINT, PEM_MIME_TYPE, PKCS12_MIME_TYPE } from './files';
+import { WAIT_FOR_CERTIFICATE_OPTION, enrolledCertificateItem, waitForCertificateMs } from './enrollment';
+import { CERTIFICATE_FILES_HINT, PEM_MIME_TYPE } from './files';
+
+const PENDING_HINT =
+  "If KSeF does not issue the certificate in time, the item gets status 'Pending' and binary 'privateKey' holds the new private key encrypted with the PKCS#12 password: keep that file and finish with Complete Enrollment";
 
 const properties: INodeProperties[] = [
   { displayName: CERTIFICATE_FILES_HINT, name: 'filesNotice', type: 'notice', default: '' },
+  { displayName: PENDING_HINT, name: 'pendingNotice', type: 'notice', default: '' },
   {
     displayName: 'Certificate Name',
     name: 'certificateName',
@@ -45,7 +50,7 @@ const properties: INodeProperties[] = [
     typeOptions: { password: true },
     default: '',
     required: true,
-    description: 'Protects the output PKCS#12 file; you need it to use the certificate',
+    description: 'Protects the output PKCS#12 file (and the private key of a pending enrollment); you need it to use the certificate',
   },
   {
     displayName: 'Options',
@@ -61,6 +66,7 @@ const properties: INodeProperties[] = [
         default: '',
         description: 'When the certificate becomes valid (default: when KSeF issues it)',
       },
+      WAIT_FOR_CERTIFICATE_OPTION,
     ],
   },
 ];
@@ -71,34 +77,26 @@ export const description = updateDisplayOptions(displayOptions, properties);
 
 /**
  * Enrolls a KSeF certificate for the authenticated subject and outputs it with its new private key as files;
- * the json carries only public details.
+ * the json carries only public details. A pending enrollment outputs its encrypted private key instead.
  */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
   return await executeForEachItem.call(this, items, async (i) => {
     const validFrom = this.getNodeParameter('options.validFrom', i, '') as string;
     const client = await getKsefClient.call(this);
-    const enrolled = await client.certificates.enroll({
+    const result = await client.certificates.enroll({
       certificateName: this.getNodeParameter('certificateName', i) as string,
       certificateType: this.getNodeParameter('certificateType', i) as KsefCertificateType,
       keyType: this.getNodeParameter('keyType', i) as 'EC' | 'RSA',
       pkcs12Password: this.getNodeParameter('pkcs12Password', i) as string,
+      waitForCertificateMs: waitForCertificateMs.call(this, i),
       ...(validFrom && { validFrom }),
     });
-    const fileName = `KSeF-${enrolled.serialNumber}`;
+    if (result.status === 'Issued') return await enrolledCertificateItem.call(this, result);
+    const { encryptedPrivateKeyPem, ...pending } = result;
     return {
-      json: {
-        referenceNumber: enrolled.referenceNumber,
-        serialNumber: enrolled.serialNumber,
-        certificateName: enrolled.certificateName,
-        certificateType: enrolled.certificateType,
-        validFrom: enrolled.validFrom,
-        validTo: enrolled.validTo,
-        fingerprintSha256: enrolled.fingerprintSha256,
-      },
+      json: { ...pending },
       binary: await binaryFiles.call(this, {
-        pkcs12: { content: enrolled.pkcs12, fileName: `${fileName}.p12`, mimeType: PKCS12_MIME_TYPE },
-        certificate: { content: enrolled.certificatePem, fileName: `${fileName}.crt.pem`, mimeType: PEM_MIME_TYPE },
-        privateKey: { content: enrolled.privateKeyPem, fileName: `${fileName}.key.pem`, mimeType: PEM_MIME_TYPE },
+        privateKey: { content: encryptedPrivateKeyPem, fileName: `KSeF-enrollment-${result.referenceNumber}.key.pem`, mimeType: PEM_MIME_TYPE },
       }),
     };
   });

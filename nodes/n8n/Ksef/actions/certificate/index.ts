@@ -1,13 +1,15 @@
 import type { INodeProperties } from 'n8n-workflow';
+import * as completeEnrollment from './completeEnrollment.operation';
 import * as enroll from './enroll.operation';
 import * as generateTestCertificate from './generateTestCertificate.operation';
 import * as getAll from './getAll.operation';
 import * as getEnrollmentData from './getEnrollmentData.operation';
+import * as getEnrollmentStatus from './getEnrollmentStatus.operation';
 import * as getLimits from './getLimits.operation';
 import * as retrieve from './retrieve.operation';
 import * as revoke from './revoke.operation';
 
-export { enroll, generateTestCertificate, getAll, getEnrollmentData, getLimits, retrieve, revoke };
+export { completeEnrollment, enroll, generateTestCertificate, getAll, getEnrollmentData, getEnrollmentStatus, getLimits, retrieve, revoke };
 
 export const description: INodeProperties[] = [
   {
@@ -17,6 +19,12 @@ export const description: INodeProperties[] = [
     noDataExpression: true,
     displayOptions: { show: { resource: ['certificate'] } },
     options: [
+      {
+        name: 'Complete Enrollment',
+        value: 'completeEnrollment',
+        description: 'Get the certificate of a pending enrollment with its private key, as PKCS#12 and PEM files',
+        action: 'Complete a KSeF certificate enrollment',
+      },
       {
         name: 'Enroll',
         value: 'enroll',
@@ -34,6 +42,12 @@ export const description: INodeProperties[] = [
         value: 'getEnrollmentData',
         description: 'Get the subject data a new KSeF certificate will carry',
         action: 'Get certificate enrollment data',
+      },
+      {
+        name: 'Get Enrollment Status',
+        value: 'getEnrollmentStatus',
+        description: "Get KSeF's verdict on an enrollment by its reference number",
+        action: 'Get certificate enrollment status',
       },
       {
         name: 'Get Limits',
@@ -57,10 +71,12 @@ export const description: INodeProperties[] = [
     ],
     default: 'getAll',
   },
+  ...completeEnrollment.description,
   ...enroll.description,
   ...generateTestCertificate.description,
   ...getAll.description,
   ...getEnrollmentData.description,
+  ...getEnrollmentStatus.description,
   ...getLimits.description,
   ...retrieve.description,
   ...revoke.description,

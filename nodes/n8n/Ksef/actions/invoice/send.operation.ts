@@ -8,6 +8,7 @@ import type {
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 import type { InvoiceSchema } from '../../../../../shared/model/formCodes';
 import type { InvoiceInput, InvoiceResult, SendInvoicesOptions, SendInvoicesResult } from '../../../../../shared/types';
+import { binaryInput } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 import { describeError, toNodeError } from '../../transport/errors';
 
@@ -150,23 +151,7 @@ async function readInvoice(this: IExecuteFunctions, items: INodeExecutionData[],
     return { xml, offlineMode };
   }
   const binaryPropertyName = this.getNodeParameter('binaryPropertyName', i) as string;
-  if (!items[i].binary?.[binaryPropertyName]) {
-    const available = Object.keys(items[i].binary ?? {});
-    throw new NodeOperationError(this.getNode(), `Item ${i} has no binary property '${binaryPropertyName}'`, {
-      itemIndex: i,
-      description:
-        `Set 'Input Binary Field' to the binary property that holds the invoice XML` +
-        (available.length > 0 ? ` (this item has: ${available.join(', ')})` : ' (this item has no binary data)') +
-        ", or set 'XML Source' to 'Text' and map the XML into 'Invoice XML'.",
-    });
-  }
-  const xml = await this.helpers.getBinaryDataBuffer(i, binaryPropertyName);
-  if (xml.length === 0) {
-    throw new NodeOperationError(this.getNode(), `The binary property '${binaryPropertyName}' of item ${i} is empty`, {
-      itemIndex: i,
-      description: "Point 'Input Binary Field' at the binary property that holds the invoice XML file.",
-    });
-  }
+  const xml = await binaryInput.call(this, items, i, binaryPropertyName, 'the invoice XML', ", or set 'XML Source' to 'Text' and map the XML into 'Invoice XML'");
   return { xml, offlineMode };
 }
 
