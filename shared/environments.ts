@@ -29,22 +29,28 @@ export function checkEnvironmentOptions(options: KsefClientOptions): void {
   if (!options || typeof options !== 'object') {
     throw new KsefInputError('createKsefClient needs an options object: { environment, credentials }.', { field: 'options' });
   }
-  if (!ENVIRONMENT_NAMES.includes(options.environment)) {
+  const environment = environmentOf(options);
+  if (!ENVIRONMENT_NAMES.includes(environment)) {
     throw new KsefInputError(
-      `environment must be one of ${ENVIRONMENT_NAMES.join(', ')}; got ${JSON.stringify(options.environment)}.`,
+      `environment must be one of ${ENVIRONMENT_NAMES.join(', ')}; got ${JSON.stringify(environment)}.`,
       { field: 'environment' },
     );
   }
-  if (options.environment === 'custom') normalizeBaseUrl(options.baseUrl);
+  if (environment === 'custom') normalizeBaseUrl(options.baseUrl);
   const credentials = options.credentials;
   if (!credentials || !CREDENTIAL_METHODS.includes(credentials.method)) {
     throw new KsefInputError(`credentials.method must be ${CREDENTIAL_METHODS.map((m) => `'${m}'`).join(' or ')}.`, {
       field: 'credentials.method',
     });
   }
-  const requireAll = options.environment !== 'sandbox';
+  const requireAll = environment !== 'sandbox';
   if (credentials.contextIdentifier !== undefined || requireAll) checkContextIdentifier(credentials.contextIdentifier);
   if (credentials.method === 'ksefToken' && (credentials.ksefToken !== undefined || requireAll)) checkKsefToken(credentials.ksefToken);
+}
+
+/** The embedded sandbox unless another environment is named, so the engine works offline out of the box. */
+function environmentOf(options: KsefClientOptions): EnvironmentName {
+  return options.environment === undefined ? 'sandbox' : options.environment;
 }
 
 /** Resolves base URL and credentials; starts the embedded sandbox only when the sandbox environment is used. */
@@ -53,7 +59,8 @@ export async function resolveEnvironment(options: KsefClientOptions): Promise<Re
   const { credentials } = options;
   const { contextIdentifier } = credentials;
   const ksefToken = credentials.method === 'ksefToken' ? credentials.ksefToken : undefined;
-  if (options.environment === 'sandbox') {
+  const environment = environmentOf(options);
+  if (environment === 'sandbox') {
     const sandbox = await loadSandbox().ensureEmbeddedSandbox();
     if (!sandbox.officialSchemas) {
       options.logger?.warn(
@@ -67,9 +74,8 @@ export async function resolveEnvironment(options: KsefClientOptions): Promise<Re
       ...(credentials.method === 'ksefToken' && { ksefToken: ksefToken ?? sandbox.ksefToken }),
     };
   }
-  const baseUrl =
-    options.environment === 'custom' ? normalizeBaseUrl(options.baseUrl) : ENVIRONMENT_BASE_URLS[options.environment];
-  return { name: options.environment, baseUrl, contextIdentifier: contextIdentifier!, ...(ksefToken !== undefined && { ksefToken }) };
+  const baseUrl = environment === 'custom' ? normalizeBaseUrl(options.baseUrl) : ENVIRONMENT_BASE_URLS[environment];
+  return { name: environment, baseUrl, contextIdentifier: contextIdentifier!, ...(ksefToken !== undefined && { ksefToken }) };
 }
 
 /** Validates a custom API root and returns it without a trailing slash. */

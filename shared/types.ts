@@ -113,7 +113,8 @@ export interface TokenStore {
 }
 
 export interface KsefClientOptions {
-  environment: EnvironmentName;
+  /** Default `sandbox`: the embedded simulator. */
+  environment?: EnvironmentName;
   /** Required when environment is `custom`: the API root, e.g. `https://host/v2`. */
   baseUrl?: string;
   credentials: KsefCredentials;

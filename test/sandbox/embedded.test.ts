@@ -1,4 +1,6 @@
 import { ensureEmbeddedSandbox } from '../../sandbox';
+import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
+import { createKsefClient } from '../../shared';
 import { KsefHttp } from '../support/ksefHttp';
 
 describe('embedded sandbox', () => {
@@ -15,5 +17,20 @@ describe('embedded sandbox', () => {
     expect(third).not.toBe(first);
     expect(third.ksefToken).not.toBe(first.ksefToken);
     await third.close();
+  });
+});
+
+describe('the engine without an environment', () => {
+  it('talks to the embedded sandbox and its demo company', async () => {
+    const client = createKsefClient({ credentials: { method: 'ksefToken' } });
+    try {
+      const sent = await client.sessions.online.send([buildDemoInvoice()], { fetchUpo: false });
+      expect(sent.invoices[0]).toMatchObject({ accepted: true });
+      expect(sent.invoices[0].ksefNumber!.startsWith(`${DEMO_SELLER_NIP}-`)).toBe(true);
+      expect((await ensureEmbeddedSandbox()).contextIdentifier.value).toBe(DEMO_SELLER_NIP);
+    } finally {
+      await client.close();
+      await (await ensureEmbeddedSandbox()).close();
+    }
   });
 });
