@@ -18,8 +18,8 @@ import { SUBJECT_OIDS } from '../../shared/certificates/x509';
 import { readCertificationRequest } from '../../sandbox/ca';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
-import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
-import { startFaultProxy, type FaultProxy, type Fault, type ProxiedRequest } from './support/faultProxy';
+import { certificateClient, exchangeCount, pkcs12Credentials, sealOf, startOwnerBehindFaultProxy, type OwnerBehindFaultProxy } from './support/certificates';
+import type { FaultProxy, Fault, ProxiedRequest } from './support/faultProxy';
 import { RecordingLogger } from './support/time';
 import { expectNoPemSecret } from '../support/secrets';
 
@@ -229,18 +229,14 @@ describe('an enrollment whose certificate could not be fetched', () => {
   /** Faults injected with `whileBroken` apply only while this is set. */
   let broken: boolean;
 
+  let setup: OwnerBehindFaultProxy;
+
   async function start(processingDelayMs?: number): Promise<void> {
-    sandbox = await startRecordedSandbox(processingDelayMs === undefined ? {} : { processingDelayMs });
-    proxy = await startFaultProxy(sandbox.baseUrl);
-    logger = new RecordingLogger();
+    setup = await startOwnerBehindFaultProxy(processingDelayMs === undefined ? {} : { processingDelayMs });
+    ({ sandbox, proxy, owner, logger } = setup);
     broken = false;
-    owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { baseUrl: proxy.baseUrl, logger });
   }
-  afterEach(async () => {
-    await owner.close();
-    await proxy.close();
-    await sandbox.close();
-  });
+  afterEach(() => setup.close());
 
   function whileBroken(matches: (request: ProxiedRequest) => boolean, fault: Fault): void {
     proxy.inject((request) => broken && matches(request), fault, 1000);

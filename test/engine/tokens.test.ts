@@ -2,8 +2,8 @@ import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { KsefAuthError, KsefError, KsefInputError, type KsefClient, type KsefTokenInfo } from '../../shared';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
-import { certificateClient, exchangeCount, pkcs12Credentials, sealOf } from './support/certificates';
-import { startFaultProxy, type Fault, type FaultProxy } from './support/faultProxy';
+import { certificateClient, exchangeCount, pkcs12Credentials, sealOf, startOwnerBehindFaultProxy, type OwnerBehindFaultProxy } from './support/certificates';
+import type { Fault, FaultProxy } from './support/faultProxy';
 import { RecordingLogger } from './support/time';
 
 const GENEROUS_LIMIT = { perSecond: 100, perMinute: 1000, perHour: 10000 };
@@ -149,18 +149,14 @@ describe('a generated token whose activation could not be followed', () => {
   /** Faults injected while this is set apply; afterwards KSeF answers normally again. */
   let broken: boolean;
 
+  let setup: OwnerBehindFaultProxy;
+
   beforeEach(async () => {
-    sandbox = await startRecordedSandbox({ rateLimits: { other: GENEROUS_LIMIT } });
-    proxy = await startFaultProxy(sandbox.baseUrl);
-    logger = new RecordingLogger();
+    setup = await startOwnerBehindFaultProxy({ rateLimits: { other: GENEROUS_LIMIT } });
+    ({ sandbox, proxy, owner, logger } = setup);
     broken = false;
-    owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { baseUrl: proxy.baseUrl, logger });
   });
-  afterEach(async () => {
-    await owner.close();
-    await proxy.close();
-    await sandbox.close();
-  });
+  afterEach(() => setup.close());
 
   const TOKEN_STATUS = /^\/tokens\/\d{8}-EC-/;
   const unauthorized = { title: 'Unauthorized', status: 401, detail: 'Wymagane jest uwierzytelnienie.' };

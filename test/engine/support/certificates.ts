@@ -1,7 +1,10 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import * as forge from 'node-forge';
 import { generateTestCertificate, type CertificateCredentials, type GeneratedTestCertificate, type KsefClient } from '../../../shared';
-import { clientOf, type RecordedSandbox } from './sandbox';
+import type { SandboxOptions } from '../../../sandbox';
+import { startFaultProxy, type FaultProxy } from './faultProxy';
+import { clientOf, startRecordedSandbox, type RecordedSandbox } from './sandbox';
+import { RecordingLogger } from './time';
 
 export const PKCS12_PASSWORD = 'Pkcs12-Pa55word!';
 export const PEM_PASSPHRASE = 'Pem-Pa55phrase!';
@@ -80,4 +83,31 @@ export function certificateClient(sandbox: RecordedSandbox, credentials: Certifi
 /** Every request the sandbox answered so far (any operation, including unknown paths). */
 export function exchangeCount(sandbox: RecordedSandbox): number {
   return sandbox.exchanges.length;
+}
+
+/** The demo context's owner (an EC seal) talking to a recorded sandbox through a fault proxy, with a recorded log. */
+export interface OwnerBehindFaultProxy {
+  sandbox: RecordedSandbox;
+  proxy: FaultProxy;
+  owner: KsefClient;
+  logger: RecordingLogger;
+  close(): Promise<void>;
+}
+
+export async function startOwnerBehindFaultProxy(options: SandboxOptions = {}): Promise<OwnerBehindFaultProxy> {
+  const sandbox = await startRecordedSandbox(options);
+  const proxy = await startFaultProxy(sandbox.baseUrl);
+  const logger = new RecordingLogger();
+  const owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { baseUrl: proxy.baseUrl, logger });
+  return {
+    sandbox,
+    proxy,
+    owner,
+    logger,
+    async close() {
+      await owner.close();
+      await proxy.close();
+      await sandbox.close();
+    },
+  };
 }
