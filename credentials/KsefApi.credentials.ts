@@ -11,7 +11,7 @@ export class KsefApi implements ICredentialType {
 
   icon = 'file:../nodes/n8n/Ksef/ksef.svg' as const;
 
-  documentationUrl = 'https://github.com/CIRFMF/ksef-docs';
+  documentationUrl = 'https://github.com/ksef-flow/n8n-nodes-ksef#install-into-n8n-self-hosted';
 
   properties: INodeProperties[] = [
     {
