@@ -2,7 +2,7 @@ import type { InvoiceSchema } from '../../shared/model/formCodes';
 import type { InvoiceInput, InvoiceResult, SendInvoicesOptions } from '../../shared/types';
 import type { KsefConfigNode } from './ksef-config';
 import { hasToJson } from './operationNode';
-import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from './runtimeTypes';
 
 interface KsefSendDef extends NodeDef {
   /** Id of the ksef-config node. */
@@ -60,10 +60,7 @@ export default function registerKsefSend(RED: NodeAPI): void {
           sessionUpo: result.sessionUpo,
         };
         const failed = result.invoices.filter((invoice) => !invoice.accepted && !invoice.pending);
-        const pending = result.invoices.filter((invoice) => invoice.pending);
-        if (failed.length > 0) status('red', 'rejected', failed.length);
-        else if (pending.length > 0) status('yellow', 'pending', pending.length);
-        else status('green', 'accepted', result.invoices.length);
+        node.status(summaryStatus(result.invoices));
 
         send(msg);
         done(failed.length > 0 ? new Error(failureMessage(failed, result.invoices.length, inputIsArray)) : undefined);
@@ -84,6 +81,21 @@ export default function registerKsefSend(RED: NodeAPI): void {
       }
     });
     return items as InvoiceInput[];
+  }
+
+  /**
+   * Every outcome with its count ("1 accepted, 1 rejected"), so a partial success is visible on the canvas. Red when
+   * any invoice failed, yellow when some are still processing, green when all were accepted.
+   */
+  function summaryStatus(invoices: InvoiceResult[]): NodeStatus {
+    const counts = { accepted: 0, rejected: 0, 'not-sent': 0, pending: 0 };
+    for (const invoice of invoices) counts[outcomeOf(invoice)] += 1;
+    const text = (Object.keys(counts) as Array<keyof typeof counts>)
+      .filter((outcome) => counts[outcome] > 0)
+      .map((outcome) => RED._(`ksef-send.status.${outcome}`, { count: counts[outcome] }))
+      .join(', ');
+    const fill = counts.rejected + counts['not-sent'] > 0 ? 'red' : counts.pending > 0 ? 'yellow' : 'green';
+    return { fill, shape: 'dot', text };
   }
 
   function failureMessage(failed: InvoiceResult[], total: number, isArray: boolean): string {
@@ -123,6 +135,16 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'object') return `object with keys [${Object.keys(value).join(', ')}]`;
   return typeof value;
+}
+
+/**
+ * An invoice the engine did not send before its deadline (KSeF's rate limit) is "not sent", with `retryAt` in its error;
+ * told apart by the error's name, as the result carries the error as plain data.
+ */
+function outcomeOf(invoice: InvoiceResult): 'accepted' | 'rejected' | 'not-sent' | 'pending' {
+  if (invoice.accepted) return 'accepted';
+  if (invoice.pending) return 'pending';
+  return invoice.error?.name === 'KsefRateLimitError' ? 'not-sent' : 'rejected';
 }
 
 /** KSeF's own status for a rejected invoice, else the engine's error (local validation, send failure). */

@@ -9,6 +9,8 @@ import ksefSendNode from '../../nodes/node-red/ksef-send';
 import { ensureEmbeddedSandbox, startSandbox, type RunningSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import type { KsefClient, SendInvoicesResult } from '../../shared/types';
+import type { KsefConfigNode } from '../../nodes/node-red/ksef-config';
 
 helper.init(require.resolve('node-red'));
 
@@ -132,7 +134,30 @@ describe('ksef-send', () => {
     expect(error.error.message).toContain('ksef-send.errors.rejected');
     expect(error.error.source.id).toBe('send');
     expect(error.payload).toEqual(msg.payload);
-    expect(statuses().at(-1)).toMatchObject({ fill: 'red', text: 'ksef-send.status.rejected' });
+    // Both outcomes, so the accepted invoice is not hidden behind "1 rejected".
+    expect(statuses().at(-1)).toMatchObject({ fill: 'red', text: 'ksef-send.status.accepted, ksef-send.status.rejected' });
+  });
+
+  it('counts invoices the engine could not send before the rate limit allowed as not sent', async () => {
+    const { config, credentials } = sandboxConfig();
+    await helper.load([ksefConfigNode, ksefSendNode], flow(config), credentials);
+    const retryAt = new Date(Date.now() + 60_000).toISOString();
+    const notSent = { index: 1, accepted: false, pending: false, invoiceHash: 'h1', error: { name: 'KsefRateLimitError', message: 'not sent', retryAt } };
+    const result: SendInvoicesResult = {
+      sessionReferenceNumber: '20260101-SO-0000000000-0000000000-00',
+      invoices: [{ index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k' }, notSent, { ...notSent, index: 2 }],
+    };
+    // The engine's answer when KSeF's rate limit outlasts the deadline, without waiting for a real limit.
+    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () => ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+    const output = nextMessage('out');
+    const caught = nextMessage('caught');
+
+    helper.getNode('send').receive({ payload: [buildDemoInvoice(), buildDemoInvoice(), buildDemoInvoice()] });
+    const [msg, error] = await Promise.all([output, caught]);
+
+    expect(msg.payload[1].error.retryAt).toBe(retryAt);
+    expect(error.error.message).toContain('ksef-send.errors.rejected');
+    expect(statuses().at(-1)).toMatchObject({ fill: 'red', text: 'ksef-send.status.accepted, ksef-send.status.not-sent' });
   });
 
   it('returns pending results, not an error, when told not to wait for processing', async () => {
