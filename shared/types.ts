@@ -137,12 +137,14 @@ export interface StatusInfo {
   extensions?: Record<string, string | null>;
 }
 
+/** Invoice XML as text, or as its UTF-8 bytes (a Buffer, any other Uint8Array, or an ArrayBuffer). */
+export type InvoiceXml = string | Uint8Array | ArrayBuffer;
+
 /** One invoice to send: its XML, or the XML with per-invoice options. */
 export type InvoiceInput =
-  | string
-  | Buffer
+  | InvoiceXml
   | {
-      xml: string | Buffer;
+      xml: InvoiceXml;
       /** Declares the invoice as issued in offline mode. */
       offlineMode?: boolean;
       /** Technical correction of a rejected offline invoice: Base64 SHA-256 of the original. */

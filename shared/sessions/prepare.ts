@@ -1,8 +1,9 @@
+import { types } from 'node:util';
 import type { InvoiceInput } from '../types';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
 import { sha256Base64 } from '../crypto/hashes';
 import { KsefInputError } from '../http/errors';
-import { checkInvoiceXml } from '../validation/xmlRules';
+import { checkInvoiceText, checkInvoiceXml } from '../validation/xmlRules';
 import { readInvoiceFacts, schemaMismatch } from '../validation/invoiceFacts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
@@ -30,9 +31,11 @@ export function checkSchema(schema: InvoiceSchema | undefined): InvoiceSchema {
 
 export function prepareInvoice(input: InvoiceInput, index: number, schema: InvoiceSchema, defaultOffline: boolean): PreparedInvoice {
   const field = `invoices[${index}]`;
-  const wrapped = typeof input === 'object' && input !== null && !Buffer.isBuffer(input);
+  const wrapped = typeof input === 'object' && input !== null && !isBinary(input) && !Array.isArray(input);
   const raw = wrapped ? (input as { xml: unknown }).xml : input;
-  const xml = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : undefined;
+  const textProblems = typeof raw === 'string' ? checkInvoiceText(raw) : [];
+  // Bytes of text that cannot be encoded as written are not the caller's invoice: no hash of them is reported.
+  const xml = textProblems.length > 0 ? undefined : invoiceBytes(raw);
   const perInvoice = wrapped ? (input as { offlineMode?: unknown; hashOfCorrectedInvoice?: unknown }) : {};
   const base = {
     index,
@@ -46,8 +49,16 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
     problem: new KsefInputError(message, { field: failedField }),
   });
 
+  if (Array.isArray(input)) {
+    return fail(
+      `${field} is an array of ${input.length} items, not an invoice: pass a flat list of invoices (e.g. invoices.flat()), each an XML string, Buffer, Uint8Array, ArrayBuffer or { xml }.`,
+    );
+  }
+  if (textProblems.length > 0) {
+    return fail(`${field} cannot be sent: ${textProblems.map((v) => v.message).join(' ')}`);
+  }
   if (!xml) {
-    return fail(`${field} must be the invoice XML as a string or Buffer, or an object { xml }; got ${describeValue(raw)}.`);
+    return fail(`${field} must be the invoice XML as a string, Buffer, Uint8Array or ArrayBuffer, or an object { xml }; got ${describeValue(raw)}.`);
   }
   if (xml.length === 0 || xml.toString('utf8').trim() === '') {
     return fail(`${field} is empty: pass the invoice XML.`);
@@ -71,7 +82,33 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
       `${field}.hashOfCorrectedInvoice`,
     );
   }
+  // KSeF takes invoices with attachments only in batch sessions; the one exception is the technical correction of
+  // an offline invoice, which may only go online (faktury/weryfikacja-faktury.md "Ograniczenia dotyczące
+  // załączników", offline/korekta-techniczna.md, CIRFMF/ksef-docs).
+  if (facts.hasAttachment && !(base.offlineMode && base.hashOfCorrectedInvoice !== undefined)) {
+    return {
+      ...prepared,
+      problem: new KsefInputError(
+        `${field} has an attachment (Zalacznik): KSeF accepts invoices with attachments only in batch sessions (and only for sellers who enabled them in e-Urząd Skarbowy), not in an online session. ` +
+          'The one exception is a technical correction of an offline invoice (offlineMode with hashOfCorrectedInvoice). Send it in a batch session, or without the attachment.',
+        { field },
+      ),
+    };
+  }
   return prepared;
+}
+
+/** A Buffer, another Uint8Array or an ArrayBuffer. `util.types` also recognises those made in another realm (a vm sandbox such as n8n's Code node), where `instanceof` fails. */
+function isBinary(value: unknown): value is Uint8Array | ArrayBuffer {
+  return types.isUint8Array(value) || types.isArrayBuffer(value);
+}
+
+/** The UTF-8 bytes of an invoice given as text or bytes (a view keeps its own range of its buffer); undefined for anything else. */
+function invoiceBytes(value: unknown): Buffer | undefined {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (types.isUint8Array(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (types.isArrayBuffer(value)) return Buffer.from(value);
+  return undefined;
 }
 
 function describeValue(value: unknown): string {

@@ -47,7 +47,23 @@ const ILLEGAL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|
 const DISCOURAGED_CHARACTER =
   /[\u007F-\u0084\u0086-\u009F\uFDD0-\uFDEF]|[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]/g;
 
+/** Half of a UTF-16 surrogate pair without the other half: a JavaScript string can hold one, UTF-8 cannot encode it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 const ATTACHMENT_ELEMENT = Buffer.from('Zalacznik');
+
+/**
+ * Checks an invoice given as a JavaScript string, before it becomes UTF-8: encoding silently turns a lone
+ * surrogate into U+FFFD, so KSeF would register text the caller never wrote.
+ */
+export function checkInvoiceText(text: string): XmlRuleViolation[] {
+  const violations: XmlRuleViolation[] = [];
+  checkCharacters(text, LONE_SURROGATE, violations, (where, code, offset) => ({
+    rule: 'illegal-character',
+    message: `Character ${code} at ${where} (character offset ${offset}) is half of a UTF-16 surrogate pair without its other half, which UTF-8 cannot encode (it would reach KSeF as U+FFFD). The text was probably cut inside an emoji or another character beyond U+FFFF: fix the text where it was produced.`,
+  }));
+  return violations;
+}
 
 /** All violations of the KSeF file rules; an empty array means the file passes them. */
 export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRuleViolation[] {
@@ -183,13 +199,15 @@ function checkCharacters(
   text: string,
   pattern: RegExp,
   violations: XmlRuleViolation[],
-  describe: (where: string, code: string) => XmlRuleViolation,
+  describe: (where: string, code: string, offset: number) => XmlRuleViolation,
 ): void {
   pattern.lastIndex = 0;
   let found = 0;
   for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
     found++;
-    if (found <= MAX_REPORTED_OCCURRENCES) violations.push(describe(describePosition(text, match.index), describeCodePoint(text, match.index)));
+    if (found <= MAX_REPORTED_OCCURRENCES) {
+      violations.push(describe(describePosition(text, match.index), describeCodePoint(text, match.index), match.index));
+    }
   }
   if (found > MAX_REPORTED_OCCURRENCES) {
     const last = violations[violations.length - 1];
