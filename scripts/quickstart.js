@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm start`: a real Node-RED (the devDependency) at http://127.0.0.1:1880 with this package and the example flow
- * "Send demo invoices". The flow sends two demo invoices to the embedded KSeF sandbox on start; their KSeF numbers
- * are printed here. Runs until Ctrl+C. Set PORT to use another port.
+ * "Send demo invoices". Once the flows run, this script presses the flow's inject button (as a user would in the
+ * editor), so two demo invoices go to the embedded KSeF sandbox; their KSeF numbers are printed here. Runs until
+ * Ctrl+C. Set PORT to use another port.
  *
  * The test/hosts Node-RED test starts its Node-RED through the same functions, with the package installed from
  * `npm pack` instead of linked.
@@ -110,12 +111,32 @@ async function main() {
   const child = await startNodeRed(userDir, settingsFile, { onLine: printLine });
   console.log('');
   console.log(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
-  console.log('The flow "KSeF: send demo invoices" sends two demo invoices to the embedded KSeF sandbox now ...');
+  if (await pressInject(port, exampleInjectId())) {
+    console.log('Pressed the inject button of the flow "KSeF: send demo invoices": two demo invoices go to the embedded KSeF sandbox now ...');
+  } else {
+    console.log('The flow "KSeF: send demo invoices" is not deployed (delete .tmp/quickstart to get it back).');
+  }
   console.log('');
 
   process.on('SIGINT', () => stopNodeRed(child).then(() => process.exit(0)));
   process.on('SIGTERM', () => stopNodeRed(child).then(() => process.exit(0)));
   child.on('exit', (code) => process.exit(code ?? 1));
+}
+
+/** The example's inject node: it sends on a button press only, so a full deploy does not send the invoices again. */
+function exampleInjectId() {
+  return JSON.parse(fs.readFileSync(EXAMPLE_FLOW, 'utf8')).find((node) => node.type === 'inject').id;
+}
+
+/**
+ * Presses an inject node's button through Node-RED's admin API, as the editor does. False when the flows have no
+ * such node (the user changed the quick start's flows).
+ */
+async function pressInject(port, id) {
+  const response = await fetch(`http://127.0.0.1:${port}/inject/${id}`, { method: 'POST' });
+  if (response.status === 404) return false;
+  if (!response.ok) throw new Error(`Pressing the inject button ${id} failed: HTTP ${response.status}`);
+  return true;
 }
 
 /** Node-RED's log as is, with the example's KSeF numbers and errors set apart so they are easy to find. */

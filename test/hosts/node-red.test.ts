@@ -29,6 +29,7 @@ const quickstart = require('../../scripts/quickstart.js') as Quickstart;
 const ROOT = path.resolve(__dirname, '..', '..');
 const DEMO_SELLER_NIP = '1234563218';
 const SEND_NODE_ID = 'a1f0c0de00000004';
+const SEND_INJECT_ID = 'a1f0c0de00000002';
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
 const NODE_TYPES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
 const STORY_PKCS12_PASSWORD = 'story-seal-password';
@@ -56,7 +57,7 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   const settingsFile = quickstart.writeSettings(userDir, port);
   const story = storyFlow();
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...exampleFlowWithResultFile(), ...otherExampleFlows(), ...story.flow]));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(withoutRepeatedIds([...exampleFlowWithResultFile(), ...otherExampleFlows(), ...story.flow])));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(story.credentials));
 
   const specDir = findSpecFolder();
@@ -85,7 +86,16 @@ function exampleFlowWithResultFile(): Array<Record<string, unknown>> {
   return flow;
 }
 
-/** The examples of ksef-auth, ksef-token and ksef-certificate as shipped; they run on start like ksef-send's. */
+/**
+ * The examples share one sandbox config node (same id and content), which the editor imports once; flows.json holds
+ * it once too.
+ */
+function withoutRepeatedIds(nodes: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  const seen = new Set<unknown>();
+  return nodes.filter((node) => !seen.has(node.id) && seen.add(node.id));
+}
+
+/** The examples of ksef-auth, ksef-token and ksef-certificate as shipped; they run on start (ksef-send's does not). */
 function otherExampleFlows(): Array<Record<string, unknown>> {
   return ['ksef-auth', 'ksef-token', 'ksef-certificate'].flatMap((node) => {
     const folder = path.join(EXAMPLES_DIR, node);
@@ -199,7 +209,14 @@ function fileNode(id: string, z: string, name: string): Record<string, unknown> 
 }
 
 describe('Node-RED 4 with the packed package', () => {
-  it('runs the example flow: both demo invoices get a KSeF number and a UPO', async () => {
+  it('runs the example flow on a press of its inject button only: both demo invoices get a KSeF number and a UPO', async () => {
+    // The other examples' on-start injects have fired (1 s after start), so the send example's would have too.
+    await logLine(/Signed in: /);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(fs.existsSync(path.join(workDir, 'results.jsonl'))).toBe(false);
+    expect(log.some((line) => line.includes('KSeF number: '))).toBe(false);
+
+    await post(`/inject/${SEND_INJECT_ID}`);
     const results = await firstResultLine();
 
     expect(results).toHaveLength(2);

@@ -1,7 +1,7 @@
 /**
  * The README's quick start, as a newcomer runs it after `npm install`: `npm start` (here its script, after the build
- * `npm run test:hosts` did) starts Node-RED with the example flow, which sends two demo invoices to the embedded
- * sandbox and prints their KSeF numbers.
+ * `npm run test:hosts` did) starts Node-RED with the example flow and presses its inject button (the flow sends only
+ * on a press), so two demo invoices go to the embedded sandbox and their KSeF numbers are printed as the README shows.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,9 +25,13 @@ it('prints the KSeF numbers of the two demo invoices and serves the editor on th
     const numbers = await new Promise<string[]>((resolve, reject) => {
       const found: string[] = [];
       const timer = setTimeout(() => reject(new Error(`No two KSeF numbers within 90 s. Output:\n${output.join('\n')}`)), 90_000);
+      let rest = '';
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) {
+        // A line may arrive in two chunks.
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop()!;
+        for (const line of lines) {
           output.push(line);
           const match = KSEF_NUMBER_LINE.exec(line);
           if (match) found.push(match[1]);
@@ -43,7 +47,10 @@ it('prints the KSeF numbers of the two demo invoices and serves the editor on th
 
     expect(numbers.every(isValidKsefNumber)).toBe(true);
     expect(new Set(numbers).size).toBe(2);
-    expect(output).toContain(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
+    // Every line the README shows, except the KSeF numbers (checked above), with the port of this run.
+    for (const line of readmeOutput().filter((text) => !text.includes('>>> KSeF number'))) {
+      expect(output).toContain(line.replace(':1880', `:${port}`));
+    }
     const editor = await fetch(`http://127.0.0.1:${port}/`);
     expect(editor.status).toBe(200);
   } finally {
@@ -55,3 +62,11 @@ it('prints the KSeF numbers of the two demo invoices and serves the editor on th
     fs.rmSync(userDir, { recursive: true, force: true });
   }
 });
+
+/** The output block of the README's quick start (the first code block after the `npm start` paragraph). */
+function readmeOutput(): string[] {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /`npm start` builds the package[\s\S]*?\n```\n([\s\S]*?)\n```/.exec(readme);
+  if (!block) throw new Error('README.md has no quick-start output block after "`npm start` builds the package"');
+  return block[1].split('\n');
+}
