@@ -29,6 +29,7 @@ export const INVOICE_PROCESSING_STATUS = {
   cancelledBySessionError: { code: 405, description: 'Przetwarzanie anulowane z powodu błędu sesji' },
   fileVerificationError: { code: 430, description: 'Błąd weryfikacji pliku faktury' },
   decryptionFailed: { code: 435, description: 'Błąd odszyfrowania pliku' },
+  attachmentNotAllowed: { code: 415, description: 'Brak możliwości wysyłania faktury z załącznikiem' },
   unknownError: { code: 500, description: 'Nieznany błąd (500)' },
 } satisfies Record<string, InvoiceStatusInfo>;
 
@@ -38,27 +39,41 @@ export function isFinal(invoice: SessionInvoice): boolean {
 
 const processingQueues = new WeakMap<OnlineSession, Promise<void>>();
 
-/** Processes the invoice after the processing delay, strictly after the session's earlier invoices. */
+/** An invoice that passed verification, with what the in-order step needs to number it. */
+interface VerifiedInvoice {
+  xml: Buffer;
+  sellerNip: string;
+  invoiceType: string;
+  invoiceNumber: string;
+  issueDate: string;
+}
+
+/**
+ * Processes the invoice after the processing delay. Verification (decryption, file rules, XSD) of a session's
+ * invoices runs concurrently, as it is the costly part; the outcome is decided strictly after the session's
+ * earlier invoices, so of two invoices with the same number the earlier one is the original.
+ */
 export function enqueueInvoice(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): void {
   ctx.scheduler.after(ctx.processingDelayMs, () => {
-    const queue = (processingQueues.get(session) ?? Promise.resolve()).then(() =>
-      ctx.scheduler.running ? processInvoice(ctx, session, invoice) : undefined,
-    );
+    if (!ctx.scheduler.running) return;
+    const verified = verify(ctx, session, invoice).catch((): InvoiceStatusInfo => INVOICE_PROCESSING_STATUS.unknownError);
+    const queue = (processingQueues.get(session) ?? Promise.resolve()).then(async () => {
+      const outcome = await verified;
+      if (!ctx.scheduler.running) return;
+      try {
+        invoice.status = 'code' in outcome ? outcome : accept(ctx, session, invoice, outcome);
+      } catch {
+        invoice.status = INVOICE_PROCESSING_STATUS.unknownError;
+      }
+      session.dateUpdated = ctx.clock.now();
+    });
     processingQueues.set(session, queue);
     return queue;
   });
 }
 
-async function processInvoice(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<void> {
-  try {
-    invoice.status = await decide(ctx, session, invoice);
-  } catch {
-    invoice.status = INVOICE_PROCESSING_STATUS.unknownError;
-  }
-  session.dateUpdated = ctx.clock.now();
-}
-
-async function decide(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<InvoiceStatusInfo> {
+/** Everything KSeF checks of the invoice on its own; a failure status, or the facts to number it by. */
+async function verify(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<InvoiceStatusInfo | VerifiedInvoice> {
   if (!session.symmetricKey) return INVOICE_PROCESSING_STATUS.cancelledBySessionError;
   let xml: Buffer;
   try {
@@ -81,11 +96,35 @@ async function decide(ctx: SandboxContext, session: OnlineSession, invoice: Sess
   });
   invoice.invoiceNumber = verdict.facts?.invoiceNumber;
   if (!verdict.ok) return verdict.status;
-  const { sellerNip, invoiceType, invoiceNumber, issueDate } = verdict.facts;
+  const { sellerNip, invoiceType, invoiceNumber, issueDate, hasAttachment } = verdict.facts;
   if (!sellerNip || !invoiceType || !invoiceNumber || !issueDate) {
     return { ...INVOICE_PROCESSING_STATUS.fileVerificationError, details: ['Nie można odczytać NIP sprzedawcy, rodzaju, numeru lub daty wystawienia faktury.'] };
   }
+  if (hasAttachment) {
+    const refusal = attachmentRefusal(ctx, invoice, sellerNip);
+    if (refusal) return { ...INVOICE_PROCESSING_STATUS.attachmentNotAllowed, details: [refusal] };
+  }
+  return { xml, sellerNip, invoiceType, invoiceNumber, issueDate };
+}
 
+/**
+ * Why an invoice with an attachment cannot be accepted in this (online) session, or undefined when it can.
+ * Attachments are allowed only in batch sessions, except in the technical correction of an offline invoice,
+ * and only for NIPs enabled for them (faktury/weryfikacja-faktury.md, offline/korekta-techniczna.md, CIRFMF/ksef-docs).
+ */
+function attachmentRefusal(ctx: SandboxContext, invoice: SessionInvoice, sellerNip: string): string | undefined {
+  if (!invoice.offlineMode || !invoice.hashOfCorrectedInvoice) {
+    return 'Invoices with an attachment (Zalacznik) can be sent only in a batch session; in an online session only as the technical correction of an offline invoice (offlineMode with hashOfCorrectedInvoice).';
+  }
+  if (!ctx.state.attachmentNips.has(sellerNip)) {
+    return `Sending invoices with attachments is not enabled for NIP ${sellerNip}; it has to be requested in e-Urząd Skarbowy first.`;
+  }
+  return undefined;
+}
+
+/** Numbers a verified invoice unless it duplicates an accepted one; runs in the session's order. */
+function accept(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice, verified: VerifiedInvoice): InvoiceStatusInfo {
+  const { xml, sellerNip, invoiceType, invoiceNumber, issueDate } = verified;
   const duplicateKey = SandboxState.duplicateKey(sellerNip, invoiceType, invoiceNumber);
   const original = ctx.state.duplicateIndex.get(duplicateKey);
   if (original) {

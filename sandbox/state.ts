@@ -207,6 +207,8 @@ export class SandboxState {
   readonly invoicesByKsefNumber = new Map<string, { session: OnlineSession; invoice: SessionInvoice }>();
   /** `sellerNip|RodzajFaktury|P_2` of every accepted invoice (KSeF keeps it 10 years: forever here). */
   readonly duplicateIndex = new Map<string, DuplicateEntry>();
+  /** NIPs enabled for invoices with attachments (what `POST /testdata/attachment` records); tests add to it. */
+  readonly attachmentNips = new Set<string>();
 
   issueKsefToken(input: {
     contextIdentifier: ContextIdentifier;
