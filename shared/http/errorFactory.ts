@@ -10,13 +10,17 @@ import {
   type KsefErrorOptions,
   type KsefExceptionDetail,
 } from './errors';
+import { redactJson, redactSecrets } from '../util/redact';
 
-/** KSeF exception codes that mean "no such object", whatever HTTP status carries them (NOTES.md 4.14). */
+/** KSeF exception codes that mean "no such object", whatever HTTP status carries them (open-api.json, CIRFMF/ksef-docs). */
 const NOT_FOUND_CODES = new Set([21164, 21173, 21175, 21178, 21304, 25005, 25008]);
 /** Exception codes that mean the credential or token was refused. */
 const AUTH_CODES = new Set([21111, 21301, 21308]);
 
-/** What the error factory knows about a failed response; request headers and bodies are never part of it. */
+/**
+ * What the error factory knows about a failed response; request headers and bodies are never part of it. The
+ * response body may still echo them (gateways' error pages do): every text taken from it has secrets removed.
+ */
 export interface FailedResponse {
   method: string;
   /** Path or storage URL without its query string. */
@@ -80,7 +84,7 @@ export function errorFromResponse(response: FailedResponse): KsefError {
   }
 }
 
-/** What to do about a 403, from its `reasonCode` and `security` payload (NOTES.md 4.13). */
+/** What to do about a 403, from its `reasonCode` and `security` payload (open-api.json, CIRFMF/ksef-docs). */
 function forbiddenAdvice(parsed: ParsedBody): string {
   const security = parsed.security ?? {};
   const list = (value: unknown) => (Array.isArray(value) && value.length > 0 ? value.map(String).join(', ') : 'none');
@@ -112,11 +116,14 @@ function describe(parsed: ParsedBody, status: number): string {
   return parsed.detail ? `${head}: ${parsed.detail}` : head;
 }
 
+/** Characters of a non-JSON error body quoted in a message: enough to recognise a gateway's page, no more. */
+const EXCERPT_LENGTH = 120;
+
 function parseErrorBody(body: unknown): ParsedBody {
   if (!body || typeof body !== 'object') {
-    return { exceptions: [], detail: typeof body === 'string' && body.trim() ? body.trim().slice(0, 500) : undefined };
+    return { exceptions: [], detail: typeof body === 'string' ? excerpt(body) : undefined };
   }
-  const record = body as Record<string, unknown>;
+  const record = redactJson(body as Record<string, unknown>);
   const classic = record.exception as Record<string, unknown> | undefined;
   if (classic && typeof classic === 'object') {
     const list = Array.isArray(classic.exceptionDetailList) ? classic.exceptionDetailList : [];
@@ -139,6 +146,25 @@ function parseErrorBody(body: unknown): ParsedBody {
     reasonCode: stringOrUndefined(record.reasonCode),
     security: record.security && typeof record.security === 'object' ? (record.security as Record<string, unknown>) : undefined,
   };
+}
+
+/**
+ * The start of a non-JSON body (an HTML or text error page of KSeF or of a gateway) as one short line: markup and
+ * whitespace collapsed, secrets removed before it is cut, so no piece of a token survives the cut.
+ */
+function excerpt(body: string): string | undefined {
+  const text = redactSecrets(
+    body
+      .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
+  if (text === '') return undefined;
+  if (text.length <= EXCERPT_LENGTH) return text;
+  const cut = text.slice(0, EXCERPT_LENGTH - 1);
+  const wordEnd = cut.lastIndexOf(' ');
+  return `${wordEnd > EXCERPT_LENGTH / 2 ? cut.slice(0, wordEnd) : cut}…`;
 }
 
 function exceptionDetail(code: unknown, description: unknown, details: unknown): KsefExceptionDetail {

@@ -14,6 +14,8 @@ export interface ProxiedRequest {
 export type Fault =
   /** Answer instead of the sandbox. */
   | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: unknown }
+  /** Answer instead of the sandbox with an HTML error page that lists the request's headers, as some gateways do. */
+  | { kind: 'echoHeaders'; status: number }
   /** Let the sandbox process the request, then cut the connection before the client sees the answer. */
   | { kind: 'loseAnswer' }
   /** Let the sandbox process the request, then hold its answer back for `ms`. */
@@ -74,6 +76,12 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         const body = fault.body === undefined ? '' : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
         res.end(body);
+        return;
+      }
+      if (fault?.kind === 'echoHeaders') {
+        const rows = Object.entries(req.headers).map(([name, value]) => `<tr><th>${name}</th><td>${value}</td></tr>`);
+        res.writeHead(fault.status, { 'content-type': 'text/html' });
+        res.end(`<html><head><title>${fault.status} Bad Gateway</title></head><body><h1>Bad Gateway</h1>\n<p>The upstream server sent no valid answer.</p>\n<table>${rows.join('\n')}</table></body></html>`);
         return;
       }
       const upstream = http.request(

@@ -1,0 +1,47 @@
+/**
+ * Removes anything that looks like a credential from text the engine did not write itself (error bodies of KSeF or
+ * of a gateway in front of it), so an echoed `Authorization` header or token never reaches a message, a log or an
+ * output. KSeF's own identifiers (reference numbers, KSeF numbers, trace ids, UUIDs) and API paths stay readable.
+ */
+
+/** What stands where a secret was. */
+export const REMOVED = '[removed]';
+
+/** `Bearer <token>` / `Basic <credentials>`, as an echoed Authorization header carries them. */
+const AUTHORIZATION_VALUE = /\b(Bearer|Basic)(\s+)[^\s"'<>,;]+/gi;
+/** A KSeF token secret, `<reference number>|<context>|<hex secret>`. */
+const KSEF_TOKEN = /[^\s|"'<>]+\|[^\s|"'<>]+\|[0-9A-Fa-f]{16,}/g;
+/** A JWT or any piece of one: its header always starts with `eyJ` (Base64url of `{"`). */
+const JWT = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g;
+/** Candidates for Base64, Base64url or hex secrets. */
+const LONG_RUN = /[A-Za-z0-9+/=_-]{24,}/g;
+
+export function redactSecrets(text: string): string {
+  return text
+    .replace(AUTHORIZATION_VALUE, `$1$2${REMOVED}`)
+    .replace(KSEF_TOKEN, REMOVED)
+    .replace(JWT, REMOVED)
+    .replace(LONG_RUN, (run) => (looksSecret(run) ? REMOVED : run));
+}
+
+/**
+ * Whether a run of Base64/hex characters is key material rather than an identifier or a path. Identifiers and
+ * paths are short pieces joined by `-` or `/` (`20250625-SO-2C3E6C8000-B67F415CDC-2C`, `/sessions/online`), and a
+ * trace id is 32 hex digits; secrets are long unbroken pieces, or random mixes of both letter cases and digits.
+ */
+function looksSecret(run: string): boolean {
+  return run.split(/[/-]/).some((piece) => {
+    if (/^[0-9A-Fa-f]+$/.test(piece)) return piece.length >= 40;
+    return piece.length >= 24 || (piece.length >= 16 && /[a-z]/.test(piece) && /[A-Z]/.test(piece) && /\d/.test(piece));
+  });
+}
+
+/** `redactSecrets` over every string inside a JSON value. */
+export function redactJson<T>(value: T): T {
+  if (typeof value === 'string') return redactSecrets(value) as T;
+  if (Array.isArray(value)) return value.map((item) => redactJson(item)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactJson(item)])) as T;
+  }
+  return value;
+}
