@@ -1,7 +1,7 @@
 /**
  * The sandbox's one error factory: handlers throw `SandboxHttpError`s, `renderError` turns them into the
  * bodies KSeF sends (NOTES.md 4.13): ExceptionResponse for 400 by default, problem+json when the request
- * says `X-Error-Format: problem-details`, and always problem+json for 401/403/410.
+ * says `X-Error-Format: problem-details`, and always problem+json for 401/403/405/410.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { formatDateTime } from './dates';
@@ -48,6 +48,7 @@ type ErrorKind =
   | { status: 401; detail: string }
   | { status: 403; detail: string; reasonCode: string; security?: Record<string, unknown> }
   | { status: 404 }
+  | { status: 405; method: string; allow: string[] }
   | { status: 410; detail: string }
   | { status: 429; detail: string; retryAfterSeconds: number };
 
@@ -108,6 +109,11 @@ export function gone(): SandboxHttpError {
 
 export function notFound(): SandboxHttpError {
   return new SandboxHttpError({ status: 404 });
+}
+
+/** 405: the path exists, but not for this method; `allow` becomes the `Allow` header (RFC 9110 15.5.6). */
+export function methodNotAllowed(method: string, allow: string[]): SandboxHttpError {
+  return new SandboxHttpError({ status: 405, method, allow });
 }
 
 export function tooManyRequests(detail: string, retryAfterSeconds: number): SandboxHttpError {
@@ -176,6 +182,18 @@ export function renderError(error: SandboxHttpError, ctx: ErrorRenderContext): R
         traceId,
         timestamp,
       });
+    case 405:
+      return withHeaders(
+        json(405, PROBLEM_JSON, {
+          title: 'Method Not Allowed',
+          status: 405,
+          instance: ctx.instance,
+          detail: `Metoda ${kind.method} nie jest obsługiwana dla tego zasobu; dozwolone: ${kind.allow.join(', ')}.`,
+          traceId,
+          timestamp,
+        }),
+        { allow: kind.allow.join(', ') },
+      );
     case 410:
       return json(410, PROBLEM_JSON, { title: 'Gone', status: 410, instance: ctx.instance, detail: kind.detail, timestamp, traceId });
     case 429: {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { isBase64 } from './routes/input';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -34,6 +35,8 @@ export class OpenApiSpec {
     // which the `u` flag rejects; every pattern in the spec stays within the BMP.
     this.ajv = new Ajv({ strict: false, allErrors: true, logger: false, unicodeRegExp: false });
     addFormats(this.ajv);
+    // ajv-formats checks `byte` with a regular expression that overflows the stack on multi-megabyte fields.
+    this.ajv.addFormat('byte', isBase64);
     this.ajv.addSchema({ $id: SCHEMA_ID, components: toJsonSchema(document.components) }, SCHEMA_ID);
   }
 

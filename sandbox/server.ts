@@ -9,6 +9,7 @@ import {
   SandboxHttpError,
   inputValidationError,
   ipNotAllowed,
+  methodNotAllowed,
   missingPermissions,
   notFound,
   renderError,
@@ -56,7 +57,11 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
   return (req, res) => {
     readBody(req)
       .then(async (received) => {
-        const url = new URL(req.url ?? '/', 'http://sandbox');
+        const target = req.url ?? '/';
+        const url = parseRequestTarget(target);
+        const method = req.method ?? '';
+        // HEAD is GET without the body (RFC 9110 9.3.2): Node's server leaves the body out of the answer.
+        const head = method === 'HEAD';
         const now = ctx.clock.now();
         const body = received === TOO_LARGE ? Buffer.alloc(0) : received;
         let operation: string | undefined;
@@ -65,40 +70,51 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
           if (received === TOO_LARGE) {
             // Undocumented but observed: KSeF refuses an oversized request with 413 and no body (CIRFMF/ksef-api issue #577).
             rendered = { status: 413, headers: {}, body: Buffer.alloc(0) };
-          } else if (url.pathname.startsWith('/storage/') && req.method === 'GET') {
+          } else if (!url) {
+            throw inputValidationError([`The request target ${target} is neither a path nor an absolute http URL.`]);
+          } else if (url.pathname.startsWith('/storage/') && (method === 'GET' || head)) {
             rendered = serveStorageBlob(ctx, url, now);
           } else {
-            const match = url.pathname.startsWith(API_PREFIX + '/') ? matchRoute(compiled, req.method ?? '', url.pathname.slice(API_PREFIX.length)) : undefined;
-            if (!match) throw notFound();
-            operation = `${match.route.method} ${match.route.path}`;
-            const request: SandboxRequest = {
-              method: match.route.method,
-              path: url.pathname.slice(API_PREFIX.length),
-              params: match.params,
-              query: url.searchParams,
-              headers: req.headers,
-              body,
-              clientIp: clientIpOf(req),
-              now,
-            };
-            rendered = toRendered(await handle(ctx, limiter, match.route, request));
-            // The test environment echoes X-Test-System-Warning back as X-System-Warning on success (NOTES.md 4).
-            const testWarning = req.headers['x-test-system-warning'];
-            if (typeof testWarning === 'string' && rendered.status < 300) rendered.headers['x-system-warning'] = testWarning;
+            const path = url.pathname.startsWith(API_PREFIX + '/') ? url.pathname.slice(API_PREFIX.length) : undefined;
+            const candidates = path === undefined ? [] : compiled.filter((c) => c.pattern.test(path));
+            if (candidates.length === 0) throw notFound();
+            const allowed = allowedMethods(candidates);
+            const match = candidates.find((c) => c.route.method === (head ? 'GET' : method));
+            if (method === 'OPTIONS') {
+              rendered = { status: 204, headers: { allow: allowed.join(', ') }, body: Buffer.alloc(0) };
+            } else if (!match) {
+              throw methodNotAllowed(method, allowed);
+            } else {
+              if (!head) operation = `${match.route.method} ${match.route.path}`;
+              const request: SandboxRequest = {
+                method: match.route.method,
+                path: path!,
+                params: pathParameters(match, path!),
+                query: url.searchParams,
+                headers: req.headers,
+                body,
+                clientIp: clientIpOf(req),
+                now,
+              };
+              rendered = toRendered(await handle(ctx, limiter, match.route, request));
+              // The test environment echoes X-Test-System-Warning back as X-System-Warning on success (NOTES.md 4).
+              const testWarning = req.headers['x-test-system-warning'];
+              if (typeof testWarning === 'string' && rendered.status < 300) rendered.headers['x-system-warning'] = testWarning;
+            }
           }
         } catch (error) {
-          rendered = renderFailure(error, req, url.pathname, now, options);
+          rendered = renderFailure(error, req, url?.pathname ?? target, now, options);
         }
         send(res, rendered);
         options.onExchange?.({
-          method: req.method ?? '',
-          url: req.url ?? '',
+          method,
+          url: target,
           operation,
           requestHeaders: { ...req.headers },
           requestBody: body,
           status: rendered.status,
           responseHeaders: rendered.headers,
-          responseBody: rendered.body,
+          responseBody: head ? Buffer.alloc(0) : rendered.body,
         });
       })
       .catch((error: unknown) => {
@@ -106,6 +122,30 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
         if (!res.headersSent) res.writeHead(500).end();
       });
   };
+}
+
+/**
+ * The URL of an origin-form (`/v2/...`) or absolute-form (`http://host/v2/...`) request target; servers must
+ * accept both (RFC 9112 3.2). Undefined for anything else, including an absolute URL with an invalid authority.
+ */
+function parseRequestTarget(target: string): URL | undefined {
+  try {
+    // Prefixed rather than resolved against a base, so that `//x/y` stays a path and does not become host `x`.
+    if (target.startsWith('/')) return new URL(`http://sandbox${target}`);
+    if (/^https?:\/\//i.test(target)) return new URL(target);
+  } catch {
+    // Not a URL: reported as a 400 by the caller.
+  }
+  return undefined;
+}
+
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+
+/** The `Allow` list of a path: its routes' methods, HEAD wherever GET is, and OPTIONS. */
+function allowedMethods(candidates: CompiledRoute[]): string[] {
+  const methods = new Set(candidates.map((c) => c.route.method as string));
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...METHOD_ORDER.filter((m) => methods.has(m)), 'OPTIONS'];
 }
 
 async function handle(ctx: SandboxContext, limiter: RateLimiter, route: RouteDefinition, req: SandboxRequest): Promise<SandboxResponse> {
@@ -272,14 +312,16 @@ function compileRoutes(routes: RouteDefinition[]): CompiledRoute[] {
     .sort((a, b) => a.paramNames.length - b.paramNames.length);
 }
 
-function matchRoute(routes: CompiledRoute[], method: string, path: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
-  for (const { route, pattern, paramNames } of routes) {
-    if (route.method !== method) continue;
-    const match = pattern.exec(path);
-    if (!match) continue;
-    const params: Record<string, string> = {};
-    paramNames.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1])));
-    return { route, params };
-  }
-  return undefined;
+/** The route's path parameters, percent-decoded; 400 for an escape that does not decode (e.g. `%ZZ`). */
+function pathParameters({ pattern, paramNames }: CompiledRoute, path: string): Record<string, string> {
+  const match = pattern.exec(path)!;
+  const params: Record<string, string> = {};
+  paramNames.forEach((name, i) => {
+    try {
+      params[name] = decodeURIComponent(match[i + 1]);
+    } catch {
+      throw inputValidationError([`The path segment '${match[i + 1]}' (${name}) is not valid percent-encoded UTF-8.`]);
+    }
+  });
+  return params;
 }

@@ -33,7 +33,7 @@ export function authSessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'other',
       handler: (req) => {
         const current = principalOf(req).operation.referenceNumber;
-        const { items, continuationToken } = page(req, activeSessions(req));
+        const { items, continuationToken } = page(req, activeSessions(req), 100);
         return {
           status: 200,
           body: {

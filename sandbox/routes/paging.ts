@@ -1,9 +1,13 @@
 /** `x-continuation-token` paging: the token is opaque to clients; here it encodes the next offset. */
 import type { SandboxRequest } from '../context';
 import { ksefException } from '../errors';
+import { queryInteger } from './input';
 
-export function page<T>(req: SandboxRequest, items: T[], defaultPageSize = 10): { continuationToken?: string; items: T[] } {
-  const pageSize = Number(req.query.get('pageSize') ?? defaultPageSize) || defaultPageSize;
+/** Every page size starts at 10 (the default); `maxPageSize` is the operation's maximum in open-api.json. */
+const MIN_PAGE_SIZE = 10;
+
+export function page<T>(req: SandboxRequest, items: T[], maxPageSize: number): { continuationToken?: string; items: T[] } {
+  const pageSize = queryInteger(req, 'pageSize', MIN_PAGE_SIZE, MIN_PAGE_SIZE, maxPageSize);
   const token = req.headers['x-continuation-token'];
   let offset = 0;
   if (typeof token === 'string' && token !== '') {

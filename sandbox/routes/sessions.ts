@@ -92,7 +92,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
   }
 
   function invoicePage(req: SandboxRequest, session: OnlineSession, invoices: SessionInvoice[]): SandboxResponse {
-    const { continuationToken, items } = page(req, invoices);
+    const { continuationToken, items } = page(req, invoices, 1000);
     return { status: 200, body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) } };
   }
 
@@ -241,7 +241,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
               failedInvoiceCount: c.failed,
             };
           });
-        const { continuationToken, items } = page(req, listed);
+        const { continuationToken, items } = page(req, listed, 1000);
         return { status: 200, body: { ...(continuationToken && { continuationToken }), sessions: items } };
       },
     },

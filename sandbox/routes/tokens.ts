@@ -91,7 +91,7 @@ export function tokenRoutes(ctx: SandboxContext): RouteDefinition[] {
           .filter((t) => !author || t.authorIdentifier.value.toLowerCase().includes(author))
           .filter((t) => !authorType || t.authorIdentifier.type === authorType)
           .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());
-        const { items, continuationToken } = page(req, tokens);
+        const { items, continuationToken } = page(req, tokens, 100);
         return { status: 200, body: { ...(continuationToken && { continuationToken }), tokens: items.map(tokenBody) } };
       },
     },
