@@ -1,5 +1,5 @@
 import type { AuthTokens, Clock, Logger, Sleep, StatusInfo } from '../types';
-import { KsefAuthError, KsefTimeoutError } from '../http/errors';
+import { KsefAuthError, KsefNetworkError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
 import type { PublicKeys } from '../crypto/publicKeys';
@@ -19,10 +19,50 @@ const IN_PROGRESS = 100;
 const SUCCEEDED = 200;
 
 /**
- * Runs one authentication operation to the end (NOTES.md 3.1): start it with the method, poll
- * `GET /auth/{ref}` until it finishes, then redeem its tokens (possible only once).
+ * Authenticates, starting afresh once when the answer to one of the authentication's POSTs was lost (connection
+ * cut, no response). The transport never repeats those: KSeF may already have started the operation, or
+ * redeemed its tokens, which can happen only once. A fresh authentication (new challenge, new operation) is the
+ * safe repeat; the operation left behind just expires.
  */
 export async function runAuthentication(method: AuthenticationMethod, deps: AuthenticationDeps): Promise<AuthTokens> {
+  const lostAnswers: string[] = [];
+  const request = recordingLostAnswers(deps.request, lostAnswers);
+  try {
+    return await authenticateOnce(method, { ...deps, request });
+  } catch (error) {
+    if (!(error instanceof KsefNetworkError) || lostAnswers.length === 0) throw error;
+    deps.logger?.warn('KSeF authentication got no answer; starting a fresh authentication', { request: lostAnswers[0] });
+  }
+  try {
+    return await authenticateOnce(method, { ...deps, request });
+  } catch (error) {
+    if (!(error instanceof KsefNetworkError) || lostAnswers.length < 2) throw error;
+    throw new KsefNetworkError(
+      `Could not authenticate with KSeF: no answer came to ${lostAnswers[0]}, nor, after a fresh start, to ${lostAnswers[1]}. Check the connection to KSeF and try again. (${error.message})`,
+      { cause: error },
+    );
+  }
+}
+
+/** The request function, noting each request that is not safe to repeat and failed without an answer. */
+function recordingLostAnswers(request: RequestFunction, lostAnswers: string[]): RequestFunction {
+  return async <T>(options: Parameters<RequestFunction>[0]) => {
+    try {
+      return await request<T>(options);
+    } catch (error) {
+      if (error instanceof KsefNetworkError && !(options.idempotent ?? options.method === 'GET')) {
+        lostAnswers.push(`${options.method} ${options.path}`);
+      }
+      throw error;
+    }
+  };
+}
+
+/**
+ * Runs one authentication operation to the end (uwierzytelnianie.md, CIRFMF/ksef-docs): start it with the method,
+ * poll `GET /auth/{ref}` until it finishes, then redeem its tokens (possible only once).
+ */
+async function authenticateOnce(method: AuthenticationMethod, deps: AuthenticationDeps): Promise<AuthTokens> {
   const { request, clock, sleep, logger } = deps;
   const operation = await method.start({
     request,
