@@ -3,7 +3,7 @@ import { rsaOaepEncrypt } from '../crypto/rsa';
 import { sha256Hex } from '../crypto/hashes';
 import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from './method';
 
-/** KSeF-token authentication: `POST /auth/ksef-token` with RSA-OAEP(`token|timestampMs`) (NOTES.md 3.7). */
+/** KSeF-token authentication: `POST /auth/ksef-token` with RSA-OAEP(`token|timestampMs`) (uwierzytelnianie.md, CIRFMF/ksef-docs). */
 export class KsefTokenAuthentication implements AuthenticationMethod {
   readonly fingerprint: string;
   readonly credentialField = 'credentials.ksefToken';

@@ -2,7 +2,7 @@ import type { ContextIdentifier, TokenInfo } from '../types';
 import type { PublicKeys } from '../crypto/publicKeys';
 import type { RequestFunction } from '../http/transport';
 
-/** `POST /auth/challenge` response (NOTES.md 4.1). */
+/** `POST /auth/challenge` response (open-api.json, CIRFMF/ksef-docs). */
 export interface AuthChallenge {
   challenge: string;
   timestamp: string;

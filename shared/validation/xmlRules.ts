@@ -1,6 +1,6 @@
 /**
  * The technical rules KSeF applies to every invoice file before looking at its content
- * (ksef-docs/faktury/weryfikacja-faktury.md, NOTES.md 9.2). Pure and linear in the file size: it runs on
+ * (faktury/weryfikacja-faktury.md, CIRFMF/ksef-docs). Pure and linear in the file size: it runs on
  * every invoice, in the sandbox and as the engine's pre-flight check.
  */
 import { isUtf8 } from 'node:buffer';

@@ -1,4 +1,4 @@
-/** XML-DSig / XAdES namespaces and the algorithm identifiers KSeF accepts (auth/podpis-xades.md, NOTES.md 3.3). */
+/** XML-DSig / XAdES namespaces and the algorithm identifiers KSeF accepts (auth/podpis-xades.md, CIRFMF/ksef-docs). */
 
 export const XMLDSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
 export const XADES_NS = 'http://uri.etsi.org/01903/v1.3.2#';

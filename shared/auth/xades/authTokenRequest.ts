@@ -1,6 +1,6 @@
 /**
  * The `AuthTokenRequest` document signed for `POST /auth/xades-signature` (auth/schemy/schemat_auth_v2-0.xsd and
- * v2-1.xsd, NOTES.md 3.2): building it from typed input, and reading it back (the sandbox's side). Both sides
+ * v2-1.xsd, CIRFMF/ksef-docs): building it from typed input, and reading it back (the sandbox's side). Both sides
  * apply the same value rules — the XSD patterns — so a request we build is one the sandbox reads.
  */
 import type { Element } from '@xmldom/xmldom';

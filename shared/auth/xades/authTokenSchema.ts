@@ -1,7 +1,7 @@
 /**
  * XSD validation of an (unsigned) AuthTokenRequest against the official schema read from the spec folder.
- * The 2.0 XSD does not compile in libxml2 (its IP patterns use `\b` and `^…$`, not XSD regex; NOTES.md §10
- * item 11) and 2.1 differs only in those patterns, so 2.0 documents are validated by the 2.1 XSD with the
+ * The 2.0 XSD does not compile in libxml2 (its IP patterns use `\b` and `^…$`, not XSD regex)
+ * and 2.1 differs only in those patterns, so 2.0 documents are validated by the 2.1 XSD with the
  * namespace swapped in memory. Neither XSD allows the appended ds:Signature: validate the signature-stripped
  * document.
  */

@@ -17,7 +17,7 @@ import { signAuthTokenRequest } from './sign';
 
 const FIELD = 'credentials';
 
-/** Refusals of `POST /auth/xades-signature` that are about the credentials (NOTES.md 3.3), with the field to fix. */
+/** Refusals of `POST /auth/xades-signature` that are about the credentials (open-api.json, CIRFMF/ksef-docs), with the field to fix. */
 const CREDENTIAL_REFUSALS: Record<number, { field: string; fix: string }> = {
   9105: { field: `${FIELD}.certificate`, fix: 'The signature did not verify: check that the certificate and key belong together and the key is RSA or EC.' },
   21115: { field: `${FIELD}.certificate`, fix: 'KSeF does not accept this certificate: use a qualified certificate, a KSeF certificate, or (on TEST) a test certificate.' },
@@ -103,7 +103,7 @@ function keyMaterialSource(certificate: CertificateCredentials['certificate']): 
 
 
 /**
- * Certificate authentication (NOTES.md 3.1-3.4): a fresh challenge, the AuthTokenRequest built and signed
+ * Certificate authentication (uwierzytelnianie.md, auth/podpis-xades.md, CIRFMF/ksef-docs): a fresh challenge, the AuthTokenRequest built and signed
  * (enveloped XAdES-BES), sent as XML to `POST /auth/xades-signature`.
  */
 export class XadesAuthentication implements AuthenticationMethod {

@@ -1,6 +1,6 @@
 /**
  * Enveloped XAdES-BES signature of an XML document (the AuthTokenRequest), in the form KSeF accepts
- * (auth/podpis-xades.md, NOTES.md 3.3-3.4): the ds:Signature is the last child of the root element;
+ * (auth/podpis-xades.md, CIRFMF/ksef-docs): the ds:Signature is the last child of the root element;
  *   Reference URI=""                   transforms enveloped-signature + exclusive C14N, SHA-256
  *   Reference URI="#SignedProperties-…" Type=…#SignedProperties, exclusive C14N, SHA-256
  *   SignedProperties: SigningTime + SigningCertificate v1 (CertDigest SHA-256 + IssuerSerial)
