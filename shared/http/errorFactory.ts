@@ -10,7 +10,7 @@ import {
   type KsefErrorOptions,
   type KsefExceptionDetail,
 } from './errors';
-import { redactJson, redactSecrets } from '../util/redact';
+import { bodyExcerpt, redactJson } from '../util/redact';
 
 /** KSeF exception codes that mean "no such object", whatever HTTP status carries them (open-api.json, CIRFMF/ksef-docs). */
 const NOT_FOUND_CODES = new Set([21164, 21173, 21175, 21178, 21304, 25005, 25008]);
@@ -116,12 +116,9 @@ function describe(parsed: ParsedBody, status: number): string {
   return parsed.detail ? `${head}: ${parsed.detail}` : head;
 }
 
-/** Characters of a non-JSON error body quoted in a message: enough to recognise a gateway's page, no more. */
-const EXCERPT_LENGTH = 120;
-
 function parseErrorBody(body: unknown): ParsedBody {
   if (!body || typeof body !== 'object') {
-    return { exceptions: [], detail: typeof body === 'string' ? excerpt(body) : undefined };
+    return { exceptions: [], detail: typeof body === 'string' ? bodyExcerpt(body) : undefined };
   }
   const record = redactJson(body as Record<string, unknown>);
   const classic = record.exception as Record<string, unknown> | undefined;
@@ -146,25 +143,6 @@ function parseErrorBody(body: unknown): ParsedBody {
     reasonCode: stringOrUndefined(record.reasonCode),
     security: record.security && typeof record.security === 'object' ? (record.security as Record<string, unknown>) : undefined,
   };
-}
-
-/**
- * The start of a non-JSON body (an HTML or text error page of KSeF or of a gateway) as one short line: markup and
- * whitespace collapsed, secrets removed before it is cut, so no piece of a token survives the cut.
- */
-function excerpt(body: string): string | undefined {
-  const text = redactSecrets(
-    body
-      .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-      .replace(/<[^>]*>/g, ' ')
-      .replace(/\s+/g, ' ')
-      .trim(),
-  );
-  if (text === '') return undefined;
-  if (text.length <= EXCERPT_LENGTH) return text;
-  const cut = text.slice(0, EXCERPT_LENGTH - 1);
-  const wordEnd = cut.lastIndexOf(' ');
-  return `${wordEnd > EXCERPT_LENGTH / 2 ? cut.slice(0, wordEnd) : cut}…`;
 }
 
 function exceptionDetail(code: unknown, description: unknown, details: unknown): KsefExceptionDetail {

@@ -45,3 +45,29 @@ export function redactJson<T>(value: T): T {
   }
   return value;
 }
+
+/** Characters of a foreign body quoted in a message: enough to recognise a gateway's page, no more. */
+const EXCERPT_LENGTH = 120;
+/** How much of the body is read for the excerpt: a page's first words are near its start, and the regular expressions stay cheap. */
+const EXCERPT_SOURCE_LENGTH = 65_536;
+
+/**
+ * The start of a body that is not the JSON KSeF documents (an HTML or text page of KSeF or of a gateway) as one
+ * short line: markup and whitespace collapsed, secrets removed before it is cut, so no piece of a token survives
+ * the cut. Undefined when nothing readable is left.
+ */
+export function bodyExcerpt(body: string): string | undefined {
+  const text = redactSecrets(
+    body
+      .slice(0, EXCERPT_SOURCE_LENGTH)
+      .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
+  if (text === '') return undefined;
+  if (text.length <= EXCERPT_LENGTH) return text;
+  const cut = text.slice(0, EXCERPT_LENGTH - 1);
+  const wordEnd = cut.lastIndexOf(' ');
+  return `${wordEnd > EXCERPT_LENGTH / 2 ? cut.slice(0, wordEnd) : cut}…`;
+}
