@@ -40,8 +40,11 @@ const MAX_REPORTED_OCCURRENCES = 3;
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** Characters XML 1.0 does not allow at all (production [2] Char): C0 controls except tab/LF/CR, U+FFFE/U+FFFF, lone surrogates. */
-const ILLEGAL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/**
+ * Characters XML 1.0 does not allow at all (production [2] Char): C0 controls except tab/LF/CR, U+FFFE/U+FFFF.
+ * Lone surrogates, the rest of the production, cannot survive valid UTF-8; in strings `checkInvoiceText` finds them.
+ */
+const ILLEGAL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
 /** The "discouraged" ranges of XML 1.0 §2.2 that KSeF rejects (all 17 planes' last two code points above the BMP). */
 const DISCOURAGED_CHARACTER =
