@@ -1,6 +1,6 @@
 /**
  * XSD validation against the official KSeF schemas, read at run time from the spec folder
- * (`findSpecFolder()`), with libxml2 compiled to WebAssembly (`xmllint-wasm`, no native build, no network).
+ * (`findSpecFolder()`), with libxml2 compiled to WebAssembly (`libxml2-wasm`, no native build, no network).
  *
  *   const validator = createXsdValidator(specDir);
  *   const errors = await validator.validateInvoice(xml, 'FA(3)');   // [] = valid
@@ -8,13 +8,17 @@
  *
  * The FA-family XSDs import their base types from absolute `http://crd.gov.pl/...` URLs; those imports are
  * pointed, in memory only, at the local copies in `faktury/schemy/FA/bazowe/`. Schema texts are read once per
- * spec folder and schema. Each validation runs xmllint in a short-lived worker thread (~0.1 s for FA(3),
- * ~0.2 s for PEF with its 2.9 MB of UBL schemas);
- * at most `MAX_CONCURRENT_VALIDATIONS` run at a time so a burst of invoices cannot exhaust memory.
+ * spec folder and schema. Validation is CPU-bound and synchronous, so it runs in a pool of worker threads, one
+ * per core (at most `MAX_WORKERS`): each worker compiles a schema once (~0.5 s for FA(3)) and then validates
+ * a document against it in a few milliseconds, so a burst of invoices uses every core and never blocks the
+ * event loop. libxml2-wasm is an ES module with top-level await, which `require` cannot load: only the
+ * workers, plain Node.js scripts, import it. Workers idle for `IDLE_WORKER_MS` end, releasing their memory.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateXML, memoryPages, type XMLFileInfo } from 'xmllint-wasm';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
 
 export const UPO_XSD_PATH = 'faktury/upo/schemy/upo-v4-3.xsd';
@@ -24,11 +28,9 @@ const REMOTE_SCHEMA_LOCATIONS: Record<string, string> = {
   'http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/': 'faktury/schemy/FA/bazowe/',
 };
 
-const MAX_CONCURRENT_VALIDATIONS = 2;
-/** Room for a 3 MB invoice with attachment plus the 2.9 MB of PEF schemas. */
-const MAX_MEMORY_PAGES = 256 * memoryPages.MiB;
-
-const DOCUMENT_FILE_NAME = 'document.xml';
+/** Each worker holds its compiled schemas (tens of MB for PEF): more than four buys little and costs memory. */
+const MAX_WORKERS = 4;
+const IDLE_WORKER_MS = 30_000;
 
 export interface XsdValidator {
   readonly specDir: string;
@@ -38,10 +40,17 @@ export interface XsdValidator {
   validateUpo(xml: Buffer | string): Promise<string[]>;
 }
 
-/** A schema with everything it imports, as files of xmllint's in-memory file system (paths relative to `ksef-docs`). */
+/** A schema file, its path relative to `ksef-docs` (and to the other files of its schema). */
+interface SchemaFile {
+  fileName: string;
+  contents: string;
+}
+
+/** A schema with everything it imports; the first file is the main one. */
 interface SchemaFiles {
-  main: XMLFileInfo;
-  imported: XMLFileInfo[];
+  /** Identifies the schema across workers: its absolute path. */
+  key: string;
+  files: SchemaFile[];
 }
 
 const schemaCache = new Map<string, Promise<SchemaFiles>>();
@@ -62,45 +71,17 @@ export function hasInvoiceXsd(specDir: string, schema: InvoiceSchema): boolean {
 }
 
 async function validateAgainst(docsDir: string, xsdPath: string, xml: Buffer | string): Promise<string[]> {
-  const files = await loadSchema(docsDir, xsdPath);
-  const contents = typeof xml === 'string' ? xml : new Uint8Array(xml.buffer, xml.byteOffset, xml.byteLength);
-  await acquireSlot();
-  try {
-    const result = await validateXML({
-      xml: [{ fileName: DOCUMENT_FILE_NAME, contents }],
-      schema: [files.main],
-      preload: files.imported,
-      maxMemoryPages: MAX_MEMORY_PAGES,
-    });
-    return result.valid ? [] : outputLines(result.rawOutput);
-  } catch (error) {
-    // xmllint exits with code 1 when the document cannot even be parsed: that is the document's fault.
-    const failure = error as Error & { code?: number };
-    if (failure.code === 1) return outputLines(failure.message);
-    throw new Error(`XSD validation against ${xsdPath} failed to run: ${failure.message}`, { cause: error });
-  } finally {
-    releaseSlot();
-  }
+  const schema = await loadSchema(docsDir, xsdPath);
+  const document = typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml;
+  const outcome = await pool.validate(schema, document);
+  if ('failure' in outcome) throw new Error(`XSD validation against ${xsdPath} failed to run: ${outcome.failure}`);
+  return outcome.errors.map(readableError);
 }
 
-/** libxml2 parser errors: keep the located lines, not the echoed source text and caret lines under them. */
-function outputLines(output: string): string[] {
-  const lines = output.split('\n');
-  const located = lines.filter((line) => line.startsWith(`${DOCUMENT_FILE_NAME}:`));
-  const errors = (located.length > 0 ? located : lines).map(readableError).filter((e): e is string => !!e);
-  // Never let a failed validation look like a valid document.
-  return errors.length > 0 ? errors : ['The document failed XSD validation (xmllint gave no details).'];
-}
-
-/** `document.xml:47: Schemas validity error : Element '{ns}P_X': ...` → `Line 47: Element 'P_X': ...`. */
-function readableError(raw: string): string | undefined {
-  const line = raw.trim();
-  if (!line || line === '^' || line.endsWith(' fails to validate') || line.endsWith(' validates')) return undefined;
-  const located = new RegExp(`^${DOCUMENT_FILE_NAME.replace('.', '\\.')}:(\\d+):\\s*(.*)$`).exec(line);
-  const message = (located ? located[2] : line)
-    .replace(/^(?:element \S+: )?Schemas validity error : /, '')
-    .replace(/\{[^}]*\}/g, '');
-  return located ? `Line ${located[1]}: ${message}` : message;
+/** `{line: 47, message: "Element '{ns}P_X': ..."}` → `Line 47: Element 'P_X': ...`. */
+function readableError({ line, message }: WorkerError): string {
+  const text = message.trim().replace(/\{[^}]*\}/g, '');
+  return line > 0 ? `Line ${line}: ${text}` : text;
 }
 
 function loadSchema(docsDir: string, xsdPath: string): Promise<SchemaFiles> {
@@ -135,8 +116,7 @@ async function readSchemaFiles(docsDir: string, xsdPath: string): Promise<Schema
     });
     loaded.set(relative, text);
   }
-  const [main, ...imported] = [...loaded].map(([fileName, contents]) => ({ fileName, contents }));
-  return { main, imported };
+  return { key: path.join(docsDir, xsdPath), files: [...loaded].map(([fileName, contents]) => ({ fileName, contents })) };
 }
 
 function localSchemaPath(directory: string, location: string): string {
@@ -150,19 +130,150 @@ function normalize(relative: string): string {
   return path.posix.normalize(relative.replace(/\\/g, '/'));
 }
 
-let running = 0;
-const waiting: (() => void)[] = [];
+interface WorkerError {
+  line: number;
+  message: string;
+}
 
-function acquireSlot(): Promise<void> {
-  if (running < MAX_CONCURRENT_VALIDATIONS) {
-    running++;
-    return Promise.resolve();
+type WorkerOutcome = { errors: WorkerError[] } | { failure: string };
+
+interface ValidationTask {
+  schema: SchemaFiles;
+  document: Buffer;
+  resolve(outcome: WorkerOutcome): void;
+}
+
+/**
+ * The worker's script (run by Node.js as it is, never transpiled). It registers the schema files it is sent as
+ * in-memory files under a URL of their own, compiles each schema on first use and keeps it; a document that is
+ * not well-formed is reported like an invalid one (that is the document's fault), anything else as a failure.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const loading = import(workerData.libxml2Url).then((libxml2) => {
+  const files = new libxml2.XmlBufferInputProvider({});
+  libxml2.xmlRegisterInputProvider(files);
+  return { libxml2, files };
+});
+const validators = new Map();
+parentPort.on('message', async ({ key, schemaFiles, document }) => {
+  let outcome;
+  try {
+    const { libxml2, files } = await loading;
+    let validator = validators.get(key);
+    if (!validator) {
+      if (!schemaFiles) throw new Error('schema ' + key + ' was not sent to this worker');
+      const base = 'ksef:///' + validators.size + '/';
+      for (const file of schemaFiles) files.addBuffer(base + file.fileName, Buffer.from(file.contents, 'utf8'));
+      const main = schemaFiles[0];
+      validator = libxml2.XsdValidator.fromDoc(libxml2.XmlDocument.fromString(main.contents, { url: base + main.fileName }));
+      validators.set(key, validator);
+    }
+    outcome = { errors: validate(libxml2, validator, document) };
+  } catch (error) {
+    outcome = { failure: error && error.message ? error.message : String(error) };
   }
-  return new Promise((resolve) => waiting.push(resolve));
+  parentPort.postMessage(outcome);
+});
+function validate(libxml2, validator, document) {
+  let doc;
+  try {
+    doc = libxml2.XmlDocument.fromBuffer(document, { url: 'document.xml' });
+    validator.validate(doc);
+    return [];
+  } catch (error) {
+    if (!(error instanceof libxml2.XmlParseError || error instanceof libxml2.XmlValidateError)) throw error;
+    const errors = (error.details || []).map((d) => ({ line: d.line || 0, message: d.message }));
+    // Never let a failed validation look like a valid document.
+    return errors.length > 0 ? errors : [{ line: 0, message: error.message || 'The document failed XSD validation.' }];
+  } finally {
+    if (doc) doc.dispose();
+  }
+}
+`;
+
+interface PoolWorker {
+  worker: Worker;
+  /** Keys of the schemas this worker has been sent (and so has compiled or will compile). */
+  schemas: Set<string>;
+  task?: ValidationTask;
+  idleTimer?: NodeJS.Timeout;
 }
 
-function releaseSlot(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else running--;
+/** Hands each document to an idle worker (one that already has its schema if possible), or queues it. */
+class ValidationPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly queue: ValidationTask[] = [];
+  private readonly size = Math.max(1, Math.min(MAX_WORKERS, os.availableParallelism()));
+  private libxml2Url?: string;
+
+  validate(schema: SchemaFiles, document: Buffer): Promise<WorkerOutcome> {
+    return new Promise((resolve) => {
+      this.queue.push({ schema, document, resolve });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const idle = this.workers.filter((w) => !w.task);
+      const task = this.queue[0];
+      const worker = idle.find((w) => w.schemas.has(task.schema.key)) ?? idle[0] ?? (this.workers.length < this.size ? this.spawn() : undefined);
+      if (!worker) return;
+      this.queue.shift();
+      this.run(worker, task);
+    }
+  }
+
+  private run(entry: PoolWorker, task: ValidationTask): void {
+    clearTimeout(entry.idleTimer);
+    entry.task = task;
+    // A busy worker keeps the process alive until it answers; an idle one does not.
+    entry.worker.ref();
+    const known = entry.schemas.has(task.schema.key);
+    entry.schemas.add(task.schema.key);
+    entry.worker.postMessage({ key: task.schema.key, schemaFiles: known ? undefined : task.schema.files, document: task.document });
+  }
+
+  private spawn(): PoolWorker {
+    this.libxml2Url ??= pathToFileURL(require.resolve('libxml2-wasm')).href;
+    const entry: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { libxml2Url: this.libxml2Url } }), schemas: new Set() };
+    entry.worker.on('message', (outcome: WorkerOutcome) => {
+      const task = entry.task;
+      entry.task = undefined;
+      task?.resolve(outcome);
+      this.idle(entry);
+      this.dispatch();
+    });
+    entry.worker.on('error', (error) => this.lose(entry, `the validation worker failed: ${error.message}`));
+    entry.worker.on('exit', (code) => this.lose(entry, `the validation worker exited with code ${code}`));
+    this.workers.push(entry);
+    return entry;
+  }
+
+  private idle(entry: PoolWorker): void {
+    entry.worker.unref();
+    entry.idleTimer = setTimeout(() => {
+      this.remove(entry);
+      void entry.worker.terminate();
+    }, IDLE_WORKER_MS);
+    entry.idleTimer.unref();
+  }
+
+  /** A worker that died: its task fails (not the others), and the next task gets a fresh worker. */
+  private lose(entry: PoolWorker, reason: string): void {
+    if (!this.remove(entry)) return;
+    clearTimeout(entry.idleTimer);
+    entry.task?.resolve({ failure: reason });
+    this.dispatch();
+  }
+
+  private remove(entry: PoolWorker): boolean {
+    const index = this.workers.indexOf(entry);
+    if (index < 0) return false;
+    this.workers.splice(index, 1);
+    return true;
+  }
 }
+
+const pool = new ValidationPool();
