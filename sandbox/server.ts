@@ -114,7 +114,8 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
           requestBody: body,
           status: rendered.status,
           responseHeaders: rendered.headers,
-          responseBody: head ? Buffer.alloc(0) : rendered.body,
+          // For HEAD, the representation its headers (Content-Length, x-ms-meta-hash) describe, though not sent.
+          responseBody: rendered.body,
         });
       })
       .catch((error: unknown) => {
