@@ -75,8 +75,9 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
           } else if (url.pathname.startsWith('/storage/') && (method === 'GET' || head)) {
             rendered = serveStorageBlob(ctx, url, now);
           } else {
-            const path = url.pathname.startsWith(API_PREFIX + '/') ? url.pathname.slice(API_PREFIX.length) : undefined;
-            const candidates = path === undefined ? [] : compiled.filter((c) => c.pattern.test(path));
+            if (!url.pathname.startsWith(API_PREFIX + '/')) throw notFound();
+            const path = url.pathname.slice(API_PREFIX.length);
+            const candidates = compiled.filter((c) => c.pattern.test(path));
             if (candidates.length === 0) throw notFound();
             const allowed = allowedMethods(candidates);
             const match = candidates.find((c) => c.route.method === (head ? 'GET' : method));
@@ -88,8 +89,8 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
               if (!head) operation = `${match.route.method} ${match.route.path}`;
               const request: SandboxRequest = {
                 method: match.route.method,
-                path: path!,
-                params: pathParameters(match, path!),
+                path,
+                params: pathParameters(match, path),
                 query: url.searchParams,
                 headers: req.headers,
                 body,
