@@ -70,6 +70,9 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
           if (received === TOO_LARGE) {
             // Undocumented but observed: KSeF refuses an oversized request with 413 and no body (CIRFMF/ksef-api issue #577).
             rendered = { status: 413, headers: {}, body: Buffer.alloc(0) };
+          } else if (target === '*' && method === 'OPTIONS') {
+            // The asterisk-form asks about the server as a whole (RFC 9112 3.2.4).
+            rendered = { status: 204, headers: { allow: allowedMethods(compiled).join(', ') }, body: Buffer.alloc(0) };
           } else if (!url) {
             throw inputValidationError([`The request target ${target} is neither a path nor an absolute http URL.`]);
           } else if (url.pathname.startsWith('/storage/') && (method === 'GET' || head)) {

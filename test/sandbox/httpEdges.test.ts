@@ -113,6 +113,11 @@ describe('methods', () => {
     expect(sessions.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect((await http.request('OPTIONS', '/tokens')).headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
     expect((await http.request('OPTIONS', '/no-such-endpoint')).status).toBe(404);
+
+    // Asterisk-form asks about the server as a whole.
+    const server = await rawRequest('OPTIONS * HTTP/1.1');
+    expect(server.status).toBe(204);
+    expect(server.headers.allow).toBe('GET, HEAD, POST, DELETE, OPTIONS');
   });
 });
 
