@@ -62,8 +62,8 @@ export class KsefApi implements ICredentialType {
       type: 'string',
       default: '',
       placeholder: 'e.g. 1234563218',
-      description:
-        'The identifier of the company you act for, e.g. its NIP. On Sandbox leave it empty to use the sandbox demo company (NIP 1234563218).',
+      hint: 'On Sandbox leave it empty: the sandbox demo company (NIP 1234563218) is used',
+      description: 'The identifier of the company you act for, e.g. its NIP',
     },
     {
       displayName: 'Authentication Method',
@@ -82,14 +82,23 @@ export class KsefApi implements ICredentialType {
       description: 'How n8n proves to KSeF who it acts as',
     },
     {
+      displayName:
+        "Managing KSeF certificates (the node's Certificate operations) needs the Certificate method; a KSeF token can send invoices and manage tokens.",
+      name: 'certificateNotice',
+      type: 'notice',
+      default: '',
+      displayOptions: { show: { authenticationMethod: ['ksefToken'] } },
+    },
+    {
       displayName: 'KSeF Token',
       name: 'ksefToken',
       type: 'string',
       typeOptions: { password: true },
       default: '',
       displayOptions: { show: { authenticationMethod: ['ksefToken'] } },
+      hint: 'On Sandbox leave it empty: the sandbox demo token is used',
       description:
-        "A KSeF token generated in KSeF for this context (Aplikacja Podatnika KSeF or the API). It needs the 'InvoiceWrite' permission to send invoices. On Sandbox leave it empty to use the sandbox demo token.",
+        "A KSeF token generated in KSeF for this context (Aplikacja Podatnika KSeF or the API). It needs the 'InvoiceWrite' permission to send invoices.",
     },
     {
       displayName: 'Certificate Format',
@@ -155,11 +164,20 @@ export class KsefApi implements ICredentialType {
       description: 'Decrypts the private key when it is encrypted; leave empty otherwise',
     },
     {
+      displayName: 'Advanced Settings',
+      name: 'advancedSettings',
+      type: 'boolean',
+      default: false,
+      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      description:
+        'Whether to show the rarely needed certificate settings: subject identifier type, allowed IP addresses and the authentication request schema. The defaults suit qualified certificates, seals and KSeF certificates.',
+    },
+    {
       displayName: 'Subject Identifier Type',
       name: 'subjectIdentifierType',
       type: 'options',
       default: 'certificateSubject',
-      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      displayOptions: { show: { authenticationMethod: ['certificate'], advancedSettings: [true] } },
       options: [
         {
           name: 'Certificate Subject',
@@ -180,7 +198,7 @@ export class KsefApi implements ICredentialType {
       type: 'string',
       default: '',
       placeholder: 'e.g. 203.0.113.7, 203.0.113.0/24, 198.51.100.1-198.51.100.99',
-      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      displayOptions: { show: { authenticationMethod: ['certificate'], advancedSettings: [true] } },
       description:
         'Optional. Only these IPv4 addresses may use the tokens of this authentication: addresses, ranges (first-last) and masks (address/bits), separated by commas, at most 10 of each kind. KSeF refuses requests from anywhere else. Leave empty for no restriction.',
     },
@@ -189,7 +207,7 @@ export class KsefApi implements ICredentialType {
       name: 'allowCurrentIp',
       type: 'boolean',
       default: false,
-      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      displayOptions: { show: { authenticationMethod: ['certificate'], advancedSettings: [true] } },
       description:
         'Whether to add the IPv4 address KSeF sees this n8n at (when authenticating) to the allowed addresses. Turning it on restricts the tokens to that address even when the list above is empty.',
     },
@@ -198,7 +216,7 @@ export class KsefApi implements ICredentialType {
       name: 'authTokenRequestSchema',
       type: 'options',
       default: '2.0',
-      displayOptions: { show: { authenticationMethod: ['certificate'] } },
+      displayOptions: { show: { authenticationMethod: ['certificate'], advancedSettings: [true] } },
       options: [
         { name: '2.0', value: '2.0', description: 'What the official KSeF clients send' },
         { name: '2.1', value: '2.1', description: 'The newer schema; differs only in its IP address rules' },

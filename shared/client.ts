@@ -19,6 +19,7 @@ import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
 import { listSessionInvoices } from './sessions/invoices';
+import { getInvoiceStatus } from './sessions/status';
 import { generateKsefToken, getKsefToken, listKsefTokens, revokeKsefToken } from './tokens/ksefTokens';
 import { listAuthSessions, revokeAuthSession, revokeCurrentAuthSession } from './authSessions/authSessions';
 import {
@@ -129,6 +130,9 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {
         return stream(({ api }) => listSessionInvoices(api, sessionReferenceNumber, listOptions));
+      },
+      async invoiceStatus(statusOptions) {
+        return getInvoiceStatus({ api: (await ready()).api, logger }, statusOptions);
       },
     },
     tokens: {

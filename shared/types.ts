@@ -221,6 +221,27 @@ export interface SessionInvoiceStatus {
   invoicingMode?: 'Online' | 'Offline';
 }
 
+/** Which invoice of which session to read the status of: by its reference number or by its KSeF number. */
+export interface GetInvoiceStatusOptions {
+  sessionReferenceNumber: string;
+  /** The invoice's reference number (`referenceNumber` of a send result); or `ksefNumber`, not both. */
+  invoiceReferenceNumber?: string;
+  ksefNumber?: string;
+  /** Download the UPO when the invoice is accepted (default true). */
+  fetchUpo?: boolean;
+}
+
+/** An invoice's status read later; the storage URL of its UPO is replaced by the UPO itself. */
+export interface InvoiceStatusResult extends Omit<SessionInvoiceStatus, 'upoDownloadUrl' | 'upoDownloadUrlExpirationDate'> {
+  sessionReferenceNumber: string;
+  /** True when KSeF assigned a KSeF number (status 200). */
+  accepted: boolean;
+  /** True while KSeF is still processing (status below 200). */
+  pending: boolean;
+  /** UPO XML, when accepted and requested. */
+  upo?: string;
+}
+
 export interface ListSessionInvoicesOptions {
   /** Page size asked from KSeF (10-1000, default 100). */
   pageSize?: number;
@@ -463,6 +484,8 @@ export interface KsefClient {
     };
     /** Every invoice of a session, page by page (`x-continuation-token`). */
     invoices(sessionReferenceNumber: string, options?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus>;
+    /** One invoice's status and, once accepted, its UPO (e.g. of a send that came back pending). */
+    invoiceStatus(options: GetInvoiceStatusOptions): Promise<InvoiceStatusResult>;
   };
   /** KSeF tokens of the context. */
   tokens: {

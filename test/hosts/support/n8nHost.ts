@@ -181,6 +181,34 @@ export class N8nHost {
     return runs;
   }
 
+  /**
+   * Runs one workflow that is expected to fail, with `n8n execute`, and returns the node error that stopped it
+   * (execute-batch keeps only its description). `n8n execute` logs the failed run as indented JSON.
+   */
+  async executeFailing(workflowId: string): Promise<{ message: string; description?: string; node?: string }> {
+    const output = await execFileAsync(this.n8nBin, ['execute', `--id=${workflowId}`], {
+      env: this.env,
+      cwd: this.userFolder,
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: 300_000,
+    }).then(
+      ({ stdout }) => {
+        throw new Error(`Workflow ${workflowId} did not fail:\n${tail(stdout)}`);
+      },
+      (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}\n${error.stderr ?? ''}`,
+    );
+    const lines = output.split('\n');
+    const start = lines.indexOf('{');
+    const end = lines.indexOf('}', start);
+    if (start < 0 || end < 0) throw new Error(`No execution data in the output of n8n execute:\n${tail(output)}`);
+    const run = JSON.parse(lines.slice(start, end + 1).join('\n')) as {
+      data: { resultData: { error?: { message: string; description?: string; node?: { name: string } } } };
+    };
+    const error = run.data.resultData.error;
+    if (!error) throw new Error(`Workflow ${workflowId} failed without a node error:\n${tail(output)}`);
+    return { message: error.message, description: error.description ?? undefined, node: error.node?.name };
+  }
+
   /** `n8n start` on a free loopback port, with an owner account signed in. */
   async startServer(): Promise<N8nServer> {
     const port = await freePort();
@@ -261,11 +289,11 @@ export function workflowNode(workflow: Workflow, name: string): WorkflowNode {
   return found;
 }
 
-/** The items a node produced on its first output in its first run. */
-export function nodeOutput(run: WorkflowRun, nodeName: string): ExecutionItem[] {
+/** The items a node produced on one output (the first by default; the error output is the last) in its first run. */
+export function nodeOutput(run: WorkflowRun, nodeName: string, outputIndex = 0): ExecutionItem[] {
   const taskData = run.execution?.data.resultData.runData[nodeName]?.[0];
   if (!taskData?.data) throw new Error(`Node '${nodeName}' produced no output: ${run.error ?? 'no run data'}`);
-  return taskData.data.main[0] ?? [];
+  return taskData.data.main[outputIndex] ?? [];
 }
 
 export class N8nServer {

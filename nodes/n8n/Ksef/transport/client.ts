@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   ICredentialDataDecryptedObject,
   ICredentialTestFunctions,
@@ -6,7 +7,6 @@ import type {
   INodeCredentialTestResult,
 } from 'n8n-workflow';
 import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient } from '../../../../shared';
-import { sha256Hex } from '../../../../shared/crypto/hashes';
 import { credentialTestMessage } from './errors';
 
 export const KSEF_CREDENTIAL_NAME = 'ksefApi';
@@ -26,7 +26,7 @@ function settingsOf(data: ICredentialDataDecryptedObject | undefined): Connectio
 
 export async function getKsefClient(this: IExecuteFunctions): Promise<KsefClient> {
   const settings = settingsOf(await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME));
-  const key = sha256Hex(JSON.stringify(settings));
+  const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
   let client = clients.get(key);
   if (!client) {
     client = createKsefClient(clientOptionsFromSettings(settings, this.logger));

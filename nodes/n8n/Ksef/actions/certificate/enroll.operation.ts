@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
-import type { KsefCertificateType } from '../../../../../shared/types';
+import type { KsefCertificateType } from '../../../../../shared';
 import { binaryFiles, executeForEachItem } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 import { WAIT_FOR_CERTIFICATE_OPTION, enrolledCertificateItem, waitForCertificateMs } from './enrollment';

@@ -1,6 +1,6 @@
 /** What Enroll and Complete Enrollment share: the wait option and the output item of an issued certificate. */
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import type { EnrolledCertificate } from '../../../../../shared/types';
+import type { EnrolledCertificate } from '../../../../../shared';
 import { binaryFiles } from '../../helpers/items';
 import { PEM_MIME_TYPE, PKCS12_MIME_TYPE } from './files';
 

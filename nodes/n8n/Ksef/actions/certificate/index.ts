@@ -67,9 +67,22 @@ export const description: INodeProperties[] = [
         description: 'Download KSeF certificates (without private keys) by serial number',
         action: 'Retrieve KSeF certificates',
       },
-      { name: 'Revoke', value: 'revoke', description: 'Revoke a KSeF certificate', action: 'Revoke a KSeF certificate' },
+      {
+        name: 'Revoke',
+        value: 'revoke',
+        description: 'Revoke a KSeF certificate: it stops working at once, for good (cannot be undone)',
+        action: 'Revoke a KSeF certificate (irreversible)',
+      },
     ],
     default: 'getAll',
+  },
+  {
+    displayName:
+      "Needs a 'KSeF API' credential with Authentication Method 'Certificate' (a qualified certificate or seal, or a KSeF certificate); a KSeF token cannot manage certificates",
+    name: 'certificateCredentialNotice',
+    type: 'notice',
+    default: '',
+    displayOptions: { show: { resource: ['certificate'] }, hide: { operation: ['generateTestCertificate'] } },
   },
   ...completeEnrollment.description,
   ...enroll.description,

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
-import type { CertificateRevocationReason } from '../../../../../shared/types';
+import type { CertificateRevocationReason } from '../../../../../shared';
 import { executeForEachItem } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 

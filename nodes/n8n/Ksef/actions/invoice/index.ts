@@ -1,7 +1,8 @@
 import type { INodeProperties } from 'n8n-workflow';
+import * as getStatus from './getStatus.operation';
 import * as send from './send.operation';
 
-export { send };
+export { getStatus, send };
 
 export const description: INodeProperties[] = [
   {
@@ -12,13 +13,22 @@ export const description: INodeProperties[] = [
     displayOptions: { show: { resource: ['invoice'] } },
     options: [
       {
+        name: 'Get Status',
+        value: 'getStatus',
+        description:
+          "Read the status, KSeF number and UPO of an invoice sent earlier (by session reference number and invoice reference number or KSeF number). Sends nothing; use it for invoices Send returned as 'pending'.",
+        action: 'Get the status of a sent invoice',
+      },
+      {
         name: 'Send',
         value: 'send',
-        description: 'Send invoices to KSeF in one online session and get their KSeF numbers and UPO',
-        action: 'Send invoices',
+        description:
+          'Issue invoices in KSeF: sends invoice XML in one online session and returns KSeF numbers and UPO receipts. Outside the Sandbox this issues legally binding invoices and cannot be undone; never send the same invoice twice.',
+        action: 'Send invoices to KSeF (legally binding, irreversible)',
       },
     ],
     default: 'send',
   },
   ...send.description,
+  ...getStatus.description,
 ];

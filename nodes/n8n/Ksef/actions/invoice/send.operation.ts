@@ -1,16 +1,10 @@
-import type {
-  IBinaryKeyData,
-  IDataObject,
-  IExecuteFunctions,
-  INodeExecutionData,
-  INodeProperties,
-} from 'n8n-workflow';
+import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
-import type { InvoiceSchema } from '../../../../../shared/model/formCodes';
-import type { InvoiceInput, InvoiceResult, SendInvoicesOptions, SendInvoicesResult } from '../../../../../shared/types';
-import { binaryInput } from '../../helpers/items';
+import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, SendInvoicesResult } from '../../../../../shared';
+import { binaryInput, errorItem, INCLUDE_INPUT_FIELDS_OPTION, itemLabel, withInputFields } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
-import { describeError, toNodeError } from '../../transport/errors';
+import { toNodeError } from '../../transport/errors';
+import { invoiceJson, invoiceLabel, outcomeOf, rejectionFix, rejectionReason, upoBinary, UPO_PROPERTIES } from './result';
 
 const schemaOptions: Array<{ name: string; value: InvoiceSchema; description: string }> = [
   { name: 'FA(3)', value: 'FA(3)', description: 'Structured VAT invoice, the current schema' },
@@ -21,6 +15,13 @@ const schemaOptions: Array<{ name: string; value: InvoiceSchema; description: st
 ];
 
 const properties: INodeProperties[] = [
+  {
+    displayName:
+      'Sending issues legally binding invoices in the chosen environment (on Production they are final and cannot be withdrawn). The Sandbox environment is a local simulator with no legal effect.',
+    name: 'legalNotice',
+    type: 'notice',
+    default: '',
+  },
   {
     displayName: 'XML Source',
     name: 'xmlSource',
@@ -33,13 +34,13 @@ const properties: INodeProperties[] = [
     description: 'Where each item carries its invoice XML',
   },
   {
-    displayName: 'Input Binary Field',
+    displayName: 'Invoice XML (Binary Property)',
     name: 'binaryPropertyName',
     type: 'string',
     default: 'data',
     required: true,
     displayOptions: { show: { xmlSource: ['binary'] } },
-    hint: 'The name of the binary property that holds the invoice XML file',
+    hint: "The name of the binary property that holds the invoice XML file, e.g. 'data' from Read/Write Files from Disk",
     description: "Binary property with the invoice XML, e.g. 'data' from Read/Write Files from Disk or HTTP Request",
   },
   {
@@ -67,25 +68,11 @@ const properties: INodeProperties[] = [
     type: 'number',
     typeOptions: { minValue: 0 },
     default: 120,
+    hint: "Invoices still processing come out with status 'pending': read them later with Invoice > Get Status",
     description:
       'How long to wait for KSeF to assign KSeF numbers. 0 returns right after sending: results are then pending, without KSeF numbers or UPO.',
   },
-  {
-    displayName: 'Download UPO',
-    name: 'downloadUpo',
-    type: 'boolean',
-    default: true,
-    description: 'Whether to attach the official receipt (UPO XML) of each accepted invoice as binary data',
-  },
-  {
-    displayName: 'Put UPO in Field',
-    name: 'upoBinaryPropertyName',
-    type: 'string',
-    default: 'upo',
-    required: true,
-    displayOptions: { show: { downloadUpo: [true] } },
-    description: 'Name of the output binary property that receives the UPO XML',
-  },
+  ...UPO_PROPERTIES,
   {
     displayName: 'Options',
     name: 'options',
@@ -93,6 +80,7 @@ const properties: INodeProperties[] = [
     placeholder: 'Add option',
     default: {},
     options: [
+      INCLUDE_INPUT_FIELDS_OPTION,
       {
         displayName: 'Offline Mode',
         name: 'offlineMode',
@@ -142,70 +130,72 @@ async function readInvoice(this: IExecuteFunctions, items: INodeExecutionData[],
   if (this.getNodeParameter('xmlSource', i) === 'text') {
     const xml = this.getNodeParameter('xml', i, '') as string;
     if (!xml.trim()) {
-      throw new NodeOperationError(this.getNode(), `'Invoice XML' is empty in item ${i}`, {
+      throw new NodeOperationError(this.getNode(), `Map the invoice XML text into 'Invoice XML': it is empty in ${itemLabel(i)}`, {
         itemIndex: i,
-        description:
-          "Map the invoice XML text into 'Invoice XML' (e.g. {{ $json.xml }}), or set 'XML Source' to 'Binary File' if the item carries an XML file.",
+        description: "E.g. {{ $json.xml }}; or set 'XML Source' to 'Binary File' if the item carries an XML file.",
       });
     }
     return { xml, offlineMode };
   }
   const binaryPropertyName = this.getNodeParameter('binaryPropertyName', i) as string;
-  const xml = await binaryInput.call(this, items, i, binaryPropertyName, 'the invoice XML', ", or set 'XML Source' to 'Text' and map the XML into 'Invoice XML'");
+  const xml = await binaryInput.call(this, items, i, binaryPropertyName, 'the invoice XML', {
+    field: 'Invoice XML (Binary Property)',
+    alternative: "Or set 'XML Source' to 'Text' and map the XML into 'Invoice XML'.",
+  });
   return { xml, offlineMode };
 }
 
-function resultJson(invoice: InvoiceResult, sessionReferenceNumber: string): IDataObject {
-  // The UPO travels as binary data and the engine's index is replaced by the item pairing.
-  const { index, upo, error, ...fields } = invoice;
-  // No session is opened when every invoice failed the local checks.
-  return { ...fields, ...(sessionReferenceNumber && { sessionReferenceNumber }) } as IDataObject;
-}
-
-function isRejected(invoice: InvoiceResult): boolean {
-  return !invoice.accepted && !invoice.pending;
-}
-
-/**
- * Why an invoice was not accepted, naming it by its item: the engine names invoices by their position in the
- * send call (`invoices[k]`), which differs from the item index when earlier items were not sent.
- */
-function rejectionReason(invoice: InvoiceResult, itemIndex: number): string {
-  const itemName = `the invoice of item ${itemIndex}`;
-  const engineName = `invoices[${invoice.index}]`;
-  const message = typeof invoice.error?.message === 'string' ? invoice.error.message : undefined;
-  let reason: string;
-  if (message?.includes(engineName)) reason = message.split(engineName).join(itemName);
-  else if (message) reason = `${itemName} was not accepted: ${message}`;
-  else if (invoice.status) reason = `${itemName} was not accepted: KSeF status ${invoice.status.code} ${invoice.status.description}`;
-  else reason = `${itemName} was not accepted and KSeF gave no reason`;
-  return reason.charAt(0).toUpperCase() + reason.slice(1);
-}
-
-async function upoBinaries(
-  this: IExecuteFunctions,
-  invoice: InvoiceResult,
-  result: SendInvoicesResult,
-  parameters: SendParameters,
-): Promise<IBinaryKeyData> {
+async function sessionUpoBinaries(this: IExecuteFunctions, result: SendInvoicesResult): Promise<IBinaryKeyData> {
   const binary: IBinaryKeyData = {};
-  if (parameters.upoBinaryPropertyName && invoice.upo) {
-    binary[parameters.upoBinaryPropertyName] = await this.helpers.prepareBinaryData(
-      Buffer.from(invoice.upo, 'utf8'),
-      `UPO-${invoice.ksefNumber}.xml`,
+  for (const [page, sessionUpo] of (result.sessionUpo ?? []).entries()) {
+    binary[page === 0 ? 'sessionUpo' : `sessionUpo_${page + 1}`] = await this.helpers.prepareBinaryData(
+      Buffer.from(sessionUpo.upo, 'utf8'),
+      `UPO-${sessionUpo.referenceNumber}.xml`,
       'application/xml',
     );
   }
-  if (parameters.includeSessionUpo && invoice.accepted) {
-    for (const [page, sessionUpo] of (result.sessionUpo ?? []).entries()) {
-      binary[page === 0 ? 'sessionUpo' : `sessionUpo_${page + 1}`] = await this.helpers.prepareBinaryData(
-        Buffer.from(sessionUpo.upo, 'utf8'),
-        `UPO-${sessionUpo.referenceNumber}.xml`,
-        'application/xml',
-      );
-    }
-  }
   return binary;
+}
+
+function isFailed(invoice: InvoiceResult): boolean {
+  return !invoice.accepted && !invoice.pending;
+}
+
+interface SentInvoice {
+  itemIndex: number;
+  invoice: InvoiceResult;
+}
+
+/**
+ * The error that stops the workflow when an invoice failed and On Error is 'Stop Workflow'. The node's output is
+ * lost then, so the description lists what is already in KSeF (never to be sent again) and how to read it back.
+ */
+function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInvoice[], sessionReferenceNumber: string): NodeOperationError {
+  const [first, ...others] = failed;
+  const inKsef = sent.filter(({ invoice }) => invoice.accepted);
+  const pending = sent.filter(({ invoice }) => invoice.pending);
+  const line = ({ itemIndex, invoice }: SentInvoice, reference: string | undefined) =>
+    `- ${invoiceLabel(invoice.invoiceNumber, itemIndex)}: ${reference}`;
+  const description = [
+    rejectionFix(first.invoice),
+    ...(others.length > 0 ? [`Not accepted either: ${others.map(({ invoice, itemIndex }) => invoiceLabel(invoice.invoiceNumber, itemIndex)).join(', ')}.`] : []),
+    ...(inKsef.length > 0
+      ? ['Already in KSeF (legally issued; do not send them again), with their KSeF numbers:', ...inKsef.map((entry) => line(entry, entry.invoice.ksefNumber))]
+      : ['No invoice of this execution was accepted.']),
+    ...(pending.length > 0
+      ? ['Sent and still being processed by KSeF (do not send them again), with their invoice reference numbers:', ...pending.map((entry) => line(entry, entry.invoice.referenceNumber))]
+      : []),
+    ...(inKsef.length + pending.length > 0
+      ? [
+          `To get their results and UPOs: Invoice > Get Status with Session Reference Number ${sessionReferenceNumber} and each KSeF number (or invoice reference number).`,
+        ]
+      : []),
+    "To get one result per invoice instead of stopping, set the node's Settings > On Error to 'Continue (using error output)': failed invoices then go to the error output.",
+  ].join('\n');
+  return new NodeOperationError(this.getNode(), `${rejectionReason(first.invoice, first.itemIndex)}`, {
+    itemIndex: first.itemIndex,
+    description,
+  });
 }
 
 /** Sends every item's invoice in one online session; one output item per input item, in input order. */
@@ -218,9 +208,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     try {
       toSend.push({ itemIndex: i, invoice: await readInvoice.call(this, items, i) });
     } catch (error) {
-      if (!this.continueOnFail()) throw error;
-      const { message, description } = error as NodeOperationError;
-      output[i] = { json: { error: message, ...(description && { description }) }, pairedItem: { item: i } };
+      const nodeError = toNodeError(this.getNode(), error, i);
+      if (!this.continueOnFail()) throw nodeError;
+      output[i] = errorItem.call(this, items, nodeError, i, { status: 'notSent', accepted: false, pending: false });
     }
   }
   if (toSend.length === 0) return output;
@@ -234,50 +224,36 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     );
   } catch (error) {
     // Nothing per invoice came back (e.g. authentication failed): every item shares the error.
-    const nodeError = toNodeError(this.getNode(), error);
-    if (!this.continueOnFail()) throw nodeError;
-    const { description } = describeError(error, this.getNode());
+    if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, toSend[0].itemIndex);
     for (const { itemIndex } of toSend) {
-      output[itemIndex] = { json: { error: nodeError.message, ...(description && { description }) }, pairedItem: { item: itemIndex } };
+      output[itemIndex] = errorItem.call(this, items, toNodeError(this.getNode(), error, itemIndex), itemIndex);
     }
     return output;
   }
 
-  const rejected: Array<{ itemIndex: number; invoice: InvoiceResult }> = [];
-  for (const invoice of result.invoices) {
-    const itemIndex = toSend[invoice.index].itemIndex;
-    const json = resultJson(invoice, result.sessionReferenceNumber);
-    if (isRejected(invoice)) {
-      rejected.push({ itemIndex, invoice });
-      output[itemIndex] = {
-        json: { error: rejectionReason(invoice, itemIndex), ...json, ...(invoice.error && { errorDetails: invoice.error as IDataObject }) },
-        pairedItem: { item: itemIndex },
-      };
+  const sessionUpo = parameters.includeSessionUpo ? await sessionUpoBinaries.call(this, result) : {};
+  const sent: SentInvoice[] = result.invoices.map((invoice) => ({ itemIndex: toSend[invoice.index].itemIndex, invoice }));
+  const failed = sent.filter(({ invoice }) => isFailed(invoice));
+  if (failed.length > 0 && !this.continueOnFail()) throw stopError.call(this, failed, sent, result.sessionReferenceNumber);
+
+  for (const { itemIndex, invoice } of sent) {
+    if (isFailed(invoice)) {
+      const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, itemIndex), { itemIndex, description: rejectionFix(invoice) });
+      output[itemIndex] = errorItem.call(this, items, error, itemIndex, {
+        ...invoiceJson(invoice, result.sessionReferenceNumber),
+        ...(invoice.error && { errorDetails: invoice.error as IDataObject }),
+      });
       continue;
     }
+    const binary = {
+      ...(await upoBinary.call(this, invoice.upo, invoice.ksefNumber, parameters.upoBinaryPropertyName)),
+      ...(outcomeOf(invoice) === 'accepted' ? sessionUpo : {}),
+    };
     output[itemIndex] = {
-      json,
-      binary: await upoBinaries.call(this, invoice, result, parameters),
+      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, result.sessionReferenceNumber)),
+      ...(Object.keys(binary).length > 0 && { binary }),
       pairedItem: { item: itemIndex },
     };
-  }
-
-  if (rejected.length > 0 && !this.continueOnFail()) {
-    const accepted = result.invoices.filter((invoice) => invoice.accepted);
-    const [first, ...otherRejected] = rejected;
-    throw new NodeOperationError(
-      this.getNode(),
-      `${rejectionReason(first.invoice, first.itemIndex)} ` +
-        (otherRejected.length > 0 ? `${otherRejected.length} more invoice(s) were not accepted either. ` : '') +
-        `${accepted.length} other invoice(s) of this execution were accepted and are already in KSeF.`,
-      {
-        itemIndex: first.itemIndex,
-        description:
-          (accepted.length > 0
-            ? `Do not send the accepted invoices again: ${accepted.map((invoice) => invoice.ksefNumber).join(', ')}. `
-            : '') + "To get one result item per invoice instead (rejected ones with an 'error' field), set the node's Settings > On Error to 'Continue'.",
-      },
-    );
   }
   return output;
 }

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 import { KSEF_TOKEN_PERMISSIONS } from '../../../../../shared';
-import type { KsefTokenPermission } from '../../../../../shared/types';
+import type { KsefTokenPermission } from '../../../../../shared';
 import { executeForEachItem } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
-import type { KsefTokenStatus, ListKsefTokensOptions } from '../../../../../shared/types';
+import type { KsefTokenStatus, ListKsefTokensOptions } from '../../../../../shared';
 import { collectList, executeForEachItem, returnAllOrLimit } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 

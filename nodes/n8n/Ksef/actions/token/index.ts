@@ -17,12 +17,13 @@ export const description: INodeProperties[] = [
       {
         name: 'Generate',
         value: 'generate',
-        description: "Generate a KSeF token for the context; its secret is output once, in 'token'",
+        description:
+          "Generate a KSeF token for the context. Its secret is output once, in 'token': put it into a credential, never into a chat, a log or a file",
         action: 'Generate a KSeF token',
       },
       { name: 'Get', value: 'get', description: "Get a KSeF token's status and details", action: 'Get a KSeF token' },
       { name: 'Get Many', value: 'getAll', description: 'List the KSeF tokens of the context', action: 'Get many KSeF tokens' },
-      { name: 'Revoke', value: 'revoke', description: 'Revoke a KSeF token so it no longer authenticates', action: 'Revoke a KSeF token' },
+      { name: 'Revoke', value: 'revoke', description: 'Revoke a KSeF token: it stops authenticating at once, for good (cannot be undone)', action: 'Revoke a KSeF token (irreversible)' },
     ],
     default: 'generate',
   },
