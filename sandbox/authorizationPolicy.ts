@@ -1,7 +1,7 @@
 /**
  * The authorization policy of an authentication (AuthTokenRequest `AuthorizationPolicy/AllowedIps`, or
  * `authorizationPolicy.allowedIps` of POST /auth/ksef-token): the client IPs from which its access and refresh
- * tokens may be used (uwierzytelnianie.md); other addresses get 403 `ip-not-allowed` (NOTES.md 4.13).
+ * tokens may be used (uwierzytelnianie.md); other addresses get 403 `ip-not-allowed` (open-api.json, ForbiddenProblemDetails).
  */
 import { BlockList } from 'node:net';
 import { validateAllowedIps, type AllowedIps } from '../shared/auth/xades/authTokenRequest';

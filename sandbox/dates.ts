@@ -5,7 +5,7 @@ export function formatDateTime(date: Date): string {
 
 const WARSAW_DAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Warsaw', year: 'numeric', month: '2-digit', day: '2-digit' });
 
-/** The calendar day (YYYY-MM-DD) of `date` in Poland, which decides automatic offline mode (NOTES.md 9.4). */
+/** The calendar day (YYYY-MM-DD) of `date` in Poland, which decides automatic offline mode (offline/automatyczne-okreslanie-trybu-offline.md). */
 export function warsawDay(date: Date): string {
   return WARSAW_DAY.format(date);
 }

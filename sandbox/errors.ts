@@ -1,6 +1,6 @@
 /**
  * The sandbox's one error factory: handlers throw `SandboxHttpError`s, `renderError` turns them into the
- * bodies KSeF sends (NOTES.md 4.13): ExceptionResponse for 400 by default, problem+json when the request
+ * bodies KSeF sends (open-api.json: ExceptionResponse and the *ProblemDetails schemas): ExceptionResponse for 400 by default, problem+json when the request
  * says `X-Error-Format: problem-details`, and always problem+json for 401/403/405/410.
  */
 import { randomBytes, randomUUID } from 'node:crypto';

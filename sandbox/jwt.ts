@@ -1,5 +1,5 @@
 /**
- * HS256 JWTs with the short claim names the real KSeF uses (NOTES.md 3.8). The secret is per sandbox, so
+ * HS256 JWTs with the short claim names the real KSeF uses (those the official C# client, CIRFMF/ksef-client-csharp, reads). The secret is per sandbox, so
  * tokens of one sandbox are worthless to another.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';

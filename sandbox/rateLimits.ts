@@ -1,5 +1,5 @@
 /**
- * KSeF rate limits (NOTES.md 8): sliding windows of 1 s, 1 min and 1 h, counted per (context, client IP)
+ * KSeF rate limits (limity/limity-api.md, CIRFMF/ksef-docs): sliding windows of 1 s, 1 min and 1 h, counted per (context, client IP)
  * and limit group; the first exceeded window answers 429 with `Retry-After`.
  */
 import type { Clock } from '../shared/types';

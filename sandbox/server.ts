@@ -101,7 +101,7 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
                 now,
               };
               rendered = toRendered(await handle(ctx, limiter, match.route, request));
-              // The test environment echoes X-Test-System-Warning back as X-System-Warning on success (NOTES.md 4).
+              // The test environment echoes X-Test-System-Warning back as X-System-Warning on success (open-api.json, api-changelog.md).
               const testWarning = req.headers['x-test-system-warning'];
               if (typeof testWarning === 'string' && rendered.status < 300) rendered.headers['x-system-warning'] = testWarning;
             }
@@ -197,8 +197,8 @@ function authenticate(ctx: SandboxContext, requirement: Exclude<RouteDefinition[
   if (claims.typ !== 'AuthenticationToken' && operation.allowedIps && !allowsClientIp(operation.allowedIps, req.clientIp)) {
     throw ipNotAllowed(req.clientIp);
   }
-  // Access tokens outlive a revoked authentication until they expire (NOTES.md 3.1); a refresh token of a
-  // revoked authentication is refused by the refresh operation itself (21301, NOTES.md 4.4).
+  // Access tokens outlive a revoked authentication until they expire (auth/sesje.md, CIRFMF/ksef-docs); a refresh
+  // token of a revoked authentication is refused by the refresh operation itself (21301, open-api.json).
   return { claims, operation };
 }
 

@@ -184,7 +184,7 @@ export function finalizeSession(ctx: SandboxContext, session: OnlineSession): vo
 
 /**
  * The number's date is the day the invoice was accepted for processing (`invoicingDate`, numer-ksef.md), a Polish
- * calendar day as for automatic offline mode (NOTES.md 9.4); formatKsefNumber writes the UTC day of what it is given.
+ * calendar day as for automatic offline mode (offline/automatyczne-okreslanie-trybu-offline.md); formatKsefNumber writes the UTC day of what it is given.
  */
 function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
   const acceptanceDay = new Date(`${warsawDay(acceptedAt)}T00:00:00Z`);

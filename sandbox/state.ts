@@ -19,7 +19,7 @@ export type InvoiceStatusInfo = KsefStatusInfo;
 /** Everything an owner may do in its own context (bailiffs' EnforcementOperations is not an owner's). */
 export const OWNER_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage', 'SubunitManage', 'Introspection'];
 
-/** Who authenticated: KSeF identifies subjects by NIP, PESEL or certificate fingerprint (NOTES.md 3.5). */
+/** Who authenticated: KSeF identifies subjects by NIP, PESEL or certificate fingerprint (uwierzytelnianie.md, CIRFMF/ksef-docs). */
 export interface SubjectIdentifier {
   type: 'Nip' | 'Pesel' | 'Fingerprint';
   value: string;

@@ -1,5 +1,5 @@
 /**
- * Storage-style download links (Azure-blob SAS lookalikes, NOTES.md 4.7): plain GET, no access token, not
+ * Storage-style download links (Azure-blob SAS lookalikes, as the UPO download URLs of open-api.json): plain GET, no access token, not
  * rate-limited, expiring, `x-ms-meta-hash` header. Links are HMAC-signed so they cannot be forged or extended.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';

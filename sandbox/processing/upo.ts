@@ -1,5 +1,5 @@
 /**
- * UPO (Urzędowe Poświadczenie Odbioru) documents in version v4-3 (faktury/upo/schemy/upo-v4-3.xsd, NOTES.md 5),
+ * UPO (Urzędowe Poświadczenie Odbioru) documents in version v4-3 (faktury/upo/schemy/upo-v4-3.xsd, CIRFMF/ksef-docs),
  * shaped like the official examples in faktury/upo/przyklady/v4-3: one `Dokument` for an invoice UPO, a page
  * of up to 10 000 documents with `OpisPotwierdzenia` for a session UPO. Unsigned, as all official examples are.
  */
@@ -8,7 +8,7 @@ import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/model/formCode
 import { escapeXml } from '../../shared/validation/xmlScanner';
 
 export const UPO_NAMESPACE = 'http://upo.schematy.mf.gov.pl/KSeF/v4-3';
-/** The XSD fixes this value; the real TE/DEMO services append an environment suffix and fail their own XSD (NOTES 10.5). */
+/** The XSD fixes this value; the real TE/DEMO services append an environment suffix and fail their own XSD (as do the official examples in faktury/upo/przyklady). */
 export const UPO_RECEIVING_ENTITY = 'Ministerstwo Finansów';
 export const MAX_DOCUMENTS_PER_UPO_PAGE = 10_000;
 

@@ -1,6 +1,7 @@
 /**
  * What KSeF checks when it processes one invoice of a session, and the invoice status it gives a failure
- * (NOTES.md 4.7 invoice status codes, 9.2 rules). The docs do not map rules to codes (NOTES 10.19); our
+ * (status codes: the invoice status table of open-api.json; rules: faktury/weryfikacja-faktury.md, CIRFMF/ksef-docs).
+ * The docs do not map rules to codes; our
  * mapping: file rules, schema and form-code mismatches → 430; issue date after the acceptance day → 450;
  * an invoice whose seller is not the session's context → 410. Duplicates (440) need the server's state and
  * are decided by the caller from the returned facts.

@@ -1,4 +1,4 @@
-/** Authentication with a KSeF token or a XAdES signature (NOTES.md 3.1-3.8, 4.1-4.4). */
+/** Authentication with a KSeF token or a XAdES signature (uwierzytelnianie.md, auth/podpis-xades.md, CIRFMF/ksef-docs; open-api.json). */
 import { randomBytes } from 'node:crypto';
 import { SUBJECT_OIDS, type CertificateInfo } from '../../shared/certificates/x509';
 import { sha256Base64 } from '../../shared/crypto/hashes';
@@ -55,7 +55,7 @@ export const AUTH_STATUS = {
 type CertificateProblem = 'Nieważny certyfikat' | 'Niezaufany łańcuch certyfikatów' | 'Certyfikat odwołany' | 'Niepoprawny certyfikat';
 
 /**
- * How KSeF names a XAdES authentication (NOTES.md 3.5). A KSeF certificate is `InternalCertificate`. Other
+ * How KSeF names a XAdES authentication (`authenticationMethod` in open-api.json). A KSeF certificate is `InternalCertificate`. Other
  * certificates are not checked for qualification here (TEST accepts self-signed ones), so they are named by
  * their subject: an organisation seal (organizationIdentifier VATPL-…) is `QualifiedSeal`, anything else a
  * `QualifiedSignature` — `PersonalSignature` (the e-ID card's signature) cannot be told from a certificate alone.
@@ -81,13 +81,13 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
             cit: operation.contextIdentifier.type,
             civ: operation.contextIdentifier.value,
             aum: operation.method,
-            // The real service names an owner's rights `Owner` (NOTES.md 3.8); others get their permissions.
+            // The real service names an owner's rights `Owner` (the official C# client's E2E tests expect it); others get their permissions.
             per: operation.isOwner ? ['Owner'] : operation.permissions,
             pec: [],
             rol: [],
             pep: operation.permissions,
             ...(operation.subjectDetails && { sud: JSON.stringify(operation.subjectDetails) }),
-            // The claim the official C# client reads (NOTES.md 3.8); a request from an address outside the policy is refused.
+            // The claim the official C# client (CIRFMF/ksef-client-csharp) reads; a request from an address outside the policy is refused.
             ...(operation.allowedIps && { ipp: JSON.stringify({ OnClientIpChange: 'reject' }) }),
           }
         : {};
@@ -285,7 +285,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       auth: 'none',
       rateLimit: 'public',
       handler: async (req) => {
-        // Undocumented but observed: anything but application/xml is refused before reading (NOTES.md 4.13).
+        // Undocumented but observed: anything but application/xml is refused before reading, with 415 (CIRFMF/ksef-api issue #109).
         if (!/^application\/xml\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { status: 415 };
         const verified = await verifyXadesAuthTokenRequest(req.body, { clock: ctx.clock, specDir: ctx.specDir, checkValidity: false });
         if (!verified.ok) {
@@ -387,7 +387,7 @@ export function operationStatusBody(operation: AuthenticationOperation): Record<
   };
 }
 
-/** The signer's identity: the fingerprint when asked for, else the NIP or PESEL of the subject (NOTES.md 3.5). */
+/** The signer's identity: the fingerprint when asked for, else the NIP or PESEL of the subject (auth/podpis-xades.md). */
 function signerOf(request: AuthTokenRequest, identity: CertificateIdentity): SubjectIdentifier {
   if (request.subjectIdentifierType === 'certificateFingerprint' || identity.kind === 'unrecognised') {
     return { type: 'Fingerprint', value: identity.fingerprintSha256 };

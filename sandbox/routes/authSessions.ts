@@ -1,5 +1,5 @@
 /**
- * Active authentication sessions (auth/sesje.md, NOTES.md 3.1, 4.5): listing the context's sessions and revoking
+ * Active authentication sessions (auth/sesje.md, CIRFMF/ksef-docs): listing the context's sessions and revoking
  * them. Revoking sets status 425 and stops the refresh token; access tokens already issued live until they expire.
  */
 import { principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';

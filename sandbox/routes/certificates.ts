@@ -1,9 +1,9 @@
 /**
- * KSeF certificates (certyfikaty-KSeF.md, NOTES.md 4.11): enrollment data and CSR enrollment (after a XAdES
+ * KSeF certificates (certyfikaty-KSeF.md, CIRFMF/ksef-docs): enrollment data and CSR enrollment (after a XAdES
  * authentication only), asynchronous issuing by the sandbox CA, retrieval, query, revocation and limits.
  * Certificates belong to the authenticated subject (NIP, PESEL or fingerprint), not to the context.
  *
- * Enrollment reference numbers use the type code `CE`: KSeF's own code is not documented (NOTES.md 10.2).
+ * Enrollment reference numbers use the type code `CE`: KSeF's own code is not documented (open-api.json's example reuses an export reference).
  * Validity is two years from `validFrom` (what the official query example shows; the docs give no period).
  */
 import { createHash } from 'node:crypto';

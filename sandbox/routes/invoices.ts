@@ -1,4 +1,4 @@
-/** Invoice retrieval by KSeF number (NOTES.md 4.8). */
+/** Invoice retrieval by KSeF number (pobieranie-faktur/pobieranie-faktur.md, CIRFMF/ksef-docs). */
 import { sha256Base64 } from '../../shared/crypto/hashes';
 import { principalOf, type RouteDefinition, type SandboxContext } from '../context';
 import { ksefException } from '../errors';

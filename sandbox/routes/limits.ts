@@ -1,4 +1,4 @@
-/** The limits a context works under (NOTES.md 4.10, 8). */
+/** The limits a context works under (limity/limity.md, limity/limity-api.md, CIRFMF/ksef-docs). */
 import type { RouteDefinition, SandboxContext } from '../context';
 import { MAX_INVOICES_PER_SESSION } from './sessions';
 

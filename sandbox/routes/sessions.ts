@@ -1,4 +1,4 @@
-/** Online sessions, their invoices and UPOs (NOTES.md 4.7). */
+/** Online sessions, their invoices and UPOs (sesja-interaktywna.md, CIRFMF/ksef-docs; open-api.json). */
 import { sha256Base64 } from '../../shared/crypto/hashes';
 import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
 import { schemaForFormCode } from '../../shared/model/formCodes';
@@ -22,7 +22,7 @@ const READ_SESSION_PERMISSIONS = ['InvoiceWrite', 'Introspection', 'PefInvoiceWr
 export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
   const { state } = ctx;
 
-  /** The caller's session; auto-closes it when its 12 hours are over (NOTES.md 9.3). */
+  /** The caller's session; auto-closes it when its 12 hours are over (sesja-interaktywna.md). */
   function sessionOf(req: SandboxRequest, wording: 'znaleziona' | 'odnaleziona' = 'znaleziona'): OnlineSession {
     const referenceNumber = req.params.referenceNumber;
     const session = state.onlineSessions.get(referenceNumber);

@@ -1,5 +1,5 @@
 /**
- * KSeF tokens (tokeny-ksef.md, NOTES.md 4.9): generated Pending and activated asynchronously, listed and
+ * KSeF tokens (tokeny-ksef.md, CIRFMF/ksef-docs): generated Pending and activated asynchronously, listed and
  * revoked (Revoking, then Revoked) within the visibility rules of the caller's permissions and authentication.
  */
 import type { ContextIdentifier } from '../../shared/types';

@@ -1,6 +1,6 @@
 /**
  * The sandbox's verifier of `POST /auth/xades-signature` bodies: a signed AuthTokenRequest (auth/podpis-xades.md,
- * NOTES.md 3.3-3.5). Generic XML-DSig processing — it must accept what the official clients and EU DSS produce,
+ * uwierzytelnianie.md, CIRFMF/ksef-docs). Generic XML-DSig processing — it must accept what the official clients and EU DSS produce,
  * not only what our signer writes — then the XAdES binding (SignedProperties/SigningCertificate), the certificate
  * (validity against the injected clock, key strength) and the identity KSeF reads from it.
  *
@@ -59,7 +59,7 @@ export interface XadesVerificationFailure {
   details: string[];
 }
 
-/** Who signed, as KSeF reads it from the certificate subject (NOTES.md 3.5). */
+/** Who signed, as KSeF reads it from the certificate subject (auth/podpis-xades.md, CIRFMF/ksef-docs). */
 export interface CertificateIdentity {
   /** `seal` when organizationIdentifier carries VATPL-<NIP>; `person` when serialNumber carries a NIP/PESEL. */
   kind: 'person' | 'seal' | 'unrecognised';
@@ -103,7 +103,7 @@ class Rejection extends Error {
   constructor(
     readonly code: XadesExceptionCode,
     readonly detail: string,
-    /** KSeF's own Polish detail, where it is known (NOTES.md 3.3). */
+    /** KSeF's own Polish detail, where it is known (open-api.json error table of POST /auth/xades-signature). */
     readonly ksefDetail?: string,
   ) {
     super(detail);
