@@ -1,10 +1,10 @@
 /**
  * What KSeF checks when it processes one invoice of a session, and the invoice status it gives a failure
  * (status codes: the invoice status table of open-api.json; rules: faktury/weryfikacja-faktury.md, CIRFMF/ksef-docs).
- * The docs do not map rules to codes; our
- * mapping: file rules, schema and form-code mismatches → 430; issue date after the acceptance day → 450;
- * an invoice whose seller is not the session's context → 410. Duplicates (440) need the server's state and
- * are decided by the caller from the returned facts.
+ * The docs do not map rules to codes; our mapping: file rules, schema and form-code mismatches → 430; issue date
+ * after the acceptance day → 450; an invoice whose seller is not the session's context → 410. Duplicates (440)
+ * and attachments outside what the session allows (415) depend on the session and the server's state, and are
+ * decided by the caller from the returned facts.
  */
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/model/formCodes';
 import { findSpecFolder } from '../../shared/spec/specFolder';
