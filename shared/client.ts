@@ -10,6 +10,7 @@ import type {
 import { checkEnvironmentOptions, resolveEnvironment, type ResolvedEnvironment } from './environments';
 import { KsefError, KsefInputError } from './http/errors';
 import { Transport, type RequestFunction } from './http/transport';
+import { ratePacerFor } from './http/rateLimits';
 import { PublicKeys } from './crypto/publicKeys';
 import { KsefTokenAuthentication } from './auth/ksefToken';
 import { XadesAuthentication, prepareCertificateAuthentication, type CertificateAuthenticationSettings } from './auth/xades/method';
@@ -68,7 +69,15 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
 
   const build = async (): Promise<Runtime> => {
     const environment = await resolveEnvironment(options);
-    const transport = new Transport({ baseUrl: environment.baseUrl, clock, sleep, logger, timeoutMs: requestTimeoutMs, maxRetryAfterMs });
+    const transport = new Transport({
+      baseUrl: environment.baseUrl,
+      clock,
+      sleep,
+      logger,
+      timeoutMs: requestTimeoutMs,
+      maxRetryAfterMs,
+      pacer: ratePacerFor(environment.baseUrl, environment.contextIdentifier),
+    });
     const publicKeys = new PublicKeys(environment.baseUrl, transport.request, clock, logger);
     const method: AuthenticationMethod = certificate
       ? new XadesAuthentication(environment.contextIdentifier, certificate, clock)
@@ -82,7 +91,9 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       logger,
       authTimeoutMs,
     });
-    return { environment, transport, publicKeys, tokens, api: withAuthentication(transport.request, tokens) };
+    const api = withAuthentication(transport.request, tokens);
+    transport.readEffectiveLimitsWith(async () => (await api({ method: 'GET', path: '/rate-limits' })).data);
+    return { environment, transport, publicKeys, tokens, api };
   };
 
   const ready = (): Promise<Runtime> => {

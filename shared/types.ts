@@ -126,7 +126,11 @@ export interface KsefClientOptions {
   requestTimeoutMs?: number;
   /** How long to wait for an authentication to finish (default 60 s). */
   authTimeoutMs?: number;
-  /** Longest `Retry-After` the client waits by itself on 429 (default 30 s); longer ones throw `KsefRateLimitError`. */
+  /**
+   * Longest wait for KSeF's rate limits (the client's own pacing or a 429's `Retry-After`) of a request without a
+   * caller deadline (default 30 s); longer ones throw `KsefRateLimitError` with `retryAt`. Sending invoices has its
+   * own deadline (`sendDeadlineMs`, `waitForProcessingMs`) and waits as long as that allows.
+   */
   maxRetryAfterMs?: number;
 }
 
@@ -156,8 +160,17 @@ export interface SendInvoicesOptions {
   schema?: InvoiceSchema;
   /** Default offline mode for invoices that do not set it. */
   offlineMode?: boolean;
-  /** How long to wait for KSeF to finish processing (default 120 s); 0 returns right after sending. */
+  /**
+   * How long to wait for KSeF to finish processing, counted from when the last invoice was sent (default 120 s); 0
+   * returns right after sending. Includes waits for KSeF's rate limits while reading statuses.
+   */
   waitForProcessingMs?: number;
+  /**
+   * The longest the sending phase may take, counted from the call, waits for KSeF's rate limits and Retry-After
+   * included (default 10 min; KSeF's production limit lets 30 invoices a minute and 180 an hour go). Invoices that
+   * could go only later are not sent: their `error` is a `KsefRateLimitError` with `retryAt`.
+   */
+  sendDeadlineMs?: number;
   /** Fetch each accepted invoice's UPO XML (default true). */
   fetchUpo?: boolean;
   /** Close the session after sending and fetch the session UPO (default true). */
@@ -187,8 +200,14 @@ export interface InvoiceResult {
    * submission's result (after a lost answer, a timeout, or a re-run with the same data), not a second invoice.
    */
   resolvedFromDuplicate?: { originalSessionReferenceNumber: string };
-  /** Why the invoice was not accepted (local validation, a send error, or KSeF's rejection). */
+  /**
+   * Why the invoice was not accepted (local validation, a send error, or KSeF's rejection); `field` is always
+   * `invoices[i]` (or a part of it). An invoice not sent because of KSeF's rate limits has name `KsefRateLimitError`
+   * and `retryAt` (ISO time from which it may be sent).
+   */
   error?: Record<string, unknown>;
+  /** Why an accepted invoice has no `upo`: no source gave this invoice's UPO (e.g. only an HTML page came back). */
+  upoError?: Record<string, unknown>;
 }
 
 export interface SessionUpoPage {
@@ -202,6 +221,8 @@ export interface SendInvoicesResult {
   invoices: InvoiceResult[];
   /** The session UPO pages, when the session was closed and processing finished in time. */
   sessionUpo?: SessionUpoPage[];
+  /** Why some or all session UPO pages are missing from `sessionUpo`. */
+  sessionUpoError?: Record<string, unknown>;
 }
 
 /** One invoice of a session as `GET /sessions/{ref}/invoices[/{invoiceRef}]` reports it (NOTES.md 4.7). */

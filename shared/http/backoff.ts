@@ -12,18 +12,24 @@ export interface PollOptions {
   timeoutMs: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
-  /** The error to throw when the time is up; receives the last value read. */
-  onTimeout: (last: unknown) => Error;
+  /** The error to throw when the time is up; receives the last value read. Without it the last value is returned. */
+  onTimeout?: (last: unknown) => Error;
 }
 
-/** Reads `read()` with growing pauses until `isDone` holds or the time allowed is up. */
+/**
+ * Reads `read()` with growing pauses until `isDone` holds or the time allowed is up. The reads go through the
+ * transport, which also waits out KSeF's rate limits and Retry-After, so a poll never outpaces them.
+ */
 export async function pollUntil<T>(read: () => Promise<T>, isDone: (value: T) => boolean, options: PollOptions): Promise<T> {
   const deadline = options.clock.now().getTime() + options.timeoutMs;
   for (let retry = 0; ; retry++) {
     const value = await read();
     if (isDone(value)) return value;
     const remaining = deadline - options.clock.now().getTime();
-    if (remaining <= 0) throw options.onTimeout(value);
+    if (remaining <= 0) {
+      if (options.onTimeout) throw options.onTimeout(value);
+      return value;
+    }
     await options.sleep(Math.min(remaining, backoffDelayMs(retry, options.initialDelayMs ?? 200, options.maxDelayMs ?? 3000)));
   }
 }

@@ -2,9 +2,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Clock, Logger, Sleep } from '../types';
-import { KsefError, KsefNetworkError } from './errors';
+import { KsefError, KsefNetworkError, KsefRateLimitError } from './errors';
 import { errorFromResponse } from './errorFactory';
 import { backoffDelayMs } from './backoff';
+import { rateLimitGroupOf, type RatePacer } from './rateLimits';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -28,6 +29,12 @@ export interface KsefRequest {
    * Defaults to true for GET and false otherwise: a POST is never repeated unless its caller says it is safe.
    */
   idempotent?: boolean;
+  /**
+   * The caller's deadline (injected clock): the request may wait for KSeF's rate limits and Retry-After until
+   * then, however long that is. Without it the client waits at most `maxRetryAfterMs`. A request that could go
+   * only later fails with `KsefRateLimitError` saying when (`retryAt`).
+   */
+  deadline?: Date;
 }
 
 export interface KsefResponse<T> {
@@ -46,7 +53,10 @@ export interface TransportOptions {
   sleep: Sleep;
   logger?: Logger;
   timeoutMs: number;
+  /** Longest wait for a rate limit or Retry-After of a request that has no `deadline`. */
   maxRetryAfterMs: number;
+  /** Paces API requests by KSeF's rate limits; storage URLs are never paced. */
+  pacer?: RatePacer;
   /** Retries of a safe request after a network error or 5xx (default 3). */
   maxRetries?: number;
   /** Waits on 429 before giving up with `KsefRateLimitError` (default 5). */
@@ -60,6 +70,7 @@ export class Transport {
   private readonly axios: AxiosInstance;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readEffectiveLimits?: () => Promise<unknown>;
 
   constructor(private readonly options: TransportOptions) {
     this.axios = axios.create({
@@ -79,16 +90,40 @@ export class Transport {
     return this.options.baseUrl;
   }
 
+  /**
+   * How the pacer reads the context's effective limits (`GET /rate-limits` needs the access token, so the
+   * authenticated request function is given once it exists). Read before the first authenticated request.
+   */
+  readEffectiveLimitsWith(read: () => Promise<unknown>): void {
+    this.readEffectiveLimits = read;
+  }
+
   readonly request: RequestFunction = async <T>(request: KsefRequest): Promise<KsefResponse<T>> => {
     const { clock, sleep, logger } = this.options;
     const maxRetries = this.options.maxRetries ?? 3;
     const maxRateLimitWaits = this.options.maxRateLimitWaits ?? 5;
     const idempotent = request.idempotent ?? request.method === 'GET';
     const { url, loggedPath, isStorage } = this.target(request);
+    const group = isStorage || !this.options.pacer ? undefined : rateLimitGroupOf(request.method, loggedPath);
+    const mayWaitUntil = () => request.deadline?.getTime() ?? clock.now().getTime() + this.options.maxRetryAfterMs;
     let failures = 0;
     let rateLimitWaits = 0;
 
     for (let attempt = 1; ; attempt++) {
+      if (group && this.options.pacer) {
+        const { pacer } = this.options;
+        // The auth endpoints (anonymous) and the read of the limits themselves go before the limits are known.
+        if (this.readEffectiveLimits && group !== 'anonymous' && request.bearerToken && loggedPath !== '/rate-limits') {
+          await pacer.useEffectiveLimits(this.readEffectiveLimits, logger);
+        }
+        const retryAt = await pacer.acquire(group, { clock, sleep, notAfter: mayWaitUntil() });
+        if (retryAt) {
+          throw new KsefRateLimitError(
+            `KSeF's rate limit (${group}) lets ${request.method} ${loggedPath} go at ${retryAt.toISOString()}, later than this request may wait; retry after ${retryAt.toISOString()}.`,
+            retryAt,
+          );
+        }
+      }
       const startedAt = performance.now();
       let response: AxiosResponse<Buffer>;
       try {
@@ -128,12 +163,14 @@ export class Transport {
       });
 
       if (response.status >= 200 && response.status < 300) {
-        return { status: response.status, headers, data: readBody<T>(response.data, request, loggedPath) };
+        return { status: response.status, headers, data: readBody<T>(response, request, loggedPath) };
       }
       if (response.status === 429) {
         // A 429 was refused before any processing, so waiting and repeating is safe for every method.
         const waitMs = retryAfterMs(headers['retry-after'], clock) ?? backoffDelayMs(rateLimitWaits);
-        if (waitMs <= this.options.maxRetryAfterMs && rateLimitWaits < maxRateLimitWaits) {
+        // Every request of the group waits too: KSeF blocks the whole group, and lengthens the block for each refusal.
+        if (group) this.options.pacer?.block(group, clock.now().getTime() + waitMs);
+        if (clock.now().getTime() + waitMs <= mayWaitUntil() && rateLimitWaits < maxRateLimitWaits) {
           rateLimitWaits++;
           logger?.info('KSeF rate limit reached; waiting as Retry-After asks', {
             method: request.method,
@@ -202,7 +239,7 @@ export function retryAfterMs(header: string | undefined, clock: Clock): number |
   return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now().getTime());
 }
 
-function readBody<T>(data: Buffer, request: KsefRequest, loggedPath: string): T {
+function readBody<T>({ data, status }: AxiosResponse<Buffer>, request: KsefRequest, loggedPath: string): T {
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data ?? []);
   switch (request.responseType ?? 'json') {
     case 'bytes':
@@ -214,7 +251,8 @@ function readBody<T>(data: Buffer, request: KsefRequest, loggedPath: string): T 
       try {
         return JSON.parse(bytes.toString('utf8')) as T;
       } catch {
-        throw new KsefError(`KSeF answered ${request.method} ${loggedPath} with a body that is not JSON.`);
+        // The status tells the caller KSeF accepted the request although its answer is unreadable.
+        throw new KsefError(`KSeF answered ${request.method} ${loggedPath} with a body that is not JSON.`, { status });
       }
   }
 }

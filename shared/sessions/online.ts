@@ -16,11 +16,12 @@ import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../crypto/aes';
 import { rsaOaepEncrypt } from '../crypto/rsa';
 import { sha256Base64 } from '../crypto/hashes';
 import type { PublicKeys } from '../crypto/publicKeys';
-import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefNetworkError } from '../http/errors';
+import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefNetworkError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
-import { backoffDelayMs } from '../http/backoff';
+import { backoffDelayMs, pollUntil } from '../http/backoff';
 import { forEachWithConcurrency } from '../util/concurrency';
-import { readUpoDocuments } from './upo';
+import { listSessionInvoices } from './invoices';
+import { readUpoDocuments, upoMismatch, type UpoSubject } from './upo';
 
 export interface OnlineSessionDeps {
   /** Authenticated requests. */
@@ -32,9 +33,15 @@ export interface OnlineSessionDeps {
 }
 
 const DEFAULT_WAIT_FOR_PROCESSING_MS = 120_000;
-/** Parallel sends stay well under KSeF's invoiceSend limit of 10 per second (NOTES.md 8). */
+/** Ten minutes: enough for 180 invoices, an hour's worth at KSeF's production limit for sending. */
+const DEFAULT_SEND_DEADLINE_MS = 600_000;
+/** Sends overlap to hide latency; the transport's pacer keeps them within KSeF's invoiceSend limit. */
 const SEND_CONCURRENCY = 4;
-const STATUS_CONCURRENCY = 4;
+const UPO_CONCURRENCY = 4;
+/** The largest page of `GET /sessions/{ref}/invoices`: one request reads the status of up to 1000 invoices. */
+const LIST_PAGE_SIZE = 1000;
+/** Rounds over a UPO's sources (storage link, then API) before it is reported missing. */
+const UPO_ROUNDS = 3;
 const SUCCESS = 200;
 const DUPLICATE = 440;
 
@@ -45,9 +52,10 @@ interface DuplicateResolution {
 }
 
 /**
- * Sends invoices in one online session (NOTES.md 4.7): checks each locally, opens the session with a fresh
- * AES key, sends with bounded concurrency, waits for the verdicts, closes, and collects the UPOs. Results come
- * in input order and one invoice's failure never stops the others.
+ * Sends invoices in one online session (online-sessions docs, CIRFMF/ksef-docs): checks each locally, opens the
+ * session with a fresh AES key, sends them as fast as KSeF's rate limits allow until `sendDeadlineMs`, waits for the
+ * verdicts through the session's invoice list, closes, and collects the UPOs. Results come in input order and one
+ * invoice's failure never stops the others.
  */
 export async function sendInvoicesOnline(
   deps: OnlineSessionDeps,
@@ -55,9 +63,13 @@ export async function sendInvoicesOnline(
   options: SendInvoicesOptions = {},
 ): Promise<SendInvoicesResult> {
   const schema = checkSchema(options.schema);
+  const waitMs = checkDuration(options.waitForProcessingMs, DEFAULT_WAIT_FOR_PROCESSING_MS, 'options.waitForProcessingMs');
+  const sendDeadlineMs = checkDuration(options.sendDeadlineMs, DEFAULT_SEND_DEADLINE_MS, 'options.sendDeadlineMs');
   if (!Array.isArray(inputs)) {
     throw new KsefInputError('invoices must be an array of invoice XML strings, Buffers or { xml } objects.', { field: 'invoices' });
   }
+  const { clock } = deps;
+  const sendDeadline = new Date(clock.now().getTime() + sendDeadlineMs);
   const prepared = inputs.map((input, index) => prepareInvoice(input, index, schema, options.offlineMode ?? false));
   const results: InvoiceResult[] = prepared.map((invoice) => ({
     index: invoice.index,
@@ -71,26 +83,33 @@ export async function sendInvoicesOnline(
   if (sendable.length === 0) return { sessionReferenceNumber: '', invoices: results };
 
   const session = new OnlineSession(deps);
-  await session.open(schema);
-  const waitMs = options.waitForProcessingMs ?? DEFAULT_WAIT_FOR_PROCESSING_MS;
-  const deadline = deps.clock.now().getTime() + waitMs;
+  try {
+    await session.open(schema, sendDeadline);
+  } catch (error) {
+    // No session before the deadline: every invoice is "not sent; retry after", each named, as when sending ran out of time.
+    if (!(error instanceof KsefRateLimitError)) throw error;
+    for (const invoice of sendable) results[invoice.index].error = sendFailure(invoice.index, error);
+    return { sessionReferenceNumber: '', invoices: results };
+  }
 
   await forEachWithConcurrency(sendable, SEND_CONCURRENCY, async (invoice) => {
     try {
-      results[invoice.index].referenceNumber = await session.send(invoice);
+      results[invoice.index].referenceNumber = await session.send(invoice, sendDeadline);
     } catch (error) {
-      results[invoice.index].error = errorJson(error);
+      results[invoice.index].error = sendFailure(invoice.index, error);
     }
   });
+  // KSeF gets the whole processing wait from the moment the last invoice went out, however long sending took.
+  const processingDeadline = clock.now().getTime() + waitMs;
 
   const sent = results.filter((result) => result.referenceNumber);
-  if (waitMs > 0) await session.waitForInvoices(sent, deadline);
+  if (waitMs > 0) await session.waitForInvoices(sent, processingDeadline);
   else for (const result of sent) result.pending = true;
 
   if (options.fetchUpo ?? true) {
     await forEachWithConcurrency(
       results.filter((result) => result.accepted && !result.upo),
-      STATUS_CONCURRENCY,
+      UPO_CONCURRENCY,
       (result) => session.fetchInvoiceUpo(result),
     );
   } else {
@@ -102,12 +121,60 @@ export async function sendInvoicesOnline(
   if (options.closeSession ?? true) {
     const closed = await session.close();
     if (closed && waitMs > 0) {
-      const status = await session.waitForSession(deadline);
+      const status = await session.waitForSession(processingDeadline);
       if (status) outcome.sessionStatus = status.status;
-      if (status?.status.code === SUCCESS) outcome.sessionUpo = await session.fetchSessionUpo(status.upo?.pages ?? []);
+      if (status?.status.code === SUCCESS) {
+        const { pages, problem } = await session.fetchSessionUpo(status.upo?.pages ?? []);
+        outcome.sessionUpo = pages;
+        if (problem) outcome.sessionUpoError = problem;
+      }
     }
   }
   return outcome;
+}
+
+/** A wait in milliseconds given by the caller: a finite number ≥ 0, else a `KsefInputError` naming the option. */
+function checkDuration(value: unknown, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    const given = typeof value === 'number' ? String(value) : `a ${value === null ? 'null' : typeof value}`;
+    throw new KsefInputError(`${field} must be a number of milliseconds, 0 or more (got ${given}).`, { field });
+  }
+  return value;
+}
+
+/**
+ * A send that failed, as the invoice's error: named by `invoices[i]`, and for a rate limit the time from which it
+ * may be sent (KSeF refused it before doing anything, so it was not sent).
+ */
+function sendFailure(index: number, error: unknown): Record<string, unknown> {
+  const field = `invoices[${index}]`;
+  if (error instanceof KsefRateLimitError) {
+    const retryAt = error.retryAt.toISOString();
+    return new KsefRateLimitError(`${field} not sent; retry after ${retryAt}. ${error.message}`, error.retryAt, {
+      field,
+      status: error.status,
+      exceptions: error.exceptions,
+      traceId: error.traceId,
+    }).toJSON();
+  }
+  const json = errorJson(error);
+  return { ...json, message: `${field} could not be sent: ${String(json.message)}`, field };
+}
+
+/**
+ * Whether KSeF may have taken an invoice although its answer did not arrive or cannot be read: no answer, a
+ * gateway error (502/504 after KSeF processed it), or a 2xx whose body is not JSON.
+ */
+function answerLost(error: unknown): boolean {
+  if (error instanceof KsefNetworkError) return true;
+  if (!(error instanceof KsefError) || error.status === undefined) return false;
+  return error.status >= 500 || (error.status >= 200 && error.status < 300);
+}
+
+/** The same request function with a deadline on every request: waits for rate limits end there. */
+function withDeadline(api: RequestFunction, deadline: number): RequestFunction {
+  return (request) => api({ ...request, deadline: new Date(deadline) });
 }
 
 /** KSeF's answer to closing a session whose status is no longer 100 (open). */
@@ -124,10 +191,12 @@ class OnlineSession {
   private readonly key: SymmetricKey = newSymmetricKey();
   /** Storage URLs of invoice UPOs, by input index, as the final status gave them. */
   private readonly upoUrls = new Map<number, string>();
+  /** Reference numbers already given to an invoice of this call, so two identical invoices never share one. */
+  private readonly claimed = new Set<string>();
 
   constructor(private readonly deps: OnlineSessionDeps) {}
 
-  async open(schema: InvoiceSchema): Promise<void> {
+  async open(schema: InvoiceSchema, deadline: Date): Promise<void> {
     const { api, publicKeys } = this.deps;
     const response = await publicKeys.withKey('SymmetricKeyEncryption', (publicKey) =>
       api<{ referenceNumber: string; validUntil: string }>({
@@ -143,6 +212,7 @@ class OnlineSession {
         },
         // A second session, if the first answer was lost, stays empty and KSeF cancels it.
         idempotent: true,
+        deadline,
       }),
     );
     this.referenceNumber = response.data.referenceNumber;
@@ -150,11 +220,13 @@ class OnlineSession {
   }
 
   /**
-   * Sends one invoice and returns its reference number. When the answer is lost (network error, timeout) it
-   * sends once more: should both arrive, KSeF marks the second a duplicate (440) of the first, which
-   * `waitForInvoices` resolves to the first one's KSeF number.
+   * Sends one invoice and returns its reference number. When the answer is lost or unreadable (no answer, 5xx, a
+   * body that is not JSON), KSeF may have taken the invoice: the session's invoice list is asked first, by invoice
+   * hash. An invoice missing there is sent once more only after a network error (as a POST that failed with 5xx is
+   * never repeated blindly); should both copies arrive after all, KSeF marks the second a duplicate (440) of the
+   * first, which `waitForInvoices` resolves to the first one's KSeF number.
    */
-  async send(invoice: PreparedInvoice): Promise<string> {
+  async send(invoice: PreparedInvoice, deadline: Date): Promise<string> {
     const encrypted = aesEncrypt(invoice.xml, this.key);
     const request = () =>
       this.deps.api<{ referenceNumber: string }>({
@@ -169,51 +241,98 @@ class OnlineSession {
           offlineMode: invoice.offlineMode,
           ...(invoice.hashOfCorrectedInvoice && { hashOfCorrectedInvoice: invoice.hashOfCorrectedInvoice }),
         },
+        deadline,
       });
     try {
-      return (await request()).data.referenceNumber;
+      return this.claim((await request()).data.referenceNumber);
     } catch (error) {
+      if (!answerLost(error)) throw error;
+      const known = await this.findSentInvoice(invoice, deadline.getTime());
+      if (known) {
+        this.deps.logger?.info('KSeF had taken an invoice whose answer was lost; using its reference number', {
+          index: invoice.index,
+          referenceNumber: known,
+        });
+        return this.claim(known);
+      }
       if (!(error instanceof KsefNetworkError)) throw error;
-      this.deps.logger?.warn('Sending an invoice got no answer; sending it once more', { index: invoice.index });
+      this.deps.logger?.warn('Sending an invoice got no usable answer and KSeF does not list it; sending it once more', {
+        index: invoice.index,
+        reason: errorJson(error).message,
+      });
       await this.deps.sleep(backoffDelayMs(1));
-      return (await request()).data.referenceNumber;
+      return this.claim((await request()).data.referenceNumber);
     }
   }
 
-  /** Polls every sent invoice until KSeF gives its verdict (status ≥ 200) or the deadline passes. */
+  /** The reference number of `invoice` in this session's invoice list (same invoice hash, not yet claimed). */
+  private async findSentInvoice(invoice: PreparedInvoice, deadline: number): Promise<string | undefined> {
+    try {
+      const api = withDeadline(this.deps.api, deadline);
+      for await (const listed of listSessionInvoices(api, this.referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
+        if (listed.invoiceHash === invoice.invoiceHash && !this.claimed.has(listed.referenceNumber)) return listed.referenceNumber;
+      }
+    } catch (error) {
+      this.deps.logger?.warn("Could not read the session's invoice list", { index: invoice.index, reason: errorJson(error).message });
+    }
+    return undefined;
+  }
+
+  private claim(referenceNumber: string): string {
+    this.claimed.add(referenceNumber);
+    return referenceNumber;
+  }
+
+  /**
+   * Waits until KSeF gives every sent invoice its verdict (status ≥ 200) or the deadline passes. Reads the session's
+   * invoice list (one request per 1000 invoices) with growing pauses, never each invoice on its own: KSeF allows 200
+   * list reads an hour against 1,200 single-status reads, and a list page answers for all the invoices at once.
+   */
   async waitForInvoices(sent: InvoiceResult[], deadline: number): Promise<void> {
     const { clock, sleep, logger } = this.deps;
-    let waiting = sent;
-    for (let retry = 0; waiting.length > 0; retry++) {
-      const finished = new Set<InvoiceResult>();
-      await forEachWithConcurrency(waiting, STATUS_CONCURRENCY, async (result) => {
+    const waiting = new Map(sent.map((result) => [result.referenceNumber!, result]));
+    const api = withDeadline(this.deps.api, deadline);
+    await pollUntil(
+      async () => {
         try {
-          const status = await this.invoiceStatus(result.referenceNumber!);
-          if (status.status.code >= SUCCESS) {
-            await this.applyVerdict(result, status);
-            finished.add(result);
-          } else {
-            result.status = status.status;
+          for await (const listed of listSessionInvoices(api, this.referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
+            const result = waiting.get(listed.referenceNumber);
+            if (!result || listed.invoiceHash !== result.invoiceHash) continue;
+            if (listed.status.code >= SUCCESS) {
+              waiting.delete(listed.referenceNumber);
+              await this.applyVerdict(result, listed);
+              if (waiting.size === 0) break;
+            } else {
+              result.status = listed.status;
+            }
           }
         } catch (error) {
-          logger?.warn('Could not read an invoice status; will ask again', { index: result.index, reason: errorJson(error).message });
+          logger?.warn("Could not read the session's invoice statuses; will ask again", { reason: errorJson(error).message });
         }
-      });
-      waiting = waiting.filter((result) => !finished.has(result));
-      const remaining = deadline - clock.now().getTime();
-      if (waiting.length === 0 || remaining <= 0) break;
-      await sleep(Math.min(remaining, backoffDelayMs(retry, 200, 3000)));
-    }
-    for (const result of waiting) result.pending = true;
+        return waiting.size;
+      },
+      (left) => left === 0,
+      { clock, sleep, timeoutMs: deadline - clock.now().getTime(), initialDelayMs: 500, maxDelayMs: 10_000 },
+    );
+    for (const result of waiting.values()) result.pending = true;
   }
 
+  /** The invoice's UPO into `upo`; when no source gave this invoice's UPO, why into `upoError`. */
   async fetchInvoiceUpo(result: InvoiceResult): Promise<void> {
     const url = this.upoUrls.get(result.index);
-    const upo = await this.downloadUpo(
+    const downloaded = await this.downloadUpo(
       [...(url ? [url] : []), `/sessions/${this.referenceNumber}/invoices/ksef/${result.ksefNumber}/upo`],
+      { ksefNumber: result.ksefNumber!, invoiceHash: result.invoiceHash },
       { index: result.index },
     );
-    if (upo) result.upo = upo;
+    if ('upo' in downloaded) {
+      result.upo = downloaded.upo;
+      return;
+    }
+    result.upoError = new KsefError(
+      `The UPO of invoices[${result.index}] (KSeF number ${result.ksefNumber}) could not be obtained: ${downloaded.problem}. The invoice is in KSeF; download its UPO later.`,
+      { field: `invoices[${result.index}]` },
+    ).toJSON();
   }
 
   /** `POST /sessions/online/{ref}/close`; false (logged) when KSeF refused, so the results are still returned. */
@@ -235,46 +354,69 @@ class OnlineSession {
   /** Polls the closed session until it is final; undefined when it was not within the deadline. */
   async waitForSession(deadline: number): Promise<SessionStatus | undefined> {
     const { clock, sleep, logger } = this.deps;
-    for (let retry = 0; ; retry++) {
-      try {
-        const status = (await this.deps.api<SessionStatus>({ method: 'GET', path: `/sessions/${this.referenceNumber}` })).data;
-        if (status.status.code >= SUCCESS) return status;
-      } catch (error) {
-        logger?.warn('Could not read the session status; will ask again', { reason: errorJson(error).message });
-      }
-      const remaining = deadline - clock.now().getTime();
-      if (remaining <= 0) return undefined;
-      await sleep(Math.min(remaining, backoffDelayMs(retry, 200, 3000)));
-    }
+    const api = withDeadline(this.deps.api, deadline);
+    const status = await pollUntil(
+      async () => {
+        try {
+          return (await api<SessionStatus>({ method: 'GET', path: `/sessions/${this.referenceNumber}` })).data;
+        } catch (error) {
+          logger?.warn('Could not read the session status; will ask again', { reason: errorJson(error).message });
+          return undefined;
+        }
+      },
+      (read) => (read?.status.code ?? 0) >= SUCCESS,
+      { clock, sleep, timeoutMs: deadline - clock.now().getTime(), initialDelayMs: 500, maxDelayMs: 10_000 },
+    );
+    return status && status.status.code >= SUCCESS ? status : undefined;
   }
 
-  async fetchSessionUpo(pages: UpoPage[]): Promise<SessionUpoPage[]> {
+  /** The session UPO pages that could be obtained, and why the others could not. */
+  async fetchSessionUpo(pages: UpoPage[]): Promise<{ pages: SessionUpoPage[]; problem?: Record<string, unknown> }> {
     const downloaded: SessionUpoPage[] = [];
+    const problems: string[] = [];
     for (const page of pages) {
-      const upo = await this.downloadUpo(
+      const result = await this.downloadUpo(
         [...(page.downloadUrl ? [page.downloadUrl] : []), `/sessions/${this.referenceNumber}/upo/${page.referenceNumber}`],
+        { sessionReferenceNumber: this.referenceNumber },
         { page: page.referenceNumber },
       );
-      if (upo) downloaded.push({ referenceNumber: page.referenceNumber, upo });
+      if ('upo' in result) downloaded.push({ referenceNumber: page.referenceNumber, upo: result.upo });
+      else problems.push(`page ${page.referenceNumber}: ${result.problem}`);
     }
-    return downloaded;
+    if (problems.length === 0) return { pages: downloaded };
+    const message = `The session UPO of ${this.referenceNumber} could not be obtained (${problems.join('; ')}). Download it later.`;
+    return { pages: downloaded, problem: new KsefError(message).toJSON() };
   }
 
-  /** From the storage URL KSeF gave (no token), else from the API endpoint; undefined (logged) when neither works. */
-  private async downloadUpo(paths: string[], about: Record<string, unknown>): Promise<string | undefined> {
-    for (const path of paths) {
-      try {
-        return (await this.deps.api<string>({ method: 'GET', path, responseType: 'text' })).data;
-      } catch (error) {
-        this.deps.logger?.warn('Could not download a UPO', { ...about, reason: errorJson(error).message });
+  /**
+   * The UPO of `subject`, from the storage URL KSeF gave (no token), else from the API endpoint, over a few rounds
+   * with growing pauses. An answer that is not this UPO (e.g. an HTML page a storage front end served with 200) is
+   * never kept; when no round gives the UPO, the problems of the last round say why.
+   */
+  private async downloadUpo(
+    sources: string[],
+    subject: UpoSubject,
+    about: Record<string, unknown>,
+  ): Promise<{ upo: string } | { problem: string }> {
+    let problems: string[] = [];
+    for (let round = 0; round < UPO_ROUNDS; round++) {
+      if (round > 0) await this.deps.sleep(backoffDelayMs(round, 1000, 5000));
+      problems = [];
+      for (const path of sources) {
+        // A storage URL carries its signature in the query: name it without.
+        const source = /^https?:\/\//i.test(path) ? 'the storage link' : path;
+        try {
+          const xml = (await this.deps.api<string>({ method: 'GET', path, responseType: 'text' })).data;
+          const mismatch = upoMismatch(xml, subject);
+          if (!mismatch) return { upo: xml };
+          problems.push(`${source} did not answer with this UPO (${mismatch})`);
+        } catch (error) {
+          problems.push(`${source} failed (${String(errorJson(error).message)})`);
+        }
+        this.deps.logger?.warn('Could not download a UPO', { ...about, source, reason: problems[problems.length - 1] });
       }
     }
-    return undefined;
-  }
-
-  private async invoiceStatus(invoiceReferenceNumber: string): Promise<SessionInvoiceStatus> {
-    const path = `/sessions/${this.referenceNumber}/invoices/${invoiceReferenceNumber}`;
-    return (await this.deps.api<SessionInvoiceStatus>({ method: 'GET', path })).data;
+    return { problem: problems.join('; ') };
   }
 
   private async applyVerdict(result: InvoiceResult, status: SessionInvoiceStatus): Promise<void> {

@@ -45,3 +45,46 @@ export function readUpoDocuments(upoXml: string): UpoDocument[] {
     };
   });
 }
+
+/** Namespaces of the UPO schemas (upo-v4-3.xsd is `http://upo.schematy.mf.gov.pl/KSeF/v4-3`). */
+const UPO_NAMESPACE_PREFIX = 'http://upo.schematy.mf.gov.pl/KSeF/';
+
+const rootParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false });
+
+/** What a UPO must confirm: one invoice (by KSeF number or invoice hash) or one session (by its reference number). */
+export type UpoSubject = { ksefNumber: string; invoiceHash: string } | { sessionReferenceNumber: string };
+
+/**
+ * Why `xml` is not the UPO of `subject` (e.g. an HTML page a storage front end served with 200), or undefined when
+ * it is: a `Potwierdzenie` root in the UPO namespace that names the invoice or the session.
+ */
+export function upoMismatch(xml: string, subject: UpoSubject): string | undefined {
+  let root: [string, Record<string, unknown>] | undefined;
+  try {
+    root = Object.entries(rootParser.parse(xml) as Record<string, unknown>).find(
+      (entry): entry is [string, Record<string, unknown>] => !entry[0].startsWith('?') && typeof entry[1] === 'object' && entry[1] !== null,
+    );
+  } catch {
+    return 'not well-formed XML';
+  }
+  if (!root) return 'not XML';
+  const [name, element] = root;
+  const [prefix, localName] = name.includes(':') ? name.split(':', 2) : ['', name];
+  const namespace = element[prefix ? `@xmlns:${prefix}` : '@xmlns'];
+  if (localName !== 'Potwierdzenie' || typeof namespace !== 'string' || !namespace.startsWith(UPO_NAMESPACE_PREFIX)) {
+    return `the root element is ${name}${typeof namespace === 'string' ? ` in ${namespace}` : ''}, not a UPO's Potwierdzenie`;
+  }
+  if ('sessionReferenceNumber' in subject) {
+    const session = String(readSessionReference(xml) ?? '');
+    return session === subject.sessionReferenceNumber ? undefined : `it is the UPO of session ${session || '(none)'}`;
+  }
+  const documents = readUpoDocuments(xml);
+  const confirmed = documents.some((doc) => doc.ksefNumber === subject.ksefNumber || doc.invoiceHash === subject.invoiceHash);
+  return confirmed ? undefined : 'it does not confirm this invoice (neither its KSeF number nor its hash)';
+}
+
+function readSessionReference(xml: string): string | undefined {
+  const parsed = parser.parse(xml) as { Potwierdzenie?: { NumerReferencyjnySesji?: unknown } };
+  const value = parsed.Potwierdzenie?.NumerReferencyjnySesji;
+  return value === undefined ? undefined : String(value).trim();
+}

@@ -18,6 +18,8 @@ export type Fault =
   | { kind: 'echoHeaders'; status: number }
   /** Let the sandbox process the request, then cut the connection before the client sees the answer. */
   | { kind: 'loseAnswer' }
+  /** Let the sandbox process the request, then answer this instead (a gateway error or garbage after the work was done). */
+  | { kind: 'replaceAnswer'; status: number; headers?: Record<string, string>; body?: string }
   /** Let the sandbox process the request, then hold its answer back for `ms`. */
   | { kind: 'delayAnswer'; ms: number }
   /** Send the sandbox's answer one byte every `intervalMs`, as a stalled network or server does. */
@@ -92,6 +94,11 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
           answer.on('end', () => {
             if (fault?.kind === 'loseAnswer') {
               req.socket.destroy();
+              return;
+            }
+            if (fault?.kind === 'replaceAnswer') {
+              res.writeHead(fault.status, { 'content-type': 'text/html', ...fault.headers });
+              res.end(fault.body ?? '');
               return;
             }
             let body = Buffer.concat(answerChunks);

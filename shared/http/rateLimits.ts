@@ -1,0 +1,224 @@
+/**
+ * Client-side pacing by KSeF's rate limits (limity/limity-api.md, CIRFMF/ksef-docs; open-api.json x-rate-limits,
+ * CIRFMF/ksef-api). KSeF counts requests per (context, client IP) and limit group in sliding windows of 1 s, 1 min
+ * and 1 h, and answers 429 with a Retry-After (growing with repeated violations) once any window is full. The
+ * pacer keeps the same windows and lets a request go only when all three allow it, so normal work never earns a 429.
+ */
+import type { Clock, ContextIdentifier, Logger, Sleep } from '../types';
+
+export type RateLimitGroup =
+  | 'onlineSession'
+  | 'onlineSessionClose'
+  | 'batchSession'
+  | 'batchSessionClose'
+  | 'invoiceSend'
+  | 'invoiceStatus'
+  | 'sessionList'
+  | 'sessionInvoiceList'
+  | 'sessionMisc'
+  | 'invoiceMetadata'
+  | 'invoiceExport'
+  | 'invoiceExportStatus'
+  | 'invoiceDownload'
+  | 'collectiveIdentifier'
+  | 'other'
+  /** Unauthenticated endpoints and the auth-operation endpoints: a per-second limit per client IP only. */
+  | 'anonymous';
+
+export interface RateLimit {
+  perSecond: number;
+  perMinute: number;
+  perHour: number;
+}
+
+/** Production limits of API 2.8.1 (the `GET /rate-limits` example in open-api.json); Infinity where KSeF sets none (-1). */
+export const PUBLISHED_RATE_LIMITS: Readonly<Record<RateLimitGroup, RateLimit>> = {
+  onlineSession: { perSecond: 10, perMinute: 30, perHour: 120 },
+  onlineSessionClose: { perSecond: 20, perMinute: 60, perHour: 240 },
+  batchSession: { perSecond: 10, perMinute: 20, perHour: 60 },
+  batchSessionClose: { perSecond: 20, perMinute: 40, perHour: 120 },
+  invoiceSend: { perSecond: 10, perMinute: 30, perHour: 180 },
+  invoiceStatus: { perSecond: 30, perMinute: 120, perHour: 1200 },
+  sessionList: { perSecond: 5, perMinute: 10, perHour: 60 },
+  sessionInvoiceList: { perSecond: 10, perMinute: 20, perHour: 200 },
+  sessionMisc: { perSecond: 10, perMinute: 120, perHour: 1200 },
+  invoiceMetadata: { perSecond: 8, perMinute: 16, perHour: 20 },
+  invoiceExport: { perSecond: 8, perMinute: 16, perHour: 20 },
+  invoiceExportStatus: { perSecond: 10, perMinute: 60, perHour: 600 },
+  invoiceDownload: { perSecond: 8, perMinute: 16, perHour: 64 },
+  collectiveIdentifier: { perSecond: 20, perMinute: 120, perHour: 240 },
+  other: { perSecond: 10, perMinute: 30, perHour: 120 },
+  anonymous: { perSecond: 60, perMinute: Infinity, perHour: Infinity },
+};
+
+/** Which group counts a request, in the order of the x-rate-limits of open-api.json; everything else is `other`. */
+const GROUPS: { method: string; path: RegExp; group: RateLimitGroup }[] = [
+  { method: 'POST', path: /^\/sessions\/online$/, group: 'onlineSession' },
+  { method: 'POST', path: /^\/sessions\/online\/[^/]+\/invoices$/, group: 'invoiceSend' },
+  { method: 'POST', path: /^\/sessions\/online\/[^/]+\/close$/, group: 'onlineSessionClose' },
+  { method: 'POST', path: /^\/sessions\/batch$/, group: 'batchSession' },
+  { method: 'POST', path: /^\/sessions\/batch\/[^/]+\/close$/, group: 'batchSessionClose' },
+  { method: 'GET', path: /^\/sessions$/, group: 'sessionList' },
+  { method: 'GET', path: /^\/sessions\/[^/]+$/, group: 'sessionMisc' },
+  { method: 'GET', path: /^\/sessions\/[^/]+\/invoices(\/failed)?$/, group: 'sessionInvoiceList' },
+  { method: 'GET', path: /^\/sessions\/[^/]+\/(invoices\/ksef\/[^/]+\/upo|invoices\/[^/]+\/upo|upo\/[^/]+)$/, group: 'sessionMisc' },
+  { method: 'GET', path: /^\/sessions\/[^/]+\/invoices\/[^/]+$/, group: 'invoiceStatus' },
+  { method: 'POST', path: /^\/invoices\/query\/metadata$/, group: 'invoiceMetadata' },
+  { method: 'POST', path: /^\/invoices\/exports$/, group: 'invoiceExport' },
+  { method: 'GET', path: /^\/invoices\/exports\/[^/]+$/, group: 'invoiceExportStatus' },
+  { method: 'GET', path: /^\/invoices\/ksef\/[^/]+$/, group: 'invoiceDownload' },
+  { method: '*', path: /^\/collective-identifiers(\/|$)/, group: 'collectiveIdentifier' },
+  { method: 'POST', path: /^\/auth\/(challenge|xades-signature|ksef-token|token\/redeem|token\/refresh)$/, group: 'anonymous' },
+  { method: 'GET', path: /^\/auth\/(?!sessions$)[^/]+$/, group: 'anonymous' },
+  { method: 'GET', path: /^\/(security\/public-key-certificates|peppol\/query)$/, group: 'anonymous' },
+  { method: 'POST', path: /^\/testdata\/(subject|person|permissions|attachment)(\/(remove|revoke))?$/, group: 'anonymous' },
+];
+
+/** The limit group of an API request (`path` below the API root, without the query). */
+export function rateLimitGroupOf(method: string, path: string): RateLimitGroup {
+  const found = GROUPS.find((entry) => (entry.method === '*' || entry.method === method) && entry.path.test(path));
+  return found?.group ?? 'other';
+}
+
+const WINDOWS = [
+  { ms: 1000, field: 'perSecond' },
+  { ms: 60_000, field: 'perMinute' },
+  { ms: 3_600_000, field: 'perHour' },
+] as const;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Added to every window: a request reaches KSeF a little after it leaves here, and one that arrives a moment early
+ * is refused and makes KSeF's next Retry-After longer.
+ */
+const TRANSIT_ALLOWANCE_MS = 500;
+
+/** Send times of one group (and the block of its last 429), as the injected clock saw them. */
+class GroupWindows {
+  /** Ascending, the last hour only. */
+  private readonly sentAt: number[] = [];
+  private blockedUntil = 0;
+
+  /** The earliest time, not before `now`, at which every window has room for one more request. */
+  earliestSlot(limit: RateLimit, now: number): number {
+    let slot = Math.max(now, this.blockedUntil);
+    for (const window of WINDOWS) {
+      const max = limit[window.field];
+      if (this.sentAt.length >= max) slot = Math.max(slot, this.sentAt[this.sentAt.length - max] + window.ms + TRANSIT_ALLOWANCE_MS);
+    }
+    return slot;
+  }
+
+  record(now: number): void {
+    this.sentAt.push(now);
+    const forgotten = this.sentAt.findIndex((at) => at > now - HOUR_MS - TRANSIT_ALLOWANCE_MS);
+    if (forgotten > 0) this.sentAt.splice(0, forgotten);
+  }
+
+  block(until: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, until);
+  }
+}
+
+export interface PaceOptions {
+  clock: Clock;
+  sleep: Sleep;
+  /** Latest time (ms, injected clock) the request may wait for. */
+  notAfter: number;
+}
+
+/**
+ * The rate windows of one (API, context). Shared by every client of that pair in the process (see `ratePacerFor`),
+ * because KSeF counts per context and client IP, and n8n builds a new client for every execution.
+ */
+export class RatePacer {
+  private readonly groups = new Map<RateLimitGroup, GroupWindows>();
+  private limits: Record<RateLimitGroup, RateLimit> = { ...PUBLISHED_RATE_LIMITS };
+  private effectiveLimits?: Promise<void>;
+
+  /** `anonymous` requests are counted per client IP only, so their windows are shared across contexts. */
+  constructor(private readonly anonymousWindows: GroupWindows) {}
+
+  /**
+   * Reads the context's effective limits (`GET /rate-limits`) once, with `read`; the published production limits
+   * stay in force when that fails.
+   */
+  useEffectiveLimits(read: () => Promise<unknown>, logger?: Logger): Promise<void> {
+    this.effectiveLimits ??= read().then(
+      (body) => {
+        this.limits = withEffectiveLimits(this.limits, body);
+      },
+      (error: unknown) => {
+        logger?.warn("Could not read the context's rate limits; pacing by KSeF's published production limits", {
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      },
+    );
+    return this.effectiveLimits;
+  }
+
+  /**
+   * Waits until a request of `group` may go and counts it. When it could go only after `notAfter`, it waits for
+   * nothing, counts nothing and returns the time it may go.
+   */
+  async acquire(group: RateLimitGroup, { clock, sleep, notAfter }: PaceOptions): Promise<Date | undefined> {
+    const windows = this.windowsOf(group);
+    for (;;) {
+      const now = clock.now().getTime();
+      const slot = windows.earliestSlot(this.limits[group], now);
+      if (slot > notAfter) return new Date(slot);
+      if (slot <= now) {
+        // Counted when it really goes: concurrent requests that slept until the same slot check again on waking.
+        windows.record(now);
+        return undefined;
+      }
+      await sleep(slot - now);
+    }
+  }
+
+  /** KSeF answered 429 with Retry-After: no request of `group` goes before `until`. */
+  block(group: RateLimitGroup, until: number): void {
+    this.windowsOf(group).block(until);
+  }
+
+  private windowsOf(group: RateLimitGroup): GroupWindows {
+    if (group === 'anonymous') return this.anonymousWindows;
+    let windows = this.groups.get(group);
+    if (!windows) this.groups.set(group, (windows = new GroupWindows()));
+    return windows;
+  }
+}
+
+/** Limits from a `GET /rate-limits` body; a group or value missing or unreadable keeps the one it had. */
+function withEffectiveLimits(current: Record<RateLimitGroup, RateLimit>, body: unknown): Record<RateLimitGroup, RateLimit> {
+  const effective = { ...current };
+  if (typeof body !== 'object' || body === null) return effective;
+  for (const group of Object.keys(current) as RateLimitGroup[]) {
+    const values = (body as Record<string, unknown>)[group];
+    if (typeof values !== 'object' || values === null) continue;
+    const limit = { ...current[group] };
+    for (const { field } of WINDOWS) {
+      const value = (values as Record<string, unknown>)[field];
+      // KSeF writes -1 for "no limit".
+      if (value === -1) limit[field] = Infinity;
+      else if (typeof value === 'number' && Number.isInteger(value) && value > 0) limit[field] = value;
+    }
+    effective[group] = limit;
+  }
+  return effective;
+}
+
+const pacers = new Map<string, RatePacer>();
+const anonymousWindowsByApi = new Map<string, GroupWindows>();
+
+/** The process-wide pacer of (API root, context), like the process-wide token cache. */
+export function ratePacerFor(baseUrl: string, context: ContextIdentifier | undefined): RatePacer {
+  const key = `${baseUrl}|${context ? `${context.type}:${context.value}` : '-'}`;
+  let pacer = pacers.get(key);
+  if (!pacer) {
+    let anonymous = anonymousWindowsByApi.get(baseUrl);
+    if (!anonymous) anonymousWindowsByApi.set(baseUrl, (anonymous = new GroupWindows()));
+    pacers.set(key, (pacer = new RatePacer(anonymous)));
+  }
+  return pacer;
+}
