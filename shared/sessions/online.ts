@@ -150,8 +150,11 @@ function checkDuration(value: unknown, fallback: number, field: string): number 
 function sendFailure(index: number, error: unknown): Record<string, unknown> {
   const field = `invoices[${index}]`;
   if (error instanceof KsefRateLimitError) {
-    const retryAt = error.retryAt.toISOString();
-    return new KsefRateLimitError(`${field} not sent; retry after ${retryAt}. ${error.message}`, error.retryAt, {
+    const why =
+      error.status === 429
+        ? 'KSeF refused it (429) and asks to wait until then, past the send deadline (options.sendDeadlineMs).'
+        : "KSeF's rate limits leave no room for it before the send deadline (options.sendDeadlineMs).";
+    return new KsefRateLimitError(`${field} not sent; retry after ${error.retryAt.toISOString()}. ${why}`, error.retryAt, {
       field,
       status: error.status,
       exceptions: error.exceptions,

@@ -109,7 +109,9 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
     expect(invoice).toMatchObject({ accepted: false, pending: false, error: { name: 'KsefRateLimitError', status: 429, field: 'invoices[0]' } });
     const retryAt = Date.parse(String(invoice.error!.retryAt));
     expect(retryAt).toBeGreaterThanOrEqual(before + 3_600_000);
-    expect(String(invoice.error!.message).startsWith(`invoices[0] not sent; retry after ${invoice.error!.retryAt}.`)).toBe(true);
+    expect(invoice.error!.message).toBe(
+      `invoices[0] not sent; retry after ${invoice.error!.retryAt}. KSeF refused it (429) and asks to wait until then, past the send deadline (options.sendDeadlineMs).`,
+    );
     expect(sandbox.count(SANDBOX_SEND)).toBe(0);
     expect(clock.sleeps.some((ms) => ms >= 60_000)).toBe(false);
   });
