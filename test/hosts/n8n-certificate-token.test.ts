@@ -257,7 +257,8 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
     // With On Error: Continue, a bad parameter gives an error item naming it instead of stopping the workflow.
     const [mistyped] = nodeOutput(run, 'Get a mistyped token');
     expect(mistyped.pairedItem).toEqual({ item: 0 });
-    expect(mistyped.json.error).toMatch(/^referenceNumber must be a KSeF reference number like \d{8}-EC-.*; the value given \(11 characters\) is not one\.$/);
+    // It names the field as the editor labels it.
+    expect(mistyped.json.error).toMatch(/^'Token Reference Number' must be a KSeF reference number like \d{8}-EC-.*; the value given \(11 characters\) is not one\.$/);
   });
 
   test('the next authentication with the revoked token fails, naming the token and the credential to fix', async () => {
@@ -334,7 +335,7 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
       });
       const wrongPassword = await server.testCredential('ksefApi', { ...sealCredentialData(), pkcs12Password: 'not-the-password' });
       expect(wrongPassword.status).toBe('Error');
-      expect(wrongPassword.message).toMatch(/Fix 'PKCS#12 Password' in the 'KSeF API' credential\.$/);
+      expect(wrongPassword.message).toMatch(/^Fix 'PKCS#12 Password' in the 'KSeF API' credential\. /);
       expect(wrongPassword.message).not.toContain('not-the-password');
     } finally {
       await server.stop();

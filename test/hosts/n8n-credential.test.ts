@@ -21,13 +21,14 @@ describe('ksefApi credential test', () => {
   test('Custom without a base URL names the field to fill in', async () => {
     const result = await testCredential({ environment: 'custom', baseUrl: ' ', contextIdentifierValue: '1234563218', ksefToken: 'x' });
     expect(result.status).toBe('Error');
-    expect(result.message).toMatch(/^baseUrl is required .* Fix 'Base URL' in the 'KSeF API' credential\.$/);
+    expect(result.message).toMatch(/^Fix 'Base URL' in the 'KSeF API' credential\. 'Base URL' is required when environment is 'custom'\./);
   });
 
   test('Test without a context identifier names the field to fill in, before any request', async () => {
     const result = await testCredential({ environment: 'test', contextIdentifierType: 'Nip', contextIdentifierValue: '', ksefToken: '' });
     expect(result.status).toBe('Error');
-    expect(result.message).toMatch(/Fix 'Context Identifier' in the 'KSeF API' credential\.$/);
+    expect(result.message).toMatch(/^Fix 'Context Identifier' in the 'KSeF API' credential\. /);
+    expect(result.message).not.toContain('credentials.');
   });
 });
 
@@ -69,7 +70,7 @@ describe('ksefApi credential test with the Certificate method', () => {
   test('a private key that is not PEM names the field to fix, and is not repeated', async () => {
     const result = await testCredential(pemCredential('MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEH'));
     expect(result.status).toBe('Error');
-    expect(result.message).toMatch(/Fix 'Private Key \(PEM\)' in the 'KSeF API' credential\.$/);
+    expect(result.message).toMatch(/^Fix 'Private Key \(PEM\)' in the 'KSeF API' credential\. /);
     expect(result.message).not.toContain('MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEH');
   });
 });

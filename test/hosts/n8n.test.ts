@@ -316,7 +316,7 @@ describe('KSeF node in a real n8n', () => {
       const wrongToken = 'not-the-sandbox-token-5f1c9a';
       const refused = await server.testCredential('ksefApi', { ...sandboxDefaults, contextIdentifierValue: SANDBOX_NIP, ksefToken: wrongToken });
       expect(refused.status).toBe('Error');
-      expect(refused.message).toMatch(/\b450\b.*Fix 'KSeF Token' in the 'KSeF API' credential\. KSeF did not accept the KSeF token: .*\.$/);
+      expect(refused.message).toMatch(/^Fix 'KSeF Token' in the 'KSeF API' credential\. .*\b450\b.* KSeF did not accept the KSeF token: .*\.$/);
       expect(refused.message).not.toContain(wrongToken);
 
       const icon = await server.fetch('/icons/@ksef-flow/n8n-nodes-ksef/dist/nodes/n8n/Ksef/ksef.svg');

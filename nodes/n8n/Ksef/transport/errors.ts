@@ -61,10 +61,10 @@ function credentialFieldHint(field: string | undefined, credentialName?: string)
   return label && `Fix ${label} in the 'KSeF API' credential${credentialName ? ` "${credentialName}"` : ''}.`;
 }
 
-/** One line for the credential "Test" result: the engine's message (secret-free) and which field to fix. */
+/** One line for the credential "Test" result: which field to fix first, then the engine's message (secret-free) in the form's words. */
 export function credentialTestMessage(error: unknown): string {
   if (!(error instanceof KsefError)) return error instanceof Error ? error.message : String(error);
-  return [error.message, credentialFieldHint(error.field), hintFor(error)].filter(Boolean).join(' ');
+  return [credentialFieldHint(error.field), inEditorWords(error.message, {}), hintFor(error)].filter(Boolean).join(' ');
 }
 
 /** The name of the 'KSeF API' credential the node uses, to say which one to fix. */

@@ -45,5 +45,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
     await client.authSessions.revoke(referenceNumber);
     return { json: { referenceNumber, revoked: true } };
-  });
+  }, { referenceNumber: 'Reference Number' });
 }

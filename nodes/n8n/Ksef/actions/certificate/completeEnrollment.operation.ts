@@ -61,5 +61,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
       waitForCertificateMs: waitForCertificateMs.call(this, i),
     });
     return await enrolledCertificateItem.call(this, enrolled);
-  });
+  }, { 'options.referenceNumber': 'Enrollment Reference Number', 'options.encryptedPrivateKeyPem': 'Input Binary Field' });
 }

@@ -99,5 +99,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
         privateKey: { content: encryptedPrivateKeyPem, fileName: `KSeF-enrollment-${result.referenceNumber}.key.pem`, mimeType: PEM_MIME_TYPE },
       }),
     };
-  });
+  }, { 'options.certificateName': 'Certificate Name', 'options.certificateType': 'Certificate Type', 'options.keyType': 'Key Type' });
 }

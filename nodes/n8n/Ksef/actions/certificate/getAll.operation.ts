@@ -81,5 +81,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const client = await getKsefClient.call(this);
     const certificates = await collectList.call(this, client.certificates.query(queryOptions(filters)), i);
     return certificates.map((certificate) => ({ json: certificate as unknown as IDataObject }));
-  });
+  }, { 'options.type': 'Type', 'options.status': 'Status' });
 }

@@ -25,5 +25,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
     const client = await getKsefClient.call(this);
     return { json: (await client.certificates.enrollmentStatus(referenceNumber)) as unknown as IDataObject };
-  });
+  }, { referenceNumber: 'Enrollment Reference Number' });
 }

@@ -37,5 +37,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
         }),
       })),
     );
-  });
+  }, { serialNumbers: 'Serial Numbers' });
 }

@@ -21,6 +21,8 @@ export interface InvoiceFacts {
   resolvedFromDuplicate?: { originalSessionReferenceNumber: string };
   /** The engine error (`toJSON()`) of an invoice that was not accepted. */
   error?: Record<string, unknown>;
+  /** Why an accepted invoice came without its UPO (engine error `toJSON()`). */
+  upoError?: Record<string, unknown>;
 }
 
 export function outcomeOf(invoice: InvoiceFacts): InvoiceOutcome {
@@ -70,6 +72,7 @@ export function invoiceJson(invoice: InvoiceFacts, sessionReferenceNumber: strin
     // Any engine error kind (a KSeF rejection, a local check, a rate limit deadline) travels the same way.
     errorName: typeof error?.name === 'string' ? error.name : undefined,
     retryAt: typeof error?.retryAt === 'string' ? error.retryAt : undefined,
+    upoError: typeof invoice.upoError?.message === 'string' ? `${invoice.upoError.message} Read it later with Invoice > Get Status.` : undefined,
   };
   for (const key of Object.keys(json)) if (json[key] === undefined) delete json[key];
   return json;

@@ -79,5 +79,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
         token: generated.token,
       },
     };
-  });
+  }, { 'options.permissions': 'Permissions', 'options.description': 'Description' });
 }

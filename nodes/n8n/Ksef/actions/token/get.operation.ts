@@ -11,5 +11,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
     const client = await getKsefClient.call(this);
     return { json: (await client.tokens.get(referenceNumber)) as unknown as IDataObject };
-  });
+  }, { referenceNumber: 'Token Reference Number' });
 }

@@ -74,5 +74,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const client = await getKsefClient.call(this);
     const tokens = await collectList.call(this, client.tokens.list(listOptions(filters)), i);
     return tokens.map((token) => ({ json: token as unknown as IDataObject }));
+  }, {
+    'options.status': 'Status',
+    'options.description': 'Description Contains',
+    'options.authorIdentifier': 'Author Identifier Contains',
+    'options.authorIdentifierType': 'Author Identifier Type',
   });
 }

@@ -12,5 +12,5 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     const client = await getKsefClient.call(this);
     await client.tokens.revoke(referenceNumber);
     return { json: { referenceNumber, revoked: true } };
-  });
+  }, { referenceNumber: 'Token Reference Number' });
 }
