@@ -4,5 +4,6 @@ module.exports = {
   roots: ['<rootDir>/test/hosts'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
+  globalSetup: '<rootDir>/test/support/specSetup.ts',
   testTimeout: 600000,
 };

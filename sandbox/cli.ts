@@ -1,17 +1,29 @@
 #!/usr/bin/env node
 /**
- * `ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP]`: runs the sandbox and prints one JSON line with
- * its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
+ * `ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--fetch-spec]`: runs the sandbox and prints one JSON
+ * line with its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
+ * `--fetch-spec`: without a spec folder, the pinned official KSeF files are fetched once into the user's cache.
  */
+import { resolveSpecFolder } from '../shared/spec/fetchSpec';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from './index';
 
-export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP]';
+export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--fetch-spec]';
 
-export function parseCliArgs(argv: string[]): Pick<SandboxOptions, 'port' | 'host' | 'nip'> {
-  const options: Pick<SandboxOptions, 'port' | 'host' | 'nip'> = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
+export interface CliOptions extends Pick<SandboxOptions, 'port' | 'host' | 'nip'> {
+  fetchSpec?: boolean;
+}
+
+export function parseCliArgs(argv: string[]): CliOptions {
+  const options: CliOptions = {};
+  const args = [...argv];
+  while (args.length > 0) {
+    const flag = args.shift()!;
+    if (flag === '--fetch-spec') {
+      options.fetchSpec = true;
+      continue;
+    }
     if (!['--port', '--host', '--nip'].includes(flag)) throw new Error(`Unknown option ${flag}. ${USAGE}`);
+    const value = args.shift();
     if (value === undefined) throw new Error(`Option ${flag} needs a value. ${USAGE}`);
     if (flag === '--port') {
       const port = Number(value);
@@ -28,16 +40,19 @@ export function parseCliArgs(argv: string[]): Pick<SandboxOptions, 'port' | 'hos
 }
 
 export const NO_OFFICIAL_SCHEMAS_WARNING =
-  'ksef-sandbox: the official KSeF files were not found (set KSEF_SPEC_DIR to the folder that contains ksef-docs/), ' +
+  'ksef-sandbox: the official KSeF files were not found (set KSEF_SPEC_DIR to the folder that contains ksef-docs/, ' +
+  'or pass --fetch-spec to download them once from the official repositories), ' +
   'so invoices are checked for well-formedness and KSeF\'s file rules only, not against the official XSDs.';
 
-/** Starts the sandbox and writes the one ready line (and, on `warn`, what it cannot check). */
+/** Starts the sandbox and writes the one ready line (and, on `warn`, what it fetches or cannot check). */
 export async function runCli(
   argv: string[],
   writeLine: (line: string) => void,
   warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<RunningSandbox> {
-  const sandbox = await startSandbox(parseCliArgs(argv));
+  const { fetchSpec, ...options } = parseCliArgs(argv);
+  const specDir = fetchSpec ? await resolveSpecFolder({ log: warn }) : undefined;
+  const sandbox = await startSandbox({ ...options, specDir });
   writeLine(JSON.stringify({ baseUrl: sandbox.baseUrl, contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken }));
   if (!sandbox.officialSchemas) warn(NO_OFFICIAL_SCHEMAS_WARNING);
   return sandbox;
