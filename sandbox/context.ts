@@ -8,7 +8,7 @@ import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
 import type { OpenApiSpec } from './openapi';
 import type { RateLimit, RateLimitGroup } from './rateLimits';
 import type { AuthenticationOperation, SandboxState } from './state';
-import type { StorageLinks } from './storage';
+import type { SandboxStorage } from './storage';
 
 export interface Scheduler {
   /** Runs `task` after `delayMs` of real time; pending tasks are dropped when the sandbox closes. */
@@ -28,7 +28,7 @@ export interface SandboxContext {
   spec?: OpenApiSpec;
   rateLimits: Record<RateLimitGroup, RateLimit>;
   scheduler: Scheduler;
-  storage: StorageLinks;
+  storage: SandboxStorage;
   /** Issues KSeF certificates. */
   certificateAuthority: SandboxCertificateAuthority;
 }

@@ -24,7 +24,7 @@ import { tokenRoutes } from './routes/tokens';
 import { createRequestListener, type SandboxExchange } from './server';
 import { SandboxState, subjectKey } from './state';
 import type { KsefTokenPermission } from '../shared/types';
-import { StorageLinks } from './storage';
+import { SandboxStorage } from './storage';
 
 export type { SandboxExchange } from './server';
 export type { RateLimit, RateLimitGroup } from './rateLimits';
@@ -76,6 +76,8 @@ export interface RunningSandbox {
 export interface SandboxHandle extends RunningSandbox {
   state: SandboxState;
   clock: Clock;
+  /** The storage host: upload slots for parts and what was uploaded to them. */
+  storage: SandboxStorage;
   /** Publishes a new key for `usage`, valid from `validFrom` (default now), next to the current one: a planned rotation. */
   rotatePublicKey(usage: PublicKeyUsage, validFrom?: Date): Promise<SandboxKey>;
   /** Stops publishing and accepting the key: requests naming it are refused with 21470 from then on. */
@@ -105,7 +107,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
 
   const keepProcessAlive = opts.keepProcessAlive ?? true;
   const scheduler = new TimerScheduler(opts.logger ?? console, keepProcessAlive);
-  const storage = new StorageLinks(randomBytes(32));
+  const storage = new SandboxStorage(randomBytes(32));
   const ctx: SandboxContext = {
     state,
     keys,
@@ -146,6 +148,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     officialSchemas: !!specDir,
     state,
     clock,
+    storage,
     rotatePublicKey: async (usage, validFrom = clock.now()) => {
       const key = await generateSandboxKey(usage, validFrom);
       keys.push(key);
@@ -160,6 +163,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       scheduler.cancelAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await storage.close();
     },
   };
 }

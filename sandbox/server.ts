@@ -20,7 +20,7 @@ import {
 import { allowsClientIp } from './authorizationPolicy';
 import { verifyJwt, type JwtType } from './jwt';
 import { PUBLIC_RATE_LIMIT, RateLimiter } from './rateLimits';
-import { serveStorageBlob } from './routes/storage';
+import { serveStorage } from './routes/storage';
 
 /** One request the sandbox answered, as `onExchange` reports it (tests record and contract-check these). */
 export interface SandboxExchange {
@@ -30,9 +30,11 @@ export interface SandboxExchange {
   /** `METHOD /template` of the matched API operation, e.g. `POST /sessions/online`; undefined for storage links and unknown paths. */
   operation?: string;
   requestHeaders: Record<string, string | string[] | undefined>;
+  /** Empty for storage part uploads and downloads, whose bodies are streamed (up to 100 MB) and not recorded. */
   requestBody: Buffer;
   status: number;
   responseHeaders: Record<string, string>;
+  /** Empty for streamed storage parts, as `requestBody`. */
   responseBody: Buffer;
 }
 
@@ -55,6 +57,15 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
   const limiter = new RateLimiter(ctx.clock);
 
   return (req, res) => {
+    const storageUrl = parseRequestTarget(req.url ?? '/');
+    if (storageUrl?.pathname.startsWith('/storage/')) {
+      // Storage bodies (parts up to 100 MB) are streamed by the storage host, not read whole under the API's cap.
+      serveStorage(ctx, req, res, storageUrl, options).catch((error: unknown) => {
+        options.logger?.error('ksef sandbox: storage request failed', { error: String(error) });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
     readBody(req)
       .then(async (received) => {
         const target = req.url ?? '/';
@@ -75,8 +86,6 @@ export function createRequestListener(ctx: SandboxContext, routes: RouteDefiniti
             rendered = { status: 204, headers: { allow: allowedMethods(compiled).join(', ') }, body: Buffer.alloc(0) };
           } else if (!url) {
             throw inputValidationError([`The request target ${target} is neither a path nor an absolute http URL.`]);
-          } else if (url.pathname.startsWith('/storage/') && (method === 'GET' || head)) {
-            rendered = serveStorageBlob(ctx, url, now);
           } else {
             if (!url.pathname.startsWith(API_PREFIX + '/')) throw notFound();
             const path = url.pathname.slice(API_PREFIX.length);
