@@ -10,7 +10,8 @@ import type {
 } from '../../shared/types';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
 
-interface KsefConfigDef extends NodeDef {
+/** The settings of the dialog (the credentials aside). */
+interface KsefConfigSettings {
   environment?: EnvironmentName;
   baseUrl?: string;
   contextType?: ContextIdentifierType;
@@ -23,6 +24,21 @@ interface KsefConfigDef extends NodeDef {
   authTokenRequestSchema?: AuthTokenRequestSchemaVersion;
 }
 
+interface KsefConfigDef extends NodeDef, KsefConfigSettings {}
+
+const SETTING_NAMES: Array<keyof KsefConfigSettings> = [
+  'environment',
+  'baseUrl',
+  'contextType',
+  'contextValue',
+  'authMethod',
+  'certificateFormat',
+  'subjectIdentifierType',
+  'allowedIps',
+  'allowCurrentIp',
+  'authTokenRequestSchema',
+];
+
 interface KsefConfigCredentials {
   ksefToken: string;
   /** PKCS#12 (.p12/.pfx) file as Base64 text. */
@@ -32,6 +48,21 @@ interface KsefConfigCredentials {
   privateKeyPem: string;
   privateKeyPassphrase: string;
 }
+
+const CREDENTIALS: Record<keyof KsefConfigCredentials, { type: 'text' | 'password' }> = {
+  ksefToken: { type: 'password' },
+  pkcs12: { type: 'password' },
+  pkcs12Password: { type: 'password' },
+  certificatePem: { type: 'text' },
+  privateKeyPem: { type: 'password' },
+  privateKeyPassphrase: { type: 'password' },
+};
+
+/** What the editor sends for a saved password credential the user did not retype. */
+const SAVED_PASSWORD = '__PWRD__';
+
+/** The answer of the Test connection endpoint: never a secret, only what identifies the authentication. */
+type ConnectionTestAnswer = { ok: true; referenceNumber: string; contextIdentifier: { type: string; value: string } } | { ok: false; error: string };
 
 export interface KsefConfigNode extends Node<KsefConfigCredentials> {
   /** The engine client of this configuration, created on first use and closed with the node. */
@@ -48,7 +79,7 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     const node = this;
     let client: KsefClient | undefined;
 
-    node.client = () => (client ??= createClient(def, node));
+    node.client = () => (client ??= createClient(def, node.credentials ?? {}, runtimeLogger(node)));
 
     node.on('close', (_removed, done) => {
       const closing = client;
@@ -60,8 +91,8 @@ export default function registerKsefConfig(RED: NodeAPI): void {
   }
 
   /** The engine rejects unusable credentials (e.g. a wrong PKCS#12 password) at once; say they come from this node. */
-  function createClient(def: KsefConfigDef, node: KsefConfigNode): KsefClient {
-    const options = clientOptions(def, node);
+  function createClient(settings: KsefConfigSettings, credentials: Partial<KsefConfigCredentials>, logger?: Logger): KsefClient {
+    const options = clientOptions(settings, credentials, logger);
     try {
       return createKsefClient(options);
     } catch (err) {
@@ -74,9 +105,8 @@ export default function registerKsefConfig(RED: NodeAPI): void {
    * Maps the editor fields to engine options. Fields the form must have are checked here, so the message names
    * the editor field in the user's language; the rest is the engine's to check.
    */
-  function clientOptions(def: KsefConfigDef, node: KsefConfigNode): KsefClientOptions {
+  function clientOptions(def: KsefConfigSettings, credentials: Partial<KsefConfigCredentials>, logger?: Logger): KsefClientOptions {
     const environment = def.environment || 'sandbox';
-    const credentials: Partial<KsefConfigCredentials> = node.credentials ?? {};
     const given = (value: string | undefined) => !!value?.trim();
     if (environment === 'custom' && !given(def.baseUrl)) throw new Error(RED._('ksef-config.errors.missing-base-url'));
     if (environment !== 'sandbox' && !given(def.contextValue)) throw new Error(RED._('ksef-config.errors.missing-context'));
@@ -103,20 +133,61 @@ export default function registerKsefConfig(RED: NodeAPI): void {
         authTokenRequestSchema: def.authTokenRequestSchema,
         ...credentials,
       },
-      runtimeLogger(node),
+      logger,
     );
   }
 
-  RED.nodes.registerType('ksef-config', KsefConfig as (this: never, def: never) => void, {
-    credentials: {
-      ksefToken: { type: 'password' },
-      pkcs12: { type: 'password' },
-      pkcs12Password: { type: 'password' },
-      certificatePem: { type: 'text' },
-      privateKeyPem: { type: 'password' },
-      privateKeyPassphrase: { type: 'password' },
-    },
+  /**
+   * The dialog's Test connection button: authenticates anew with the settings as typed in the dialog, before they are
+   * deployed. A saved password the user did not retype arrives as the editor's placeholder and is taken from the
+   * deployed credentials of the same config node. The answer holds the engine's message on failure (the engine's
+   * errors never repeat a secret) and no credential.
+   */
+  async function testConnection(id: string, body: unknown): Promise<ConnectionTestAnswer> {
+    const typed = isRecord(body) ? body : {};
+    let client: KsefClient | undefined;
+    try {
+      client = createClient(settingsOf(typed), credentialsOf(id, isRecord(typed.credentials) ? typed.credentials : {}));
+      const { referenceNumber, contextIdentifier } = await client.authenticate({ force: true });
+      return { ok: true, referenceNumber, contextIdentifier };
+    } catch (err) {
+      return { ok: false, error: messageOf(err) };
+    } finally {
+      await client?.close();
+    }
+  }
+
+  function credentialsOf(id: string, typed: Record<string, unknown>): Partial<KsefConfigCredentials> {
+    const stored = RED.nodes.getCredentials(id) ?? {};
+    const credentials: Partial<KsefConfigCredentials> = {};
+    for (const name of Object.keys(CREDENTIALS) as Array<keyof KsefConfigCredentials>) {
+      const value = typed[name] === SAVED_PASSWORD && CREDENTIALS[name].type === 'password' ? stored[name] : typed[name];
+      if (typeof value === 'string') credentials[name] = value;
+    }
+    return credentials;
+  }
+
+  RED.nodes.registerType('ksef-config', KsefConfig as (this: never, def: never) => void, { credentials: CREDENTIALS });
+
+  RED.httpAdmin.post('/ksef-config/:id/test', RED.auth.needsPermission('ksef-config.write'), (req, res) => {
+    void testConnection(req.params.id, req.body)
+      .catch((err: unknown): ConnectionTestAnswer => ({ ok: false, error: messageOf(err) }))
+      .then((answer) => res.json(answer));
   });
+}
+
+/** The dialog's settings from a request body: only the known fields, only of the types the dialog sends. */
+function settingsOf(typed: Record<string, unknown>): KsefConfigSettings {
+  const settings: Record<string, string | boolean> = {};
+  for (const name of SETTING_NAMES) {
+    const value = typed[name];
+    if (typeof value === 'string' || typeof value === 'boolean') settings[name] = value;
+  }
+  return settings as KsefConfigSettings;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

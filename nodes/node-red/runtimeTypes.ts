@@ -34,10 +34,24 @@ export interface Node<Credentials = Record<string, never>> {
   on(event: 'close', listener: (removed: boolean, done: () => void) => void): void;
 }
 
+/** The parts of Express's request and response an admin endpoint uses. */
+export interface AdminRequest {
+  params: Record<string, string>;
+  body?: unknown;
+}
+
+export interface AdminResponse {
+  json(body: unknown): void;
+}
+
+type AdminHandler = (req: AdminRequest, res: AdminResponse, next: () => void) => void;
+
 export interface NodeAPI {
   nodes: {
     createNode(node: object, def: NodeDef): void;
     getNode(id: string): unknown;
+    /** The deployed credentials of a node, by id (undefined when it has none). */
+    getCredentials(id: string): Record<string, unknown> | undefined;
     registerType(
       type: string,
       constructor: (this: never, def: never) => void,
@@ -45,4 +59,7 @@ export interface NodeAPI {
     ): void;
   };
   _(key: string, substitutions?: Record<string, string | number>): string;
+  /** Node-RED's admin HTTP API, which the editor calls (with the user's admin token when admin auth is on). */
+  httpAdmin: { post(path: string, ...handlers: AdminHandler[]): void };
+  auth: { needsPermission(permission: string): AdminHandler };
 }

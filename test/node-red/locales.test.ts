@@ -27,11 +27,17 @@ const DYNAMIC_KEYS: Record<string, Record<string, string>> = {
     'ksef-config.subjectIdentifierType.': 'SUBJECT_IDENTIFIER_TYPES',
   },
   'ksef-send': {},
-  'ksef-auth': { 'ksef-auth.operation.': 'OPERATIONS', 'ksef-auth.tip.': 'OPERATIONS' },
-  'ksef-token': { 'ksef-token.operation.': 'OPERATIONS', 'ksef-token.tip.': 'OPERATIONS', 'ksef-token.permission.': 'PERMISSIONS' },
+  'ksef-auth': { 'ksef-auth.operation.': 'OPERATIONS', 'ksef-auth.tip.': 'OPERATIONS', 'ksef-auth.nodeLabel.': 'OPERATIONS' },
+  'ksef-token': {
+    'ksef-token.operation.': 'OPERATIONS',
+    'ksef-token.tip.': 'OPERATIONS',
+    'ksef-token.nodeLabel.': 'OPERATIONS',
+    'ksef-token.permission.': 'PERMISSIONS',
+  },
   'ksef-certificate': {
     'ksef-certificate.operation.': 'OPERATIONS',
     'ksef-certificate.tip.': 'OPERATIONS',
+    'ksef-certificate.nodeLabel.': 'OPERATIONS',
     'ksef-certificate.certificateType.': 'CERTIFICATE_TYPES',
     'ksef-certificate.keyType.': 'KEY_TYPES',
     'ksef-certificate.revocationReason.': 'REVOCATION_REASONS',
@@ -116,6 +122,19 @@ it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s', (langua
   expect(Object.keys(statuses).sort()).toEqual(['accepted', 'bad-input', 'failed', 'no-config', 'not-sent', 'pending', 'rejected', 'sending']);
   for (const text of Object.values(statuses)) {
     expect(text.replace('__count__', '9999').length).toBeLessThan(20);
+  }
+});
+
+it.each(LANGUAGES)('names the nodes on the canvas with one pattern in %s: "KSeF send", "KSeF token: generate"', (language) => {
+  expect(lookup(catalogue(language, 'ksef-send'), 'ksef-send.nodeLabel')).toMatch(/^KSeF [^:]+$/);
+  expect(editorFile('ksef-send')).toContain("return this.name || this._('ksef-send.nodeLabel');");
+  for (const node of OPERATION_NODES) {
+    const labels = Object.values(lookup(catalogue(language, node), `${node}.nodeLabel`) as Record<string, string>);
+    const nodeNames = new Set(labels.map((label) => label.split(': ')[0]));
+
+    expect({ node, odd: labels.filter((label) => !/^KSeF [^:]+: \S.*$/.test(label) || label.length > 40) }).toEqual({ node, odd: [] });
+    expect({ node, nodeNames: nodeNames.size }).toEqual({ node, nodeNames: 1 });
+    expect(editorFile(node)).toContain(`return this.name || this._('${node}.nodeLabel.' + (this.operation || `);
   }
 });
 

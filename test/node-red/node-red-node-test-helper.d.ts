@@ -23,6 +23,8 @@ declare module 'node-red-node-test-helper' {
     getNode(id: string): TestNode;
     /** The spy on the runtime log, which node.log/warn/error write to. */
     log(): { getCalls(): SpyCall[] };
+    /** supertest on the admin HTTP app, where nodes register their admin endpoints. */
+    request(): { post(url: string): { send(body: unknown): Promise<{ status: number; body: any }> } };
     startServer(): Promise<void>;
     stopServer(): Promise<void>;
   };
