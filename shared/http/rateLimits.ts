@@ -98,6 +98,10 @@ class GroupWindows {
   /** Ascending, the last hour only. */
   private readonly sentAt: number[] = [];
   private blockedUntil = 0;
+  /** Settles when the request queued last has gone or given up: requests of a group go in the order they came. */
+  lastInLine: Promise<void> = Promise.resolve();
+  /** The slot the request at the head of the line sleeps until; no request behind it can go earlier. */
+  headSlot = 0;
 
   /** The earliest time, not before `now`, at which every window has room for one more request. */
   earliestSlot(limit: RateLimit, now: number): number {
@@ -158,21 +162,32 @@ export class RatePacer {
   }
 
   /**
-   * Waits until a request of `group` may go and counts it. When it could go only after `notAfter`, it waits for
-   * nothing, counts nothing and returns the time it may go.
+   * Waits until a request of `group` may go and counts it; requests of a group go in the order they asked. When it
+   * could go only after `notAfter`, it waits for nothing, counts nothing and returns the earliest time it may go.
    */
   async acquire(group: RateLimitGroup, { clock, sleep, notAfter }: PaceOptions): Promise<Date | undefined> {
     const windows = this.windowsOf(group);
-    for (;;) {
-      const now = clock.now().getTime();
-      const slot = windows.earliestSlot(this.limits[group], now);
-      if (slot > notAfter) return new Date(slot);
-      if (slot <= now) {
-        // Counted when it really goes: concurrent requests that slept until the same slot check again on waking.
-        windows.record(now);
-        return undefined;
+    // Known at once, so a request that cannot make it is answered without queuing behind a long wait.
+    if (windows.headSlot > notAfter) return new Date(windows.headSlot);
+    const ahead = windows.lastInLine;
+    let leaveLine!: () => void;
+    windows.lastInLine = new Promise((resolve) => (leaveLine = resolve));
+    try {
+      await ahead;
+      for (;;) {
+        const now = clock.now().getTime();
+        const slot = windows.earliestSlot(this.limits[group], now);
+        if (slot > notAfter) return new Date(slot);
+        if (slot <= now) {
+          // Counted when it really goes, at the time it really goes.
+          windows.record(now);
+          return undefined;
+        }
+        windows.headSlot = slot;
+        await sleep(slot - now);
       }
-      await sleep(slot - now);
+    } finally {
+      leaveLine();
     }
   }
 

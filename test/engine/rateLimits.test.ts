@@ -98,8 +98,8 @@ describe('client-side pacing by KSeF rate limits (sandbox at production limits, 
     const unsent = result.invoices.filter((r) => !r.referenceNumber);
     expect(sent).toHaveLength(30);
     expect(sent.every((r) => r.accepted)).toBe(true);
-    // Which four wait depends on which request reached the window first; each of them says so by name.
-    expect(unsent).toHaveLength(4);
+    // Invoices go in input order, so the ones left are the last: retrying means sending from invoices[30] on.
+    expect(unsent.map((r) => r.index)).toEqual([30, 31, 32, 33]);
     for (const invoice of unsent) {
       const retryAt = String(invoice.error!.retryAt);
       expect(invoice.error).toMatchObject({ name: 'KsefRateLimitError', field: `invoices[${invoice.index}]` });
