@@ -475,7 +475,10 @@ class OnlineSession {
           responseType: 'text',
         })
       ).data;
-      const original = readUpoDocuments(upo).find((doc) => doc.ksefNumber === ksefNumber);
+      // Only a real UPO of the original counts (never a page a storage front end served in its place).
+      const original = upoMismatch(upo, { ksefNumber, invoiceHash })
+        ? undefined
+        : readUpoDocuments(upo).find((doc) => doc.ksefNumber === ksefNumber);
       if (original?.invoiceHash) {
         return original.invoiceHash === invoiceHash ? { ksefNumber, originalSessionReferenceNumber, upo } : undefined;
       }
