@@ -26,6 +26,7 @@ const TO_FILE_NODE = 'Invoice XML to file';
 const READ_BACK_NODE = 'Read back';
 const READ_BACK_BY_KSEF_NUMBER_NODE = 'Read back by KSeF number';
 const RECHECK_NODE = 'Recheck failed';
+const SEND_AGAIN_NODE = 'Send the accepted one again';
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const exampleWorkflow = readExampleWorkflow('send-invoices.workflow.json');
@@ -82,6 +83,8 @@ function errorOutputWorkflow(): Workflow {
   workflow.nodes.push(
     ksefNode(READ_BACK_NODE, { resource: 'invoice', operation: 'getStatus', options: { includeInputFields: true } }),
     ksefNode(READ_BACK_BY_KSEF_NUMBER_NODE, { resource: 'invoice', operation: 'getStatus', findBy: 'ksefNumber', downloadUpo: false }),
+    // Include Input Fields brought the XML along: the very same invoice is sent again.
+    ksefNode(SEND_AGAIN_NODE, { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}' }),
     ksefNode(
       RECHECK_NODE,
       {
@@ -94,7 +97,7 @@ function errorOutputWorkflow(): Workflow {
     ),
   );
   const to = (node: string) => [{ node, type: 'main', index: 0 }];
-  workflow.connections[SEND_NODE] = { main: [to(READ_BACK_NODE), to(RECHECK_NODE)] };
+  workflow.connections[SEND_NODE] = { main: [[...to(READ_BACK_NODE), ...to(SEND_AGAIN_NODE)], to(RECHECK_NODE)] };
   workflow.connections[READ_BACK_NODE] = { main: [to(READ_BACK_BY_KSEF_NUMBER_NODE)] };
   return workflow;
 }
@@ -279,6 +282,27 @@ describe('KSeF node in a real n8n', () => {
     expect(rejected.json.details).toMatchObject({ status: 'rejected', statusCode: 450 });
     expect(rejected.json.error).toMatch(/^KSeF rejected invoice \S+ \(item 1\): 450 /);
     expect(unsendable.json.error).toBe("Set 'Invoice Reference Number': it is empty in item 2");
+  });
+
+  test('sending the same invoice again issues nothing new: its original KSeF number comes back marked as already sent', () => {
+    const run = runs[errorOutput.id];
+    const [sent] = nodeOutput(run, SEND_NODE, 0);
+    const [again, ...more] = nodeOutput(run, SEND_AGAIN_NODE);
+    expect(more).toEqual([]);
+    expect(Object.keys(again.json).slice(0, 3)).toEqual(['ksefNumber', 'invoiceNumber', 'status']);
+    expect(again.json).toMatchObject({
+      ksefNumber: sent.json.ksefNumber,
+      invoiceNumber: sent.json.invoiceNumber,
+      status: 'alreadySent',
+      alreadySent: true,
+      accepted: true,
+      statusCode: 440,
+      statusDescription: 'Duplikat faktury',
+      statusMeaning: expect.stringMatching(/^Already sent: .*nothing new was issued/),
+      originalSessionReferenceNumber: sent.json.sessionReferenceNumber,
+    });
+    expect(again.json.sessionReferenceNumber).not.toBe(sent.json.sessionReferenceNumber);
+    expect(again.json.error).toBeUndefined();
   });
 
   test('without the error output, the workflow stops naming the invoice as the editor does and lists what is already in KSeF', () => {

@@ -192,7 +192,7 @@ function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInv
       : []),
     "To get one result per invoice instead of stopping, set the node's Settings > On Error to 'Continue (using error output)': failed invoices then go to the error output.",
   ].join('\n');
-  return new NodeOperationError(this.getNode(), `${rejectionReason(first.invoice, first.itemIndex)}`, {
+  return new NodeOperationError(this.getNode(), rejectionReason(first.invoice, first.itemIndex), {
     itemIndex: first.itemIndex,
     description,
   });
