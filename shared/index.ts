@@ -20,6 +20,8 @@ export {
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
+export { MemoryStateStore, type StateStore, type JsonValue } from './state/stateStore';
+export { FileStateStore } from './state/fileStateStore';
 export { KeyMaterialError, type KeyMaterialProblem } from './certificates/keyMaterial';
 export {
   generateTestCertificate,
