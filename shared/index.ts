@@ -20,8 +20,6 @@ export {
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
-export { MemoryStateStore, type StateStore, type JsonValue } from './state/stateStore';
-export { FileStateStore } from './state/fileStateStore';
 export { KeyMaterialError, type KeyMaterialProblem } from './certificates/keyMaterial';
 export {
   generateTestCertificate,
@@ -34,4 +32,4 @@ export { KSEF_TOKEN_PERMISSIONS } from './tokens/ksefTokens';
 export { ENVIRONMENT_BASE_URLS } from './environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './model/formCodes';
 export { isValidKsefNumber } from './model/ksefNumber';
-export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './model/statusCodes';
+export { invoiceStatusMeaning } from './model/statusCodes';
