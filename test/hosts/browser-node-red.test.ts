@@ -186,9 +186,15 @@ function inspectDialog(args: { formSelector: string; type: string; catalogue: Re
     const leak = text.split('\n').find((line) => keyPattern.test(line));
     if (leak) keysOnScreen.add(`"${leak.trim()}"${where}`);
     form.querySelectorAll('label').forEach((label: any) => {
-      if (visible(label) && label.scrollWidth > label.clientWidth + 1 && page.getComputedStyle(label).overflow !== 'visible') {
-        clippedLabels.add(`"${label.innerText.trim()}"${where}`);
-      }
+      if (!visible(label)) return;
+      const style = page.getComputedStyle(label);
+      const clipped = label.scrollWidth > label.clientWidth + 1 && style.overflow !== 'visible';
+      // A row's left-hand label is one line beside its field; a second line pushes it out of line with the field.
+      const lineHeight = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.4;
+      const leftHand = label.parentElement?.classList.contains('form-row') && label.parentElement.firstElementChild === label;
+      const wrapped = leftHand && label.getBoundingClientRect().height > lineHeight * 1.6;
+      const text = `"${label.innerText.trim().replace(/\s+/g, ' ')}" ${clipped ? 'clipped' : 'on two lines'}`;
+      if ((clipped || wrapped) && ![...clippedLabels].some((seen) => seen.startsWith(text))) clippedLabels.add(`${text}${where}`);
     });
     form.querySelectorAll('[data-i18n]').forEach((element: any) => {
       for (const entry of (element.getAttribute('data-i18n') as string).split(';')) {
@@ -264,7 +270,8 @@ async function checkDialog(page: Page, formSelector: string, type: string, langu
       for (const [id, value] of [...state].reverse()) $(`[id="${id}"]`).val(value).trigger('change');
     }, restore);
   }
-  if (report.clippedLabels.length > 0) console.warn(`${shotName}: clipped labels ${report.clippedLabels.join('; ')}`);
+  // Reported, not failed: layout is the node UI's business; the report names each label and the select state.
+  if (report.clippedLabels.length > 0) console.warn(`${shotName}: labels that do not fit:\n  ${report.clippedLabels.join('\n  ')}`);
   expect({
     dialog: shotName,
     missingFields: report.missingFields,
