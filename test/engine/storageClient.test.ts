@@ -252,6 +252,20 @@ describe('storage client and the sandbox storage host', () => {
     }
   });
 
+  it('takes the conflict after a lost answer as the earlier attempt having completed', async () => {
+    const content = randomBytes(100_000);
+    const relay = await startCuttingRelay(Number(new URL(sandbox.baseUrl).port), 'response', 0);
+    try {
+      const part = slot(1);
+      const url = part.url.replace(/:\d+\//, `:${relay.port}/`);
+      await expect(client.upload(url, part.method, part.headers, content, { size: content.length })).resolves.toEqual({ status: 409, size: content.length });
+      expect(exchanges.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([201, 409]);
+      expect(sandbox.storage.uploaded(batchPartBlobPath(SESSION, 1))).toMatchObject({ sha256: createHash('sha256').update(content).digest('base64') });
+    } finally {
+      await relay.close();
+    }
+  });
+
   describe('against a server that stalls', () => {
     let server: http.Server;
     let url: string;
