@@ -162,7 +162,7 @@ describeWithChromium('Node-RED 4 editor with the packed package', () => {
     expect(labels.filter((label) => !/^KSeF (send|(auth|token|certificate): [a-z ]+)$/.test(label))).toEqual([]);
   });
 
-  it('tests the connection with the settings typed in the config dialog, and loads certificate files into it', async () => {
+  it('tests the connection with the settings typed in the config dialog or deployed, and loads certificate files into it', async () => {
     await openSendConfigDialog(page);
 
     expect(await testConnection(page)).toMatch(new RegExp(`^KSeF accepted these settings: signed in for context ${DEMO_SELLER_NIP} \\(authentication \\d{8}-AU-`));
@@ -199,6 +199,20 @@ describeWithChromium('Node-RED 4 editor with the packed package', () => {
     expect(await page.inputValue('#node-config-input-pkcs12')).toBe(seal.pkcs12.toString('base64'));
     await page.fill('#node-config-input-pkcs12Password', 'editor-test-password');
     expect(await testConnection(page)).toMatch(/^KSeF accepted these settings/);
+
+    // A deployed token comes back to the dialog as Node-RED's placeholder: the test uses the stored token (refused
+    // here, where an empty token would sign in with the sandbox's demo token).
+    await page.selectOption('#node-config-input-authMethod', 'ksefToken');
+    await page.fill('#node-config-input-ksefToken', wrongToken);
+    await page.click('#node-config-dialog-ok');
+    await page.click('#node-dialog-ok');
+    await deploy(page);
+    await openSendConfigDialog(page);
+    expect(await page.inputValue('#node-config-input-ksefToken')).toBe('__PWRD__');
+    const stored = await testConnection(page);
+    expect(stored).toMatch(/KSeF refused authentication .*450/);
+    expect(stored).not.toContain(wrongToken);
+    expect(log.join('\n')).not.toContain(wrongToken);
 
     await page.click('#node-config-dialog-cancel');
     await page.click('#node-dialog-cancel');
