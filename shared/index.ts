@@ -18,7 +18,7 @@ export {
   type KsefExceptionDetail,
 } from './http/errors';
 export { MemoryTokenStore } from './auth/tokenStore';
-export { MemoryStateStore, type StateStore, type JsonValue } from './state/stateStore';
+export { MemoryStateStore, copyJsonValue, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
 export { KeyMaterialError, type KeyMaterialProblem } from './certificates/keyMaterial';
 export {

@@ -1,4 +1,4 @@
-import { toJsonText, type JsonValue, type StateStore } from '../../shared/state/stateStore';
+import { copyJsonValue, type JsonValue, type StateStore } from '../../shared';
 
 /** The callback form of Node-RED's context API (`node.context()`), which every context store supports. */
 export interface NodeContext {
@@ -23,13 +23,13 @@ export class NodeContextStore implements StateStore {
       this.context.get(contextKey(key), this.store, (error, value) => {
         if (error) return reject(error);
         // The memory store hands out the object it holds: a copy keeps callers from changing the stored state.
-        resolve(value === undefined ? undefined : (JSON.parse(toJsonText(key, value as JsonValue)) as T));
+        resolve(value === undefined ? undefined : copyJsonValue(key, value as T));
       });
     });
   }
 
   async set(key: string, value: JsonValue): Promise<void> {
-    const copy: unknown = JSON.parse(toJsonText(key, value));
+    const copy = copyJsonValue(key, value);
     return new Promise((resolve, reject) => this.context.set(contextKey(key), copy, this.store, (error) => (error ? reject(error) : resolve())));
   }
 

@@ -28,6 +28,11 @@ export function toJsonText(key: string, value: JsonValue): string {
   return JSON.stringify(value);
 }
 
+/** A deep copy of `value` through JSON, refused as by `toJsonText`: for stores that keep objects (host adapters). */
+export function copyJsonValue<T extends JsonValue>(key: string, value: T): T {
+  return JSON.parse(toJsonText(key, value)) as T;
+}
+
 function notJson(value: unknown, path: Set<unknown>): string | undefined {
   switch (typeof value) {
     case 'string':

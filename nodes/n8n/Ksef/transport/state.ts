@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions, IPollFunctions } from 'n8n-workflow';
-import { toJsonText, type JsonValue, type StateStore } from '../../../../shared/state/stateStore';
+import { copyJsonValue, type JsonValue, type StateStore } from '../../../../shared';
 
 /**
  * The state port over n8n's workflow static data of this node (`getWorkflowStaticData('node')`). Each key is a
@@ -16,11 +16,11 @@ export class WorkflowStaticDataStore implements StateStore {
 
   async get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined> {
     const value = this.data[key];
-    return value === undefined ? undefined : (JSON.parse(toJsonText(key, value as JsonValue)) as T);
+    return value === undefined ? undefined : copyJsonValue(key, value as T);
   }
 
   async set(key: string, value: JsonValue): Promise<void> {
-    this.data[key] = JSON.parse(toJsonText(key, value)) as IDataObject[string];
+    this.data[key] = copyJsonValue(key, value) as IDataObject[string];
   }
 
   async delete(key: string): Promise<void> {
