@@ -32,4 +32,4 @@ export { KSEF_TOKEN_PERMISSIONS } from './tokens/ksefTokens';
 export { ENVIRONMENT_BASE_URLS } from './environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './model/formCodes';
 export { isValidKsefNumber } from './model/ksefNumber';
-export { invoiceStatusMeaning } from './model/statusCodes';
+export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './model/statusCodes';

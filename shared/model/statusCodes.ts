@@ -21,3 +21,36 @@ const INVOICE_STATUS_MEANINGS: Record<number, string> = {
 export function invoiceStatusMeaning(code: number): string | undefined {
   return INVOICE_STATUS_MEANINGS[code];
 }
+
+/** Authentication status codes (open-api.json, `AuthenticationOperationStatusResponse.status`; NOTES.md 3). */
+const AUTHENTICATION_STATUS_MEANINGS: Record<number, string> = {
+  100: 'Authentication in progress',
+  200: 'Authenticated',
+  415: 'Failed: the subject has no permissions in this context',
+  425: 'Revoked: the session and its refresh tokens were revoked',
+  450: 'Failed: the KSeF token was not accepted (wrong, expired, revoked or inactive token, or a bad challenge)',
+  460: 'Failed: the certificate was not accepted (expired, revoked, suspended, untrusted or incorrect)',
+  470: 'Failed: the credentials belong to a deceased person',
+  480: 'Blocked: suspected security incident; contact the Ministry of Finance',
+  500: 'Unknown error',
+  550: 'Cancelled by KSeF for internal reasons; try again',
+};
+
+/** The English meaning of an authentication status code; undefined for a code KSeF does not document. */
+export function authenticationStatusMeaning(code: number): string | undefined {
+  return AUTHENTICATION_STATUS_MEANINGS[code];
+}
+
+/** Certificate enrollment status codes (open-api.json, `CertificateEnrollmentStatusResponse.status`; NOTES.md 4.10). */
+const ENROLLMENT_STATUS_MEANINGS: Record<number, string> = {
+  100: 'Request accepted, being processed',
+  200: 'Certificate issued',
+  400: 'Request rejected',
+  500: 'Unknown error',
+  550: 'Cancelled by KSeF for internal reasons; try again',
+};
+
+/** The English meaning of a certificate enrollment status code; undefined for a code KSeF does not document. */
+export function enrollmentStatusMeaning(code: number): string | undefined {
+  return ENROLLMENT_STATUS_MEANINGS[code];
+}

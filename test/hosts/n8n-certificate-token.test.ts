@@ -323,6 +323,11 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
     expect(nodeOutput(run, 'Revoke current session')[0].json).toEqual({ session: 'current', revoked: true });
     const sessions = nodeOutput(run, 'Sessions').map((item) => item.json);
     expect(sessions.filter((session) => session.isCurrent)).toHaveLength(1);
+    // KSeF's Polish status text with its English meaning beside it.
+    expect(sessions.find((session) => session.isCurrent)).toMatchObject({
+      status: { code: 200, description: 'Uwierzytelnianie zakończone sukcesem' },
+      statusMeaning: 'Authenticated',
+    });
     expect(sessions.map((session) => session.referenceNumber)).not.toContain(revokedSession.json.referenceNumber);
   });
 

@@ -1,5 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
+import { enrollmentStatusMeaning } from '../../../../../shared';
 import { executeForEachItem } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 
@@ -24,6 +25,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
   return await executeForEachItem.call(this, items, async (i) => {
     const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
     const client = await getKsefClient.call(this);
-    return { json: (await client.certificates.enrollmentStatus(referenceNumber)) as unknown as IDataObject };
+    const status = await client.certificates.enrollmentStatus(referenceNumber);
+    // KSeF's status text is Polish: its English meaning goes beside it.
+    return { json: { ...status, statusMeaning: enrollmentStatusMeaning(status.status.code) } as unknown as IDataObject };
   }, { referenceNumber: 'Enrollment Reference Number' });
 }
