@@ -39,7 +39,7 @@ export class FileStateStore implements StateStore {
   async set(key: string, value: JsonValue): Promise<void> {
     const text = toJsonText(key, value);
     return this.enqueue(key, async () => {
-      await mkdir(this.folder, { recursive: true });
+      await mkdir(this.folder, { recursive: true, mode: 0o700 });
       const file = this.fileOf(key);
       const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
       const handle = await open(temporary, 'w', 0o600);

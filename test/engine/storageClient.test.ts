@@ -307,6 +307,27 @@ describe('storage client and the sandbox storage host', () => {
       }
     });
 
+    it('retries a 5xx answer, for a download and for a re-creatable upload', async () => {
+      const body = randomBytes(5000);
+      server.removeAllListeners('request');
+      server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        req.resume();
+        if (++requests % 2 === 1) {
+          res.writeHead(503, { 'x-ms-error-code': 'ServerBusy' }).end('<Error><Code>ServerBusy</Code><Message>The server is busy.</Message></Error>');
+        } else if (req.method === 'GET') {
+          res.writeHead(200, { 'content-length': String(body.length) }).end(body);
+        } else {
+          req.on('end', () => res.writeHead(201).end());
+        }
+      });
+      await expect(client.downloadTo(url, sink())).resolves.toEqual({ size: body.length, sha256: createHash('sha256').update(body).digest('base64') });
+      await expect(client.upload(url, 'PUT', {}, () => Readable.from([body]), { size: body.length })).resolves.toEqual({ status: 201, size: body.length });
+      expect(requests).toBe(4);
+      const once = client.upload(url, 'PUT', {}, Readable.from([body]), { size: body.length });
+      await expect(once).rejects.toThrow(/^The storage host failed on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall; try again later \(503 ServerBusy\): The server is busy\.$/);
+      expect(requests).toBe(5);
+    });
+
     it('gives up at the size-based total deadline when bytes keep trickling', async () => {
       const strict = newClient({ idleTimeoutMs: 5_000, baseTimeoutMs: 200, minBytesPerSecond: 10_000_000, maxRetries: 0 });
       server.removeAllListeners('request');
