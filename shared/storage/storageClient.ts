@@ -41,8 +41,8 @@ export interface StorageClientOptions {
   /** The total deadline of an attempt is this plus the size at `minBytesPerSecond` (default 60 s). */
   baseTimeoutMs?: number;
   /**
-   * The slowest transfer accepted (default 100 000 B/s): 100 MB then get 1 000 s + the base, inside the 20 minutes
-   * KSeF allows for each part of a batch session (sesja-wsadowa.md, CIRFMF/ksef-docs).
+   * The slowest transfer accepted (default 100 000 B/s): a 100 MB part gets 1 000 s plus the base, within the 20
+   * minutes KSeF allows for each part of a batch session (sesja-wsadowa.md, CIRFMF/ksef-docs).
    */
   minBytesPerSecond?: number;
   /** Retries after a network error, a timeout or a 5xx (default 3). */
@@ -265,7 +265,7 @@ export class StorageDownload extends Readable {
   private metaHash?: string;
 
   constructor(
-    private readonly client: StorageConnection,
+    private readonly connection: StorageConnection,
     private readonly url: string,
     private readonly options: DownloadOptions,
   ) {
@@ -295,7 +295,7 @@ export class StorageDownload extends Readable {
         await this.attempt();
         if (this.destroyed) return;
         this.finish();
-        this.client.logger?.debug('Storage download', {
+        this.connection.logger?.debug('Storage download', {
           url: loggableUrl(this.url),
           bytes: this.received,
           durationMs: Math.round(performance.now() - startedAt),
@@ -304,17 +304,17 @@ export class StorageDownload extends Readable {
         return;
       } catch (error) {
         if (this.destroyed) return;
-        if (!this.client.mayRetry(error, failures)) {
-          this.destroy(this.client.describe(error, 'GET', this.url));
+        if (!this.connection.mayRetry(error, failures)) {
+          this.destroy(this.connection.describe(error, 'GET', this.url));
           return;
         }
-        this.client.logger?.warn('Storage download interrupted; resuming', {
+        this.connection.logger?.warn('Storage download interrupted; resuming', {
           url: loggableUrl(this.url),
           attempt,
           receivedBytes: this.received,
           reason: (error as Error).message,
         });
-        await this.client.sleep(backoffDelayMs(failures++));
+        await this.connection.sleep(backoffDelayMs(failures++));
         if (this.destroyed) return;
       }
     }
@@ -322,7 +322,7 @@ export class StorageDownload extends Readable {
 
   /** One GET: from the start, or for the rest of the body after an interruption. */
   private attempt(): Promise<void> {
-    const { url, client, options } = this;
+    const { url, connection, options } = this;
     return new Promise((resolve, reject) => {
       const offset = this.received;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: '*/*' };
@@ -335,23 +335,23 @@ export class StorageDownload extends Readable {
         this.watchdog?.stop();
         if (error) {
           this.request?.destroy();
-          reject(client.describe(error, 'GET', url));
+          reject(connection.describe(error, 'GET', url));
         } else {
           resolve();
         }
       };
       const sizeHint = options.expectedSize ?? options.maxBytes ?? 0;
-      this.watchdog = new Watchdog(client.idleTimeoutMs, client.totalTimeoutMs(sizeHint - offset), (reason) =>
+      this.watchdog = new Watchdog(connection.idleTimeoutMs, connection.totalTimeoutMs(sizeHint - offset), (reason) =>
         settle(new KsefNetworkError(`${reason} on GET ${loggableUrl(url)} (${this.received} bytes received).`)),
       );
-      const request = (this.request = client.connect(url, 'GET', headers));
+      const request = (this.request = connection.connect(url, 'GET', headers));
       request.on('error', settle);
       request.on('response', (response) => {
         this.response = response;
         this.watchdog?.touch();
         const status = response.statusCode ?? 0;
         if (status !== 200 && status !== 206) {
-          readSmallBody(response, this.watchdog!).then((body) => settle(client.statusError('GET', url, status, response.headers, body)), settle);
+          readSmallBody(response, this.watchdog!).then((body) => settle(connection.statusError('GET', url, status, response.headers, body)), settle);
           return;
         }
         // A server that ignores Range sends the whole body again: the bytes already passed on are skipped.
@@ -369,7 +369,7 @@ export class StorageDownload extends Readable {
           if (limit !== undefined && total > limit) {
             return settle(new KsefIntegrityError(`GET ${loggableUrl(url)} answers ${total} bytes, more than the ${limit} allowed.`));
           }
-          this.watchdog?.setTotal(client.totalTimeoutMs(total - offset));
+          this.watchdog?.setTotal(connection.totalTimeoutMs(total - offset));
         }
         this.etag ??= typeof response.headers.etag === 'string' ? response.headers.etag : undefined;
         this.metaHash ??= typeof response.headers['x-ms-meta-hash'] === 'string' ? response.headers['x-ms-meta-hash'] : undefined;
