@@ -223,7 +223,8 @@ describeWithChromium('n8n editor in headless Chromium', () => {
 
   beforeAll(async () => {
     [, browser] = await Promise.all([startN8n(), launchChromium()]);
-    ({ page, problems } = await openPage(browser, 'en-US'));
+    // Tall enough that the screenshots show most of a panel or the credential form.
+    ({ page, problems } = await openPage(browser, 'en-US', { width: 1400, height: 1200 }));
     page.setDefaultTimeout(60_000);
   });
 

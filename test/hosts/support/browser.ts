@@ -86,8 +86,12 @@ export class PageProblems {
 }
 
 /** A new context (language, viewport) with one page whose problems are recorded. */
-export async function openPage(browser: Browser, locale: string): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
-  const context = await browser.newContext({ locale, viewport: { width: 1400, height: 900 } });
+export async function openPage(
+  browser: Browser,
+  locale: string,
+  viewport = { width: 1400, height: 900 },
+): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
+  const context = await browser.newContext({ locale, viewport });
   const page = await context.newPage();
   return { context, page, problems: new PageProblems(page) };
 }
