@@ -1,5 +1,10 @@
-import { generateTestCertificate, type TestCertificateSubject } from '../../shared';
-import type { CertificateRevocationReason, KsefCertificateType, QueryCertificatesOptions } from '../../shared/types';
+import {
+  generateTestCertificate,
+  type CertificateRevocationReason,
+  type KsefCertificateType,
+  type QueryCertificatesOptions,
+  type TestCertificateSubject,
+} from '../../shared';
 import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, takeSecret, type OperationNodeDef } from './operationNode';
 import type { Node, NodeAPI, NodeMessage } from './runtimeTypes';
 

@@ -1,13 +1,15 @@
-import { clientOptionsFromSettings, createKsefClient, KsefInputError } from '../../shared';
-import type {
-  AuthTokenRequestSchemaVersion,
-  ContextIdentifierType,
-  EnvironmentName,
-  KsefClient,
-  KsefClientOptions,
-  Logger,
-  SubjectIdentifierType,
-} from '../../shared/types';
+import {
+  clientOptionsFromSettings,
+  createKsefClient,
+  KsefInputError,
+  type AuthTokenRequestSchemaVersion,
+  type ContextIdentifierType,
+  type EnvironmentName,
+  type KsefClient,
+  type KsefClientOptions,
+  type Logger,
+  type SubjectIdentifierType,
+} from '../../shared';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
 
 /** The settings of the dialog (the credentials aside). */

@@ -1,5 +1,4 @@
-import type { InvoiceSchema } from '../../shared/model/formCodes';
-import type { InvoiceInput, InvoiceResult, SendInvoicesOptions } from '../../shared/types';
+import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions } from '../../shared';
 import type { KsefConfigNode } from './ksef-config';
 import { hasToJson } from './operationNode';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './runtimeTypes';

@@ -1,4 +1,4 @@
-import type { KsefTokenPermission, ListKsefTokensOptions } from '../../shared/types';
+import type { KsefTokenPermission, ListKsefTokensOptions } from '../../shared';
 import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, type OperationNodeDef } from './operationNode';
 import type { NodeAPI, NodeMessage } from './runtimeTypes';
 

@@ -1,5 +1,4 @@
-import { KsefInputError } from '../../shared';
-import type { KsefClient } from '../../shared/types';
+import { KsefInputError, type KsefClient } from '../../shared';
 import type { KsefConfigNode } from './ksef-config';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './runtimeTypes';
 
