@@ -13,8 +13,8 @@ const path = require('node:path');
 const dist = path.resolve(__dirname, '..', 'dist');
 const { startSandbox } = require(path.join(dist, 'sandbox'));
 const { buildDemoInvoice } = require(path.join(dist, 'sandbox', 'samples', 'demoInvoice'));
-const { findSpecFolder } = require(path.join(dist, 'shared', 'spec', 'specFolder'));
-const { createXsdValidator } = require(path.join(dist, 'shared', 'validation', 'xsd'));
+const { findSpecFolder } = require(path.join(dist, 'shared', 'protocol', 'spec', 'specFolder'));
+const { createXsdValidator } = require(path.join(dist, 'shared', 'protocol', 'xml', 'xsd'));
 
 const invoiceCount = Number(process.env.BENCH_INVOICES ?? 300);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -4,7 +4,7 @@
  * tokens may be used (uwierzytelnianie.md); other addresses get 403 `ip-not-allowed` (open-api.json, ForbiddenProblemDetails).
  */
 import { BlockList } from 'node:net';
-import { validateAllowedIps, type AllowedIps } from '../shared/auth/xades/authTokenRequest';
+import { validateAllowedIps, type AllowedIps } from '../shared/protocol/xml/xades/authTokenRequest';
 import { KsefInputError } from '../shared/http/errors';
 import { inputValidationError } from './errors';
 import { requireObject } from './routes/input';

@@ -6,9 +6,9 @@
  */
 import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
-import { booleanTrue, fromDer, octets, primitive, sequence, toDer } from '../shared/certificates/asn1';
-import { SUBJECT_OIDS, readName, type NameAttribute } from '../shared/certificates/x509';
-import { distinguishedName, extension, sha256SignatureAlgorithm, signWithSha256, tbsCertificate } from '../shared/certificates/x509Writer';
+import { booleanTrue, fromDer, octets, primitive, sequence, toDer } from '../shared/protocol/x509/asn1';
+import { SUBJECT_OIDS, readName, type NameAttribute } from '../shared/protocol/x509/x509';
+import { distinguishedName, extension, sha256SignatureAlgorithm, signWithSha256, tbsCertificate } from '../shared/protocol/x509/x509Writer';
 import type { KsefCertificateType } from '../shared/types';
 
 const { asn1 } = forge;

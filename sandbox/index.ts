@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { findSpecFolder } from '../shared/spec/specFolder';
+import { findSpecFolder } from '../shared/protocol/spec/specFolder';
 import type { Clock, ContextIdentifier, Logger } from '../shared/types';
 import { SandboxCertificateAuthority } from './ca';
 import type { SandboxContext, Scheduler } from './context';

@@ -6,9 +6,9 @@
 import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
-import { toDer } from '../shared/certificates/asn1';
+import { toDer } from '../shared/protocol/x509/asn1';
 import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
-import { sha256Base64 } from '../shared/crypto/hashes';
+import { sha256Base64 } from '../shared/protocol/crypto/hashes';
 import { DAY_MS, MINUTE_MS } from './dates';
 
 export interface SandboxKey {

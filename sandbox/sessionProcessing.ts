@@ -4,10 +4,10 @@
  * come from `processing/`; state, numbering and duplicates live here.
  */
 import { randomBytes } from 'node:crypto';
-import { aesDecrypt } from '../shared/crypto/aes';
-import { sha256Base64 } from '../shared/crypto/hashes';
-import { formatKsefNumber } from '../shared/model/ksefNumber';
-import { newReferenceNumber } from '../shared/model/referenceNumber';
+import { aesDecrypt } from '../shared/protocol/crypto/aes';
+import { sha256Base64 } from '../shared/protocol/crypto/hashes';
+import { formatKsefNumber } from '../shared/protocol/model/ksefNumber';
+import { newReferenceNumber } from '../shared/protocol/model/referenceNumber';
 import type { SandboxContext } from './context';
 import { warsawDay } from './dates';
 import { buildInvoiceUpo, buildSessionUpo, sessionUpoPageCount, type UpoDocument, type UpoSession } from './processing/upo';

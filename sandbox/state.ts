@@ -4,11 +4,11 @@
  * KSeF certificates, permissions — add maps here rather than new stores.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { InvoiceSchema, FormCode } from '../shared/model/formCodes';
-import { newReferenceNumber } from '../shared/model/referenceNumber';
+import type { InvoiceSchema, FormCode } from '../shared/protocol/model/formCodes';
+import { newReferenceNumber } from '../shared/protocol/model/referenceNumber';
 import type { ContextIdentifier, KsefCertificateType, KsefTokenPermission, KsefTokenStatus, StatusInfo as KsefStatusInfo } from '../shared/types';
-import type { SymmetricKey } from '../shared/crypto/aes';
-import type { AllowedIps } from '../shared/auth/xades/authTokenRequest';
+import type { SymmetricKey } from '../shared/protocol/crypto/aes';
+import type { AllowedIps } from '../shared/protocol/xml/xades/authTokenRequest';
 import type { UpoAuthentication } from './processing/upo';
 
 /** Statuses of operations and sessions; only an invoice's status carries `extensions`. */

@@ -20,7 +20,7 @@ export {
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, copyJsonValue, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
-export { KeyMaterialError, type KeyMaterialProblem } from './certificates/keyMaterial';
+export { KeyMaterialError, type KeyMaterialProblem } from './protocol/x509/keyMaterial';
 export {
   generateTestCertificate,
   TEST_CERTIFICATE_WARNING,
@@ -30,6 +30,6 @@ export {
 } from './ksefCertificates/testCertificate';
 export { KSEF_TOKEN_PERMISSIONS } from './tokens/ksefTokens';
 export { ENVIRONMENT_BASE_URLS } from './environments';
-export { INVOICE_SCHEMAS, type InvoiceSchema } from './model/formCodes';
-export { isValidKsefNumber } from './model/ksefNumber';
-export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './model/statusCodes';
+export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';
+export { isValidKsefNumber } from './protocol/model/ksefNumber';
+export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './protocol/model/statusCodes';

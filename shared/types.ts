@@ -1,8 +1,8 @@
 /**
  * The engine's public contract: what adapters (n8n, Node-RED) and users of `createKsefClient` rely on.
  */
-import type { InvoiceSchema } from './model/formCodes';
-import type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType } from './auth/xades/authTokenRequest';
+import type { InvoiceSchema } from './protocol/model/formCodes';
+import type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType } from './protocol/xml/xades/authTokenRequest';
 
 export type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType };
 

@@ -4,8 +4,8 @@
  * of up to 10 000 documents with `OpisPotwierdzenia` for a session UPO. Unsigned, as all official examples are.
  */
 import type { ContextIdentifier } from '../../shared/types';
-import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/model/formCodes';
-import { escapeXml } from '../../shared/validation/xmlScanner';
+import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/protocol/model/formCodes';
+import { escapeXml } from '../../shared/protocol/xml/xmlScanner';
 
 export const UPO_NAMESPACE = 'http://upo.schematy.mf.gov.pl/KSeF/v4-3';
 /** The XSD fixes this value; the real TE/DEMO services append an environment suffix and fail their own XSD (as do the official examples in faktury/upo/przyklady). */

@@ -6,11 +6,11 @@
  * and attachments outside what the session allows (415) depend on the session and the server's state, and are
  * decided by the caller from the returned facts.
  */
-import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/model/formCodes';
-import { findSpecFolder } from '../../shared/spec/specFolder';
-import { isFaFamily, readInvoiceFacts, schemaMismatch, type InvoiceFacts } from '../../shared/validation/invoiceFacts';
-import { checkInvoiceXml, type XmlSizeLimits } from '../../shared/validation/xmlRules';
-import { createXsdValidator, hasInvoiceXsd } from '../../shared/validation/xsd';
+import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/protocol/model/formCodes';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { isFaFamily, readInvoiceFacts, schemaMismatch, type InvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
+import { checkInvoiceXml, type XmlSizeLimits } from '../../shared/protocol/xml/xmlRules';
+import { createXsdValidator, hasInvoiceXsd } from '../../shared/protocol/xml/xsd';
 import { warsawDay } from '../dates';
 
 export const INVOICE_STATUS = {

@@ -1,10 +1,10 @@
 /** Authentication with a KSeF token or a XAdES signature (uwierzytelnianie.md, auth/podpis-xades.md, CIRFMF/ksef-docs; open-api.json). */
 import { randomBytes } from 'node:crypto';
-import { SUBJECT_OIDS, type CertificateInfo } from '../../shared/certificates/x509';
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
-import { newReferenceNumber } from '../../shared/model/referenceNumber';
-import type { AllowedIps, AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
+import { SUBJECT_OIDS, type CertificateInfo } from '../../shared/protocol/x509/x509';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { rsaOaepDecrypt } from '../../shared/protocol/crypto/rsa';
+import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
+import type { AllowedIps, AuthTokenRequest } from '../../shared/protocol/xml/xades/authTokenRequest';
 import { CONTEXT_TYPES } from '../../shared/environments';
 import type { ContextIdentifier, ContextIdentifierType, TokenInfo } from '../../shared/types';
 import { allowedIpsOfJson, restrictingAllowedIps } from '../authorizationPolicy';

@@ -7,8 +7,8 @@
  * Validity is two years from `validFrom` (what the official query example shows; the docs give no period).
  */
 import { createHash } from 'node:crypto';
-import { SUBJECT_OIDS, type NameAttribute } from '../../shared/certificates/x509';
-import { newReferenceNumber } from '../../shared/model/referenceNumber';
+import { SUBJECT_OIDS, type NameAttribute } from '../../shared/protocol/x509/x509';
+import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import { CertificationRequestError, readCertificationRequest, type CertificationRequest } from '../ca';
 import { principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { DAY_MS, formatDateTime } from '../dates';

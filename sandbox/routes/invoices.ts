@@ -1,5 +1,5 @@
 /** Invoice retrieval by KSeF number (pobieranie-faktur/pobieranie-faktur.md, CIRFMF/ksef-docs). */
-import { sha256Base64 } from '../../shared/crypto/hashes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { principalOf, type RouteDefinition, type SandboxContext } from '../context';
 import { ksefException } from '../errors';
 

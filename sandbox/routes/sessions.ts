@@ -1,8 +1,8 @@
 /** Online sessions, their invoices and UPOs (sesja-interaktywna.md, CIRFMF/ksef-docs; open-api.json). */
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { rsaOaepDecrypt } from '../../shared/crypto/rsa';
-import { schemaForFormCode } from '../../shared/model/formCodes';
-import { newReferenceNumber } from '../../shared/model/referenceNumber';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { rsaOaepDecrypt } from '../../shared/protocol/crypto/rsa';
+import { schemaForFormCode } from '../../shared/protocol/model/formCodes';
+import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import { keyFor, principalOf, type RouteDefinition, type SandboxContext, type SandboxRequest, type SandboxResponse } from '../context';
 import { HOUR_MS, formatDateTime } from '../dates';
 import { inputValidationError, ksefException } from '../errors';

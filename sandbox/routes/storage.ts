@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { sha256Base64 } from '../../shared/crypto/hashes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import type { SandboxContext } from '../context';
 import type { PipelineOptions } from '../server';
 import { STORAGE_BLOB_PATTERN, type StoragePermission } from '../storage';

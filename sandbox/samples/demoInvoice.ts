@@ -2,8 +2,8 @@
  * Our own sample invoice: a Kraków software house invoicing a client for IT services, in PLN at 23% VAT.
  * Valid against the official FA(3) (or FA(2)) XSD; the seller defaults to the sandbox's demo context NIP.
  */
-import { INVOICE_SCHEMAS } from '../../shared/model/formCodes';
-import { escapeXml } from '../../shared/validation/xmlScanner';
+import { INVOICE_SCHEMAS } from '../../shared/protocol/model/formCodes';
+import { escapeXml } from '../../shared/protocol/xml/xmlScanner';
 import { warsawDay } from '../dates';
 
 export const DEMO_SELLER_NIP = '1234563218';

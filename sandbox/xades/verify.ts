@@ -26,13 +26,13 @@ import {
   XPATH_FILTER2_TRANSFORM,
   XPATH_TRANSFORM,
   type SignatureAlgorithm,
-} from '../../shared/auth/xades/algorithms';
-import { authTokenRequestVersion, readAuthTokenRequest, type AuthTokenRequest, type AuthTokenRequestSchemaVersion } from '../../shared/auth/xades/authTokenRequest';
-import { validateAuthTokenRequestXsd } from '../../shared/auth/xades/authTokenSchema';
-import { canonicalize } from '../../shared/auth/xades/c14n';
-import { XmlParseError, childElements, childrenNamed, descendantElements, isElement, parseXml, textOf } from '../../shared/auth/xades/xmlDom';
-import { MIN_RSA_BITS, SUPPORTED_EC_CURVES } from '../../shared/certificates/keyMaterial';
-import { CertificateFormatError, SUBJECT_OIDS, parseCertificate, subjectValue, type CertificateInfo } from '../../shared/certificates/x509';
+} from '../../shared/protocol/xml/xades/algorithms';
+import { authTokenRequestVersion, readAuthTokenRequest, type AuthTokenRequest, type AuthTokenRequestSchemaVersion } from '../../shared/protocol/xml/xades/authTokenRequest';
+import { validateAuthTokenRequestXsd } from '../../shared/protocol/xml/xades/authTokenSchema';
+import { canonicalize } from '../../shared/protocol/xml/c14n';
+import { XmlParseError, childElements, childrenNamed, descendantElements, isElement, parseXml, textOf } from '../../shared/protocol/xml/xmlDom';
+import { MIN_RSA_BITS, SUPPORTED_EC_CURVES } from '../../shared/protocol/x509/keyMaterial';
+import { CertificateFormatError, SUBJECT_OIDS, parseCertificate, subjectValue, type CertificateInfo } from '../../shared/protocol/x509/x509';
 
 /** Exception codes of `POST /auth/xades-signature` with KSeF's descriptions (open-api.json). */
 export const XADES_EXCEPTIONS = {

@@ -1,6 +1,6 @@
 import type { ContextIdentifier } from '../types';
-import { rsaOaepEncrypt } from '../crypto/rsa';
-import { sha256Hex } from '../crypto/hashes';
+import { rsaOaepEncrypt } from '../protocol/crypto/rsa';
+import { sha256Hex } from '../protocol/crypto/hashes';
 import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from './method';
 
 /** KSeF-token authentication: `POST /auth/ksef-token` with RSA-OAEP(`token|timestampMs`) (uwierzytelnianie.md, CIRFMF/ksef-docs). */

@@ -22,11 +22,11 @@ import type {
 import { KsefError, KsefForbiddenError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
-import { buildPkcs12 } from '../certificates/pkcs12';
-import { readPrivateKeyPem } from '../certificates/keyMaterial';
-import { certificateToPem, derToPem, parseCertificate, pemCertificates } from '../certificates/x509';
+import { buildPkcs12 } from '../protocol/x509/pkcs12';
+import { readPrivateKeyPem } from '../protocol/x509/keyMaterial';
+import { certificateToPem, derToPem, parseCertificate, pemCertificates } from '../protocol/x509/x509';
 import { checkPageSize, requireReferenceNumber } from '../util/input';
-import { generateCertificateRequest, type CsrKeyType } from './csr';
+import { generateCertificateRequest, type CsrKeyType } from '../protocol/x509/csr';
 
 export interface KsefCertificateDeps {
   /** Authenticated requests. */

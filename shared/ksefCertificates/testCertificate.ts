@@ -4,9 +4,9 @@ import {
   generateTestCertificate as generateSelfSigned,
   type TestCertificate,
   type TestCertificateOptions,
-} from '../certificates/testCertificates';
+} from '../protocol/x509/testCertificates';
 
-export { TEST_CERTIFICATE_WARNING, type TestCertificateOptions, type TestCertificateSubject } from '../certificates/testCertificates';
+export { TEST_CERTIFICATE_WARNING, type TestCertificateOptions, type TestCertificateSubject } from '../protocol/x509/testCertificates';
 
 export interface GeneratedTestCertificate extends TestCertificate {
   /** Where the certificate works: the embedded sandbox and KSeF TEST only. Show it to whoever gets the certificate. */

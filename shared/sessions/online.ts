@@ -10,18 +10,18 @@ import type {
   Sleep,
   StatusInfo,
 } from '../types';
-import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
+import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
 import { checkSchema, prepareInvoice, type PreparedInvoice } from './prepare';
-import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../crypto/aes';
-import { rsaOaepEncrypt } from '../crypto/rsa';
-import { sha256Base64 } from '../crypto/hashes';
+import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../protocol/crypto/aes';
+import { rsaOaepEncrypt } from '../protocol/crypto/rsa';
+import { sha256Base64 } from '../protocol/crypto/hashes';
 import type { PublicKeys } from '../crypto/publicKeys';
 import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefNetworkError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { backoffDelayMs, pollUntil } from '../http/backoff';
 import { forEachWithConcurrency } from '../util/concurrency';
 import { listSessionInvoices } from './invoices';
-import { readUpoDocuments, upoMismatch, type UpoSubject } from './upo';
+import { readUpoDocuments, upoMismatch, type UpoSubject } from '../protocol/xml/upo';
 
 export interface OnlineSessionDeps {
   /** Authenticated requests. */

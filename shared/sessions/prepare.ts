@@ -1,10 +1,10 @@
 import { types } from 'node:util';
 import type { InvoiceInput } from '../types';
-import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
-import { sha256Base64 } from '../crypto/hashes';
+import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
+import { sha256Base64 } from '../protocol/crypto/hashes';
 import { KsefInputError } from '../http/errors';
-import { checkInvoiceText, checkInvoiceXml } from '../validation/xmlRules';
-import { readInvoiceFacts, schemaMismatch } from '../validation/invoiceFacts';
+import { checkInvoiceText, checkInvoiceXml } from '../protocol/xml/xmlRules';
+import { readInvoiceFacts, schemaMismatch } from '../protocol/xml/invoiceFacts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
 

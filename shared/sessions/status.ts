@@ -1,7 +1,7 @@
 import type { GetInvoiceStatusOptions, InvoiceStatusResult, Logger, SessionInvoiceStatus } from '../types';
 import type { RequestFunction } from '../http/transport';
 import { KsefInputError, KsefNotFoundError } from '../http/errors';
-import { isValidKsefNumber } from '../model/ksefNumber';
+import { isValidKsefNumber } from '../protocol/model/ksefNumber';
 import { requireReferenceNumber } from '../util/input';
 import { listSessionInvoices } from './invoices';
 import { errorJson } from './online';

@@ -1,6 +1,6 @@
 /** Checks of caller input shared by the management operations (tokens, auth sessions, certificates). */
 import { KsefInputError } from '../http/errors';
-import { REFERENCE_NUMBER_PATTERN } from '../model/referenceNumber';
+import { REFERENCE_NUMBER_PATTERN } from '../protocol/model/referenceNumber';
 
 /** A caller's reference number, or a `KsefInputError` naming `field` with an example of the expected kind. */
 export function requireReferenceNumber(value: unknown, field: string, example: string): string {

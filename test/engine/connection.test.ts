@@ -1,5 +1,5 @@
 import { clientOptionsFromSettings } from '../../shared';
-import { restorePemLineBreaks } from '../../shared/certificates/keyMaterial';
+import { restorePemLineBreaks } from '../../shared/protocol/x509/keyMaterial';
 
 describe('connection settings of the host forms', () => {
   it('defaults to the sandbox with the KSeF-token method and fills nothing it was not given', () => {

@@ -1,5 +1,5 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { sha256Base64 } from '../../shared/crypto/hashes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { prepareInvoice } from '../../shared/sessions/prepare';
 import type { InvoiceInput, KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';

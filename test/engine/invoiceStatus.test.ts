@@ -1,5 +1,5 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { readUpoDocuments } from '../../shared/sessions/upo';
+import { readUpoDocuments } from '../../shared/protocol/xml/upo';
 import { KsefInputError, KsefNotFoundError, type KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 

@@ -13,8 +13,8 @@ import {
   type KsefClient,
   type PendingCertificateEnrollment,
 } from '../../shared';
-import { loadKeyMaterial } from '../../shared/certificates/keyMaterial';
-import { SUBJECT_OIDS } from '../../shared/certificates/x509';
+import { loadKeyMaterial } from '../../shared/protocol/x509/keyMaterial';
+import { SUBJECT_OIDS } from '../../shared/protocol/x509/x509';
 import { readCertificationRequest } from '../../sandbox/ca';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';

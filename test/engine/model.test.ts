@@ -1,7 +1,7 @@
-import { crc8Hex } from '../../shared/model/crc8';
-import { formatKsefNumber, isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { isValidNip, completeNip } from '../../shared/model/nip';
-import { isValidReferenceNumber, newReferenceNumber } from '../../shared/model/referenceNumber';
+import { crc8Hex } from '../../shared/protocol/model/crc8';
+import { formatKsefNumber, isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { isValidNip, completeNip } from '../../shared/protocol/model/nip';
+import { isValidReferenceNumber, newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 
 describe('KSeF identifiers', () => {
   it('computes the CRC-8 of official KSeF numbers and reference numbers', () => {

@@ -1,7 +1,7 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { readUpoDocuments } from '../../shared/sessions/upo';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { readUpoDocuments } from '../../shared/protocol/xml/upo';
 import type { KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy';

@@ -1,5 +1,5 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import type { Clock, KsefClient, Sleep } from '../../shared';
 import type { SandboxExchange } from '../../sandbox';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { warsawDay } from '../../sandbox/dates';
-import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/model/formCodes';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { readUpoDocuments } from '../../shared/sessions/upo';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/protocol/model/formCodes';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { readUpoDocuments } from '../../shared/protocol/xml/upo';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import type { InvoiceResult, KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 

@@ -1,6 +1,6 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { readUpoDocuments } from '../../shared/sessions/upo';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { readUpoDocuments } from '../../shared/protocol/xml/upo';
 import type { KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy, type Fault, type FaultProxy, type ProxiedRequest } from './support/faultProxy';

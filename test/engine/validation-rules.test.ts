@@ -1,5 +1,5 @@
-import { checkInvoiceXml, hasAttachmentElement, type XmlRuleViolation } from '../../shared/validation/xmlRules';
-import { readInvoiceFacts, schemaMismatch } from '../../shared/validation/invoiceFacts';
+import { checkInvoiceXml, hasAttachmentElement, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
+import { readInvoiceFacts, schemaMismatch } from '../../shared/protocol/xml/invoiceFacts';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
 const invoice = buildDemoInvoice({ invoiceNumber: 'FV/2026/01/7', issueDate: '2026-01-15' });

@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { InvoiceSchema } from '../../shared/model/formCodes';
-import { findSpecFolder } from '../../shared/spec/specFolder';
-import { readInvoiceFacts, type InvoiceFacts } from '../../shared/validation/invoiceFacts';
-import { checkInvoiceXml } from '../../shared/validation/xmlRules';
-import { createXsdValidator } from '../../shared/validation/xsd';
+import type { InvoiceSchema } from '../../shared/protocol/model/formCodes';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { readInvoiceFacts, type InvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
+import { checkInvoiceXml } from '../../shared/protocol/xml/xmlRules';
+import { createXsdValidator } from '../../shared/protocol/xml/xsd';
 
 const specDir = findSpecFolder();
 if (!specDir) throw new Error('These tests read the official samples and XSDs: set KSEF_SPEC_DIR to the folder containing ksef-docs/.');

@@ -24,7 +24,7 @@ import { N8nHost, locateN8n, packPackage } from './support/n8nHost';
 import { freePort } from './support/ports';
 import { KsefApi } from '../../credentials/KsefApi.credentials';
 import { Ksef } from '../../nodes/n8n/Ksef/Ksef.node';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 const README = 'https://github.com/ksef-flow/n8n-nodes-ksef#';
 const NODE_TYPE = '@ksef-flow/n8n-nodes-ksef.ksef';

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { describeWithChromium, launchChromium, openPage, screenshot, type PageProblems } from './support/browser';
 import { freePort } from './support/ports';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 interface Quickstart {
   writeSettings(userDir: string, port: number): string;

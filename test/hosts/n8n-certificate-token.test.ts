@@ -9,7 +9,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { generateTestCertificate, isValidKsefNumber, TEST_CERTIFICATE_WARNING } from '../../shared';
-import { loadKeyMaterial } from '../../shared/certificates/keyMaterial';
+import { loadKeyMaterial } from '../../shared/protocol/x509/keyMaterial';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import {
   N8nHost,

@@ -6,7 +6,7 @@
  * invoice as the editor does and lists the invoices already in KSeF, which Get Status then reads back; the
  * credential's Test button authenticates through the n8n server. Needs test/hosts/ensure-hosts.sh to have run.
  */
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import {
   N8nHost,

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './support/ports';
 import { generateTestCertificate } from '../../shared';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 interface Quickstart {
   writeSettings(userDir: string, port: number): string;

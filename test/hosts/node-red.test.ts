@@ -12,8 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './support/ports';
 import { generateTestCertificate } from '../../shared';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
 interface Quickstart {

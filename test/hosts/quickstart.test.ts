@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './support/ports';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KSEF_NUMBER_LINE = /^ {2}>>> KSeF number: (\S+) {2}invoice (\S+), UPO received$/;

@@ -8,7 +8,7 @@ import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefCertificateNode from '../../nodes/node-red/ksef-certificate';
 import ksefAuthNode from '../../nodes/node-red/ksef-auth';
 import { generateTestCertificate, TEST_CERTIFICATE_WARNING } from '../../shared';
-import { loadKeyMaterial } from '../../shared/certificates/keyMaterial';
+import { loadKeyMaterial } from '../../shared/protocol/x509/keyMaterial';
 import { startFaultProxy } from '../engine/support/faultProxy';
 import { startSandbox, type RunningSandbox } from '../../sandbox';
 import { DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';

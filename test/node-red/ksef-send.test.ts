@@ -8,7 +8,7 @@ import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefSendNode from '../../nodes/node-red/ksef-send';
 import { ensureEmbeddedSandbox, startSandbox, type RunningSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import type { KsefClient, SendInvoicesResult } from '../../shared/types';
 import type { KsefConfigNode } from '../../nodes/node-red/ksef-config';
 

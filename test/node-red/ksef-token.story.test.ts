@@ -11,7 +11,7 @@ import ksefAuthNode from '../../nodes/node-red/ksef-auth';
 import { generateTestCertificate } from '../../shared';
 import { startSandbox, type RunningSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { everythingLogged, messagesOf, nextMessage, statusesOf } from './support/flow';
 
 helper.init(require.resolve('node-red'));

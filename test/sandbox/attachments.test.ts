@@ -4,7 +4,7 @@
  * which is sent in an online session (faktury/weryfikacja-faktury.md, CIRFMF/ksef-docs). Otherwise the invoice
  * gets status 415.
  */
-import { sha256Base64 } from '../../shared/crypto/hashes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { ContractRecorder } from '../support/contract';

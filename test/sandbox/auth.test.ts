@@ -1,5 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
-import { isValidReferenceNumber } from '../../shared/model/referenceNumber';
+import { isValidReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
 import { KsefHttp, ManualClock, exceptionOf } from '../support/ksefHttp';

@@ -3,10 +3,10 @@
  * with its dates later, KSeF numbers dated by the Polish day of acceptance, and UPOs valid against the XSD.
  * Processing takes a second of real time here, so "right after sending" is reliably before processing.
  */
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
-import { findSpecFolder } from '../../shared/spec/specFolder';
-import { createXsdValidator } from '../../shared/validation/xsd';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { createXsdValidator } from '../../shared/protocol/xml/xsd';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { formatDateTime } from '../../sandbox/dates';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';

@@ -1,7 +1,7 @@
-import { findSpecFolder } from '../../shared/spec/specFolder';
-import { readInvoiceFacts } from '../../shared/validation/invoiceFacts';
-import { checkInvoiceXml } from '../../shared/validation/xmlRules';
-import { createXsdValidator } from '../../shared/validation/xsd';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { readInvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
+import { checkInvoiceXml } from '../../shared/protocol/xml/xmlRules';
+import { createXsdValidator } from '../../shared/protocol/xml/xsd';
 import { buildDemoInvoice, DEMO_BUYER_NIP, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 
 const specDir = findSpecFolder();

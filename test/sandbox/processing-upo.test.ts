@@ -1,8 +1,8 @@
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { formatKsefNumber } from '../../shared/model/ksefNumber';
-import { findSpecFolder } from '../../shared/spec/specFolder';
-import { readInvoiceFacts } from '../../shared/validation/invoiceFacts';
-import { createXsdValidator } from '../../shared/validation/xsd';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { formatKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { readInvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
+import { createXsdValidator } from '../../shared/protocol/xml/xsd';
 import {
   buildInvoiceUpo,
   buildSessionUpo,

@@ -1,4 +1,4 @@
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import {
   SCHEMA_VALIDATION_SKIPPED_DETAIL,
   schemaValidationAvailable,

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { OpenApiSpec } from '../../sandbox/openapi';
 import { ContractRecorder, contractViolations } from '../support/contract';

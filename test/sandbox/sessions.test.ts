@@ -1,6 +1,6 @@
-import { aesEncrypt, newSymmetricKey } from '../../shared/crypto/aes';
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { isValidKsefNumber } from '../../shared/model/ksefNumber';
+import { aesEncrypt, newSymmetricKey } from '../../shared/protocol/crypto/aes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { ContractRecorder } from '../support/contract';

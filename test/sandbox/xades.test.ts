@@ -1,4 +1,4 @@
-import { buildAuthTokenRequestXml } from '../../shared/auth/xades/authTokenRequest';
+import { buildAuthTokenRequestXml } from '../../shared/protocol/xml/xades/authTokenRequest';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { ContractRecorder } from '../support/contract';

@@ -2,8 +2,8 @@
  * Contract checking: record every exchange a sandbox serves (`onExchange`) and validate each response
  * against open-api.json — the schema of its operation/status/content type, plus the headers KSeF promises.
  */
-import { sha256Base64 } from '../../shared/crypto/hashes';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import type { SandboxExchange } from '../../sandbox';
 import { OpenApiSpec } from '../../sandbox/openapi';
 

@@ -1,8 +1,8 @@
 /** PKCS#10 certification requests for the KSeF-certificate tests, built with node-forge's ASN.1 writer and node:crypto. */
 import { constants, sign, type KeyObject } from 'node:crypto';
-import { explicit, integer, nullValue, oid, sequence, toDer, type Asn1 } from '../../shared/certificates/asn1';
-import { SUBJECT_OIDS } from '../../shared/certificates/x509';
-import { certificationRequestInfo, distinguishedName, generatePrivateKey, subjectPublicKeyInfo, signedEnvelope, type NameAttributes } from '../../shared/certificates/x509Writer';
+import { explicit, integer, nullValue, oid, sequence, toDer, type Asn1 } from '../../shared/protocol/x509/asn1';
+import { SUBJECT_OIDS } from '../../shared/protocol/x509/x509';
+import { certificationRequestInfo, distinguishedName, generatePrivateKey, subjectPublicKeyInfo, signedEnvelope, type NameAttributes } from '../../shared/protocol/x509/x509Writer';
 
 /** The order the official clients write the enrollment data in. */
 const FIELD_OIDS: [field: string, oid: string][] = [

@@ -3,10 +3,10 @@
  * real client): raw requests with node fetch, plus the protocol steps spelled out.
  */
 import { X509Certificate } from 'node:crypto';
-import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../../shared/crypto/aes';
-import { sha256Base64 } from '../../shared/crypto/hashes';
+import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../../shared/protocol/crypto/aes';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import type { PublicKeyCertificate, PublicKeyUsage } from '../../shared/crypto/publicKeys';
-import { rsaOaepEncrypt } from '../../shared/crypto/rsa';
+import { rsaOaepEncrypt } from '../../shared/protocol/crypto/rsa';
 import type { ContextIdentifier } from '../../shared/types';
 
 export interface HttpAnswer {

@@ -4,8 +4,8 @@
  * cache. KSEF_SPEC_DIR then names the folder for the test workers, which inherit this process's environment,
  * and for the n8n and Node-RED processes the host tests start.
  */
-import { resolveSpecFolder } from '../../shared/spec/fetchSpec';
-import { SPEC_DIR_ENV } from '../../shared/spec/specFolder';
+import { resolveSpecFolder } from '../../shared/protocol/spec/fetchSpec';
+import { SPEC_DIR_ENV } from '../../shared/protocol/spec/specFolder';
 
 export default async function specSetup(): Promise<void> {
   process.env[SPEC_DIR_ENV] = await resolveSpecFolder({ log: (line) => process.stderr.write(`${line}\n`) });

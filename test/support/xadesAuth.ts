@@ -3,10 +3,10 @@
  * certificate) and the protocol steps — challenge, signed AuthTokenRequest, status, redeem.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { AuthorizationPolicy, AuthTokenRequest, SubjectIdentifierType } from '../../shared/auth/xades/authTokenRequest';
-import { signAuthTokenRequest } from '../../shared/auth/xades/sign';
-import { generateTestCertificate, type TestCertificateSubject } from '../../shared/certificates/testCertificates';
-import { parseCertificate, type CertificateInfo } from '../../shared/certificates/x509';
+import type { AuthorizationPolicy, AuthTokenRequest, SubjectIdentifierType } from '../../shared/protocol/xml/xades/authTokenRequest';
+import { signAuthTokenRequest } from '../../shared/protocol/xml/xades/sign';
+import { generateTestCertificate, type TestCertificateSubject } from '../../shared/protocol/x509/testCertificates';
+import { parseCertificate, type CertificateInfo } from '../../shared/protocol/x509/x509';
 import type { Clock, ContextIdentifier } from '../../shared/types';
 import type { HttpAnswer, KsefHttp } from './ksefHttp';
 

@@ -1,7 +1,7 @@
 /** Building the AuthTokenRequest from typed input and reading it back; bad input names the field. */
 import { KsefInputError } from '../../shared/http/errors';
-import { buildAuthTokenRequestXml, readAuthTokenRequest, type AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
-import { parseXml } from '../../shared/auth/xades/xmlDom';
+import { buildAuthTokenRequestXml, readAuthTokenRequest, type AuthTokenRequest } from '../../shared/protocol/xml/xades/authTokenRequest';
+import { parseXml } from '../../shared/protocol/xml/xmlDom';
 import { authRequest } from './fixtures';
 
 describe('buildAuthTokenRequestXml', () => {

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalize } from '../../shared/auth/xades/c14n';
-import { parseXml } from '../../shared/auth/xades/xmlDom';
+import { canonicalize } from '../../shared/protocol/xml/c14n';
+import { parseXml } from '../../shared/protocol/xml/xmlDom';
 
 const TRICKY_DOCUMENT = `<?xml version="1.0" encoding="utf-8"?>
 <!-- head -->

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AuthTokenRequest } from '../../shared/auth/xades/authTokenRequest';
+import type { AuthTokenRequest } from '../../shared/protocol/xml/xades/authTokenRequest';
 
 export const DEMO_NIP = '1234563218';
 export const CHALLENGE = '20250604-CR-461EA5B000-537A6BA15D-D7';

@@ -2,8 +2,8 @@
 import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import { KsefInputError } from '../../shared/http/errors';
-import { KeyMaterialError, loadKeyMaterial, type KeyMaterialProblem, type KeyMaterialSource, type LoadKeyMaterialOptions } from '../../shared/certificates/keyMaterial';
-import { generateTestCertificate, type TestCertificate } from '../../shared/certificates/testCertificates';
+import { KeyMaterialError, loadKeyMaterial, type KeyMaterialProblem, type KeyMaterialSource, type LoadKeyMaterialOptions } from '../../shared/protocol/x509/keyMaterial';
+import { generateTestCertificate, type TestCertificate } from '../../shared/protocol/x509/testCertificates';
 import { DEMO_NIP, run, tempDir, type TempDir } from './fixtures';
 import { expectNoPemSecret } from '../support/secrets';
 

@@ -4,12 +4,12 @@
  * sandbox's verifier, including tampered copies.
  */
 import { createPrivateKey } from 'node:crypto';
-import { buildAuthTokenRequestXml } from '../../shared/auth/xades/authTokenRequest';
-import { AUTH_TOKEN_XSD_PATH, validateAuthTokenRequestXsd, withoutLiteralAnchors } from '../../shared/auth/xades/authTokenSchema';
-import { signAuthTokenRequest, signXadesEnveloped } from '../../shared/auth/xades/sign';
-import { loadKeyMaterial, type KeyMaterial } from '../../shared/certificates/keyMaterial';
-import { generateTestCertificate, type TestCertificate, type TestCertificateOptions } from '../../shared/certificates/testCertificates';
-import { findSpecFolder } from '../../shared/spec/specFolder';
+import { buildAuthTokenRequestXml } from '../../shared/protocol/xml/xades/authTokenRequest';
+import { AUTH_TOKEN_XSD_PATH, validateAuthTokenRequestXsd, withoutLiteralAnchors } from '../../shared/protocol/xml/xades/authTokenSchema';
+import { signAuthTokenRequest, signXadesEnveloped } from '../../shared/protocol/xml/xades/sign';
+import { loadKeyMaterial, type KeyMaterial } from '../../shared/protocol/x509/keyMaterial';
+import { generateTestCertificate, type TestCertificate, type TestCertificateOptions } from '../../shared/protocol/x509/testCertificates';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { KsefInputError } from '../../shared/http/errors';
 import { verifyXadesAuthTokenRequest } from '../../sandbox/xades/verify';
 import { CHALLENGE, DEMO_NIP, OTHER_CHALLENGE, authRequest, run, tempDir, type TempDir } from './fixtures';

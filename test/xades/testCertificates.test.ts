@@ -1,7 +1,7 @@
 /** Generated self-signed test certificates, read back by OpenSSL (independent of our code). */
 import { X509Certificate } from 'node:crypto';
 import { KsefInputError } from '../../shared/http/errors';
-import { TEST_CERTIFICATE_WARNING, generateTestCertificate, type TestCertificateOptions } from '../../shared/certificates/testCertificates';
+import { TEST_CERTIFICATE_WARNING, generateTestCertificate, type TestCertificateOptions } from '../../shared/protocol/x509/testCertificates';
 import { DEMO_NIP, run, tempDir, type TempDir } from './fixtures';
 
 const PASSWORD = 'test-p12-password';

@@ -5,12 +5,12 @@
  */
 import { constants, createHash, sign } from 'node:crypto';
 import * as fs from 'node:fs';
-import { buildAuthTokenRequestXml } from '../../shared/auth/xades/authTokenRequest';
-import { canonicalize } from '../../shared/auth/xades/c14n';
-import { parseXml } from '../../shared/auth/xades/xmlDom';
-import { signAuthTokenRequest, signXadesEnveloped } from '../../shared/auth/xades/sign';
-import { loadKeyMaterial, type KeyMaterial } from '../../shared/certificates/keyMaterial';
-import { generateTestCertificate, type TestCertificate } from '../../shared/certificates/testCertificates';
+import { buildAuthTokenRequestXml } from '../../shared/protocol/xml/xades/authTokenRequest';
+import { canonicalize } from '../../shared/protocol/xml/c14n';
+import { parseXml } from '../../shared/protocol/xml/xmlDom';
+import { signAuthTokenRequest, signXadesEnveloped } from '../../shared/protocol/xml/xades/sign';
+import { loadKeyMaterial, type KeyMaterial } from '../../shared/protocol/x509/keyMaterial';
+import { generateTestCertificate, type TestCertificate } from '../../shared/protocol/x509/testCertificates';
 import { verifyXadesAuthTokenRequest, type XadesVerificationResult } from '../../sandbox/xades/verify';
 import { CHALLENGE, DEMO_NIP, authRequest, run, tempDir, type TempDir } from './fixtures';
 

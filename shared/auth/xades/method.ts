@@ -1,8 +1,8 @@
 import type { CertificateCredentials, Clock, ContextIdentifier } from '../../types';
 import { KsefAuthError, KsefError, KsefInputError } from '../../http/errors';
-import { sha256Hex } from '../../crypto/hashes';
-import { KeyMaterialError, loadKeyMaterial, type KeyMaterial, type KeyMaterialSource } from '../../certificates/keyMaterial';
-import { SUBJECT_OIDS, subjectValue } from '../../certificates/x509';
+import { sha256Hex } from '../../protocol/crypto/hashes';
+import { KeyMaterialError, loadKeyMaterial, type KeyMaterial, type KeyMaterialSource } from '../../protocol/x509/keyMaterial';
+import { SUBJECT_OIDS, subjectValue } from '../../protocol/x509/x509';
 import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from '../method';
 import {
   AUTH_TOKEN_REQUEST_NAMESPACES,
@@ -12,8 +12,8 @@ import {
   type AllowedIps,
   type AuthTokenRequestSchemaVersion,
   type SubjectIdentifierType,
-} from './authTokenRequest';
-import { signAuthTokenRequest } from './sign';
+} from '../../protocol/xml/xades/authTokenRequest';
+import { signAuthTokenRequest } from '../../protocol/xml/xades/sign';
 
 const FIELD = 'credentials';
 

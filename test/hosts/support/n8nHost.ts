@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports';
-import { findSpecFolder } from '../../../shared/spec/specFolder';
+import { findSpecFolder } from '../../../shared/protocol/spec/specFolder';
 
 const execFileAsync = promisify(execFile);
 

@@ -5,11 +5,11 @@
  * forge's CSR writer) handles EC keys too.
  */
 import type { KeyObject } from 'node:crypto';
-import type { CertificateEnrollmentData } from '../types';
-import { KsefError } from '../http/errors';
-import type { Asn1 } from '../certificates/asn1';
-import { SUBJECT_OIDS } from '../certificates/x509';
-import { certificationRequestInfo, distinguishedName, generatePrivateKey, signWithSha256, subjectPublicKeyInfo } from '../certificates/x509Writer';
+import type { CertificateEnrollmentData } from '../../types';
+import { KsefError } from '../../http/errors';
+import type { Asn1 } from './asn1';
+import { SUBJECT_OIDS } from './x509';
+import { certificationRequestInfo, distinguishedName, generatePrivateKey, signWithSha256, subjectPublicKeyInfo } from './x509Writer';
 
 export type CsrKeyType = 'RSA' | 'EC';
 

@@ -17,9 +17,9 @@
  */
 import { randomBytes, sign } from 'node:crypto';
 import { sha256Base64 } from '../../crypto/hashes';
-import { KsefInputError } from '../../http/errors';
-import type { Clock } from '../../types';
-import { SUPPORTED_EC_CURVES, type KeyMaterial } from '../../certificates/keyMaterial';
+import { KsefInputError } from '../../../http/errors';
+import type { Clock } from '../../../types';
+import { SUPPORTED_EC_CURVES, type KeyMaterial } from '../../x509/keyMaterial';
 import {
   ENVELOPED_SIGNATURE_TRANSFORM,
   EXC_C14N,
@@ -30,8 +30,8 @@ import {
   signatureMethodUri,
 } from './algorithms';
 import { buildAuthTokenRequestXml, type AuthTokenRequest, type BuildAuthTokenRequestOptions } from './authTokenRequest';
-import { canonicalize } from './c14n';
-import { XmlParseError, descendantElements, parseXml } from './xmlDom';
+import { canonicalize } from '../c14n';
+import { XmlParseError, descendantElements, parseXml } from '../xmlDom';
 
 export interface SignXadesOptions {
   /** SigningTime source (default: the system clock). */

@@ -4,10 +4,10 @@
  * apply the same value rules — the XSD patterns — so a request we build is one the sandbox reads.
  */
 import type { Element } from '@xmldom/xmldom';
-import { escapeXml } from '../../validation/xmlScanner';
-import { KsefInputError } from '../../http/errors';
-import type { ContextIdentifier, ContextIdentifierType } from '../../types';
-import { childElements, textOf } from './xmlDom';
+import { escapeXml } from '../xmlScanner';
+import { KsefInputError } from '../../../http/errors';
+import type { ContextIdentifier, ContextIdentifierType } from '../../../types';
+import { childElements, textOf } from '../xmlDom';
 
 export const AUTH_TOKEN_REQUEST_NAMESPACES = {
   '2.0': 'http://ksef.mf.gov.pl/auth/token/2.0',

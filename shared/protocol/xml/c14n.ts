@@ -9,7 +9,7 @@
  * (xml:base fix-up is not implemented; the AuthTokenRequest never carries xml:base).
  */
 import type { Attr, Element, Node } from '@xmldom/xmldom';
-import { XML_NS, type CanonicalizationMethod } from './algorithms';
+import { XML_NS, type CanonicalizationMethod } from './xades/algorithms';
 import { NodeType, isElement } from './xmlDom';
 
 export interface C14nOptions {
