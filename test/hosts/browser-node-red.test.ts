@@ -32,6 +32,7 @@ const quickstart = require('../../scripts/quickstart.js') as Quickstart;
 const ROOT = path.resolve(__dirname, '..', '..');
 const FLOW_NODE_TYPES = ['ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
 const ALL_TYPES = ['ksef-config', ...FLOW_NODE_TYPES];
+const TAB_ID = 'browserTestTab';
 /** Browser locale -> the package's catalogue folder that Node-RED should serve for it. */
 const LANGUAGES = [
   { locale: 'en-US', catalogue: 'en-US' },
@@ -89,7 +90,7 @@ beforeAll(async () => {
   const settings = require(settingsFile) as { editorTheme: Record<string, unknown> };
   settings.editorTheme.palette = { catalogues: [] };
   fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: 'browserTestTab', type: 'tab', label: 'KSeF' }]));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: TAB_ID, type: 'tab', label: 'KSeF' }]));
 
   const specDir = findSpecFolder();
   [nodeRed, browser] = await Promise.all([
@@ -140,8 +141,13 @@ function inspectDialog(args: { formSelector: string; type: string; catalogue: Re
   const definition = RED.nodes.getType(args.type);
   const properties = [...Object.keys(definition.defaults || {}), ...Object.keys(definition.credentials || {})];
   const visible = (element: any): boolean => element.offsetParent !== null && page.getComputedStyle(element).visibility !== 'hidden';
+  // The standard field id, else a node-specific control (or group of controls, like ksef-token's permission boxes).
   const fieldOf = (property: string): any =>
-    form.querySelector(`#node-input-${property}, #node-config-input-${property}`) ?? form.querySelector(`[id$="-${property}"]`);
+    form.querySelector(`#node-input-${property}, #node-config-input-${property}`) ??
+    (Array.from(form.querySelectorAll(`[id$="-${property}"]`)) as any[]).find(
+      (element) => element.matches('input, select, textarea') || element.querySelector('input, select, textarea'),
+    ) ??
+    null;
   const fields = () =>
     (Array.from(form.querySelectorAll('input, select, textarea')) as any[]).filter(
       (element) => visible(element) && !element.id.startsWith('red-ui-trap-') && !['hidden', 'button', 'submit', 'file'].includes(element.type),
@@ -270,6 +276,16 @@ async function checkDialog(page: Page, formSelector: string, type: string, langu
       for (const [id, value] of [...state].reverse()) $(`[id="${id}"]`).val(value).trigger('change');
     }, restore);
   }
+  // One screenshot per operation, for people checking the layout of every variant of the dialog.
+  const operation = page.locator(`${formSelector} #node-input-operation`);
+  if ((await operation.count()) > 0) {
+    const initial = await operation.inputValue();
+    for (const value of await operation.evaluate((select: any) => (Array.from(select.options) as any[]).map((option) => option.value as string))) {
+      await page.evaluate((chosen) => (globalThis as any).$('#node-input-operation').val(chosen).trigger('change'), value);
+      await screenshot(page, `${shotName}-operation-${value}`);
+    }
+    await page.evaluate((chosen) => (globalThis as any).$('#node-input-operation').val(chosen).trigger('change'), initial);
+  }
   // Reported, not failed: layout is the node UI's business; the report names each label and the select state.
   if (report.clippedLabels.length > 0) console.warn(`${shotName}: labels that do not fit:\n  ${report.clippedLabels.join('\n  ')}`);
   expect({
@@ -299,22 +315,25 @@ describeWithChromium('Node-RED editor in headless Chromium', () => {
       ({ context, page, problems } = await openPage(browser!, locale));
       await page.goto(`${baseUrl}/`);
       await page.locator('.red-ui-palette-node[data-palette-type="ksef-send"]').waitFor({ timeout: 60_000 });
+      // The deployed flow is loaded and its tab shown (the palette can be ready before).
+      await page.waitForFunction((tab) => (globalThis as any).RED?.workspaces?.active() === tab, TAB_ID, { timeout: 60_000 });
       // Each flow node added the way a palette drop adds it (defaults, onadd), one under the other.
       Object.assign(
         nodeIds,
-        await page.evaluate((types) => {
+        await page.evaluate(({ types, tab }) => {
           const RED = (globalThis as any).RED;
           const ids: Record<string, string> = {};
           types.forEach((type, index) => {
-            const created = RED.view.createNode(type, 200, 80 + index * 80);
+            const created = RED.view.createNode(type, 200, 80 + index * 80, tab);
             RED.nodes.add(created.node);
             RED.history.push(created.historyEvent);
             ids[type] = created.node.id;
           });
           RED.view.redraw(true);
           return ids;
-        }, FLOW_NODE_TYPES),
+        }, { types: FLOW_NODE_TYPES, tab: TAB_ID }),
       );
+      for (const id of Object.values(nodeIds)) await page.locator(`[id="${id}"] .red-ui-flow-node`).waitFor();
     });
 
     afterAll(async () => {
@@ -360,6 +379,29 @@ describeWithChromium('Node-RED editor in headless Chromium', () => {
         await page.locator('#dialog-form').waitFor({ state: 'detached' });
       }
       expectNoProblems(problems, `${type} dialog`);
+    });
+
+    it('the dialog checks catch an unlabelled field, a raw i18n key, a wrong translation and a missing field', async () => {
+      await page.locator(`[id="${nodeIds['ksef-auth']}"] .red-ui-flow-node`).dblclick();
+      try {
+        await page.locator('#dialog-form').waitFor();
+        // Break the open dialog the ways a slip in ksef-auth.html or its catalogue would.
+        await page.evaluate(() => {
+          const $ = (globalThis as any).$;
+          $('#dialog-form').append('<div class="form-row"><label for="node-input-unlabelled"></label><input type="text" id="node-input-unlabelled"></div>');
+          $('#dialog-form').append('<div class="form-tips">ksef-auth.tip.notTranslated</div>');
+          $('#dialog-form label[for="node-input-name"] span[data-i18n]').text('Something else');
+          $('#node-input-operation').attr('id', 'node-input-renamed');
+        });
+        const report = await page.evaluate(inspectDialog, { formSelector: '#dialog-form', type: 'ksef-auth', catalogue: catalogue(language, 'ksef-auth'), keyPattern: KEY_PATTERN.source });
+        expect(report.missingFields).toEqual(['operation']);
+        expect(report.unlabelled).toEqual(expect.arrayContaining(['#node-input-unlabelled']));
+        expect(report.keysOnScreen).toEqual(expect.arrayContaining(['"ksef-auth.tip.notTranslated"']));
+        expect(report.wrongTranslations).toEqual([expect.stringContaining('ksef-auth.label.name: shows "Something else"')]);
+      } finally {
+        await page.locator('#node-dialog-cancel').click();
+        await page.locator('#dialog-form').waitFor({ state: 'detached' });
+      }
     });
 
     it.each(ALL_TYPES)('%s: the help sidebar shows the help in this language', async (type) => {
