@@ -5,7 +5,7 @@
  */
 import { BlockList } from 'node:net';
 import { validateAllowedIps, type AllowedIps } from '../shared/protocol/xml/xades/authTokenRequest';
-import { KsefInputError } from '../shared/http/errors';
+import { KsefInputError } from '../shared/protocol/errors';
 import { inputValidationError } from './errors';
 import { requireObject } from './routes/input';
 

@@ -9,7 +9,7 @@ import * as forge from 'node-forge';
 import { booleanTrue, fromDer, octets, primitive, sequence, toDer } from '../shared/protocol/x509/asn1';
 import { SUBJECT_OIDS, readName, type NameAttribute } from '../shared/protocol/x509/x509';
 import { distinguishedName, extension, sha256SignatureAlgorithm, signWithSha256, tbsCertificate } from '../shared/protocol/x509/x509Writer';
-import type { KsefCertificateType } from '../shared/types';
+import type { KsefCertificateType } from '../shared/protocol/types';
 
 const { asn1 } = forge;
 

@@ -1,10 +1,10 @@
 /** What route handlers share: state, keys, time, configuration. */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Clock } from '../shared/types';
+import type { Clock } from '../shared/protocol/types';
 import type { SandboxCertificateAuthority } from './ca';
 import type { KsefJwtClaims } from './jwt';
 import { currentKey, type SandboxKey } from './keys';
-import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
+import type { PublicKeyUsage } from '../shared/protocol/types';
 import type { OpenApiSpec } from './openapi';
 import type { RateLimit, RateLimitGroup } from './rateLimits';
 import type { AuthenticationOperation, SandboxState } from './state';

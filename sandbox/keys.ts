@@ -7,7 +7,7 @@ import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { toDer } from '../shared/protocol/x509/asn1';
-import type { PublicKeyUsage } from '../shared/crypto/publicKeys';
+import type { PublicKeyUsage } from '../shared/protocol/types';
 import { sha256Base64 } from '../shared/protocol/crypto/hashes';
 import { DAY_MS, MINUTE_MS } from './dates';
 

@@ -2,7 +2,7 @@
  * KSeF rate limits (limity/limity-api.md, CIRFMF/ksef-docs): sliding windows of 1 s, 1 min and 1 h, counted per (context, client IP)
  * and limit group; the first exceeded window answers 429 with `Retry-After`.
  */
-import type { Clock } from '../shared/types';
+import type { Clock } from '../shared/protocol/types';
 import { HOUR_MS, MINUTE_MS } from './dates';
 
 export type RateLimitGroup =

@@ -3,7 +3,7 @@
  * → handler, with every failure rendered by the one error factory.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Logger } from '../shared/types';
+import type { Logger } from '../shared/protocol/types';
 import type { Principal, RouteDefinition, SandboxContext, SandboxRequest, SandboxResponse } from './context';
 import {
   SandboxHttpError,

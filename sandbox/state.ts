@@ -6,7 +6,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { InvoiceSchema, FormCode } from '../shared/protocol/model/formCodes';
 import { newReferenceNumber } from '../shared/protocol/model/referenceNumber';
-import type { ContextIdentifier, KsefCertificateType, KsefTokenPermission, KsefTokenStatus, StatusInfo as KsefStatusInfo } from '../shared/types';
+import type { ContextIdentifier, KsefCertificateType, KsefTokenPermission, KsefTokenStatus, StatusInfo as KsefStatusInfo } from '../shared/protocol/types';
 import type { SymmetricKey } from '../shared/protocol/crypto/aes';
 import type { AllowedIps } from '../shared/protocol/xml/xades/authTokenRequest';
 import type { UpoAuthentication } from './processing/upo';

@@ -1,5 +1,6 @@
-import type { ContextIdentifier, ContextIdentifierType, EnvironmentName, KsefClientOptions, KsefCredentials } from './types';
+import type { ContextIdentifier, EnvironmentName, KsefClientOptions, KsefCredentials } from './types';
 import { KsefInputError } from './http/errors';
+import { CONTEXT_TYPES } from './protocol/model/identifiers';
 
 /** API roots of the official KSeF 2.0 environments (NOTES.md 4). */
 export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', string> = {
@@ -9,7 +10,6 @@ export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', strin
 };
 
 const ENVIRONMENT_NAMES: EnvironmentName[] = ['sandbox', 'test', 'demo', 'production', 'custom'];
-export const CONTEXT_TYPES: ContextIdentifierType[] = ['Nip', 'InternalId', 'NipVatUe', 'PeppolId'];
 const CREDENTIAL_METHODS: KsefCredentials['method'][] = ['ksefToken', 'certificate'];
 
 /** Where the client talks to and in which context, after defaults were filled in. */

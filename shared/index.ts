@@ -28,7 +28,7 @@ export {
   type TestCertificateOptions,
   type TestCertificateSubject,
 } from './ksefCertificates/testCertificate';
-export { KSEF_TOKEN_PERMISSIONS } from './tokens/ksefTokens';
+export { KSEF_TOKEN_PERMISSIONS } from './protocol/model/identifiers';
 export { ENVIRONMENT_BASE_URLS } from './environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';
 export { isValidKsefNumber } from './protocol/model/ksefNumber';

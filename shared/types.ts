@@ -4,16 +4,34 @@
 import type { InvoiceSchema } from './protocol/model/formCodes';
 import type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType } from './protocol/xml/xades/authTokenRequest';
 
+import type {
+  CertificateEnrollmentData,
+  Clock,
+  ContextIdentifier,
+  ContextIdentifierType,
+  KsefCertificateType,
+  KsefTokenPermission,
+  KsefTokenStatus,
+  Logger,
+  StatusInfo,
+  TokenInfo,
+} from './protocol/types';
+
 export type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType };
+export type {
+  CertificateEnrollmentData,
+  Clock,
+  ContextIdentifier,
+  ContextIdentifierType,
+  KsefCertificateType,
+  KsefTokenPermission,
+  KsefTokenStatus,
+  Logger,
+  StatusInfo,
+  TokenInfo,
+};
 
 export type EnvironmentName = 'sandbox' | 'test' | 'demo' | 'production' | 'custom';
-
-export type ContextIdentifierType = 'Nip' | 'InternalId' | 'NipVatUe' | 'PeppolId';
-
-export interface ContextIdentifier {
-  type: ContextIdentifierType;
-  value: string;
-}
 
 /** Authentication with a KSeF token. */
 export interface KsefTokenCredentials {
@@ -65,24 +83,7 @@ export interface CertificateCredentials {
 
 export type KsefCredentials = KsefTokenCredentials | CertificateCredentials;
 
-export interface Clock {
-  now(): Date;
-}
-
 export type Sleep = (ms: number) => Promise<void>;
-
-/** Structured logger; the engine never passes secrets to it. */
-export interface Logger {
-  debug(message: string, data?: Record<string, unknown>): void;
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
-export interface TokenInfo {
-  token: string;
-  validUntil: string;
-}
 
 export interface AuthTokens {
   accessToken: TokenInfo;
@@ -132,13 +133,6 @@ export interface KsefClientOptions {
    * own deadline (`sendDeadlineMs`, `waitForProcessingMs`) and waits as long as that allows.
    */
   maxRetryAfterMs?: number;
-}
-
-export interface StatusInfo {
-  code: number;
-  description: string;
-  details?: string[];
-  extensions?: Record<string, string | null>;
 }
 
 /** Invoice XML as text, or as its UTF-8 bytes (a Buffer, any other Uint8Array, or an ArrayBuffer). */
@@ -270,18 +264,6 @@ export interface ListSessionInvoicesOptions {
   failedOnly?: boolean;
 }
 
-export type KsefTokenPermission =
-  | 'InvoiceRead'
-  | 'InvoiceWrite'
-  | 'CredentialsRead'
-  | 'CredentialsManage'
-  | 'SubunitManage'
-  | 'EnforcementOperations'
-  | 'Introspection';
-
-/** `Pending` (being activated) → `Active` → `Revoking` → `Revoked`; `Failed` when activation failed. */
-export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';
-
 export interface GenerateKsefTokenOptions {
   permissions: KsefTokenPermission[];
   /** 5 to 256 characters; helps find the token later. */
@@ -342,26 +324,11 @@ export interface ListAuthSessionsOptions {
   pageSize?: number;
 }
 
-/** The subject attributes a KSeF certificate request must carry, read by KSeF from the authenticating certificate. */
-export interface CertificateEnrollmentData {
-  commonName: string;
-  countryName: string;
-  /** One or more given names. */
-  givenName?: string | string[];
-  surname?: string;
-  serialNumber?: string;
-  uniqueIdentifier?: string;
-  organizationName?: string;
-  organizationIdentifier?: string;
-}
-
 export interface CertificateLimits {
   canRequest: boolean;
   enrollment: { remaining: number; limit: number };
   certificate: { remaining: number; limit: number };
 }
-
-export type KsefCertificateType = 'Authentication' | 'Offline';
 
 export interface EnrollCertificateOptions {
   /** 5 to 100 letters (Polish too), digits, spaces, `_` or `-`. */

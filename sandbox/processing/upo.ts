@@ -3,7 +3,7 @@
  * shaped like the official examples in faktury/upo/przyklady/v4-3: one `Dokument` for an invoice UPO, a page
  * of up to 10 000 documents with `OpisPotwierdzenia` for a session UPO. Unsigned, as all official examples are.
  */
-import type { ContextIdentifier } from '../../shared/types';
+import type { ContextIdentifier } from '../../shared/protocol/types';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/protocol/model/formCodes';
 import { escapeXml } from '../../shared/protocol/xml/xmlScanner';
 

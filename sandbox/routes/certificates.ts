@@ -21,7 +21,7 @@ import {
   type KsefCertificateRecord,
   type SubjectIdentifier,
 } from '../state';
-import type { KsefCertificateType } from '../../shared/types';
+import type { KsefCertificateType } from '../../shared/protocol/types';
 import { checkString, queryInteger, requireArray, requireBase64, requireObject, requireOneOf, requireString, type JsonRecord } from './input';
 
 const CERTIFICATE_VALIDITY_MS = 730 * DAY_MS;

@@ -2,13 +2,13 @@
  * KSeF tokens (tokeny-ksef.md, CIRFMF/ksef-docs): generated Pending and activated asynchronously, listed and
  * revoked (Revoking, then Revoked) within the visibility rules of the caller's permissions and authentication.
  */
-import type { ContextIdentifier } from '../../shared/types';
+import type { ContextIdentifier } from '../../shared/protocol/types';
 import { principalOf, type Principal, type RouteDefinition, type SandboxContext, type SandboxRequest } from '../context';
 import { formatDateTime } from '../dates';
 import { authMethodNotAllowed, inputValidationError, ksefException } from '../errors';
 import { sameContext, subjectKey, type KsefTokenRecord } from '../state';
-import type { KsefTokenStatus } from '../../shared/types';
-import { KSEF_TOKEN_PERMISSIONS } from '../../shared/tokens/ksefTokens';
+import type { KsefTokenStatus } from '../../shared/protocol/types';
+import { KSEF_TOKEN_PERMISSIONS } from '../../shared/protocol/model/identifiers';
 import { requireArray, requireObject, requireOneOf, requireString } from './input';
 import { page } from './paging';
 

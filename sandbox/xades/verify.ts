@@ -12,8 +12,8 @@
 import { constants, createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { Document, Element, Node } from '@xmldom/xmldom';
 import { XMLSerializer } from '@xmldom/xmldom';
-import { KsefInputError } from '../../shared/http/errors';
-import type { Clock } from '../../shared/types';
+import { KsefInputError } from '../../shared/protocol/errors';
+import type { Clock } from '../../shared/protocol/types';
 import {
   BASE64_TRANSFORM,
   CANONICALIZATION_ALGORITHMS,

@@ -1,9 +1,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import type { Clock, Logger } from '../types';
+import type { Clock, Logger, PublicKeyUsage } from '../protocol/types';
 import { KsefError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
-
-export type PublicKeyUsage = 'KsefTokenEncryption' | 'SymmetricKeyEncryption';
 
 /** One entry of `GET /security/public-key-certificates` (NOTES.md 4.6). */
 export interface PublicKeyCertificate {

@@ -14,6 +14,7 @@ import type { RequestFunction } from '../http/transport';
 import { paginateWithContinuationToken } from '../http/paging';
 import { pollUntil } from '../http/backoff';
 import { checkPageSize, requireReferenceNumber } from '../util/input';
+import { KSEF_TOKEN_PERMISSIONS } from '../protocol/model/identifiers';
 
 export interface KsefTokenDeps {
   /** Authenticated requests. */
@@ -23,15 +24,6 @@ export interface KsefTokenDeps {
   logger?: Logger;
 }
 
-export const KSEF_TOKEN_PERMISSIONS: readonly KsefTokenPermission[] = [
-  'InvoiceRead',
-  'InvoiceWrite',
-  'CredentialsRead',
-  'CredentialsManage',
-  'SubunitManage',
-  'EnforcementOperations',
-  'Introspection',
-];
 const TOKEN_STATUSES: readonly KsefTokenStatus[] = ['Pending', 'Active', 'Revoking', 'Revoked', 'Failed'];
 const AUTHOR_IDENTIFIER_TYPES = ['Nip', 'Pesel', 'Fingerprint'] as const;
 const DEFAULT_ACTIVATION_TIMEOUT_MS = 60_000;

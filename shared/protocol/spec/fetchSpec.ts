@@ -128,6 +128,6 @@ function howToProvide(files: readonly PinnedSpecFile[]): string {
   return [
     `Provide the spec folder yourself: ${SPEC_DIR_ENV}=/path/to/ksef-spec (or the folder ${specFolderBesideClone()}), holding`,
     ...layout,
-    '(the files the project reads and their SHA-256: PINNED_SPEC_FILES in shared/spec/officialFiles.ts).',
+    '(the files the project reads and their SHA-256: PINNED_SPEC_FILES in shared/protocol/spec/officialFiles.ts).',
   ].join('\n');
 }

@@ -5,8 +5,8 @@
  * forge's CSR writer) handles EC keys too.
  */
 import type { KeyObject } from 'node:crypto';
-import type { CertificateEnrollmentData } from '../../types';
-import { KsefError } from '../../http/errors';
+import type { CertificateEnrollmentData } from '../types';
+import { KsefError } from '../errors';
 import type { Asn1 } from './asn1';
 import { SUBJECT_OIDS } from './x509';
 import { certificationRequestInfo, distinguishedName, generatePrivateKey, signWithSha256, subjectPublicKeyInfo } from './x509Writer';

@@ -5,8 +5,8 @@
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
-import { KsefInputError } from '../../http/errors';
-import type { Clock } from '../../types';
+import { KsefInputError } from '../errors';
+import type { Clock } from '../types';
 import { fromDer, toDer } from './asn1';
 import { SUBJECT_OIDS, parseCertificate, pemCertificates, subjectValue, type CertificateInfo } from './x509';
 

@@ -6,8 +6,8 @@
  */
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
-import { KsefInputError } from '../../http/errors';
-import type { Clock } from '../../types';
+import { KsefInputError } from '../errors';
+import type { Clock } from '../types';
 import { buildPkcs12 } from './pkcs12';
 import { octets, primitive, sequence } from './asn1';
 import { SUBJECT_OIDS, certificateToPem } from './x509';

@@ -5,8 +5,8 @@
  */
 import type { Element } from '@xmldom/xmldom';
 import { escapeXml } from '../xmlScanner';
-import { KsefInputError } from '../../../http/errors';
-import type { ContextIdentifier, ContextIdentifierType } from '../../../types';
+import { KsefInputError } from '../../errors';
+import type { ContextIdentifier, ContextIdentifierType } from '../../types';
 import { childElements, textOf } from '../xmlDom';
 
 export const AUTH_TOKEN_REQUEST_NAMESPACES = {

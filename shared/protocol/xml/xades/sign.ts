@@ -17,8 +17,8 @@
  */
 import { randomBytes, sign } from 'node:crypto';
 import { sha256Base64 } from '../../crypto/hashes';
-import { KsefInputError } from '../../../http/errors';
-import type { Clock } from '../../../types';
+import { KsefInputError } from '../../errors';
+import type { Clock } from '../../types';
 import { SUPPORTED_EC_CURVES, type KeyMaterial } from '../../x509/keyMaterial';
 import {
   ENVELOPED_SIGNATURE_TRANSFORM,
