@@ -75,7 +75,7 @@ export interface RouteDefinition {
   /** The OpenAPI path template, e.g. `/sessions/{referenceNumber}` — also the key of its schema. */
   path: string;
   auth: AuthRequirement;
-  rateLimit: RateLimitGroup | 'public';
+  rateLimit: RateLimitGroup;
   /** Any one of these is required (403 missing-permissions otherwise). */
   permissions?: string[];
   handler(req: SandboxRequest): SandboxResponse | Promise<SandboxResponse>;

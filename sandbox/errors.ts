@@ -15,6 +15,7 @@ export const EXCEPTION_DESCRIPTIONS: Record<number, string> = {
   21173: 'Brak sesji o wskazanym numerze referencyjnym.',
   21178: 'Nie znaleziono UPO dla podanych kryteriów.',
   21180: 'Status sesji nie pozwala na wykonanie operacji.',
+  21184: 'Sesja tymczasowo niedostępna.',
   21301: 'Brak autoryzacji.',
   21304: 'Brak uwierzytelnienia.',
   21402: 'Nieprawidłowy rozmiar pliku.',

@@ -42,9 +42,9 @@ export class OpenApiSpec {
 
   private static readonly cache = new Map<string, OpenApiSpec>();
 
-  /** The spec in `specDir/ksef-docs/open-api.json`, loaded once per process. */
+  /** The current contract, `specDir/ksef-api/open-api.json` (API 2.8.1, CIRFMF/ksef-api), loaded once per process. */
   static load(specDir: string): OpenApiSpec {
-    const file = path.join(specDir, 'ksef-docs', 'open-api.json');
+    const file = path.join(specDir, 'ksef-api', 'open-api.json');
     let spec = OpenApiSpec.cache.get(file);
     if (!spec) {
       spec = new OpenApiSpec(JSON.parse(fs.readFileSync(file, 'utf8')) as JsonObject);

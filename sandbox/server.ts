@@ -19,7 +19,7 @@ import {
 } from './errors';
 import { allowsClientIp } from './authorizationPolicy';
 import { verifyJwt, type JwtType } from './jwt';
-import { PUBLIC_RATE_LIMIT, RateLimiter } from './rateLimits';
+import { RateLimiter } from './rateLimits';
 import { serveStorage } from './routes/storage';
 
 /** One request the sandbox answered, as `onExchange` reports it (tests record and contract-check these). */
@@ -166,10 +166,10 @@ async function handle(ctx: SandboxContext, limiter: RateLimiter, route: RouteDef
   if (route.auth !== 'none') req.principal = authenticate(ctx, route.auth, req);
 
   const limitKey =
-    route.rateLimit === 'public'
+    route.rateLimit === 'anonymous'
       ? `${req.clientIp}|${route.method} ${route.path}`
       : `${req.principal?.operation.contextIdentifier.value ?? '-'}|${req.clientIp}|${route.rateLimit}`;
-  const rejection = limiter.take(limitKey, route.rateLimit === 'public' ? PUBLIC_RATE_LIMIT : ctx.rateLimits[route.rateLimit]);
+  const rejection = limiter.take(limitKey, ctx.rateLimits[route.rateLimit]);
   if (rejection) throw tooManyRequests(rejection.detail, rejection.retryAfterSeconds);
 
   if (route.permissions && req.principal) {

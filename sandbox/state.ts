@@ -203,6 +203,12 @@ export class SandboxState {
   readonly challenges = new Map<string, ChallengeRecord>();
   readonly authOperations = new Map<string, AuthenticationOperation>();
   readonly onlineSessions = new Map<string, OnlineSession>();
+  /**
+   * Online sessions KSeF made temporarily unavailable for service work: sending to them is answered 21184 "Sesja
+   * tymczasowo niedostępna" (open-api.json 2.8.1, CIRFMF/ksef-api), which tells the client to open a new session.
+   * Nothing in the API causes it; tests add reference numbers here.
+   */
+  readonly sessionsUnderMaintenance = new Set<string>();
   /** KSeF number → where the accepted invoice lives. */
   readonly invoicesByKsefNumber = new Map<string, { session: OnlineSession; invoice: SessionInvoice }>();
   /** `sellerNip|RodzajFaktury|P_2` of every accepted invoice (KSeF keeps it 10 years: forever here). */

@@ -235,7 +235,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/auth/challenge',
       auth: 'none',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: (req) => {
         const challenge = newReferenceNumber('CR', req.now);
         state.challenges.set(challenge, { challenge, timestamp: req.now, clientIp: req.clientIp, used: false });
@@ -249,7 +249,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/auth/ksef-token',
       auth: 'none',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: (req) => {
         const body = requireObject(req.json, '(body)');
         const challengeText = requireString(body, 'challenge');
@@ -283,7 +283,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/auth/xades-signature',
       auth: 'none',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: async (req) => {
         // Undocumented but observed: anything but application/xml is refused before reading, with 415 (CIRFMF/ksef-api issue #109).
         if (!/^application\/xml\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { status: 415 };
@@ -315,7 +315,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'GET',
       path: '/auth/{referenceNumber}',
       auth: 'authenticationToken',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: (req) => {
         const referenceNumber = req.params.referenceNumber;
         const { operation } = principalOf(req);
@@ -329,7 +329,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/auth/token/redeem',
       auth: 'authenticationToken',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: (req) => {
         const { operation } = principalOf(req);
         if (operation.status.code !== 200) {
@@ -356,7 +356,7 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/auth/token/refresh',
       auth: 'refreshToken',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: (req) => {
         const { operation } = principalOf(req);
         if (operation.status.code !== 200) {

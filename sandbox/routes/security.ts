@@ -7,7 +7,7 @@ export function securityRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'GET',
       path: '/security/public-key-certificates',
       auth: 'none',
-      rateLimit: 'public',
+      rateLimit: 'anonymous',
       handler: () => ({
         status: 200,
         body: ctx.keys.map((key) => ({

@@ -169,6 +169,12 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       permissions: SEND_PERMISSIONS,
       handler: (req) => {
         const session = openSessionOf(req, 'wysyłkę faktur');
+        if (state.sessionsUnderMaintenance.has(session.referenceNumber)) {
+          throw ksefException(
+            21184,
+            `Trwają prace serwisowe i sesja ${session.referenceNumber} jest tymczasowo niedostępna. Spróbuj ponownie później lub otwórz nową sesję, aby wysłać kolejne faktury.`,
+          );
+        }
         if (session.invoices.length >= MAX_INVOICES_PER_SESSION) {
           throw ksefException(21155, `Sesja o numerze referencyjnym ${session.referenceNumber} osiągnęła dozwolony limit liczby faktur ${MAX_INVOICES_PER_SESSION}.`);
         }
@@ -204,7 +210,8 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       method: 'POST',
       path: '/sessions/online/{referenceNumber}/close',
       auth: 'accessToken',
-      rateLimit: 'onlineSession',
+      // Its own group in the 2.8.1 contract (x-rate-limits of open-api.json, CIRFMF/ksef-api), no longer onlineSession's.
+      rateLimit: 'onlineSessionClose',
       permissions: SEND_PERMISSIONS,
       handler: (req) => {
         const session = openSessionOf(req, 'jej zamknięcie');

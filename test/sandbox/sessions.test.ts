@@ -143,6 +143,24 @@ describe('sandbox online session', () => {
     expect(unknownSession.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21173 });
   });
 
+  it('answers 21184 to sending into a session under service work; a new session takes the invoice', async () => {
+    const session = await http.openOnlineSession(accessToken);
+    sandbox.state.sessionsUnderMaintenance.add(session.referenceNumber);
+    const unavailable = await http.sendInvoice(accessToken, session.referenceNumber, sendInvoiceBody(buildDemoInvoice(), session.key));
+    expect(unavailable.status).toBe(400);
+    expect(unavailable.json.exception.exceptionDetailList).toEqual([
+      {
+        exceptionCode: 21184,
+        exceptionDescription: 'Sesja tymczasowo niedostępna.',
+        details: [
+          `Trwają prace serwisowe i sesja ${session.referenceNumber} jest tymczasowo niedostępna. Spróbuj ponownie później lub otwórz nową sesję, aby wysłać kolejne faktury.`,
+        ],
+      },
+    ]);
+    const next = await http.openOnlineSession(accessToken);
+    expect((await http.sendInvoice(accessToken, next.referenceNumber, sendInvoiceBody(buildDemoInvoice(), next.key))).status).toBe(202);
+  });
+
   it('rejects invoices it cannot decrypt (435) or verify (430) and ends such a session with 445', async () => {
     const session = await http.openOnlineSession(accessToken);
     const wrongKey = newSymmetricKey();

@@ -1,6 +1,6 @@
 /**
  * Contract checking: record every exchange a sandbox serves (`onExchange`) and validate each response
- * against open-api.json — the schema of its operation/status/content type, plus the headers KSeF promises.
+ * against the current contract (open-api.json of API 2.8.1, CIRFMF/ksef-api) — the schema of its operation/status/content type, plus the headers KSeF promises.
  */
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
@@ -26,7 +26,7 @@ export class ContractRecorder {
   /** Every contract violation of the recorded exchanges; empty when all responses match the spec. */
   violations(): string[] {
     const specDir = findSpecFolder();
-    if (!specDir) throw new Error('Contract tests need the KSeF spec folder: set KSEF_SPEC_DIR to the folder containing ksef-docs/.');
+    if (!specDir) throw new Error('Contract tests need the KSeF spec folder: set KSEF_SPEC_DIR to the folder containing ksef-docs/ and ksef-api/.');
     const spec = OpenApiSpec.load(specDir);
     return this.exchanges.flatMap((exchange) => contractViolations(spec, exchange));
   }

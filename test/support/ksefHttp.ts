@@ -190,7 +190,7 @@ export class ManualClock {
  * not about rate limiting (the defaults are KSeF's production limits, which such polling would exceed).
  */
 export const RELAXED_RATE_LIMITS = Object.fromEntries(
-  (['onlineSession', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceDownload', 'other'] as const).map((group) => [
+  (['onlineSession', 'onlineSessionClose', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceDownload', 'other'] as const).map((group) => [
     group,
     { perSecond: 10_000, perMinute: 100_000, perHour: 1_000_000 },
   ]),
