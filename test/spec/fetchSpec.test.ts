@@ -28,6 +28,15 @@ const FILES: PinnedSpecFile[] = Object.entries(CONTENTS).map(([file, text]) => (
   sha256: sha256Hex(text),
 }));
 const [XSD, TEMPLATE] = FILES;
+/** A verbatim copy of an official file that another project keeps under its own path (as the 2.8.1 contract is). */
+const COPY_TEXT = '{"openapi":"3.0.1"}\n';
+const COPY: PinnedSpecFile = {
+  path: 'ksef-api/open-api.json',
+  repo: 'someone/ksef-client',
+  repoPath: 'specs/ksef-openapi.snapshot.json',
+  commit: COMMIT,
+  sha256: sha256Hex(COPY_TEXT),
+};
 
 /** What the server answers for a request path; by default the file's real content. */
 type Answer = (res: http.ServerResponse, text: string) => void;
@@ -37,9 +46,9 @@ class RawServer {
   private answer: Answer = (res, text) => res.end(text);
   private readonly server = http.createServer((req, res) => {
     this.requests.push(req.url!);
-    const file = FILES.find((f) => new URL(rawUrl('http://x', f)).pathname === req.url);
+    const file = [...FILES, COPY].find((f) => new URL(rawUrl('http://x', f)).pathname === req.url);
     if (!file) return void res.writeHead(404).end();
-    this.answer(res, CONTENTS[file.path]);
+    this.answer(res, file === COPY ? COPY_TEXT : CONTENTS[file.path]);
   });
 
   async start(): Promise<string> {
@@ -145,6 +154,22 @@ describe('fetchSpecFolder', () => {
   });
 });
 
+describe('a pinned copy kept under another path', () => {
+  it('is fetched from its own repository and path into the official folder', async () => {
+    const folder = await fetchSpecFolder({ cacheRoot, baseUrl, files: [COPY] });
+    expect(server.requests).toEqual([`/someone/ksef-client/${COMMIT}/specs/ksef-openapi.snapshot.json`]);
+    expect(filesUnder(folder)).toEqual(['ksef-api/open-api.json']);
+    expect(fs.readFileSync(path.join(folder, 'ksef-api/open-api.json'), 'utf8')).toBe(COPY_TEXT);
+  });
+
+  it('is named with where it comes from when it cannot be fetched', async () => {
+    server.answerWith((res, text) => res.end(`${text} `));
+    await expect(fetchSpecFolder({ cacheRoot, baseUrl, files: [XSD, COPY] })).rejects.toThrow(
+      `  ksef-api/open-api.json  specs/ksef-openapi.snapshot.json of someone/ksef-client at commit ${COMMIT}`,
+    );
+  });
+});
+
 describe('resolveSpecFolder', () => {
   let root: string;
   let specDirBefore: string | undefined;
@@ -185,16 +210,23 @@ describe('the pinned official files', () => {
       'https://raw.githubusercontent.com/CIRFMF/ksef-docs/d92d285b928896258afdb27f7150f9127ee18ada/faktury/schemy/FA/schemat_FA%283%29_v1-0E.xsd',
     );
     for (const file of PINNED_SPEC_FILES) {
-      expect(file.repo).toMatch(/^CIRFMF\/ksef-/);
-      expect(file.path.startsWith(`${file.repo.split('/')[1]}/`)).toBe(true);
+      if (!file.repoPath) expect(file.repo).toMatch(/^CIRFMF\/ksef-/);
+      if (!file.repoPath) expect(file.path.startsWith(`${file.repo.split('/')[1]}/`)).toBe(true);
       expect(file.commit).toMatch(/^[0-9a-f]{40}$/);
     }
   });
 
+  it('take the 2.8.1 contract from the verbatim copy of CIRFMF/ksef-api main/open-api.json kept by smekcio/ksef-client-typescript', () => {
+    const contract = PINNED_SPEC_FILES.find((f) => f.path === 'ksef-api/open-api.json')!;
+    expect(rawUrl(RAW_GITHUB_URL, contract)).toBe(
+      'https://raw.githubusercontent.com/smekcio/ksef-client-typescript/a2b77a941e89e080368f64d43bfeb4b8345dd96a/specs/ksef-openapi.snapshot.json',
+    );
+  });
+
   it('cover the schemas and the spec the code reads', () => {
     const pinned = new Set(PINNED_SPEC_FILES.map((f) => f.path));
-    const read = [...Object.values(INVOICE_SCHEMAS).map((s) => s.xsdPath), UPO_XSD_PATH, AUTH_TOKEN_XSD_PATH, 'open-api.json'];
-    expect(read.filter((file) => !pinned.has(`ksef-docs/${file}`))).toEqual([]);
+    const read = [...Object.values(INVOICE_SCHEMAS).map((s) => `ksef-docs/${s.xsdPath}`), `ksef-docs/${UPO_XSD_PATH}`, `ksef-docs/${AUTH_TOKEN_XSD_PATH}`, 'ksef-api/open-api.json'];
+    expect(read.filter((file) => !pinned.has(file))).toEqual([]);
   });
 
   it('cover every official sample invoice the tests read', () => {

@@ -63,7 +63,7 @@ export async function fetchSpecFolder(options: FetchSpecOptions = {}): Promise<s
 }
 
 export function rawUrl(baseUrl: string, file: PinnedSpecFile): string {
-  const inRepo = file.path.split('/').slice(1);
+  const inRepo = file.repoPath?.split('/') ?? file.path.split('/').slice(1);
   return [baseUrl.replace(/\/+$/, ''), file.repo, file.commit, ...inRepo.map(encodeSegment)].join('/');
 }
 
@@ -78,7 +78,7 @@ function defaultCacheRoot(): string {
 
 /** One folder per pinned list: a changed commit or file gets a fresh folder, never a mix of old and new files. */
 function cacheKey(files: readonly PinnedSpecFile[]): string {
-  return sha256Hex(JSON.stringify(files.map(({ path: p, repo, commit, sha256 }) => [p, repo, commit, sha256]))).slice(0, 16);
+  return sha256Hex(JSON.stringify(files.map(({ path: p, repo, repoPath, commit, sha256 }) => [p, repo, repoPath, commit, sha256]))).slice(0, 16);
 }
 
 async function hasPinnedContent(file: string, sha256: string): Promise<boolean> {
@@ -120,11 +120,14 @@ async function writeAtomically(target: string, body: Buffer): Promise<void> {
 
 function howToProvide(files: readonly PinnedSpecFile[]): string {
   const folders = new Map<string, PinnedSpecFile>();
-  for (const file of files) {
+  for (const file of files.filter((f) => !f.repoPath)) {
     const folder = file.path.split('/')[0];
     if (!folders.has(folder)) folders.set(folder, file);
   }
-  const layout = [...folders].map(([folder, file]) => `  ${folder}/  the files of ${file.repo} at commit ${file.commit}, e.g. ${file.path}`);
+  const layout = [
+    ...[...folders].map(([folder, file]) => `  ${folder}/  the files of ${file.repo} at commit ${file.commit}, e.g. ${file.path}`),
+    ...files.filter((f) => f.repoPath).map((file) => `  ${file.path}  ${file.repoPath} of ${file.repo} at commit ${file.commit}`),
+  ];
   return [
     `Provide the spec folder yourself: ${SPEC_DIR_ENV}=/path/to/ksef-spec (or the folder ${specFolderBesideClone()}), holding`,
     ...layout,

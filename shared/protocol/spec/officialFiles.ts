@@ -1,15 +1,17 @@
 /**
  * The official KSeF files the project reads from the spec folder (invoice, UPO and AuthTokenRequest XSDs with
- * everything they import, open-api.json, the sample invoices of the official C# client), each pinned to a commit
- * of its public GitHub repository and to its SHA-256. A machine without the spec folder fetches exactly these
- * (`fetchSpec.ts`). A file the code starts to read belongs here too, or it is missing there.
+ * everything they import, the API contract open-api.json, the sample invoices of the official C# client), each
+ * pinned to a commit of a public GitHub repository and to its SHA-256. A machine without the spec folder fetches
+ * exactly these (`fetchSpec.ts`). A file the code starts to read belongs here too, or it is missing there.
  */
 
 export interface PinnedSpecFile {
-  /** Where the spec folder keeps it: the repository's name, then the path inside the repository. */
+  /** Where the spec folder keeps it: the official repository's name, then the path inside it. */
   path: string;
-  /** GitHub `owner/name`. */
+  /** GitHub `owner/name` it is fetched from. */
   repo: string;
+  /** The path inside `repo`, when the file is kept there under another path than `path` says (a verbatim copy). */
+  repoPath?: string;
   commit: string;
   /** SHA-256 of the file's bytes, lowercase hex. */
   sha256: string;
@@ -20,7 +22,7 @@ interface Source {
   commit: string;
 }
 
-/** CIRFMF/ksef-docs "update version to 2.6" (2026-05-19): open-api.json of API 2.6.0 and the XSDs. */
+/** CIRFMF/ksef-docs "update version to 2.6" (2026-05-19): the XSDs. */
 const KSEF_DOCS: Source = { repo: 'CIRFMF/ksef-docs', commit: 'd92d285b928896258afdb27f7150f9127ee18ada' };
 /** CIRFMF/ksef-client-csharp 2.6.1 (2026-06-15): the sample invoices of its tests. */
 const KSEF_CLIENT_CSHARP: Source = { repo: 'CIRFMF/ksef-client-csharp', commit: 'ce494410c16a672e39da8345b2c098866bcd7e8b' };
@@ -30,9 +32,23 @@ function pinned(source: Source, sums: Record<string, string>): PinnedSpecFile[] 
   return Object.entries(sums).map(([file, sha256]) => ({ path: `${folder}/${file}`, ...source, sha256 }));
 }
 
+/**
+ * The current API contract, open-api.json of API 2.8.1 from CIRFMF/ksef-api. That repository's history holds no
+ * pinnable commit of this version, so the file is fetched from smekcio/ksef-client-typescript at a2b77a94, which
+ * keeps a verbatim copy of CIRFMF/ksef-api's main/open-api.json (downloaded 2026-10-08) as
+ * specs/ksef-openapi.snapshot.json; the SHA-256 is that of the official file.
+ */
+const KSEF_API_OPEN_API: PinnedSpecFile = {
+  path: 'ksef-api/open-api.json',
+  repo: 'smekcio/ksef-client-typescript',
+  repoPath: 'specs/ksef-openapi.snapshot.json',
+  commit: 'a2b77a941e89e080368f64d43bfeb4b8345dd96a',
+  sha256: '2ece1f24c1493c29231b9da5aac4441de56e107fef733f5801c863ecb037dd18',
+};
+
 export const PINNED_SPEC_FILES: readonly PinnedSpecFile[] = [
+  KSEF_API_OPEN_API,
   ...pinned(KSEF_DOCS, {
-    'open-api.json': 'fd1cbdd356a2be38962a7623e7f1501e3b6fddecfb416dff19e90599230e212e',
     'auth/schemy/schemat_auth_v2-1.xsd': 'd48477808e342892f62ef8bc7f0b134812f0536b3bb9cc8433d4fff2a926c44c',
     'faktury/schemy/FA/bazowe/ElementarneTypyDanych_v10-0E.xsd': '8daf4d3771de200b26b697294cc906a2add3de9acfbbd97f4b1bd4fc0e5ecb2f',
     'faktury/schemy/FA/bazowe/KodyKrajow_v10-0E.xsd': '48be2a9f181d7ff80f185c62491ba12604c5cacbbe21af8e2aaaf2c585bbd214',
