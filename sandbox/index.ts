@@ -171,7 +171,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
 let embedded: Promise<RunningSandbox> | undefined;
 
 /**
- * The process-wide sandbox behind `environment: 'sandbox'`, started on first use. It does not keep the process
+ * The process-wide sandbox behind `embeddedSandbox()`, started on first use. It does not keep the process
  * alive: its server and timers are unreferenced. Closing it lets the next call start a fresh one.
  */
 export function ensureEmbeddedSandbox(): Promise<RunningSandbox> {
@@ -193,6 +193,29 @@ export function ensureEmbeddedSandbox(): Promise<RunningSandbox> {
   );
   return embedded;
 }
+
+/**
+ * The embedded sandbox as the engine takes it: `createKsefClient({ environment: embeddedSandbox(), credentials: {
+ * method: 'ksefToken' } })`. It matches the engine's `EnvironmentProvider` by shape, so the sandbox imports nothing of
+ * the engine; the sandbox itself is `ensureEmbeddedSandbox()`'s, started on the first connect and shared by the process.
+ */
+export interface EmbeddedSandboxProvider {
+  readonly name: 'sandbox';
+  connect(): Promise<{ baseUrl: string; contextIdentifier: ContextIdentifier; ksefToken: string; warning?: string }>;
+}
+
+export function embeddedSandbox(): EmbeddedSandboxProvider {
+  return {
+    name: 'sandbox',
+    connect: async () => {
+      const { baseUrl, contextIdentifier, ksefToken, officialSchemas } = await ensureEmbeddedSandbox();
+      return { baseUrl, contextIdentifier, ksefToken, ...(!officialSchemas && { warning: NO_OFFICIAL_SCHEMAS_WARNING }) };
+    },
+  };
+}
+
+const NO_OFFICIAL_SCHEMAS_WARNING =
+  "The embedded KSeF sandbox did not find the official KSeF files (set KSEF_SPEC_DIR to the folder containing ksef-docs/): it checks invoices for well-formedness and KSeF's file rules only, not against the official XSDs.";
 
 class TimerScheduler implements Scheduler {
   private readonly timers = new Set<NodeJS.Timeout>();

@@ -49,8 +49,8 @@ interface Runtime {
 }
 
 /**
- * Creates a KSeF client. Options are checked at once; the network (and, for `sandbox`, the embedded
- * sandbox) is only touched by the first operation.
+ * Creates a KSeF client. Options are checked at once (there is no default environment); the network (and a
+ * provided environment such as the embedded sandbox) is only touched by the first operation.
  */
 export function createKsefClient(options: KsefClientOptions): KsefClient {
   checkEnvironmentOptions(options);
@@ -135,15 +135,16 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
     sessions: {
       online: {
         async send(invoices, sendOptions) {
-          const { api, publicKeys } = await ready();
-          return sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions);
+          const { api, publicKeys, environment } = await ready();
+          return { environment: environment.name, ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)) };
         },
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {
         return stream(({ api }) => listSessionInvoices(api, sessionReferenceNumber, listOptions));
       },
       async invoiceStatus(statusOptions) {
-        return getInvoiceStatus({ api: (await ready()).api, logger }, statusOptions);
+        const { api, environment } = await ready();
+        return { environment: environment.name, ...(await getInvoiceStatus({ api, logger }, statusOptions)) };
       },
     },
     tokens: {

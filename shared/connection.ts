@@ -4,6 +4,7 @@ import type {
   CertificateAuthorizationPolicy,
   ContextIdentifierType,
   EnvironmentName,
+  EnvironmentProvider,
   KsefClientOptions,
   KsefCredentials,
   Logger,
@@ -40,14 +41,21 @@ export interface ConnectionSettings {
   allowCurrentIp?: boolean;
 }
 
+/** What the host adds to its form: the embedded sandbox it offers (the engine never loads it itself) and its log. */
+export interface ConnectionHost {
+  sandbox: EnvironmentProvider;
+  logger?: Logger;
+}
+
 /**
- * Client options for a connection form, with the same defaults in every host: the sandbox environment, a NIP
- * context and the KSeF-token method. Passwords are taken as typed (spaces may belong to them); the rest is
- * trimmed. Validation is `createKsefClient`'s, so its errors name the engine field (`credentials.ksefToken`, ...).
+ * Client options for a connection form, with the same defaults in every host: the sandbox environment (the one
+ * the host hands in), a NIP context and the KSeF-token method. Passwords are taken as typed (spaces may belong to
+ * them); the rest is trimmed. Validation is `createKsefClient`'s; its errors carry the engine field in `field`.
  */
-export function clientOptionsFromSettings(settings: ConnectionSettings, logger?: Logger): KsefClientOptions {
+export function clientOptionsFromSettings(settings: ConnectionSettings, host: ConnectionHost): KsefClientOptions {
   const text = (value: string | undefined) => value?.trim() || undefined;
-  const environment = settings.environment || 'sandbox';
+  const name = settings.environment || 'sandbox';
+  const environment = name === 'sandbox' ? host.sandbox : name;
   const contextValue = text(settings.contextIdentifierValue);
   const contextIdentifier = contextValue ? { contextIdentifier: { type: settings.contextIdentifierType || 'Nip', value: contextValue } } : {};
   const ksefToken = text(settings.ksefToken);
@@ -69,7 +77,7 @@ export function clientOptionsFromSettings(settings: ConnectionSettings, logger?:
     environment,
     ...(environment === 'custom' && { baseUrl: text(settings.baseUrl) }),
     credentials,
-    ...(logger && { logger }),
+    ...(host.logger && { logger: host.logger }),
   };
 }
 

@@ -1,4 +1,11 @@
-import type { ContextIdentifier, EnvironmentName, KsefClientOptions, KsefCredentials } from './types';
+import type {
+  ContextIdentifier,
+  EnvironmentName,
+  EnvironmentProvider,
+  KsefClientOptions,
+  KsefCredentials,
+  KsefEnvironment,
+} from './types';
 import { KsefInputError } from './http/errors';
 import { CONTEXT_TYPES } from './protocol/model/identifiers';
 
@@ -9,7 +16,11 @@ export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', strin
   production: 'https://api.ksef.mf.gov.pl/v2',
 };
 
-const ENVIRONMENT_NAMES: EnvironmentName[] = ['sandbox', 'test', 'demo', 'production', 'custom'];
+const NAMED_ENVIRONMENTS = ['test', 'demo', 'production', 'custom'] as const;
+type NamedEnvironment = (typeof NAMED_ENVIRONMENTS)[number];
+const ENVIRONMENT_CHOICES =
+  "'test', 'demo', 'production', 'custom' (with baseUrl), or the embedded sandbox passed as environment: embeddedSandbox() " +
+  "(from require('@ksef-flow/n8n-nodes-ksef/dist/sandbox'))";
 const CREDENTIAL_METHODS: KsefCredentials['method'][] = ['ksefToken', 'certificate'];
 
 /** Where the client talks to and in which context, after defaults were filled in. */
@@ -23,55 +34,65 @@ export interface ResolvedEnvironment {
 
 /**
  * Checks the options that can be checked without the network, so a misconfiguration fails at once with
- * the field to fix. The embedded sandbox may leave context and token out: they come from the sandbox.
+ * the field to fix. With the embedded sandbox context and token may be left out: they come from the sandbox.
  */
-export function checkEnvironmentOptions(options: KsefClientOptions): void {
+export function checkEnvironmentOptions(options: KsefClientOptions): NamedEnvironment | EnvironmentProvider {
   if (!options || typeof options !== 'object') {
     throw new KsefInputError('createKsefClient needs an options object: { environment, credentials }.', { field: 'options' });
   }
-  const environment = environmentOf(options);
-  if (!ENVIRONMENT_NAMES.includes(environment)) {
-    throw new KsefInputError(
-      `environment must be one of ${ENVIRONMENT_NAMES.join(', ')}; got ${JSON.stringify(environment)}.`,
-      { field: 'environment' },
-    );
-  }
+  const environment = checkEnvironment(options.environment);
   if (environment === 'custom') normalizeBaseUrl(options.baseUrl);
   const credentials = options.credentials;
   if (!credentials || !CREDENTIAL_METHODS.includes(credentials.method)) {
-    throw new KsefInputError(`credentials.method must be ${CREDENTIAL_METHODS.map((m) => `'${m}'`).join(' or ')}.`, {
+    throw new KsefInputError(`The authentication method must be ${CREDENTIAL_METHODS.map((m) => `'${m}'`).join(' or ')}.`, {
       field: 'credentials.method',
     });
   }
-  const requireAll = environment !== 'sandbox';
+  const requireAll = typeof environment === 'string';
   if (credentials.contextIdentifier !== undefined || requireAll) checkContextIdentifier(credentials.contextIdentifier);
   if (credentials.method === 'ksefToken' && (credentials.ksefToken !== undefined || requireAll)) checkKsefToken(credentials.ksefToken);
+  return environment;
 }
 
-/** The embedded sandbox unless another environment is named, so the engine works offline out of the box. */
-function environmentOf(options: KsefClientOptions): EnvironmentName {
-  return options.environment === undefined ? 'sandbox' : options.environment;
+/**
+ * No default: a script that forgets the environment must not send invoices anywhere, least of all to a simulator
+ * whose KSeF numbers look real. The sandbox is an object handed in, so the engine never loads it.
+ */
+function checkEnvironment(environment: KsefEnvironment | undefined): NamedEnvironment | EnvironmentProvider {
+  if (environment === undefined || environment === null || (environment as unknown) === '') {
+    throw new KsefInputError(`environment is required: ${ENVIRONMENT_CHOICES}. Nothing is sent without it.`, { field: 'environment' });
+  }
+  if (typeof environment === 'object') {
+    if (environment.name === 'sandbox' && typeof environment.connect === 'function') return environment;
+    throw new KsefInputError(`environment is an object but not the embedded sandbox; use ${ENVIRONMENT_CHOICES}.`, { field: 'environment' });
+  }
+  if ((environment as string) === 'sandbox') {
+    throw new KsefInputError(
+      "environment 'sandbox' is not a name the engine resolves: pass the embedded sandbox itself as environment: embeddedSandbox() " +
+        "(from require('@ksef-flow/n8n-nodes-ksef/dist/sandbox')).",
+      { field: 'environment' },
+    );
+  }
+  if (!(NAMED_ENVIRONMENTS as readonly string[]).includes(environment)) {
+    throw new KsefInputError(`environment must be ${ENVIRONMENT_CHOICES}; got ${JSON.stringify(environment)}.`, { field: 'environment' });
+  }
+  return environment;
 }
 
-/** Resolves base URL and credentials; starts the embedded sandbox only when the sandbox environment is used. */
+/** Resolves base URL and credentials; a provided environment (the embedded sandbox) is connected to, and started, only here. */
 export async function resolveEnvironment(options: KsefClientOptions): Promise<ResolvedEnvironment> {
-  checkEnvironmentOptions(options);
+  const environment = checkEnvironmentOptions(options);
   const { credentials } = options;
   const { contextIdentifier } = credentials;
   const ksefToken = credentials.method === 'ksefToken' ? credentials.ksefToken : undefined;
-  const environment = environmentOf(options);
-  if (environment === 'sandbox') {
-    const sandbox = await loadSandbox().ensureEmbeddedSandbox();
-    if (!sandbox.officialSchemas) {
-      options.logger?.warn(
-        'The embedded KSeF sandbox did not find the official KSeF files (set KSEF_SPEC_DIR to the folder containing ksef-docs/): it checks invoices for well-formedness and KSeF\'s file rules only, not against the official XSDs.',
-      );
-    }
+  if (typeof environment === 'object') {
+    const provided = await environment.connect();
+    if (provided.warning) options.logger?.warn(provided.warning);
     return {
-      name: 'sandbox',
-      baseUrl: sandbox.baseUrl,
-      contextIdentifier: contextIdentifier ?? sandbox.contextIdentifier,
-      ...(credentials.method === 'ksefToken' && { ksefToken: ksefToken ?? sandbox.ksefToken }),
+      name: environment.name,
+      baseUrl: provided.baseUrl,
+      contextIdentifier: contextIdentifier ?? provided.contextIdentifier,
+      ...(credentials.method === 'ksefToken' && { ksefToken: ksefToken ?? provided.ksefToken }),
     };
   }
   const baseUrl = environment === 'custom' ? normalizeBaseUrl(options.baseUrl) : ENVIRONMENT_BASE_URLS[environment];
@@ -109,32 +130,25 @@ export function normalizeBaseUrl(baseUrl: unknown): string {
 function checkContextIdentifier(context: ContextIdentifier | undefined): void {
   const field = 'credentials.contextIdentifier';
   if (!context || typeof context !== 'object') {
-    throw new KsefInputError(`${field} is required: the context to work in, e.g. { type: 'Nip', value: '1234563218' }.`, {
+    throw new KsefInputError("The context identifier is required: the context to work in, e.g. the NIP { type: 'Nip', value: '1234563218' }.", {
       field,
     });
   }
   if (!CONTEXT_TYPES.includes(context.type)) {
-    throw new KsefInputError(`${field}.type must be one of ${CONTEXT_TYPES.join(', ')}.`, { field: `${field}.type` });
+    throw new KsefInputError(`The context identifier type must be one of ${CONTEXT_TYPES.join(', ')}.`, { field: `${field}.type` });
   }
   if (typeof context.value !== 'string' || context.value.trim() === '') {
-    throw new KsefInputError(`${field}.value is required (e.g. the ten-digit NIP).`, { field: `${field}.value` });
+    throw new KsefInputError('The context identifier is empty: give it, e.g. the ten-digit NIP.', { field: `${field}.value` });
   }
   if (context.type === 'Nip' && !/^\d{10}$/.test(context.value)) {
-    throw new KsefInputError(`${field}.value must be a NIP of ten digits without dashes.`, { field: `${field}.value` });
+    throw new KsefInputError('The context identifier must be a NIP of ten digits without dashes.', { field: `${field}.value` });
   }
 }
 
 function checkKsefToken(token: string | undefined): void {
   if (typeof token !== 'string' || token.trim() === '') {
-    throw new KsefInputError('credentials.ksefToken is required: the KSeF token generated in KSeF (Aplikacja Podatnika).', {
+    throw new KsefInputError('The KSeF token is required: the token generated in KSeF (Aplikacja Podatnika).', {
       field: 'credentials.ksefToken',
     });
   }
-}
-
-type SandboxModule = typeof import('../sandbox');
-
-/** Required lazily so hosts that never use the sandbox never load it. */
-function loadSandbox(): SandboxModule {
-  return require('../sandbox') as SandboxModule;
 }

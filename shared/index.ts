@@ -1,6 +1,6 @@
 /** Public surface of the KSeF engine. */
 export { createKsefClient } from './client';
-export { clientOptionsFromSettings, type ConnectionSettings } from './connection';
+export { clientOptionsFromSettings, type ConnectionHost, type ConnectionSettings } from './connection';
 export type * from './types';
 export {
   KsefError,

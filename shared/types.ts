@@ -31,14 +31,39 @@ export type {
   TokenInfo,
 };
 
+/** Which environment answered, as results report it (`environment`). */
 export type EnvironmentName = 'sandbox' | 'test' | 'demo' | 'production' | 'custom';
+
+/**
+ * An environment handed to the engine as an object instead of named: the embedded sandbox (`embeddedSandbox()` of
+ * the package's `dist/sandbox` entry). The engine never loads a simulator itself, so a script that names no
+ * environment fails instead of sending invoices to one.
+ */
+export interface EnvironmentProvider {
+  /** What results report as `environment`: only the simulator is handed in. */
+  readonly name: 'sandbox';
+  /** Where its API is (starting it when needed), with the demo context and KSeF token for credentials left out. */
+  connect(): Promise<ProvidedEnvironment>;
+}
+
+export interface ProvidedEnvironment {
+  /** The API root, e.g. `http://127.0.0.1:40123/v2`. */
+  baseUrl: string;
+  contextIdentifier: ContextIdentifier;
+  ksefToken: string;
+  /** What the caller should know about this environment, logged as a warning (e.g. it validates less than KSeF). */
+  warning?: string;
+}
+
+/** Where a client sends: an official environment, `custom` (with `baseUrl`), or a provided one (the embedded sandbox). */
+export type KsefEnvironment = 'test' | 'demo' | 'production' | 'custom' | EnvironmentProvider;
 
 /** Authentication with a KSeF token. */
 export interface KsefTokenCredentials {
   method: 'ksefToken';
-  /** May be omitted on the sandbox: the embedded sandbox's demo context is used. */
+  /** May be omitted with the embedded sandbox: its demo context is used. */
   contextIdentifier?: ContextIdentifier;
-  /** May be omitted on the sandbox: the embedded sandbox's owner token is used. */
+  /** May be omitted with the embedded sandbox: its owner token is used. */
   ksefToken?: string;
 }
 
@@ -114,8 +139,8 @@ export interface TokenStore {
 }
 
 export interface KsefClientOptions {
-  /** Default `sandbox`: the embedded simulator. */
-  environment?: EnvironmentName;
+  /** Required, never defaulted: `'test'`, `'demo'`, `'production'`, `'custom'` or the embedded sandbox (`embeddedSandbox()`). */
+  environment: KsefEnvironment;
   /** Required when environment is `custom`: the API root, e.g. `https://host/v2`. */
   baseUrl?: string;
   credentials: KsefCredentials;
@@ -181,6 +206,11 @@ export interface InvoiceResult {
   invoiceNumber?: string;
   invoiceHash: string;
   referenceNumber?: string;
+  /**
+   * The session this invoice was sent in, when it is not the result's `sessionReferenceNumber`: KSeF made that
+   * session temporarily unavailable (21184) and the invoices not yet sent went on in a new one.
+   */
+  sessionReferenceNumber?: string;
   ksefNumber?: string;
   status?: StatusInfo;
   invoicingDate?: string;
@@ -210,6 +240,8 @@ export interface SessionUpoPage {
 }
 
 export interface SendInvoicesResult {
+  /** Which environment answered, so a sandbox KSeF number is never taken for a real one. */
+  environment: EnvironmentName;
   sessionReferenceNumber: string;
   sessionStatus?: StatusInfo;
   invoices: InvoiceResult[];
@@ -248,6 +280,8 @@ export interface GetInvoiceStatusOptions {
 
 /** An invoice's status read later; the storage URL of its UPO is replaced by the UPO itself. */
 export interface InvoiceStatusResult extends Omit<SessionInvoiceStatus, 'upoDownloadUrl' | 'upoDownloadUrlExpirationDate'> {
+  /** Which environment answered, so a sandbox KSeF number is never taken for a real one. */
+  environment: EnvironmentName;
   sessionReferenceNumber: string;
   /** True when KSeF assigned a KSeF number (status 200). */
   accepted: boolean;

@@ -10,6 +10,7 @@ import {
   type Logger,
   type SubjectIdentifierType,
 } from '../../shared';
+import { embeddedSandbox } from '../../sandbox';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
 
 /** The settings of the dialog (the credentials aside). */
@@ -59,6 +60,9 @@ const CREDENTIALS: Record<keyof KsefConfigCredentials, { type: 'text' | 'passwor
   privateKeyPem: { type: 'password' },
   privateKeyPassphrase: { type: 'password' },
 };
+
+/** The dialog's default environment; the engine takes it only when handed in. */
+const sandbox = embeddedSandbox();
 
 /** What the editor sends for a saved password credential the user did not retype. */
 const SAVED_PASSWORD = '__PWRD__';
@@ -135,7 +139,7 @@ export default function registerKsefConfig(RED: NodeAPI): void {
         authTokenRequestSchema: def.authTokenRequestSchema,
         ...credentials,
       },
-      logger,
+      { sandbox, logger },
     );
   }
 

@@ -1,4 +1,4 @@
-import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions } from '../../shared';
+import type { EnvironmentName, InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions } from '../../shared';
 import type { KsefConfigNode } from './ksef-config';
 import { hasToJson } from './operationNode';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './runtimeTypes';
@@ -54,12 +54,13 @@ export default function registerKsefSend(RED: NodeAPI): void {
         const inputIsArray = Array.isArray(msg.payload);
         msg.payload = inputIsArray ? result.invoices : result.invoices[0];
         msg.ksef = {
+          environment: result.environment,
           sessionReferenceNumber: result.sessionReferenceNumber,
           sessionStatus: result.sessionStatus,
           sessionUpo: result.sessionUpo,
         };
         const failed = result.invoices.filter((invoice) => !invoice.accepted && !invoice.pending);
-        node.status(summaryStatus(result.invoices));
+        node.status(summaryStatus(result.invoices, result.environment));
 
         send(msg);
         done(failed.length > 0 ? new Error(failureMessage(failed, result.invoices.length, inputIsArray)) : undefined);
@@ -83,18 +84,20 @@ export default function registerKsefSend(RED: NodeAPI): void {
   }
 
   /**
-   * Every outcome with its count ("1 accepted, 1 rejected"), so a partial success is visible on the canvas. Red when
-   * any invoice failed, yellow when some are still processing, green when all were accepted.
+   * Every outcome with its count ("1 accepted, 1 rejected"), so a partial success is visible on the canvas, marked
+   * "(sandbox)" when the simulator answered, so its KSeF numbers are not taken for real ones. Red when any invoice
+   * failed, yellow when some are still processing, green when all were accepted.
    */
-  function summaryStatus(invoices: InvoiceResult[]): NodeStatus {
+  function summaryStatus(invoices: InvoiceResult[], environment: EnvironmentName): NodeStatus {
     const counts = { accepted: 0, rejected: 0, 'not-sent': 0, pending: 0 };
     for (const invoice of invoices) counts[outcomeOf(invoice)] += 1;
     const text = (Object.keys(counts) as Array<keyof typeof counts>)
       .filter((outcome) => counts[outcome] > 0)
       .map((outcome) => RED._(`ksef-send.status.${outcome}`, { count: counts[outcome] }))
       .join(', ');
+    const marker = environment === 'sandbox' ? ` ${RED._('ksef-send.status.sandbox')}` : '';
     const fill = counts.rejected + counts['not-sent'] > 0 ? 'red' : counts.pending > 0 ? 'yellow' : 'green';
-    return { fill, shape: 'dot', text };
+    return { fill, shape: 'dot', text: text + marker };
   }
 
   function failureMessage(failed: InvoiceResult[], total: number, isArray: boolean): string {

@@ -90,7 +90,7 @@ async function authenticateOnce(method: AuthenticationMethod, deps: Authenticati
   if (status.code !== SUCCEEDED) {
     const details = status.details?.length ? `: ${status.details.join(' ')}` : '';
     throw new KsefAuthError(
-      `KSeF refused authentication ${referenceNumber} (${status.code} ${status.description})${details} Check ${method.credentialField} and the context identifier.`,
+      `KSeF refused authentication ${referenceNumber} (${status.code} ${status.description})${details} Check ${method.credentialLabel} and the context identifier.`,
       {
         exceptions: [{ code: status.code, description: status.description, ...(status.details && { details: status.details }) }],
         field: method.credentialField,

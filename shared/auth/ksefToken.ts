@@ -7,6 +7,7 @@ import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationO
 export class KsefTokenAuthentication implements AuthenticationMethod {
   readonly fingerprint: string;
   readonly credentialField = 'credentials.ksefToken';
+  readonly credentialLabel = 'the KSeF token';
   /** A true private field: invisible to JSON, `console.log` and `util.inspect`. */
   readonly #ksefToken: string;
 

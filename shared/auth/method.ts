@@ -34,7 +34,9 @@ export interface AuthenticationMethod {
   readonly contextIdentifier: ContextIdentifier;
   /** Non-secret identity of the credential (SHA-256 fingerprint), part of the token cache key. */
   readonly fingerprint: string;
-  /** The input field to blame when KSeF refuses the credential, e.g. `credentials.ksefToken`. */
+  /** The input field to blame when KSeF refuses the credential, e.g. `credentials.ksefToken` (for `field`). */
   readonly credentialField: string;
+  /** The credential as a person names it, for messages: 'the KSeF token', 'the certificate'. */
+  readonly credentialLabel: string;
   start(context: AuthenticationMethodContext): Promise<AuthenticationOperation>;
 }

@@ -64,7 +64,7 @@ function explainAuthMethod(error: unknown): unknown {
   const refused = NOT_FOR_THIS_AUTH_METHOD_CODES.some((code) => error.hasCode(code)) || error.reasonCode === 'auth-method-not-allowed';
   if (!refused) return error;
   return new KsefForbiddenError(
-    `KSeF certificates can be requested only after authenticating with a certificate (credentials.method 'certificate'), not with a KSeF token. ${error.message}`,
+    `KSeF certificates can be requested only after authenticating with a certificate (authentication method 'certificate'), not with a KSeF token. ${error.message}`,
     { status: error.status, exceptions: error.exceptions, traceId: error.traceId, reasonCode: error.reasonCode, field: 'credentials.method', cause: error },
   );
 }

@@ -61,7 +61,7 @@ export async function sendInvoicesOnline(
   deps: OnlineSessionDeps,
   inputs: InvoiceInput[],
   options: SendInvoicesOptions = {},
-): Promise<SendInvoicesResult> {
+): Promise<Omit<SendInvoicesResult, 'environment'>> {
   const schema = checkSchema(options.schema);
   const waitMs = checkDuration(options.waitForProcessingMs, DEFAULT_WAIT_FOR_PROCESSING_MS, 'options.waitForProcessingMs');
   const sendDeadlineMs = checkDuration(options.sendDeadlineMs, DEFAULT_SEND_DEADLINE_MS, 'options.sendDeadlineMs');
@@ -82,9 +82,9 @@ export async function sendInvoicesOnline(
   const sendable = prepared.filter((invoice) => !invoice.problem);
   if (sendable.length === 0) return { sessionReferenceNumber: '', invoices: results };
 
-  const session = new OnlineSession(deps);
+  const first = new OnlineSession(deps);
   try {
-    await session.open(schema, sendDeadline);
+    await first.open(schema, sendDeadline);
   } catch (error) {
     // No session before the deadline: every invoice is "not sent; retry after", each named, as when sending ran out of time.
     if (!(error instanceof KsefRateLimitError)) throw error;
@@ -92,33 +92,33 @@ export async function sendInvoicesOnline(
     return { sessionReferenceNumber: '', invoices: results };
   }
 
-  await forEachWithConcurrency(sendable, SEND_CONCURRENCY, async (invoice) => {
-    try {
-      results[invoice.index].referenceNumber = await session.send(invoice, sendDeadline);
-    } catch (error) {
-      results[invoice.index].error = sendFailure(invoice.index, error);
-    }
-  });
+  const sentIn = await sendInSessions(first, sendable, results, { deps, schema, sendDeadline });
+  const sessions = [...new Set([first, ...sentIn.values()])];
+  // The result names the session sending ended in; an invoice sent in an earlier one names its own.
+  const session = sessions[sessions.length - 1];
+  for (const [index, holder] of sentIn) if (holder !== session) results[index].sessionReferenceNumber = holder.referenceNumber;
   // KSeF gets the whole processing wait from the moment the last invoice went out, however long sending took.
   const processingDeadline = clock.now().getTime() + waitMs;
 
-  const sent = results.filter((result) => result.referenceNumber);
-  if (waitMs > 0) await session.waitForInvoices(sent, processingDeadline);
-  else for (const result of sent) result.pending = true;
+  const sentBy = (holder: OnlineSession) => results.filter((result) => sentIn.get(result.index) === holder);
+  if (waitMs > 0) await Promise.all(sessions.map((holder) => holder.waitForInvoices(sentBy(holder), processingDeadline)));
+  else for (const result of results) if (sentIn.has(result.index)) result.pending = true;
 
   if (options.fetchUpo ?? true) {
     await forEachWithConcurrency(
       results.filter((result) => result.accepted && !result.upo),
       UPO_CONCURRENCY,
-      (result) => session.fetchInvoiceUpo(result),
+      (result) => sentIn.get(result.index)!.fetchInvoiceUpo(result),
     );
   } else {
     // A resolved duplicate brings its original's UPO along; leave it out when UPOs were not asked for.
     for (const result of results) delete result.upo;
   }
 
-  const outcome: SendInvoicesResult = { sessionReferenceNumber: session.referenceNumber, invoices: results };
+  const outcome: Omit<SendInvoicesResult, 'environment'> = { sessionReferenceNumber: session.referenceNumber, invoices: results };
   if (options.closeSession ?? true) {
+    // Sessions KSeF made unavailable are closed too (their invoices are in KSeF); their session UPO is not awaited.
+    for (const earlier of sessions.slice(0, -1)) await earlier.close();
     const closed = await session.close();
     if (closed && waitMs > 0) {
       const status = await session.waitForSession(processingDeadline);
@@ -131,6 +131,66 @@ export async function sendInvoicesOnline(
     }
   }
   return outcome;
+}
+
+/** KSeF's answer to sending into an online session it made temporarily unavailable (service work): open a new one. */
+const SESSION_UNAVAILABLE_CODE = 21184;
+
+/**
+ * Sends `invoices` in `session`. When KSeF answers 21184 (open-api.json 2.8.1, CIRFMF/ksef-api: "Trwają prace
+ * serwisowe i sesja ... jest tymczasowo niedostępna. Spróbuj ponownie później lub otwórz nową sesję"), the invoices
+ * it has not taken go on in a new session, and so on while each session takes at least one invoice: a fresh
+ * session that takes none means the service work is not about one session, and its invoices are reported not sent.
+ * Returns the session each sent invoice went in, by input index.
+ */
+async function sendInSessions(
+  session: OnlineSession,
+  invoices: PreparedInvoice[],
+  results: InvoiceResult[],
+  how: { deps: OnlineSessionDeps; schema: InvoiceSchema; sendDeadline: Date },
+): Promise<Map<number, OnlineSession>> {
+  const sentIn = new Map<number, OnlineSession>();
+  let current = session;
+  let left = invoices;
+  for (;;) {
+    /** KSeF's 21184 answers in this session; once there is one, the invoices not yet sent wait for the next session. */
+    const refusals: KsefError[] = [];
+    const notTaken: PreparedInvoice[] = [];
+    await forEachWithConcurrency(left, SEND_CONCURRENCY, async (invoice) => {
+      if (refusals.length > 0) return void notTaken.push(invoice);
+      try {
+        results[invoice.index].referenceNumber = await current.send(invoice, how.sendDeadline);
+        sentIn.set(invoice.index, current);
+      } catch (error) {
+        if (error instanceof KsefError && error.hasCode(SESSION_UNAVAILABLE_CODE)) {
+          refusals.push(error);
+          notTaken.push(invoice);
+        } else {
+          results[invoice.index].error = sendFailure(invoice.index, error);
+        }
+      }
+    });
+    if (refusals.length === 0) return sentIn;
+    if (![...sentIn.values()].includes(current)) {
+      for (const invoice of notTaken) results[invoice.index].error = sendFailure(invoice.index, refusals[0]);
+      // A replacement that took nothing is closed at once (KSeF cancels an empty session); the first stays the result's.
+      if (current !== session) await current.close();
+      return sentIn;
+    }
+    how.deps.logger?.warn('KSeF made the online session temporarily unavailable (21184); sending the remaining invoices in a new session', {
+      sessionReferenceNumber: current.referenceNumber,
+      remaining: notTaken.length,
+    });
+    const next = new OnlineSession(how.deps);
+    try {
+      await next.open(how.schema, how.sendDeadline);
+    } catch (error) {
+      for (const invoice of notTaken) results[invoice.index].error = sendFailure(invoice.index, error);
+      return sentIn;
+    }
+    current = next;
+    left = notTaken.sort((a, b) => a.index - b.index);
+  }
 }
 
 /** A wait in milliseconds given by the caller: a finite number ≥ 0, else a `KsefInputError` naming the option. */

@@ -20,7 +20,7 @@ export interface InvoiceStatusDeps {
  * by finding its KSeF number among the session's invoices. The UPO comes from the storage URL of the status,
  * else from `GET /sessions/{ref}/invoices/ksef/{ksefNumber}/upo`; a UPO that cannot be read is logged and left out.
  */
-export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvoiceStatusOptions): Promise<InvoiceStatusResult> {
+export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvoiceStatusOptions): Promise<Omit<InvoiceStatusResult, 'environment'>> {
   const example = '20250625-SO-2C3E6C8000-B675CF5D68-07';
   const sessionReferenceNumber = requireReferenceNumber(options?.sessionReferenceNumber, 'sessionReferenceNumber', example);
   const { invoiceReferenceNumber, ksefNumber } = options;
@@ -35,7 +35,7 @@ export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvo
       : await findByKsefNumber(deps.api, sessionReferenceNumber, ksefNumber);
   const { upoDownloadUrl, upoDownloadUrlExpirationDate, ...fields } = status;
   const accepted = status.status.code === SUCCESS && !!status.ksefNumber;
-  const result: InvoiceStatusResult = { sessionReferenceNumber, accepted, pending: status.status.code < SUCCESS, ...fields };
+  const result: Omit<InvoiceStatusResult, 'environment'> = { sessionReferenceNumber, accepted, pending: status.status.code < SUCCESS, ...fields };
   if (accepted && options.fetchUpo !== false) {
     const upo = await downloadUpo(deps, [
       ...(upoDownloadUrl ? [upoDownloadUrl] : []),

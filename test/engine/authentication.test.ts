@@ -1,5 +1,6 @@
+import { embeddedSandbox, ensureEmbeddedSandbox } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { KsefAuthError, KsefTimeoutError, MemoryTokenStore, createKsefClient, type AuthTokens, type TokenStore } from '../../shared';
+import { KsefAuthError, KsefInputError, KsefTimeoutError, MemoryTokenStore, createKsefClient, type AuthTokens, type TokenStore } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy } from './support/faultProxy';
 import { ManualClock, RecordingLogger } from './support/time';
@@ -175,13 +176,35 @@ describe('an authentication that does not finish', () => {
 });
 
 describe('the embedded sandbox environment', () => {
-  it('starts the embedded sandbox on first use and takes context and token from it', async () => {
-    const client = createKsefClient({ environment: 'sandbox', credentials: { method: 'ksefToken' } });
+  it('starts the embedded sandbox handed in on first use, takes context and token from it, and says it answered', async () => {
+    const client = createKsefClient({ environment: embeddedSandbox(), credentials: { method: 'ksefToken' } });
     const auth = await client.authenticate();
     const result = await client.sessions.online.send([buildDemoInvoice()], { fetchUpo: false });
+    const status = await client.sessions.invoiceStatus({
+      sessionReferenceNumber: result.sessionReferenceNumber,
+      invoiceReferenceNumber: result.invoices[0].referenceNumber!,
+      fetchUpo: false,
+    });
     await client.close();
+    await (await ensureEmbeddedSandbox()).close();
 
     expect(auth.contextIdentifier).toEqual({ type: 'Nip', value: '1234563218' });
     expect(result.invoices[0].accepted).toBe(true);
+    expect(result.environment).toBe('sandbox');
+    expect(status).toMatchObject({ environment: 'sandbox', ksefNumber: result.invoices[0].ksefNumber });
+  });
+
+  it('is never a default: without an environment (or with the bare name) the client refuses before anything is sent', () => {
+    const withoutEnvironment = () => createKsefClient({ credentials: { method: 'ksefToken' } } as never);
+    expect(withoutEnvironment).toThrow(KsefInputError);
+    expect(withoutEnvironment).toThrow(
+      expect.objectContaining({
+        field: 'environment',
+        message: expect.stringMatching(/^environment is required: 'test', 'demo', 'production', 'custom' \(with baseUrl\), or the embedded sandbox passed as environment: embeddedSandbox\(\)/),
+      }),
+    );
+    expect(() => createKsefClient({ environment: 'sandbox' as never, credentials: { method: 'ksefToken' } })).toThrow(
+      expect.objectContaining({ field: 'environment', message: expect.stringMatching(/pass the embedded sandbox itself as environment: embeddedSandbox\(\)/) }),
+    );
   });
 });

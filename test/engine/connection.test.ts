@@ -1,9 +1,16 @@
-import { clientOptionsFromSettings } from '../../shared';
+import { clientOptionsFromSettings, type EnvironmentProvider } from '../../shared';
 import { restorePemLineBreaks } from '../../shared/protocol/x509/keyMaterial';
 
+/** The host's sandbox as the forms hand it in; never connected to here. */
+const sandbox: EnvironmentProvider = {
+  name: 'sandbox',
+  connect: () => Promise.reject(new Error('not connected in these tests')),
+};
+
 describe('connection settings of the host forms', () => {
-  it('defaults to the sandbox with the KSeF-token method and fills nothing it was not given', () => {
-    expect(clientOptionsFromSettings({})).toEqual({ environment: 'sandbox', credentials: { method: 'ksefToken' } });
+  it('defaults to the sandbox the host hands in, with the KSeF-token method, and fills nothing it was not given', () => {
+    expect(clientOptionsFromSettings({}, { sandbox })).toEqual({ environment: sandbox, credentials: { method: 'ksefToken' } });
+    expect(clientOptionsFromSettings({ environment: 'sandbox' }, { sandbox }).environment).toBe(sandbox);
   });
 
   it('maps a KSeF-token connection, trimming its text fields and ignoring the certificate fields', () => {
@@ -14,7 +21,7 @@ describe('connection settings of the host forms', () => {
       contextIdentifierValue: ' 1234563218-00001 ',
       ksefToken: ' secret-token ',
       pkcs12: 'ignored for the token method',
-    });
+    }, { sandbox });
     expect(options).toEqual({
       environment: 'custom',
       baseUrl: 'https://ksef.example/v2',
@@ -24,7 +31,7 @@ describe('connection settings of the host forms', () => {
 
   it('maps PKCS#12 and PEM certificates, keeping passwords exactly as typed', () => {
     expect(
-      clientOptionsFromSettings({ environment: 'test', authenticationMethod: 'certificate', contextIdentifierValue: '1234563218', pkcs12: 'MIIB', pkcs12Password: ' pass ' }),
+      clientOptionsFromSettings({ environment: 'test', authenticationMethod: 'certificate', contextIdentifierValue: '1234563218', pkcs12: 'MIIB', pkcs12Password: ' pass ' }, { sandbox }),
     ).toEqual({
       environment: 'test',
       credentials: {
@@ -40,7 +47,7 @@ describe('connection settings of the host forms', () => {
       certificatePem: 'CERT',
       privateKeyPem: 'KEY',
       subjectIdentifierType: 'certificateFingerprint',
-    });
+    }, { sandbox });
     expect(pem.credentials).toEqual({
       method: 'certificate',
       certificate: { certificatePem: 'CERT', privateKeyPem: 'KEY', passphrase: undefined },
@@ -55,7 +62,7 @@ describe('connection settings of the host forms', () => {
       authTokenRequestSchema: '2.1',
       allowedIps: ' 203.0.113.7, 198.51.100.1-198.51.100.99\n192.0.2.0/24 ;203.0.113.8 ',
       allowCurrentIp: true,
-    });
+    }, { sandbox });
     expect(options.credentials).toMatchObject({
       authTokenRequestSchema: '2.1',
       authorizationPolicy: {
@@ -63,10 +70,10 @@ describe('connection settings of the host forms', () => {
         allowChallengeClientIp: true,
       },
     });
-    const currentOnly = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '  ', allowCurrentIp: true });
+    const currentOnly = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '  ', allowCurrentIp: true }, { sandbox });
     expect(currentOnly.credentials).toMatchObject({ authorizationPolicy: { allowChallengeClientIp: true } });
     expect(currentOnly.credentials).not.toHaveProperty('authorizationPolicy.allowedIps');
-    const none = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '', allowCurrentIp: false });
+    const none = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '', allowCurrentIp: false }, { sandbox });
     expect(none.credentials).not.toHaveProperty('authorizationPolicy');
     expect(none.credentials).not.toHaveProperty('authTokenRequestSchema');
   });

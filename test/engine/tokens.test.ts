@@ -54,7 +54,9 @@ describe('KSeF tokens', () => {
     expect(failure).toBeInstanceOf(KsefAuthError);
     const error = failure as KsefAuthError;
     expect(error.field).toBe('credentials.ksefToken');
-    expect(error.message).toMatch(/refused authentication .*\(450 .*Check credentials.ksefToken/);
+    // The field is named as a person knows it; the engine's name is only in `field`.
+    expect(error.message).toMatch(/refused authentication .*\(450 .*Check the KSeF token and the context identifier\./);
+    expect(error.message).not.toContain('credentials.');
     expect(`${error.message} ${JSON.stringify(error.toJSON())} ${tokenLogger.text()}`).not.toContain(generated.token);
   });
 

@@ -10,7 +10,7 @@ import {
   type AuthTokens,
   type CertificateCredentials,
 } from '../../shared';
-import { DEFAULT_SANDBOX_NIP, ensureEmbeddedSandbox } from '../../sandbox';
+import { DEFAULT_SANDBOX_NIP, embeddedSandbox, ensureEmbeddedSandbox } from '../../sandbox';
 import { startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import {
   PEM_PASSPHRASE,
@@ -142,7 +142,7 @@ describe('certificate (XAdES) authentication', () => {
     expect(failure).toBeInstanceOf(KsefInputError);
     expect(failure).toMatchObject({
       field: 'credentials.authorizationPolicy.allowChallengeClientIp',
-      message: expect.stringMatching(/KSeF saw this client at ::1, which is not an IPv4 address; .*turn allowChallengeClientIp off and list the allowed addresses in allowedIps/),
+      message: expect.stringMatching(/^Allowing the current IP \(allowChallengeClientIp\) is on, but KSeF saw this client at ::1, which is not an IPv4 address; .*turn allowing the current IP off and list the allowed IP addresses/),
     });
     expect(sandbox.count('POST /auth/challenge')).toBe(1);
     expect(sandbox.count('POST /auth/xades-signature')).toBe(0);
@@ -165,7 +165,8 @@ describe('certificate (XAdES) authentication', () => {
     const refused = await bySubject.authenticate().catch((error: unknown) => error);
     await bySubject.close();
     expect(refused).toBeInstanceOf(KsefAuthError);
-    expect(refused).toMatchObject({ field: 'credentials.subjectIdentifierType', message: expect.stringMatching(/set credentials.subjectIdentifierType to 'certificateFingerprint'/) });
+    expect(refused).toMatchObject({ field: 'credentials.subjectIdentifierType', message: expect.stringMatching(/^The certificate names no NIP or PESEL KSeF can read: set the subject identifier type to 'certificateFingerprint'/) });
+    expect((refused as KsefAuthError).message).not.toContain('credentials.');
     expect((refused as KsefAuthError).hasCode(21406)).toBe(true);
 
     const fingerprint = new X509Certificate(robot.certificatePem).fingerprint256.replace(/:/g, '');
@@ -235,7 +236,7 @@ describe('certificate (XAdES) authentication', () => {
         name: 'both PKCS#12 and PEM',
         certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD, certificatePem: seal.certificatePem, privateKeyPem: seal.privateKeyPem },
         field: 'credentials.certificate',
-        message: /either pkcs12 .* or certificatePem and privateKeyPem .*not both/,
+        message: /^The certificate needs either a PKCS#12 file .* or the certificate and private key in PEM .*not both/,
       },
       {
         name: 'an unknown subject identifier type',
@@ -309,7 +310,7 @@ describe('certificate (XAdES) authentication', () => {
   it("authenticates on the embedded sandbox with only a certificate: the demo context is filled in", async () => {
     const seal = sealOf(DEFAULT_SANDBOX_NIP, 'ec');
     const client = createKsefClient({
-      environment: 'sandbox',
+      environment: embeddedSandbox(),
       credentials: { method: 'certificate', certificate: { pkcs12: seal.pkcs12.toString('base64'), password: PKCS12_PASSWORD } },
       tokenStore: new MemoryTokenStore(),
     });

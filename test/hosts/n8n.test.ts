@@ -212,6 +212,8 @@ describe('KSeF node in a real n8n', () => {
       expect(item.pairedItem).toEqual({ item: i });
       expect(item.json.invoiceNumber).toBe(invoices[i].json.invoiceNumber);
       expectAcceptedWithUpo(host!, item);
+      // The embedded sandbox's KSeF numbers look real: each item says the simulator answered.
+      expect(item.json).toMatchObject({ environment: 'sandbox', sandboxNote: expect.stringMatching(/simulator: this KSeF number and UPO are not real/) });
       // Input fields only with 'Include Input Fields'.
       expect(item.json.xml).toBeUndefined();
     });
@@ -326,6 +328,9 @@ describe('KSeF node in a real n8n', () => {
     for (const item of results) {
       expectAcceptedWithUpo(host!, item);
       expect(item.json.sessionReferenceNumber).toBe(readBack.sessionReferenceNumber);
+      // Read through a credential with a base URL: no sandbox marker.
+      expect(item.json.environment).toBe('custom');
+      expect(item.json.sandboxNote).toBeUndefined();
     }
   });
 

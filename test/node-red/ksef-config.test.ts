@@ -68,6 +68,9 @@ describe('ksef-config Test connection endpoint', () => {
 
     expect(answer.ok).toBe(false);
     expect(answer.error).toMatch(/KSeF refused authentication .*450.*Nieprawidłowy token/);
+    // The dialog shows this text: the field as the user knows it, not the engine's option name.
+    expect(answer.error).toContain('Check the KSeF token and the context identifier.');
+    expect(answer.error).not.toContain('credentials.');
     expect(JSON.stringify(answer)).not.toContain(wrongToken);
   });
 

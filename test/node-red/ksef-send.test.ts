@@ -95,6 +95,8 @@ describe('ksef-send', () => {
     expect(msg.payload[1].invoicingMode).toBe('Offline');
     expect(msg.ksef.sessionReferenceNumber).toMatch(/^\d{8}-SO-/);
     expect(msg.ksef.sessionUpo.length).toBeGreaterThan(0);
+    // A KSeF at a base URL of one's own: no sandbox marker.
+    expect(msg.ksef.environment).toBe('custom');
     expect(statuses().map((s) => [s.fill, s.text])).toEqual([
       ['blue', 'ksef-send.status.sending'],
       ['green', 'ksef-send.status.accepted'],
@@ -144,6 +146,7 @@ describe('ksef-send', () => {
     const retryAt = new Date(Date.now() + 60_000).toISOString();
     const notSent = { index: 1, accepted: false, pending: false, invoiceHash: 'h1', error: { name: 'KsefRateLimitError', message: 'not sent', retryAt } };
     const result: SendInvoicesResult = {
+      environment: 'custom',
       sessionReferenceNumber: '20260101-SO-0000000000-0000000000-00',
       invoices: [{ index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k' }, notSent, { ...notSent, index: 2 }],
     };
@@ -233,6 +236,9 @@ describe('ksef-send', () => {
 
       expect(msg.payload.accepted).toBe(true);
       expect(msg.payload.ksefNumber.startsWith(DEMO_SELLER_NIP)).toBe(true);
+      // The sandbox's KSeF numbers look real: the message and the status say who answered.
+      expect(msg.ksef.environment).toBe('sandbox');
+      expect(statuses().at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'ksef-send.status.accepted ksef-send.status.sandbox' });
     } finally {
       await helper.unload();
       await (await ensureEmbeddedSandbox()).close();

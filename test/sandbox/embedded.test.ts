@@ -1,4 +1,4 @@
-import { ensureEmbeddedSandbox } from '../../sandbox';
+import { embeddedSandbox, ensureEmbeddedSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 import { createKsefClient } from '../../shared';
 import { KsefHttp } from '../support/ksefHttp';
@@ -20,9 +20,9 @@ describe('embedded sandbox', () => {
   });
 });
 
-describe('the engine without an environment', () => {
+describe('the engine given embeddedSandbox()', () => {
   it('talks to the embedded sandbox and its demo company', async () => {
-    const client = createKsefClient({ credentials: { method: 'ksefToken' } });
+    const client = createKsefClient({ environment: embeddedSandbox(), credentials: { method: 'ksefToken' } });
     try {
       const sent = await client.sessions.online.send([buildDemoInvoice()], { fetchUpo: false });
       expect(sent.invoices[0]).toMatchObject({ accepted: true });

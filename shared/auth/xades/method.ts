@@ -21,10 +21,10 @@ const FIELD = 'credentials';
 const CREDENTIAL_REFUSALS: Record<number, { field: string; fix: string }> = {
   9105: { field: `${FIELD}.certificate`, fix: 'The signature did not verify: check that the certificate and key belong together and the key is RSA or EC.' },
   21115: { field: `${FIELD}.certificate`, fix: 'KSeF does not accept this certificate: use a qualified certificate, a KSeF certificate, or (on TEST) a test certificate.' },
-  21117: { field: `${FIELD}.contextIdentifier`, fix: 'The certificate cannot act in a context of this type: check credentials.contextIdentifier.' },
+  21117: { field: `${FIELD}.contextIdentifier`, fix: 'The certificate cannot act in a context of this type: check the context identifier.' },
   21406: {
     field: `${FIELD}.subjectIdentifierType`,
-    fix: "The certificate names no NIP or PESEL KSeF can read: set credentials.subjectIdentifierType to 'certificateFingerprint' (the fingerprint needs permissions in the context).",
+    fix: "The certificate names no NIP or PESEL KSeF can read: set the subject identifier type to 'certificateFingerprint' (the fingerprint needs permissions in the context).",
   },
 };
 
@@ -44,25 +44,25 @@ export interface CertificateAuthenticationSettings {
 export function prepareCertificateAuthentication(credentials: CertificateCredentials, clock: Clock): CertificateAuthenticationSettings {
   const subjectIdentifierType = credentials.subjectIdentifierType ?? 'certificateSubject';
   if (!SUBJECT_IDENTIFIER_TYPES.includes(subjectIdentifierType)) {
-    throw new KsefInputError(`${FIELD}.subjectIdentifierType must be ${SUBJECT_IDENTIFIER_TYPES.join(' or ')}.`, {
+    throw new KsefInputError(`The subject identifier type must be ${SUBJECT_IDENTIFIER_TYPES.join(' or ')}.`, {
       field: `${FIELD}.subjectIdentifierType`,
     });
   }
   const schemaVersion = credentials.authTokenRequestSchema ?? '2.0';
   if (!(schemaVersion in AUTH_TOKEN_REQUEST_NAMESPACES)) {
-    throw new KsefInputError(`${FIELD}.authTokenRequestSchema must be ${Object.keys(AUTH_TOKEN_REQUEST_NAMESPACES).join(' or ')}.`, {
+    throw new KsefInputError(`The authentication request schema must be ${Object.keys(AUTH_TOKEN_REQUEST_NAMESPACES).join(' or ')}.`, {
       field: `${FIELD}.authTokenRequestSchema`,
     });
   }
   const policy = credentials.authorizationPolicy;
   if (policy !== undefined && (typeof policy !== 'object' || policy === null)) {
-    throw new KsefInputError(`${FIELD}.authorizationPolicy must be an object: { allowedIps?, allowChallengeClientIp? }.`, {
+    throw new KsefInputError('The authorization policy must be an object: { allowedIps?, allowChallengeClientIp? }.', {
       field: `${FIELD}.authorizationPolicy`,
     });
   }
   const allowChallengeClientIp = policy?.allowChallengeClientIp ?? false;
   if (typeof allowChallengeClientIp !== 'boolean') {
-    throw new KsefInputError(`${FIELD}.authorizationPolicy.allowChallengeClientIp must be true or false.`, {
+    throw new KsefInputError('Whether to allow the current IP (allowChallengeClientIp) must be true or false.', {
       field: `${FIELD}.authorizationPolicy.allowChallengeClientIp`,
     });
   }
@@ -85,19 +85,19 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
 function keyMaterialSource(certificate: CertificateCredentials['certificate']): KeyMaterialSource {
   const field = `${FIELD}.certificate`;
   if (!certificate || typeof certificate !== 'object') {
-    throw new KsefInputError(`${field} is required: { pkcs12, password } or { certificatePem, privateKeyPem, passphrase? }.`, { field });
+    throw new KsefInputError('The certificate is required: a PKCS#12 file with its password, or the certificate and private key in PEM.', { field });
   }
   const hasPkcs12 = certificate.pkcs12 !== undefined && certificate.pkcs12 !== '';
   const hasPem = certificate.certificatePem !== undefined || certificate.privateKeyPem !== undefined;
   if (hasPkcs12 === hasPem) {
     throw new KsefInputError(
-      `${field} needs either pkcs12 (with password) or certificatePem and privateKeyPem (with passphrase if encrypted), not ${hasPkcs12 ? 'both' : 'neither'}.`,
+      `The certificate needs either a PKCS#12 file (with its password) or the certificate and private key in PEM (with the passphrase if the key is encrypted), not ${hasPkcs12 ? 'both' : 'neither'}.`,
       { field },
     );
   }
   if (hasPkcs12) return { pkcs12: certificate.pkcs12!, password: certificate.password as string };
-  if (!certificate.certificatePem) throw new KsefInputError(`${field}.certificatePem is required with privateKeyPem.`, { field: `${field}.certificatePem` });
-  if (!certificate.privateKeyPem) throw new KsefInputError(`${field}.privateKeyPem is required with certificatePem.`, { field: `${field}.privateKeyPem` });
+  if (!certificate.certificatePem) throw new KsefInputError('The certificate (PEM) is required with the private key (PEM).', { field: `${field}.certificatePem` });
+  if (!certificate.privateKeyPem) throw new KsefInputError('The private key (PEM) is required with the certificate (PEM).', { field: `${field}.privateKeyPem` });
   return { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem, passphrase: certificate.passphrase };
 }
 
@@ -109,6 +109,7 @@ function keyMaterialSource(certificate: CertificateCredentials['certificate']): 
 export class XadesAuthentication implements AuthenticationMethod {
   readonly fingerprint: string;
   readonly credentialField = `${FIELD}.certificate`;
+  readonly credentialLabel = 'the certificate';
   /** Private so the key is invisible to JSON, `console.log` and `util.inspect`. */
   readonly #settings: CertificateAuthenticationSettings;
 
@@ -163,7 +164,7 @@ export class XadesAuthentication implements AuthenticationMethod {
     if (this.clock.now() > notAfter) {
       throw new KeyMaterialError(
         'expired',
-        `The certificate "${this.certificateName}" in ${this.credentialField} expired on ${notAfter.toISOString()}: renew it or use another certificate.`,
+        `The certificate "${this.certificateName}" expired on ${notAfter.toISOString()}: renew it or use another certificate.`,
         this.credentialField,
       );
     }
@@ -180,8 +181,8 @@ export class XadesAuthentication implements AuthenticationMethod {
     if (!clientIp || !isIpv4Address(clientIp)) {
       const seen = clientIp ? `saw this client at ${clientIp}, which is not an IPv4 address` : 'reported no client address with the challenge';
       throw new KsefInputError(
-        `${FIELD}.authorizationPolicy.allowChallengeClientIp is set, but KSeF ${seen}; the AuthTokenRequest policy takes IPv4 addresses only. ` +
-          'Connect to KSeF over IPv4, or turn allowChallengeClientIp off and list the allowed addresses in allowedIps.',
+        `Allowing the current IP (allowChallengeClientIp) is on, but KSeF ${seen}; the AuthTokenRequest policy takes IPv4 addresses only. ` +
+          'Connect to KSeF over IPv4, or turn allowing the current IP off and list the allowed IP addresses.',
         { field: `${FIELD}.authorizationPolicy.allowChallengeClientIp` },
       );
     }

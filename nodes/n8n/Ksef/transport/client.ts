@@ -6,10 +6,14 @@ import type {
   IExecuteFunctions,
   INodeCredentialTestResult,
 } from 'n8n-workflow';
+import { embeddedSandbox } from '../../../../sandbox';
 import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient } from '../../../../shared';
 import { credentialTestMessage } from './errors';
 
 export const KSEF_CREDENTIAL_NAME = 'ksefApi';
+
+/** The credential's default environment; the engine takes it only when handed in. */
+const sandbox = embeddedSandbox();
 
 /**
  * One engine client per credential content for the life of the n8n process, so its cached access token is reused
@@ -29,7 +33,7 @@ export async function getKsefClient(this: IExecuteFunctions): Promise<KsefClient
   const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
   let client = clients.get(key);
   if (!client) {
-    client = createKsefClient(clientOptionsFromSettings(settings, this.logger));
+    client = createKsefClient(clientOptionsFromSettings(settings, { sandbox, logger: this.logger }));
     clients.set(key, client);
   }
   return client;
@@ -43,7 +47,7 @@ export async function ksefApiTest(
   const settings = settingsOf(credential.data);
   let client: KsefClient | undefined;
   try {
-    client = createKsefClient(clientOptionsFromSettings(settings, this.logger));
+    client = createKsefClient(clientOptionsFromSettings(settings, { sandbox, logger: this.logger }));
     const session = await client.authenticate({ force: true });
     const context = session.contextIdentifier;
     const method = settings.authenticationMethod === 'certificate' ? ' with the certificate' : '';

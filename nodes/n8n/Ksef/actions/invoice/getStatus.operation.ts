@@ -112,12 +112,12 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
       if (outcomeOf(invoice) === 'rejected') {
         const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, i), { itemIndex: i, description: rejectionFix(invoice) });
         if (!this.continueOnFail()) throw error;
-        return errorItem.call(this, items, error, i, invoiceJson(invoice, sessionReferenceNumber));
+        return errorItem.call(this, items, error, i, invoiceJson(invoice, invoice));
       }
       const upoProperty = downloadUpo ? (this.getNodeParameter('upoBinaryPropertyName', i, 'upo') as string) : undefined;
       const binary = await upoBinary.call(this, invoice.upo, invoice.ksefNumber, upoProperty);
       return {
-        json: withInputFields.call(this, items, i, invoiceJson(invoice, sessionReferenceNumber)),
+        json: withInputFields.call(this, items, i, invoiceJson(invoice, invoice)),
         ...(Object.keys(binary).length > 0 && { binary }),
       };
     },

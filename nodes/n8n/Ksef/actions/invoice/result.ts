@@ -1,5 +1,5 @@
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
-import { invoiceStatusMeaning, type StatusInfo } from '../../../../../shared';
+import { invoiceStatusMeaning, type EnvironmentName, type StatusInfo } from '../../../../../shared';
 import { itemLabel } from '../../helpers/items';
 
 /** What happened to an invoice, in one word a workflow (or an AI agent) can branch on. */
@@ -38,11 +38,22 @@ function isoTime(value: string | undefined): string | undefined {
   return Number.isNaN(time.getTime()) ? value : time.toISOString();
 }
 
+/** Which session and environment an invoice's result came from (a send result, or a status read). */
+export interface AnswerSource {
+  sessionReferenceNumber?: string;
+  environment: EnvironmentName;
+}
+
+/** Beside a sandbox result, so nobody files a simulator's KSeF number as a real one. */
+const SANDBOX_NOTE =
+  'Answered by the embedded KSeF sandbox, a simulator: this KSeF number and UPO are not real and no invoice was issued in KSeF.';
+
 /**
  * An invoice as a person reads it: KSeF number, invoice number and outcome first, then KSeF's status in Polish
- * with its English meaning, then the references and times. Undefined fields are left out.
+ * with its English meaning, the environment that answered, then the references and times. Undefined fields are
+ * left out.
  */
-export function invoiceJson(invoice: InvoiceFacts, sessionReferenceNumber: string | undefined): IDataObject {
+export function invoiceJson(invoice: InvoiceFacts, { sessionReferenceNumber, environment }: AnswerSource): IDataObject {
   const outcome = outcomeOf(invoice);
   const { status, error } = invoice;
   const duplicateOf = invoice.resolvedFromDuplicate?.originalSessionReferenceNumber;
@@ -57,6 +68,8 @@ export function invoiceJson(invoice: InvoiceFacts, sessionReferenceNumber: strin
         ? `Already sent: this same invoice was accepted before (session ${duplicateOf}); this is its KSeF number and nothing new was issued`
         : status && invoiceStatusMeaning(status.code),
     statusDetails: status?.details?.length ? status.details : undefined,
+    environment,
+    sandboxNote: environment === 'sandbox' ? SANDBOX_NOTE : undefined,
     accepted: invoice.accepted,
     alreadySent: outcome === 'alreadySent' || undefined,
     pending: invoice.pending,

@@ -240,7 +240,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     if (isFailed(invoice)) {
       const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, itemIndex), { itemIndex, description: rejectionFix(invoice) });
       output[itemIndex] = errorItem.call(this, items, error, itemIndex, {
-        ...invoiceJson(invoice, result.sessionReferenceNumber),
+        ...invoiceJson(invoice, result),
         ...(invoice.error && { errorDetails: invoice.error as IDataObject }),
       });
       continue;
@@ -250,7 +250,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
       ...(outcomeOf(invoice) === 'accepted' ? sessionUpo : {}),
     };
     output[itemIndex] = {
-      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, result.sessionReferenceNumber)),
+      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, result)),
       ...(Object.keys(binary).length > 0 && { binary }),
       pairedItem: { item: itemIndex },
     };
