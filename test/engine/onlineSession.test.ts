@@ -214,3 +214,68 @@ describe('a send whose answer was lost', () => {
     });
   });
 });
+
+describe('a session KSeF makes temporarily unavailable (21184)', () => {
+  let sandbox: RecordedSandbox;
+  let client: KsefClient;
+
+  beforeEach(async () => {
+    sandbox = await startRecordedSandbox();
+    client = clientOf(sandbox);
+  });
+  afterEach(async () => {
+    await client.close();
+    await sandbox.close();
+  });
+
+  /** Service work in the sandbox: a send is answered 21184 when `unavailable(invoices the session holds, nth session sent to)`. */
+  function serviceWork(unavailable: (held: number, nth: number) => boolean): void {
+    const sessions: string[] = [];
+    sandbox.state.sessionsUnderMaintenance.has = (referenceNumber: string) => {
+      if (!sessions.includes(referenceNumber)) sessions.push(referenceNumber);
+      return unavailable(sandbox.state.onlineSessions.get(referenceNumber)!.invoices.length, sessions.indexOf(referenceNumber));
+    };
+  }
+
+  it('sends the invoices it did not take in a new session; each invoice says which session holds it', async () => {
+    serviceWork((held, nth) => nth === 0 && held >= 2);
+    const invoices = Array.from({ length: 6 }, (_, i) => buildDemoInvoice({ invoiceNumber: `FV/2026/MAINT/${i + 1}`, lines: 1 }));
+
+    const result = await client.sessions.online.send(invoices);
+
+    expect(sandbox.count('POST /sessions/online')).toBe(2);
+    const refused = sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online/{referenceNumber}/invoices' && e.status === 400);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((e) => JSON.parse(e.responseBody.toString('utf8')).exception.exceptionDetailList[0].exceptionCode === 21184)).toBe(true);
+    expect(result.invoices.every((r) => r.accepted && isValidKsefNumber(r.ksefNumber!) && r.upo && !r.error)).toBe(true);
+    const [first] = sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online').map((e) => JSON.parse(e.responseBody.toString('utf8')).referenceNumber);
+    const inFirst = result.invoices.filter((r) => r.sessionReferenceNumber === first);
+    expect(inFirst).toHaveLength(2);
+    expect(result.sessionReferenceNumber).not.toBe(first);
+    expect(result.invoices.filter((r) => r.sessionReferenceNumber === undefined)).toHaveLength(4);
+    expect(sandbox.state.onlineSessions.get(result.sessionReferenceNumber)!.invoices).toHaveLength(4);
+    expect(result.sessionStatus?.code).toBe(200);
+    expect(sandbox.count('POST /sessions/online/{referenceNumber}/close')).toBe(2);
+  });
+
+  it('reports the invoices not sent when the new session is unavailable before taking any', async () => {
+    serviceWork((held, nth) => nth > 0 || held >= 1);
+    const invoices = Array.from({ length: 3 }, (_, i) => buildDemoInvoice({ invoiceNumber: `FV/2026/MAINT2/${i + 1}`, lines: 1 }));
+
+    const result = await client.sessions.online.send(invoices, { fetchUpo: false });
+
+    expect(sandbox.count('POST /sessions/online')).toBe(2);
+    const accepted = result.invoices.filter((r) => r.accepted);
+    const notSent = result.invoices.filter((r) => r.error);
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0].sessionReferenceNumber).toBeUndefined();
+    expect(notSent).toHaveLength(2);
+    for (const invoice of notSent) {
+      expect(invoice.referenceNumber).toBeUndefined();
+      expect(String(invoice.error!.message)).toMatch(new RegExp(`^invoices\\[${invoice.index}\\] could not be sent: .*21184`));
+    }
+    // The empty replacement was closed at once; the result stays with the session that holds the accepted invoice.
+    expect(sandbox.state.onlineSessions.get(result.sessionReferenceNumber)!.invoices).toHaveLength(1);
+    expect(sandbox.count('POST /sessions/online/{referenceNumber}/close')).toBe(2);
+  });
+});

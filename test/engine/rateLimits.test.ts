@@ -146,3 +146,28 @@ describe('client-side pacing by KSeF rate limits (sandbox at production limits, 
     expect(sandbox.exchanges).toHaveLength(0);
   });
 });
+
+describe("pacing by the context's effective limits (GET /rate-limits of API 2.8.1)", () => {
+  const CLOSE = 'POST /sessions/online/{referenceNumber}/close';
+
+  it('paces closing sessions by the onlineSessionClose group KSeF reports, apart from opening them', async () => {
+    const clock = new VirtualClock();
+    // A context whose closes are limited tighter than the published 20/60/240, and opens left at theirs.
+    const sandbox = await startRecordedSandbox({ clock, specDir: null, rateLimits: { onlineSessionClose: { perSecond: 1, perMinute: 2, perHour: 100 } } });
+    stampExchanges(sandbox, clock);
+    // A close waits for its group's minute window (without a deadline a request waits up to maxRetryAfterMs).
+    const client = clientOf(sandbox, { clock, sleep: clock.sleep, maxRetryAfterMs: 2 * MINUTE_MS });
+    try {
+      for (const tag of ['CLOSE-A', 'CLOSE-B', 'CLOSE-C']) {
+        const result = await client.sessions.online.send(invoices(1, tag), { fetchUpo: false });
+        expect(result.sessionStatus?.code).toBe(200);
+      }
+      expect(sandbox.count(CLOSE)).toBe(3);
+      expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
+      expect(busiestWindow(sandbox, CLOSE, MINUTE_MS)).toBeLessThanOrEqual(2);
+    } finally {
+      await client.close();
+      await sandbox.close();
+    }
+  }, 120_000);
+});
