@@ -34,6 +34,7 @@ import {
   retrieveCertificates,
   revokeCertificate,
 } from './ksefCertificates/ksefCertificates';
+import { getSubjectLimits } from './limits/limits';
 
 const systemClock: Clock = { now: () => new Date() };
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -202,6 +203,11 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       },
       async revoke(serialNumber, reason) {
         await revokeCertificate((await ready()).api, serialNumber, reason);
+      },
+    },
+    limits: {
+      async subject() {
+        return getSubjectLimits((await ready()).api);
       },
     },
     async close(): Promise<void> {

@@ -3,6 +3,7 @@
  */
 import type { InvoiceSchema } from './protocol/model/formCodes';
 import type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType } from './protocol/xml/xades/authTokenRequest';
+import type { SubjectLimits } from './limits/types';
 
 import type {
   CertificateEnrollmentData,
@@ -18,6 +19,7 @@ import type {
 } from './protocol/types';
 
 export type { AllowedIps, AuthTokenRequestSchemaVersion, SubjectIdentifierType };
+export type { SubjectLimits };
 export type {
   CertificateEnrollmentData,
   Clock,
@@ -543,6 +545,11 @@ export interface KsefClient {
     query(options?: QueryCertificatesOptions): AsyncIterable<KsefCertificateInfo>;
     retrieve(serialNumbers: string[]): Promise<RetrievedCertificate[]>;
     revoke(serialNumber: string, reason?: CertificateRevocationReason): Promise<void>;
+  };
+  /** The limits KSeF applies to the caller. */
+  limits: {
+    /** The KSeF certificate limits of the authenticated subject (`GET /limits/subject`). */
+    subject(): Promise<SubjectLimits>;
   };
   /** Releases connections; cached tokens stay in the token store for the next client. */
   close(): Promise<void>;
