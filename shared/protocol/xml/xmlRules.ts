@@ -44,6 +44,7 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * Characters XML 1.0 does not allow at all (production [2] Char): C0 controls except tab/LF/CR, U+FFFE/U+FFFF.
  * Lone surrogates, the rest of the production, cannot survive valid UTF-8; in strings `checkInvoiceText` finds them.
  */
+// eslint-disable-next-line no-control-regex -- matching these control characters is the point
 const ILLEGAL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
 /** The "discouraged" ranges of XML 1.0 §2.2 that KSeF rejects (all 17 planes' last two code points above the BMP). */
