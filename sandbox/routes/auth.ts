@@ -113,15 +113,18 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
     try {
       plain = rsaOaepDecrypt(key.privateKey, encryptedToken).toString('utf8');
     } catch {
-      operation.status = AUTH_STATUS.badToken('Nieprawidłowy token');
+      operation.status = AUTH_STATUS.badToken('Nieprawidłowe szyfrowanie tokena');
       return;
     }
     const separator = plain.lastIndexOf('|');
     const secret = separator > 0 ? plain.slice(0, separator) : plain;
     const timestamp = separator > 0 ? plain.slice(separator + 1) : '';
     const token = state.findKsefTokenBySecret(secret);
-    if (!token || !sameContext(token.contextIdentifier, operation.contextIdentifier)) {
+    // The details of 450 are those of AuthenticationOperationStatusResponse.status (open-api.json 2.8.1, CIRFMF/ksef-api).
+    if (!token) {
       operation.status = AUTH_STATUS.badToken('Nieprawidłowy token');
+    } else if (!sameContext(token.contextIdentifier, operation.contextIdentifier)) {
+      operation.status = AUTH_STATUS.badToken(`Token nie może być użyty w kontekście ${operation.contextIdentifier.value}`);
     } else if (timestamp !== String(challengeTimestampMs)) {
       operation.status = AUTH_STATUS.badToken('Nieprawidłowy czas tokena');
     } else if (token.status === 'Revoked' || token.status === 'Revoking') {

@@ -1,4 +1,4 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, randomBytes } from 'node:crypto';
 import { isValidReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
@@ -108,6 +108,24 @@ describe('sandbox authentication', () => {
     expect(redeem.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21301, details: ['Status uwierzytelniania (450) nie pozwala na pobranie tokenów.'] });
   });
 
+  it('fails with 450 naming the cause when the token cannot be decrypted or belongs to another context', async () => {
+    const { challenge } = (await http.request('POST', '/auth/challenge')).json;
+    const undecryptable = await http.request('POST', '/auth/ksef-token', {
+      body: { challenge, contextIdentifier: sandbox.contextIdentifier, encryptedToken: randomBytes(256).toString('base64') },
+    });
+    expect((await http.authenticationResult(undecryptable.json.referenceNumber, undecryptable.json.authenticationToken.token)).details).toEqual([
+      'Nieprawidłowe szyfrowanie tokena',
+    ]);
+
+    const elsewhere = { type: 'Nip' as const, value: '5265877635' };
+    const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, elsewhere);
+    expect(await http.authenticationResult(answer.json.referenceNumber, answer.json.authenticationToken.token)).toEqual({
+      code: 450,
+      description: 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
+      details: ['Token nie może być użyty w kontekście 5265877635'],
+    });
+  });
+
   it('fails with "Nieprawidłowy czas tokena" when the encrypted timestamp is not the challenge time', async () => {
     const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, { timestampMs: clock.now().getTime() - 1000 });
     const status = await http.authenticationResult(answer.json.referenceNumber, answer.json.authenticationToken.token);
@@ -158,6 +176,14 @@ describe('sandbox authentication', () => {
       exceptionDescription: 'Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.',
       details: [`Klucz o identyfikatorze ${unknownKeyId} nie jest wspierany.`],
     });
+  });
+
+  it('rejects a publicKeyId that is not 44 characters with 21405, as the 2.8.1 contract limits it', async () => {
+    const shortKeyId = Buffer.alloc(16, 7).toString('base64');
+    const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, { publicKeyId: shortKeyId });
+    expect(answer.status).toBe(400);
+    expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405 });
+    expect(exceptionOf(answer).details!.join(' ')).toMatch(/publicKeyId/);
   });
 
   it('answers 401 problem+json without a token, with a forged token and after the access token expired', async () => {
