@@ -28,7 +28,7 @@ const AUTHENTICATION_STATUS_MEANINGS: Record<number, string> = {
   200: 'Authenticated',
   415: 'Failed: the subject has no permissions in this context',
   425: 'Revoked: the session and its refresh tokens were revoked',
-  450: 'Failed: the KSeF token was not accepted (wrong, badly encrypted or encoded, not for this context, revoked or inactive token, or a bad challenge)',
+  450: 'Failed: the KSeF token was not accepted (wrong, badly encrypted or encoded, not for this context, expired, revoked or inactive token, or a bad challenge)',
   460: 'Failed: the certificate was not accepted (expired, revoked, suspended, untrusted or incorrect)',
   470: 'Failed: the credentials belong to a deceased person',
   480: 'Blocked: suspected security incident; contact the Ministry of Finance',
