@@ -4,7 +4,7 @@
  * line with its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
  * `--fetch-spec`: without a spec folder, the pinned official KSeF files are fetched once into the user's cache.
  */
-import { resolveSpecFolder } from '../shared/protocol/spec/fetchSpec';
+import { resolveSpecFolder } from './fetchSpec';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from './index';
 
 export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--fetch-spec]';

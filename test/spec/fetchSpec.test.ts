@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { AUTH_TOKEN_XSD_PATH } from '../../shared/protocol/xml/xades/authTokenSchema';
 import { sha256Hex } from '../../shared/protocol/crypto/hashes';
 import { INVOICE_SCHEMAS } from '../../shared/protocol/model/formCodes';
-import { fetchSpecFolder, RAW_GITHUB_URL, rawUrl, resolveSpecFolder } from '../../shared/protocol/spec/fetchSpec';
+import { fetchSpecFolder, RAW_GITHUB_URL, rawUrl, resolveSpecFolder } from '../../sandbox/fetchSpec';
 import { PINNED_SPEC_FILES, type PinnedSpecFile } from '../../shared/protocol/spec/officialFiles';
 import { findSpecFolder, SPEC_DIR_ENV } from '../../shared/protocol/spec/specFolder';
 import { UPO_XSD_PATH } from '../../shared/protocol/xml/xsd';

@@ -4,7 +4,7 @@
  * cache. KSEF_SPEC_DIR then names the folder for the test workers, which inherit this process's environment,
  * and for the n8n and Node-RED processes the host tests start.
  */
-import { resolveSpecFolder } from '../../shared/protocol/spec/fetchSpec';
+import { resolveSpecFolder } from '../../sandbox/fetchSpec';
 import { SPEC_DIR_ENV } from '../../shared/protocol/spec/specFolder';
 
 export default async function specSetup(): Promise<void> {

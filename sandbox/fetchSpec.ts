@@ -1,8 +1,8 @@
 /**
  * The official KSeF files for a machine without a spec folder (a fresh clone has no `../shared/ksef-spec`):
- * fetched once from their public GitHub repositories at the pinned commits (`officialFiles.ts`), each checked
- * against its pinned SHA-256, and cached outside the clone in a folder laid out like the spec folder, so the rest
- * of the code just gets a folder path. Used by the tests' global setup and by `ksef-sandbox --fetch-spec`; the
+ * fetched once from their public GitHub repositories at the pinned commits (`shared/protocol/spec/officialFiles.ts`),
+ * each checked against its pinned SHA-256, and cached outside the clone in a folder laid out like the spec folder,
+ * so the rest of the code just gets a folder path. Used by the tests' global setup and by `ksef-sandbox --fetch-spec`; the
  * embedded sandbox never fetches on its own.
  *
  * Every file is written to a temporary name and renamed into place only after its hash matched, so an
@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256Hex } from '../crypto/hashes';
-import { PINNED_SPEC_FILES, type PinnedSpecFile } from './officialFiles';
-import { findSpecFolder, SPEC_DIR_ENV, specFolderBesideClone } from './specFolder';
+import { sha256Hex } from '../shared/protocol/crypto/hashes';
+import { PINNED_SPEC_FILES, type PinnedSpecFile } from '../shared/protocol/spec/officialFiles';
+import { findSpecFolder, SPEC_DIR_ENV, specFolderBesideClone } from '../shared/protocol/spec/specFolder';
 
 export const RAW_GITHUB_URL = 'https://raw.githubusercontent.com';
 
