@@ -164,6 +164,12 @@ async function startN8n(): Promise<void> {
   workflowId = body.data.id;
 }
 
+/** Waits for all, then throws the first failure (Promise.all would return before the others had settled). */
+async function settleAll(promises: Array<Promise<unknown>>): Promise<void> {
+  const failure = (await Promise.allSettled(promises)).find((result) => result.status === 'rejected');
+  if (failure) throw (failure as PromiseRejectedResult).reason;
+}
+
 async function stopN8n(): Promise<void> {
   if (n8n && n8n.exitCode === null && n8n.signalCode === null) {
     const child = n8n;
@@ -222,9 +228,10 @@ describeWithChromium('n8n editor in headless Chromium', () => {
     description.properties.find((property) => property.name === 'operation' && isShown(property, { resource }))!;
 
   beforeAll(async () => {
-    [, browser] = await Promise.all([startN8n(), launchChromium()]);
+    // Both start at once; each is kept as soon as it exists, so afterAll stops it even when the other failed.
+    await settleAll([startN8n(), launchChromium().then((launched) => (browser = launched))]);
     // Tall enough that the screenshots show most of a panel or the credential form.
-    ({ page, problems } = await openPage(browser, 'en-US', { width: 1400, height: 1200 }));
+    ({ page, problems } = await openPage(browser!, 'en-US', { width: 1400, height: 1200 }));
     page.setDefaultTimeout(60_000);
   });
 

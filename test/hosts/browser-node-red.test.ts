@@ -93,17 +93,21 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: TAB_ID, type: 'tab', label: 'KSeF' }]));
 
   const specDir = findSpecFolder();
-  [nodeRed, browser] = await Promise.all([
+  // Both start at once; each is kept as soon as it exists, so afterAll stops it even when the other failed.
+  const started = await Promise.allSettled([
     quickstart
       .startNodeRed(userDir, settingsFile, {
         onLine: (line) => log.push(line),
         env: { ...process.env, ...(specDir && { KSEF_SPEC_DIR: specDir }) },
       })
+      .then((child) => (nodeRed = child))
       .catch((err: Error) => {
         throw new Error(`${err.message}\nNode-RED log:\n${log.join('\n')}`);
       }),
-    launchChromium(),
+    launchChromium().then((launched) => (browser = launched)),
   ]);
+  const failure = started.find((result) => result.status === 'rejected');
+  if (failure) throw (failure as PromiseRejectedResult).reason;
 });
 
 afterAll(async () => {
