@@ -47,6 +47,10 @@ export class OpenApiSpec {
     const file = path.join(specDir, 'ksef-api', 'open-api.json');
     let spec = OpenApiSpec.cache.get(file);
     if (!spec) {
+      // A spec folder laid out for API 2.6 has ksef-docs/ only: say what is missing instead of a bare ENOENT.
+      if (!fs.existsSync(file)) {
+        throw new Error(`The KSeF spec folder ${specDir} has no ksef-api/open-api.json, the API 2.8.1 contract of CIRFMF/ksef-api the sandbox checks requests with.`);
+      }
       spec = new OpenApiSpec(JSON.parse(fs.readFileSync(file, 'utf8')) as JsonObject);
       OpenApiSpec.cache.set(file, spec);
     }

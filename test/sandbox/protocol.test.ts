@@ -1,4 +1,7 @@
 import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
@@ -159,6 +162,18 @@ describe('sandbox protocol conventions', () => {
         expect.stringContaining('timestampMs is required'),
       ]),
     );
+  });
+});
+
+describe('a spec folder without the 2.8.1 contract', () => {
+  it('is refused naming the missing ksef-api/open-api.json', () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'ksef-spec-2.6-'));
+    try {
+      mkdirSync(path.join(folder, 'ksef-docs'));
+      expect(() => OpenApiSpec.load(folder)).toThrow(`The KSeF spec folder ${folder} has no ksef-api/open-api.json`);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 
