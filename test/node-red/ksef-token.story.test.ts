@@ -132,7 +132,7 @@ it('generates a KSeF token with a seal certificate, sends an invoice with it, re
 
   expect(caught.error.source.id).toBe('auth');
   // KSeF's reason (450, "Token unieważniony": token revoked) and the field to check.
-  expect(caught.error.message).toMatch(/KsefAuthError.*450.*Token unieważniony.*credentials\.ksefToken/);
+  expect(caught.error.message).toMatch(/KsefAuthError.*450.*Token unieważniony.*Check the KSeF token and the context identifier\./);
   expect(caught.ksef.error).toMatchObject({ name: 'KsefAuthError', code: 450 });
   expect(authenticated).toHaveLength(0);
   expect(statusesOf('auth').at(-1)).toEqual(['red', 'ksef-auth.status.failed']);

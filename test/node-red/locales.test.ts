@@ -119,7 +119,7 @@ describe.each(NODES)('%s locales', (node) => {
 it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s', (language) => {
   const statuses = lookup(catalogue(language, 'ksef-send'), 'ksef-send.status') as Record<string, string>;
 
-  expect(Object.keys(statuses).sort()).toEqual(['accepted', 'bad-input', 'failed', 'no-config', 'not-sent', 'pending', 'rejected', 'sending']);
+  expect(Object.keys(statuses).sort()).toEqual(['accepted', 'bad-input', 'failed', 'no-config', 'not-sent', 'pending', 'rejected', 'sandbox', 'sending']);
   for (const text of Object.values(statuses)) {
     expect(text.replace('__count__', '9999').length).toBeLessThan(20);
   }
