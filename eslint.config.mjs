@@ -78,6 +78,9 @@ const layersRule = {
       CallExpression: (node) => {
         if (node.callee.type === 'Identifier' && node.callee.name === 'require') check(node.arguments[0]);
       },
+      TSImportEqualsDeclaration: (node) => {
+        if (node.moduleReference.type === 'TSExternalModuleReference') check(node.moduleReference.expression);
+      },
     };
   },
 };

@@ -41,6 +41,7 @@ const wrong: [string, Case][] = [
   ['the n8n credential imports the protocol layer', { file: 'credentials/x.ts', code: "export { isValidNip } from '../shared/protocol/model/nip';\n" }],
   ['a Node-RED node imports the n8n node', { file: 'nodes/node-red/x.ts', code: "export const x = require('../n8n/Ksef/Ksef.node');\n" }],
   ['an n8n node imports a Node-RED node', { file: 'nodes/n8n/x.ts', code: "export const x = import('../node-red/ksef-config');\n" }],
+  ['the engine imports a Node-RED node', { file: 'shared/sessions/x.ts', code: "import node = require('../../nodes/node-red/ksef-send');\nexport = node;\n" }],
 ];
 
 const right: [string, Case][] = [
