@@ -26,7 +26,8 @@ function writeSettings(userDir, port) {
     credentialSecret: false,
     diagnostics: { enabled: false, ui: false },
     telemetry: { enabled: false, updateNotification: false },
-    editorTheme: { tours: false, projects: { enabled: false } },
+    // No palette catalogue: the editor would fetch catalogue.nodered.org on every load and log an error offline.
+    editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
     logging: { console: { level: 'info', metrics: false, audit: false } },
   };
   const file = path.join(userDir, 'settings.js');
