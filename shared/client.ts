@@ -7,34 +7,25 @@ import type {
   SessionInvoiceStatus,
   Sleep,
 } from './types';
-import { checkEnvironmentOptions, resolveEnvironment, type ResolvedEnvironment } from './environments';
+import { checkEnvironmentOptions, resolveEnvironment, type ResolvedEnvironment } from './environments/environments';
 import { KsefError, KsefInputError } from './http/errors';
 import { Transport, type RequestFunction } from './http/transport';
 import { ratePacerFor } from './http/rateLimits';
-import { PublicKeys } from './crypto/publicKeys';
+import { PublicKeys } from './security/publicKeys';
 import { KsefTokenAuthentication } from './auth/ksefToken';
 import { XadesAuthentication, prepareCertificateAuthentication, type CertificateAuthenticationSettings } from './auth/xades/method';
 import type { AuthenticationMethod } from './auth/method';
-import { TokenProvider } from './auth/tokens';
+import { TokenProvider } from './auth/accessTokens';
 import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
 import { listSessionInvoices } from './sessions/invoices';
 import { getInvoiceStatus } from './sessions/status';
-import { generateKsefToken, getKsefToken, listKsefTokens, revokeKsefToken } from './tokens/ksefTokens';
-import { listAuthSessions, revokeAuthSession, revokeCurrentAuthSession } from './authSessions/authSessions';
-import {
-  completeEnrollment,
-  createCertificateRequest,
-  enrollCertificate,
-  getCertificateLimits,
-  getEnrollmentData,
-  getEnrollmentStatus,
-  queryCertificates,
-  retrieveCertificates,
-  revokeCertificate,
-} from './ksefCertificates/ksefCertificates';
-import { getSubjectLimits } from './limits/limits';
+import { endpointMethods, callEndpoint } from './http/endpoints';
+import { generateKsefToken, tokenEndpoints } from './tokens/tokens';
+import { authSessionEndpoints } from './authSessions/authSessions';
+import { certificateEndpoints, completeEnrollment, createCertificateRequest, enrollCertificate } from './certificates/certificates';
+import { limitEndpoints, rateLimitsEndpoint } from './limits/limits';
 
 const systemClock: Clock = { now: () => new Date() };
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,7 +84,7 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       authTimeoutMs,
     });
     const api = withAuthentication(transport.request, tokens);
-    transport.readEffectiveLimitsWith(async () => (await api({ method: 'GET', path: '/rate-limits' })).data);
+    transport.readEffectiveLimitsWith(() => callEndpoint(api, rateLimitsEndpoint));
     return { environment, transport, publicKeys, tokens, api };
   };
 
@@ -116,6 +107,10 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       yield* list(await ready());
     },
   });
+
+  const api = async (): Promise<RequestFunction> => (await ready()).api;
+  const authSessions = endpointMethods(authSessionEndpoints, api);
+  const certificates = endpointMethods(certificateEndpoints, api);
 
   /** After its session was revoked, this client's tokens cannot be refreshed: the next call authenticates anew. */
   const forgetTokens = async ({ tokens }: Runtime): Promise<void> => {
@@ -149,67 +144,38 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       },
     },
     tokens: {
+      ...endpointMethods(tokenEndpoints, api),
       async generate(generateOptions) {
-        const { api } = await ready();
-        return generateKsefToken({ api, clock, sleep, logger }, generateOptions);
-      },
-      list: (listOptions) => stream(({ api }) => listKsefTokens(api, listOptions)),
-      async get(referenceNumber) {
-        return getKsefToken((await ready()).api, referenceNumber);
-      },
-      async revoke(referenceNumber) {
-        await revokeKsefToken((await ready()).api, referenceNumber);
+        return generateKsefToken({ api: await api(), clock, sleep, logger }, generateOptions);
       },
     },
     authSessions: {
-      list: (listOptions) => stream(({ api }) => listAuthSessions(api, listOptions)),
+      ...authSessions,
       async revokeCurrent() {
-        const current = await ready();
-        await revokeCurrentAuthSession(current.api);
-        await forgetTokens(current);
+        await authSessions.revokeCurrent();
+        await forgetTokens(await ready());
       },
       async revoke(referenceNumber) {
+        await authSessions.revoke(referenceNumber);
         const current = await ready();
-        await revokeAuthSession(current.api, referenceNumber);
         const cached = await store.get(current.tokens.cacheKey);
         if (cached?.referenceNumber === referenceNumber) await forgetTokens(current);
       },
     },
     certificates: {
-      async enrollmentData() {
-        return getEnrollmentData((await ready()).api);
-      },
-      async limits() {
-        return getCertificateLimits((await ready()).api);
-      },
+      ...certificates,
       async enroll(enrollOptions) {
-        const { api } = await ready();
-        return enrollCertificate({ api, clock, sleep, logger }, enrollOptions);
+        return enrollCertificate({ api: await api(), clock, sleep, logger }, enrollOptions);
       },
       async completeEnrollment(completeOptions) {
-        const { api } = await ready();
-        return completeEnrollment({ api, clock, sleep, logger }, completeOptions);
-      },
-      async enrollmentStatus(referenceNumber) {
-        return getEnrollmentStatus((await ready()).api, referenceNumber);
+        return completeEnrollment({ api: await api(), clock, sleep, logger }, completeOptions);
       },
       async createRequest(requestOptions) {
         // Enrollment data given by the caller spare the connection: KSeF is asked for them only when missing.
-        return createCertificateRequest(requestOptions, async () => getEnrollmentData((await ready()).api));
-      },
-      query: (queryOptions) => stream(({ api }) => queryCertificates(api, queryOptions)),
-      async retrieve(serialNumbers) {
-        return retrieveCertificates((await ready()).api, serialNumbers);
-      },
-      async revoke(serialNumber, reason) {
-        await revokeCertificate((await ready()).api, serialNumber, reason);
+        return createCertificateRequest(requestOptions, () => certificates.enrollmentData());
       },
     },
-    limits: {
-      async subject() {
-        return getSubjectLimits((await ready()).api);
-      },
-    },
+    limits: endpointMethods(limitEndpoints, api),
     async close(): Promise<void> {
       closed = true;
       const current = runtime;

@@ -27,9 +27,9 @@ export {
   type GeneratedTestCertificate,
   type TestCertificateOptions,
   type TestCertificateSubject,
-} from './ksefCertificates/testCertificate';
+} from './certificates/testCertificate';
 export { KSEF_TOKEN_PERMISSIONS } from './protocol/model/identifiers';
-export { ENVIRONMENT_BASE_URLS } from './environments';
+export { ENVIRONMENT_BASE_URLS } from './environments/environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';
 export { isValidKsefNumber } from './protocol/model/ksefNumber';
 export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './protocol/model/statusCodes';

@@ -2,7 +2,7 @@ import type { AuthTokens, Clock, Logger, Sleep, StatusInfo } from '../types';
 import { KsefAuthError, KsefNetworkError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
-import type { PublicKeys } from '../crypto/publicKeys';
+import type { PublicKeys } from '../security/publicKeys';
 import type { AuthChallenge, AuthenticationMethod } from './method';
 
 export interface AuthenticationDeps {

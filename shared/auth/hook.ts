@@ -1,6 +1,6 @@
 import { KsefAuthError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
-import type { TokenProvider } from './tokens';
+import type { TokenProvider } from './accessTokens';
 
 /**
  * Wraps the transport so every API request carries a valid access token. On a 401 the token is renewed

@@ -1,5 +1,5 @@
 import type { ContextIdentifier, TokenInfo } from '../types';
-import type { PublicKeys } from '../crypto/publicKeys';
+import type { PublicKeys } from '../security/publicKeys';
 import type { RequestFunction } from '../http/transport';
 
 /** `POST /auth/challenge` response (open-api.json, CIRFMF/ksef-docs). */

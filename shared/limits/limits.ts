@@ -1,8 +1,15 @@
 /** The limits chapter of the API (limity/limity.md, CIRFMF/ksef-docs; "Limity i ograniczenia" of open-api.json, CIRFMF/ksef-api). */
-import type { RequestFunction } from '../http/transport';
+import { endpoint } from '../http/endpoints';
 import type { SubjectLimits } from './types';
 
-/** `GET /limits/subject`: the KSeF certificate limits of the subject that authenticated. */
-export async function getSubjectLimits(api: RequestFunction): Promise<SubjectLimits> {
-  return (await api<SubjectLimits>({ method: 'GET', path: '/limits/subject' })).data;
-}
+/** The simple endpoints of the chapter (see `shared/http/endpoints.ts`). */
+export const limitEndpoints = {
+  /** The KSeF certificate limits of the authenticated subject. */
+  subject: endpoint<[], SubjectLimits>({ route: 'GET /limits/subject', args: [] }),
+};
+
+/**
+ * The context's effective API rate limits, which the transport paces by (`shared/http/rateLimits.ts` reads the
+ * body); not a client function.
+ */
+export const rateLimitsEndpoint = endpoint<[], unknown>({ route: 'GET /rate-limits', args: [] });

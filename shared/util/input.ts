@@ -10,6 +10,12 @@ export function requireReferenceNumber(value: unknown, field: string, example: s
   return value;
 }
 
+/** `requireReferenceNumber` as an endpoint table's check (`shared/http/endpoints.ts`). */
+export const referenceNumberCheck =
+  (example: string) =>
+  (value: unknown, field: string): string =>
+    requireReferenceNumber(value, field, example);
+
 /**
  * What was given instead of an identifier, without the value itself: a secret pasted into the wrong field (most
  * likely a KSeF token, `<reference number>|nip-...|<secret>`) must not reach a message, a log or a workflow output.

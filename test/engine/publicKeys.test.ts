@@ -1,5 +1,5 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { PUBLIC_KEYS_MAX_AGE_MS } from '../../shared/crypto/publicKeys';
+import { PUBLIC_KEYS_MAX_AGE_MS } from '../../shared/security/publicKeys';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy } from './support/faultProxy';
 import { ManualClock } from './support/time';

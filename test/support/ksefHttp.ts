@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../../shared/protocol/crypto/aes';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
-import type { PublicKeyCertificate } from '../../shared/crypto/publicKeys';
+import type { PublicKeyCertificate } from '../../shared/security/publicKeys';
 import type { PublicKeyUsage } from '../../shared/protocol/types';
 import { rsaOaepEncrypt } from '../../shared/protocol/crypto/rsa';
 import type { ContextIdentifier } from '../../shared/types';

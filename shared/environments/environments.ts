@@ -1,15 +1,11 @@
-import type {
-  ContextIdentifier,
-  EnvironmentName,
-  EnvironmentProvider,
-  KsefClientOptions,
-  KsefCredentials,
-  KsefEnvironment,
-} from './types';
-import { KsefInputError } from './http/errors';
-import { CONTEXT_TYPES } from './protocol/model/identifiers';
+import type { ContextIdentifier } from '../protocol/types';
+import type { KsefClientOptions } from '../types';
+import type { KsefCredentials } from '../auth/types';
+import type { EnvironmentName, EnvironmentProvider, KsefEnvironment } from './types';
+import { KsefInputError } from '../http/errors';
+import { CONTEXT_TYPES } from '../protocol/model/identifiers';
 
-/** API roots of the official KSeF 2.0 environments (NOTES.md 4). */
+/** API roots of the official KSeF 2.0 environments (the TEST one is the server of open-api.json, CIRFMF/ksef-api). */
 export const ENVIRONMENT_BASE_URLS: Record<'test' | 'demo' | 'production', string> = {
   test: 'https://api-test.ksef.mf.gov.pl/v2',
   demo: 'https://api-demo.ksef.mf.gov.pl/v2',

@@ -3,7 +3,7 @@ import type { Clock, Logger, PublicKeyUsage } from '../protocol/types';
 import { KsefError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 
-/** One entry of `GET /security/public-key-certificates` (NOTES.md 4.6). */
+/** One entry of `GET /security/public-key-certificates` (PublicKeyCertificate, open-api.json, CIRFMF/ksef-api). */
 export interface PublicKeyCertificate {
   certificate: string;
   certificateId: string;

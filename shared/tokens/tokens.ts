@@ -1,19 +1,13 @@
-import type {
-  Clock,
-  GenerateKsefTokenOptions,
-  GeneratedKsefToken,
-  KsefTokenInfo,
-  KsefTokenPermission,
-  KsefTokenStatus,
-  ListKsefTokensOptions,
-  Logger,
-  Sleep,
-} from '../types';
+/** The KSeF tokens chapter ("Tokeny KSeF" of open-api.json, CIRFMF/ksef-api). */
+import type { Clock, KsefTokenPermission, KsefTokenStatus, Logger } from '../protocol/types';
+import type { Sleep } from '../types';
+import type { GenerateKsefTokenOptions, GeneratedKsefToken, KsefTokenInfo, ListKsefTokensOptions } from './types';
 import { KsefError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
-import { paginateWithContinuationToken } from '../http/paging';
+import { continuationTokenPaging } from '../http/paging';
+import { callEndpoint, endpoint, noResult, pagedEndpoint } from '../http/endpoints';
 import { pollUntil } from '../http/backoff';
-import { checkPageSize, requireReferenceNumber } from '../util/input';
+import { referenceNumberCheck } from '../util/input';
 import { KSEF_TOKEN_PERMISSIONS } from '../protocol/model/identifiers';
 
 export interface KsefTokenDeps {
@@ -30,7 +24,7 @@ const DEFAULT_ACTIVATION_TIMEOUT_MS = 60_000;
 const TOKEN_REFERENCE_EXAMPLE = '20251010-EC-1DCE3E3000-12ECB5B36E-45';
 
 /**
- * `POST /tokens` (NOTES.md 4.9), then, unless told otherwise, waits for the token to leave `Pending`.
+ * `POST /tokens`, then, unless told otherwise, waits for the token to leave `Pending`.
  * The secret is handed back once and never logged. Once KSeF has generated the token, nothing but its
  * activation failing loses it: when the status cannot be read (activation takes longer than allowed, the
  * network fails, KSeF answers 5xx, 429 or 401), the token is returned with status `Pending`, because KSeF
@@ -56,7 +50,7 @@ export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKs
   let info: KsefTokenInfo;
   try {
     info = await pollUntil(
-      () => getKsefToken(deps.api, referenceNumber),
+      () => callEndpoint(deps.api, tokenEndpoints.get, referenceNumber),
       (current) => current.status !== 'Pending',
       {
         clock: deps.clock,
@@ -100,8 +94,8 @@ function checkGenerateOptions(options: GenerateKsefTokenOptions): { permissions:
   return { permissions: [...new Set(permissions)], description };
 }
 
-/** `GET /tokens` with filters, newest first, page by page as consumed. */
-export function listKsefTokens(api: RequestFunction, options: ListKsefTokensOptions = {}): AsyncGenerator<KsefTokenInfo> {
+/** `GET /tokens` filters, checked; `pageSize` is the table's. */
+function tokenFilters(options: ListKsefTokensOptions = {}) {
   const statuses = options.status === undefined ? [] : [options.status].flat();
   statuses.forEach((status, i) => {
     if (!TOKEN_STATUSES.includes(status)) {
@@ -124,31 +118,34 @@ export function listKsefTokens(api: RequestFunction, options: ListKsefTokensOpti
   if (options.authorIdentifierType !== undefined && options.authorIdentifier === undefined) {
     throw new KsefInputError('options.authorIdentifierType narrows options.authorIdentifier: give both.', { field: 'options.authorIdentifier' });
   }
-  const pageSize = checkPageSize(options.pageSize, 100, 10, 100);
-  return paginateWithContinuationToken<{ continuationToken?: string | null; tokens?: KsefTokenInfo[] }, KsefTokenInfo>(
-    api,
-    {
-      method: 'GET',
-      path: '/tokens',
-      query: {
-        ...(statuses.length > 0 && { status: statuses }),
-        description: options.description,
-        authorIdentifier: options.authorIdentifier,
-        authorIdentifierType: options.authorIdentifierType,
-        pageSize,
-      },
-    },
-    (page) => page.tokens,
-  );
+  return {
+    ...(statuses.length > 0 && { status: statuses }),
+    description: options.description,
+    authorIdentifier: options.authorIdentifier,
+    authorIdentifierType: options.authorIdentifierType,
+  };
 }
 
-export async function getKsefToken(api: RequestFunction, referenceNumber: string): Promise<KsefTokenInfo> {
-  const reference = requireReferenceNumber(referenceNumber, 'referenceNumber', TOKEN_REFERENCE_EXAMPLE);
-  return (await api<KsefTokenInfo>({ method: 'GET', path: `/tokens/${reference}` })).data;
-}
+const tokenReference = referenceNumberCheck(TOKEN_REFERENCE_EXAMPLE);
 
-/** `DELETE /tokens/{ref}`: the token stops authenticating. Repeating a revocation is harmless. */
-export async function revokeKsefToken(api: RequestFunction, referenceNumber: string): Promise<void> {
-  const reference = requireReferenceNumber(referenceNumber, 'referenceNumber', TOKEN_REFERENCE_EXAMPLE);
-  await api({ method: 'DELETE', path: `/tokens/${reference}`, idempotent: true });
-}
+/** The simple endpoints of the chapter (see `shared/http/endpoints.ts`). */
+export const tokenEndpoints = {
+  /** Tokens visible to the caller, newest first, page by page. */
+  list: pagedEndpoint<[options?: ListKsefTokensOptions], KsefTokenInfo>({
+    route: 'GET /tokens',
+    args: [{ in: 'query', check: tokenFilters }],
+    paging: continuationTokenPaging('tokens'),
+    pageSize: { fallback: 100, min: 10, max: 100 },
+  }),
+  get: endpoint<[referenceNumber: string], KsefTokenInfo>({
+    route: 'GET /tokens/{referenceNumber}',
+    args: [{ in: 'path', name: 'referenceNumber', check: tokenReference }],
+  }),
+  /** The token stops authenticating. Repeating a revocation is harmless. */
+  revoke: endpoint<[referenceNumber: string], void>({
+    route: 'DELETE /tokens/{referenceNumber}',
+    args: [{ in: 'path', name: 'referenceNumber', check: tokenReference }],
+    idempotent: true,
+    result: noResult,
+  }),
+};

@@ -1,11 +1,12 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
+/** The KSeF certificates chapter ("Certyfikaty" of open-api.json, CIRFMF/ksef-api; certyfikaty-KSeF.md, CIRFMF/ksef-docs). */
+import type { CertificateEnrollmentData, Clock, KsefCertificateType, Logger } from '../protocol/types';
+import type { Sleep } from '../types';
 import type {
-  CertificateEnrollmentData,
   CertificateEnrollmentResult,
   CertificateEnrollmentStatus,
   CertificateLimits,
   CertificateRevocationReason,
-  Clock,
   CompleteEnrollmentOptions,
   CreateCertificateRequestOptions,
   EnrollCertificateOptions,
@@ -13,19 +14,18 @@ import type {
   GeneratedCertificateRequest,
   KsefCertificateInfo,
   KsefCertificateStatus,
-  KsefCertificateType,
-  Logger,
   QueryCertificatesOptions,
   RetrievedCertificate,
-  Sleep,
-} from '../types';
+} from './types';
 import { KsefError, KsefForbiddenError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
 import { buildPkcs12 } from '../protocol/x509/pkcs12';
 import { readPrivateKeyPem } from '../protocol/x509/keyMaterial';
 import { certificateToPem, derToPem, parseCertificate, pemCertificates } from '../protocol/x509/x509';
-import { checkPageSize, requireReferenceNumber } from '../util/input';
+import { referenceNumberCheck, requireReferenceNumber } from '../util/input';
+import { callEndpoint, endpoint, noResult, pagedEndpoint } from '../http/endpoints';
+import { offsetPaging } from '../http/paging';
 import { generateCertificateRequest, type CsrKeyType } from '../protocol/x509/csr';
 
 export interface KsefCertificateDeps {
@@ -47,16 +47,8 @@ const ENROLLMENT_IN_PROGRESS = 100;
 const ENROLLMENT_DONE = 200;
 const ENROLLMENT_REFERENCE_EXAMPLE = '20251010-EH-1B6C9EB000-4B15D3AEB9-89';
 
-/** KSeF's refusals of certificate operations to a caller authenticated with a KSeF token (NOTES.md 4.11, 4.13). */
+/** KSeF's refusals of certificate operations to a caller authenticated with a KSeF token (open-api.json, CIRFMF/ksef-api). */
 const NOT_FOR_THIS_AUTH_METHOD_CODES = [25001, 25002];
-
-export async function getEnrollmentData(api: RequestFunction): Promise<CertificateEnrollmentData> {
-  try {
-    return (await api<CertificateEnrollmentData>({ method: 'GET', path: '/certificates/enrollments/data' })).data;
-  } catch (error) {
-    throw explainAuthMethod(error);
-  }
-}
 
 /** KSeF certifies only subjects that signed in with a certificate: say so, and how to fix it. */
 function explainAuthMethod(error: unknown): unknown {
@@ -69,10 +61,6 @@ function explainAuthMethod(error: unknown): unknown {
   );
 }
 
-export async function getCertificateLimits(api: RequestFunction): Promise<CertificateLimits> {
-  return (await api<CertificateLimits>({ method: 'GET', path: '/certificates/limits' })).data;
-}
-
 /**
  * The whole enrollment (certyfikaty-KSeF.md §2-6): enrollment data → new key pair and CSR → `POST
  * /certificates/enrollments` → wait for the verdict → retrieve → PKCS#12 with the caller's password.
@@ -83,7 +71,7 @@ export async function getCertificateLimits(api: RequestFunction): Promise<Certif
  */
 export async function enrollCertificate(deps: KsefCertificateDeps, options: EnrollCertificateOptions): Promise<CertificateEnrollmentResult> {
   const checked = checkEnrollOptions(options);
-  const data = await getEnrollmentData(deps.api);
+  const data = await callEndpoint(deps.api, certificateEndpoints.enrollmentData);
   const { csrDer, privateKey } = generateCertificateRequest(data, checked.keyType);
 
   const { data: enrollment } = await deps
@@ -152,13 +140,6 @@ export async function completeEnrollment(deps: KsefCertificateDeps, options: Com
   );
 }
 
-/** `GET /certificates/enrollments/{ref}`: KSeF's verdict so far. */
-export async function getEnrollmentStatus(api: RequestFunction, referenceNumber: string, field = 'referenceNumber'): Promise<CertificateEnrollmentStatus> {
-  const reference = requireReferenceNumber(referenceNumber, field, ENROLLMENT_REFERENCE_EXAMPLE);
-  const { data } = await api<Omit<CertificateEnrollmentStatus, 'referenceNumber'>>({ method: 'GET', path: `/certificates/enrollments/${reference}` });
-  return { referenceNumber: reference, ...data };
-}
-
 /**
  * A new key pair and PKCS#10 request for the enrollment data (`readEnrollmentData()` when the caller gives none),
  * the key encrypted with the caller's password. Options are checked before anything is read.
@@ -200,7 +181,7 @@ interface EnrollmentVerdict {
  */
 async function awaitVerdict(deps: KsefCertificateDeps, referenceNumber: string, waitForCertificateMs: number): Promise<EnrollmentVerdict> {
   const status = await pollUntil(
-    () => getEnrollmentStatus(deps.api, referenceNumber),
+    () => callEndpoint(deps.api, certificateEndpoints.enrollmentStatus, referenceNumber),
     (state) => state.status.code !== ENROLLMENT_IN_PROGRESS,
     {
       clock: deps.clock,
@@ -217,7 +198,7 @@ async function awaitVerdict(deps: KsefCertificateDeps, referenceNumber: string, 
   if (status.status.code !== ENROLLMENT_DONE) return { status };
   const serialNumber = status.certificateSerialNumber;
   if (!serialNumber) throw new KsefError(`KSeF reported enrollment ${referenceNumber} done without the serial number of its certificate.`);
-  const [certificate] = await retrieveCertificates(deps.api, [serialNumber]);
+  const [certificate] = await callEndpoint(deps.api, certificateEndpoints.retrieve, [serialNumber]);
   if (!certificate) throw new KsefError(`KSeF did not return certificate ${serialNumber} of enrollment ${referenceNumber}.`);
   return { status, certificate };
 }
@@ -307,9 +288,8 @@ function checkWaitForCertificateMs(value: number | undefined = DEFAULT_WAIT_FOR_
   return value;
 }
 
-/** `POST /certificates/query`: certificate metadata, newest request first, page by page (`pageOffset`). */
-export async function* queryCertificates(api: RequestFunction, options: QueryCertificatesOptions = {}): AsyncGenerator<KsefCertificateInfo> {
-  const pageSize = checkPageSize(options.pageSize, 50, 10, 50);
+/** `POST /certificates/query` filters, checked; `pageSize` is the table's. */
+function certificateFilters(options: QueryCertificatesOptions = {}) {
   if (options.certificateSerialNumber !== undefined) requireSerialNumber(options.certificateSerialNumber, 'options.certificateSerialNumber');
   if (options.type !== undefined && !CERTIFICATE_TYPES.includes(options.type)) {
     throw new KsefInputError(`options.type must be ${CERTIFICATE_TYPES.join(' or ')}.`, { field: 'options.type' });
@@ -317,50 +297,71 @@ export async function* queryCertificates(api: RequestFunction, options: QueryCer
   if (options.status !== undefined && !CERTIFICATE_STATUSES.includes(options.status)) {
     throw new KsefInputError(`options.status must be one of ${CERTIFICATE_STATUSES.join(', ')}.`, { field: 'options.status' });
   }
-  const filters = {
+  return {
     certificateSerialNumber: options.certificateSerialNumber,
     name: options.name,
     type: options.type,
     status: options.status,
     expiresAfter: options.expiresAfter === undefined ? undefined : isoDate(options.expiresAfter, 'options.expiresAfter'),
   };
-  for (let pageOffset = 0; ; pageOffset++) {
-    const { data } = await api<{ certificates?: KsefCertificateInfo[]; hasMore?: boolean }>({
-      method: 'POST',
-      path: '/certificates/query',
-      query: { pageSize, pageOffset },
-      json: filters,
-      // A query changes nothing.
-      idempotent: true,
-    });
-    yield* data.certificates ?? [];
-    if (!data.hasMore) return;
-  }
 }
 
-/** `POST /certificates/retrieve` for 1 to 10 serial numbers; each certificate as PEM. */
-export async function retrieveCertificates(api: RequestFunction, serialNumbers: string[]): Promise<RetrievedCertificate[]> {
+function serialNumberList(serialNumbers: string[], field: string): string[] {
   if (!Array.isArray(serialNumbers) || serialNumbers.length < 1 || serialNumbers.length > 10) {
-    throw new KsefInputError('serialNumbers must list 1 to 10 certificate serial numbers.', { field: 'serialNumbers' });
+    throw new KsefInputError(`${field} must list 1 to 10 certificate serial numbers.`, { field });
   }
-  serialNumbers.forEach((serial, i) => requireSerialNumber(serial, `serialNumbers[${i}]`));
-  const { data } = await api<{ certificates: { certificate: string; certificateName: string; certificateSerialNumber: string; certificateType: KsefCertificateType }[] }>({
-    method: 'POST',
-    path: '/certificates/retrieve',
-    json: { certificateSerialNumbers: serialNumbers },
-    idempotent: true,
-  });
-  return data.certificates.map(({ certificate, ...rest }) => ({ ...rest, certificatePem: certificateToPem(Buffer.from(certificate, 'base64')) }));
+  serialNumbers.forEach((serial, i) => requireSerialNumber(serial, `${field}[${i}]`));
+  return serialNumbers;
 }
 
-/** `POST /certificates/{serial}/revoke`. */
-export async function revokeCertificate(api: RequestFunction, serialNumber: string, reason?: CertificateRevocationReason): Promise<void> {
-  const serial = requireSerialNumber(serialNumber, 'serialNumber');
+function revocationReason(reason: CertificateRevocationReason | undefined, field: string): CertificateRevocationReason | undefined {
   if (reason !== undefined && !REVOCATION_REASONS.includes(reason)) {
-    throw new KsefInputError(`reason must be one of ${REVOCATION_REASONS.join(', ')}.`, { field: 'reason' });
+    throw new KsefInputError(`${field} must be one of ${REVOCATION_REASONS.join(', ')}.`, { field });
   }
-  await api({ method: 'POST', path: `/certificates/${serial}/revoke`, json: reason === undefined ? {} : { revocationReason: reason } });
+  return reason;
 }
+
+interface RetrievedCertificates {
+  certificates: { certificate: string; certificateName: string; certificateSerialNumber: string; certificateType: KsefCertificateType }[];
+}
+
+/** The simple endpoints of the chapter (see `shared/http/endpoints.ts`). */
+export const certificateEndpoints = {
+  /** The subject a KSeF certificate of the caller carries; only after certificate authentication. */
+  enrollmentData: endpoint<[], CertificateEnrollmentData>({ route: 'GET /certificates/enrollments/data', args: [], explainError: explainAuthMethod }),
+  limits: endpoint<[], CertificateLimits>({ route: 'GET /certificates/limits', args: [] }),
+  /** KSeF's verdict so far on an enrollment. */
+  enrollmentStatus: endpoint<[referenceNumber: string], CertificateEnrollmentStatus>({
+    route: 'GET /certificates/enrollments/{referenceNumber}',
+    args: [{ in: 'path', name: 'referenceNumber', check: referenceNumberCheck(ENROLLMENT_REFERENCE_EXAMPLE) }],
+    result: (data: Omit<CertificateEnrollmentStatus, 'referenceNumber'>, [referenceNumber]) => ({ referenceNumber, ...data }),
+  }),
+  /** Certificate metadata, newest request first, page by page (`pageOffset`). */
+  query: pagedEndpoint<[options?: QueryCertificatesOptions], KsefCertificateInfo>({
+    route: 'POST /certificates/query',
+    args: [{ in: 'body', check: certificateFilters }],
+    // A query changes nothing.
+    idempotent: true,
+    paging: offsetPaging('certificates'),
+    pageSize: { fallback: 50, min: 10, max: 50 },
+  }),
+  /** 1 to 10 certificates by serial number, each as PEM. */
+  retrieve: endpoint<[serialNumbers: string[]], RetrievedCertificate[]>({
+    route: 'POST /certificates/retrieve',
+    args: [{ in: 'body', name: 'certificateSerialNumbers', field: 'serialNumbers', check: serialNumberList }],
+    idempotent: true,
+    result: (data: RetrievedCertificates) =>
+      data.certificates.map(({ certificate, ...rest }) => ({ ...rest, certificatePem: certificateToPem(Buffer.from(certificate, 'base64')) })),
+  }),
+  revoke: endpoint<[serialNumber: string, reason?: CertificateRevocationReason], void>({
+    route: 'POST /certificates/{serialNumber}/revoke',
+    args: [
+      { in: 'path', name: 'serialNumber', check: requireSerialNumber },
+      { in: 'body', name: 'revocationReason', field: 'reason', check: revocationReason },
+    ],
+    result: noResult,
+  }),
+};
 
 function requireSerialNumber(value: unknown, field: string): string {
   if (typeof value !== 'string' || !SERIAL_NUMBER_PATTERN.test(value)) {
