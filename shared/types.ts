@@ -3,7 +3,7 @@
  * chapter keeps its types beside its code (`shared/<chapter>/types.ts`); this file re-exports them and holds the
  * client's own: its options and the `KsefClient` interface, whose simple endpoints come from the chapters' tables.
  */
-import type { Clock, Logger } from './protocol/types';
+import type { Clock, Logger, Sleep } from './protocol/types';
 import type { EndpointMethods } from './http/endpoints';
 import type { KsefEnvironment } from './environments/types';
 import type { AuthenticateOptions, AuthenticationResult, KsefCredentials, TokenStore } from './auth/types';
@@ -31,6 +31,7 @@ export type {
   KsefTokenPermission,
   KsefTokenStatus,
   Logger,
+  Sleep,
   StatusInfo,
   TokenInfo,
 } from './protocol/types';
@@ -63,8 +64,6 @@ export interface KsefClientOptions {
    */
   maxRetryAfterMs?: number;
 }
-
-export type Sleep = (ms: number) => Promise<void>;
 
 export interface KsefClient {
   /** Authenticates (or reuses cached tokens) and reports the authentication; proves the credentials work. */

@@ -1,7 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 /** The KSeF certificates chapter ("Certyfikaty" of open-api.json, CIRFMF/ksef-api; certyfikaty-KSeF.md, CIRFMF/ksef-docs). */
-import type { CertificateEnrollmentData, Clock, KsefCertificateType, Logger } from '../protocol/types';
-import type { Sleep } from '../types';
+import type { CertificateEnrollmentData, Clock, KsefCertificateType, Logger, Sleep } from '../protocol/types';
 import type {
   CertificateEnrollmentResult,
   CertificateEnrollmentStatus,

@@ -1,4 +1,4 @@
-import type { Logger } from '../types';
+import type { Logger } from '../protocol/types';
 import {
   TEST_CERTIFICATE_WARNING,
   generateTestCertificate as generateSelfSigned,

@@ -1,4 +1,4 @@
-import type { Clock, Sleep } from '../types';
+import type { Clock, Sleep } from '../protocol/types';
 
 /** Exponential backoff: 250 ms, 500 ms, 1 s, 2 s, ... capped at `maxMs`. */
 export function backoffDelayMs(retry: number, initialMs = 250, maxMs = 5000): number {

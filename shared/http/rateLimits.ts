@@ -4,7 +4,7 @@
  * and 1 h, and answers 429 with a Retry-After (growing with repeated violations) once any window is full. The
  * pacer keeps the same windows and lets a request go only when all three allow it, so normal work never earns a 429.
  */
-import type { Clock, ContextIdentifier, Logger, Sleep } from '../types';
+import type { Clock, ContextIdentifier, Logger, Sleep } from '../protocol/types';
 
 export type RateLimitGroup =
   | 'onlineSession'

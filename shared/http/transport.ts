@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import type { Clock, Logger, Sleep } from '../types';
+import type { Clock, Logger, Sleep } from '../protocol/types';
 import { KsefError, KsefNetworkError, KsefRateLimitError } from './errors';
 import { errorFromResponse } from './errorFactory';
 import { backoffDelayMs } from './backoff';

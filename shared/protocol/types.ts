@@ -14,6 +14,9 @@ export interface Clock {
   now(): Date;
 }
 
+/** Waits `ms` (injected like the clock, so tests control time). */
+export type Sleep = (ms: number) => Promise<void>;
+
 /** Structured logger; the engine never passes secrets to it. */
 export interface Logger {
   debug(message: string, data?: Record<string, unknown>): void;

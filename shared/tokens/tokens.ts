@@ -1,6 +1,5 @@
 /** The KSeF tokens chapter ("Tokeny KSeF" of open-api.json, CIRFMF/ksef-api). */
-import type { Clock, KsefTokenPermission, KsefTokenStatus, Logger } from '../protocol/types';
-import type { Sleep } from '../types';
+import type { Clock, KsefTokenPermission, KsefTokenStatus, Logger, Sleep } from '../protocol/types';
 import type { GenerateKsefTokenOptions, GeneratedKsefToken, KsefTokenInfo, ListKsefTokensOptions } from './types';
 import { KsefError, KsefInputError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
