@@ -191,7 +191,7 @@ describe('KSeF certificates', () => {
     }
     const wrongPassword = await owner.certificates.completeEnrollment({ ...completion, pkcs12Password: WRONG_PASSWORD }).catch((error: unknown) => error);
     expect(wrongPassword).toBeInstanceOf(KeyMaterialError);
-    expect(wrongPassword).toMatchObject({ problem: 'wrong-password', message: expect.stringMatching(/^options.pkcs12Password does not decrypt options.encryptedPrivateKeyPem/) });
+    expect(wrongPassword).toMatchObject({ problem: 'wrong-password', message: expect.stringMatching(/^The PKCS#12 password does not decrypt the encrypted private key \(PEM\)/) });
     expect(exchangeCount(sandbox)).toBe(0);
   });
 

@@ -257,7 +257,7 @@ describe('certificate (XAdES) authentication', () => {
         certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD },
         extra: { authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES }, allowChallengeClientIp: true } },
         field: 'credentials.authorizationPolicy.allowedIps.ip4Addresses',
-        message: /^credentials.authorizationPolicy.allowedIps.ip4Addresses may hold at most 9 entries when allowChallengeClientIp is set, which adds the client IP KSeF reports with the challenge \(has 10\)\.$/,
+        message: /^Allowed IP addresses \(IPv4 addresses\) may hold at most 9 entries when the current IP is also allowed, which adds the client IP KSeF reports with the challenge \(has 10\)\.$/,
       },
       {
         name: 'allowChallengeClientIp that is not a boolean',

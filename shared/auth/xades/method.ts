@@ -69,9 +69,9 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
   if (policy?.allowedIps) {
     // The challenge's client IP is known only after a request; the room for it is not.
     const reserved = allowChallengeClientIp
-      ? { reservedIp4Addresses: { count: 1, reason: "when allowChallengeClientIp is set, which adds the client IP KSeF reports with the challenge" } }
+      ? { reservedIp4Addresses: { count: 1, reason: 'when the current IP is also allowed, which adds the client IP KSeF reports with the challenge' } }
       : {};
-    validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`, reserved);
+    validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`, { ...reserved, label: 'Allowed IP addresses' });
   }
   return {
     keyMaterial: loadKeyMaterial(keyMaterialSource(credentials.certificate), { clock, field: `${FIELD}.certificate` }),

@@ -1,7 +1,7 @@
 /**
  * Loading the signing key and certificate for XAdES authentication, from PKCS#12 (.p12/.pfx) or PEM, with every
- * problem reported as a typed `KeyMaterialError` before anything is sent. Messages name the field and the fix and
- * never carry the password, the passphrase or key bytes (no library error is attached as `cause` for that reason).
+ * problem reported as a typed `KeyMaterialError` before anything is sent. Messages name the field as a person sees it
+ * ("the PKCS#12 password"; the option's name is in `field`) and the fix, and never carry the password, the passphrase or key bytes (no library error is attached as `cause` for that reason).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
@@ -28,6 +28,28 @@ export interface LoadKeyMaterialOptions {
   clock?: Clock;
   /** Prefix of the field names in errors (default `credentials`). */
   field?: string;
+}
+
+/** The key material fields as forms name them, by the last part of the engine's field name. */
+const FIELD_WORDS: Record<string, string> = {
+  pkcs12: 'the PKCS#12 file',
+  password: 'the PKCS#12 password',
+  certificatePem: 'the certificate (PEM)',
+  privateKeyPem: 'the private key (PEM)',
+  passphrase: 'the private key passphrase',
+  encryptedPrivateKeyPem: 'the encrypted private key (PEM)',
+  pkcs12Password: 'the PKCS#12 password',
+};
+
+/** How a message names `field`: as a person sees it, else (a field this file does not know) by its name. */
+function words(field: string): string {
+  return FIELD_WORDS[field.slice(field.lastIndexOf('.') + 1)] ?? field;
+}
+
+/** The same words opening a sentence. */
+function opening(field: string): string {
+  const text = words(field);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export interface KeyMaterial {
@@ -70,7 +92,7 @@ export function loadKeyMaterial(source: KeyMaterialSource, options: LoadKeyMater
   if (!matching) {
     throw new KeyMaterialError(
       'key-mismatch',
-      `The private key does not belong to the certificate in ${prefix}.${certificateField}: supply the certificate issued for this key.`,
+      `The private key does not belong to the certificate in ${words(certificateField)}: supply the certificate issued for this key.`,
       `${prefix}.${certificateField}`,
     );
   }
@@ -87,7 +109,7 @@ interface RawKeyMaterial {
 
 function readPkcs12(input: Buffer | string, password: string, prefix: string): RawKeyMaterial {
   const field = `${prefix}.pkcs12`;
-  if (typeof password !== 'string') throw new KeyMaterialError('missing-password', `${prefix}.password is required to open the PKCS#12 file.`, `${prefix}.password`);
+  if (typeof password !== 'string') throw new KeyMaterialError('missing-password', 'The PKCS#12 password is required to open the PKCS#12 file.', `${prefix}.password`);
   const der = typeof input === 'string' || input[0] !== 0x30 ? Buffer.from(input.toString().replace(/\s+/g, ''), 'base64') : input;
   let pfx: forge.pkcs12.Pkcs12Pfx;
   try {
@@ -95,20 +117,20 @@ function readPkcs12(input: Buffer | string, password: string, prefix: string): R
   } catch (error) {
     const message = (error as Error).message ?? '';
     if (/password/i.test(message)) {
-      throw new KeyMaterialError('wrong-password', `${prefix}.password does not open the PKCS#12 file: check the password (or the file is damaged).`, `${prefix}.password`);
+      throw new KeyMaterialError('wrong-password', 'The PKCS#12 password does not open the PKCS#12 file: check the password (or the file is damaged).', `${prefix}.password`);
     }
-    throw new KeyMaterialError('unreadable', `${field} is not a readable PKCS#12 (.p12/.pfx) file: export it again (${message.slice(0, 120)}).`, field);
+    throw new KeyMaterialError('unreadable', `The PKCS#12 file is not a readable PKCS#12 (.p12/.pfx) file: export it again (${message.slice(0, 120)}).`, field);
   }
   const bags = (type: string): forge.pkcs12.Bag[] => pfx.getBags({ bagType: type })[type] ?? [];
   const keyBags = [...bags(forge.pki.oids.pkcs8ShroudedKeyBag), ...bags(forge.pki.oids.keyBag)];
   const certificates = bags(forge.pki.oids.certBag).map((bag) => asn1ToBuffer(bag.asn1));
-  if (keyBags.length === 0) throw new KeyMaterialError('unreadable', `${field} holds no private key: export the certificate together with its private key.`, field);
-  if (certificates.length === 0) throw new KeyMaterialError('unreadable', `${field} holds no certificate: export the certificate together with its private key.`, field);
+  if (keyBags.length === 0) throw new KeyMaterialError('unreadable', 'The PKCS#12 file holds no private key: export the certificate together with its private key.', field);
+  if (certificates.length === 0) throw new KeyMaterialError('unreadable', 'The PKCS#12 file holds no certificate: export the certificate together with its private key.', field);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey({ key: asn1ToBuffer(keyBags[0].asn1), format: 'der', type: 'pkcs8' });
   } catch {
-    throw new KeyMaterialError('unsupported-key', `The private key in ${field} is of a kind that cannot be read: use an RSA (2048+ bits) or EC P-256 key.`, field);
+    throw new KeyMaterialError('unsupported-key', 'The private key in the PKCS#12 file is of a kind that cannot be read: use an RSA (2048+ bits) or EC P-256 key.', field);
   }
   return { privateKey, certificates, certificateField: 'pkcs12' };
 }
@@ -166,13 +188,13 @@ function readPem(source: { certificatePem: string | Buffer; privateKeyPem: strin
   const text = restorePemLineBreaks(source?.certificatePem?.toString() ?? '');
   const certificates = pemCertificates(text);
   if (certificates.length === 0) {
-    throw new KeyMaterialError('unreadable', `${prefix}.certificatePem holds no PEM certificate (-----BEGIN CERTIFICATE-----).`, `${prefix}.certificatePem`);
+    throw new KeyMaterialError('unreadable', 'The certificate (PEM) holds no PEM certificate (-----BEGIN CERTIFICATE-----).', `${prefix}.certificatePem`);
   }
   for (const der of certificates) {
     try {
       new X509Certificate(der);
     } catch {
-      throw new KeyMaterialError('unreadable', `${prefix}.certificatePem holds a damaged certificate: copy the whole PEM block again.`, `${prefix}.certificatePem`);
+      throw new KeyMaterialError('unreadable', 'The certificate (PEM) holds a damaged certificate: copy the whole PEM block again.', `${prefix}.certificatePem`);
     }
   }
   const privateKey = readPrivateKeyPem(source.privateKeyPem, source.passphrase, { key: `${prefix}.privateKeyPem`, passphrase: `${prefix}.passphrase` });
@@ -186,20 +208,20 @@ function readPem(source: { certificatePem: string | Buffer; privateKeyPem: strin
 export function readPrivateKeyPem(pem: string | Buffer | undefined, passphrase: string | undefined, fields: { key: string; passphrase: string }): KeyObject {
   const keyText = restorePemLineBreaks(pem?.toString() ?? '');
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
-    throw new KeyMaterialError('unreadable', `${fields.key} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, fields.key);
+    throw new KeyMaterialError('unreadable', `${opening(fields.key)} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, fields.key);
   }
   const encrypted = /ENCRYPTED/.test(keyText);
   if (encrypted && !passphrase) {
-    throw new KeyMaterialError('missing-password', `${fields.key} is encrypted: provide ${fields.passphrase}.`, fields.passphrase);
+    throw new KeyMaterialError('missing-password', `${opening(fields.key)} is encrypted: provide ${words(fields.passphrase)}.`, fields.passphrase);
   }
   try {
     return createPrivateKey({ key: keyText, format: 'pem', passphrase });
   } catch (error) {
     const { code = '', message = '' } = error as Error & { code?: string };
     if (encrypted && /decrypt/i.test(`${code} ${message}`)) {
-      throw new KeyMaterialError('wrong-password', `${fields.passphrase} does not decrypt ${fields.key}: check that it is the one the key was encrypted with.`, fields.passphrase);
+      throw new KeyMaterialError('wrong-password', `${opening(fields.passphrase)} does not decrypt ${words(fields.key)}: check that it is the one the key was encrypted with.`, fields.passphrase);
     }
-    throw new KeyMaterialError('unreadable', `${fields.key} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`, fields.key);
+    throw new KeyMaterialError('unreadable', `${opening(fields.key)} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`, fields.key);
   }
 }
 
@@ -209,7 +231,7 @@ function checkKey(privateKey: KeyObject, field: string): void {
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) {
-      throw new KeyMaterialError('weak-key', `The RSA key in ${field} has ${bits} bits; KSeF requires at least ${MIN_RSA_BITS}. Use a stronger key.`, field);
+      throw new KeyMaterialError('weak-key', `The RSA key in ${words(field)} has ${bits} bits; KSeF requires at least ${MIN_RSA_BITS}. Use a stronger key.`, field);
     }
     return;
   }
@@ -217,7 +239,7 @@ function checkKey(privateKey: KeyObject, field: string): void {
   const what = type === 'ec' ? `EC key on curve ${details.namedCurve ?? 'unknown'}` : `${type ?? 'unknown'} key`;
   throw new KeyMaterialError(
     'unsupported-key',
-    `The ${what} in ${field} cannot sign for KSeF: use an RSA key of at least ${MIN_RSA_BITS} bits or an EC key on P-256, P-384 or P-521.`,
+    `The ${what} in ${words(field)} cannot sign for KSeF: use an RSA key of at least ${MIN_RSA_BITS} bits or an EC key on P-256, P-384 or P-521.`,
     field,
   );
 }
@@ -225,9 +247,9 @@ function checkKey(privateKey: KeyObject, field: string): void {
 function checkValidity(certificate: CertificateInfo, now: Date, field: string): void {
   const name = subjectValue(certificate, SUBJECT_OIDS.commonName) ?? certificate.fingerprintSha256;
   if (now < certificate.notBefore) {
-    throw new KeyMaterialError('not-yet-valid', `The certificate "${name}" in ${field} is valid only from ${certificate.notBefore.toISOString()}: wait, or check the computer's clock.`, field);
+    throw new KeyMaterialError('not-yet-valid', `The certificate "${name}" in ${words(field)} is valid only from ${certificate.notBefore.toISOString()}: wait, or check the computer's clock.`, field);
   }
   if (now > certificate.notAfter) {
-    throw new KeyMaterialError('expired', `The certificate "${name}" in ${field} expired on ${certificate.notAfter.toISOString()}: renew it or use another certificate.`, field);
+    throw new KeyMaterialError('expired', `The certificate "${name}" in ${words(field)} expired on ${certificate.notAfter.toISOString()}: renew it or use another certificate.`, field);
   }
 }

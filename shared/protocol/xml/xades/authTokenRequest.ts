@@ -90,23 +90,39 @@ export function validateAuthTokenRequest(request: AuthTokenRequest, field = 'aut
 export interface ValidateAllowedIpsOptions {
   /** Places in `ip4Addresses` kept free for an address added later, and why (for the message). */
   reservedIp4Addresses?: { count: number; reason: string };
+  /**
+   * How the messages name the policy's lists as a person sees them (the form's "Allowed IP addresses"); without it
+   * they name the JSON paths under `field`, as KSeF's own validation details do. `field` always has the path.
+   */
+  label?: string;
 }
+
+/** The three lists of `AllowedIps` in a person's words. */
+const IP_KIND_WORDS: Record<keyof AllowedIps, string> = { ip4Addresses: 'IPv4 addresses', ip4Ranges: 'IPv4 ranges', ip4Masks: 'IPv4 masks' };
 
 /** Checks an authorization policy against the AuthTokenRequest schema's IPv4 rules; errors name `field`. */
 export function validateAllowedIps(policy: AuthorizationPolicy, field: string, options: ValidateAllowedIpsOptions = {}): void {
+  const { label } = options;
   const allowedIps = policy?.allowedIps;
-  if (!allowedIps || typeof allowedIps !== 'object') fail(`${field}.allowedIps`, 'is required when an authorization policy is given');
+  if (!allowedIps || typeof allowedIps !== 'object') {
+    fail(`${field}.allowedIps`, `${label ? 'are' : 'is'} required when an authorization policy is given`, label);
+  }
   const check = (kind: keyof AllowedIps, isValid: (value: string) => boolean, example: string): void => {
     const values = allowedIps[kind];
     if (values === undefined) return;
-    if (!Array.isArray(values)) fail(`${field}.allowedIps.${kind}`, 'must be a list');
+    const list = `${field}.allowedIps.${kind}`;
+    /** The list as the message names it: "Allowed IP addresses (IPv4 ranges)", or its path. */
+    const named = label ? `${label} (${IP_KIND_WORDS[kind]})` : list;
+    if (!Array.isArray(values)) fail(list, 'must be a list', named);
     const reserved = kind === 'ip4Addresses' ? options.reservedIp4Addresses : undefined;
     const max = MAX_IPS_PER_KIND - (reserved?.count ?? 0);
     if (values.length > max) {
-      fail(`${field}.allowedIps.${kind}`, `may hold at most ${max} entries${reserved ? ` ${reserved.reason}` : ''} (has ${values.length})`);
+      fail(list, `may hold at most ${max} entries${reserved ? ` ${reserved.reason}` : ''} (has ${values.length})`, named);
     }
     values.forEach((value, i) => {
-      if (typeof value !== 'string' || !isValid(value)) fail(`${field}.allowedIps.${kind}[${i}]`, `is not valid: expected e.g. ${example}`);
+      if (typeof value !== 'string' || !isValid(value)) {
+        fail(`${list}[${i}]`, `is not valid: expected e.g. ${example}`, label ? `${named}: entry ${i + 1}${typeof value === 'string' ? ` (${value})` : ''}` : undefined);
+      }
     });
   };
   check('ip4Addresses', isIpv4Address, '192.168.0.1 (four decimal octets 0-255, no leading zeros)');
@@ -133,8 +149,9 @@ function ipToNumber(ip: string): number {
   return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
 }
 
-function fail(field: string, problem: string): never {
-  throw new KsefInputError(`${field} ${problem}.`, { field });
+/** A `KsefInputError` for `field`, whose message names it `named` (default: the field's path). */
+function fail(field: string, problem: string, named: string = field): never {
+  throw new KsefInputError(`${named} ${problem}.`, { field });
 }
 
 /** The unsigned AuthTokenRequest XML (UTF-8 declaration, 2-space indentation, like the official C# client). */
