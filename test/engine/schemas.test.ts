@@ -60,7 +60,7 @@ describe('sending every invoice schema KSeF accepts', () => {
 
   it('sends an FA (2) invoice in an FA (2) session', async () => {
     const invoice = await sendAs('FA(2)', officialInvoice('invoice-template-fa-2.xml', sandbox.contextIdentifier.value));
-    // The template's issue date lies in the past, so KSeF classifies the invoice as issued offline (NOTES.md 9.4).
+    // The template's issue date lies in the past, so KSeF classifies the invoice as issued offline (offline/automatyczne-okreslanie-trybu-offline.md, CIRFMF/ksef-docs).
     expect(invoice.invoicingMode).toBe('Offline');
   });
 

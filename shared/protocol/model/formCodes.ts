@@ -1,4 +1,4 @@
-/** The invoice schemas KSeF accepts, as `formCode` of a session (NOTES.md 4.7). */
+/** The invoice schemas KSeF accepts, as `formCode` of a session (open-api.json `OpenOnlineSessionRequest.formCode`, CIRFMF/ksef-api). */
 export interface FormCode {
   systemCode: string;
   schemaVersion: string;

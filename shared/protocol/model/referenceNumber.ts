@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { crc8Hex } from './crc8';
 import { compactDate } from './ksefNumber';
 
-/** The two-letter object types of KSeF reference numbers (NOTES.md 1.2). */
+/**
+ * The two-letter object types of KSeF reference numbers, as the examples of open-api.json (CIRFMF/ksef-api) use them:
+ * CR challenge, AU authentication, SO/SB online/batch session, EE invoice, EU UPO page, EC KSeF token, EG permission
+ * operation, EH export; CE, for certificate enrollments, is ours (the contract shows none of its own).
+ */
 export type ReferenceType = 'CR' | 'AU' | 'SO' | 'SB' | 'EE' | 'EU' | 'EC' | 'EG' | 'EH' | 'CE';
 
 export const REFERENCE_NUMBER_PATTERN = /^(\d{8})-([0-9A-Z]{2})-([0-9A-F]{10})-([0-9A-F]{10})-([0-9A-F]{2})$/;

@@ -1,6 +1,6 @@
 /**
- * English meanings of KSeF's invoice processing status codes (open-api.json, `SessionInvoiceStatusResponse.status`;
- * NOTES.md 4.7). KSeF's own description stays Polish; hosts show this beside it for readers who do not read Polish.
+ * English meanings of KSeF's invoice processing status codes (open-api.json, `SessionInvoiceStatusResponse.status`,
+ * CIRFMF/ksef-api). KSeF's own description stays Polish; hosts show this beside it for readers who do not read Polish.
  */
 const INVOICE_STATUS_MEANINGS: Record<number, string> = {
   100: 'Accepted for processing',
@@ -22,7 +22,7 @@ export function invoiceStatusMeaning(code: number): string | undefined {
   return INVOICE_STATUS_MEANINGS[code];
 }
 
-/** Authentication status codes (open-api.json, `AuthenticationOperationStatusResponse.status`; NOTES.md 3). */
+/** Authentication status codes (open-api.json, `AuthenticationOperationStatusResponse.status`; uwierzytelnianie.md, CIRFMF/ksef-docs). */
 const AUTHENTICATION_STATUS_MEANINGS: Record<number, string> = {
   100: 'Authentication in progress',
   200: 'Authenticated',
@@ -41,7 +41,7 @@ export function authenticationStatusMeaning(code: number): string | undefined {
   return AUTHENTICATION_STATUS_MEANINGS[code];
 }
 
-/** Certificate enrollment status codes (open-api.json, `CertificateEnrollmentStatusResponse.status`; NOTES.md 4.10). */
+/** Certificate enrollment status codes (open-api.json, `CertificateEnrollmentStatusResponse.status`; certyfikaty-KSeF.md, CIRFMF/ksef-docs). */
 const ENROLLMENT_STATUS_MEANINGS: Record<number, string> = {
   100: 'Request accepted, being processed',
   200: 'Certificate issued',

@@ -1,5 +1,7 @@
 /**
- * Self-signed test certificates shaped like the ones the official clients generate for KSeF TEST (NOTES.md 3.6):
+ * Self-signed test certificates shaped like the ones the official clients generate for KSeF TEST (CIRFMF/ksef-client-csharp
+ * `SelfSignedCertificateForSignatureBuilder`/`SelfSignedCertificateForSealBuilder`, CIRFMF/ksef-client-java
+ * `CertificateBuilders`; auth/testowe-certyfikaty-i-podpisy-xades.md, CIRFMF/ksef-docs):
  * a person (givenName, surname, serialNumber TINPL-<NIP> / PNOPL-<PESEL>, CN, C=PL) or an organisation seal
  * (organizationIdentifier VATPL-<NIP>, O, CN, C=PL), RSA-2048 or EC P-256. The certificate is built with
  * node-forge's ASN.1 writer and signed with node:crypto (forge cannot sign with EC keys).

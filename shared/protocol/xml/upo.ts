@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 
-/** One `Dokument` of a UPO (NOTES.md 5). */
+/** One `Dokument` of a UPO (faktury/upo/schemy/upo-v4-3.xsd, CIRFMF/ksef-docs). */
 export interface UpoDocument {
   sellerNip?: string;
   ksefNumber: string;
