@@ -12,7 +12,7 @@ import { KsefError, KsefInputError } from './http/errors';
 import { Transport, type RequestFunction } from './http/transport';
 import { ratePacerFor } from './http/rateLimits';
 import { PublicKeys } from './security/publicKeys';
-import { KsefTokenAuthentication } from './auth/ksefToken';
+import { KsefTokenAuthentication } from './auth/ksefTokenMethod';
 import { XadesAuthentication, prepareCertificateAuthentication, type CertificateAuthenticationSettings } from './auth/xades/method';
 import type { AuthenticationMethod } from './auth/method';
 import { TokenProvider } from './auth/accessTokens';

@@ -27,7 +27,7 @@ export {
   type GeneratedTestCertificate,
   type TestCertificateOptions,
   type TestCertificateSubject,
-} from './certificates/testCertificate';
+} from './auth/xades/testCertificate';
 export { KSEF_TOKEN_PERMISSIONS } from './protocol/model/identifiers';
 export { ENVIRONMENT_BASE_URLS } from './environments/environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';

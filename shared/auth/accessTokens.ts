@@ -1,4 +1,5 @@
-import type { AuthTokens, TokenInfo, TokenStore } from '../types';
+import type { TokenInfo } from '../protocol/types';
+import type { AuthTokens, TokenStore } from './types';
 import { KsefError } from '../http/errors';
 import { runAuthentication, type AuthenticationDeps } from './authenticate';
 import type { AuthenticationMethod } from './method';

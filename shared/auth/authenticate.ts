@@ -1,4 +1,5 @@
-import type { AuthTokens, Clock, Logger, Sleep, StatusInfo } from '../types';
+import type { Clock, Logger, Sleep, StatusInfo } from '../protocol/types';
+import type { AuthTokens } from './types';
 import { KsefAuthError, KsefNetworkError, KsefTimeoutError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';

@@ -1,4 +1,4 @@
-import type { ContextIdentifier, TokenInfo } from '../types';
+import type { ContextIdentifier, TokenInfo } from '../protocol/types';
 import type { PublicKeys } from '../security/publicKeys';
 import type { RequestFunction } from '../http/transport';
 

@@ -1,4 +1,5 @@
-import type { AuthTokens, ContextIdentifier, TokenStore } from '../types';
+import type { ContextIdentifier } from '../protocol/types';
+import type { AuthTokens, TokenStore } from './types';
 
 /** Keeps tokens in this process's memory. Tokens are secrets: this store never logs or exposes them. */
 export class MemoryTokenStore implements TokenStore {

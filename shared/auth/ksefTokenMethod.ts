@@ -1,4 +1,4 @@
-import type { ContextIdentifier } from '../types';
+import type { ContextIdentifier } from '../protocol/types';
 import { rsaOaepEncrypt } from '../protocol/crypto/rsa';
 import { sha256Hex } from '../protocol/crypto/hashes';
 import type { AuthenticationMethod, AuthenticationMethodContext, AuthenticationOperation } from './method';

@@ -1,12 +1,12 @@
-import type { Logger } from '../protocol/types';
+import type { Logger } from '../../protocol/types';
 import {
   TEST_CERTIFICATE_WARNING,
   generateTestCertificate as generateSelfSigned,
   type TestCertificate,
   type TestCertificateOptions,
-} from '../protocol/x509/testCertificates';
+} from '../../protocol/x509/testCertificates';
 
-export { TEST_CERTIFICATE_WARNING, type TestCertificateOptions, type TestCertificateSubject } from '../protocol/x509/testCertificates';
+export { TEST_CERTIFICATE_WARNING, type TestCertificateOptions, type TestCertificateSubject } from '../../protocol/x509/testCertificates';
 
 export interface GeneratedTestCertificate extends TestCertificate {
   /** Where the certificate works: the embedded sandbox and KSeF TEST only. Show it to whoever gets the certificate. */
