@@ -1,4 +1,5 @@
-import { collect, identifierFrom, NodeInputError, registerOperationNode, type OperationNodeDef } from './operationNode';
+import { NodeInputError } from './base/inputNode';
+import { collect, identifierFrom, registerOperationNode, type OperationNodeDef } from './base/operationNode';
 import type { NodeAPI } from './runtimeTypes';
 
 /**

@@ -5,7 +5,8 @@ import {
   type QueryCertificatesOptions,
   type TestCertificateSubject,
 } from '../../shared';
-import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, takeSecret, type OperationNodeDef } from './operationNode';
+import { NodeInputError } from './base/inputNode';
+import { collect, identifierFrom, objectFrom, registerOperationNode, takeSecret, type OperationNodeDef } from './base/operationNode';
 import type { Node, NodeAPI, NodeMessage } from './runtimeTypes';
 
 interface KsefCertificateDef extends OperationNodeDef {

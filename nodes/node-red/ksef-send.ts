@@ -1,11 +1,8 @@
-import type { EnvironmentName, InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions } from '../../shared';
-import type { KsefConfigNode } from './ksef-config';
-import { hasToJson } from './operationNode';
-import type { Node, NodeAPI, NodeDef, NodeStatus } from './runtimeTypes';
+import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, SendInvoicesResult } from '../../shared';
+import { NodeInputError, registerInputNode, type InputNodeDef, type StatusView } from './base/inputNode';
+import type { NodeAPI } from './runtimeTypes';
 
-interface KsefSendDef extends NodeDef {
-  /** Id of the ksef-config node. */
-  ksef: string;
+interface KsefSendDef extends InputNodeDef {
   schema?: InvoiceSchema;
   waitSeconds?: number | string;
   fetchUpo?: boolean;
@@ -20,64 +17,45 @@ const DEFAULT_WAIT_SECONDS = 120;
  * reported through `done(err)`, so Catch nodes see it.
  */
 export default function registerKsefSend(RED: NodeAPI): void {
-  function KsefSend(this: Node, def: KsefSendDef): void {
-    RED.nodes.createNode(this, def);
-    const node = this;
-    const config = RED.nodes.getNode(def.ksef) as KsefConfigNode | null;
-    const options = sendOptions(def);
-    const status = (fill: 'blue' | 'green' | 'yellow' | 'red', key: string, count?: number) =>
-      node.status({ fill, shape: 'dot', text: RED._(`ksef-send.status.${key}`, count === undefined ? undefined : { count }) });
-
-    if (!config) status('red', 'no-config');
-
-    node.on('input', (msg, send, done) => {
-      void (async () => {
-        if (!config) return done(new Error(RED._('ksef-send.errors.no-config')));
-        let invoices: InvoiceInput[];
-        try {
-          invoices = invoicesOf(msg.payload);
-        } catch (err) {
-          status('red', 'bad-input');
-          return done(err as Error);
-        }
-
-        status('blue', 'sending', invoices.length);
-        let result;
-        try {
-          result = await config.client().sessions.online.send(invoices, options);
-        } catch (err) {
-          status('red', 'failed');
-          if (hasToJson(err)) msg.ksef = { error: err.toJSON() };
-          return done(err instanceof Error ? err : new Error(String(err)));
-        }
-
+  registerInputNode<KsefSendDef>(RED, 'ksef-send', {
+    create: (_node, def) => {
+      const options = sendOptions(def);
+      return async ({ msg, client, busy }) => {
+        // A missing config first, as the canvas already shows it, then the payload.
+        const ksef = client();
+        const invoices = invoicesOf(msg.payload);
+        busy('sending', invoices.length);
+        const result = await ksef.sessions.online.send(invoices, options);
+        const results = withSessions(result);
         const inputIsArray = Array.isArray(msg.payload);
-        msg.payload = inputIsArray ? result.invoices : result.invoices[0];
-        msg.ksef = {
-          environment: result.environment,
-          sessionReferenceNumber: result.sessionReferenceNumber,
-          sessionStatus: result.sessionStatus,
-          sessionUpo: result.sessionUpo,
+        const failed = results.filter((invoice) => !invoice.accepted && !invoice.pending);
+        return {
+          output: {
+            payload: inputIsArray ? results : results[0],
+            ksef: {
+              environment: result.environment,
+              sessionReferenceNumber: result.sessionReferenceNumber,
+              sessionStatus: result.sessionStatus,
+              sessionUpo: result.sessionUpo,
+            },
+          },
+          status: summaryStatus(result),
+          error: failed.length > 0 ? new Error(failureMessage(failed, results.length, inputIsArray)) : undefined,
         };
-        const failed = result.invoices.filter((invoice) => !invoice.accepted && !invoice.pending);
-        node.status(summaryStatus(result.invoices, result.environment));
-
-        send(msg);
-        done(failed.length > 0 ? new Error(failureMessage(failed, result.invoices.length, inputIsArray)) : undefined);
-      })().catch((err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
-    });
-  }
+      };
+    },
+  });
 
   /** Accepts what the help promises: XML as a string or Buffer, `{ xml, offlineMode }`, or an array of those. */
   function invoicesOf(payload: unknown): InvoiceInput[] {
     if (payload === undefined || payload === null || payload === '' || (Array.isArray(payload) && payload.length === 0)) {
-      throw new Error(RED._('ksef-send.errors.empty-payload'));
+      throw new NodeInputError(RED._('ksef-send.errors.empty-payload'));
     }
     const items = Array.isArray(payload) ? payload : [payload];
     items.forEach((item, index) => {
       if (!isInvoiceInput(item)) {
         const field = Array.isArray(payload) ? `msg.payload[${index}]` : 'msg.payload';
-        throw new Error(RED._('ksef-send.errors.bad-payload', { field, type: describeType(item) }));
+        throw new NodeInputError(RED._('ksef-send.errors.bad-payload', { field, type: describeType(item) }));
       }
     });
     return items as InvoiceInput[];
@@ -85,19 +63,17 @@ export default function registerKsefSend(RED: NodeAPI): void {
 
   /**
    * Every outcome with its count ("1 accepted, 1 rejected"), so a partial success is visible on the canvas, marked
-   * "(sandbox)" when the simulator answered, so its KSeF numbers are not taken for real ones. Red when any invoice
-   * failed, yellow when some are still processing, green when all were accepted.
+   * "(sandbox)" when the simulator answered. Red when any invoice failed, yellow when some are still processing, green
+   * when all were accepted.
    */
-  function summaryStatus(invoices: InvoiceResult[], environment: EnvironmentName): NodeStatus {
+  function summaryStatus({ invoices, environment }: SendInvoicesResult): StatusView {
     const counts = { accepted: 0, rejected: 0, 'not-sent': 0, pending: 0 };
     for (const invoice of invoices) counts[outcomeOf(invoice)] += 1;
-    const text = (Object.keys(counts) as Array<keyof typeof counts>)
+    const keys = (Object.keys(counts) as Array<keyof typeof counts>)
       .filter((outcome) => counts[outcome] > 0)
-      .map((outcome) => RED._(`ksef-send.status.${outcome}`, { count: counts[outcome] }))
-      .join(', ');
-    const marker = environment === 'sandbox' ? ` ${RED._('ksef-send.status.sandbox')}` : '';
+      .map((outcome) => ({ key: outcome, count: counts[outcome] }));
     const fill = counts.rejected + counts['not-sent'] > 0 ? 'red' : counts.pending > 0 ? 'yellow' : 'green';
-    return { fill, shape: 'dot', text: text + marker };
+    return { keys, fill, environment };
   }
 
   function failureMessage(failed: InvoiceResult[], total: number, isArray: boolean): string {
@@ -110,8 +86,18 @@ export default function registerKsefSend(RED: NodeAPI): void {
       .join('; ');
     return RED._('ksef-send.errors.rejected', { failed: failed.length, total, reasons });
   }
+}
 
-  RED.nodes.registerType('ksef-send', KsefSend as (this: never, def: never) => void);
+/**
+ * Each result names the session its invoice went in: when KSeF made a session unavailable (21184) the engine went on
+ * in a new one, and only the invoices of earlier sessions carry their own; the rest went in the result's session
+ * (none when no invoice passed the local checks, so no session was opened).
+ */
+function withSessions(result: SendInvoicesResult): InvoiceResult[] {
+  return result.invoices.map((invoice) => {
+    const sessionReferenceNumber = invoice.sessionReferenceNumber ?? (result.sessionReferenceNumber || undefined);
+    return sessionReferenceNumber === undefined ? invoice : { ...invoice, sessionReferenceNumber };
+  });
 }
 
 function sendOptions(def: KsefSendDef): SendInvoicesOptions {

@@ -1,5 +1,6 @@
 import type { KsefTokenPermission, ListKsefTokensOptions } from '../../shared';
-import { collect, identifierFrom, NodeInputError, objectFrom, registerOperationNode, type OperationNodeDef } from './operationNode';
+import { NodeInputError } from './base/inputNode';
+import { collect, identifierFrom, objectFrom, registerOperationNode, type OperationNodeDef } from './base/operationNode';
 import type { NodeAPI, NodeMessage } from './runtimeTypes';
 
 interface KsefTokenDef extends OperationNodeDef {

@@ -1,3 +1,5 @@
+import type { NodeContext } from './state';
+
 /**
  * The slice of the Node-RED runtime API these nodes use. Declared here instead of adding @types/node-red,
  * whose express/util typings would become a dependency of every consumer of our declarations.
@@ -30,6 +32,8 @@ export interface Node<Credentials = Record<string, never>> {
   debug(message: unknown): void;
   warn(message: unknown): void;
   error(message: unknown, msg?: NodeMessage): void;
+  /** The node's own context, which `NodeContextStore` (state.ts) turns into the engine's state port. */
+  context(): NodeContext;
   on(event: 'input', listener: (msg: NodeMessage, send: (msg: NodeMessage) => void, done: (err?: Error) => void) => void): void;
   on(event: 'close', listener: (removed: boolean, done: () => void) => void): void;
 }
@@ -59,6 +63,10 @@ export interface NodeAPI {
     ): void;
   };
   _(key: string, substitutions?: Record<string, string | number>): string;
+  util: {
+    /** A deep copy of a message, as Node-RED makes when one message goes to several nodes. */
+    cloneMessage<T extends NodeMessage>(msg: T): T;
+  };
   /** Node-RED's admin HTTP API, which the editor calls (with the user's admin token when admin auth is on). */
   httpAdmin: { post(path: string, ...handlers: AdminHandler[]): void };
   auth: { needsPermission(permission: string): AdminHandler };

@@ -94,6 +94,7 @@ describe('ksef-send', () => {
     }
     expect(msg.payload[1].invoicingMode).toBe('Offline');
     expect(msg.ksef.sessionReferenceNumber).toMatch(/^\d{8}-SO-/);
+    expect(msg.payload.map((result: Msg) => result.sessionReferenceNumber)).toEqual([msg.ksef.sessionReferenceNumber, msg.ksef.sessionReferenceNumber]);
     expect(msg.ksef.sessionUpo.length).toBeGreaterThan(0);
     // A KSeF at a base URL of one's own: no sandbox marker.
     expect(msg.ksef.environment).toBe('custom');
@@ -161,6 +162,30 @@ describe('ksef-send', () => {
     expect(msg.payload[1].error.retryAt).toBe(retryAt);
     expect(error.error.message).toContain('ksef-send.errors.rejected');
     expect(statuses().at(-1)).toMatchObject({ fill: 'red', text: 'ksef-send.status.accepted, ksef-send.status.not-sent' });
+  });
+
+  it('names on each result the session its invoice went in, also when KSeF made a session unavailable (21184)', async () => {
+    const { config, credentials } = sandboxConfig();
+    await helper.load([ksefConfigNode, ksefSendNode], flow(config), credentials);
+    const earlier = '20260101-SO-1111111111-1111111111-11';
+    const later = '20260101-SO-2222222222-2222222222-22';
+    // The engine's answer after 21184: the first invoice went in the earlier session, the second in the new one.
+    const result: SendInvoicesResult = {
+      environment: 'custom',
+      sessionReferenceNumber: later,
+      invoices: [
+        { index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k0', sessionReferenceNumber: earlier },
+        { index: 1, accepted: true, pending: false, invoiceHash: 'h1', ksefNumber: 'k1' },
+      ],
+    };
+    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () => ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+    const output = nextMessage('out');
+
+    helper.getNode('send').receive({ payload: [buildDemoInvoice(), buildDemoInvoice()] });
+    const msg = await output;
+
+    expect(msg.payload.map((invoice: Msg) => invoice.sessionReferenceNumber)).toEqual([earlier, later]);
+    expect(msg.ksef.sessionReferenceNumber).toBe(later);
   });
 
   it('returns pending results, not an error, when told not to wait for processing', async () => {

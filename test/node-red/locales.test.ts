@@ -9,7 +9,7 @@ import type { KsefTokenStatus } from '../../shared/types';
 
 const NODES_DIR = path.resolve(__dirname, '..', '..', 'nodes', 'node-red');
 const NODES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
-/** The nodes that run one of several operations (nodes/node-red/operationNode.ts). */
+/** The nodes that run one of several operations (nodes/node-red/base/operationNode.ts). */
 const OPERATION_NODES = ['ksef-auth', 'ksef-token', 'ksef-certificate'];
 const LANGUAGES = ['en-US', 'pl'];
 const TOKEN_STATUSES: KsefTokenStatus[] = ['Pending', 'Active', 'Revoking', 'Revoked', 'Failed'];
@@ -148,7 +148,7 @@ describe.each(OPERATION_NODES)('%s', (node) => {
   it.each(LANGUAGES)('keeps statuses under 20 characters in %s', (language) => {
     const statuses = lookup(catalogue(language, node), `${node}.status`) as Record<string, string>;
 
-    // What operationNode.ts shows besides each operation's own statuses.
+    // What base/inputNode.ts shows besides each operation's own statuses.
     expect(Object.keys(statuses)).toEqual(expect.arrayContaining(['failed', 'bad-input', 'no-config']));
     for (const text of Object.values(statuses)) {
       expect(text.replace('__count__', '9999').length).toBeLessThan(20);
