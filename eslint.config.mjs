@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import js from '@eslint/js';
+import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -109,6 +110,46 @@ export default tseslint.config(
     // (https://nodered.org/docs/creating-nodes/first-node).
     files: ['nodes/node-red/**/*.ts'],
     rules: { '@typescript-eslint/no-this-alias': 'off' },
+  },
+  // n8n's community-node rules, laid out as n8n's node starter does (n8n-io/n8n-nodes-starter): `community` on
+  // package.json, `nodes` on the nodes, `credentials` on the credentials. The plugin ships eslintrc configs; their
+  // rule sets are used as they are.
+  {
+    files: ['package.json'],
+    languageOptions: { parser: tseslint.parser },
+    plugins: { 'n8n-nodes-base': n8nNodesBase },
+    rules: {
+      ...n8nNodesBase.configs.community.rules,
+      // The TypeScript parser reads package.json as one object expression, which is what the community rules inspect.
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
+  },
+  {
+    files: ['nodes/n8n/**/*.ts'],
+    plugins: { 'n8n-nodes-base': n8nNodesBase },
+    rules: {
+      ...n8nNodesBase.configs.nodes.rules,
+      // Sentence case lowercases the system's name (its fix writes "k se f token"); n8n's starter leaves this rule off too.
+      'n8n-nodes-base/node-param-operation-option-action-miscased': 'off',
+      // It flags n8n's own expression syntax in examples (`{{ $json.xml }}`); its fix, `$JSON`, breaks them.
+      'n8n-nodes-base/node-param-description-miscased-json': 'off',
+      // NodeConnectionTypes.Main is the value 'main' the rule asks for, written as n8n's own nodes write it.
+      'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
+    },
+  },
+  {
+    // The description lives beside the router as in n8n's Airtable v2 node (actions/versionDescription.ts), not in Ksef.node.ts.
+    files: ['nodes/n8n/Ksef/actions/versionDescription.ts'],
+    rules: { 'n8n-nodes-base/node-filename-against-convention': 'off' },
+  },
+  {
+    files: ['credentials/**/*.ts'],
+    plugins: { 'n8n-nodes-base': n8nNodesBase },
+    rules: {
+      ...n8nNodesBase.configs.credentials.rules,
+      // For n8n's own repository (its doc slugs, per the rule's description); a community credential links a full URL.
+      'n8n-nodes-base/cred-class-field-documentation-url-miscased': 'off',
+    },
   },
   {
     // Tests read KSeF's loosely typed JSON answers and load Node-RED's CommonJS test helper.

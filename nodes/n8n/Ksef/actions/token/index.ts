@@ -18,7 +18,7 @@ export const description: INodeProperties[] = [
         name: 'Generate',
         value: 'generate',
         description:
-          "Generate a KSeF token for the context. Its secret is output once, in 'token': put it into a credential, never into a chat, a log or a file",
+          "Generate a KSeF token for the context. Its secret is output once, in 'token': put it into a credential, never into a chat, a log or a file.",
         action: 'Generate a KSeF token',
       },
       { name: 'Get', value: 'get', description: "Get a KSeF token's status and details", action: 'Get a KSeF token' },
