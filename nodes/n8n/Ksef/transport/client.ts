@@ -4,7 +4,9 @@ import type {
   ICredentialTestFunctions,
   ICredentialsDecrypted,
   IExecuteFunctions,
+  ILoadOptionsFunctions,
   INodeCredentialTestResult,
+  IPollFunctions,
 } from 'n8n-workflow';
 import { embeddedSandbox } from '../../../../sandbox';
 import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient } from '../../../../shared';
@@ -28,7 +30,10 @@ function settingsOf(data: ICredentialDataDecryptedObject | undefined): Connectio
   return settings as ConnectionSettings;
 }
 
-export async function getKsefClient(this: IExecuteFunctions): Promise<KsefClient> {
+/** The node contexts that use the engine: operations, a polling trigger's poll and the editor's option lists. */
+export type KsefFunctions = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions;
+
+export async function getKsefClient(this: KsefFunctions): Promise<KsefClient> {
   const settings = settingsOf(await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME));
   const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
   let client = clients.get(key);

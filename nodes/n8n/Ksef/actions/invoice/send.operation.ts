@@ -4,7 +4,7 @@ import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, S
 import { binaryInput, errorItem, INCLUDE_INPUT_FIELDS_OPTION, itemLabel, withInputFields } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 import { toNodeError } from '../../transport/errors';
-import { invoiceJson, invoiceLabel, outcomeOf, rejectionFix, rejectionReason, upoBinary, UPO_PROPERTIES } from './result';
+import { invoiceJson, invoiceLabel, type AnswerSource, outcomeOf, rejectionFix, rejectionReason, upoBinary, UPO_PROPERTIES } from './result';
 
 const schemaOptions: Array<{ name: string; value: InvoiceSchema; description: string }> = [
   { name: 'FA(3)', value: 'FA(3)', description: 'Structured VAT invoice, the current schema' },
@@ -164,6 +164,11 @@ function isFailed(invoice: InvoiceResult): boolean {
 interface SentInvoice {
   itemIndex: number;
   invoice: InvoiceResult;
+  /**
+   * Where Get Status finds the invoice: its own session when KSeF made the first one unavailable (21184) and the
+   * engine carried on in a new session after this invoice had gone out, otherwise the result's session.
+   */
+  source: AnswerSource;
 }
 
 /**
@@ -174,8 +179,10 @@ function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInv
   const [first, ...others] = failed;
   const inKsef = sent.filter(({ invoice }) => invoice.accepted);
   const pending = sent.filter(({ invoice }) => invoice.pending);
-  const line = ({ itemIndex, invoice }: SentInvoice, reference: string | undefined) =>
-    `- ${invoiceLabel(invoice.invoiceNumber, itemIndex)}: ${reference}`;
+  const line = ({ itemIndex, invoice, source }: SentInvoice, reference: string | undefined) =>
+    `- ${invoiceLabel(invoice.invoiceNumber, itemIndex)}: ${reference}` +
+    (source.sessionReferenceNumber === sessionReferenceNumber ? '' : ` (in session ${source.sessionReferenceNumber})`);
+  const elsewhere = [...inKsef, ...pending].some(({ source }) => source.sessionReferenceNumber !== sessionReferenceNumber);
   const description = [
     rejectionFix(first.invoice),
     ...(others.length > 0 ? [`Not accepted either: ${others.map(({ invoice, itemIndex }) => invoiceLabel(invoice.invoiceNumber, itemIndex)).join(', ')}.`] : []),
@@ -187,7 +194,7 @@ function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInv
       : []),
     ...(inKsef.length + pending.length > 0
       ? [
-          `To get their results and UPOs: Invoice > Get Status with Session Reference Number ${sessionReferenceNumber} and each KSeF number (or invoice reference number).`,
+          `To get their results and UPOs: Invoice > Get Status with Session Reference Number ${sessionReferenceNumber}${elsewhere ? ' (or the session named beside the invoice)' : ''} and each KSeF number (or invoice reference number).`,
         ]
       : []),
     "To get one result per invoice instead of stopping, set the node's Settings > On Error to 'Continue (using error output)': failed invoices then go to the error output.",
@@ -232,15 +239,19 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
   }
 
   const sessionUpo = parameters.includeSessionUpo ? await sessionUpoBinaries.call(this, result) : {};
-  const sent: SentInvoice[] = result.invoices.map((invoice) => ({ itemIndex: toSend[invoice.index].itemIndex, invoice }));
+  const sent: SentInvoice[] = result.invoices.map((invoice) => ({
+    itemIndex: toSend[invoice.index].itemIndex,
+    invoice,
+    source: { sessionReferenceNumber: invoice.sessionReferenceNumber ?? result.sessionReferenceNumber, environment: result.environment },
+  }));
   const failed = sent.filter(({ invoice }) => isFailed(invoice));
   if (failed.length > 0 && !this.continueOnFail()) throw stopError.call(this, failed, sent, result.sessionReferenceNumber);
 
-  for (const { itemIndex, invoice } of sent) {
+  for (const { itemIndex, invoice, source } of sent) {
     if (isFailed(invoice)) {
       const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, itemIndex), { itemIndex, description: rejectionFix(invoice) });
       output[itemIndex] = errorItem.call(this, items, error, itemIndex, {
-        ...invoiceJson(invoice, result),
+        ...invoiceJson(invoice, source),
         ...(invoice.error && { errorDetails: invoice.error as IDataObject }),
       });
       continue;
@@ -250,7 +261,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
       ...(outcomeOf(invoice) === 'accepted' ? sessionUpo : {}),
     };
     output[itemIndex] = {
-      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, result)),
+      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, source)),
       ...(Object.keys(binary).length > 0 && { binary }),
       pairedItem: { item: itemIndex },
     };
