@@ -15,7 +15,7 @@ import { checkSchema, prepareInvoice, type PreparedInvoice } from './prepare';
 import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../protocol/crypto/aes';
 import { rsaOaepEncrypt } from '../protocol/crypto/rsa';
 import { sha256Base64 } from '../protocol/crypto/hashes';
-import type { PublicKeys } from '../crypto/publicKeys';
+import type { PublicKeys } from '../security/publicKeys';
 import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefNetworkError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { backoffDelayMs, pollUntil } from '../http/backoff';
