@@ -1,4 +1,4 @@
-import type { ListSessionInvoicesOptions, SessionInvoiceStatus } from '../types';
+import type { ListSessionInvoicesOptions, SessionInvoiceStatus } from './types';
 import type { RequestFunction } from '../http/transport';
 import { paginateWithContinuationToken } from '../http/paging';
 import { checkPageSize, requireReferenceNumber } from '../util/input';

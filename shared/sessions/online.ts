@@ -1,27 +1,19 @@
-import type {
-  Clock,
-  InvoiceInput,
-  InvoiceResult,
-  Logger,
-  SendInvoicesOptions,
-  SendInvoicesResult,
-  SessionInvoiceStatus,
-  SessionUpoPage,
-  Sleep,
-  StatusInfo,
-} from '../types';
+import type { Clock, Logger, Sleep, StatusInfo } from '../protocol/types';
+import type { InvoiceInput, InvoiceResult, SendInvoicesOptions, SendInvoicesResult, SessionInvoiceStatus } from './types';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
-import { checkSchema, prepareInvoice, type PreparedInvoice } from './prepare';
-import { aesEncrypt, newSymmetricKey, type SymmetricKey } from '../protocol/crypto/aes';
-import { rsaOaepEncrypt } from '../protocol/crypto/rsa';
-import { sha256Base64 } from '../protocol/crypto/hashes';
+import type { SymmetricKey } from '../protocol/crypto/aes';
 import type { PublicKeys } from '../security/publicKeys';
-import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefNetworkError, KsefRateLimitError } from '../http/errors';
+import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
-import { backoffDelayMs, pollUntil } from '../http/backoff';
+import { pollUntil } from '../http/backoff';
 import { forEachWithConcurrency } from '../util/concurrency';
+import { checkSchema, prepareInvoice, type PreparedInvoice } from './prepare';
+import { openWithSessionKey } from './sessionKey';
+import { LIST_PAGE_SIZE, sendInvoice, type OpenOnlineSession } from './send';
 import { listSessionInvoices } from './invoices';
-import { readUpoDocuments, upoMismatch, type UpoSubject } from '../protocol/xml/upo';
+import { downloadInvoiceUpo, downloadSessionUpo, type UpoPage } from './upoDownload';
+import { resolveDuplicate } from './duplicates';
+import { errorJson } from './errorJson';
 
 export interface OnlineSessionDeps {
   /** Authenticated requests. */
@@ -38,21 +30,11 @@ const DEFAULT_SEND_DEADLINE_MS = 600_000;
 /** Sends overlap to hide latency; the transport's pacer keeps them within KSeF's invoiceSend limit. */
 const SEND_CONCURRENCY = 4;
 const UPO_CONCURRENCY = 4;
-/** The largest page of `GET /sessions/{ref}/invoices`: one request reads the status of up to 1000 invoices. */
-const LIST_PAGE_SIZE = 1000;
-/** Rounds over a UPO's sources (storage link, then API) before it is reported missing. */
-const UPO_ROUNDS = 3;
 const SUCCESS = 200;
 const DUPLICATE = 440;
 
-interface DuplicateResolution {
-  ksefNumber: string;
-  originalSessionReferenceNumber: string;
-  upo?: string;
-}
-
 /**
- * Sends invoices in one online session (online-sessions docs, CIRFMF/ksef-docs): checks each locally, opens the
+ * Sends invoices in one online session (sesja-interaktywna.md, CIRFMF/ksef-docs): checks each locally, opens the
  * session with a fresh AES key, sends them as fast as KSeF's rate limits allow until `sendDeadlineMs`, waits for the
  * verdicts through the session's invoice list, closes, and collects the UPOs. Results come in input order and one
  * invoice's failure never stops the others.
@@ -225,16 +207,6 @@ function sendFailure(index: number, error: unknown): Record<string, unknown> {
   return { ...json, message: `${field} could not be sent: ${String(json.message)}`, field };
 }
 
-/**
- * Whether KSeF may have taken an invoice although its answer did not arrive or cannot be read: no answer, a
- * gateway error (502/504 after KSeF processed it), or a 2xx whose body is not JSON.
- */
-function answerLost(error: unknown): boolean {
-  if (error instanceof KsefNetworkError) return true;
-  if (!(error instanceof KsefError) || error.status === undefined) return false;
-  return error.status >= 500 || (error.status >= 200 && error.status < 300);
-}
-
 /** The same request function with a deadline on every request: waits for rate limits end there. */
 function withDeadline(api: RequestFunction, deadline: number): RequestFunction {
   return (request) => api({ ...request, deadline: new Date(deadline) });
@@ -243,107 +215,39 @@ function withDeadline(api: RequestFunction, deadline: number): RequestFunction {
 /** KSeF's answer to closing a session whose status is no longer 100 (open). */
 const SESSION_NOT_OPEN_CODE = 21180;
 
-export function errorJson(error: unknown): Record<string, unknown> {
-  if (error instanceof KsefError) return error.toJSON();
-  return { name: 'Error', message: error instanceof Error ? error.message : String(error) };
-}
 
-/** The requests of one online session and the bookkeeping between them. */
-class OnlineSession {
+/** The requests of one online session and the bookkeeping between them, told with the session units. */
+class OnlineSession implements OpenOnlineSession {
   referenceNumber = '';
-  private readonly key: SymmetricKey = newSymmetricKey();
+  key!: SymmetricKey;
+  readonly claimed = new Set<string>();
   /** Storage URLs of invoice UPOs, by input index, as the final status gave them. */
   private readonly upoUrls = new Map<number, string>();
-  /** Reference numbers already given to an invoice of this call, so two identical invoices never share one. */
-  private readonly claimed = new Set<string>();
 
   constructor(private readonly deps: OnlineSessionDeps) {}
 
+  /** `POST /sessions/online` with a fresh session key (sesja-interaktywna.md, CIRFMF/ksef-docs). */
   async open(schema: InvoiceSchema, deadline: Date): Promise<void> {
     const { api, publicKeys } = this.deps;
-    const response = await publicKeys.withKey('SymmetricKeyEncryption', (publicKey) =>
+    const { key, opened } = await openWithSessionKey(publicKeys, (encryption) =>
       api<{ referenceNumber: string; validUntil: string }>({
         method: 'POST',
         path: '/sessions/online',
-        json: {
-          formCode: INVOICE_SCHEMAS[schema].formCode,
-          encryption: {
-            encryptedSymmetricKey: rsaOaepEncrypt(publicKey.key, this.key.key).toString('base64'),
-            initializationVector: this.key.iv.toString('base64'),
-            publicKeyId: publicKey.publicKeyId,
-          },
-        },
+        json: { formCode: INVOICE_SCHEMAS[schema].formCode, encryption },
         // A second session, if the first answer was lost, stays empty and KSeF cancels it.
         idempotent: true,
         deadline,
       }),
     );
-    this.referenceNumber = response.data.referenceNumber;
+    this.key = key;
+    this.referenceNumber = opened.data.referenceNumber;
     this.deps.logger?.info('KSeF online session opened', { sessionReferenceNumber: this.referenceNumber, schema });
   }
 
-  /**
-   * Sends one invoice and returns its reference number. When the answer is lost or unreadable (no answer, 5xx, a
-   * body that is not JSON), KSeF may have taken the invoice: the session's invoice list is asked first, by invoice
-   * hash. An invoice missing there is sent once more only after a network error (as a POST that failed with 5xx is
-   * never repeated blindly); should both copies arrive after all, KSeF marks the second a duplicate (440) of the
-   * first, which `waitForInvoices` resolves to the first one's KSeF number.
-   */
-  async send(invoice: PreparedInvoice, deadline: Date): Promise<string> {
-    const encrypted = aesEncrypt(invoice.xml, this.key);
-    const request = () =>
-      this.deps.api<{ referenceNumber: string }>({
-        method: 'POST',
-        path: `/sessions/online/${this.referenceNumber}/invoices`,
-        json: {
-          invoiceHash: invoice.invoiceHash,
-          invoiceSize: invoice.xml.length,
-          encryptedInvoiceHash: sha256Base64(encrypted),
-          encryptedInvoiceSize: encrypted.length,
-          encryptedInvoiceContent: encrypted.toString('base64'),
-          offlineMode: invoice.offlineMode,
-          ...(invoice.hashOfCorrectedInvoice && { hashOfCorrectedInvoice: invoice.hashOfCorrectedInvoice }),
-        },
-        deadline,
-      });
-    try {
-      return this.claim((await request()).data.referenceNumber);
-    } catch (error) {
-      if (!answerLost(error)) throw error;
-      const known = await this.findSentInvoice(invoice, deadline.getTime());
-      if (known) {
-        this.deps.logger?.info('KSeF had taken an invoice whose answer was lost; using its reference number', {
-          index: invoice.index,
-          referenceNumber: known,
-        });
-        return this.claim(known);
-      }
-      if (!(error instanceof KsefNetworkError)) throw error;
-      this.deps.logger?.warn('Sending an invoice got no usable answer and KSeF does not list it; sending it once more', {
-        index: invoice.index,
-        reason: errorJson(error).message,
-      });
-      await this.deps.sleep(backoffDelayMs(1));
-      return this.claim((await request()).data.referenceNumber);
-    }
-  }
-
-  /** The reference number of `invoice` in this session's invoice list (same invoice hash, not yet claimed). */
-  private async findSentInvoice(invoice: PreparedInvoice, deadline: number): Promise<string | undefined> {
-    try {
-      const api = withDeadline(this.deps.api, deadline);
-      for await (const listed of listSessionInvoices(api, this.referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
-        if (listed.invoiceHash === invoice.invoiceHash && !this.claimed.has(listed.referenceNumber)) return listed.referenceNumber;
-      }
-    } catch (error) {
-      this.deps.logger?.warn("Could not read the session's invoice list", { index: invoice.index, reason: errorJson(error).message });
-    }
-    return undefined;
-  }
-
-  private claim(referenceNumber: string): string {
-    this.claimed.add(referenceNumber);
-    return referenceNumber;
+  /** Sends one invoice (retried and reconciled by hash when the answer is lost); returns its reference number. */
+  send(invoice: PreparedInvoice, deadline: Date): Promise<string> {
+    const { api, sleep, logger } = this.deps;
+    return sendInvoice({ api: withDeadline(api, deadline.getTime()), sleep, logger }, this, invoice);
   }
 
   /**
@@ -382,10 +286,10 @@ class OnlineSession {
 
   /** The invoice's UPO into `upo`; when no source gave this invoice's UPO, why into `upoError`. */
   async fetchInvoiceUpo(result: InvoiceResult): Promise<void> {
-    const url = this.upoUrls.get(result.index);
-    const downloaded = await this.downloadUpo(
-      [...(url ? [url] : []), `/sessions/${this.referenceNumber}/invoices/ksef/${result.ksefNumber}/upo`],
-      { ksefNumber: result.ksefNumber!, invoiceHash: result.invoiceHash },
+    const downloaded = await downloadInvoiceUpo(
+      this.deps,
+      this.referenceNumber,
+      { ksefNumber: result.ksefNumber!, invoiceHash: result.invoiceHash, upoDownloadUrl: this.upoUrls.get(result.index) },
       { index: result.index },
     );
     if ('upo' in downloaded) {
@@ -434,52 +338,8 @@ class OnlineSession {
   }
 
   /** The session UPO pages that could be obtained, and why the others could not. */
-  async fetchSessionUpo(pages: UpoPage[]): Promise<{ pages: SessionUpoPage[]; problem?: Record<string, unknown> }> {
-    const downloaded: SessionUpoPage[] = [];
-    const problems: string[] = [];
-    for (const page of pages) {
-      const result = await this.downloadUpo(
-        [...(page.downloadUrl ? [page.downloadUrl] : []), `/sessions/${this.referenceNumber}/upo/${page.referenceNumber}`],
-        { sessionReferenceNumber: this.referenceNumber },
-        { page: page.referenceNumber },
-      );
-      if ('upo' in result) downloaded.push({ referenceNumber: page.referenceNumber, upo: result.upo });
-      else problems.push(`page ${page.referenceNumber}: ${result.problem}`);
-    }
-    if (problems.length === 0) return { pages: downloaded };
-    const message = `The session UPO of ${this.referenceNumber} could not be obtained (${problems.join('; ')}). Download it later.`;
-    return { pages: downloaded, problem: new KsefError(message).toJSON() };
-  }
-
-  /**
-   * The UPO of `subject`, from the storage URL KSeF gave (no token), else from the API endpoint, over a few rounds
-   * with growing pauses. An answer that is not this UPO (e.g. an HTML page a storage front end served with 200) is
-   * never kept; when no round gives the UPO, the problems of the last round say why.
-   */
-  private async downloadUpo(
-    sources: string[],
-    subject: UpoSubject,
-    about: Record<string, unknown>,
-  ): Promise<{ upo: string } | { problem: string }> {
-    let problems: string[] = [];
-    for (let round = 0; round < UPO_ROUNDS; round++) {
-      if (round > 0) await this.deps.sleep(backoffDelayMs(round, 1000, 5000));
-      problems = [];
-      for (const path of sources) {
-        // A storage URL carries its signature in the query: name it without.
-        const source = /^https?:\/\//i.test(path) ? 'the storage link' : path;
-        try {
-          const xml = (await this.deps.api<string>({ method: 'GET', path, responseType: 'text' })).data;
-          const mismatch = upoMismatch(xml, subject);
-          if (!mismatch) return { upo: xml };
-          problems.push(`${source} did not answer with this UPO (${mismatch})`);
-        } catch (error) {
-          problems.push(`${source} failed (${String(errorJson(error).message)})`);
-        }
-        this.deps.logger?.warn('Could not download a UPO', { ...about, source, reason: problems[problems.length - 1] });
-      }
-    }
-    return { problem: problems.join('; ') };
+  fetchSessionUpo(pages: UpoPage[]): ReturnType<typeof downloadSessionUpo> {
+    return downloadSessionUpo(this.deps, this.referenceNumber, pages);
   }
 
   private async applyVerdict(result: InvoiceResult, status: SessionInvoiceStatus): Promise<void> {
@@ -497,17 +357,15 @@ class OnlineSession {
       if (status.upoDownloadUrl) this.upoUrls.set(result.index, status.upoDownloadUrl);
       return;
     }
-    const resolution = status.status.code === DUPLICATE ? await this.sameAsOriginal(status.status, result.invoiceHash) : undefined;
+    const resolution = status.status.code === DUPLICATE ? await resolveDuplicate(this.deps, status.status, result.invoiceHash) : undefined;
     if (resolution) {
       Object.assign(result, {
         accepted: true,
         ksefNumber: resolution.ksefNumber,
         resolvedFromDuplicate: { originalSessionReferenceNumber: resolution.originalSessionReferenceNumber },
-        ...(resolution.upo && { upo: resolution.upo }),
       });
-      const original = resolution.upo && readUpoDocuments(resolution.upo).find((doc) => doc.ksefNumber === resolution.ksefNumber);
-      if (original) {
-        Object.assign(result, { acquisitionDate: original.acquisitionDate, invoicingMode: original.invoicingMode });
+      if (resolution.upo) {
+        Object.assign(result, { upo: resolution.upo, acquisitionDate: resolution.acquisitionDate, invoicingMode: resolution.invoicingMode });
       }
       this.deps.logger?.info('A duplicate was the same invoice sent before; using its KSeF number', {
         index: result.index,
@@ -517,44 +375,6 @@ class OnlineSession {
     }
     result.error = rejection(result.index, status.status).toJSON();
   }
-
-  /**
-   * For a 440 duplicate: is the original the very same document (same invoiceHash)? Compared through the
-   * original's UPO (`SkrotDokumentu`), else through the original invoice itself.
-   */
-  private async sameAsOriginal(status: StatusInfo, invoiceHash: string): Promise<DuplicateResolution | undefined> {
-    const ksefNumber = status.extensions?.originalKsefNumber;
-    const originalSessionReferenceNumber = status.extensions?.originalSessionReferenceNumber;
-    if (!ksefNumber || !originalSessionReferenceNumber) return undefined;
-    const { api, logger } = this.deps;
-    try {
-      const upo = (
-        await api<string>({
-          method: 'GET',
-          path: `/sessions/${originalSessionReferenceNumber}/invoices/ksef/${ksefNumber}/upo`,
-          responseType: 'text',
-        })
-      ).data;
-      // Only a real UPO of the original counts (never a page a storage front end served in its place).
-      const original = upoMismatch(upo, { ksefNumber, invoiceHash })
-        ? undefined
-        : readUpoDocuments(upo).find((doc) => doc.ksefNumber === ksefNumber);
-      if (original?.invoiceHash) {
-        return original.invoiceHash === invoiceHash ? { ksefNumber, originalSessionReferenceNumber, upo } : undefined;
-      }
-    } catch (error) {
-      logger?.debug('The UPO of the original invoice is not available', { reason: errorJson(error).message });
-    }
-    try {
-      const original = (await api<Buffer>({ method: 'GET', path: `/invoices/ksef/${ksefNumber}`, responseType: 'bytes' })).data;
-      return sha256Base64(original) === invoiceHash ? { ksefNumber, originalSessionReferenceNumber } : undefined;
-    } catch (error) {
-      logger?.warn('Could not compare a duplicate with its original; reporting it as a duplicate', {
-        reason: errorJson(error).message,
-      });
-      return undefined;
-    }
-  }
 }
 
 function rejection(index: number, status: StatusInfo): KsefInvoiceRejectedError {
@@ -562,11 +382,6 @@ function rejection(index: number, status: StatusInfo): KsefInvoiceRejectedError 
   return new KsefInvoiceRejectedError(`KSeF rejected invoices[${index}] (${status.code} ${status.description})${details}`, status, {
     field: `invoices[${index}]`,
   });
-}
-
-interface UpoPage {
-  referenceNumber: string;
-  downloadUrl?: string;
 }
 
 interface SessionStatus {

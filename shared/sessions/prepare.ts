@@ -1,7 +1,8 @@
 import { types } from 'node:util';
-import type { InvoiceInput } from '../types';
+import type { InvoiceInput } from './types';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
 import { sha256Base64 } from '../protocol/crypto/hashes';
+import { aesEncrypt, type SymmetricKey } from '../protocol/crypto/aes';
 import { KsefInputError } from '../http/errors';
 import { checkInvoiceText, checkInvoiceXml } from '../protocol/xml/xmlRules';
 import { readInvoiceFacts, schemaMismatch } from '../protocol/xml/invoiceFacts';
@@ -17,6 +18,31 @@ export interface PreparedInvoice {
   offlineMode: boolean;
   hashOfCorrectedInvoice?: string;
   problem?: KsefInputError;
+}
+
+/** An invoice encrypted with the session's key: the hashes and sizes KSeF checks, and the bytes sent. */
+export interface EncryptedInvoice {
+  invoiceHash: string;
+  invoiceSize: number;
+  encryptedInvoiceHash: string;
+  encryptedInvoiceSize: number;
+  encryptedInvoiceContent: string;
+}
+
+/**
+ * The invoice's part of `POST /sessions/online/{ref}/invoices` (`SendInvoiceRequest` in open-api.json,
+ * CIRFMF/ksef-api): AES-256-CBC with the session's key and IV, SHA-256 (Base64) and size of the XML and of the
+ * ciphertext (sesja-interaktywna.md, CIRFMF/ksef-docs).
+ */
+export function encryptInvoice(invoice: PreparedInvoice, key: SymmetricKey): EncryptedInvoice {
+  const encrypted = aesEncrypt(invoice.xml, key);
+  return {
+    invoiceHash: invoice.invoiceHash,
+    invoiceSize: invoice.xml.length,
+    encryptedInvoiceHash: sha256Base64(encrypted),
+    encryptedInvoiceSize: encrypted.length,
+    encryptedInvoiceContent: encrypted.toString('base64'),
+  };
 }
 
 export function checkSchema(schema: InvoiceSchema | undefined): InvoiceSchema {

@@ -1,10 +1,11 @@
-import type { GetInvoiceStatusOptions, InvoiceStatusResult, Logger, SessionInvoiceStatus } from '../types';
+import type { Logger } from '../protocol/types';
+import type { GetInvoiceStatusOptions, InvoiceStatusResult, SessionInvoiceStatus } from './types';
 import type { RequestFunction } from '../http/transport';
 import { KsefInputError, KsefNotFoundError } from '../http/errors';
 import { isValidKsefNumber } from '../protocol/model/ksefNumber';
 import { requireReferenceNumber } from '../util/input';
 import { listSessionInvoices } from './invoices';
-import { errorJson } from './online';
+import { errorJson } from './errorJson';
 
 const SUCCESS = 200;
 
