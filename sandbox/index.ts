@@ -7,27 +7,28 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { findSpecFolder } from '../shared/protocol/spec/specFolder';
 import type { Clock, ContextIdentifier, Logger } from '../shared/protocol/types';
-import { SandboxCertificateAuthority } from './ca';
+import { SandboxCertificateAuthority } from './certificates/ca';
 import type { SandboxContext, Scheduler } from './context';
-import { generateSandboxKey, generateSandboxKeys, type SandboxKey } from './keys';
+import { generateSandboxKey, generateSandboxKeys, type SandboxKey } from './security/keys';
 import type { PublicKeyUsage } from '../shared/protocol/types';
-import { OpenApiSpec } from './openapi';
-import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './rateLimits';
-import { authRoutes } from './routes/auth';
-import { authSessionRoutes } from './routes/authSessions';
-import { certificateRoutes } from './routes/certificates';
-import { invoiceRoutes } from './routes/invoices';
-import { limitRoutes } from './routes/limits';
-import { securityRoutes } from './routes/security';
-import { sessionRoutes } from './routes/sessions';
-import { tokenRoutes } from './routes/tokens';
-import { createRequestListener, type SandboxExchange } from './server';
-import { SandboxState, subjectKey } from './state';
+import { OpenApiSpec } from './http/openapi';
+import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './limits/records';
+import { authRoutes } from './auth/routes';
+import { authSessionRoutes } from './authSessions/routes';
+import { certificateRoutes } from './certificates/routes';
+import { invoiceRoutes } from './invoices/routes';
+import { limitRoutes } from './limits/routes';
+import { securityRoutes } from './security/routes';
+import { sessionRoutes } from './sessions/routes';
+import { tokenRoutes } from './tokens/routes';
+import { createRequestListener, type SandboxExchange } from './http/server';
+import { SandboxState } from './state';
+import { subjectKey } from './auth/records';
 import type { KsefTokenPermission } from '../shared/protocol/types';
-import { SandboxStorage } from './storage';
+import { SandboxStorage } from './storage/store';
 
-export type { SandboxExchange } from './server';
-export type { RateLimit, RateLimitGroup } from './rateLimits';
+export type { SandboxExchange } from './http/server';
+export type { ContextLimits, RateLimit, RateLimitGroup, SessionLimits } from './limits/records';
 
 export const DEFAULT_SANDBOX_NIP = '1234563218';
 export const DEFAULT_PROCESSING_DELAY_MS = 30;
@@ -48,7 +49,10 @@ export interface SandboxOptions {
   /** How long asynchronous processing (authentication, invoices, session close) takes (default 30 ms). */
   processingDelayMs?: number;
   clock?: Clock;
-  /** Replaces the rate limits of some groups, e.g. `{ invoiceStatus: { perSecond: 2, perMinute: 2, perHour: 2 } }`. */
+  /**
+   * Replaces the default rate limits of some groups, e.g. `{ invoiceStatus: { perSecond: 2, perMinute: 2, perHour: 2 } }`.
+   * One context's limits change at run time with `state.limits` of the handle or `POST /testdata/rate-limits`.
+   */
   rateLimits?: Partial<Record<RateLimitGroup, RateLimit>>;
   /** Called after every answered request (contract tests record these). */
   onExchange?: (exchange: SandboxExchange) => void;
@@ -74,6 +78,7 @@ export interface RunningSandbox {
 
 /** A running sandbox plus its state, for tests that must set up what KSeF's management endpoints would. */
 export interface SandboxHandle extends RunningSandbox {
+  /** What the sandbox remembers; `state.limits` changes a context's rate and session limits while it runs. */
   state: SandboxState;
   clock: Clock;
   /** The storage host: upload slots for parts and what was uploaded to them. */
@@ -93,7 +98,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const specDir = opts.specDir === null ? undefined : findSpecFolder(opts.specDir);
   const keys = await generateSandboxKeys(clock.now());
 
-  const state = new SandboxState();
+  const state = new SandboxState({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
   const contextIdentifier = { type: 'Nip' as const, value: nip };
   const ownerToken = state.issueKsefToken({
     contextIdentifier,
@@ -116,7 +121,6 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     processingDelayMs: opts.processingDelayMs ?? DEFAULT_PROCESSING_DELAY_MS,
     specDir,
     spec: specDir ? OpenApiSpec.load(specDir) : undefined,
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
     scheduler,
     storage,
     certificateAuthority: SandboxCertificateAuthority.create(clock.now()),

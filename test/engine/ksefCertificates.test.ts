@@ -15,7 +15,7 @@ import {
 } from '../../shared';
 import { loadKeyMaterial } from '../../shared/protocol/x509/keyMaterial';
 import { SUBJECT_OIDS } from '../../shared/protocol/x509/x509';
-import { readCertificationRequest } from '../../sandbox/ca';
+import { readCertificationRequest } from '../../sandbox/certificates/ca';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { certificateClient, exchangeCount, pkcs12Credentials, sealOf, startOwnerBehindFaultProxy, type OwnerBehindFaultProxy } from './support/certificates';

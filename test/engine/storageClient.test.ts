@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { startSandbox, type SandboxExchange, type SandboxHandle } from '../../sandbox';
-import { MAX_PART_BYTES, batchPartBlobPath } from '../../sandbox/storage';
+import { MAX_PART_BYTES, batchPartBlobPath } from '../../sandbox/storage/store';
 import { KsefError, KsefGoneError, KsefNetworkError } from '../../shared';
 import { KsefIntegrityError, StorageClient, type StorageClientOptions } from '../../shared/storage/storageClient';
 import { ManualClock, RecordingLogger } from './support/time';

@@ -10,7 +10,7 @@ import {
   warsawDateTime,
   type UpoDocument,
   type UpoSession,
-} from '../../sandbox/processing/upo';
+} from '../../sandbox/sessions/upo';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
 const specDir = findSpecFolder();

@@ -5,7 +5,7 @@ import {
   verifyInvoice,
   type VerifyContext,
   type VerifyResult,
-} from '../../sandbox/processing/verifyInvoice';
+} from '../../sandbox/sessions/verifyInvoice';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
 const specDir = findSpecFolder();

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { OpenApiSpec } from '../../sandbox/openapi';
+import { OpenApiSpec } from '../../sandbox/http/openapi';
 import { ContractRecorder, contractViolations } from '../support/contract';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, sendInvoiceBody } from '../support/ksefHttp';

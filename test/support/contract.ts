@@ -5,7 +5,7 @@
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import type { SandboxExchange } from '../../sandbox';
-import { OpenApiSpec } from '../../sandbox/openapi';
+import { OpenApiSpec } from '../../sandbox/http/openapi';
 
 /** Headers the spec declares that a response must really carry (others, like X-System-Warning, are optional). */
 const REQUIRED_HEADERS = ['retry-after', 'x-ms-meta-hash'];

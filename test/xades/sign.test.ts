@@ -11,7 +11,7 @@ import { loadKeyMaterial, type KeyMaterial } from '../../shared/protocol/x509/ke
 import { generateTestCertificate, type TestCertificate, type TestCertificateOptions } from '../../shared/protocol/x509/testCertificates';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { KsefInputError } from '../../shared/http/errors';
-import { verifyXadesAuthTokenRequest } from '../../sandbox/xades/verify';
+import { verifyXadesAuthTokenRequest } from '../../sandbox/auth/xades';
 import { CHALLENGE, DEMO_NIP, OTHER_CHALLENGE, authRequest, run, tempDir, type TempDir } from './fixtures';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

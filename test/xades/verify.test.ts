@@ -11,7 +11,7 @@ import { parseXml } from '../../shared/protocol/xml/xmlDom';
 import { signAuthTokenRequest, signXadesEnveloped } from '../../shared/protocol/xml/xades/sign';
 import { loadKeyMaterial, type KeyMaterial } from '../../shared/protocol/x509/keyMaterial';
 import { generateTestCertificate, type TestCertificate } from '../../shared/protocol/x509/testCertificates';
-import { verifyXadesAuthTokenRequest, type XadesVerificationResult } from '../../sandbox/xades/verify';
+import { verifyXadesAuthTokenRequest, type XadesVerificationResult } from '../../sandbox/auth/xades';
 import { CHALLENGE, DEMO_NIP, authRequest, run, tempDir, type TempDir } from './fixtures';
 
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
