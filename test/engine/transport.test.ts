@@ -1,5 +1,7 @@
 import * as net from 'node:net';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
+import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
+import { createXsdValidator } from '../../shared/protocol/xml/xsd';
 import {
   KsefForbiddenError,
   KsefInputError,
@@ -25,6 +27,13 @@ function expectNoSecret(error: unknown, secret: string): void {
 describe('rate limits (429)', () => {
   let clock: ManualClock;
   let sandbox: RecordedSandbox;
+
+  // The sandbox verifies on real time while the test clock's sleeps last only milliseconds: compiling the FA(3) schema
+  // during the first send (seconds on a busy machine) would outlast every status read the send may make.
+  beforeAll(async () => {
+    const specDir = findSpecFolder();
+    if (specDir) await createXsdValidator(specDir).validateInvoice(buildDemoInvoice(), 'FA(3)');
+  });
 
   beforeEach(async () => {
     clock = new ManualClock();
