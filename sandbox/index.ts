@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PUBLISHED_RATE_LIMITS } from '../shared/protocol/model/rateLimits';
 import { findSpecFolder } from '../shared/protocol/spec/specFolder';
 import type { Clock, ContextIdentifier, Logger } from '../shared/protocol/types';
 import { SandboxCertificateAuthority } from './certificates/ca';
@@ -12,7 +13,7 @@ import type { SandboxContext, Scheduler } from './context';
 import { generateSandboxKey, generateSandboxKeys, type SandboxKey } from './security/keys';
 import type { PublicKeyUsage } from '../shared/protocol/types';
 import { OpenApiSpec } from './http/openapi';
-import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitGroup } from './limits/records';
+import type { RateLimit, RateLimitGroup } from './limits/records';
 import { authRoutes } from './auth/routes';
 import { authSessionRoutes } from './authSessions/routes';
 import { certificateRoutes } from './certificates/routes';
@@ -98,7 +99,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const specDir = opts.specDir === null ? undefined : findSpecFolder(opts.specDir);
   const keys = await generateSandboxKeys(clock.now());
 
-  const state = new SandboxState({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
+  const state = new SandboxState({ ...PUBLISHED_RATE_LIMITS, ...opts.rateLimits });
   const contextIdentifier = { type: 'Nip' as const, value: nip };
   const ownerToken = state.issueKsefToken({
     contextIdentifier,

@@ -4,53 +4,9 @@
  * limity/limity.md, limity/limity-api.md, CIRFMF/ksef-docs): API rate limits by group and the session limits.
  */
 import type { ContextIdentifier } from '../../shared/protocol/types';
+import type { RateLimit, RateLimitGroup } from '../../shared/protocol/model/rateLimits';
 
-/** The groups of `GET /rate-limits` (EffectiveApiRateLimits, open-api.json) that requests are counted under. */
-export type RateLimitGroup =
-  | 'onlineSession'
-  | 'onlineSessionClose'
-  | 'batchSession'
-  | 'batchSessionClose'
-  | 'invoiceSend'
-  | 'invoiceStatus'
-  | 'sessionList'
-  | 'sessionInvoiceList'
-  | 'sessionMisc'
-  | 'invoiceMetadata'
-  | 'invoiceExport'
-  | 'invoiceExportStatus'
-  | 'invoiceDownload'
-  | 'collectiveIdentifier'
-  | 'other'
-  /** Unauthenticated endpoints and the auth-operation endpoints: counted per client IP and endpoint, whatever the context. */
-  | 'anonymous';
-
-/** `Infinity` where KSeF sets no limit (it writes -1). */
-export interface RateLimit {
-  perSecond: number;
-  perMinute: number;
-  perHour: number;
-}
-
-/** Production values of API 2.8.1 (the `GET /rate-limits` example of open-api.json), which the test environment uses too. */
-export const DEFAULT_RATE_LIMITS: Record<RateLimitGroup, RateLimit> = {
-  onlineSession: { perSecond: 10, perMinute: 30, perHour: 120 },
-  onlineSessionClose: { perSecond: 20, perMinute: 60, perHour: 240 },
-  batchSession: { perSecond: 10, perMinute: 20, perHour: 60 },
-  batchSessionClose: { perSecond: 20, perMinute: 40, perHour: 120 },
-  invoiceSend: { perSecond: 10, perMinute: 30, perHour: 180 },
-  invoiceStatus: { perSecond: 30, perMinute: 120, perHour: 1200 },
-  sessionList: { perSecond: 5, perMinute: 10, perHour: 60 },
-  sessionInvoiceList: { perSecond: 10, perMinute: 20, perHour: 200 },
-  sessionMisc: { perSecond: 10, perMinute: 120, perHour: 1200 },
-  invoiceMetadata: { perSecond: 8, perMinute: 16, perHour: 20 },
-  invoiceExport: { perSecond: 8, perMinute: 16, perHour: 20 },
-  invoiceExportStatus: { perSecond: 10, perMinute: 60, perHour: 600 },
-  invoiceDownload: { perSecond: 8, perMinute: 16, perHour: 64 },
-  collectiveIdentifier: { perSecond: 20, perMinute: 120, perHour: 240 },
-  other: { perSecond: 10, perMinute: 30, perHour: 120 },
-  anonymous: { perSecond: 60, perMinute: Infinity, perHour: Infinity },
-};
+export type { RateLimit, RateLimitGroup };
 
 /** One session type's limits (OnlineSessionEffectiveContextLimits / BatchSessionEffectiveContextLimits, open-api.json). */
 export interface SessionLimits {

@@ -4,10 +4,11 @@
  * EffectiveContextLimits, EffectiveSubjectLimits, SetRateLimitsRequest and SetSessionLimitsRequest of open-api.json,
  * CIRFMF/ksef-api).
  */
+import { PUBLISHED_RATE_LIMITS } from '../../shared/protocol/model/rateLimits';
 import { principalOf, type RouteDefinition, type SandboxRequest } from '../http/route';
 import type { SandboxContext } from '../context';
 import { requireInteger, requireObject, type JsonRecord } from '../http/input';
-import { DEFAULT_RATE_LIMITS, type ContextLimits, type RateLimit, type SessionLimits } from './records';
+import type { ContextLimits, RateLimit, SessionLimits } from './records';
 import { OVERRIDABLE_RATE_LIMIT_GROUPS, effectiveRateLimitsBody } from './rules';
 
 export function limitRoutes(ctx: SandboxContext): RouteDefinition[] {
@@ -70,7 +71,7 @@ export function limitRoutes(ctx: SandboxContext): RouteDefinition[] {
       auth: 'accessToken',
       rateLimit: 'other',
       handler: (req) => {
-        limits.setRateLimits(contextOf(req), DEFAULT_RATE_LIMITS);
+        limits.setRateLimits(contextOf(req), PUBLISHED_RATE_LIMITS);
         return ok();
       },
     },
