@@ -12,13 +12,13 @@
  * One Node-RED (the devDependency, with the package installed from `npm pack` as users get it) and one browser serve
  * the whole file. Needs `npm run build` first (`npm run test:hosts` does it).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { describeWithChromium, launchChromium, openPage, screenshot, type PageProblems } from './support/browser';
 import { freePort } from './support/ports';
+import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 interface Quickstart {
@@ -48,10 +48,6 @@ let nodeRed: ChildProcess | undefined;
 let browser: Browser | undefined;
 const log: string[] = [];
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 /** The installed package's catalogue of a node in one language, as flat `ksef-x.label.y` -> text. */
 function catalogue(language: string, type: string): Record<string, string> {
   const file = path.join(userDir, 'node_modules', ...quickstart.PACKAGE_NAME.split('/'), 'dist', 'nodes', 'node-red', 'locales', language, `${type}.json`);
@@ -76,20 +72,11 @@ beforeAll(async () => {
     throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
   }
   if (!fs.existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return; // describeWithChromium reports it
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-browser-node-red-'));
-  userDir = path.join(workDir, 'user');
-  fs.mkdirSync(userDir);
-  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', workDir], ROOT).trim().split('\n').pop()!;
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-  npm(['install', '--no-audit', '--no-fund', '--omit=peer', '--prefer-offline', path.join(workDir, tarball)], userDir);
+  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-browser-node-red-', []));
 
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
   const settingsFile = quickstart.writeSettings(userDir, port);
-  // Offline like CI: without this the palette manager fetches catalogue.nodered.org on every editor load.
-  const settings = require(settingsFile) as { editorTheme: Record<string, unknown> };
-  settings.editorTheme.palette = { catalogues: [] };
-  fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: TAB_ID, type: 'tab', label: 'KSeF' }]));
 
   const specDir = findSpecFolder();

@@ -5,12 +5,12 @@
  * config dialog test the connection and load certificate files from disk. Also checks the dialogs' layout in Polish.
  * Screenshots go to .tmp/screenshots/node-red-editor-*.png. Needs `npm run build` first (`npm run test:hosts` does).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './support/ports';
+import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
@@ -48,24 +48,12 @@ beforeAll(async () => {
     if (process.env.CI === 'true') throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
     return;
   }
-  const built = ['ksef-config.js', 'ksef-config.html', 'locales/pl/ksef-config.json'].map((file) => path.join(ROOT, 'dist', 'nodes', 'node-red', file));
-  if (!built.every((file) => fs.existsSync(file))) {
-    throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
-  }
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-node-red-editor-'));
-  const userDir = path.join(workDir, 'user');
-  fs.mkdirSync(userDir);
-  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', workDir], ROOT).trim().split('\n').pop()!;
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-  npm(['install', '--no-audit', '--no-fund', '--omit=peer', '--prefer-offline', path.join(workDir, tarball)], userDir);
+  let userDir: string;
+  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-editor-', ['ksef-config.js', 'ksef-config.html', 'locales/pl/ksef-config.json']));
 
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
   const settingsFile = quickstart.writeSettings(userDir, port);
-  // Offline: without this the palette manager fetches catalogue.nodered.org on every editor load.
-  const settings = require(settingsFile) as { editorTheme: Record<string, unknown> };
-  settings.editorTheme.palette = { catalogues: [] };
-  fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: 'editorTestTab', type: 'tab', label: 'empty' }]));
 
   const specDir = findSpecFolder();
@@ -393,6 +381,3 @@ async function waitFor(what: string, done: () => boolean): Promise<void> {
   }
 }
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}

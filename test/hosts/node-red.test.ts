@@ -5,12 +5,11 @@
  * node list, the locales (en-US and pl), the help and the examples load.
  * Needs `npm run build` first (`npm run test:hosts` does it).
  */
-import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './support/ports';
+import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
@@ -41,17 +40,7 @@ let nodeRed: ChildProcess | undefined;
 const log: string[] = [];
 
 beforeAll(async () => {
-  const built = ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json'].map((file) => path.join(ROOT, 'dist', 'nodes', 'node-red', file));
-  if (!built.every((file) => fs.existsSync(file))) {
-    throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
-  }
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-node-red-'));
-  userDir = path.join(workDir, 'user');
-  fs.mkdirSync(userDir);
-
-  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', workDir], ROOT).trim().split('\n').pop()!;
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-  npm(['install', '--no-audit', '--no-fund', '--omit=peer', '--prefer-offline', path.join(workDir, tarball)], userDir);
+  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-', ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json']));
 
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
@@ -378,7 +367,4 @@ function keysOf(catalogue: Record<string, unknown>, prefix = ''): string[] {
     .sort();
 }
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 

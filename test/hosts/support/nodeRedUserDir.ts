@@ -1,0 +1,36 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export interface NodeRedUserDir {
+  /** Temporary folder holding the packed tarball and the user folder; remove it after the suite. */
+  workDir: string;
+  /** Node-RED's user folder with the package installed from its tarball, as a palette install leaves it. */
+  userDir: string;
+}
+
+/**
+ * A fresh Node-RED user folder with this package packed and installed the way users get it (`npm pack`, then
+ * `npm install <tgz>` in the user folder). `builtFiles` (below `dist/nodes/node-red/`) must exist: the tarball is
+ * packed from `dist/` as it is, so a missing build would otherwise install a package without its nodes.
+ */
+export function nodeRedUserDirWithPackage(prefix: string, builtFiles: string[]): NodeRedUserDir {
+  const built = builtFiles.map((file) => path.join(ROOT, 'dist', 'nodes', 'node-red', file));
+  if (!built.every((file) => fs.existsSync(file))) {
+    throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
+  }
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const userDir = path.join(workDir, 'user');
+  fs.mkdirSync(userDir);
+  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', workDir], ROOT).trim().split('\n').pop()!;
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  npm(['install', '--no-audit', '--no-fund', '--omit=peer', '--prefer-offline', path.join(workDir, tarball)], userDir);
+  return { workDir, userDir };
+}
+
+function npm(args: string[], cwd: string): string {
+  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
