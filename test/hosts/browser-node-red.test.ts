@@ -6,7 +6,7 @@
  * Fails on console errors and uncaught page errors, on requests leaving the machine, on untranslated i18n keys on
  * screen, on dialog labels that differ from the language's catalogue, on node properties without a field in the
  * dialog, on visible fields without a label (in every state the dialog's selects can put it in, two selects deep),
- * on fields that no state shows, and on empty or untranslated help. Screenshots of each dialog (as it opens and in the
+ * on fields that no state shows, on labels that are clipped or wrap onto two lines, and on empty or untranslated help. Screenshots of each dialog (as it opens and in the
  * state with the most fields) go to .tmp/screenshots/node-red-*.png.
  *
  * One Node-RED (the devDependency, with the package installed from `npm pack` as users get it) and one browser serve
@@ -23,7 +23,11 @@ import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 interface Quickstart {
   writeSettings(userDir: string, port: number): string;
-  startNodeRed(userDir: string, settingsFile: string, options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv }): Promise<ChildProcess>;
+  startNodeRed(
+    userDir: string,
+    settingsFile: string,
+    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
+  ): Promise<ChildProcess>;
   stopNodeRed(child: ChildProcess): Promise<void>;
   PACKAGE_NAME: string;
 }
@@ -50,11 +54,22 @@ const log: string[] = [];
 
 /** The installed package's catalogue of a node in one language, as flat `ksef-x.label.y` -> text. */
 function catalogue(language: string, type: string): Record<string, string> {
-  const file = path.join(userDir, 'node_modules', ...quickstart.PACKAGE_NAME.split('/'), 'dist', 'nodes', 'node-red', 'locales', language, `${type}.json`);
+  const file = path.join(
+    userDir,
+    'node_modules',
+    ...quickstart.PACKAGE_NAME.split('/'),
+    'dist',
+    'nodes',
+    'node-red',
+    'locales',
+    language,
+    `${type}.json`,
+  );
   const flat: Record<string, string> = {};
   const walk = (value: unknown, prefix: string) => {
     if (typeof value === 'string') flat[prefix] = value;
-    else if (value && typeof value === 'object') for (const [key, child] of Object.entries(value)) walk(child, prefix ? `${prefix}.${key}` : key);
+    else if (value && typeof value === 'object')
+      for (const [key, child] of Object.entries(value)) walk(child, prefix ? `${prefix}.${key}` : key);
   };
   walk(JSON.parse(fs.readFileSync(file, 'utf8')), '');
   return flat;
@@ -67,7 +82,9 @@ function helpHeadings(language: string, type: string): string[] {
 }
 
 beforeAll(async () => {
-  const built = ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json'].map((file) => path.join(ROOT, 'dist', 'nodes', 'node-red', file));
+  const built = ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json'].map((file) =>
+    path.join(ROOT, 'dist', 'nodes', 'node-red', file),
+  );
   if (!built.every((file) => fs.existsSync(file))) {
     throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
   }
@@ -141,7 +158,8 @@ function inspectDialog(args: { formSelector: string; type: string; catalogue: Re
     null;
   const fields = () =>
     (Array.from(form.querySelectorAll('input, select, textarea')) as any[]).filter(
-      (element) => visible(element) && !element.id.startsWith('red-ui-trap-') && !['hidden', 'button', 'submit', 'file'].includes(element.type),
+      (element) =>
+        visible(element) && !element.id.startsWith('red-ui-trap-') && !['hidden', 'button', 'submit', 'file'].includes(element.type),
     );
   const labelText = (field: any): string => {
     const texts: string[] = [];
@@ -150,7 +168,10 @@ function inspectDialog(args: { formSelector: string; type: string; catalogue: Re
     if (wrapping) texts.push(wrapping.innerText);
     const row = field.closest('.form-row');
     if (row) row.querySelectorAll(':scope > label').forEach((label: any) => texts.push(label.innerText));
-    return texts.join(' ').replace(/\u00a0/g, ' ').trim();
+    return texts
+      .join(' ')
+      .replace(/\u00a0/g, ' ')
+      .trim();
   };
   const describeField = (field: any) => `#${field.id || field.tagName.toLowerCase()}`;
 
@@ -202,7 +223,8 @@ function inspectDialog(args: { formSelector: string; type: string; catalogue: Re
         const expected = args.catalogue[key];
         const actual: string | null = attribute ? element.getAttribute(attribute) : element.textContent;
         if (expected === undefined) wrongTranslations.add(`${key}: not in the catalogue`);
-        else if ((actual ?? '').trim() !== expected.trim()) wrongTranslations.add(`${key}: shows "${(actual ?? '').trim()}", catalogue "${expected}"`);
+        else if ((actual ?? '').trim() !== expected.trim())
+          wrongTranslations.add(`${key}: shows "${(actual ?? '').trim()}", catalogue "${expected}"`);
       }
     });
   };
@@ -253,7 +275,12 @@ async function checkDialog(page: Page, formSelector: string, type: string, langu
   await page.locator(formSelector).waitFor();
   await page.waitForTimeout(400); // the tray slides in
   await screenshot(page, shotName);
-  const report = await page.evaluate(inspectDialog, { formSelector, type, catalogue: catalogue(language, type), keyPattern: KEY_PATTERN.source });
+  const report = await page.evaluate(inspectDialog, {
+    formSelector,
+    type,
+    catalogue: catalogue(language, type),
+    keyPattern: KEY_PATTERN.source,
+  });
   if (report.fullest.length > 0) {
     const restore = await page.evaluate((state) => {
       const $ = (globalThis as any).$;
@@ -271,14 +298,14 @@ async function checkDialog(page: Page, formSelector: string, type: string, langu
   const operation = page.locator(`${formSelector} #node-input-operation`);
   if ((await operation.count()) > 0) {
     const initial = await operation.inputValue();
-    for (const value of await operation.evaluate((select: any) => (Array.from(select.options) as any[]).map((option) => option.value as string))) {
+    for (const value of await operation.evaluate((select: any) =>
+      (Array.from(select.options) as any[]).map((option) => option.value as string),
+    )) {
       await page.evaluate((chosen) => (globalThis as any).$('#node-input-operation').val(chosen).trigger('change'), value);
       await screenshot(page, `${shotName}-operation-${value}`);
     }
     await page.evaluate((chosen) => (globalThis as any).$('#node-input-operation').val(chosen).trigger('change'), initial);
   }
-  // Reported, not failed: layout is the node UI's business; the report names each label and the select state.
-  if (report.clippedLabels.length > 0) console.warn(`${shotName}: labels that do not fit:\n  ${report.clippedLabels.join('\n  ')}`);
   expect({
     dialog: shotName,
     missingFields: report.missingFields,
@@ -286,7 +313,16 @@ async function checkDialog(page: Page, formSelector: string, type: string, langu
     unlabelled: report.unlabelled,
     keysOnScreen: report.keysOnScreen,
     wrongTranslations: report.wrongTranslations,
-  }).toEqual({ dialog: shotName, missingFields: [], neverShown: [], unlabelled: [], keysOnScreen: [], wrongTranslations: [] });
+    clippedLabels: report.clippedLabels,
+  }).toEqual({
+    dialog: shotName,
+    missingFields: [],
+    neverShown: [],
+    unlabelled: [],
+    keysOnScreen: [],
+    wrongTranslations: [],
+    clippedLabels: [],
+  });
   expect(report.statesChecked).toBeGreaterThan(0);
   return report;
 }
@@ -311,18 +347,21 @@ describeWithChromium('Node-RED editor in headless Chromium', () => {
       // Each flow node added the way a palette drop adds it (defaults, onadd), one under the other.
       Object.assign(
         nodeIds,
-        await page.evaluate(({ types, tab }) => {
-          const RED = (globalThis as any).RED;
-          const ids: Record<string, string> = {};
-          types.forEach((type, index) => {
-            const created = RED.view.createNode(type, 200, 80 + index * 80, tab);
-            RED.nodes.add(created.node);
-            RED.history.push(created.historyEvent);
-            ids[type] = created.node.id;
-          });
-          RED.view.redraw(true);
-          return ids;
-        }, { types: FLOW_NODE_TYPES, tab: TAB_ID }),
+        await page.evaluate(
+          ({ types, tab }) => {
+            const RED = (globalThis as any).RED;
+            const ids: Record<string, string> = {};
+            types.forEach((type, index) => {
+              const created = RED.view.createNode(type, 200, 80 + index * 80, tab);
+              RED.nodes.add(created.node);
+              RED.history.push(created.historyEvent);
+              ids[type] = created.node.id;
+            });
+            RED.view.redraw(true);
+            return ids;
+          },
+          { types: FLOW_NODE_TYPES, tab: TAB_ID },
+        ),
       );
       for (const id of Object.values(nodeIds)) await page.locator(`[id="${id}"] .red-ui-flow-node`).waitFor();
     });
@@ -334,16 +373,24 @@ describeWithChromium('Node-RED editor in headless Chromium', () => {
     it('loads the editor without console errors, with the KSeF palette and canvas labels translated', async () => {
       expectNoProblems(problems, 'editor load');
       const palette: Array<string | null> = await page.evaluate(
-        (types) => types.map((type) => (globalThis as any).document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`)?.innerText.trim() ?? null),
+        (types) =>
+          types.map(
+            (type) =>
+              (globalThis as any).document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`)?.innerText.trim() ?? null,
+          ),
         FLOW_NODE_TYPES,
       );
       const canvas: Array<string | null> = await page.evaluate(
-        (ids) => ids.map((id) => (globalThis as any).document.querySelector(`[id="${id}"] .red-ui-flow-node-label`)?.textContent?.trim() ?? null),
+        (ids) =>
+          ids.map((id) => (globalThis as any).document.querySelector(`[id="${id}"] .red-ui-flow-node-label`)?.textContent?.trim() ?? null),
         FLOW_NODE_TYPES.map((type) => nodeIds[type]),
       );
       const expectedPalette = FLOW_NODE_TYPES.map((type) => catalogue(language, type)[`${type}.paletteLabel`] ?? null);
       for (const [index, type] of FLOW_NODE_TYPES.entries()) {
-        expect({ type, palette: palette[index]?.replace(/\s+/g, ' ') }).toEqual({ type, palette: expectedPalette[index]?.replace(/\s+/g, ' ') });
+        expect({ type, palette: palette[index]?.replace(/\s+/g, ' ') }).toEqual({
+          type,
+          palette: expectedPalette[index]?.replace(/\s+/g, ' '),
+        });
         expect({ type, canvas: canvas[index] }).toEqual({ type, canvas: expect.stringMatching(/\S/) });
         expect({ type, canvas: canvas[index] }).not.toEqual({ type, canvas: expect.stringMatching(KEY_PATTERN) });
       }
@@ -379,12 +426,19 @@ describeWithChromium('Node-RED editor in headless Chromium', () => {
         // Break the open dialog the ways a slip in ksef-auth.html or its catalogue would.
         await page.evaluate(() => {
           const $ = (globalThis as any).$;
-          $('#dialog-form').append('<div class="form-row"><label for="node-input-unlabelled"></label><input type="text" id="node-input-unlabelled"></div>');
+          $('#dialog-form').append(
+            '<div class="form-row"><label for="node-input-unlabelled"></label><input type="text" id="node-input-unlabelled"></div>',
+          );
           $('#dialog-form').append('<div class="form-tips">ksef-auth.tip.notTranslated</div>');
           $('#dialog-form label[for="node-input-name"] span[data-i18n]').text('Something else');
           $('#node-input-operation').attr('id', 'node-input-renamed');
         });
-        const report = await page.evaluate(inspectDialog, { formSelector: '#dialog-form', type: 'ksef-auth', catalogue: catalogue(language, 'ksef-auth'), keyPattern: KEY_PATTERN.source });
+        const report = await page.evaluate(inspectDialog, {
+          formSelector: '#dialog-form',
+          type: 'ksef-auth',
+          catalogue: catalogue(language, 'ksef-auth'),
+          keyPattern: KEY_PATTERN.source,
+        });
         expect(report.missingFields).toEqual(['operation']);
         expect(report.unlabelled).toEqual(expect.arrayContaining(['#node-input-unlabelled']));
         expect(report.keysOnScreen).toEqual(expect.arrayContaining(['"ksef-auth.tip.notTranslated"']));
