@@ -50,7 +50,10 @@ function resolveSpecifier(fromFile, specifier) {
   const found = [`${base}.ts`, `${base}.js`, path.join(base, 'index.ts'), path.join(base, 'index.js'), base].find(
     (candidate) => fs.existsSync(candidate) && fs.statSync(candidate).isFile(),
   );
-  return path.relative(root, found ?? `${base}.ts`).split(path.sep).join('/');
+  return path
+    .relative(root, found ?? `${base}.ts`)
+    .split(path.sep)
+    .join('/');
 }
 
 const layersRule = {

@@ -15,7 +15,16 @@ const { createKsefClient } = require(path.join(dist, 'shared'));
 const invoiceCount = Number(process.env.BENCH_INVOICES ?? 30);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const UNLIMITED = { perSecond: 1e6, perMinute: 1e7, perHour: 1e8 };
-const RATE_LIMIT_GROUPS = ['onlineSession', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceDownload', 'other'];
+const RATE_LIMIT_GROUPS = [
+  'onlineSession',
+  'invoiceSend',
+  'invoiceStatus',
+  'sessionList',
+  'sessionInvoiceList',
+  'sessionMisc',
+  'invoiceDownload',
+  'other',
+];
 
 let sequence = 0;
 function invoices(count) {
@@ -36,7 +45,11 @@ function median(values) {
 
 async function main() {
   const sandbox = await startSandbox({ rateLimits: Object.fromEntries(RATE_LIMIT_GROUPS.map((g) => [g, UNLIMITED])) });
-  const client = createKsefClient({ environment: 'custom', baseUrl: sandbox.baseUrl, credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken } });
+  const client = createKsefClient({
+    environment: 'custom',
+    baseUrl: sandbox.baseUrl,
+    credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken },
+  });
   try {
     await client.authenticate();
     await client.sessions.online.send(invoices(2)); // warm-up: keys, schemas, JIT
@@ -60,7 +73,9 @@ async function main() {
     const engineMs = median(engine);
     console.log(`invoices per run: ${invoiceCount}, rounds: ${rounds} (medians)`);
     console.log(`baseline  one session per invoice : ${baselineMs.toFixed(0)} ms (1.00)`);
-    console.log(`engine    one session for all     : ${engineMs.toFixed(0)} ms (${(engineMs / baselineMs).toFixed(2)} of baseline, ${(baselineMs / engineMs).toFixed(1)}x faster)`);
+    console.log(
+      `engine    one session for all     : ${engineMs.toFixed(0)} ms (${(engineMs / baselineMs).toFixed(2)} of baseline, ${(baselineMs / engineMs).toFixed(1)}x faster)`,
+    );
   } finally {
     await client.close();
     await sandbox.close();

@@ -22,20 +22,33 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const SEND_CONCURRENCY = 16;
 const POLL_INTERVAL_MS = 10;
 const UNLIMITED = { perSecond: 1e6, perMinute: 1e7, perHour: 1e8 };
-const RATE_LIMIT_GROUPS = ['onlineSession', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceDownload', 'other'];
+const RATE_LIMIT_GROUPS = [
+  'onlineSession',
+  'invoiceSend',
+  'invoiceStatus',
+  'sessionList',
+  'sessionInvoiceList',
+  'sessionMisc',
+  'invoiceDownload',
+  'other',
+];
 const FA3 = { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' };
 
 let sequence = 0;
 function invoices(count) {
   const run = `${process.pid}-${Date.now()}-${sequence++}`;
-  return Array.from({ length: count }, (_, i) => Buffer.from(buildDemoInvoice({ invoiceNumber: `BENCH/${run}/${i + 1}`, lines: 1 + (i % 5) }), 'utf8'));
+  return Array.from({ length: count }, (_, i) =>
+    Buffer.from(buildDemoInvoice({ invoiceNumber: `BENCH/${run}/${i + 1}`, lines: 1 + (i % 5) }), 'utf8'),
+  );
 }
 
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest('base64');
 
 function rsaEncrypt(certificateBase64, data) {
   const { publicKey } = new crypto.X509Certificate(Buffer.from(certificateBase64, 'base64'));
-  return crypto.publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data).toString('base64');
+  return crypto
+    .publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data)
+    .toString('base64');
 }
 
 class Api {
@@ -59,10 +72,17 @@ class Api {
     const { challenge, timestampMs } = await this.request('POST', '/auth/challenge');
     const tokenKey = this.certificate('KsefTokenEncryption');
     const started = await this.request('POST', '/auth/ksef-token', {
-      body: { challenge, contextIdentifier, encryptedToken: rsaEncrypt(tokenKey.certificate, Buffer.from(`${ksefToken}|${timestampMs}`)), publicKeyId: tokenKey.publicKeyId },
+      body: {
+        challenge,
+        contextIdentifier,
+        encryptedToken: rsaEncrypt(tokenKey.certificate, Buffer.from(`${ksefToken}|${timestampMs}`)),
+        publicKeyId: tokenKey.publicKeyId,
+      },
     });
     const authenticationToken = started.authenticationToken.token;
-    await until(async () => (await this.request('GET', `/auth/${started.referenceNumber}`, { bearer: authenticationToken })).status.code === 200);
+    await until(
+      async () => (await this.request('GET', `/auth/${started.referenceNumber}`, { bearer: authenticationToken })).status.code === 200,
+    );
     this.accessToken = (await this.request('POST', '/auth/token/redeem', { bearer: authenticationToken })).accessToken.token;
   }
 
@@ -72,7 +92,14 @@ class Api {
     const certificate = this.certificate('SymmetricKeyEncryption');
     const { referenceNumber } = await this.request('POST', '/sessions/online', {
       bearer: this.accessToken,
-      body: { formCode: FA3, encryption: { encryptedSymmetricKey: rsaEncrypt(certificate.certificate, key), initializationVector: iv.toString('base64'), publicKeyId: certificate.publicKeyId } },
+      body: {
+        formCode: FA3,
+        encryption: {
+          encryptedSymmetricKey: rsaEncrypt(certificate.certificate, key),
+          initializationVector: iv.toString('base64'),
+          publicKeyId: certificate.publicKeyId,
+        },
+      },
     });
     return { referenceNumber, key, iv };
   }

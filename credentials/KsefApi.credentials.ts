@@ -23,8 +23,7 @@ export class KsefApi implements ICredentialType {
         {
           name: 'Sandbox (Embedded)',
           value: 'sandbox',
-          description:
-            'A local KSeF simulator started inside n8n. Nothing leaves this machine; good for trying workflows.',
+          description: 'A local KSeF simulator started inside n8n. Nothing leaves this machine; good for trying workflows.',
         },
         { name: 'Test', value: 'test', description: "The Ministry of Finance's test environment (fake data)" },
         { name: 'Demo', value: 'demo', description: 'The pre-production environment (real company data, no legal effect)' },

@@ -66,7 +66,8 @@ export const PROBLEM_DETAILS = {
   authMethodNotAllowed: 'Ta operacja nie jest dostępna dla użytej metody uwierzytelnienia.',
   ipNotAllowed: 'Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia.',
   gone: 'Operacja wygasła i nie jest już dostępna.',
-  methodNotAllowed: (method: string, allow: string[]) => `Metoda ${method} nie jest obsługiwana dla tego zasobu; dozwolone: ${allow.join(', ')}.`,
+  methodNotAllowed: (method: string, allow: string[]) =>
+    `Metoda ${method} nie jest obsługiwana dla tego zasobu; dozwolone: ${allow.join(', ')}.`,
   /** KSeF's 429 names the exceeded window and when to retry (limity/limity-api.md). */
   tooManyRequests: (max: number, window: 'perSecond' | 'perMinute' | 'perHour', retryAfterSeconds: number) =>
     `Przekroczono limit ${max} żądań na ${RATE_WINDOW_UNITS[window]}. Spróbuj ponownie po ${retryAfterSeconds} ${retryAfterSeconds === 1 ? 'sekundzie' : 'sekundach'}.`,
@@ -76,7 +77,8 @@ export const PROBLEM_DETAILS = {
 const RATE_WINDOW_UNITS = { perSecond: 'sekundę', perMinute: 'minutę', perHour: 'godzinę' } as const;
 
 /** Why a certificate failed authentication: the details of status 460 (open-api.json). */
-export type CertificateProblem = 'Nieważny certyfikat' | 'Niezaufany łańcuch certyfikatów' | 'Certyfikat odwołany' | 'Niepoprawny certyfikat';
+export type CertificateProblem =
+  'Nieważny certyfikat' | 'Niezaufany łańcuch certyfikatów' | 'Certyfikat odwołany' | 'Niepoprawny certyfikat';
 
 /** `AuthenticationOperationStatusResponse.status` (open-api.json; uwierzytelnianie.md, auth/sesje.md). */
 export const AUTH_STATUS = {
@@ -87,7 +89,11 @@ export const AUTH_STATUS = {
     description: 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
     details: [detail],
   }),
-  noPermissions: { code: 415, description: 'Uwierzytelnianie zakończone niepowodzeniem', details: ['Brak przypisanych uprawnień'] } as StatusInfo,
+  noPermissions: {
+    code: 415,
+    description: 'Uwierzytelnianie zakończone niepowodzeniem',
+    details: ['Brak przypisanych uprawnień'],
+  } as StatusInfo,
   badCertificate: (detail: CertificateProblem): StatusInfo => ({
     code: 460,
     description: 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu',

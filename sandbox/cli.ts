@@ -27,7 +27,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
     if (value === undefined) throw new Error(`Option ${flag} needs a value. ${USAGE}`);
     if (flag === '--port') {
       const port = Number(value);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got "${value}".`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error(`--port must be an integer from 0 to 65535, got "${value}".`);
       options.port = port;
     } else if (flag === '--host') {
       options.host = value;
@@ -42,7 +43,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
 export const NO_OFFICIAL_SCHEMAS_WARNING =
   'ksef-sandbox: the official KSeF files were not found (set KSEF_SPEC_DIR to the folder that contains ksef-docs/, ' +
   'or pass --fetch-spec to download them once from the official repositories), ' +
-  'so invoices are checked for well-formedness and KSeF\'s file rules only, not against the official XSDs.';
+  "so invoices are checked for well-formedness and KSeF's file rules only, not against the official XSDs.";
 
 /** Starts the sandbox and writes the one ready line (and, on `warn`, what it fetches or cannot check). */
 export async function runCli(
@@ -65,7 +66,11 @@ if (require.main === module) {
   } else {
     runCli(argv, (line) => process.stdout.write(`${line}\n`)).then(
       (sandbox) => {
-        const stop = () => sandbox.close().then(() => process.exit(0), () => process.exit(1));
+        const stop = () =>
+          sandbox.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       },

@@ -78,7 +78,10 @@ function defaultCacheRoot(): string {
 
 /** One folder per pinned list: a changed commit or file gets a fresh folder, never a mix of old and new files. */
 function cacheKey(files: readonly PinnedSpecFile[]): string {
-  return sha256Hex(JSON.stringify(files.map(({ path: p, repo, repoPath, commit, sha256 }) => [p, repo, repoPath, commit, sha256]))).slice(0, 16);
+  return sha256Hex(JSON.stringify(files.map(({ path: p, repo, repoPath, commit, sha256 }) => [p, repo, repoPath, commit, sha256]))).slice(
+    0,
+    16,
+  );
 }
 
 async function hasPinnedContent(file: string, sha256: string): Promise<boolean> {

@@ -4,7 +4,13 @@
  * Tests reach it through the sandbox handle to set up what KSeF's management and test-data endpoints would.
  */
 import type { ContextIdentifier, KsefTokenPermission } from '../shared/protocol/types';
-import { sameContext, type AuthenticationOperation, type ChallengeRecord, type PermissionGrant, type SubjectIdentifier } from './auth/records';
+import {
+  sameContext,
+  type AuthenticationOperation,
+  type ChallengeRecord,
+  type PermissionGrant,
+  type SubjectIdentifier,
+} from './auth/records';
 import type { CertificateEnrollmentRecord, CertificateLimits, KsefCertificateRecord } from './certificates/records';
 import { LimitStore, type RateLimit, type RateLimitGroup } from './limits/records';
 import type { DuplicateEntry, OnlineSession, SessionInvoice } from './sessions/records';

@@ -113,7 +113,9 @@ async function main() {
   console.log('');
   console.log(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
   if (await pressInject(port, exampleInjectId())) {
-    console.log('Pressed the inject button of the flow "KSeF: send demo invoices": two demo invoices go to the embedded KSeF sandbox now ...');
+    console.log(
+      'Pressed the inject button of the flow "KSeF: send demo invoices": two demo invoices go to the embedded KSeF sandbox now ...',
+    );
   } else {
     console.log('The flow "KSeF: send demo invoices" is not deployed (delete .tmp/quickstart to get it back).');
   }

@@ -132,7 +132,10 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       online: {
         async send(invoices, sendOptions) {
           const { api, publicKeys, environment } = await ready();
-          return { environment: environment.name, ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)) };
+          return {
+            environment: environment.name,
+            ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)),
+          };
         },
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {

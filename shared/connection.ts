@@ -57,7 +57,9 @@ export function clientOptionsFromSettings(settings: ConnectionSettings, host: Co
   const name = settings.environment || 'sandbox';
   const environment = name === 'sandbox' ? host.sandbox : name;
   const contextValue = text(settings.contextIdentifierValue);
-  const contextIdentifier = contextValue ? { contextIdentifier: { type: settings.contextIdentifierType || 'Nip', value: contextValue } } : {};
+  const contextIdentifier = contextValue
+    ? { contextIdentifier: { type: settings.contextIdentifierType || 'Nip', value: contextValue } }
+    : {};
   const ksefToken = text(settings.ksefToken);
   const credentials: KsefCredentials =
     settings.authenticationMethod === 'certificate'
@@ -66,7 +68,11 @@ export function clientOptionsFromSettings(settings: ConnectionSettings, host: Co
           ...contextIdentifier,
           certificate:
             settings.certificateFormat === 'pem'
-              ? { certificatePem: text(settings.certificatePem), privateKeyPem: text(settings.privateKeyPem), passphrase: settings.privateKeyPassphrase || undefined }
+              ? {
+                  certificatePem: text(settings.certificatePem),
+                  privateKeyPem: text(settings.privateKeyPem),
+                  passphrase: settings.privateKeyPassphrase || undefined,
+                }
               : { pkcs12: text(settings.pkcs12), password: settings.pkcs12Password ?? '' },
           subjectIdentifierType: settings.subjectIdentifierType || 'certificateSubject',
           ...(settings.authTokenRequestSchema && { authTokenRequestSchema: settings.authTokenRequestSchema }),

@@ -7,7 +7,15 @@ import type { Clock, Logger, Sleep } from './protocol/types';
 import type { EndpointMethods } from './http/endpoints';
 import type { KsefEnvironment } from './environments/types';
 import type { AuthenticateOptions, AuthenticationResult, KsefCredentials, TokenStore } from './auth/types';
-import type { GetInvoiceStatusOptions, InvoiceInput, InvoiceStatusResult, ListSessionInvoicesOptions, SendInvoicesOptions, SendInvoicesResult, SessionInvoiceStatus } from './sessions/types';
+import type {
+  GetInvoiceStatusOptions,
+  InvoiceInput,
+  InvoiceStatusResult,
+  ListSessionInvoicesOptions,
+  SendInvoicesOptions,
+  SendInvoicesResult,
+  SessionInvoiceStatus,
+} from './sessions/types';
 import type { GenerateKsefTokenOptions, GeneratedKsefToken } from './tokens/types';
 import type { tokenEndpoints } from './tokens/tokens';
 import type { authSessionEndpoints } from './authSessions/authSessions';

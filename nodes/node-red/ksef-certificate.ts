@@ -70,7 +70,7 @@ export default function registerKsefCertificate(RED: NodeAPI): void {
         run: async ({ msg, def, node, client }) => {
           const pkcs12Password = pkcs12PasswordOf(msg, node);
           const result = await client().certificates.enroll({
-            certificateName: typeof msg.certificateName === 'string' ? msg.certificateName : def.certificateName ?? '',
+            certificateName: typeof msg.certificateName === 'string' ? msg.certificateName : (def.certificateName ?? ''),
             certificateType: def.certificateType || 'Authentication',
             keyType: def.keyType || 'EC',
             pkcs12Password,
@@ -131,7 +131,8 @@ export default function registerKsefCertificate(RED: NodeAPI): void {
         offline: true,
         run: async ({ msg, def, node }) => {
           const pkcs12Password = pkcs12PasswordOf(msg, node);
-          const subject = objectFrom<TestCertificateSubject>(msg, 'subject', () => RED._('ksef-certificate.errors.bad-subject')) ?? subjectOf(def);
+          const subject =
+            objectFrom<TestCertificateSubject>(msg, 'subject', () => RED._('ksef-certificate.errors.bad-subject')) ?? subjectOf(def);
           const certificate = generateTestCertificate({ subject, pkcs12Password, keyType: def.keyType === 'RSA' ? 'rsa' : 'ec' });
           node.warn(RED._('ksef-certificate.warnings.test-certificate'));
           return { payload: withPkcs12Base64(certificate), status: 'test-certificate' };
@@ -161,7 +162,13 @@ function withPkcs12Base64<T extends { pkcs12: Buffer }>(certificate: T): T & { p
 function subjectOf(def: KsefCertificateDef): TestCertificateSubject {
   const nip = def.nip?.trim() || undefined;
   if (def.subjectKind === 'person') {
-    return { kind: 'person', givenName: def.givenName?.trim() ?? '', surname: def.surname?.trim() ?? '', nip, pesel: def.pesel?.trim() || undefined };
+    return {
+      kind: 'person',
+      givenName: def.givenName?.trim() ?? '',
+      surname: def.surname?.trim() ?? '',
+      nip,
+      pesel: def.pesel?.trim() || undefined,
+    };
   }
   return { kind: 'seal', organizationName: def.organizationName?.trim() ?? '', nip: nip ?? '' };
 }

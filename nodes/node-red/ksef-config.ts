@@ -68,7 +68,8 @@ const sandbox = embeddedSandbox();
 const SAVED_PASSWORD = '__PWRD__';
 
 /** The answer of the Test connection endpoint: never a secret, only what identifies the authentication. */
-type ConnectionTestAnswer = { ok: true; referenceNumber: string; contextIdentifier: { type: string; value: string } } | { ok: false; error: string };
+type ConnectionTestAnswer =
+  { ok: true; referenceNumber: string; contextIdentifier: { type: string; value: string } } | { ok: false; error: string };
 
 export interface KsefConfigNode extends Node<KsefConfigCredentials> {
   /** The engine client of this configuration, created on first use and closed with the node. */
@@ -118,7 +119,8 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     if (environment !== 'sandbox' && !given(def.contextValue)) throw new Error(RED._('ksef-config.errors.missing-context'));
     if (def.authMethod === 'certificate') {
       if (def.certificateFormat === 'pem') {
-        if (!given(credentials.certificatePem) || !given(credentials.privateKeyPem)) throw new Error(RED._('ksef-config.errors.missing-pem'));
+        if (!given(credentials.certificatePem) || !given(credentials.privateKeyPem))
+          throw new Error(RED._('ksef-config.errors.missing-pem'));
       } else if (!given(credentials.pkcs12)) {
         throw new Error(RED._('ksef-config.errors.missing-pkcs12'));
       }

@@ -24,11 +24,11 @@ export default function registerKsefToken(RED: NodeAPI): void {
     generate: {
       running: 'generating',
       run: async ({ msg, def, client }) => {
-        const permissions = Array.isArray(msg.permissions) ? (msg.permissions as KsefTokenPermission[]) : def.permissions ?? [];
+        const permissions = Array.isArray(msg.permissions) ? (msg.permissions as KsefTokenPermission[]) : (def.permissions ?? []);
         if (permissions.length === 0) throw new NodeInputError(RED._('ksef-token.errors.missing-permissions'));
         const generated = await client().tokens.generate({
           permissions,
-          description: typeof msg.description === 'string' ? msg.description : def.description ?? '',
+          description: typeof msg.description === 'string' ? msg.description : (def.description ?? ''),
           waitUntilActive: def.waitUntilActive !== false,
         });
         return { payload: generated, status: generated.status === 'Active' ? 'generated' : 'pending' };
@@ -37,7 +37,9 @@ export default function registerKsefToken(RED: NodeAPI): void {
     list: {
       running: 'listing',
       run: async ({ msg, client }) => {
-        const tokens = await collect(client().tokens.list(objectFrom<ListKsefTokensOptions>(msg, 'filter', () => RED._('ksef-token.errors.bad-filter'))));
+        const tokens = await collect(
+          client().tokens.list(objectFrom<ListKsefTokensOptions>(msg, 'filter', () => RED._('ksef-token.errors.bad-filter'))),
+        );
         return { payload: tokens, status: 'listed', count: tokens.length };
       },
     },

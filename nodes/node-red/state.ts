@@ -30,12 +30,16 @@ export class NodeContextStore implements StateStore {
 
   async set(key: string, value: JsonValue): Promise<void> {
     const copy = copyJsonValue(key, value);
-    return new Promise((resolve, reject) => this.context.set(contextKey(key), copy, this.store, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.context.set(contextKey(key), copy, this.store, (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   /** Setting undefined is how Node-RED's context API removes a key. */
   delete(key: string): Promise<void> {
-    return new Promise((resolve, reject) => this.context.set(contextKey(key), undefined, this.store, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.context.set(contextKey(key), undefined, this.store, (error) => (error ? reject(error) : resolve())),
+    );
   }
 }
 

@@ -4,7 +4,14 @@ import type { AllowedIps } from '../../shared/protocol/xml/xades/authTokenReques
 import type { StatusInfo } from '../catalogue';
 
 /** Everything an owner may do in its own context (bailiffs' EnforcementOperations is not an owner's). */
-export const OWNER_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage', 'SubunitManage', 'Introspection'];
+export const OWNER_PERMISSIONS: KsefTokenPermission[] = [
+  'InvoiceRead',
+  'InvoiceWrite',
+  'CredentialsRead',
+  'CredentialsManage',
+  'SubunitManage',
+  'Introspection',
+];
 
 /** Who authenticated: KSeF identifies subjects by NIP, PESEL or certificate fingerprint (uwierzytelnianie.md, CIRFMF/ksef-docs). */
 export interface SubjectIdentifier {
@@ -76,4 +83,3 @@ export interface PermissionGrant {
   subject: SubjectIdentifier;
   permissions: KsefTokenPermission[];
 }
-

@@ -73,10 +73,16 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         if (!key) throw ksefException(21470, `Klucz o identyfikatorze ${publicKeyId} nie jest wspierany.`);
         challenge.used = true;
 
-        const operation = newOperation(ctx, req, { type: contextType as ContextIdentifierType, value: contextValue }, {
-          method: 'Token',
-          methodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' },
-        }, allowedIps);
+        const operation = newOperation(
+          ctx,
+          req,
+          { type: contextType as ContextIdentifierType, value: contextValue },
+          {
+            method: 'Token',
+            methodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' },
+          },
+          allowedIps,
+        );
         const challengeTimestampMs = challenge.timestamp.getTime();
         ctx.scheduler.after(ctx.processingDelayMs, () =>
           completeTokenAuthentication(ctx, operation, encryptedToken, challengeTimestampMs, key),
@@ -94,7 +100,10 @@ export function authRoutes(ctx: SandboxContext): RouteDefinition[] {
         if (!/^application\/xml\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { status: 415 };
         const verified = await verifyXadesAuthTokenRequest(req.body, { clock: ctx.clock, specDir: ctx.specDir, checkValidity: false });
         if (!verified.ok) {
-          throw new SandboxHttpError({ status: 400, errors: [{ code: verified.code, description: verified.description, details: verified.details }] });
+          throw new SandboxHttpError({
+            status: 400,
+            errors: [{ code: verified.code, description: verified.description, details: verified.details }],
+          });
         }
         const { request, certificate, identity } = verified;
         const challenge = takeChallenge(ctx, request.challenge, req.now);
@@ -192,4 +201,3 @@ export function operationStatusBody(operation: AuthenticationOperation): Record<
     ...(operation.refreshTokenValidUntil && { refreshTokenValidUntil: formatDateTime(operation.refreshTokenValidUntil) }),
   };
 }
-

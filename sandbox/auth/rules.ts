@@ -15,7 +15,15 @@ import { ksefException } from '../http/errors';
 import type { SandboxKey } from '../security/keys';
 import type { KsefCertificateRecord } from '../certificates/records';
 import { JWT_ISSUER, signJwt, type KsefJwtClaims } from './jwt';
-import { OWNER_PERMISSIONS, sameContext, subjectKey, type AuthenticationOperation, type ChallengeRecord, type CertificateSubjectData, type SubjectIdentifier } from './records';
+import {
+  OWNER_PERMISSIONS,
+  sameContext,
+  subjectKey,
+  type AuthenticationOperation,
+  type ChallengeRecord,
+  type CertificateSubjectData,
+  type SubjectIdentifier,
+} from './records';
 import type { CertificateIdentity } from './xades';
 
 const CHALLENGE_VALIDITY_MS = 10 * MINUTE_MS;
@@ -29,17 +37,35 @@ export const REFRESH_TOKEN_VALIDITY_MS = 7 * DAY_MS;
  * their subject: an organisation seal (organizationIdentifier VATPL-…) is `QualifiedSeal`, anything else a
  * `QualifiedSignature` — `PersonalSignature` (the e-ID card's signature) cannot be told from a certificate alone.
  */
-export function xadesMethod(identity: CertificateIdentity, ksefCertificate: KsefCertificateRecord | undefined): Pick<AuthenticationOperation, 'method' | 'methodInfo'> {
+export function xadesMethod(
+  identity: CertificateIdentity,
+  ksefCertificate: KsefCertificateRecord | undefined,
+): Pick<AuthenticationOperation, 'method' | 'methodInfo'> {
   if (ksefCertificate) {
-    return { method: 'InternalCertificate', methodInfo: { category: 'XadesSignature', code: 'xades.internal-certificate', displayName: 'Certyfikat KSeF' } };
+    return {
+      method: 'InternalCertificate',
+      methodInfo: { category: 'XadesSignature', code: 'xades.internal-certificate', displayName: 'Certyfikat KSeF' },
+    };
   }
   if (identity.kind === 'seal') {
-    return { method: 'QualifiedSeal', methodInfo: { category: 'XadesSignature', code: 'xades.qualified-seal', displayName: 'Pieczęć kwalifikowana' } };
+    return {
+      method: 'QualifiedSeal',
+      methodInfo: { category: 'XadesSignature', code: 'xades.qualified-seal', displayName: 'Pieczęć kwalifikowana' },
+    };
   }
-  return { method: 'QualifiedSignature', methodInfo: { category: 'XadesSignature', code: 'xades.qualified-signature', displayName: 'Podpis kwalifikowany' } };
+  return {
+    method: 'QualifiedSignature',
+    methodInfo: { category: 'XadesSignature', code: 'xades.qualified-signature', displayName: 'Podpis kwalifikowany' },
+  };
 }
 
-export function issueJwt(ctx: SandboxContext, operation: AuthenticationOperation, typ: KsefJwtClaims['typ'], now: Date, validityMs: number) {
+export function issueJwt(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  typ: KsefJwtClaims['typ'],
+  now: Date,
+  validityMs: number,
+) {
   const validUntil = new Date(now.getTime() + validityMs);
   const contextClaims: Partial<KsefJwtClaims> =
     typ === 'ContextToken'
@@ -74,7 +100,13 @@ export function issueJwt(ctx: SandboxContext, operation: AuthenticationOperation
 }
 
 /** Decides, off the request path, whether the KSeF token in `encryptedToken` authenticates the operation. */
-export function completeTokenAuthentication(ctx: SandboxContext, operation: AuthenticationOperation, encryptedToken: Buffer, challengeTimestampMs: number, key: SandboxKey): void {
+export function completeTokenAuthentication(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  encryptedToken: Buffer,
+  challengeTimestampMs: number,
+  key: SandboxKey,
+): void {
   let plain: string;
   try {
     plain = rsaOaepDecrypt(key.privateKey, encryptedToken).toString('utf8');
@@ -180,7 +212,12 @@ export function newOperation(
 
 /** A new challenge for the client at `origin`, valid for 10 minutes (uwierzytelnianie.md). */
 export function newChallenge(ctx: SandboxContext, origin: { now: Date; clientIp: string }): ChallengeRecord {
-  const challenge: ChallengeRecord = { challenge: newReferenceNumber('CR', origin.now), timestamp: origin.now, clientIp: origin.clientIp, used: false };
+  const challenge: ChallengeRecord = {
+    challenge: newReferenceNumber('CR', origin.now),
+    timestamp: origin.now,
+    clientIp: origin.clientIp,
+    used: false,
+  };
   ctx.state.challenges.set(challenge.challenge, challenge);
   return challenge;
 }

@@ -27,12 +27,31 @@ import {
   XPATH_TRANSFORM,
   type SignatureAlgorithm,
 } from '../../shared/protocol/xml/xades/algorithms';
-import { authTokenRequestVersion, readAuthTokenRequest, type AuthTokenRequest, type AuthTokenRequestSchemaVersion } from '../../shared/protocol/xml/xades/authTokenRequest';
+import {
+  authTokenRequestVersion,
+  readAuthTokenRequest,
+  type AuthTokenRequest,
+  type AuthTokenRequestSchemaVersion,
+} from '../../shared/protocol/xml/xades/authTokenRequest';
 import { validateAuthTokenRequestXsd } from '../../shared/protocol/xml/xades/authTokenSchema';
 import { canonicalize } from '../../shared/protocol/xml/c14n';
-import { XmlParseError, childElements, childrenNamed, descendantElements, isElement, parseXml, textOf } from '../../shared/protocol/xml/xmlDom';
+import {
+  XmlParseError,
+  childElements,
+  childrenNamed,
+  descendantElements,
+  isElement,
+  parseXml,
+  textOf,
+} from '../../shared/protocol/xml/xmlDom';
 import { MIN_RSA_BITS, SUPPORTED_EC_CURVES } from '../../shared/protocol/x509/keyMaterial';
-import { CertificateFormatError, SUBJECT_OIDS, parseCertificate, subjectValue, type CertificateInfo } from '../../shared/protocol/x509/x509';
+import {
+  CertificateFormatError,
+  SUBJECT_OIDS,
+  parseCertificate,
+  subjectValue,
+  type CertificateInfo,
+} from '../../shared/protocol/x509/x509';
 import { EXCEPTIONS, type ExceptionCode } from '../catalogue';
 
 /** The exception codes of `POST /auth/xades-signature` (open-api.json). */
@@ -102,7 +121,10 @@ const NEGATIVE_VERIFICATION = 'Podpis zweryfikowany negatywnie.';
 
 const INVALID_SIGNATURE_FORMAT = 'Format podpisu niezgodny z akceptowanymi profilami XAdES.';
 
-export async function verifyXadesAuthTokenRequest(body: Buffer | string, options: VerifyXadesOptions = {}): Promise<XadesVerificationResult> {
+export async function verifyXadesAuthTokenRequest(
+  body: Buffer | string,
+  options: VerifyXadesOptions = {},
+): Promise<XadesVerificationResult> {
   try {
     return await verify(body, options);
   } catch (error) {
@@ -116,7 +138,8 @@ async function verify(body: Buffer | string, options: VerifyXadesOptions): Promi
   const document = parse(decode(body));
   const signatures = document.getElementsByTagNameNS(XMLDSIG_NS, 'Signature');
   if (signatures.length === 0) throw new Rejection(9102, 'The document carries no ds:Signature element.');
-  if (signatures.length > 1) throw new Rejection(9103, `The document carries ${signatures.length} ds:Signature elements; exactly one is allowed.`);
+  if (signatures.length > 1)
+    throw new Rejection(9103, `The document carries ${signatures.length} ds:Signature elements; exactly one is allowed.`);
   const signature = signatures[0];
 
   const { content, form } = locateContent(document, signature);
@@ -127,11 +150,21 @@ async function verify(body: Buffer | string, options: VerifyXadesOptions): Promi
   if (references.length === 0) throw new Rejection(9105, 'SignedInfo has no Reference.');
   const processed = references.map((reference, i) => processReference(reference, i + 1, document, signature));
   const coversContent = processed.some((r) => r.covers(content));
-  if (!coversContent) throw new Rejection(9105, 'No Reference covers the AuthTokenRequest: the signature must sign the document (URI="" or the element\'s Id).');
+  if (!coversContent)
+    throw new Rejection(
+      9105,
+      'No Reference covers the AuthTokenRequest: the signature must sign the document (URI="" or the element\'s Id).',
+    );
 
-  const signedProperties = processed.map((r) => r.target).find((t): t is Element => isElement(t) && t.localName === 'SignedProperties' && t.namespaceURI === XADES_NS);
+  const signedProperties = processed
+    .map((r) => r.target)
+    .find((t): t is Element => isElement(t) && t.localName === 'SignedProperties' && t.namespaceURI === XADES_NS);
   if (!signedProperties || !isDescendant(signedProperties, signature)) {
-    throw new Rejection(9105, 'No Reference to xades:SignedProperties inside the signature (XAdES-BES requires signed properties).', INVALID_SIGNATURE_FORMAT);
+    throw new Rejection(
+      9105,
+      'No Reference to xades:SignedProperties inside the signature (XAdES-BES requires signed properties).',
+      INVALID_SIGNATURE_FORMAT,
+    );
   }
   checkQualifyingPropertiesTarget(signedProperties, signature);
 
@@ -193,12 +226,21 @@ function locateContent(document: Document, signature: Element): { content: Eleme
     throw new Rejection(9101, 'An enveloping signature must carry the AuthTokenRequest element in a ds:Object.');
   }
   if (root.localName === 'AuthTokenRequest') return { content: root, form: 'enveloped' };
-  throw new Rejection(9101, `The root element is ${root.nodeName}: expected AuthTokenRequest (enveloped signature) or ds:Signature (enveloping).`);
+  throw new Rejection(
+    9101,
+    `The root element is ${root.nodeName}: expected AuthTokenRequest (enveloped signature) or ds:Signature (enveloping).`,
+  );
 }
 
-async function readContent(content: Element, specDir: string | undefined): Promise<{ request: AuthTokenRequest; schemaVersion: AuthTokenRequestSchemaVersion }> {
+async function readContent(
+  content: Element,
+  specDir: string | undefined,
+): Promise<{ request: AuthTokenRequest; schemaVersion: AuthTokenRequestSchemaVersion }> {
   if (!authTokenRequestVersion(content)) {
-    throw new Rejection(21401, `AuthTokenRequest is in namespace "${content.namespaceURI ?? ''}"; expected http://ksef.mf.gov.pl/auth/token/2.0 or 2.1.`);
+    throw new Rejection(
+      21401,
+      `AuthTokenRequest is in namespace "${content.namespaceURI ?? ''}"; expected http://ksef.mf.gov.pl/auth/token/2.0 or 2.1.`,
+    );
   }
   const unsigned = content.cloneNode(true) as Element;
   for (const child of childrenNamed(unsigned, XMLDSIG_NS, 'Signature')) unsigned.removeChild(child);
@@ -214,7 +256,8 @@ async function readContent(content: Element, specDir: string | undefined): Promi
 
 function single(parent: Element, localName: string): Element {
   const found = childrenNamed(parent, XMLDSIG_NS, localName);
-  if (found.length !== 1) throw new Rejection(9105, `ds:${parent.localName} must contain exactly one ds:${localName} (found ${found.length}).`);
+  if (found.length !== 1)
+    throw new Rejection(9105, `ds:${parent.localName} must contain exactly one ds:${localName} (found ${found.length}).`);
   return found[0];
 }
 
@@ -237,9 +280,17 @@ function processReference(reference: Element, position: number, document: Docume
   else if (uri === '#xpointer(/)') data = { kind: 'nodes', apex: document, excluded: new Set(), comments: true };
   else if (uri.startsWith('#')) {
     const xpointer = /^#xpointer\(id\(['"]([^'"]+)['"]\)\)$/.exec(uri);
-    data = { kind: 'nodes', apex: elementById(document, xpointer ? xpointer[1] : uri.slice(1), label), excluded: new Set(), comments: !!xpointer };
+    data = {
+      kind: 'nodes',
+      apex: elementById(document, xpointer ? xpointer[1] : uri.slice(1), label),
+      excluded: new Set(),
+      comments: !!xpointer,
+    };
   } else {
-    throw new Rejection(9105, `${label} points outside the document: detached signatures are not accepted (use an enveloped or enveloping signature).`);
+    throw new Rejection(
+      9105,
+      `${label} points outside the document: detached signatures are not accepted (use an enveloped or enveloping signature).`,
+    );
   }
   const target = data.apex;
 
@@ -250,19 +301,26 @@ function processReference(reference: Element, position: number, document: Docume
     data = applyTransform(data, transform, signature, label);
     if (data.kind === 'nodes') coverage = data;
   }
-  const octets = data.kind === 'nodes' ? canonicalize(data.apex, { method: 'c14n', withComments: data.comments, excluded: data.excluded }) : data.bytes;
+  const octets =
+    data.kind === 'nodes' ? canonicalize(data.apex, { method: 'c14n', withComments: data.comments, excluded: data.excluded }) : data.bytes;
 
   const digestMethod = single(reference, 'DigestMethod').getAttribute('Algorithm') ?? '';
   const hash = DIGEST_ALGORITHMS[digestMethod];
   if (!hash) throw new Rejection(9105, `${label} uses DigestMethod ${digestMethod}, which KSeF does not accept.`);
   const expected = textOf(single(reference, 'DigestValue')).replace(/\s+/g, '');
   if (createHash(hash).update(octets).digest('base64') !== expected) {
-    throw new Rejection(9105, `The digest of ${label} does not match: the signed content was changed after signing.`, NEGATIVE_VERIFICATION);
+    throw new Rejection(
+      9105,
+      `The digest of ${label} does not match: the signed content was changed after signing.`,
+      NEGATIVE_VERIFICATION,
+    );
   }
   return {
     target,
     covers: (element) =>
-      coverage.kind === 'nodes' && (coverage.apex === element || isDescendant(element, coverage.apex)) && !isExcluded(element, coverage.excluded),
+      coverage.kind === 'nodes' &&
+      (coverage.apex === element || isDescendant(element, coverage.apex)) &&
+      !isExcluded(element, coverage.excluded),
   };
 }
 
@@ -271,7 +329,9 @@ function applyTransform(data: Data, transform: Element, signature: Element, labe
   const canonicalization = CANONICALIZATION_ALGORITHMS[algorithm];
   if (canonicalization) {
     if (data.kind === 'octets') throw new Rejection(9105, `${label}: canonicalization of octets (parsing them again) is not supported.`);
-    const prefixList = childElements(transform).find((e) => e.localName === 'InclusiveNamespaces')?.getAttribute('PrefixList');
+    const prefixList = childElements(transform)
+      .find((e) => e.localName === 'InclusiveNamespaces')
+      ?.getAttribute('PrefixList');
     const bytes = canonicalize(data.apex, {
       method: canonicalization.method,
       withComments: data.comments && canonicalization.withComments,
@@ -327,7 +387,10 @@ function signaturesDroppedByFilter2(transform: Element, label: string): Element[
     if (kind === 'subtract' && subtractsSignatures && filter.lookupNamespaceURI(subtractsSignatures[1] ?? null) === XMLDSIG_NS) {
       dropped = allSignatures(transform);
     } else if (!((kind === 'intersect' || kind === 'union') && expression === '/')) {
-      throw new Rejection(9105, `${label}: XPath Filter 2.0 "${kind} ${expression}" is not supported; use subtract /descendant::ds:Signature.`);
+      throw new Rejection(
+        9105,
+        `${label}: XPath Filter 2.0 "${kind} ${expression}" is not supported; use subtract /descendant::ds:Signature.`,
+      );
     }
   }
   return dropped;
@@ -340,7 +403,9 @@ function allSignatures(node: Element): Element[] {
 function textOfNodeSet(apex: Node, excluded: ReadonlySet<Node>): string {
   if (excluded.has(apex)) return '';
   if (apex.nodeType === 3 || apex.nodeType === 4) return apex.nodeValue ?? '';
-  return Array.from(apex.childNodes).map((child) => textOfNodeSet(child, excluded)).join('');
+  return Array.from(apex.childNodes)
+    .map((child) => textOfNodeSet(child, excluded))
+    .join('');
 }
 
 /** The one element with this Id (Id/ID/id/xml:id); several are a signature-wrapping attempt. */
@@ -386,11 +451,19 @@ function keyInfoCertificates(signature: Element): CertificateInfo[] {
   });
 }
 
-function signatureVerifies(signedInfo: Element, signature: Element, algorithm: SignatureAlgorithm, certificate: CertificateInfo, pssSaltLength?: number): boolean {
+function signatureVerifies(
+  signedInfo: Element,
+  signature: Element,
+  algorithm: SignatureAlgorithm,
+  certificate: CertificateInfo,
+  pssSaltLength?: number,
+): boolean {
   const canonicalizationUri = single(signedInfo, 'CanonicalizationMethod').getAttribute('Algorithm') ?? '';
   const canonicalization = CANONICALIZATION_ALGORITHMS[canonicalizationUri];
   if (!canonicalization) throw new Rejection(9105, `CanonicalizationMethod ${canonicalizationUri || '(none)'} is not accepted by KSeF.`);
-  const prefixList = childElements(single(signedInfo, 'CanonicalizationMethod')).find((e) => e.localName === 'InclusiveNamespaces')?.getAttribute('PrefixList');
+  const prefixList = childElements(single(signedInfo, 'CanonicalizationMethod'))
+    .find((e) => e.localName === 'InclusiveNamespaces')
+    ?.getAttribute('PrefixList');
   const signed = canonicalize(signedInfo, {
     method: canonicalization.method,
     withComments: canonicalization.withComments,
@@ -425,7 +498,10 @@ function checkKeyStrength(certificate: CertificateInfo | undefined): void {
     throw new Rejection(21115, `The certificate's RSA key has ${certificate.keyBits} bits; KSeF requires at least ${MIN_RSA_BITS}.`);
   }
   if (certificate.keyType === 'ec' && !(certificate.curve && certificate.curve in SUPPORTED_EC_CURVES)) {
-    throw new Rejection(21115, `The certificate's EC key is on curve ${certificate.curve ?? 'unknown'}; KSeF requires a curve of at least 256 bits (P-256, P-384, P-521).`);
+    throw new Rejection(
+      21115,
+      `The certificate's EC key is on curve ${certificate.curve ?? 'unknown'}; KSeF requires a curve of at least 256 bits (P-256, P-384, P-521).`,
+    );
   }
 }
 
@@ -434,14 +510,20 @@ function checkQualifyingPropertiesTarget(signedProperties: Element, signature: E
   const target = isElement(qualifying) && qualifying.localName === 'QualifyingProperties' ? qualifying.getAttribute('Target') : null;
   const id = signature.getAttribute('Id');
   if (!target || !id || target !== `#${id}`) {
-    throw new Rejection(9105, `xades:QualifyingProperties/@Target must point to the ds:Signature Id (#${id ?? '?'}).`, INVALID_SIGNATURE_FORMAT);
+    throw new Rejection(
+      9105,
+      `xades:QualifyingProperties/@Target must point to the ds:Signature Id (#${id ?? '?'}).`,
+      INVALID_SIGNATURE_FORMAT,
+    );
   }
 }
 
 /** The SigningCertificate(V2) CertDigest must be the KeyInfo certificate's; IssuerSerial formats vary and are not checked. */
 function checkSigningCertificate(signedProperties: Element, certificate: CertificateInfo): string | undefined {
   const elements = descendantElements(signedProperties);
-  const signingCertificate = elements.find((e) => e.namespaceURI === XADES_NS && (e.localName === 'SigningCertificate' || e.localName === 'SigningCertificateV2'));
+  const signingCertificate = elements.find(
+    (e) => e.namespaceURI === XADES_NS && (e.localName === 'SigningCertificate' || e.localName === 'SigningCertificateV2'),
+  );
   if (!signingCertificate) {
     throw new Rejection(9105, 'SignedProperties lack xades:SigningCertificate (or SigningCertificateV2).', INVALID_SIGNATURE_FORMAT);
   }
@@ -457,7 +539,8 @@ function checkSigningCertificate(signedProperties: Element, certificate: Certifi
 }
 
 function checkValidity(certificate: CertificateInfo, now: Date): void {
-  if (now < certificate.notBefore) throw new Rejection(21115, `The certificate is not valid yet (valid from ${certificate.notBefore.toISOString()}).`);
+  if (now < certificate.notBefore)
+    throw new Rejection(21115, `The certificate is not valid yet (valid from ${certificate.notBefore.toISOString()}).`);
   if (now > certificate.notAfter) throw new Rejection(21115, `The certificate expired on ${certificate.notAfter.toISOString()}.`);
 }
 
@@ -512,7 +595,11 @@ function checkSubject(request: AuthTokenRequest, identity: CertificateIdentity):
       'SubjectIdentifierType is certificateSubject but the certificate carries no NIP or PESEL (serialNumber TINPL-/PNOPL-, organizationIdentifier VATPL-); use certificateFingerprint.',
     );
   }
-  if (request.contextIdentifier.type === 'PeppolId' && request.subjectIdentifierType === 'certificateSubject' && identity.kind === 'person') {
-    throw new Rejection(21117, 'A PeppolId context is authenticated with the Peppol provider\'s seal certificate, not a personal one.');
+  if (
+    request.contextIdentifier.type === 'PeppolId' &&
+    request.subjectIdentifierType === 'certificateSubject' &&
+    identity.kind === 'person'
+  ) {
+    throw new Rejection(21117, "A PeppolId context is authenticated with the Peppol provider's seal certificate, not a personal one.");
   }
 }

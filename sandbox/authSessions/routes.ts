@@ -23,7 +23,11 @@ export function authSessionRoutes(ctx: SandboxContext): RouteDefinition[] {
           status: 200,
           body: {
             ...(continuationToken && { continuationToken }),
-            items: items.map((o) => ({ referenceNumber: o.referenceNumber, isCurrent: o.referenceNumber === current, ...operationStatusBody(o) })),
+            items: items.map((o) => ({
+              referenceNumber: o.referenceNumber,
+              isCurrent: o.referenceNumber === current,
+              ...operationStatusBody(o),
+            })),
           },
         };
       },
@@ -45,8 +49,11 @@ export function authSessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'other',
       handler: (req) => {
         const referenceNumber = req.params.referenceNumber;
-        const operation = activeSessions(ctx, principalOf(req).operation.contextIdentifier, req.now).find((o) => o.referenceNumber === referenceNumber);
-        if (!operation) throw inputValidationError([`Aktywna sesja uwierzytelnienia o numerze referencyjnym ${referenceNumber} nie została znaleziona.`]);
+        const operation = activeSessions(ctx, principalOf(req).operation.contextIdentifier, req.now).find(
+          (o) => o.referenceNumber === referenceNumber,
+        );
+        if (!operation)
+          throw inputValidationError([`Aktywna sesja uwierzytelnienia o numerze referencyjnym ${referenceNumber} nie została znaleziona.`]);
         revokeAuthentication(operation);
         return { status: 204 };
       },

@@ -4,11 +4,26 @@
  * (keyUsage nonRepudiation), with 16-hex-digit serial numbers. Certificates are built with node-forge's ASN.1
  * writer and signed with node:crypto; the CA key is EC P-256 and lives only as long as the sandbox.
  */
-import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  constants,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import * as forge from 'node-forge';
 import { booleanTrue, fromDer, octets, primitive, sequence, toDer } from '../../shared/protocol/x509/asn1';
 import { SUBJECT_OIDS, readName, type NameAttribute } from '../../shared/protocol/x509/x509';
-import { distinguishedName, extension, sha256SignatureAlgorithm, signWithSha256, tbsCertificate } from '../../shared/protocol/x509/x509Writer';
+import {
+  distinguishedName,
+  extension,
+  sha256SignatureAlgorithm,
+  signWithSha256,
+  tbsCertificate,
+} from '../../shared/protocol/x509/x509Writer';
 import type { KsefCertificateType } from '../../shared/protocol/types';
 
 const { asn1 } = forge;
@@ -77,8 +92,15 @@ export function readCertificationRequest(der: Buffer): CertificationRequest {
     throw new CertificationRequestError(25010, 'The CSR public key is neither RSA nor EC.');
   }
   const details = publicKey.asymmetricKeyDetails ?? {};
-  if (publicKey.asymmetricKeyType === 'rsa' ? details.modulusLength !== 2048 : !(publicKey.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1')) {
-    const found = publicKey.asymmetricKeyType === 'rsa' ? `RSA-${details.modulusLength}` : `${publicKey.asymmetricKeyType} ${details.namedCurve ?? ''}`.trim();
+  if (
+    publicKey.asymmetricKeyType === 'rsa'
+      ? details.modulusLength !== 2048
+      : !(publicKey.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1')
+  ) {
+    const found =
+      publicKey.asymmetricKeyType === 'rsa'
+        ? `RSA-${details.modulusLength}`
+        : `${publicKey.asymmetricKeyType} ${details.namedCurve ?? ''}`.trim();
     throw new CertificationRequestError(25010, `The CSR key is ${found}; KSeF certifies RSA keys of 2048 bits or EC keys on curve P-256.`);
   }
   const signature = signatureAlgorithm(algorithm, publicKey);
@@ -157,7 +179,11 @@ export class SandboxCertificateAuthority {
         extension(OID.basicConstraints, true, sequence([])),
         extension(OID.keyUsage, true, primitive(asn1.Type.BITSTRING, keyUsage)),
         extension(OID.subjectKeyIdentifier, false, octets(createHash('sha1').update(spkiDer).digest())),
-        extension(OID.authorityKeyIdentifier, false, sequence([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, this.keyIdentifier.toString('binary'))])),
+        extension(
+          OID.authorityKeyIdentifier,
+          false,
+          sequence([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, this.keyIdentifier.toString('binary'))]),
+        ),
       ],
     });
     return { der: signWithSha256(tbs, this.privateKey), serialNumber: serial.toString('hex').toUpperCase() };
@@ -183,7 +209,10 @@ function randomSerial(): Buffer {
   return serial;
 }
 
-function signatureAlgorithm(algorithmDer: Buffer, publicKey: KeyObject): { hash: string; key: KeyObject | { key: KeyObject; padding: number; saltLength: number } } {
+function signatureAlgorithm(
+  algorithmDer: Buffer,
+  publicKey: KeyObject,
+): { hash: string; key: KeyObject | { key: KeyObject; padding: number; saltLength: number } } {
   let oid: string;
   let parameters: Buffer | undefined;
   try {
@@ -216,7 +245,8 @@ function pssParameters(parameters: Buffer | undefined): { hash: string; saltLeng
       if (field[0] === 0xa0) {
         const hashOidTlv = children(inner, 0x30)[0];
         const oid = asn1.derToOid(forge.util.createBuffer(hashOidTlv.subarray(headerLength(hashOidTlv)).toString('binary')));
-        if (!HASHES[oid]) throw new CertificationRequestError(25011, `The CSR's RSA-PSS signature uses hash ${oid}; KSeF accepts SHA-1/256/384/512.`);
+        if (!HASHES[oid])
+          throw new CertificationRequestError(25011, `The CSR's RSA-PSS signature uses hash ${oid}; KSeF accepts SHA-1/256/384/512.`);
         hash = HASHES[oid];
       } else if (field[0] === 0xa2) {
         saltLength = Number(asn1.derToInteger(forge.util.createBuffer(inner.subarray(headerLength(inner)).toString('binary'))));

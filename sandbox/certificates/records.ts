@@ -32,4 +32,3 @@ export interface CertificateLimits {
   maxEnrollments: number;
   maxCertificates: number;
 }
-

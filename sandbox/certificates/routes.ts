@@ -6,9 +6,26 @@ import type { KsefCertificateType } from '../../shared/protocol/types';
 import type { SandboxContext } from '../context';
 import { formatDateTime } from '../dates';
 import { inputValidationError, ksefException } from '../http/errors';
-import { checkString, queryInteger, requireArray, requireBase64, requireObject, requireOneOf, requireString, type JsonRecord } from '../http/input';
+import {
+  checkString,
+  queryInteger,
+  requireArray,
+  requireBase64,
+  requireObject,
+  requireOneOf,
+  requireString,
+  type JsonRecord,
+} from '../http/input';
 import { principalOf, type RouteDefinition } from '../http/route';
-import { certificateStatus, certificateUsage, enrollmentOf, ownedCertificates, revokeCertificate, subjectOf, submitEnrollment } from './rules';
+import {
+  certificateStatus,
+  certificateUsage,
+  enrollmentOf,
+  ownedCertificates,
+  revokeCertificate,
+  subjectOf,
+  submitEnrollment,
+} from './rules';
 
 const CERTIFICATE_TYPES: readonly KsefCertificateType[] = ['Authentication', 'Offline'];
 const CERTIFICATE_NAME_PATTERN = /^[a-zA-Z0-9_\- ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$/;
@@ -50,7 +67,11 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
           ctx,
           principalOf(req).operation,
           {
-            name: requireString(body, 'certificateName', 'certificateName', { minLength: 5, maxLength: 100, pattern: CERTIFICATE_NAME_PATTERN }),
+            name: requireString(body, 'certificateName', 'certificateName', {
+              minLength: 5,
+              maxLength: 100,
+              pattern: CERTIFICATE_NAME_PATTERN,
+            }),
             type: requireOneOf(body.certificateType, CERTIFICATE_TYPES, 'certificateType'),
             csr: requireBase64(body, 'csr'),
             validFrom: optionalDate(body, 'validFrom'),
@@ -84,14 +105,21 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
       rateLimit: 'other',
       handler: (req) => {
         const subject = subjectOf(principalOf(req).operation);
-        const serials = requireArray(requireObject(req.json, '(body)'), 'certificateSerialNumbers', { minItems: 1, maxItems: 10 }).map((serial, i) =>
-          checkString(serial, `certificateSerialNumbers[${i}]`, { pattern: SERIAL_NUMBER_PATTERN }),
+        const serials = requireArray(requireObject(req.json, '(body)'), 'certificateSerialNumbers', { minItems: 1, maxItems: 10 }).map(
+          (serial, i) => checkString(serial, `certificateSerialNumbers[${i}]`, { pattern: SERIAL_NUMBER_PATTERN }),
         );
         const owned = new Map(ownedCertificates(ctx, subject).map((c) => [c.serialNumber, c]));
         const certificates = serials.flatMap((serial) => {
           const certificate = owned.get(serial);
           return certificate
-            ? [{ certificate: certificate.der.toString('base64'), certificateName: certificate.name, certificateSerialNumber: certificate.serialNumber, certificateType: certificate.type }]
+            ? [
+                {
+                  certificate: certificate.der.toString('base64'),
+                  certificateName: certificate.name,
+                  certificateSerialNumber: certificate.serialNumber,
+                  certificateType: certificate.type,
+                },
+              ]
             : [];
         });
         return { status: 200, body: { certificates } };
@@ -150,7 +178,6 @@ export function certificateRoutes(ctx: SandboxContext): RouteDefinition[] {
     },
   ];
 }
-
 
 function optionalDate(body: JsonRecord, key: string): Date | undefined {
   const value = body[key];

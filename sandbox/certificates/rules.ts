@@ -38,7 +38,9 @@ export function ownedCertificates(ctx: SandboxContext, subject: SubjectIdentifie
 
 export function certificateUsage(ctx: SandboxContext, subject: SubjectIdentifier, now: Date) {
   const limits = ctx.state.certificateLimits[subject.type];
-  const enrollments = [...ctx.state.certificateEnrollments.values()].filter((e) => subjectKey(e.subjectIdentifier) === subjectKey(subject)).length;
+  const enrollments = [...ctx.state.certificateEnrollments.values()].filter(
+    (e) => subjectKey(e.subjectIdentifier) === subjectKey(subject),
+  ).length;
   const active = ownedCertificates(ctx, subject).filter((c) => certificateStatus(c, now) === 'Active').length;
   return {
     enrollment: { remaining: Math.max(0, limits.maxEnrollments - enrollments), limit: limits.maxEnrollments },
@@ -46,7 +48,14 @@ export function certificateUsage(ctx: SandboxContext, subject: SubjectIdentifier
   };
 }
 
-function processEnrollment(ctx: SandboxContext, enrollment: CertificateEnrollmentRecord, request: CertificationRequest, name: string, type: KsefCertificateType, validFrom: Date | undefined): void {
+function processEnrollment(
+  ctx: SandboxContext,
+  enrollment: CertificateEnrollmentRecord,
+  request: CertificationRequest,
+  name: string,
+  type: KsefCertificateType,
+  validFrom: Date | undefined,
+): void {
   const now = ctx.clock.now();
   const publicKeyId = createHash('sha256').update(request.spkiDer).digest('base64');
   if ([...ctx.state.ksefCertificates.values()].some((c) => c.publicKeyId === publicKeyId)) {
@@ -88,7 +97,12 @@ export interface EnrollmentRequest {
  * readable (25004, 25010, 25011), name exactly the authenticating certificate's subject (25003) and fit the limits
  * (25006, 25007). The certificate is issued, or the enrollment rejected, after the processing delay.
  */
-export function submitEnrollment(ctx: SandboxContext, operation: AuthenticationOperation, enrollmentRequest: EnrollmentRequest, now: Date): CertificateEnrollmentRecord {
+export function submitEnrollment(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  enrollmentRequest: EnrollmentRequest,
+  now: Date,
+): CertificateEnrollmentRecord {
   const subject = subjectOf(operation);
   if (!operation.certificateSubject) throw ksefException(25002);
   let request: CertificationRequest;
@@ -117,7 +131,12 @@ export function submitEnrollment(ctx: SandboxContext, operation: AuthenticationO
 }
 
 /** The subject's enrollment (25005 otherwise); 410 once its status is older than KSeF keeps it. */
-export function enrollmentOf(ctx: SandboxContext, subject: SubjectIdentifier, referenceNumber: string, now: Date): CertificateEnrollmentRecord {
+export function enrollmentOf(
+  ctx: SandboxContext,
+  subject: SubjectIdentifier,
+  referenceNumber: string,
+  now: Date,
+): CertificateEnrollmentRecord {
   const enrollment = ctx.state.certificateEnrollments.get(referenceNumber);
   if (!enrollment || subjectKey(enrollment.subjectIdentifier) !== subjectKey(subject)) throw ksefException(25005);
   if (now.getTime() - enrollment.requestDate.getTime() > ENROLLMENT_STATUS_RETENTION_MS) throw gone();
@@ -125,7 +144,13 @@ export function enrollmentOf(ctx: SandboxContext, subject: SubjectIdentifier, re
 }
 
 /** Revokes the subject's active certificate; not for callers authenticated with a KSeF token (open-api.json). */
-export function revokeCertificate(ctx: SandboxContext, operation: AuthenticationOperation, serialNumber: string, reason: string, now: Date): void {
+export function revokeCertificate(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  serialNumber: string,
+  reason: string,
+  now: Date,
+): void {
   const subject = subjectOf(operation);
   // "Operacja nie jest dostępna dla podmiotu uwierzytelnionego tokenem KSeF." (open-api.json)
   if (operation.method === 'Token') throw authMethodNotAllowed('Token');
@@ -140,7 +165,6 @@ export function subjectOf(operation: AuthenticationOperation): SubjectIdentifier
   if (!operation.subject) throw new Error(`authentication ${operation.referenceNumber} succeeded without a subject`);
   return operation.subject;
 }
-
 
 export function certificateStatus(certificate: KsefCertificateRecord, now: Date): 'Active' | 'Revoked' | 'Expired' {
   if (certificate.revoked) return 'Revoked';
@@ -157,5 +181,7 @@ function subjectMismatch(csrSubject: NameAttribute[], expected: CertificateSubje
   const missing = wanted.filter((w) => !given.includes(w));
   const extra = given.filter((g) => !wanted.includes(g));
   if (missing.length === 0 && extra.length === 0) return undefined;
-  return [missing.length > 0 && `brak w CSR: ${missing.join(', ')}`, extra.length > 0 && `nadmiarowe w CSR: ${extra.join(', ')}`].filter(Boolean).join('; ');
+  return [missing.length > 0 && `brak w CSR: ${missing.join(', ')}`, extra.length > 0 && `nadmiarowe w CSR: ${extra.join(', ')}`]
+    .filter(Boolean)
+    .join('; ');
 }

@@ -140,7 +140,14 @@ export function renderError(error: SandboxHttpError, ctx: ErrorRenderContext): R
         },
       });
     case 401:
-      return json(401, PROBLEM_JSON, { title: 'Unauthorized', status: 401, detail: kind.detail, instance: ctx.instance, traceId, timestamp });
+      return json(401, PROBLEM_JSON, {
+        title: 'Unauthorized',
+        status: 401,
+        detail: kind.detail,
+        instance: ctx.instance,
+        traceId,
+        timestamp,
+      });
     case 403:
       return json(403, PROBLEM_JSON, {
         title: 'Forbidden',
@@ -170,11 +177,21 @@ export function renderError(error: SandboxHttpError, ctx: ErrorRenderContext): R
       const headers = { 'retry-after': String(kind.retryAfterSeconds) };
       if (ctx.problemDetails) {
         return withHeaders(
-          json(429, PROBLEM_JSON, { title: 'Too Many Requests', status: 429, instance: ctx.instance, detail: kind.detail, timestamp, traceId }),
+          json(429, PROBLEM_JSON, {
+            title: 'Too Many Requests',
+            status: 429,
+            instance: ctx.instance,
+            detail: kind.detail,
+            timestamp,
+            traceId,
+          }),
           headers,
         );
       }
-      return withHeaders(json(429, JSON_TYPE, { status: { code: 429, description: 'Too Many Requests', details: [kind.detail] } }), headers);
+      return withHeaders(
+        json(429, JSON_TYPE, { status: { code: 429, description: 'Too Many Requests', details: [kind.detail] } }),
+        headers,
+      );
     }
   }
 }

@@ -28,7 +28,9 @@ export function checkString(value: unknown, field: string, rules: StringRules = 
   if (typeof value !== 'string' || value === '') throw inputValidationError([`'${field}' must not be empty.`]);
   const { minLength = 1, maxLength = Infinity, pattern } = rules;
   if (value.length < minLength || value.length > maxLength) {
-    throw inputValidationError([`'${field}' must be ${maxLength === Infinity ? `at least ${minLength}` : `${minLength} to ${maxLength}`} characters long.`]);
+    throw inputValidationError([
+      `'${field}' must be ${maxLength === Infinity ? `at least ${minLength}` : `${minLength} to ${maxLength}`} characters long.`,
+    ]);
   }
   if (pattern && !pattern.test(value)) throw inputValidationError([`'${field}' must match pattern "${pattern.source}".`]);
   return value;
@@ -63,7 +65,9 @@ export function queryInteger(req: SandboxRequest, name: string, fallback: number
   if (raw === null) return fallback;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(value) || value < minimum || value > maximum) {
-    throw inputValidationError([`'${name}' must be an integer ${maximum === Infinity ? `not less than ${minimum}` : `from ${minimum} to ${maximum}`}.`]);
+    throw inputValidationError([
+      `'${name}' must be an integer ${maximum === Infinity ? `not less than ${minimum}` : `from ${minimum} to ${maximum}`}.`,
+    ]);
   }
   return value;
 }

@@ -49,7 +49,9 @@ export class OpenApiSpec {
     if (!spec) {
       // A spec folder laid out for API 2.6 has ksef-docs/ only: say what is missing instead of a bare ENOENT.
       if (!fs.existsSync(file)) {
-        throw new Error(`The KSeF spec folder ${specDir} has no ksef-api/open-api.json, the API 2.8.1 contract of CIRFMF/ksef-api the sandbox checks requests with.`);
+        throw new Error(
+          `The KSeF spec folder ${specDir} has no ksef-api/open-api.json, the API 2.8.1 contract of CIRFMF/ksef-api the sandbox checks requests with.`,
+        );
       }
       spec = new OpenApiSpec(JSON.parse(fs.readFileSync(file, 'utf8')) as JsonObject);
       OpenApiSpec.cache.set(file, spec);
@@ -101,7 +103,8 @@ export class OpenApiSpec {
     const content = response.content as JsonObject | undefined;
     if (!content) return contentType === '' ? [] : [{ field: '(body)', message: `no body expected, got ${contentType}` }];
     const media = content[contentType] as JsonObject | undefined;
-    if (!media) return [{ field: '(content-type)', message: `${contentType} is not declared; declared: ${Object.keys(content).join(', ')}` }];
+    if (!media)
+      return [{ field: '(content-type)', message: `${contentType} is not declared; declared: ${Object.keys(content).join(', ')}` }];
     if (!media.schema || contentType === 'application/xml') return [];
     return this.run(`response ${method} ${pathTemplate} ${status} ${contentType}`, media.schema as JsonObject, body);
   }
@@ -123,15 +126,24 @@ export class OpenApiSpec {
     const errors = validate.errors ?? [];
     // The spec has no anyOf of its own: these come from the null alternative `nullable` adds, and only repeat the
     // problem the other alternative reports.
-    const relevant = errors.filter((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null'));
+    const relevant = errors.filter(
+      (e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null'),
+    );
     return (relevant.length > 0 ? relevant : errors).map((e) => describe(e, rootField));
   }
 }
 
 function describe(error: ErrorObject, rootField: string): ValidationProblem {
-  const segments = error.instancePath.split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = error.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (error.keyword === 'required') segments.push(String((error.params as { missingProperty: string }).missingProperty));
-  const field = [rootField, ...segments].filter(Boolean).join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(body)';
+  const field =
+    [rootField, ...segments]
+      .filter(Boolean)
+      .join('.')
+      .replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(body)';
   return { field, message: error.keyword === 'required' ? 'is required' : (error.message ?? 'is invalid') };
 }
 
@@ -147,7 +159,10 @@ function toJsonSchema(node: Json | undefined): Json {
   // open-api.json gives the item limits of AllowedIps as `minimum`/`maximum`, which JSON Schema ignores on arrays;
   // the changelog (2.x) calls them list-length limits that KSeF enforces, so they are checked as such.
   if (out.type === 'array') {
-    for (const [bound, itemsBound] of [['minimum', 'minItems'], ['maximum', 'maxItems']] as const) {
+    for (const [bound, itemsBound] of [
+      ['minimum', 'minItems'],
+      ['maximum', 'maxItems'],
+    ] as const) {
       if (typeof out[bound] === 'number' && out[itemsBound] === undefined) out[itemsBound] = out[bound];
       delete out[bound];
     }

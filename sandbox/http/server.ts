@@ -316,17 +316,19 @@ function clientIpOf(req: IncomingMessage): string {
 }
 
 function compileRoutes(routes: RouteDefinition[]): CompiledRoute[] {
-  return routes
-    .map((route) => {
-      const paramNames: string[] = [];
-      const source = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
-        paramNames.push(name);
-        return '([^/]+)';
-      });
-      return { route, pattern: new RegExp(`^${source}$`), paramNames };
-    })
-    // Literal segments win over parameters: `/sessions/{ref}/invoices/failed` before `/sessions/{ref}/invoices/{invoiceRef}`.
-    .sort((a, b) => a.paramNames.length - b.paramNames.length);
+  return (
+    routes
+      .map((route) => {
+        const paramNames: string[] = [];
+        const source = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+          paramNames.push(name);
+          return '([^/]+)';
+        });
+        return { route, pattern: new RegExp(`^${source}$`), paramNames };
+      })
+      // Literal segments win over parameters: `/sessions/{ref}/invoices/failed` before `/sessions/{ref}/invoices/{invoiceRef}`.
+      .sort((a, b) => a.paramNames.length - b.paramNames.length)
+  );
 }
 
 /** The route's path parameters, percent-decoded; 400 for an escape that does not decode (e.g. `%ZZ`). */

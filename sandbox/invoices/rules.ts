@@ -10,12 +10,17 @@ import { ksefException } from '../http/errors';
  */
 export function invoiceXmlFor(ctx: SandboxContext, context: ContextIdentifier, ksefNumber: string): Buffer {
   const found = ctx.state.invoicesByKsefNumber.get(ksefNumber);
-  const visible = found && (sameContext(found.session.contextIdentifier, context) || (context.type === 'Nip' && found.invoice.sellerNip === context.value));
+  const visible =
+    found &&
+    (sameContext(found.session.contextIdentifier, context) || (context.type === 'Nip' && found.invoice.sellerNip === context.value));
   if (!found || !visible || !found.invoice.xml) {
     throw ksefException(21164, `Faktura o numerze KSeF ${ksefNumber} nie została znaleziona.`);
   }
   if (!found.invoice.permanentStorageDate) {
-    throw ksefException(21165, `Faktura o numerze KSeF ${ksefNumber} została przetworzona, ale nie jest jeszcze dostępna do pobrania. Spróbuj ponownie później.`);
+    throw ksefException(
+      21165,
+      `Faktura o numerze KSeF ${ksefNumber} została przetworzona, ale nie jest jeszcze dostępna do pobrania. Spróbuj ponownie później.`,
+    );
   }
   return found.invoice.xml;
 }

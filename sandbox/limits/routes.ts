@@ -118,7 +118,11 @@ function sessionLimitsOf(body: JsonRecord, sessionType: 'onlineSession' | 'batch
   const limits = requireObject(body[sessionType], sessionType);
   return {
     maxInvoiceSizeInMB: requireInteger(limits, 'maxInvoiceSizeInMB', `${sessionType}.maxInvoiceSizeInMB`),
-    maxInvoiceWithAttachmentSizeInMB: requireInteger(limits, 'maxInvoiceWithAttachmentSizeInMB', `${sessionType}.maxInvoiceWithAttachmentSizeInMB`),
+    maxInvoiceWithAttachmentSizeInMB: requireInteger(
+      limits,
+      'maxInvoiceWithAttachmentSizeInMB',
+      `${sessionType}.maxInvoiceWithAttachmentSizeInMB`,
+    ),
     maxInvoices: requireInteger(limits, 'maxInvoices', `${sessionType}.maxInvoices`),
   };
 }

@@ -12,14 +12,16 @@ export function effectiveRateLimitsBody(limits: Record<RateLimitGroup, RateLimit
     perMinute: finiteOrMinusOne(limit.perMinute),
     perHour: finiteOrMinusOne(limit.perHour),
   });
-  const groups = Object.fromEntries(Object.entries(limits).map(([group, limit]) => [group, reported(limit)])) as Record<RateLimitGroup, RateLimit>;
+  const groups = Object.fromEntries(Object.entries(limits).map(([group, limit]) => [group, reported(limit)])) as Record<
+    RateLimitGroup,
+    RateLimit
+  >;
   return { ...groups, global: { perSecond: -1, perMinute: -1, perHour: -1 } };
 }
 
 function finiteOrMinusOne(value: number): number {
   return Number.isFinite(value) ? value : -1;
 }
-
 
 /** The groups `POST /testdata/rate-limits` sets (ApiRateLimitsOverride, open-api.json 2.8.1); the close groups and `anonymous` keep theirs. */
 export const OVERRIDABLE_RATE_LIMIT_GROUPS = [
@@ -40,5 +42,8 @@ export const OVERRIDABLE_RATE_LIMIT_GROUPS = [
 
 /** The invoice size limits of a session, in the bytes the XML rules count. */
 export function invoiceSizeLimits(limits: SessionLimits): XmlSizeLimits {
-  return { maxBytes: limits.maxInvoiceSizeInMB * BYTES_PER_MB, maxBytesWithAttachment: limits.maxInvoiceWithAttachmentSizeInMB * BYTES_PER_MB };
+  return {
+    maxBytes: limits.maxInvoiceSizeInMB * BYTES_PER_MB,
+    maxBytesWithAttachment: limits.maxInvoiceWithAttachmentSizeInMB * BYTES_PER_MB,
+  };
 }

@@ -47,7 +47,8 @@ export function buildDemoInvoice(opts: DemoInvoiceOptions = {}): string {
   const issueDate = opts.issueDate ?? warsawDay(new Date());
   if (!/^\d{4}-\d{2}-\d{2}$/.test(issueDate)) throw new RangeError(`issueDate must be YYYY-MM-DD, got "${issueDate}".`);
   const lineCount = opts.lines ?? 3;
-  if (!Number.isInteger(lineCount) || lineCount < 1 || lineCount > 100) throw new RangeError(`lines must be an integer from 1 to 100, got ${lineCount}.`);
+  if (!Number.isInteger(lineCount) || lineCount < 1 || lineCount > 100)
+    throw new RangeError(`lines must be an integer from 1 to 100, got ${lineCount}.`);
   const invoiceNumber = opts.invoiceNumber ?? `FV/${issueDate.slice(0, 4)}/${issueDate.slice(5, 7)}/${Math.floor(Math.random() * 1e9)}`;
 
   const lines = Array.from({ length: lineCount }, (_, i) => {

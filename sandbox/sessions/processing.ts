@@ -66,10 +66,16 @@ async function verify(ctx: SandboxContext, session: OnlineSession, invoice: Sess
     return INVOICE_STATUS.decryptionFailed;
   }
   if (xml.length !== invoice.invoiceSize) {
-    return { ...INVOICE_STATUS.fileVerificationError, details: ['Rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym rozmiarem (invoiceSize).'] };
+    return {
+      ...INVOICE_STATUS.fileVerificationError,
+      details: ['Rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym rozmiarem (invoiceSize).'],
+    };
   }
   if (sha256Base64(xml) !== invoice.invoiceHash) {
-    return { ...INVOICE_STATUS.fileVerificationError, details: ['Skrót odszyfrowanej faktury nie zgadza się z zadeklarowanym skrótem (invoiceHash).'] };
+    return {
+      ...INVOICE_STATUS.fileVerificationError,
+      details: ['Skrót odszyfrowanej faktury nie zgadza się z zadeklarowanym skrótem (invoiceHash).'],
+    };
   }
 
   const verdict = await verifyInvoice(xml, {
@@ -83,7 +89,10 @@ async function verify(ctx: SandboxContext, session: OnlineSession, invoice: Sess
   if (!verdict.ok) return verdict.status;
   const { sellerNip, invoiceType, invoiceNumber, issueDate, hasAttachment } = verdict.facts;
   if (!sellerNip || !invoiceType || !invoiceNumber || !issueDate) {
-    return { ...INVOICE_STATUS.fileVerificationError, details: ['Nie można odczytać NIP sprzedawcy, rodzaju, numeru lub daty wystawienia faktury.'] };
+    return {
+      ...INVOICE_STATUS.fileVerificationError,
+      details: ['Nie można odczytać NIP sprzedawcy, rodzaju, numeru lub daty wystawienia faktury.'],
+    };
   }
   if (hasAttachment) {
     const refusal = attachmentRefusal(ctx, invoice, sellerNip);

@@ -57,7 +57,6 @@ export interface DuplicateEntry {
   sessionReferenceNumber: string;
 }
 
-
 /** The duplicate key of an invoice: seller NIP, invoice type and number (weryfikacja-faktury.md, CIRFMF/ksef-docs). */
 export function duplicateKey(sellerNip: string, invoiceType: string, invoiceNumber: string): string {
   return `${sellerNip}|${invoiceType}|${invoiceNumber}`;

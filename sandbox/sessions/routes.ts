@@ -19,7 +19,8 @@ const READ_SESSION_PERMISSIONS = ['InvoiceWrite', 'Introspection', 'PefInvoiceWr
 
 export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
   /** The caller's session named by the path's `{referenceNumber}`. */
-  const callersSession = (req: SandboxRequest) => sessionOf(ctx, principalOf(req).operation.contextIdentifier, req.params.referenceNumber, req.now);
+  const callersSession = (req: SandboxRequest) =>
+    sessionOf(ctx, principalOf(req).operation.contextIdentifier, req.params.referenceNumber, req.now);
   const callersOpenSession = (req: SandboxRequest, action: string) =>
     openSessionOf(ctx, principalOf(req).operation.contextIdentifier, req.params.referenceNumber, req.now, action);
 
@@ -49,12 +50,22 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
     rateLimit: RateLimitGroup,
     respond: (req: SandboxRequest, session: OnlineSession) => SandboxResponse,
   ): RouteDefinition {
-    return { method: 'GET', path, auth: 'accessToken', rateLimit, permissions: READ_SESSION_PERMISSIONS, handler: (req) => respond(req, callersSession(req)) };
+    return {
+      method: 'GET',
+      path,
+      auth: 'accessToken',
+      rateLimit,
+      permissions: READ_SESSION_PERMISSIONS,
+      handler: (req) => respond(req, callersSession(req)),
+    };
   }
 
   function invoicePage(req: SandboxRequest, session: OnlineSession, invoices: SessionInvoice[]): SandboxResponse {
     const { continuationToken, items } = page(req, invoices, 1000);
-    return { status: 200, body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) } };
+    return {
+      status: 200,
+      body: { ...(continuationToken && { continuationToken }), invoices: items.map((i) => invoiceBody(session, i, req.now)) },
+    };
   }
 
   function xml(content: string | Buffer): SandboxResponse {
@@ -83,7 +94,8 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         const publicKeyId = encryption.publicKeyId == null ? undefined : requireString(encryption, 'publicKeyId', 'encryption.publicKeyId');
         const schema = schemaForFormCode(requested);
         if (!schema) throw inputValidationError(['Wskazany kod formularza nie jest wspierany.']);
-        if (iv.length !== 16) throw inputValidationError([`'encryption.initializationVector' must be 16 bytes (Base64 of the AES IV), got ${iv.length}.`]);
+        if (iv.length !== 16)
+          throw inputValidationError([`'encryption.initializationVector' must be 16 bytes (Base64 of the AES IV), got ${iv.length}.`]);
         const key = keyFor(ctx, 'SymmetricKeyEncryption', publicKeyId);
         if (!key) throw ksefException(21470, `Klucz o identyfikatorze ${publicKeyId} nie jest wspierany.`);
         const session = openOnlineSession(
@@ -145,20 +157,19 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         if (sessionType !== 'Online' && sessionType !== 'Batch') throw inputValidationError([`'sessionType' must be Online or Batch.`]);
         const statuses = req.query.getAll('statuses');
         // Batch sessions do not exist in the sandbox yet: a context has none.
-        const listed = (sessionType === 'Batch' ? [] : listSessions(ctx, context, statuses))
-          .map((s) => {
-            const c = invoiceCounts(s);
-            return {
-              referenceNumber: s.referenceNumber,
-              status: s.status,
-              dateCreated: formatDateTime(s.dateCreated),
-              dateUpdated: formatDateTime(s.dateUpdated),
-              validUntil: formatDateTime(s.validUntil),
-              totalInvoiceCount: c.total,
-              successfulInvoiceCount: c.successful,
-              failedInvoiceCount: c.failed,
-            };
-          });
+        const listed = (sessionType === 'Batch' ? [] : listSessions(ctx, context, statuses)).map((s) => {
+          const c = invoiceCounts(s);
+          return {
+            referenceNumber: s.referenceNumber,
+            status: s.status,
+            dateCreated: formatDateTime(s.dateCreated),
+            dateUpdated: formatDateTime(s.dateUpdated),
+            validUntil: formatDateTime(s.validUntil),
+            totalInvoiceCount: c.total,
+            successfulInvoiceCount: c.successful,
+            failedInvoiceCount: c.failed,
+          };
+        });
         const { continuationToken, items } = page(req, listed, 1000);
         return { status: 200, body: { ...(continuationToken && { continuationToken }), sessions: items } };
       },
@@ -188,9 +199,15 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         },
       };
     }),
-    sessionReadRoute('/sessions/{referenceNumber}/invoices', 'sessionInvoiceList', (req, session) => invoicePage(req, session, session.invoices)),
+    sessionReadRoute('/sessions/{referenceNumber}/invoices', 'sessionInvoiceList', (req, session) =>
+      invoicePage(req, session, session.invoices),
+    ),
     sessionReadRoute('/sessions/{referenceNumber}/invoices/failed', 'sessionInvoiceList', (req, session) =>
-      invoicePage(req, session, session.invoices.filter((i) => isFinal(i) && i.status.code !== 200)),
+      invoicePage(
+        req,
+        session,
+        session.invoices.filter((i) => isFinal(i) && i.status.code !== 200),
+      ),
     ),
     sessionReadRoute('/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}', 'invoiceStatus', (req, session) => ({
       status: 200,
@@ -200,14 +217,20 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       const ksefNumber = req.params.ksefNumber;
       const invoice = session.invoices.find((i) => i.ksefNumber === ksefNumber);
       if (!invoice?.upo) {
-        throw ksefException(21178, `UPO o numerze KSeF ${ksefNumber} i numerze referencyjnym sesji ${session.referenceNumber} nie zostało znalezione.`);
+        throw ksefException(
+          21178,
+          `UPO o numerze KSeF ${ksefNumber} i numerze referencyjnym sesji ${session.referenceNumber} nie zostało znalezione.`,
+        );
       }
       return xml(invoice.upo);
     }),
     sessionReadRoute('/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo', 'sessionMisc', (req, session) => {
       const invoice = invoiceOf(session, req.params.invoiceReferenceNumber);
       if (!invoice.upo) {
-        throw ksefException(21178, `UPO faktury o numerze referencyjnym ${invoice.referenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
+        throw ksefException(
+          21178,
+          `UPO faktury o numerze referencyjnym ${invoice.referenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`,
+        );
       }
       return xml(invoice.upo);
     }),
@@ -215,7 +238,10 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       const upoReferenceNumber = req.params.upoReferenceNumber;
       const upoPage = session.upoPages.find((p) => p.referenceNumber === upoReferenceNumber);
       if (!upoPage) {
-        throw ksefException(21178, `UPO o numerze referencyjnym ${upoReferenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`);
+        throw ksefException(
+          21178,
+          `UPO o numerze referencyjnym ${upoReferenceNumber} dla sesji ${session.referenceNumber} nie zostało znalezione.`,
+        );
       }
       return xml(upoPage.xml);
     }),

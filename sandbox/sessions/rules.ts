@@ -28,7 +28,12 @@ export interface OnlineSessionRequest {
 }
 
 /** Opens a session for the authenticated `operation`; an undecryptable key ends it in status 415 shortly after. */
-export function openOnlineSession(ctx: SandboxContext, operation: AuthenticationOperation, request: OnlineSessionRequest, now: Date): OnlineSession {
+export function openOnlineSession(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  request: OnlineSessionRequest,
+  now: Date,
+): OnlineSession {
   let symmetricKey: OnlineSession['symmetricKey'];
   try {
     const aesKey = rsaOaepDecrypt(request.key.privateKey, request.encryptedSymmetricKey);
@@ -80,7 +85,13 @@ export function sessionOf(
 }
 
 /** The context's session, which must still be open for `action` (21180 otherwise). */
-export function openSessionOf(ctx: SandboxContext, context: ContextIdentifier, referenceNumber: string, now: Date, action: string): OnlineSession {
+export function openSessionOf(
+  ctx: SandboxContext,
+  context: ContextIdentifier,
+  referenceNumber: string,
+  now: Date,
+  action: string,
+): OnlineSession {
   const session = sessionOf(ctx, context, referenceNumber, now, 'odnaleziona');
   if (session.status.code !== 100) throw ksefException(21180, `Status sesji ${session.status.code} uniemożliwia ${action}.`);
   return session;
@@ -116,7 +127,10 @@ export function acceptInvoice(ctx: SandboxContext, session: OnlineSession, sent:
   }
   const { maxInvoices } = ctx.state.limits.contextLimitsOf(session.contextIdentifier).onlineSession;
   if (session.invoices.length >= maxInvoices) {
-    throw ksefException(21155, `Sesja o numerze referencyjnym ${session.referenceNumber} osiągnęła dozwolony limit liczby faktur ${maxInvoices}.`);
+    throw ksefException(
+      21155,
+      `Sesja o numerze referencyjnym ${session.referenceNumber} osiągnęła dozwolony limit liczby faktur ${maxInvoices}.`,
+    );
   }
   const content = sent.encryptedInvoiceContent;
   if (content.length !== sent.encryptedInvoiceSize) throw ksefException(21402, 'Długość treści nie zgadza się z rozmiarem pliku.');
@@ -143,7 +157,10 @@ export function acceptInvoice(ctx: SandboxContext, session: OnlineSession, sent:
 export function invoiceOf(session: OnlineSession, invoiceReferenceNumber: string): SessionInvoice {
   const invoice = session.invoices.find((i) => i.referenceNumber === invoiceReferenceNumber);
   if (!invoice) {
-    throw ksefException(21405, `Faktura o numerze referencyjnym ${invoiceReferenceNumber} nie została znaleziona w sesji ${session.referenceNumber}.`);
+    throw ksefException(
+      21405,
+      `Faktura o numerze referencyjnym ${invoiceReferenceNumber} nie została znaleziona w sesji ${session.referenceNumber}.`,
+    );
   }
   return invoice;
 }

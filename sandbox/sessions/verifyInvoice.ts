@@ -55,14 +55,21 @@ export async function verifyInvoice(xml: Buffer, ctx: VerifyContext): Promise<Ve
   const schemaValidated = !!specDir && hasInvoiceXsd(specDir, ctx.schema);
   const fileError = (details: string[], facts: InvoiceFacts): VerifyResult => ({
     ok: false,
-    status: { ...INVOICE_STATUS.fileVerificationError, details: schemaValidated ? details : [...details, SCHEMA_VALIDATION_SKIPPED_DETAIL] },
+    status: {
+      ...INVOICE_STATUS.fileVerificationError,
+      details: schemaValidated ? details : [...details, SCHEMA_VALIDATION_SKIPPED_DETAIL],
+    },
     facts,
     schemaValidated,
   });
 
   const violations = checkInvoiceXml(xml, ctx.limits);
   const facts = readInvoiceFacts(xml);
-  if (violations.length > 0) return fileError(violations.map((v) => v.message), facts);
+  if (violations.length > 0)
+    return fileError(
+      violations.map((v) => v.message),
+      facts,
+    );
 
   const mismatch = schemaMismatch(facts, ctx.schema);
   if (mismatch.length > 0) return fileError(mismatch, facts);
@@ -108,7 +115,6 @@ export async function verifyInvoice(xml: Buffer, ctx: VerifyContext): Promise<Ve
 
   return { ok: true, facts, schemaValidated };
 }
-
 
 function issueDateElement(schema: InvoiceSchema): string {
   if (schema === 'FA_RR(1)') return '(P_4B)';

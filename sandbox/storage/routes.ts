@@ -28,7 +28,13 @@ interface StorageAnswer {
  * Answers one storage request and reports it to `onExchange`. Part bodies are streamed, so the exchange of a part
  * upload or download carries its headers with empty bodies.
  */
-export async function serveStorage(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL, options: PipelineOptions): Promise<void> {
+export async function serveStorage(
+  ctx: SandboxContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  options: PipelineOptions,
+): Promise<void> {
   const method = req.method ?? '';
   const now = ctx.clock.now();
   let answer: StorageAnswer;
@@ -40,7 +46,7 @@ export async function serveStorage(ctx: SandboxContext, req: IncomingMessage, re
     if (method === 'GET' || method === 'HEAD') {
       answer = read(ctx, req, url, now);
     } else {
-      answer = azureError(405, 'UnsupportedHttpVerb', 'The resource doesn\'t support the specified HTTP verb.');
+      answer = azureError(405, 'UnsupportedHttpVerb', "The resource doesn't support the specified HTTP verb.");
       answer.headers.allow = 'GET, HEAD, PUT';
     }
   }
@@ -111,7 +117,11 @@ function serveUpo(ctx: SandboxContext, [, sessionRef, kind, name]: RegExpExecArr
         : undefined;
   if (!xml) return blobNotFound();
   const body = Buffer.from(xml, 'utf8');
-  return { status: 200, headers: { 'content-type': 'application/xml', 'x-ms-meta-hash': sha256Base64(body), 'x-ms-blob-type': 'BlockBlob' }, body };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml', 'x-ms-meta-hash': sha256Base64(body), 'x-ms-blob-type': 'BlockBlob' },
+    body,
+  };
 }
 
 /** Put Blob into an upload slot: once, with Content-Length, streamed to a temporary file while hashed. */
@@ -147,12 +157,17 @@ async function receive(ctx: SandboxContext, req: IncomingMessage, url: URL, now:
     return azureError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
   }
   const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (name.startsWith('x-ms-meta-') && typeof value === 'string') metadata[name] = value;
+  for (const [name, value] of Object.entries(req.headers))
+    if (name.startsWith('x-ms-meta-') && typeof value === 'string') metadata[name] = value;
   const digest = hash.digest();
   const etag = `"0x${digest.toString('hex').slice(0, 15).toUpperCase()}"`;
   slot.blob = { file, size, sha256: digest.toString('base64'), etag, lastModified: now, metadata };
   slot.receiving = undefined;
-  return { status: 201, headers: { etag, 'last-modified': now.toUTCString(), 'x-ms-request-server-encrypted': 'true' }, body: Buffer.alloc(0) };
+  return {
+    status: 201,
+    headers: { etag, 'last-modified': now.toUTCString(), 'x-ms-request-server-encrypted': 'true' },
+    body: Buffer.alloc(0),
+  };
 }
 
 /** Why a correctly signed PUT is refused before its body is read, if it is. */
@@ -160,12 +175,17 @@ function refuseUpload(ctx: SandboxContext, req: IncomingMessage, url: URL): Stor
   const slot = ctx.storage.slot(url.pathname);
   if (!slot) return blobNotFound();
   if (slot.blob) return azureError(409, 'BlobAlreadyExists', 'The specified blob already exists.');
-  if (req.headers['content-length'] === undefined) return azureError(411, 'MissingContentLengthHeader', 'Content-Length HTTP header is missing.');
+  if (req.headers['content-length'] === undefined)
+    return azureError(411, 'MissingContentLengthHeader', 'Content-Length HTTP header is missing.');
   if (Number(req.headers['content-length']) > slot.maxBytes) {
-    return azureError(413, 'RequestBodyTooLarge', `The request body is too large and exceeds the maximum permissible limit (${slot.maxBytes} bytes).`);
+    return azureError(
+      413,
+      'RequestBodyTooLarge',
+      `The request body is too large and exceeds the maximum permissible limit (${slot.maxBytes} bytes).`,
+    );
   }
   if (req.headers['x-ms-blob-type'] !== 'BlockBlob') {
-    return azureError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified: x-ms-blob-type.');
+    return azureError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified: x-ms-blob-type.");
   }
   return undefined;
 }
@@ -177,9 +197,17 @@ function checkSignature(ctx: SandboxContext, url: URL, permission: StoragePermis
     case 'expired':
       return azureError(403, 'AuthenticationFailed', 'Signed expiry time has expired.');
     case 'permission':
-      return azureError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+      return azureError(
+        403,
+        'AuthorizationPermissionMismatch',
+        'This request is not authorized to perform this operation using this permission.',
+      );
     default:
-      return azureError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the signature is formed correctly.');
+      return azureError(
+        403,
+        'AuthenticationFailed',
+        'Server failed to authenticate the request. Make sure the signature is formed correctly.',
+      );
   }
 }
 
@@ -188,6 +216,9 @@ function blobNotFound(): StorageAnswer {
 }
 
 function azureError(status: number, code: string, message: string): StorageAnswer {
-  const body = Buffer.from(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, 'utf8');
+  const body = Buffer.from(
+    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    'utf8',
+  );
   return { status, headers: { 'content-type': 'application/xml', 'x-ms-error-code': code }, body };
 }

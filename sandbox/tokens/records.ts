@@ -18,7 +18,6 @@ export interface KsefTokenRecord {
   statusDetails?: string[];
 }
 
-
 export interface NewKsefToken {
   contextIdentifier: ContextIdentifier;
   authorIdentifier: SubjectIdentifier;

@@ -20,12 +20,18 @@ export function generateToken(
   now: Date,
 ): KsefTokenRecord {
   if (!TOKEN_CONTEXT_TYPES.includes(operation.contextIdentifier.type)) {
-    throw ksefException(26002, `Bieżący typ kontekstu: ${operation.contextIdentifier.type}. Dozwolone typy kontekstu: ${TOKEN_CONTEXT_TYPES.join(', ')}.`);
+    throw ksefException(
+      26002,
+      `Bieżący typ kontekstu: ${operation.contextIdentifier.type}. Dozwolone typy kontekstu: ${TOKEN_CONTEXT_TYPES.join(', ')}.`,
+    );
   }
   const missing = permissions.filter((p) => !operation.permissions.includes(p));
   if (missing.length > 0) throw ksefException(26001, `Brakujące uprawnienia: ${missing.join(', ')}.`);
   if (!operation.subject || !ctx.state.xadesAuthenticatedSubjects.has(subjectKey(operation.subject))) {
-    throw authMethodNotAllowed(operation.methodInfo.category, 'Wygenerowanie tokena KSeF wymaga wcześniejszego uwierzytelnienia podpisem elektronicznym (XAdES).');
+    throw authMethodNotAllowed(
+      operation.methodInfo.category,
+      'Wygenerowanie tokena KSeF wymaga wcześniejszego uwierzytelnienia podpisem elektronicznym (XAdES).',
+    );
   }
   const token = ctx.state.issueKsefToken({
     contextIdentifier: operation.contextIdentifier,
@@ -53,7 +59,12 @@ export function accessibleTokens(ctx: SandboxContext, operation: AuthenticationO
   return inContext.filter((t) => operation.subject && subjectKey(t.authorIdentifier) === subjectKey(operation.subject));
 }
 
-export function findToken(ctx: SandboxContext, operation: AuthenticationOperation, referenceNumber: string, manage: boolean): KsefTokenRecord {
+export function findToken(
+  ctx: SandboxContext,
+  operation: AuthenticationOperation,
+  referenceNumber: string,
+  manage: boolean,
+): KsefTokenRecord {
   const token = accessibleTokens(ctx, operation, manage).find((t) => t.referenceNumber === referenceNumber);
   if (!token) throw inputValidationError([`Token o numerze referencyjnym ${referenceNumber} nie został znaleziony.`]);
   return token;

@@ -74,8 +74,7 @@ async function authenticateOnce(method: AuthenticationMethod, deps: Authenticati
   const bearerToken = operation.authenticationToken.token;
 
   const { status } = await pollUntil(
-    async () =>
-      (await request<{ status: StatusInfo }>({ method: 'GET', path: `/auth/${referenceNumber}`, bearerToken })).data,
+    async () => (await request<{ status: StatusInfo }>({ method: 'GET', path: `/auth/${referenceNumber}`, bearerToken })).data,
     (state) => state.status.code !== IN_PROGRESS,
     {
       clock,

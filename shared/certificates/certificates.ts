@@ -56,7 +56,14 @@ function explainAuthMethod(error: unknown): unknown {
   if (!refused) return error;
   return new KsefForbiddenError(
     `KSeF certificates can be requested only after authenticating with a certificate (authentication method 'certificate'), not with a KSeF token. ${error.message}`,
-    { status: error.status, exceptions: error.exceptions, traceId: error.traceId, reasonCode: error.reasonCode, field: 'credentials.method', cause: error },
+    {
+      status: error.status,
+      exceptions: error.exceptions,
+      traceId: error.traceId,
+      reasonCode: error.reasonCode,
+      field: 'credentials.method',
+      cause: error,
+    },
   );
 }
 
@@ -68,7 +75,10 @@ function explainAuthMethod(error: unknown): unknown {
  * the result is `Pending`: the reference number and the key encrypted with the caller's password, which
  * `completeEnrollment` turns into the certificate later.
  */
-export async function enrollCertificate(deps: KsefCertificateDeps, options: EnrollCertificateOptions): Promise<CertificateEnrollmentResult> {
+export async function enrollCertificate(
+  deps: KsefCertificateDeps,
+  options: EnrollCertificateOptions,
+): Promise<CertificateEnrollmentResult> {
   const checked = checkEnrollOptions(options);
   const data = await callEndpoint(deps.api, certificateEndpoints.enrollmentData);
   const { csrDer, privateKey } = generateCertificateRequest(data, checked.keyType);
@@ -95,7 +105,10 @@ export async function enrollCertificate(deps: KsefCertificateDeps, options: Enro
     verdict = await awaitVerdict(deps, referenceNumber, checked.waitForCertificateMs);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    deps.logger?.warn('KSeF certificate not fetched; returning the enrollment as Pending with its encrypted private key', { referenceNumber, reason });
+    deps.logger?.warn('KSeF certificate not fetched; returning the enrollment as Pending with its encrypted private key', {
+      referenceNumber,
+      reason,
+    });
     return {
       status: 'Pending',
       referenceNumber,
@@ -105,8 +118,15 @@ export async function enrollCertificate(deps: KsefCertificateDeps, options: Enro
       reason,
     };
   }
-  return issuedCertificate(deps, verdict, privateKey, checked.pkcs12Password, () =>
-    new KsefError(`KSeF returned certificate ${verdict.status.certificateSerialNumber} of enrollment ${referenceNumber} for a different key than the one enrolled.`),
+  return issuedCertificate(
+    deps,
+    verdict,
+    privateKey,
+    checked.pkcs12Password,
+    () =>
+      new KsefError(
+        `KSeF returned certificate ${verdict.status.certificateSerialNumber} of enrollment ${referenceNumber} for a different key than the one enrolled.`,
+      ),
   );
 }
 
@@ -116,7 +136,9 @@ export async function enrollCertificate(deps: KsefCertificateDeps, options: Enro
  */
 export async function completeEnrollment(deps: KsefCertificateDeps, options: CompleteEnrollmentOptions): Promise<EnrolledCertificate> {
   if (!options || typeof options !== 'object') {
-    throw new KsefInputError('certificates.completeEnrollment needs { referenceNumber, encryptedPrivateKeyPem, pkcs12Password }.', { field: 'options' });
+    throw new KsefInputError('certificates.completeEnrollment needs { referenceNumber, encryptedPrivateKeyPem, pkcs12Password }.', {
+      field: 'options',
+    });
   }
   const referenceNumber = requireReferenceNumber(options.referenceNumber, 'options.referenceNumber', ENROLLMENT_REFERENCE_EXAMPLE);
   const pkcs12Password = requirePassword(
@@ -130,12 +152,17 @@ export async function completeEnrollment(deps: KsefCertificateDeps, options: Com
     passphrase: 'options.pkcs12Password',
   });
   const verdict = await awaitVerdict(deps, referenceNumber, waitForCertificateMs);
-  return issuedCertificate(deps, verdict, privateKey, pkcs12Password, () =>
-    new KsefInputError(
-      `options.encryptedPrivateKeyPem is not the key of enrollment ${referenceNumber} (certificate ${verdict.status.certificateSerialNumber}): ` +
-        'give the encryptedPrivateKeyPem that enroll returned with this reference number.',
-      { field: 'options.encryptedPrivateKeyPem' },
-    ),
+  return issuedCertificate(
+    deps,
+    verdict,
+    privateKey,
+    pkcs12Password,
+    () =>
+      new KsefInputError(
+        `options.encryptedPrivateKeyPem is not the key of enrollment ${referenceNumber} (certificate ${verdict.status.certificateSerialNumber}): ` +
+          'give the encryptedPrivateKeyPem that enroll returned with this reference number.',
+        { field: 'options.encryptedPrivateKeyPem' },
+      ),
   );
 }
 
@@ -148,12 +175,17 @@ export async function createCertificateRequest(
   readEnrollmentData: () => Promise<CertificateEnrollmentData>,
 ): Promise<GeneratedCertificateRequest> {
   if (!options || typeof options !== 'object') {
-    throw new KsefInputError('certificates.createRequest needs { privateKeyPassword } and optionally { enrollmentData, keyType }.', { field: 'options' });
+    throw new KsefInputError('certificates.createRequest needs { privateKeyPassword } and optionally { enrollmentData, keyType }.', {
+      field: 'options',
+    });
   }
   const keyType = checkKeyType(options.keyType);
   const password = requirePassword(options.privateKeyPassword, 'options.privateKeyPassword', 'it encrypts the new private key');
   const given = options.enrollmentData;
-  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.commonName !== 'string' || typeof given.countryName !== 'string')) {
+  if (
+    given !== undefined &&
+    (typeof given !== 'object' || given === null || typeof given.commonName !== 'string' || typeof given.countryName !== 'string')
+  ) {
     throw new KsefInputError(
       'options.enrollmentData must be what certificates.enrollmentData() returns (with at least commonName and countryName); leave it out to read it from KSeF.',
       { field: 'options.enrollmentData' },
@@ -260,7 +292,11 @@ function checkEnrollOptions(options: EnrollCertificateOptions) {
     certificateName,
     certificateType,
     keyType: checkKeyType(options.keyType),
-    pkcs12Password: requirePassword(options.pkcs12Password, 'options.pkcs12Password', 'it protects the PKCS#12 file with the new private key'),
+    pkcs12Password: requirePassword(
+      options.pkcs12Password,
+      'options.pkcs12Password',
+      'it protects the PKCS#12 file with the new private key',
+    ),
     waitForCertificateMs: checkWaitForCertificateMs(options.waitForCertificateMs),
     validFrom: options.validFrom === undefined ? undefined : isoDate(options.validFrom, 'options.validFrom'),
   };
@@ -282,14 +318,17 @@ function requirePassword(password: unknown, field: string, purpose: string): str
 
 function checkWaitForCertificateMs(value: number | undefined = DEFAULT_WAIT_FOR_CERTIFICATE_MS): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new KsefInputError('options.waitForCertificateMs must be a positive number of milliseconds.', { field: 'options.waitForCertificateMs' });
+    throw new KsefInputError('options.waitForCertificateMs must be a positive number of milliseconds.', {
+      field: 'options.waitForCertificateMs',
+    });
   }
   return value;
 }
 
 /** `POST /certificates/query` filters, checked; `pageSize` is the table's. */
 function certificateFilters(options: QueryCertificatesOptions = {}) {
-  if (options.certificateSerialNumber !== undefined) requireSerialNumber(options.certificateSerialNumber, 'options.certificateSerialNumber');
+  if (options.certificateSerialNumber !== undefined)
+    requireSerialNumber(options.certificateSerialNumber, 'options.certificateSerialNumber');
   if (options.type !== undefined && !CERTIFICATE_TYPES.includes(options.type)) {
     throw new KsefInputError(`options.type must be ${CERTIFICATE_TYPES.join(' or ')}.`, { field: 'options.type' });
   }
@@ -327,7 +366,11 @@ interface RetrievedCertificates {
 /** The simple endpoints of the chapter (see `shared/http/endpoints.ts`). */
 export const certificateEndpoints = {
   /** The subject a KSeF certificate of the caller carries; only after certificate authentication. */
-  enrollmentData: endpoint<[], CertificateEnrollmentData>({ route: 'GET /certificates/enrollments/data', args: [], explainError: explainAuthMethod }),
+  enrollmentData: endpoint<[], CertificateEnrollmentData>({
+    route: 'GET /certificates/enrollments/data',
+    args: [],
+    explainError: explainAuthMethod,
+  }),
   limits: endpoint<[], CertificateLimits>({ route: 'GET /certificates/limits', args: [] }),
   /** KSeF's verdict so far on an enrollment. */
   enrollmentStatus: endpoint<[referenceNumber: string], CertificateEnrollmentStatus>({
@@ -350,7 +393,10 @@ export const certificateEndpoints = {
     args: [{ in: 'body', name: 'certificateSerialNumbers', field: 'serialNumbers', check: serialNumberList }],
     idempotent: true,
     result: (data: RetrievedCertificates) =>
-      data.certificates.map(({ certificate, ...rest }) => ({ ...rest, certificatePem: certificateToPem(Buffer.from(certificate, 'base64')) })),
+      data.certificates.map(({ certificate, ...rest }) => ({
+        ...rest,
+        certificatePem: certificateToPem(Buffer.from(certificate, 'base64')),
+      })),
   }),
   revoke: endpoint<[serialNumber: string, reason?: CertificateRevocationReason], void>({
     route: 'POST /certificates/{serialNumber}/revoke',
@@ -364,7 +410,9 @@ export const certificateEndpoints = {
 
 function requireSerialNumber(value: unknown, field: string): string {
   if (typeof value !== 'string' || !SERIAL_NUMBER_PATTERN.test(value)) {
-    throw new KsefInputError(`${field} must be a KSeF certificate serial number: 16 uppercase hex digits like 0321C82DA41B4362.`, { field });
+    throw new KsefInputError(`${field} must be a KSeF certificate serial number: 16 uppercase hex digits like 0321C82DA41B4362.`, {
+      field,
+    });
   }
   return value;
 }

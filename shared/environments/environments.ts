@@ -60,7 +60,9 @@ function checkEnvironment(environment: KsefEnvironment | undefined): NamedEnviro
   }
   if (typeof environment === 'object') {
     if (environment.name === 'sandbox' && typeof environment.connect === 'function') return environment;
-    throw new KsefInputError(`environment is an object but not the embedded sandbox; use ${ENVIRONMENT_CHOICES}.`, { field: 'environment' });
+    throw new KsefInputError(`environment is an object but not the embedded sandbox; use ${ENVIRONMENT_CHOICES}.`, {
+      field: 'environment',
+    });
   }
   if ((environment as string) === 'sandbox') {
     throw new KsefInputError(
@@ -126,9 +128,12 @@ export function normalizeBaseUrl(baseUrl: unknown): string {
 function checkContextIdentifier(context: ContextIdentifier | undefined): void {
   const field = 'credentials.contextIdentifier';
   if (!context || typeof context !== 'object') {
-    throw new KsefInputError("The context identifier is required: the context to work in, e.g. the NIP { type: 'Nip', value: '1234563218' }.", {
-      field,
-    });
+    throw new KsefInputError(
+      "The context identifier is required: the context to work in, e.g. the NIP { type: 'Nip', value: '1234563218' }.",
+      {
+        field,
+      },
+    );
   }
   if (!CONTEXT_TYPES.includes(context.type)) {
     throw new KsefInputError(`The context identifier type must be one of ${CONTEXT_TYPES.join(', ')}.`, { field: `${field}.type` });

@@ -129,7 +129,10 @@ export async function* pageEndpoint<TArgs extends unknown[], TItem>(
  * The functions of a chapter's table, each waiting for `api` (the client starts on first use). Paged ones return
  * a stream that starts when iterated, as the listings always have.
  */
-export function endpointMethods<TTable extends Record<string, AnyEndpoint>>(table: TTable, api: () => Promise<RequestFunction>): EndpointMethods<TTable> {
+export function endpointMethods<TTable extends Record<string, AnyEndpoint>>(
+  table: TTable,
+  api: () => Promise<RequestFunction>,
+): EndpointMethods<TTable> {
   const methods: Record<string, unknown> = {};
   for (const [name, entry] of Object.entries(table)) {
     methods[name] =

@@ -108,9 +108,7 @@ function forbiddenAdvice(parsed: ParsedBody): string {
  */
 function describe(parsed: ParsedBody, status: number): string {
   if (parsed.exceptions.length > 0) {
-    return parsed.exceptions
-      .map((e) => `(${e.code} ${e.description})${e.details?.length ? `: ${e.details.join(' ')}` : ''}`)
-      .join('; ');
+    return parsed.exceptions.map((e) => `(${e.code} ${e.description})${e.details?.length ? `: ${e.details.join(' ')}` : ''}`).join('; ');
   }
   const head = `(${status}${parsed.reasonCode ? ` ${parsed.reasonCode}` : parsed.title ? ` ${parsed.title}` : ''})`;
   return parsed.detail ? `${head}: ${parsed.detail}` : head;

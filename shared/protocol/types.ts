@@ -40,13 +40,7 @@ export interface StatusInfo {
 }
 
 export type KsefTokenPermission =
-  | 'InvoiceRead'
-  | 'InvoiceWrite'
-  | 'CredentialsRead'
-  | 'CredentialsManage'
-  | 'SubunitManage'
-  | 'EnforcementOperations'
-  | 'Introspection';
+  'InvoiceRead' | 'InvoiceWrite' | 'CredentialsRead' | 'CredentialsManage' | 'SubunitManage' | 'EnforcementOperations' | 'Introspection';
 
 /** `Pending` (being activated) → `Active` → `Revoking` → `Revoked`; `Failed` when activation failed. */
 export type KsefTokenStatus = 'Pending' | 'Active' | 'Revoking' | 'Revoked' | 'Failed';

@@ -215,7 +215,6 @@ function withDeadline(api: RequestFunction, deadline: number): RequestFunction {
 /** KSeF's answer to closing a session whose status is no longer 100 (open). */
 const SESSION_NOT_OPEN_CODE = 21180;
 
-
 /** The requests of one online session and the bookkeeping between them, told with the session units. */
 class OnlineSession implements OpenOnlineSession {
   referenceNumber = '';
@@ -365,7 +364,11 @@ class OnlineSession implements OpenOnlineSession {
         resolvedFromDuplicate: { originalSessionReferenceNumber: resolution.originalSessionReferenceNumber },
       });
       if (resolution.upo) {
-        Object.assign(result, { upo: resolution.upo, acquisitionDate: resolution.acquisitionDate, invoicingMode: resolution.invoicingMode });
+        Object.assign(result, {
+          upo: resolution.upo,
+          acquisitionDate: resolution.acquisitionDate,
+          invoicingMode: resolution.invoicingMode,
+        });
       }
       this.deps.logger?.info('A duplicate was the same invoice sent before; using its KSeF number', {
         index: result.index,

@@ -84,7 +84,9 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
     return fail(`${field} cannot be sent: ${textProblems.map((v) => v.message).join(' ')}`);
   }
   if (!xml) {
-    return fail(`${field} must be the invoice XML as a string, Buffer, Uint8Array or ArrayBuffer, or an object { xml }; got ${describeValue(raw)}.`);
+    return fail(
+      `${field} must be the invoice XML as a string, Buffer, Uint8Array or ArrayBuffer, or an object { xml }; got ${describeValue(raw)}.`,
+    );
   }
   if (xml.length === 0 || xml.toString('utf8').trim() === '') {
     return fail(`${field} is empty: pass the invoice XML.`);
@@ -93,11 +95,17 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
   const facts = readInvoiceFacts(xml);
   const prepared = { ...base, ...(facts.invoiceNumber && { invoiceNumber: facts.invoiceNumber }) };
   if (violations.length > 0) {
-    return { ...prepared, problem: new KsefInputError(`${field} cannot be sent: ${violations.map((v) => v.message).join(' ')}`, { field }) };
+    return {
+      ...prepared,
+      problem: new KsefInputError(`${field} cannot be sent: ${violations.map((v) => v.message).join(' ')}`, { field }),
+    };
   }
   const mismatch = schemaMismatch(facts, schema);
   if (mismatch.length > 0) {
-    return { ...prepared, problem: new KsefInputError(`${field} does not fit the session schema ${schema} (options.schema): ${mismatch.join(' ')}`, { field }) };
+    return {
+      ...prepared,
+      problem: new KsefInputError(`${field} does not fit the session schema ${schema} (options.schema): ${mismatch.join(' ')}`, { field }),
+    };
   }
   if (typeof base.offlineMode !== 'boolean') {
     return fail(`${field}.offlineMode must be true or false.`, `${field}.offlineMode`);

@@ -41,14 +41,21 @@ export async function sendInvoice(deps: SendInvoiceDeps, session: OpenOnlineSess
     ...(invoice.hashOfCorrectedInvoice && { hashOfCorrectedInvoice: invoice.hashOfCorrectedInvoice }),
   };
   const request = async () =>
-    claim(session, (await api<{ referenceNumber: string }>({ method: 'POST', path: `/sessions/online/${session.referenceNumber}/invoices`, json })).data.referenceNumber);
+    claim(
+      session,
+      (await api<{ referenceNumber: string }>({ method: 'POST', path: `/sessions/online/${session.referenceNumber}/invoices`, json })).data
+        .referenceNumber,
+    );
   try {
     return await request();
   } catch (error) {
     if (!answerLost(error)) throw error;
     const known = await findSentInvoice(deps, session, invoice);
     if (known) {
-      logger?.info('KSeF had taken an invoice whose answer was lost; using its reference number', { index: invoice.index, referenceNumber: known });
+      logger?.info('KSeF had taken an invoice whose answer was lost; using its reference number', {
+        index: invoice.index,
+        referenceNumber: known,
+      });
       return claim(session, known);
     }
     if (!(error instanceof KsefNetworkError)) throw error;
@@ -72,7 +79,11 @@ function answerLost(error: unknown): boolean {
 }
 
 /** The reference number of `invoice` in the session's invoice list (same invoice hash, not yet claimed). */
-async function findSentInvoice({ api, logger }: SendInvoiceDeps, session: OpenOnlineSession, invoice: PreparedInvoice): Promise<string | undefined> {
+async function findSentInvoice(
+  { api, logger }: SendInvoiceDeps,
+  session: OpenOnlineSession,
+  invoice: PreparedInvoice,
+): Promise<string | undefined> {
   try {
     for await (const listed of listSessionInvoices(api, session.referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
       if (listed.invoiceHash === invoice.invoiceHash && !session.claimed.has(listed.referenceNumber)) return listed.referenceNumber;

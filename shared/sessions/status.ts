@@ -21,7 +21,10 @@ export interface InvoiceStatusDeps {
  * by finding its KSeF number among the session's invoices. The UPO comes from the storage URL of the status,
  * else from `GET /sessions/{ref}/invoices/ksef/{ksefNumber}/upo`; a UPO that cannot be read is logged and left out.
  */
-export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvoiceStatusOptions): Promise<Omit<InvoiceStatusResult, 'environment'>> {
+export async function getInvoiceStatus(
+  deps: InvoiceStatusDeps,
+  options: GetInvoiceStatusOptions,
+): Promise<Omit<InvoiceStatusResult, 'environment'>> {
   const example = '20250625-SO-2C3E6C8000-B675CF5D68-07';
   const sessionReferenceNumber = requireReferenceNumber(options?.sessionReferenceNumber, 'sessionReferenceNumber', example);
   const { invoiceReferenceNumber, ksefNumber } = options;
@@ -36,7 +39,12 @@ export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvo
       : await findByKsefNumber(deps.api, sessionReferenceNumber, ksefNumber);
   const { upoDownloadUrl, upoDownloadUrlExpirationDate, ...fields } = status;
   const accepted = status.status.code === SUCCESS && !!status.ksefNumber;
-  const result: Omit<InvoiceStatusResult, 'environment'> = { sessionReferenceNumber, accepted, pending: status.status.code < SUCCESS, ...fields };
+  const result: Omit<InvoiceStatusResult, 'environment'> = {
+    sessionReferenceNumber,
+    accepted,
+    pending: status.status.code < SUCCESS,
+    ...fields,
+  };
   if (accepted && options.fetchUpo !== false) {
     const upo = await downloadUpo(deps, [
       ...(upoDownloadUrl ? [upoDownloadUrl] : []),
@@ -47,16 +55,25 @@ export async function getInvoiceStatus(deps: InvoiceStatusDeps, options: GetInvo
   return result;
 }
 
-async function readByReferenceNumber(api: RequestFunction, sessionReferenceNumber: string, invoiceReferenceNumber: string): Promise<SessionInvoiceStatus> {
+async function readByReferenceNumber(
+  api: RequestFunction,
+  sessionReferenceNumber: string,
+  invoiceReferenceNumber: string,
+): Promise<SessionInvoiceStatus> {
   requireReferenceNumber(invoiceReferenceNumber, 'invoiceReferenceNumber', '20250625-EE-319D7EE000-B67F415CDC-2C');
-  return (await api<SessionInvoiceStatus>({ method: 'GET', path: `/sessions/${sessionReferenceNumber}/invoices/${invoiceReferenceNumber}` })).data;
+  return (
+    await api<SessionInvoiceStatus>({ method: 'GET', path: `/sessions/${sessionReferenceNumber}/invoices/${invoiceReferenceNumber}` })
+  ).data;
 }
 
 async function findByKsefNumber(api: RequestFunction, sessionReferenceNumber: string, ksefNumber: unknown): Promise<SessionInvoiceStatus> {
   if (typeof ksefNumber !== 'string' || !isValidKsefNumber(ksefNumber.trim())) {
-    throw new KsefInputError('ksefNumber must be a KSeF number like 5265877635-20250826-0100001AF629-AF (seller NIP, date, 12 hex digits, check digits).', {
-      field: 'ksefNumber',
-    });
+    throw new KsefInputError(
+      'ksefNumber must be a KSeF number like 5265877635-20250826-0100001AF629-AF (seller NIP, date, 12 hex digits, check digits).',
+      {
+        field: 'ksefNumber',
+      },
+    );
   }
   const wanted = ksefNumber.trim().toUpperCase();
   for await (const invoice of listSessionInvoices(api, sessionReferenceNumber, { pageSize: 1000 })) {

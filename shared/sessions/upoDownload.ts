@@ -34,7 +34,10 @@ export function downloadInvoiceUpo(
 ): Promise<{ upo: string } | { problem: string }> {
   return downloadUpo(
     deps,
-    [...(invoice.upoDownloadUrl ? [invoice.upoDownloadUrl] : []), `/sessions/${sessionReferenceNumber}/invoices/ksef/${invoice.ksefNumber}/upo`],
+    [
+      ...(invoice.upoDownloadUrl ? [invoice.upoDownloadUrl] : []),
+      `/sessions/${sessionReferenceNumber}/invoices/ksef/${invoice.ksefNumber}/upo`,
+    ],
     { ksefNumber: invoice.ksefNumber, invoiceHash: invoice.invoiceHash },
     about,
   );

@@ -109,22 +109,37 @@ export class StorageClient {
    * Sends `body` with `method` and exactly the `headers` KSeF returned for the URL, plus Content-Length `size`.
    * A Buffer or a body factory is sent again after a network error, a timeout or a 5xx; a Readable only once.
    */
-  async upload(url: string, method: string, headers: Record<string, string>, body: UploadBody, { size }: { size: number }): Promise<UploadResult> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new KsefInputError(`The upload size must be a byte count, got ${size}.`, { field: 'size' });
+  async upload(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: UploadBody,
+    { size }: { size: number },
+  ): Promise<UploadResult> {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new KsefInputError(`The upload size must be a byte count, got ${size}.`, { field: 'size' });
     if (Buffer.isBuffer(body) && body.length !== size) {
       throw new KsefInputError(`The upload body has ${body.length} bytes but its declared size is ${size}.`, { field: 'size' });
     }
     const { connection } = this;
     const replayable = typeof body === 'function' || Buffer.isBuffer(body);
     const sendHeaders: Record<string, string> = { 'user-agent': USER_AGENT };
-    for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() !== 'content-length') sendHeaders[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(headers))
+      if (name.toLowerCase() !== 'content-length') sendHeaders[name.toLowerCase()] = value;
     sendHeaders['content-length'] = String(size);
     const startedAt = performance.now();
     for (let attempt = 1, failures = 0; ; attempt++) {
       const source = typeof body === 'function' ? body() : Buffer.isBuffer(body) ? Readable.from(chunksOf(body)) : body;
       try {
         const status = await connection.sendOnce(url, method, sendHeaders, source, size);
-        connection.logger?.debug('Storage upload', { method, url: loggableUrl(url), status, bytes: size, durationMs: Math.round(performance.now() - startedAt), attempt });
+        connection.logger?.debug('Storage upload', {
+          method,
+          url: loggableUrl(url),
+          status,
+          bytes: size,
+          durationMs: Math.round(performance.now() - startedAt),
+          attempt,
+        });
         return { status, size };
       } catch (error) {
         if (failures > 0 && error instanceof KsefError && error.status === 409) {
@@ -132,7 +147,12 @@ export class StorageClient {
           return { status: 409, size };
         }
         if (!replayable || !connection.mayRetry(error, failures)) throw connection.describe(error, method, url);
-        connection.logger?.warn('Storage upload failed; retrying', { method, url: loggableUrl(url), attempt, reason: (error as Error).message });
+        connection.logger?.warn('Storage upload failed; retrying', {
+          method,
+          url: loggableUrl(url),
+          attempt,
+          reason: (error as Error).message,
+        });
         await connection.sleep(backoffDelayMs(failures++));
       }
     }
@@ -182,12 +202,15 @@ class StorageConnection {
     const detail = `(${status}${code ? ` ${code}` : ''})${message ? `: ${redactSignatures(redactSecrets(message))}` : ''}`;
     const expiry = expiryOf(url);
     if ((status === 403 || status === 410) && expiry && expiry.getTime() <= this.options.clock.now().getTime()) {
-      return new KsefGoneError(`The storage URL of ${where} expired at ${expiry.toISOString()}; ask KSeF for a new one ${detail}`, { status });
+      return new KsefGoneError(`The storage URL of ${where} expired at ${expiry.toISOString()}; ask KSeF for a new one ${detail}`, {
+        status,
+      });
     }
     if (status === 403) return new KsefForbiddenError(`The storage host refused the signature of ${where} ${detail}`, { status });
     if (status === 410) return new KsefGoneError(`The storage host no longer keeps ${where} ${detail}`, { status });
     if (status === 404) return new KsefNotFoundError(`The storage host has nothing at ${where} ${detail}`, { status });
-    if (status === 409) return new KsefError(`The storage host already holds a body for ${where}; each part URL takes one upload ${detail}`, { status });
+    if (status === 409)
+      return new KsefError(`The storage host already holds a body for ${where}; each part URL takes one upload ${detail}`, { status });
     if (status >= 500) return new KsefServerError(`The storage host failed on ${where}; try again later ${detail}`, { status });
     if (status >= 400) return new KsefValidationError(`The storage host rejected ${where} ${detail}`, { status });
     return new KsefError(`The storage host answered ${where} with an unexpected HTTP status ${detail}`, { status });
@@ -216,16 +239,23 @@ class StorageConnection {
         request.destroy();
         reject(this.describe(error, method, url));
       };
-      const watchdog = new Watchdog(this.idleTimeoutMs, this.totalTimeoutMs(size), (reason) => fail(new KsefNetworkError(`${reason} on ${method} ${loggableUrl(url)}.`)));
+      const watchdog = new Watchdog(this.idleTimeoutMs, this.totalTimeoutMs(size), (reason) =>
+        fail(new KsefNetworkError(`${reason} on ${method} ${loggableUrl(url)}.`)),
+      );
       const tap = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           sent += chunk.length;
-          if (sent > size) return callback(new KsefInputError(`The upload body is longer than its declared size ${size}.`, { field: 'size' }));
+          if (sent > size)
+            return callback(new KsefInputError(`The upload body is longer than its declared size ${size}.`, { field: 'size' }));
           watchdog.touch();
           callback(null, chunk);
         },
         flush(callback) {
-          callback(sent === size ? null : new KsefInputError(`The upload body has ${sent} bytes but its declared size is ${size}.`, { field: 'size' }));
+          callback(
+            sent === size
+              ? null
+              : new KsefInputError(`The upload body has ${sent} bytes but its declared size is ${size}.`, { field: 'size' }),
+          );
         },
       });
       request.on('error', fail);
@@ -351,14 +381,18 @@ export class StorageDownload extends Readable {
         this.watchdog?.touch();
         const status = response.statusCode ?? 0;
         if (status !== 200 && status !== 206) {
-          readSmallBody(response, this.watchdog!).then((body) => settle(connection.statusError('GET', url, status, response.headers, body)), settle);
+          readSmallBody(response, this.watchdog!).then(
+            (body) => settle(connection.statusError('GET', url, status, response.headers, body)),
+            settle,
+          );
           return;
         }
         // A server that ignores Range sends the whole body again: the bytes already passed on are skipped.
         let skip = 0;
         if (status === 206) {
           const start = Number(/^bytes (\d+)-/.exec(String(response.headers['content-range']))?.[1]);
-          if (start !== offset) return settle(new KsefIntegrityError(`The storage host resumed GET ${loggableUrl(url)} at byte ${start}, not ${offset}.`));
+          if (start !== offset)
+            return settle(new KsefIntegrityError(`The storage host resumed GET ${loggableUrl(url)} at byte ${start}, not ${offset}.`));
         } else {
           skip = offset;
         }
@@ -394,7 +428,10 @@ export class StorageDownload extends Readable {
         });
         response.on('error', settle);
         response.on('close', () => {
-          if (!response.complete) settle(new KsefNetworkError(`The connection closed before the end of GET ${loggableUrl(url)} (${this.received} bytes received).`));
+          if (!response.complete)
+            settle(
+              new KsefNetworkError(`The connection closed before the end of GET ${loggableUrl(url)} (${this.received} bytes received).`),
+            );
         });
         response.on('end', () => settle());
       });
@@ -408,10 +445,16 @@ export class StorageDownload extends Readable {
     const { expectedSize } = this.options;
     const expectedSha256 = this.options.expectedSha256 ?? this.metaHash;
     if (expectedSize !== undefined && this.received !== expectedSize) {
-      this.destroy(new KsefIntegrityError(`${where} delivered ${this.received} bytes, not the ${expectedSize} announced; discard what was read and download again.`));
+      this.destroy(
+        new KsefIntegrityError(
+          `${where} delivered ${this.received} bytes, not the ${expectedSize} announced; discard what was read and download again.`,
+        ),
+      );
     } else if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
       this.destroy(
-        new KsefIntegrityError(`${where} delivered bytes with SHA-256 ${sha256}, not the ${expectedSha256} announced; discard what was read and download again.`),
+        new KsefIntegrityError(
+          `${where} delivered bytes with SHA-256 ${sha256}, not the ${expectedSha256} announced; discard what was read and download again.`,
+        ),
       );
     } else {
       this.result = { size: this.received, sha256 };

@@ -34,7 +34,9 @@ export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKs
   const waitUntilActive = options.waitUntilActive ?? true;
   const timeoutMs = options.activationTimeoutMs ?? DEFAULT_ACTIVATION_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new KsefInputError('options.activationTimeoutMs must be a positive number of milliseconds.', { field: 'options.activationTimeoutMs' });
+    throw new KsefInputError('options.activationTimeoutMs must be a positive number of milliseconds.', {
+      field: 'options.activationTimeoutMs',
+    });
   }
 
   const { data } = await deps.api<{ referenceNumber: string; token: string }>({
@@ -55,7 +57,8 @@ export async function generateKsefToken(deps: KsefTokenDeps, options: GenerateKs
         clock: deps.clock,
         sleep: deps.sleep,
         timeoutMs,
-        onTimeout: () => new KsefTimeoutError(`KSeF did not activate token ${referenceNumber} within ${timeoutMs} ms (options.activationTimeoutMs).`),
+        onTimeout: () =>
+          new KsefTimeoutError(`KSeF did not activate token ${referenceNumber} within ${timeoutMs} ms (options.activationTimeoutMs).`),
       },
     );
   } catch (error) {
@@ -78,17 +81,24 @@ function checkGenerateOptions(options: GenerateKsefTokenOptions): { permissions:
   }
   const { permissions, description } = options;
   if (!Array.isArray(permissions) || permissions.length === 0) {
-    throw new KsefInputError(`options.permissions must list at least one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}.`, { field: 'options.permissions' });
+    throw new KsefInputError(`options.permissions must list at least one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}.`, {
+      field: 'options.permissions',
+    });
   }
   permissions.forEach((permission, i) => {
     if (!KSEF_TOKEN_PERMISSIONS.includes(permission)) {
-      throw new KsefInputError(`options.permissions[${i}] must be one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}; got ${JSON.stringify(permission)}.`, {
-        field: `options.permissions[${i}]`,
-      });
+      throw new KsefInputError(
+        `options.permissions[${i}] must be one of ${KSEF_TOKEN_PERMISSIONS.join(', ')}; got ${JSON.stringify(permission)}.`,
+        {
+          field: `options.permissions[${i}]`,
+        },
+      );
     }
   });
   if (typeof description !== 'string' || description.trim().length < 5 || description.length > 256) {
-    throw new KsefInputError('options.description must be 5 to 256 characters describing what the token is for.', { field: 'options.description' });
+    throw new KsefInputError('options.description must be 5 to 256 characters describing what the token is for.', {
+      field: 'options.description',
+    });
   }
   return { permissions: [...new Set(permissions)], description };
 }
@@ -98,9 +108,12 @@ function tokenFilters(options: ListKsefTokensOptions = {}) {
   const statuses = options.status === undefined ? [] : [options.status].flat();
   statuses.forEach((status, i) => {
     if (!TOKEN_STATUSES.includes(status)) {
-      throw new KsefInputError(`options.status${Array.isArray(options.status) ? `[${i}]` : ''} must be one of ${TOKEN_STATUSES.join(', ')}.`, {
-        field: 'options.status',
-      });
+      throw new KsefInputError(
+        `options.status${Array.isArray(options.status) ? `[${i}]` : ''} must be one of ${TOKEN_STATUSES.join(', ')}.`,
+        {
+          field: 'options.status',
+        },
+      );
     }
   });
   for (const field of ['description', 'authorIdentifier'] as const) {
@@ -112,10 +125,14 @@ function tokenFilters(options: ListKsefTokensOptions = {}) {
     }
   }
   if (options.authorIdentifierType !== undefined && !AUTHOR_IDENTIFIER_TYPES.includes(options.authorIdentifierType)) {
-    throw new KsefInputError(`options.authorIdentifierType must be one of ${AUTHOR_IDENTIFIER_TYPES.join(', ')}.`, { field: 'options.authorIdentifierType' });
+    throw new KsefInputError(`options.authorIdentifierType must be one of ${AUTHOR_IDENTIFIER_TYPES.join(', ')}.`, {
+      field: 'options.authorIdentifierType',
+    });
   }
   if (options.authorIdentifierType !== undefined && options.authorIdentifier === undefined) {
-    throw new KsefInputError('options.authorIdentifierType narrows options.authorIdentifier: give both.', { field: 'options.authorIdentifier' });
+    throw new KsefInputError('options.authorIdentifierType narrows options.authorIdentifier: give both.', {
+      field: 'options.authorIdentifier',
+    });
   }
   return {
     ...(statuses.length > 0 && { status: statuses }),

@@ -23,7 +23,8 @@ export const referenceNumberCheck =
 export function describeRejectedValue(value: unknown): string {
   if (value === undefined) return 'nothing was given';
   if (typeof value !== 'string') {
-    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `${/^[aeiou]/.test(typeof value) ? 'an' : 'a'} ${typeof value}`;
+    const kind =
+      value === null ? 'null' : Array.isArray(value) ? 'an array' : `${/^[aeiou]/.test(typeof value) ? 'an' : 'a'} ${typeof value}`;
     return `got ${kind}`;
   }
   if (value === '') return 'the value given is empty';

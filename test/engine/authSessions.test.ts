@@ -32,7 +32,9 @@ describe('authentication sessions', () => {
 
   it('revokes the current session and authenticates anew on the next call', async () => {
     const store = new MemoryTokenStore();
-    const owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { tokenStore: store });
+    const owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), {
+      tokenStore: store,
+    });
     const first = await owner.authenticate();
     await owner.authSessions.revokeCurrent();
     expect(sandbox.count('DELETE /auth/sessions/current')).toBe(1);
@@ -47,7 +49,7 @@ describe('authentication sessions', () => {
     expect(sessions.find((s) => s.referenceNumber === second.referenceNumber)).toMatchObject({ isCurrent: true, status: { code: 200 } });
   });
 
-  it("revokes another session by reference number", async () => {
+  it('revokes another session by reference number', async () => {
     const other = clientOf(sandbox);
     const otherAuth = await other.authenticate();
     await other.close();
@@ -66,7 +68,10 @@ describe('authentication sessions', () => {
     const pageFailure = await collect(owner.authSessions.list({ pageSize: 5 })).catch((error: unknown) => error);
     await owner.close();
     expect(failure).toBeInstanceOf(KsefInputError);
-    expect(failure).toMatchObject({ field: 'referenceNumber', message: expect.stringMatching(/like 20251010-AU-19F5E39000-39B5B182BA-B8/) });
+    expect(failure).toMatchObject({
+      field: 'referenceNumber',
+      message: expect.stringMatching(/like 20251010-AU-19F5E39000-39B5B182BA-B8/),
+    });
     expect(pageFailure).toMatchObject({ field: 'options.pageSize' });
     expect(exchangeCount(sandbox)).toBe(0);
   });

@@ -1,6 +1,14 @@
 import { embeddedSandbox, ensureEmbeddedSandbox } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { KsefAuthError, KsefInputError, KsefTimeoutError, MemoryTokenStore, createKsefClient, type AuthTokens, type TokenStore } from '../../shared';
+import {
+  KsefAuthError,
+  KsefInputError,
+  KsefTimeoutError,
+  MemoryTokenStore,
+  createKsefClient,
+  type AuthTokens,
+  type TokenStore,
+} from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy } from './support/faultProxy';
 import { ManualClock, RecordingLogger } from './support/time';
@@ -200,11 +208,16 @@ describe('the embedded sandbox environment', () => {
     expect(withoutEnvironment).toThrow(
       expect.objectContaining({
         field: 'environment',
-        message: expect.stringMatching(/^environment is required: 'test', 'demo', 'production', 'custom' \(with baseUrl\), or the embedded sandbox passed as environment: embeddedSandbox\(\)/),
+        message: expect.stringMatching(
+          /^environment is required: 'test', 'demo', 'production', 'custom' \(with baseUrl\), or the embedded sandbox passed as environment: embeddedSandbox\(\)/,
+        ),
       }),
     );
     expect(() => createKsefClient({ environment: 'sandbox' as never, credentials: { method: 'ksefToken' } })).toThrow(
-      expect.objectContaining({ field: 'environment', message: expect.stringMatching(/pass the embedded sandbox itself as environment: embeddedSandbox\(\)/) }),
+      expect.objectContaining({
+        field: 'environment',
+        message: expect.stringMatching(/pass the embedded sandbox itself as environment: embeddedSandbox\(\)/),
+      }),
     );
   });
 });

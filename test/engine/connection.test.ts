@@ -14,14 +14,17 @@ describe('connection settings of the host forms', () => {
   });
 
   it('maps a KSeF-token connection, trimming its text fields and ignoring the certificate fields', () => {
-    const options = clientOptionsFromSettings({
-      environment: 'custom',
-      baseUrl: ' https://ksef.example/v2 ',
-      contextIdentifierType: 'InternalId',
-      contextIdentifierValue: ' 1234563218-00001 ',
-      ksefToken: ' secret-token ',
-      pkcs12: 'ignored for the token method',
-    }, { sandbox });
+    const options = clientOptionsFromSettings(
+      {
+        environment: 'custom',
+        baseUrl: ' https://ksef.example/v2 ',
+        contextIdentifierType: 'InternalId',
+        contextIdentifierValue: ' 1234563218-00001 ',
+        ksefToken: ' secret-token ',
+        pkcs12: 'ignored for the token method',
+      },
+      { sandbox },
+    );
     expect(options).toEqual({
       environment: 'custom',
       baseUrl: 'https://ksef.example/v2',
@@ -31,7 +34,16 @@ describe('connection settings of the host forms', () => {
 
   it('maps PKCS#12 and PEM certificates, keeping passwords exactly as typed', () => {
     expect(
-      clientOptionsFromSettings({ environment: 'test', authenticationMethod: 'certificate', contextIdentifierValue: '1234563218', pkcs12: 'MIIB', pkcs12Password: ' pass ' }, { sandbox }),
+      clientOptionsFromSettings(
+        {
+          environment: 'test',
+          authenticationMethod: 'certificate',
+          contextIdentifierValue: '1234563218',
+          pkcs12: 'MIIB',
+          pkcs12Password: ' pass ',
+        },
+        { sandbox },
+      ),
     ).toEqual({
       environment: 'test',
       credentials: {
@@ -41,13 +53,16 @@ describe('connection settings of the host forms', () => {
         subjectIdentifierType: 'certificateSubject',
       },
     });
-    const pem = clientOptionsFromSettings({
-      authenticationMethod: 'certificate',
-      certificateFormat: 'pem',
-      certificatePem: 'CERT',
-      privateKeyPem: 'KEY',
-      subjectIdentifierType: 'certificateFingerprint',
-    }, { sandbox });
+    const pem = clientOptionsFromSettings(
+      {
+        authenticationMethod: 'certificate',
+        certificateFormat: 'pem',
+        certificatePem: 'CERT',
+        privateKeyPem: 'KEY',
+        subjectIdentifierType: 'certificateFingerprint',
+      },
+      { sandbox },
+    );
     expect(pem.credentials).toEqual({
       method: 'certificate',
       certificate: { certificatePem: 'CERT', privateKeyPem: 'KEY', passphrase: undefined },
@@ -56,13 +71,16 @@ describe('connection settings of the host forms', () => {
   });
 
   it('sorts the allowed IPs of a certificate connection into addresses, ranges and masks, and picks the schema', () => {
-    const options = clientOptionsFromSettings({
-      authenticationMethod: 'certificate',
-      pkcs12: 'MIIB',
-      authTokenRequestSchema: '2.1',
-      allowedIps: ' 203.0.113.7, 198.51.100.1-198.51.100.99\n192.0.2.0/24 ;203.0.113.8 ',
-      allowCurrentIp: true,
-    }, { sandbox });
+    const options = clientOptionsFromSettings(
+      {
+        authenticationMethod: 'certificate',
+        pkcs12: 'MIIB',
+        authTokenRequestSchema: '2.1',
+        allowedIps: ' 203.0.113.7, 198.51.100.1-198.51.100.99\n192.0.2.0/24 ;203.0.113.8 ',
+        allowCurrentIp: true,
+      },
+      { sandbox },
+    );
     expect(options.credentials).toMatchObject({
       authTokenRequestSchema: '2.1',
       authorizationPolicy: {
@@ -70,17 +88,25 @@ describe('connection settings of the host forms', () => {
         allowChallengeClientIp: true,
       },
     });
-    const currentOnly = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '  ', allowCurrentIp: true }, { sandbox });
+    const currentOnly = clientOptionsFromSettings(
+      { authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '  ', allowCurrentIp: true },
+      { sandbox },
+    );
     expect(currentOnly.credentials).toMatchObject({ authorizationPolicy: { allowChallengeClientIp: true } });
     expect(currentOnly.credentials).not.toHaveProperty('authorizationPolicy.allowedIps');
-    const none = clientOptionsFromSettings({ authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '', allowCurrentIp: false }, { sandbox });
+    const none = clientOptionsFromSettings(
+      { authenticationMethod: 'certificate', pkcs12: 'MIIB', allowedIps: '', allowCurrentIp: false },
+      { sandbox },
+    );
     expect(none.credentials).not.toHaveProperty('authorizationPolicy');
     expect(none.credentials).not.toHaveProperty('authTokenRequestSchema');
   });
 
   it('re-wraps a PEM block pasted into a single-line field', () => {
     const flattened = '-----BEGIN CERTIFICATE----- ' + 'A'.repeat(70) + ' BBBB -----END CERTIFICATE-----';
-    expect(restorePemLineBreaks(flattened)).toBe(`-----BEGIN CERTIFICATE-----\n${'A'.repeat(64)}\n${'A'.repeat(6)}BBBB\n-----END CERTIFICATE-----\n`);
+    expect(restorePemLineBreaks(flattened)).toBe(
+      `-----BEGIN CERTIFICATE-----\n${'A'.repeat(64)}\n${'A'.repeat(6)}BBBB\n-----END CERTIFICATE-----\n`,
+    );
     const wrapped = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
     expect(restorePemLineBreaks(wrapped)).toBe(wrapped);
   });

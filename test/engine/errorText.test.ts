@@ -21,7 +21,8 @@ function expectNoFragmentOf(text: string, secret: string): void {
   expect(secret.length).toBeGreaterThan(12);
   for (let at = 0; at + 12 <= secret.length; at++) {
     const fragment = secret.slice(at, at + 12);
-    if (text.includes(fragment)) throw new Error(`a fragment of a secret (at ${at} of ${secret.length} characters) leaked into: ${text.slice(0, 80)}...`);
+    if (text.includes(fragment))
+      throw new Error(`a fragment of a secret (at ${at} of ${secret.length} characters) leaked into: ${text.slice(0, 80)}...`);
   }
 }
 

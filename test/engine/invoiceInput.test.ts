@@ -72,7 +72,11 @@ describe('invoice input to an online send', () => {
 
     for (const [i, invoice] of result.invoices.entries()) {
       expect(invoice.error).toBeUndefined();
-      expect(invoice).toMatchObject({ accepted: true, invoiceNumber: `FV/2026/BYTES/${i + 1}`, invoiceHash: sha256Base64(Buffer.from(texts[i], 'utf8')) });
+      expect(invoice).toMatchObject({
+        accepted: true,
+        invoiceNumber: `FV/2026/BYTES/${i + 1}`,
+        invoiceHash: sha256Base64(Buffer.from(texts[i], 'utf8')),
+      });
     }
   });
 

@@ -41,7 +41,8 @@ describe('reading a sent invoice back (sessions.invoiceStatus)', () => {
   });
 
   it('names the missing or malformed identifier before asking KSeF', async () => {
-    const sessionReferenceNumber = (await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/READ/2' })])).sessionReferenceNumber;
+    const sessionReferenceNumber = (await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/READ/2' })]))
+      .sessionReferenceNumber;
     await expect(client.sessions.invoiceStatus({ sessionReferenceNumber })).rejects.toMatchObject({
       constructor: KsefInputError,
       field: 'invoiceReferenceNumber',

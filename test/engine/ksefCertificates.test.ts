@@ -18,7 +18,14 @@ import { SUBJECT_OIDS } from '../../shared/protocol/x509/x509';
 import { readCertificationRequest } from '../../sandbox/certificates/ca';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
-import { certificateClient, exchangeCount, pkcs12Credentials, sealOf, startOwnerBehindFaultProxy, type OwnerBehindFaultProxy } from './support/certificates';
+import {
+  certificateClient,
+  exchangeCount,
+  pkcs12Credentials,
+  sealOf,
+  startOwnerBehindFaultProxy,
+  type OwnerBehindFaultProxy,
+} from './support/certificates';
 import type { FaultProxy, Fault, ProxiedRequest } from './support/faultProxy';
 import { RecordingLogger } from './support/time';
 import { expectNoPemSecret } from '../support/secrets';
@@ -60,11 +67,19 @@ describe('KSeF certificates', () => {
 
   it('enrolls for an authentication certificate whose PKCS#12 then authenticates by XAdES', async () => {
     const data = await owner.certificates.enrollmentData();
-    expect(data).toMatchObject({ commonName: expect.any(String), countryName: 'PL', organizationIdentifier: expect.stringContaining(sandbox.contextIdentifier.value) });
+    expect(data).toMatchObject({
+      commonName: expect.any(String),
+      countryName: 'PL',
+      organizationIdentifier: expect.stringContaining(sandbox.contextIdentifier.value),
+    });
     const limits = await owner.certificates.limits();
     expect(limits.canRequest).toBe(true);
 
-    const enrolled = await enrollIssued(owner, { certificateName: 'Integracja ERP łódź', certificateType: 'Authentication', pkcs12Password: PASSWORD });
+    const enrolled = await enrollIssued(owner, {
+      certificateName: 'Integracja ERP łódź',
+      certificateType: 'Authentication',
+      pkcs12Password: PASSWORD,
+    });
     expect(enrolled).toMatchObject({
       status: 'Issued',
       serialNumber: expect.stringMatching(/^[0-9A-F]{16}$/),
@@ -102,7 +117,12 @@ describe('KSeF certificates', () => {
   });
 
   it('enrolls with an RSA key, then queries, retrieves and revokes the certificate', async () => {
-    const enrolled = await enrollIssued(owner, { certificateName: 'Offline RSA', certificateType: 'Offline', keyType: 'RSA', pkcs12Password: PASSWORD });
+    const enrolled = await enrollIssued(owner, {
+      certificateName: 'Offline RSA',
+      certificateType: 'Offline',
+      keyType: 'RSA',
+      pkcs12Password: PASSWORD,
+    });
     expect(new X509Certificate(enrolled.certificatePem).publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
 
     const offline = await collect(owner.certificates.query({ type: 'Offline', pageSize: 10 }));
@@ -132,11 +152,16 @@ describe('KSeF certificates', () => {
     owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')));
     const serials: string[] = [];
     for (let i = 1; i <= 11; i++) {
-      serials.push((await enrollIssued(owner, { certificateName: `Cert ${i} of 11`, certificateType: 'Offline', pkcs12Password: PASSWORD })).serialNumber);
+      serials.push(
+        (await enrollIssued(owner, { certificateName: `Cert ${i} of 11`, certificateType: 'Offline', pkcs12Password: PASSWORD }))
+          .serialNumber,
+      );
     }
     const listed = await collect(owner.certificates.query({ name: 'of 11', pageSize: 10 }));
     expect(listed.map((c) => c.certificateSerialNumber).sort()).toEqual(serials.sort());
-    const pages = sandbox.exchanges.filter((e) => e.operation === 'POST /certificates/query').map((e) => new URL(e.url, 'http://x').searchParams.get('pageOffset'));
+    const pages = sandbox.exchanges
+      .filter((e) => e.operation === 'POST /certificates/query')
+      .map((e) => new URL(e.url, 'http://x').searchParams.get('pageOffset'));
     expect(pages).toEqual(['0', '1']);
   });
 
@@ -145,7 +170,10 @@ describe('KSeF certificates', () => {
     const failure = await byToken.certificates.enrollmentData().catch((error: unknown) => error);
     await byToken.close();
     expect(failure).toBeInstanceOf(KsefForbiddenError);
-    expect(failure).toMatchObject({ field: 'credentials.method', message: expect.stringMatching(/only after authenticating with a certificate/) });
+    expect(failure).toMatchObject({
+      field: 'credentials.method',
+      message: expect.stringMatching(/only after authenticating with a certificate/),
+    });
     expect((failure as KsefError).hasCode(25001)).toBe(true);
   });
 
@@ -158,12 +186,42 @@ describe('KSeF certificates', () => {
       pkcs12Password: PASSWORD,
     };
     const cases: [() => Promise<unknown>, string][] = [
-      [() => owner.certificates.enroll({ certificateName: 'abc', certificateType: 'Authentication', pkcs12Password: PASSWORD }), 'options.certificateName'],
-      [() => owner.certificates.enroll({ certificateName: 'Name <script>', certificateType: 'Authentication', pkcs12Password: PASSWORD }), 'options.certificateName'],
-      [() => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Signing' as never, pkcs12Password: PASSWORD }), 'options.certificateType'],
-      [() => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Offline', keyType: 'DSA' as never, pkcs12Password: PASSWORD }), 'options.keyType'],
-      [() => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Offline', pkcs12Password: '' }), 'options.pkcs12Password'],
-      [() => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Offline', pkcs12Password: PASSWORD, validFrom: 'tomorrow' }), 'options.validFrom'],
+      [
+        () => owner.certificates.enroll({ certificateName: 'abc', certificateType: 'Authentication', pkcs12Password: PASSWORD }),
+        'options.certificateName',
+      ],
+      [
+        () => owner.certificates.enroll({ certificateName: 'Name <script>', certificateType: 'Authentication', pkcs12Password: PASSWORD }),
+        'options.certificateName',
+      ],
+      [
+        () => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Signing' as never, pkcs12Password: PASSWORD }),
+        'options.certificateType',
+      ],
+      [
+        () =>
+          owner.certificates.enroll({
+            certificateName: 'Valid name',
+            certificateType: 'Offline',
+            keyType: 'DSA' as never,
+            pkcs12Password: PASSWORD,
+          }),
+        'options.keyType',
+      ],
+      [
+        () => owner.certificates.enroll({ certificateName: 'Valid name', certificateType: 'Offline', pkcs12Password: '' }),
+        'options.pkcs12Password',
+      ],
+      [
+        () =>
+          owner.certificates.enroll({
+            certificateName: 'Valid name',
+            certificateType: 'Offline',
+            pkcs12Password: PASSWORD,
+            validFrom: 'tomorrow',
+          }),
+        'options.validFrom',
+      ],
       [() => owner.certificates.retrieve([]), 'serialNumbers'],
       [() => owner.certificates.retrieve(['0321c82da41b4362']), 'serialNumbers[0]'],
       [() => owner.certificates.revoke('123'), 'serialNumber'],
@@ -175,11 +233,17 @@ describe('KSeF certificates', () => {
       [() => owner.certificates.completeEnrollment({ ...completion, referenceNumber: TOKEN_SECRET }), 'options.referenceNumber'],
       [() => owner.certificates.completeEnrollment({ ...completion, pkcs12Password: '' }), 'options.pkcs12Password'],
       [() => owner.certificates.completeEnrollment({ ...completion, pkcs12Password: WRONG_PASSWORD }), 'options.pkcs12Password'],
-      [() => owner.certificates.completeEnrollment({ ...completion, encryptedPrivateKeyPem: 'MIGHAgEAMBMGByqGSM49' }), 'options.encryptedPrivateKeyPem'],
+      [
+        () => owner.certificates.completeEnrollment({ ...completion, encryptedPrivateKeyPem: 'MIGHAgEAMBMGByqGSM49' }),
+        'options.encryptedPrivateKeyPem',
+      ],
       [() => owner.certificates.completeEnrollment({ ...completion, waitForCertificateMs: 0 }), 'options.waitForCertificateMs'],
       [() => owner.certificates.createRequest({ privateKeyPassword: '' }), 'options.privateKeyPassword'],
       [() => owner.certificates.createRequest({ privateKeyPassword: PASSWORD, keyType: 'DSA' as never }), 'options.keyType'],
-      [() => owner.certificates.createRequest({ privateKeyPassword: PASSWORD, enrollmentData: { commonName: 'Demo' } as never }), 'options.enrollmentData'],
+      [
+        () => owner.certificates.createRequest({ privateKeyPassword: PASSWORD, enrollmentData: { commonName: 'Demo' } as never }),
+        'options.enrollmentData',
+      ],
     ];
     for (const [call, field] of cases) {
       const failure = await call().catch((error: unknown) => error);
@@ -189,9 +253,14 @@ describe('KSeF certificates', () => {
       for (const secret of [PASSWORD, WRONG_PASSWORD, TOKEN_SECRET]) expect(reported).not.toContain(secret);
       expectNoPemSecret(reported, completion.encryptedPrivateKeyPem);
     }
-    const wrongPassword = await owner.certificates.completeEnrollment({ ...completion, pkcs12Password: WRONG_PASSWORD }).catch((error: unknown) => error);
+    const wrongPassword = await owner.certificates
+      .completeEnrollment({ ...completion, pkcs12Password: WRONG_PASSWORD })
+      .catch((error: unknown) => error);
     expect(wrongPassword).toBeInstanceOf(KeyMaterialError);
-    expect(wrongPassword).toMatchObject({ problem: 'wrong-password', message: expect.stringMatching(/^The PKCS#12 password does not decrypt the encrypted private key \(PEM\)/) });
+    expect(wrongPassword).toMatchObject({
+      problem: 'wrong-password',
+      message: expect.stringMatching(/^The PKCS#12 password does not decrypt the encrypted private key \(PEM\)/),
+    });
     expect(exchangeCount(sandbox)).toBe(0);
   });
 
@@ -254,8 +323,20 @@ describe('an enrollment whose certificate could not be fetched', () => {
     change: ({ certificateSerialNumber, ...body }) => ({ ...body, status: { code: 100, description: 'Wniosek przyjęty do realizacji' } }),
   };
   const cases: [string, (request: ProxiedRequest) => boolean, Fault, number, RegExp][] = [
-    ['KSeF has not decided within the time allowed', statusRead, stillInProgress, 400, /^KSeF did not issue the certificate of enrollment \S+ within 400 ms/],
-    ['reading its status keeps failing with 503', statusRead, { kind: 'respond', status: 503 }, 5_000, /GET \/certificates\/enrollments\/.*503/],
+    [
+      'KSeF has not decided within the time allowed',
+      statusRead,
+      stillInProgress,
+      400,
+      /^KSeF did not issue the certificate of enrollment \S+ within 400 ms/,
+    ],
+    [
+      'reading its status keeps failing with 503',
+      statusRead,
+      { kind: 'respond', status: 503 },
+      5_000,
+      /GET \/certificates\/enrollments\/.*503/,
+    ],
     [
       'the answer to its retrieval is lost',
       (request) => request.method === 'POST' && request.path === '/certificates/retrieve',
@@ -265,86 +346,116 @@ describe('an enrollment whose certificate could not be fetched', () => {
     ],
   ];
 
-  it.each(cases)('is handed back as Pending with its key encrypted by the password when %s, and completed later', async (_when, matches, fault, waitForCertificateMs, reason) => {
-    await start();
-    whileBroken(matches, fault);
-    broken = true;
-    const result = pending(
-      await owner.certificates.enroll({ certificateName: 'Pending seal', certificateType: 'Authentication', pkcs12Password: PASSWORD, waitForCertificateMs }),
-    );
-    broken = false;
+  it.each(cases)(
+    'is handed back as Pending with its key encrypted by the password when %s, and completed later',
+    async (_when, matches, fault, waitForCertificateMs, reason) => {
+      await start();
+      whileBroken(matches, fault);
+      broken = true;
+      const result = pending(
+        await owner.certificates.enroll({
+          certificateName: 'Pending seal',
+          certificateType: 'Authentication',
+          pkcs12Password: PASSWORD,
+          waitForCertificateMs,
+        }),
+      );
+      broken = false;
 
-    expect(result).toEqual({
-      status: 'Pending',
-      referenceNumber: submittedReference(),
-      certificateName: 'Pending seal',
-      certificateType: 'Authentication',
-      encryptedPrivateKeyPem: expect.stringMatching(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/),
-      reason: expect.stringMatching(reason),
-    });
-    expect(() => createPrivateKey(result.encryptedPrivateKeyPem)).toThrow();
-    const key = createPrivateKey({ key: result.encryptedPrivateKeyPem, passphrase: PASSWORD });
-    expect(logger.entries).toContainEqual(
-      expect.objectContaining({ level: 'warn', data: { referenceNumber: result.referenceNumber, reason: result.reason } }),
-    );
-    expect(logger.text()).not.toContain(PASSWORD);
-    expectNoPemSecret(logger.text(), result.encryptedPrivateKeyPem);
-    expectNoPemSecret(`${logger.text()} ${JSON.stringify(result)}`, key.export({ format: 'pem', type: 'pkcs8' }).toString());
+      expect(result).toEqual({
+        status: 'Pending',
+        referenceNumber: submittedReference(),
+        certificateName: 'Pending seal',
+        certificateType: 'Authentication',
+        encryptedPrivateKeyPem: expect.stringMatching(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/),
+        reason: expect.stringMatching(reason),
+      });
+      expect(() => createPrivateKey(result.encryptedPrivateKeyPem)).toThrow();
+      const key = createPrivateKey({ key: result.encryptedPrivateKeyPem, passphrase: PASSWORD });
+      expect(logger.entries).toContainEqual(
+        expect.objectContaining({ level: 'warn', data: { referenceNumber: result.referenceNumber, reason: result.reason } }),
+      );
+      expect(logger.text()).not.toContain(PASSWORD);
+      expectNoPemSecret(logger.text(), result.encryptedPrivateKeyPem);
+      expectNoPemSecret(`${logger.text()} ${JSON.stringify(result)}`, key.export({ format: 'pem', type: 'pkcs8' }).toString());
 
-    const status = await owner.certificates.enrollmentStatus(result.referenceNumber);
-    expect(status).toEqual({
-      referenceNumber: result.referenceNumber,
-      requestDate: expect.any(String),
-      status: expect.objectContaining({ code: 200 }),
-      certificateSerialNumber: expect.stringMatching(/^[0-9A-F]{16}$/),
-    });
+      const status = await owner.certificates.enrollmentStatus(result.referenceNumber);
+      expect(status).toEqual({
+        referenceNumber: result.referenceNumber,
+        requestDate: expect.any(String),
+        status: expect.objectContaining({ code: 200 }),
+        certificateSerialNumber: expect.stringMatching(/^[0-9A-F]{16}$/),
+      });
 
-    const completed = await owner.certificates.completeEnrollment({
-      referenceNumber: result.referenceNumber,
-      encryptedPrivateKeyPem: result.encryptedPrivateKeyPem,
-      pkcs12Password: PASSWORD,
-    });
-    expect(completed).toMatchObject({
-      status: 'Issued',
-      referenceNumber: result.referenceNumber,
-      serialNumber: status.certificateSerialNumber,
-      certificateName: 'Pending seal',
-      certificateType: 'Authentication',
-    });
-    const opened = loadKeyMaterial({ pkcs12: completed.pkcs12, password: PASSWORD });
-    expect(opened.certificate.fingerprintSha256).toBe(completed.fingerprintSha256);
-    expect(opened.privateKey.export({ format: 'der', type: 'pkcs8' })).toEqual(key.export({ format: 'der', type: 'pkcs8' }));
-    expectNoPemSecret(logger.text(), completed.privateKeyPem);
+      const completed = await owner.certificates.completeEnrollment({
+        referenceNumber: result.referenceNumber,
+        encryptedPrivateKeyPem: result.encryptedPrivateKeyPem,
+        pkcs12Password: PASSWORD,
+      });
+      expect(completed).toMatchObject({
+        status: 'Issued',
+        referenceNumber: result.referenceNumber,
+        serialNumber: status.certificateSerialNumber,
+        certificateName: 'Pending seal',
+        certificateType: 'Authentication',
+      });
+      const opened = loadKeyMaterial({ pkcs12: completed.pkcs12, password: PASSWORD });
+      expect(opened.certificate.fingerprintSha256).toBe(completed.fingerprintSha256);
+      expect(opened.privateKey.export({ format: 'der', type: 'pkcs8' })).toEqual(key.export({ format: 'der', type: 'pkcs8' }));
+      expectNoPemSecret(logger.text(), completed.privateKeyPem);
 
-    const withKsefCertificate = certificateClient(sandbox, {
-      method: 'certificate',
-      contextIdentifier: sandbox.contextIdentifier,
-      certificate: { pkcs12: completed.pkcs12, password: PASSWORD },
-    });
-    const auth = await withKsefCertificate.authenticate();
-    await withKsefCertificate.close();
-    expect(auth.referenceNumber).toMatch(/^\d{8}-AU-/);
-  });
+      const withKsefCertificate = certificateClient(sandbox, {
+        method: 'certificate',
+        contextIdentifier: sandbox.contextIdentifier,
+        certificate: { pkcs12: completed.pkcs12, password: PASSWORD },
+      });
+      const auth = await withKsefCertificate.authenticate();
+      await withKsefCertificate.close();
+      expect(auth.referenceNumber).toMatch(/^\d{8}-AU-/);
+    },
+  );
 
   it('still fails when completing it times out again, naming the enrollment and the option to raise', async () => {
     await start();
     whileBroken(statusRead, stillInProgress);
     broken = true;
-    const result = pending(await owner.certificates.enroll({ certificateName: 'Slow seal', certificateType: 'Offline', pkcs12Password: PASSWORD, waitForCertificateMs: 300 }));
+    const result = pending(
+      await owner.certificates.enroll({
+        certificateName: 'Slow seal',
+        certificateType: 'Offline',
+        pkcs12Password: PASSWORD,
+        waitForCertificateMs: 300,
+      }),
+    );
 
     const failure = await owner.certificates
-      .completeEnrollment({ referenceNumber: result.referenceNumber, encryptedPrivateKeyPem: result.encryptedPrivateKeyPem, pkcs12Password: PASSWORD, waitForCertificateMs: 300 })
+      .completeEnrollment({
+        referenceNumber: result.referenceNumber,
+        encryptedPrivateKeyPem: result.encryptedPrivateKeyPem,
+        pkcs12Password: PASSWORD,
+        waitForCertificateMs: 300,
+      })
       .catch((error: unknown) => error);
 
     expect(failure).toBeInstanceOf(KsefTimeoutError);
-    expect(failure).toMatchObject({ field: 'options.waitForCertificateMs', message: expect.stringContaining(`enrollment ${result.referenceNumber} within 300 ms`) });
+    expect(failure).toMatchObject({
+      field: 'options.waitForCertificateMs',
+      message: expect.stringContaining(`enrollment ${result.referenceNumber} within 300 ms`),
+    });
   });
 
   it('refuses to complete an enrollment with a key that is not its own, naming the key field', async () => {
     await start();
     whileBroken(statusRead, stillInProgress);
     broken = true;
-    const result = pending(await owner.certificates.enroll({ certificateName: 'Own key seal', certificateType: 'Authentication', pkcs12Password: PASSWORD, waitForCertificateMs: 300 }));
+    const result = pending(
+      await owner.certificates.enroll({
+        certificateName: 'Own key seal',
+        certificateType: 'Authentication',
+        pkcs12Password: PASSWORD,
+        waitForCertificateMs: 300,
+      }),
+    );
     broken = false;
     const otherKey = (await owner.certificates.createRequest({ privateKeyPassword: PASSWORD })).encryptedPrivateKeyPem;
 
@@ -355,7 +466,9 @@ describe('an enrollment whose certificate could not be fetched', () => {
     expect(failure).toBeInstanceOf(KsefInputError);
     expect(failure).toMatchObject({
       field: 'options.encryptedPrivateKeyPem',
-      message: expect.stringMatching(new RegExp(`^options.encryptedPrivateKeyPem is not the key of enrollment ${result.referenceNumber} \\(certificate [0-9A-F]{16}\\)`)),
+      message: expect.stringMatching(
+        new RegExp(`^options.encryptedPrivateKeyPem is not the key of enrollment ${result.referenceNumber} \\(certificate [0-9A-F]{16}\\)`),
+      ),
     });
     expectNoPemSecret(`${(failure as Error).message} ${JSON.stringify((failure as KsefInputError).toJSON())}`, otherKey);
     const completed = await owner.certificates.completeEnrollment({

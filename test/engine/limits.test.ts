@@ -14,7 +14,10 @@ describe('client.limits', () => {
   it("subject() reads the authenticated subject's certificate limits (GET /limits/subject)", async () => {
     const client = clientOf(sandbox);
     try {
-      await expect(client.limits.subject()).resolves.toEqual({ enrollment: { maxEnrollments: 300 }, certificate: { maxCertificates: 100 } });
+      await expect(client.limits.subject()).resolves.toEqual({
+        enrollment: { maxEnrollments: 300 },
+        certificate: { maxCertificates: 100 },
+      });
       sandbox.state.certificateLimits.Nip = { maxEnrollments: 7, maxCertificates: 3 };
       await expect(client.limits.subject()).resolves.toEqual({ enrollment: { maxEnrollments: 7 }, certificate: { maxCertificates: 3 } });
     } finally {

@@ -36,7 +36,11 @@ describe('online session send against the sandbox', () => {
       expect(isValidKsefNumber(invoice.ksefNumber!)).toBe(true);
       expect(invoice.ksefNumber!.startsWith('1234563218-')).toBe(true);
       const [confirmed] = readUpoDocuments(invoice.upo!);
-      expect(confirmed).toMatchObject({ ksefNumber: invoice.ksefNumber, invoiceHash: invoice.invoiceHash, invoiceNumber: invoice.invoiceNumber });
+      expect(confirmed).toMatchObject({
+        ksefNumber: invoice.ksefNumber,
+        invoiceHash: invoice.invoiceHash,
+        invoiceNumber: invoice.invoiceNumber,
+      });
     }
     // UPO storage links are fetched without the access token.
     const storageDownloads = sandbox.exchanges.filter((e) => e.url.startsWith('/storage/'));
@@ -70,7 +74,11 @@ describe('online session send against the sandbox', () => {
     expect(String(byIndex[1].error!.message)).toMatch(/BOM/);
     expect(byIndex[2].error).toMatchObject({ name: 'KsefInputError', field: 'invoices[2]' });
     expect(String(byIndex[2].error!.message)).toMatch(/invoices\[2\] cannot be sent/);
-    expect(byIndex[3].error).toMatchObject({ name: 'KsefInputError', field: 'invoices[3]', message: 'invoices[3] is empty: pass the invoice XML.' });
+    expect(byIndex[3].error).toMatchObject({
+      name: 'KsefInputError',
+      field: 'invoices[3]',
+      message: 'invoices[3] is empty: pass the invoice XML.',
+    });
     // Only the valid ones reached KSeF.
     expect(sandbox.count('POST /sessions/online/{referenceNumber}/invoices')).toBe(1 + 4);
 
@@ -102,7 +110,9 @@ describe('online session send against the sandbox', () => {
     const result = await client.sessions.online.send(['<Faktura/>', Buffer.alloc(0)]);
     expect(result.sessionReferenceNumber).toBe('');
     expect(result.invoices.map((r) => r.error?.name)).toEqual(['KsefInputError', 'KsefInputError']);
-    expect(String(result.invoices[0].error!.message)).toMatch(/^invoices\[0\] does not fit the session schema FA\(3\) \(options.schema\): The root element Faktura is in namespace \(none\)/);
+    expect(String(result.invoices[0].error!.message)).toMatch(
+      /^invoices\[0\] does not fit the session schema FA\(3\) \(options.schema\): The root element Faktura is in namespace \(none\)/,
+    );
     expect(sandbox.count('POST /sessions/online')).toBe(0);
     expect(sandbox.count('POST /auth/challenge')).toBe(0);
   });
@@ -138,7 +148,9 @@ describe('online session send against the sandbox', () => {
 
     expect(listed.sort()).toEqual(sent.invoices.map((r) => r.referenceNumber!).sort());
     // The listing asked for here (the send read the statuses through the same endpoint, with pages of 1000).
-    const listings = sandbox.exchanges.filter((e) => e.operation === 'GET /sessions/{referenceNumber}/invoices' && /pageSize=10(&|$)/.test(e.url));
+    const listings = sandbox.exchanges.filter(
+      (e) => e.operation === 'GET /sessions/{referenceNumber}/invoices' && /pageSize=10(&|$)/.test(e.url),
+    );
     expect(listings).toHaveLength(2);
     expect(listings[1].requestHeaders['x-continuation-token']).toBeTruthy();
   });
@@ -195,7 +207,9 @@ describe('a send whose answer was lost', () => {
     await client.close();
 
     // The repeated close finds the session already closed (21180), which is what the first one achieved.
-    expect(sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online/{referenceNumber}/close').map((e) => e.status)).toEqual([204, 400]);
+    expect(sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online/{referenceNumber}/close').map((e) => e.status)).toEqual([
+      204, 400,
+    ]);
     expect(result.sessionStatus?.code).toBe(200);
     expect(readUpoDocuments(result.sessionUpo![0].upo).map((d) => d.ksefNumber)).toEqual([result.invoices[0].ksefNumber]);
   });
@@ -246,9 +260,13 @@ describe('a session KSeF makes temporarily unavailable (21184)', () => {
     expect(sandbox.count('POST /sessions/online')).toBe(2);
     const refused = sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online/{referenceNumber}/invoices' && e.status === 400);
     expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((e) => JSON.parse(e.responseBody.toString('utf8')).exception.exceptionDetailList[0].exceptionCode === 21184)).toBe(true);
+    expect(refused.every((e) => JSON.parse(e.responseBody.toString('utf8')).exception.exceptionDetailList[0].exceptionCode === 21184)).toBe(
+      true,
+    );
     expect(result.invoices.every((r) => r.accepted && isValidKsefNumber(r.ksefNumber!) && r.upo && !r.error)).toBe(true);
-    const [first] = sandbox.exchanges.filter((e) => e.operation === 'POST /sessions/online').map((e) => JSON.parse(e.responseBody.toString('utf8')).referenceNumber);
+    const [first] = sandbox.exchanges
+      .filter((e) => e.operation === 'POST /sessions/online')
+      .map((e) => JSON.parse(e.responseBody.toString('utf8')).referenceNumber);
     const inFirst = result.invoices.filter((r) => r.sessionReferenceNumber === first);
     expect(inFirst).toHaveLength(2);
     expect(result.sessionReferenceNumber).not.toBe(first);

@@ -31,14 +31,20 @@ describe('paging over the sandbox', () => {
     owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')));
     const serials: string[] = [];
     for (let i = 1; i <= 23; i++) {
-      const enrolled = await owner.certificates.enroll({ certificateName: `Paged ${i}`, certificateType: 'Offline', pkcs12Password: PKCS12_PASSWORD });
+      const enrolled = await owner.certificates.enroll({
+        certificateName: `Paged ${i}`,
+        certificateType: 'Offline',
+        pkcs12Password: PKCS12_PASSWORD,
+      });
       serials.push((enrolled as EnrolledCertificate).serialNumber);
     }
 
     const listed = await collect(owner.certificates.query({ name: 'Paged', pageSize: 10 }));
 
     expect(listed.map((c) => c.certificateSerialNumber).sort()).toEqual([...serials].sort());
-    const pages = sandbox.exchanges.filter((e) => e.operation === 'POST /certificates/query').map((e) => new URL(e.url, 'http://x').searchParams);
+    const pages = sandbox.exchanges
+      .filter((e) => e.operation === 'POST /certificates/query')
+      .map((e) => new URL(e.url, 'http://x').searchParams);
     expect(pages.map((query) => [query.get('pageOffset'), query.get('pageSize')])).toEqual([
       ['0', '10'],
       ['1', '10'],
@@ -60,7 +66,10 @@ describe('paging over the sandbox', () => {
     owner = clientOf(sandbox);
     const references: string[] = [];
     for (let i = 1; i <= 25; i++) {
-      references.push((await owner.tokens.generate({ permissions: ['InvoiceRead'], description: `Paged token ${i}`, waitUntilActive: false })).referenceNumber);
+      references.push(
+        (await owner.tokens.generate({ permissions: ['InvoiceRead'], description: `Paged token ${i}`, waitUntilActive: false }))
+          .referenceNumber,
+      );
     }
 
     const listed = await collect(owner.tokens.list({ description: 'paged token', pageSize: 10 }));

@@ -50,7 +50,12 @@ describe("KSeF's public keys across a rotation", () => {
     sandbox.withdrawPublicKey(oldSessionKey);
     await authenticateAndSend();
 
-    expect(keyIdsSent('POST /auth/ksef-token', (b) => b.publicKeyId)).toEqual([oldTokenKey, oldTokenKey, nextTokenKey.publicKeyId, nextTokenKey.publicKeyId]);
+    expect(keyIdsSent('POST /auth/ksef-token', (b) => b.publicKeyId)).toEqual([
+      oldTokenKey,
+      oldTokenKey,
+      nextTokenKey.publicKeyId,
+      nextTokenKey.publicKeyId,
+    ]);
     expect(keyIdsSent('POST /sessions/online', (b) => b.encryption.publicKeyId)).toEqual([
       oldSessionKey,
       oldSessionKey,

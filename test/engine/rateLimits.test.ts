@@ -153,7 +153,11 @@ describe("pacing by the context's effective limits (GET /rate-limits of API 2.8.
   it('paces closing sessions by the onlineSessionClose group KSeF reports, apart from opening them', async () => {
     const clock = new VirtualClock();
     // A context whose closes are limited tighter than the published 20/60/240, and opens left at theirs.
-    const sandbox = await startRecordedSandbox({ clock, specDir: null, rateLimits: { onlineSessionClose: { perSecond: 1, perMinute: 2, perHour: 100 } } });
+    const sandbox = await startRecordedSandbox({
+      clock,
+      specDir: null,
+      rateLimits: { onlineSessionClose: { perSecond: 1, perMinute: 2, perHour: 100 } },
+    });
     stampExchanges(sandbox, clock);
     // A close waits for its group's minute window (without a deadline a request waits up to maxRetryAfterMs).
     const client = clientOf(sandbox, { clock, sleep: clock.sleep, maxRetryAfterMs: 2 * MINUTE_MS });

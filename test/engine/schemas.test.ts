@@ -71,17 +71,25 @@ describe('sending every invoice schema KSeF accepts', () => {
   it('sends a PEF (3) invoice and then its PEF_KOR (3) correction', async () => {
     const pef = await sendAs('PEF(3)', officialInvoice('invoice-template-fa-3-pef.xml', sandbox.contextIdentifier.value));
     expect(pef.invoicingMode).toBe('Online');
-    await sendAs('PEF_KOR(3)', officialInvoice('invoice-template-fa-3-pef-correction.xml', sandbox.contextIdentifier.value, { ksef_number: pef.ksefNumber! }));
+    await sendAs(
+      'PEF_KOR(3)',
+      officialInvoice('invoice-template-fa-3-pef-correction.xml', sandbox.contextIdentifier.value, { ksef_number: pef.ksefNumber! }),
+    );
   });
 
   it('rejects an invoice whose schema differs from the session, before sending it, while the others go through', async () => {
     const result = await client.sessions.online.send(
-      [officialInvoice('invoice-template-fa-2.xml', sandbox.contextIdentifier.value), officialInvoice('invoice-template-fa-3.xml', sandbox.contextIdentifier.value)],
+      [
+        officialInvoice('invoice-template-fa-2.xml', sandbox.contextIdentifier.value),
+        officialInvoice('invoice-template-fa-3.xml', sandbox.contextIdentifier.value),
+      ],
       { schema: 'FA(3)' },
     );
     expect(result.invoices[0].accepted).toBe(false);
     expect(result.invoices[0].error).toMatchObject({ name: 'KsefInputError', field: 'invoices[0]' });
-    expect(result.invoices[0].error!.message).toMatch(/^invoices\[0\] does not fit the session schema FA\(3\) \(options\.schema\).*kodSystemowy="FA \(2\)"/);
+    expect(result.invoices[0].error!.message).toMatch(
+      /^invoices\[0\] does not fit the session schema FA\(3\) \(options\.schema\).*kodSystemowy="FA \(2\)"/,
+    );
     expect(result.invoices[1]).toMatchObject({ accepted: true });
   });
 });

@@ -47,19 +47,22 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
     ['a 200 whose body is not JSON', { kind: 'replaceAnswer', status: 200, body: HTML_PAGE }],
   ];
 
-  it.each(processedThenLost)('finds an invoice KSeF processed but answered with %s in the session list: KSeF number, no duplicate', async (_what, fault) => {
-    proxy.inject(isInvoiceSend, fault);
+  it.each(processedThenLost)(
+    'finds an invoice KSeF processed but answered with %s in the session list: KSeF number, no duplicate',
+    async (_what, fault) => {
+      proxy.inject(isInvoiceSend, fault);
 
-    const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/GW/1' })]);
+      const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/GW/1' })]);
 
-    const [invoice] = result.invoices;
-    expect(invoice.error).toBeUndefined();
-    expect(invoice).toMatchObject({ accepted: true, status: { code: 200 } });
-    expect(isValidKsefNumber(invoice.ksefNumber!)).toBe(true);
-    expect(invoice.resolvedFromDuplicate).toBeUndefined();
-    expect(sandbox.count(SANDBOX_SEND)).toBe(1);
-    expect(readUpoDocuments(result.sessionUpo![0].upo).map((d) => d.ksefNumber)).toEqual([invoice.ksefNumber]);
-  });
+      const [invoice] = result.invoices;
+      expect(invoice.error).toBeUndefined();
+      expect(invoice).toMatchObject({ accepted: true, status: { code: 200 } });
+      expect(isValidKsefNumber(invoice.ksefNumber!)).toBe(true);
+      expect(invoice.resolvedFromDuplicate).toBeUndefined();
+      expect(sandbox.count(SANDBOX_SEND)).toBe(1);
+      expect(readUpoDocuments(result.sessionUpo![0].upo).map((d) => d.ksefNumber)).toEqual([invoice.ksefNumber]);
+    },
+  );
 
   it('reports an invoice a gateway refused before KSeF saw it as failed, named, after looking for it in the session', async () => {
     proxy.inject(isInvoiceSend, { kind: 'respond', status: 502, body: '<html>502 Bad Gateway</html>' });
@@ -90,7 +93,12 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
   });
 
   it('waits out a Retry-After longer than 30 s when the send deadline allows it', async () => {
-    proxy.inject(isInvoiceSend, { kind: 'respond', status: 429, headers: { 'retry-after': '90' }, body: { status: { code: 429, description: 'Too Many Requests' } } });
+    proxy.inject(isInvoiceSend, {
+      kind: 'respond',
+      status: 429,
+      headers: { 'retry-after': '90' },
+      body: { status: { code: 429, description: 'Too Many Requests' } },
+    });
 
     const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/429/1' })], { fetchUpo: false });
 
@@ -100,13 +108,22 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
   });
 
   it('reports an invoice that KSeF lets go only after the send deadline as not sent, named, with retryAt', async () => {
-    proxy.inject(isInvoiceSend, { kind: 'respond', status: 429, headers: { 'retry-after': '3600' }, body: { status: { code: 429, description: 'Too Many Requests' } } });
+    proxy.inject(isInvoiceSend, {
+      kind: 'respond',
+      status: 429,
+      headers: { 'retry-after': '3600' },
+      body: { status: { code: 429, description: 'Too Many Requests' } },
+    });
     const before = clock.now().getTime();
 
     const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/429/2' })], { sendDeadlineMs: 60_000 });
 
     const [invoice] = result.invoices;
-    expect(invoice).toMatchObject({ accepted: false, pending: false, error: { name: 'KsefRateLimitError', status: 429, field: 'invoices[0]' } });
+    expect(invoice).toMatchObject({
+      accepted: false,
+      pending: false,
+      error: { name: 'KsefRateLimitError', status: 429, field: 'invoices[0]' },
+    });
     const retryAt = Date.parse(String(invoice.error!.retryAt));
     expect(retryAt).toBeGreaterThanOrEqual(before + 3_600_000);
     expect(invoice.error!.message).toBe(
@@ -135,13 +152,18 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
       ['KsefInputError', 'invoices[1]'],
       ['KsefRateLimitError', 'invoices[2]'],
     ]);
-    for (const i of [0, 2]) expect(String(result.invoices[i].error!.message)).toMatch(new RegExp(`^invoices\\[${i}\\] not sent; retry after \\d{4}-`));
+    for (const i of [0, 2])
+      expect(String(result.invoices[i].error!.message)).toMatch(new RegExp(`^invoices\\[${i}\\] not sent; retry after \\d{4}-`));
     expect(sandbox.count('POST /sessions/online')).toBe(0);
   });
 
   it('never keeps an HTML page as a UPO: tries the API instead and keeps the real UPO', async () => {
     storageThroughProxy();
-    proxy.inject((r) => r.path.startsWith('/storage/'), { kind: 'respond', status: 200, headers: { 'content-type': 'text/html' }, body: HTML_PAGE }, 1000);
+    proxy.inject(
+      (r) => r.path.startsWith('/storage/'),
+      { kind: 'respond', status: 200, headers: { 'content-type': 'text/html' }, body: HTML_PAGE },
+      1000,
+    );
 
     const result = await client.sessions.online.send([buildDemoInvoice({ invoiceNumber: 'FV/2026/UPO/1' })]);
 
@@ -166,10 +188,14 @@ describe('faults around sending invoices (sandbox behind a fault proxy)', () => 
     expect(invoice.upo).toBeUndefined();
     expect(invoice.upoError).toMatchObject({ name: 'KsefError', field: 'invoices[0]' });
     expect(String(invoice.upoError!.message)).toMatch(
-      new RegExp(`^The UPO of invoices\\[0\\] \\(KSeF number ${invoice.ksefNumber}\\) could not be obtained: the storage link did not answer with this UPO \\(the root element is html, not a UPO's Potwierdzenie\\)`),
+      new RegExp(
+        `^The UPO of invoices\\[0\\] \\(KSeF number ${invoice.ksefNumber}\\) could not be obtained: the storage link did not answer with this UPO \\(the root element is html, not a UPO's Potwierdzenie\\)`,
+      ),
     );
     expect(result.sessionUpo).toEqual([]);
-    expect(String(result.sessionUpoError!.message)).toMatch(/^The session UPO of \S+ could not be obtained \(page \S+: the storage link did not answer with this UPO/);
+    expect(String(result.sessionUpoError!.message)).toMatch(
+      /^The session UPO of \S+ could not be obtained \(page \S+: the storage link did not answer with this UPO/,
+    );
     expect(JSON.stringify(result)).not.toContain('Checking your browser');
     // Each source was tried again after a pause before giving up.
     expect(proxy.count('GET', /^\/storage\//)).toBe(2 * 3);

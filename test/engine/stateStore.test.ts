@@ -14,7 +14,12 @@ const nodeRedContext = require('@node-red/runtime/lib/nodes/context') as {
   close(): Promise<void>;
 };
 
-const CHECKPOINT = { window: { from: '2026-12-01T00:00:00Z', to: null }, seen: ['5265877635-20250626-010080DD2B5E-26'], page: 3, done: false };
+const CHECKPOINT = {
+  window: { from: '2026-12-01T00:00:00Z', to: null },
+  seen: ['5265877635-20250626-010080DD2B5E-26'],
+  page: 3,
+  done: false,
+};
 
 /** What every implementation of the port must do. */
 function behavesAsStateStore(make: () => Promise<StateStore>): void {
@@ -38,7 +43,9 @@ function behavesAsStateStore(make: () => Promise<StateStore>): void {
 
   it('refuses what JSON cannot carry instead of changing it', async () => {
     const store = await make();
-    await expect(store.set('k', { when: new Date() as never })).rejects.toThrow(/^State "k" must be a JSON value: Date is not a plain object\.$/);
+    await expect(store.set('k', { when: new Date() as never })).rejects.toThrow(
+      /^State "k" must be a JSON value: Date is not a plain object\.$/,
+    );
     await expect(store.set('k', [1, Number.NaN])).rejects.toThrow(/NaN is not a JSON number/);
     expect(await store.get('k')).toBeUndefined();
   });
@@ -103,7 +110,9 @@ describe('FileStateStore', () => {
     await store.set('k', 1);
     const [file] = await readdir(folder);
     await writeFile(join(folder, file), 'not json');
-    await expect(store.get('k')).rejects.toThrow(`The state file ${join(folder, file)} (key "k") is not valid JSON; delete it to start that state afresh.`);
+    await expect(store.get('k')).rejects.toThrow(
+      `The state file ${join(folder, file)} (key "k") is not valid JSON; delete it to start that state afresh.`,
+    );
   });
 });
 
@@ -151,7 +160,9 @@ describe('Node-RED node context adapter', () => {
     const store = new NodeContextStore(context, 'file');
     await store.set('sync:1234563218.last', 'x');
     const keys = await new Promise<string[]>((resolve, reject) =>
-      (context as unknown as { keys(store: string, cb: (e: Error | null, k: string[]) => void): void }).keys('file', (e, k) => (e ? reject(e) : resolve(k))),
+      (context as unknown as { keys(store: string, cb: (e: Error | null, k: string[]) => void): void }).keys('file', (e, k) =>
+        e ? reject(e) : resolve(k),
+      ),
     );
     expect(keys).toEqual(['ksef_sync_3a_1234563218_2e_last']);
     expect(await new NodeContextStore(context).get('sync:1234563218.last')).toBeUndefined();

@@ -164,13 +164,21 @@ describe('storage client and the sandbox storage host', () => {
     const wrong = createHash('sha256').update('another part').digest('base64');
     const failure = client.downloadTo(readLink(1), sink(), { expectedSha256: wrong });
     await expect(failure).rejects.toThrow(KsefIntegrityError);
-    await expect(failure).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/.+\/batch-parts\/1 delivered bytes with SHA-256 \S+, not the \S+ announced; discard what was read and download again\.$/);
-    await expect(client.downloadTo(readLink(1), sink(), { expectedSize: content.length + 1 })).rejects.toThrow(/delivered 300000 bytes, not the 300001 announced/);
-    await expect(client.downloadTo(readLink(1), sink(), { maxBytes: 1000 })).rejects.toThrow(/answers 300000 bytes, more than the 1000 allowed/);
+    await expect(failure).rejects.toThrow(
+      /^GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/.+\/batch-parts\/1 delivered bytes with SHA-256 \S+, not the \S+ announced; discard what was read and download again\.$/,
+    );
+    await expect(client.downloadTo(readLink(1), sink(), { expectedSize: content.length + 1 })).rejects.toThrow(
+      /delivered 300000 bytes, not the 300001 announced/,
+    );
+    await expect(client.downloadTo(readLink(1), sink(), { maxBytes: 1000 })).rejects.toThrow(
+      /answers 300000 bytes, more than the 1000 allowed/,
+    );
 
     const again = client.upload(part.url, part.method, part.headers, content, { size: content.length });
     await expect(again).rejects.toMatchObject({ status: 409 });
-    await expect(again).rejects.toThrow(/already holds a body for PUT .*batch-parts\/1; each part URL takes one upload \(409 BlobAlreadyExists\)/);
+    await expect(again).rejects.toThrow(
+      /already holds a body for PUT .*batch-parts\/1; each part URL takes one upload \(409 BlobAlreadyExists\)/,
+    );
   });
 
   it('says that a URL expired, for an upload and for a download', async () => {
@@ -182,7 +190,9 @@ describe('storage client and the sandbox storage host', () => {
 
     const upload = client.upload(part.url, part.method, part.headers, content, { size: content.length });
     await expect(upload).rejects.toThrow(KsefGoneError);
-    await expect(upload).rejects.toThrow(/^The storage URL of PUT \S+\/batch-parts\/1 expired at \S+; ask KSeF for a new one \(403 AuthenticationFailed\): Signed expiry time has expired\.$/);
+    await expect(upload).rejects.toThrow(
+      /^The storage URL of PUT \S+\/batch-parts\/1 expired at \S+; ask KSeF for a new one \(403 AuthenticationFailed\): Signed expiry time has expired\.$/,
+    );
     await expect(client.downloadTo(link, sink())).rejects.toThrow(/^The storage URL of GET \S+\/batch-parts\/2 expired at/);
     expect(sandbox.storage.uploaded(batchPartBlobPath(SESSION, 1))).toBeUndefined();
   });
@@ -199,10 +209,16 @@ describe('storage client and the sandbox storage host', () => {
       request.end();
     });
     expect(chunked).toBe(411);
-    const huge = client.upload(part.url, part.method, part.headers, generated(MAX_PART_BYTES + 1, Buffer.alloc(65536)), { size: MAX_PART_BYTES + 1 });
+    const huge = client.upload(part.url, part.method, part.headers, generated(MAX_PART_BYTES + 1, Buffer.alloc(65536)), {
+      size: MAX_PART_BYTES + 1,
+    });
     await expect(huge).rejects.toThrow(/\(413 RequestBodyTooLarge\)/);
-    await expect(client.upload(readLink(1), 'PUT', part.headers, Buffer.from('x'), { size: 1 })).rejects.toThrow(/refused the signature .*\(403 AuthorizationPermissionMismatch\)/);
-    await expect(client.upload(part.url, part.method, part.headers, Buffer.from('abc'), { size: 4 })).rejects.toThrow(/has 3 bytes but its declared size is 4/);
+    await expect(client.upload(readLink(1), 'PUT', part.headers, Buffer.from('x'), { size: 1 })).rejects.toThrow(
+      /refused the signature .*\(403 AuthorizationPermissionMismatch\)/,
+    );
+    await expect(client.upload(part.url, part.method, part.headers, Buffer.from('abc'), { size: 4 })).rejects.toThrow(
+      /has 3 bytes but its declared size is 4/,
+    );
   });
 
   it('resumes a download whose connection was cut, with a Range request for the rest', async () => {
@@ -245,7 +261,9 @@ describe('storage client and the sandbox storage host', () => {
       const url = part.url.replace(/:\d+\//, `:${onceRelay.port}/`);
       const failure = client.upload(url, part.method, part.headers, body(), { size });
       await expect(failure).rejects.toThrow(KsefNetworkError);
-      await expect(failure).rejects.toThrow(/^The connection to the storage host failed on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/\S+\/batch-parts\/2: /);
+      await expect(failure).rejects.toThrow(
+        /^The connection to the storage host failed on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/\S+\/batch-parts\/2: /,
+      );
       expect(onceRelay.connections()).toBe(1);
     } finally {
       await onceRelay.close();
@@ -258,9 +276,14 @@ describe('storage client and the sandbox storage host', () => {
     try {
       const part = slot(1);
       const url = part.url.replace(/:\d+\//, `:${relay.port}/`);
-      await expect(client.upload(url, part.method, part.headers, content, { size: content.length })).resolves.toEqual({ status: 409, size: content.length });
+      await expect(client.upload(url, part.method, part.headers, content, { size: content.length })).resolves.toEqual({
+        status: 409,
+        size: content.length,
+      });
       expect(exchanges.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([201, 409]);
-      expect(sandbox.storage.uploaded(batchPartBlobPath(SESSION, 1))).toMatchObject({ sha256: createHash('sha256').update(content).digest('base64') });
+      expect(sandbox.storage.uploaded(batchPartBlobPath(SESSION, 1))).toMatchObject({
+        sha256: createHash('sha256').update(content).digest('base64'),
+      });
     } finally {
       await relay.close();
     }
@@ -297,7 +320,9 @@ describe('storage client and the sandbox storage host', () => {
       try {
         const download = impatient.downloadTo(url, sink());
         await expect(download).rejects.toThrow(KsefNetworkError);
-        await expect(download).rejects.toThrow(/^No byte moved for 300 ms on GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall \(\d+ bytes received\)\.$/);
+        await expect(download).rejects.toThrow(
+          /^No byte moved for 300 ms on GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall \(\d+ bytes received\)\.$/,
+        );
         expect(requests).toBe(2);
         const upload = impatient.upload(url, 'PUT', { 'x-ms-blob-type': 'BlockBlob' }, Buffer.alloc(10), { size: 10 });
         await expect(upload).rejects.toThrow(/^No byte moved for 300 ms on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall\.$/);
@@ -313,18 +338,28 @@ describe('storage client and the sandbox storage host', () => {
       server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
         req.resume();
         if (++requests % 2 === 1) {
-          res.writeHead(503, { 'x-ms-error-code': 'ServerBusy' }).end('<Error><Code>ServerBusy</Code><Message>The server is busy.</Message></Error>');
+          res
+            .writeHead(503, { 'x-ms-error-code': 'ServerBusy' })
+            .end('<Error><Code>ServerBusy</Code><Message>The server is busy.</Message></Error>');
         } else if (req.method === 'GET') {
           res.writeHead(200, { 'content-length': String(body.length) }).end(body);
         } else {
           req.on('end', () => res.writeHead(201).end());
         }
       });
-      await expect(client.downloadTo(url, sink())).resolves.toEqual({ size: body.length, sha256: createHash('sha256').update(body).digest('base64') });
-      await expect(client.upload(url, 'PUT', {}, () => Readable.from([body]), { size: body.length })).resolves.toEqual({ status: 201, size: body.length });
+      await expect(client.downloadTo(url, sink())).resolves.toEqual({
+        size: body.length,
+        sha256: createHash('sha256').update(body).digest('base64'),
+      });
+      await expect(client.upload(url, 'PUT', {}, () => Readable.from([body]), { size: body.length })).resolves.toEqual({
+        status: 201,
+        size: body.length,
+      });
       expect(requests).toBe(4);
       const once = client.upload(url, 'PUT', {}, Readable.from([body]), { size: body.length });
-      await expect(once).rejects.toThrow(/^The storage host failed on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall; try again later \(503 ServerBusy\): The server is busy\.$/);
+      await expect(once).rejects.toThrow(
+        /^The storage host failed on PUT http:\/\/127\.0\.0\.1:\d+\/storage\/00\/stall; try again later \(503 ServerBusy\): The server is busy\.$/,
+      );
       expect(requests).toBe(5);
     });
 
@@ -345,8 +380,13 @@ describe('storage client and the sandbox storage host', () => {
   });
 
   it('rejects a non-storage answer with KsefError naming the URL without its query', async () => {
-    const failure = client.downloadTo(`${sandbox.baseUrl.replace('/v2', '')}/storage/00/nothing?se=2099-01-01T00:00:00Z&sp=r&sig=forged`, sink());
+    const failure = client.downloadTo(
+      `${sandbox.baseUrl.replace('/v2', '')}/storage/00/nothing?se=2099-01-01T00:00:00Z&sp=r&sig=forged`,
+      sink(),
+    );
     await expect(failure).rejects.toThrow(KsefError);
-    await expect(failure).rejects.toThrow(/^The storage host refused the signature of GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/nothing \(403 AuthenticationFailed\)/);
+    await expect(failure).rejects.toThrow(
+      /^The storage host refused the signature of GET http:\/\/127\.0\.0\.1:\d+\/storage\/00\/nothing \(403 AuthenticationFailed\)/,
+    );
   });
 });

@@ -2,7 +2,14 @@ import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { KsefAuthError, KsefError, KsefInputError, type KsefClient, type KsefTokenInfo } from '../../shared';
 import { collect } from './support/collect';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
-import { certificateClient, exchangeCount, pkcs12Credentials, sealOf, startOwnerBehindFaultProxy, type OwnerBehindFaultProxy } from './support/certificates';
+import {
+  certificateClient,
+  exchangeCount,
+  pkcs12Credentials,
+  sealOf,
+  startOwnerBehindFaultProxy,
+  type OwnerBehindFaultProxy,
+} from './support/certificates';
 import type { Fault, FaultProxy } from './support/faultProxy';
 import { RecordingLogger } from './support/time';
 
@@ -63,7 +70,11 @@ describe('KSeF tokens', () => {
   it('lists tokens with filters, following continuation tokens across pages', async () => {
     const references: string[] = [];
     for (let i = 1; i <= 12; i++) {
-      const { referenceNumber } = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: `Reporting token ${i}`, waitUntilActive: false });
+      const { referenceNumber } = await owner.tokens.generate({
+        permissions: ['InvoiceRead'],
+        description: `Reporting token ${i}`,
+        waitUntilActive: false,
+      });
       references.push(referenceNumber);
     }
     await owner.tokens.generate({ permissions: ['InvoiceWrite'], description: 'Another purpose' });
@@ -79,7 +90,9 @@ describe('KSeF tokens', () => {
     expect(revoked.map((t: KsefTokenInfo) => t.referenceNumber)).toEqual([references[0]]);
     expect(sandbox.exchanges.at(-1)!.url).toMatch(/[?&]status=Revoking&status=Revoked(&|$)/);
 
-    const byAuthor = await collect(owner.tokens.list({ authorIdentifier: sandbox.contextIdentifier.value, authorIdentifierType: 'Nip', status: 'Active' }));
+    const byAuthor = await collect(
+      owner.tokens.list({ authorIdentifier: sandbox.contextIdentifier.value, authorIdentifierType: 'Nip', status: 'Active' }),
+    );
     expect(byAuthor.length).toBeGreaterThanOrEqual(12);
     expect(byAuthor.every((t) => t.status === 'Active')).toBe(true);
   });
@@ -90,7 +103,11 @@ describe('KSeF tokens', () => {
     sandbox = await startRecordedSandbox({ processingDelayMs: 1500, rateLimits: { other: GENEROUS_LIMIT } });
     owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { logger });
 
-    const generated = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'Slow activation', activationTimeoutMs: 300 });
+    const generated = await owner.tokens.generate({
+      permissions: ['InvoiceRead'],
+      description: 'Slow activation',
+      activationTimeoutMs: 300,
+    });
     expect(generated).toMatchObject({ status: 'Pending', token: expect.stringContaining(generated.referenceNumber) });
     expect(sandbox.count('GET /tokens/{referenceNumber}')).toBeGreaterThanOrEqual(1);
     expect(logger.entries).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringMatching(/not active yet/) }));
@@ -98,7 +115,11 @@ describe('KSeF tokens', () => {
   });
 
   it('never repeats a token secret pasted where a reference number belongs, and says which part to give', async () => {
-    const { referenceNumber, token } = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'Pasted by mistake', waitUntilActive: false });
+    const { referenceNumber, token } = await owner.tokens.generate({
+      permissions: ['InvoiceRead'],
+      description: 'Pasted by mistake',
+      waitUntilActive: false,
+    });
     const before = exchangeCount(sandbox);
     const calls: [string, () => Promise<unknown>][] = [
       ['tokens.get', () => owner.tokens.get(token)],
@@ -111,7 +132,9 @@ describe('KSeF tokens', () => {
       const error = failure as KsefInputError;
       expect(error.field).toBe('referenceNumber');
       expect(error.message).toMatch(
-        new RegExp(`^referenceNumber must be a KSeF reference number like \\S+; the value given \\(${token.length} characters\\) looks like a KSeF token secret: give only its reference number, the part before the first "\\|"\\.$`),
+        new RegExp(
+          `^referenceNumber must be a KSeF reference number like \\S+; the value given \\(${token.length} characters\\) looks like a KSeF token secret: give only its reference number, the part before the first "\\|"\\.$`,
+        ),
       );
       const reported = `${error.message} ${JSON.stringify(error.toJSON())} ${String(error.stack)}`;
       for (const part of token.split('|')) expect(reported).not.toContain(part);
@@ -126,7 +149,10 @@ describe('KSeF tokens', () => {
     const before = exchangeCount(sandbox);
     const cases: [() => Promise<unknown>, string][] = [
       [() => owner.tokens.generate({ permissions: [], description: 'No permissions' }), 'options.permissions'],
-      [() => owner.tokens.generate({ permissions: ['InvoiceRead', 'Everything' as never], description: 'Bad permission' }), 'options.permissions[1]'],
+      [
+        () => owner.tokens.generate({ permissions: ['InvoiceRead', 'Everything' as never], description: 'Bad permission' }),
+        'options.permissions[1]',
+      ],
       [() => owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'abc' }), 'options.description'],
       [() => collect(owner.tokens.list({ description: 'ab' })), 'options.description'],
       [() => collect(owner.tokens.list({ pageSize: 500 })), 'options.pageSize'],
@@ -166,7 +192,11 @@ describe('a generated token whose activation could not be followed', () => {
     ['the network keeps losing the answers', { kind: 'loseAnswer' }, /^Could not reach KSeF for GET \/tokens\//],
     ['KSeF keeps failing with 503', { kind: 'respond', status: 503 }, /GET \/tokens\/.*503/],
     ['KSeF asks to wait longer than allowed (429)', { kind: 'respond', status: 429, headers: { 'retry-after': '3600' } }, /429/],
-    ['KSeF refuses the access token even after a renewal (401)', { kind: 'respond', status: 401, body: unauthorized }, /^KSeF refused the access token on GET \/tokens\//],
+    [
+      'KSeF refuses the access token even after a renewal (401)',
+      { kind: 'respond', status: 401, body: unauthorized },
+      /^KSeF refused the access token on GET \/tokens\//,
+    ],
   ];
 
   it.each(cases)('hands the token back as Pending with its working secret when %s', async (_when, fault, reason) => {
@@ -175,7 +205,11 @@ describe('a generated token whose activation could not be followed', () => {
     const generated = await owner.tokens.generate({ permissions: ['InvoiceWrite'], description: 'Status unreadable' });
     broken = false;
 
-    expect(generated).toEqual({ referenceNumber: expect.stringMatching(/^\d{8}-EC-/), token: expect.stringContaining(generated.referenceNumber), status: 'Pending' });
+    expect(generated).toEqual({
+      referenceNumber: expect.stringMatching(/^\d{8}-EC-/),
+      token: expect.stringContaining(generated.referenceNumber),
+      status: 'Pending',
+    });
     expect(proxy.count('GET', TOKEN_STATUS)).toBeGreaterThanOrEqual(1);
     const warning = logger.entries.find((e) => e.level === 'warn' && /not active yet/.test(e.message));
     expect(warning?.data).toEqual({ referenceNumber: generated.referenceNumber, reason: expect.stringMatching(reason) });
@@ -191,7 +225,9 @@ describe('a generated token whose activation could not be followed', () => {
     }
     await direct.close();
     expect(status).toBe('Active');
-    const erp = clientOf(sandbox, { credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: generated.token } });
+    const erp = clientOf(sandbox, {
+      credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: generated.token },
+    });
     const auth = await erp.authenticate();
     await erp.close();
     expect(auth.referenceNumber).toMatch(/^\d{8}-AU-/);
@@ -203,9 +239,13 @@ describe('a generated token whose activation could not be followed', () => {
       change: (body) => ({ ...body, status: 'Failed', statusDetails: ['Aktywacja tokena nie powiodła się.'] }),
     });
 
-    const failure = await owner.tokens.generate({ permissions: ['InvoiceRead'], description: 'Activation fails' }).catch((error: unknown) => error);
+    const failure = await owner.tokens
+      .generate({ permissions: ['InvoiceRead'], description: 'Activation fails' })
+      .catch((error: unknown) => error);
 
-    const referenceNumber = JSON.parse(sandbox.exchanges.find((e) => e.operation === 'POST /tokens')!.responseBody.toString('utf8')).referenceNumber;
+    const referenceNumber = JSON.parse(
+      sandbox.exchanges.find((e) => e.operation === 'POST /tokens')!.responseBody.toString('utf8'),
+    ).referenceNumber;
     expect(failure).toBeInstanceOf(KsefError);
     expect((failure as KsefError).message).toBe(
       `KSeF could not activate token ${referenceNumber}: Aktywacja tokena nie powiodła się.. Generate a new token; this one cannot be used.`,

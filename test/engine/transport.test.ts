@@ -75,7 +75,9 @@ describe('rate limits (429)', () => {
 
     expect(error).toBeInstanceOf(KsefRateLimitError);
     expect(error.retryAt.getTime()).toBeGreaterThan(clock.now().getTime() + 5_000);
-    expect(error.message).toMatch(/^KSeF's rate limit \(sessionInvoiceList\) lets GET \/sessions\/\S+\/invoices go at \S+, later than this request may wait; retry after /);
+    expect(error.message).toMatch(
+      /^KSeF's rate limit \(sessionInvoiceList\) lets GET \/sessions\/\S+\/invoices go at \S+, later than this request may wait; retry after /,
+    );
     expect(error.toJSON()).toMatchObject({ name: 'KsefRateLimitError', retryAt: error.retryAt.toISOString() });
     expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
     expectNoSecret(error, sandbox.ksefToken);
@@ -138,7 +140,11 @@ describe('faults between the client and KSeF', () => {
       body: {
         exception: {
           exceptionDetailList: [
-            { exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.', details: ['Wskazany kod formularza nie jest wspierany.'] },
+            {
+              exceptionCode: 21405,
+              exceptionDescription: 'Błąd walidacji danych wejściowych.',
+              details: ['Wskazany kod formularza nie jest wspierany.'],
+            },
           ],
           referenceNumber: 'a1b2c3d4-e5f6-4789-ab12-cd34ef567890',
           serviceCode: '00-c02cc3747020c605be02159bf3324f0e-eee7647dc67aa74a-00',
@@ -194,7 +200,7 @@ describe('faults between the client and KSeF', () => {
     expect(forbidden.message).toMatch(/\(403 missing-permissions\): Brak wymaganych uprawnień\.$/);
   });
 
-  it("says which permissions KSeF required and which the credential has when it refuses (403 missing-permissions)", async () => {
+  it('says which permissions KSeF required and which the credential has when it refuses (403 missing-permissions)', async () => {
     const readOnly = sandbox.state.issueKsefToken({
       contextIdentifier: sandbox.contextIdentifier,
       authorIdentifier: { type: 'Nip', value: sandbox.contextIdentifier.value },
@@ -202,14 +208,21 @@ describe('faults between the client and KSeF', () => {
       permissions: ['InvoiceRead'],
       now: new Date(),
     });
-    const ksef = clientOf(sandbox, { credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: readOnly.secret } });
+    const ksef = clientOf(sandbox, {
+      credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: readOnly.secret },
+    });
     const error = (await ksef.sessions.online.send([buildDemoInvoice()]).catch((e: unknown) => e)) as KsefForbiddenError;
     await ksef.close();
 
     expect(error).toBeInstanceOf(KsefForbiddenError);
     expect(error.reasonCode).toBe('missing-permissions');
-    expect(error.security).toEqual({ requiredAnyOfPermissions: expect.arrayContaining(['InvoiceWrite']), presentPermissions: ['InvoiceRead'] });
-    expect(error.message).toMatch(/^KSeF denied POST \/sessions\/online; the credential needs one of the permissions .*InvoiceWrite.* in this context \(it has InvoiceRead\)/);
+    expect(error.security).toEqual({
+      requiredAnyOfPermissions: expect.arrayContaining(['InvoiceWrite']),
+      presentPermissions: ['InvoiceRead'],
+    });
+    expect(error.message).toMatch(
+      /^KSeF denied POST \/sessions\/online; the credential needs one of the permissions .*InvoiceWrite.* in this context \(it has InvoiceRead\)/,
+    );
     expect(error.toJSON()).toMatchObject({ reasonCode: 'missing-permissions', security: error.security });
     expectNoSecret(error, readOnly.secret);
   });
@@ -253,7 +266,11 @@ describe('faults between the client and KSeF', () => {
 });
 
 describe('client options and connectivity', () => {
-  const credentials = { method: 'ksefToken' as const, contextIdentifier: { type: 'Nip' as const, value: '1234563218' }, ksefToken: 'secret-token' };
+  const credentials = {
+    method: 'ksefToken' as const,
+    contextIdentifier: { type: 'Nip' as const, value: '1234563218' },
+    ksefToken: 'secret-token',
+  };
 
   it.each([
     [undefined, /baseUrl is required when environment is 'custom'/],
@@ -280,9 +297,14 @@ describe('client options and connectivity', () => {
       expect.objectContaining({ field: 'credentials.contextIdentifier' }),
     );
     expect(() =>
-      createKsefClient({ environment: 'production', credentials: { method: 'ksefToken', contextIdentifier: credentials.contextIdentifier } }),
+      createKsefClient({
+        environment: 'production',
+        credentials: { method: 'ksefToken', contextIdentifier: credentials.contextIdentifier },
+      }),
     ).toThrow(expect.objectContaining({ field: 'credentials.ksefToken' }));
-    expect(() => createKsefClient({ environment: 'staging' as never, credentials })).toThrow(expect.objectContaining({ field: 'environment' }));
+    expect(() => createKsefClient({ environment: 'staging' as never, credentials })).toThrow(
+      expect.objectContaining({ field: 'environment' }),
+    );
   });
 
   it('gives up on an answer that trickles in slower than the request timeout allows, however steadily it comes', async () => {
@@ -309,7 +331,13 @@ describe('client options and connectivity', () => {
   it('reports an unreachable KSeF as KsefNetworkError after retrying the safe request', async () => {
     const port = await closedPort();
     const clock = new ManualClock();
-    const ksef = createKsefClient({ environment: 'custom', baseUrl: `http://127.0.0.1:${port}/v2`, credentials, clock, sleep: clock.sleep });
+    const ksef = createKsefClient({
+      environment: 'custom',
+      baseUrl: `http://127.0.0.1:${port}/v2`,
+      credentials,
+      clock,
+      sleep: clock.sleep,
+    });
     const error = await ksef.authenticate().catch((e: unknown) => e);
     await ksef.close();
 

@@ -184,11 +184,18 @@ describe('readInvoiceFacts', () => {
       '<f:Faktura xmlns:f="urn:x"><f:Naglowek><f:KodFormularza kodSystemowy="FA (3)" wersjaSchemy="1-0E">FA</f:KodFormularza></f:Naglowek>' +
         '<f:Fa><f:P_2>A&amp;B/<![CDATA[<1>]]></f:P_2></f:Fa><f:Zalacznik/></f:Faktura>',
     );
-    expect(readInvoiceFacts(xml)).toMatchObject({ namespace: 'urn:x', invoiceNumber: 'A&B/<1>', hasAttachment: true, formCode: { value: 'FA' } });
+    expect(readInvoiceFacts(xml)).toMatchObject({
+      namespace: 'urn:x',
+      invoiceNumber: 'A&B/<1>',
+      hasAttachment: true,
+      formCode: { value: 'FA' },
+    });
   });
 
   it('does not take the buyer NIP or nested elements for the seller', () => {
-    const facts = readInvoiceFacts('<Faktura><Podmiot2><DaneIdentyfikacyjne><NIP>9999999999</NIP></DaneIdentyfikacyjne></Podmiot2></Faktura>');
+    const facts = readInvoiceFacts(
+      '<Faktura><Podmiot2><DaneIdentyfikacyjne><NIP>9999999999</NIP></DaneIdentyfikacyjne></Podmiot2></Faktura>',
+    );
     expect(facts.sellerNip).toBeUndefined();
   });
 

@@ -39,16 +39,40 @@ const PLACEHOLDERS: Record<string, string> = {
 };
 
 function loadTemplate(file: string): string {
-  return fs.readFileSync(path.join(templates, file), 'utf8').replace(/#([A-Za-z0-9_]+)#/g, (whole, name: string) => PLACEHOLDERS[name] ?? whole);
+  return fs
+    .readFileSync(path.join(templates, file), 'utf8')
+    .replace(/#([A-Za-z0-9_]+)#/g, (whole, name: string) => PLACEHOLDERS[name] ?? whole);
 }
 
-const FA3_HEADER = { formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' }, namespace: 'http://crd.gov.pl/wzor/2025/06/25/13775/' };
+const FA3_HEADER = {
+  formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' },
+  namespace: 'http://crd.gov.pl/wzor/2025/06/25/13775/',
+};
 
 const CASES: [string, InvoiceSchema, InvoiceFacts][] = [
-  ['invoice-template-fa-3.xml', 'FA(3)', { ...FA3_HEADER, sellerNip: SELLER, invoiceNumber: 'FA/GRQMB-T-2026-0042/05/2025', issueDate: '2025-09-01', invoiceType: 'VAT', hasAttachment: false }],
+  [
+    'invoice-template-fa-3.xml',
+    'FA(3)',
+    {
+      ...FA3_HEADER,
+      sellerNip: SELLER,
+      invoiceNumber: 'FA/GRQMB-T-2026-0042/05/2025',
+      issueDate: '2025-09-01',
+      invoiceType: 'VAT',
+      hasAttachment: false,
+    },
+  ],
   ['invoice-template-fa-3-with-attachment.xml', 'FA(3)', { ...FA3_HEADER, sellerNip: SELLER, invoiceType: 'VAT', hasAttachment: true }],
-  ['invoice-template-fa-3-with-custom-Subject2.xml', 'FA(3)', { ...FA3_HEADER, sellerNip: SELLER, invoiceType: 'VAT', hasAttachment: false }],
-  ['invoice-template-fa-3-with-custom-Subject3.xml', 'FA(3)', { ...FA3_HEADER, sellerNip: SELLER, invoiceNumber: 'FV2026/02/150', invoiceType: 'VAT' }],
+  [
+    'invoice-template-fa-3-with-custom-Subject2.xml',
+    'FA(3)',
+    { ...FA3_HEADER, sellerNip: SELLER, invoiceType: 'VAT', hasAttachment: false },
+  ],
+  [
+    'invoice-template-fa-3-with-custom-Subject3.xml',
+    'FA(3)',
+    { ...FA3_HEADER, sellerNip: SELLER, invoiceNumber: 'FV2026/02/150', invoiceType: 'VAT' },
+  ],
   [
     'invoice-template-fa-2.xml',
     'FA(2)',
@@ -75,20 +99,38 @@ const CASES: [string, InvoiceSchema, InvoiceFacts][] = [
   [
     'invoice-template-fa-3-pef.xml',
     'PEF(3)',
-    { namespace: 'urn:oasis:names:specification:ubl:schema:xsd:Invoice-2', rootElement: 'Invoice', sellerNip: SELLER, invoiceNumber: 'T-2026-0042', issueDate: '2026-01-15', invoiceType: '380' },
+    {
+      namespace: 'urn:oasis:names:specification:ubl:schema:xsd:Invoice-2',
+      rootElement: 'Invoice',
+      sellerNip: SELLER,
+      invoiceNumber: 'T-2026-0042',
+      issueDate: '2026-01-15',
+      invoiceType: '380',
+    },
   ],
   ['invoice-template-fa-3-pef-with-attachment.xml', 'PEF(3)', { rootElement: 'Invoice', sellerNip: SELLER, invoiceNumber: 'T-2026-0042' }],
   [
     'invoice-template-fa-3-pef-correction.xml',
     'PEF_KOR(3)',
-    { namespace: 'urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2', rootElement: 'CreditNote', sellerNip: SELLER, invoiceNumber: 'T-2026-0042', invoiceType: '381' },
+    {
+      namespace: 'urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2',
+      rootElement: 'CreditNote',
+      sellerNip: SELLER,
+      invoiceNumber: 'T-2026-0042',
+      invoiceType: '381',
+    },
   ],
 ];
 
 describe('official sample invoices', () => {
   it('are all covered by this test', () => {
     const covered = new Set([...CASES.map(([file]) => file), 'invoice-template-fa-3-with-multiple-Subject3.xml']);
-    expect(fs.readdirSync(templates).filter((f) => f.endsWith('.xml')).sort()).toEqual([...covered].sort());
+    expect(
+      fs
+        .readdirSync(templates)
+        .filter((f) => f.endsWith('.xml'))
+        .sort(),
+    ).toEqual([...covered].sort());
   });
 
   it.each(CASES)('%s: facts, file rules and %s XSD', async (file, schema, expectedFacts) => {
@@ -126,7 +168,9 @@ describe('createXsdValidator', () => {
   it('fails clearly when the spec folder has no schemas', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-spec-'));
     try {
-      await expect(createXsdValidator(empty).validateInvoice('<a/>', 'FA(3)')).rejects.toThrow(/Cannot read schema faktury\/schemy\/FA\/schemat_FA\(3\)_v1-0E\.xsd/);
+      await expect(createXsdValidator(empty).validateInvoice('<a/>', 'FA(3)')).rejects.toThrow(
+        /Cannot read schema faktury\/schemy\/FA\/schemat_FA\(3\)_v1-0E\.xsd/,
+      );
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }

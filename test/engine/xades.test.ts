@@ -104,7 +104,10 @@ describe('certificate (XAdES) authentication', () => {
     const client = certificateClient(
       sandbox,
       pkcs12Credentials(sandbox, seal, {
-        authorizationPolicy: { allowedIps: { ip4Masks: ['10.0.0.0/8'], ip4Ranges: ['192.168.0.1-192.168.0.20'] }, allowChallengeClientIp: true },
+        authorizationPolicy: {
+          allowedIps: { ip4Masks: ['10.0.0.0/8'], ip4Ranges: ['192.168.0.1-192.168.0.20'] },
+          allowChallengeClientIp: true,
+        },
       }),
     );
     await client.authenticate();
@@ -120,7 +123,12 @@ describe('certificate (XAdES) authentication', () => {
   });
 
   it('takes ten IP addresses when the challenge client IP is not to be added', async () => {
-    const client = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), { authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES } } }));
+    const client = certificateClient(
+      sandbox,
+      pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), {
+        authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES } },
+      }),
+    );
     await client.authenticate();
     await client.close();
 
@@ -130,10 +138,17 @@ describe('certificate (XAdES) authentication', () => {
 
   it('refuses to seed the policy with a client IP that is not IPv4, naming the option, and signs nothing', async () => {
     const proxy = await startFaultProxy(sandbox.baseUrl);
-    proxy.inject((request) => request.path === '/auth/challenge', { kind: 'rewriteJson', change: (challenge) => ({ ...challenge, clientIp: '::1' }) });
-    const client = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), { authorizationPolicy: { allowChallengeClientIp: true } }), {
-      baseUrl: proxy.baseUrl,
+    proxy.inject((request) => request.path === '/auth/challenge', {
+      kind: 'rewriteJson',
+      change: (challenge) => ({ ...challenge, clientIp: '::1' }),
     });
+    const client = certificateClient(
+      sandbox,
+      pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec'), { authorizationPolicy: { allowChallengeClientIp: true } }),
+      {
+        baseUrl: proxy.baseUrl,
+      },
+    );
 
     const failure = await client.authenticate().catch((error: unknown) => error);
     await client.close();
@@ -142,7 +157,9 @@ describe('certificate (XAdES) authentication', () => {
     expect(failure).toBeInstanceOf(KsefInputError);
     expect(failure).toMatchObject({
       field: 'credentials.authorizationPolicy.allowChallengeClientIp',
-      message: expect.stringMatching(/^Allowing the current IP \(allowChallengeClientIp\) is on, but KSeF saw this client at ::1, which is not an IPv4 address; .*turn allowing the current IP off and list the allowed IP addresses/),
+      message: expect.stringMatching(
+        /^Allowing the current IP \(allowChallengeClientIp\) is on, but KSeF saw this client at ::1, which is not an IPv4 address; .*turn allowing the current IP off and list the allowed IP addresses/,
+      ),
     });
     expect(sandbox.count('POST /auth/challenge')).toBe(1);
     expect(sandbox.count('POST /auth/xades-signature')).toBe(0);
@@ -161,11 +178,20 @@ describe('certificate (XAdES) authentication', () => {
 
   it('authenticates a certificate without NIP or PESEL by its fingerprint, once the fingerprint holds permissions', async () => {
     const robot = anonymousCertificate();
-    const bySubject = certificateClient(sandbox, { method: 'certificate', contextIdentifier: sandbox.contextIdentifier, certificate: robot });
+    const bySubject = certificateClient(sandbox, {
+      method: 'certificate',
+      contextIdentifier: sandbox.contextIdentifier,
+      certificate: robot,
+    });
     const refused = await bySubject.authenticate().catch((error: unknown) => error);
     await bySubject.close();
     expect(refused).toBeInstanceOf(KsefAuthError);
-    expect(refused).toMatchObject({ field: 'credentials.subjectIdentifierType', message: expect.stringMatching(/^The certificate names no NIP or PESEL KSeF can read: set the subject identifier type to 'certificateFingerprint'/) });
+    expect(refused).toMatchObject({
+      field: 'credentials.subjectIdentifierType',
+      message: expect.stringMatching(
+        /^The certificate names no NIP or PESEL KSeF can read: set the subject identifier type to 'certificateFingerprint'/,
+      ),
+    });
     expect((refused as KsefAuthError).message).not.toContain('credentials.');
     expect((refused as KsefAuthError).hasCode(21406)).toBe(true);
 
@@ -189,7 +215,14 @@ describe('certificate (XAdES) authentication', () => {
     const other = sealOf(nip, 'ec');
     const expired = sealOf(nip, 'rsa', { now: () => new Date(Date.now() - 400 * 24 * 3600_000) }, 30);
     const weak = weakRsaSeal(nip);
-    const cases: { name: string; certificate: CertificateCredentials['certificate']; extra?: Partial<CertificateCredentials>; field: string; problem?: string; message: RegExp }[] = [
+    const cases: {
+      name: string;
+      certificate: CertificateCredentials['certificate'];
+      extra?: Partial<CertificateCredentials>;
+      field: string;
+      problem?: string;
+      message: RegExp;
+    }[] = [
       {
         name: 'a wrong PKCS#12 password',
         certificate: { pkcs12: seal.pkcs12, password: 'not-the-password' },
@@ -234,7 +267,12 @@ describe('certificate (XAdES) authentication', () => {
       },
       {
         name: 'both PKCS#12 and PEM',
-        certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD, certificatePem: seal.certificatePem, privateKeyPem: seal.privateKeyPem },
+        certificate: {
+          pkcs12: seal.pkcs12,
+          password: PKCS12_PASSWORD,
+          certificatePem: seal.certificatePem,
+          privateKeyPem: seal.privateKeyPem,
+        },
         field: 'credentials.certificate',
         message: /^The certificate needs either a PKCS#12 file .* or the certificate and private key in PEM .*not both/,
       },
@@ -257,7 +295,8 @@ describe('certificate (XAdES) authentication', () => {
         certificate: { pkcs12: seal.pkcs12, password: PKCS12_PASSWORD },
         extra: { authorizationPolicy: { allowedIps: { ip4Addresses: TEN_ADDRESSES }, allowChallengeClientIp: true } },
         field: 'credentials.authorizationPolicy.allowedIps.ip4Addresses',
-        message: /^Allowed IP addresses \(IPv4 addresses\) may hold at most 9 entries when the current IP is also allowed, which adds the client IP KSeF reports with the challenge \(has 10\)\.$/,
+        message:
+          /^Allowed IP addresses \(IPv4 addresses\) may hold at most 9 entries when the current IP is also allowed, which adds the client IP KSeF reports with the challenge \(has 10\)\.$/,
       },
       {
         name: 'allowChallengeClientIp that is not a boolean',
@@ -287,7 +326,13 @@ describe('certificate (XAdES) authentication', () => {
       expect(error.message).toMatch(message);
       if (problem) expect(error).toMatchObject({ problem });
       const reported = `${error.message} ${JSON.stringify(error.toJSON())}`;
-      for (const secret of [PKCS12_PASSWORD, PEM_PASSPHRASE, 'not-the-password', 'wrong-passphrase', ...pemSecretParts(seal.privateKeyPem)]) {
+      for (const secret of [
+        PKCS12_PASSWORD,
+        PEM_PASSPHRASE,
+        'not-the-password',
+        'wrong-passphrase',
+        ...pemSecretParts(seal.privateKeyPem),
+      ]) {
         expect(reported).not.toContain(secret);
       }
       expect(exchangeCount(sandbox)).toBe(0);
@@ -307,7 +352,7 @@ describe('certificate (XAdES) authentication', () => {
     expect(exchangeCount(sandbox)).toBe(0);
   });
 
-  it("authenticates on the embedded sandbox with only a certificate: the demo context is filled in", async () => {
+  it('authenticates on the embedded sandbox with only a certificate: the demo context is filled in', async () => {
     const seal = sealOf(DEFAULT_SANDBOX_NIP, 'ec');
     const client = createKsefClient({
       environment: embeddedSandbox(),

@@ -34,7 +34,9 @@ const OWNER = { email: 'owner@example.com', firstName: 'Test', lastName: 'Owner'
  * n8n-internal console noise, allowed only where it occurs: the sign-in page first asks whether a session exists
  * (GET /rest/login) and the browser logs the expected 401.
  */
-const SIGN_IN_NOISE = [/^Failed to load resource: the server responded with a status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/rest\/login:0\)$/];
+const SIGN_IN_NOISE = [
+  /^Failed to load resource: the server responded with a status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/rest\/login:0\)$/,
+];
 
 const description = new Ksef().description;
 const credentialProperties = new KsefApi().properties;
@@ -78,7 +80,13 @@ function valuesFor(properties: INodeProperties[], state: Values): Values {
 /** The labels of the parameters n8n should render in a state (not notices or hidden ones). */
 function expectedLabels(properties: INodeProperties[], state: Values): string[] {
   const values = valuesFor(properties, state);
-  return [...new Set(properties.filter((property) => !['notice', 'hidden', 'callout'].includes(property.type) && isShown(property, values)).map((property) => property.displayName))];
+  return [
+    ...new Set(
+      properties
+        .filter((property) => !['notice', 'hidden', 'callout'].includes(property.type) && isShown(property, values))
+        .map((property) => property.displayName),
+    ),
+  ];
 }
 
 function optionNames(property: INodeProperties): string[] {
@@ -92,7 +100,10 @@ function expectNoProblems(step: string, allowed: RegExp[] = []): void {
 async function waitForReadiness(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ready = await fetch(`${baseUrl}/healthz/readiness`).then((response) => response.ok, () => false);
+    const ready = await fetch(`${baseUrl}/healthz/readiness`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ready) return;
     if (n8n?.exitCode !== null || Date.now() > deadline) throw new Error(`n8n did not become ready at ${baseUrl}:\n${n8nLog.slice(-4000)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -142,9 +153,16 @@ async function startN8n(): Promise<void> {
   n8nExited = new Promise((resolve) => child.once('exit', () => resolve()));
   await waitForReadiness(120_000);
 
-  const setup = await fetch(`${baseUrl}/rest/owner/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(OWNER) });
+  const setup = await fetch(`${baseUrl}/rest/owner/setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(OWNER),
+  });
   if (!setup.ok) throw new Error(`n8n owner setup failed: ${setup.status} ${await setup.text()}`);
-  const cookie = setup.headers.getSetCookie().map((value) => value.split(';')[0]).join('; ');
+  const cookie = setup.headers
+    .getSetCookie()
+    .map((value) => value.split(';')[0])
+    .join('; ');
   const trigger = 'When clicking ‘Execute workflow’';
   const created = await fetch(`${baseUrl}/rest/workflows`, {
     method: 'POST',
@@ -152,8 +170,22 @@ async function startN8n(): Promise<void> {
     body: JSON.stringify({
       name: 'KSeF browser test',
       nodes: [
-        { id: 'b0000000-0000-4000-8000-000000000001', name: trigger, type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-        { id: 'b0000000-0000-4000-8000-000000000002', name: NODE_NAME, type: NODE_TYPE, typeVersion: 1, position: [300, 0], parameters: {} },
+        {
+          id: 'b0000000-0000-4000-8000-000000000001',
+          name: trigger,
+          type: 'n8n-nodes-base.manualTrigger',
+          typeVersion: 1,
+          position: [0, 0],
+          parameters: {},
+        },
+        {
+          id: 'b0000000-0000-4000-8000-000000000002',
+          name: NODE_NAME,
+          type: NODE_TYPE,
+          typeVersion: 1,
+          position: [300, 0],
+          parameters: {},
+        },
       ],
       connections: { [trigger]: { main: [[{ node: NODE_NAME, type: 'main', index: 0 }]] } },
       settings: {},
@@ -192,8 +224,15 @@ async function openSelect(scope: Locator, parameter: string): Promise<string[]> 
 /** Picks an option of a parameter's select by its name. */
 async function choose(scope: Locator, parameter: string, name: string): Promise<string[]> {
   const offered = await openSelect(scope, parameter);
-  await page.locator('.el-select-dropdown__item:visible').filter({ has: page.locator('.option-headline', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).click();
-  await page.locator('.el-select-dropdown__item:visible').first().waitFor({ state: 'hidden' }).catch(() => undefined);
+  await page
+    .locator('.el-select-dropdown__item:visible')
+    .filter({ has: page.locator('.option-headline', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) })
+    .click();
+  await page
+    .locator('.el-select-dropdown__item:visible')
+    .first()
+    .waitFor({ state: 'hidden' })
+    .catch(() => undefined);
   return offered;
 }
 
@@ -204,7 +243,14 @@ function escapeRegExp(text: string): string {
 /** The parameter labels on screen in a scope (first line of each label, without a required-field asterisk). */
 async function labelsIn(scope: Locator): Promise<string[]> {
   const texts = await scope.locator('.n8n-input-label:visible').allInnerTexts();
-  return texts.map((text) => text.split('\n')[0].replace(/\s*\*\s*$/, '').trim()).filter(Boolean);
+  return texts
+    .map((text) =>
+      text
+        .split('\n')[0]
+        .replace(/\s*\*\s*$/, '')
+        .trim(),
+    )
+    .filter(Boolean);
 }
 
 async function expectLabels(scope: Locator, expected: string[], where: string): Promise<void> {
@@ -288,18 +334,26 @@ describeWithChromium('n8n editor in headless Chromium', () => {
     const expected = expectedLabels(description.properties, { resource: 'invoice', operation: 'send' });
     // The parameters the README's n8n section walks through, besides whatever else the description shows.
     for (const name of ['xmlSource', 'binaryPropertyName', 'schema', 'waitForProcessingSeconds', 'downloadUpo']) {
-      expect({ name, visible: await ndv().locator(`[data-test-id="parameter-input-${name}"]`).isVisible() }).toEqual({ name, visible: true });
+      expect({ name, visible: await ndv().locator(`[data-test-id="parameter-input-${name}"]`).isVisible() }).toEqual({
+        name,
+        visible: true,
+      });
     }
     await expectLabels(ndv(), expected, 'Invoice > Send');
     // The credential picker (an empty-state "Connect" button while no credential exists).
-    expect(await ndv().locator('[data-test-id="node-credentials-select"], [data-test-id="node-credentials-empty-state"]').first().isVisible()).toBe(true);
+    expect(
+      await ndv().locator('[data-test-id="node-credentials-select"], [data-test-id="node-credentials-empty-state"]').first().isVisible(),
+    ).toBe(true);
     await screenshot(page, 'n8n-ndv-invoice-send');
     expectNoProblems('Invoice > Send');
   });
 
   it('opens the KSeF API credential form with its fields in every state', async () => {
     problems.mark();
-    await ndv().getByText(/Connect to KSeF|Create new credential/).first().click();
+    await ndv()
+      .getByText(/Connect to KSeF|Create new credential/)
+      .first()
+      .click();
     const modal = page.locator('[data-test-id="editCredential-modal"]');
     await modal.locator('[data-test-id="parameter-input-environment"]').waitFor();
     await screenshot(page, 'n8n-credential');
@@ -313,8 +367,11 @@ describeWithChromium('n8n editor in headless Chromium', () => {
         properties.some((other) => Object.keys({ ...other.displayOptions?.show, ...other.displayOptions?.hide }).includes(property.name)),
     );
     const valuesOf = (property: INodeProperties): unknown[] =>
-      property.type === 'boolean' ? [!property.default] : (property.options as Array<{ value: unknown }>).map((option) => option.value).filter((value) => value !== property.default);
-    const nameOf = (property: INodeProperties, value: unknown) => (property.options as Array<{ name: string; value: unknown }> | undefined)?.find((option) => option.value === value)?.name;
+      property.type === 'boolean'
+        ? [!property.default]
+        : (property.options as Array<{ value: unknown }>).map((option) => option.value).filter((value) => value !== property.default);
+    const nameOf = (property: INodeProperties, value: unknown) =>
+      (property.options as Array<{ name: string; value: unknown }> | undefined)?.find((option) => option.value === value)?.name;
     const apply = async (property: INodeProperties, value: unknown) => {
       if (property.type === 'boolean') await modal.locator(`[data-test-id="parameter-input-${property.name}"] .el-switch`).click();
       else await choose(modal, property.name, nameOf(property, value)!);
@@ -336,7 +393,9 @@ describeWithChromium('n8n editor in headless Chromium', () => {
         await checkState({ [outer.name]: outerValue });
         await screenshot(page, `n8n-credential-${outer.name}-${String(outerValue)}`);
         const inState = valuesFor(properties, { [outer.name]: outerValue });
-        for (const inner of controlling.filter((property) => property !== outer && !isShown(property, defaults) && isShown(property, inState))) {
+        for (const inner of controlling.filter(
+          (property) => property !== outer && !isShown(property, defaults) && isShown(property, inState),
+        )) {
           for (const innerValue of valuesOf(inner)) {
             await apply(inner, innerValue);
             await checkState({ [outer.name]: outerValue, [inner.name]: innerValue });
@@ -348,7 +407,9 @@ describeWithChromium('n8n editor in headless Chromium', () => {
       }
     }
     // Every field of the credential was on screen in some state.
-    const fields = properties.filter((property) => !['notice', 'hidden', 'callout'].includes(property.type)).map((property) => property.displayName);
+    const fields = properties
+      .filter((property) => !['notice', 'hidden', 'callout'].includes(property.type))
+      .map((property) => property.displayName);
     expect(fields.filter((label) => !seen.has(label))).toEqual([]);
   });
 });

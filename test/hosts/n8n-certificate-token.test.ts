@@ -148,7 +148,11 @@ function revokeWorkflow(tokenReferenceNumber: string): Workflow {
   return workflowOf('KsefRevokeToken04', 'KSeF: revoke the generated token', [
     [
       ksefNode('Revoke token', [220, 0], { resource: 'token', operation: 'revoke', referenceNumber: tokenReferenceNumber }),
-      ksefNode('Token after revocation', [440, 0], { resource: 'token', operation: 'get', referenceNumber: '={{ $json.referenceNumber }}' }),
+      ksefNode('Token after revocation', [440, 0], {
+        resource: 'token',
+        operation: 'get',
+        referenceNumber: '={{ $json.referenceNumber }}',
+      }),
       ksefNode('Tokens of the story', [660, 0], {
         resource: 'token',
         operation: 'getAll',
@@ -156,12 +160,24 @@ function revokeWorkflow(tokenReferenceNumber: string): Workflow {
         filters: { description: 'n8n: sending' },
       }),
     ],
-    [{ ...ksefNode('Get a mistyped token', [220, 200], { resource: 'token', operation: 'get', referenceNumber: 'EC-20251010' }), onError: 'continueRegularOutput' }],
+    [
+      {
+        ...ksefNode('Get a mistyped token', [220, 200], { resource: 'token', operation: 'get', referenceNumber: 'EC-20251010' }),
+        onError: 'continueRegularOutput',
+      },
+    ],
   ]);
 }
 
 const reauthenticateWorkflow = workflowOf('KsefRevokedToken05', 'KSeF: authenticate with the revoked token', [
-  [ksefNode('Authenticate with the token', [220, 0], { resource: 'authentication', operation: 'authenticate', options: {} }, tokenCredential)],
+  [
+    ksefNode(
+      'Authenticate with the token',
+      [220, 0],
+      { resource: 'authentication', operation: 'authenticate', options: {} },
+      tokenCredential,
+    ),
+  ],
 ]);
 
 function expectSucceeded(run: WorkflowRun): void {
@@ -210,7 +226,12 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
     const [session] = nodeOutput(run, AUTHENTICATE_NODE);
     expect(session.json).toMatchObject({ contextIdentifier: { type: 'Nip', value: SANDBOX_NIP } });
     expect(session.json.referenceNumber).toMatch(/^\d{8}-AU-/);
-    expect(Object.keys(session.json).sort()).toEqual(['accessTokenValidUntil', 'contextIdentifier', 'referenceNumber', 'refreshTokenValidUntil']);
+    expect(Object.keys(session.json).sort()).toEqual([
+      'accessTokenValidUntil',
+      'contextIdentifier',
+      'referenceNumber',
+      'refreshTokenValidUntil',
+    ]);
 
     const [token] = nodeOutput(run, GENERATE_NODE);
     expect(token.pairedItem).toEqual({ item: 0 });
@@ -258,7 +279,9 @@ describe('certificate authentication and KSeF tokens in a real n8n', () => {
     const [mistyped] = nodeOutput(run, 'Get a mistyped token');
     expect(mistyped.pairedItem).toEqual({ item: 0 });
     // It names the field as the editor labels it.
-    expect(mistyped.json.error).toMatch(/^'Token Reference Number' must be a KSeF reference number like \d{8}-EC-.*; the value given \(11 characters\) is not one\.$/);
+    expect(mistyped.json.error).toMatch(
+      /^'Token Reference Number' must be a KSeF reference number like \d{8}-EC-.*; the value given \(11 characters\) is not one\.$/,
+    );
   });
 
   test('the next authentication with the revoked token fails, naming the token and the credential to fix', async () => {

@@ -45,8 +45,8 @@ function exampleWith(id: string, name: string, changes: string[]): Workflow {
   const code = workflowNode(workflow, CODE_NODE);
   code.parameters.jsCode = [
     `const invoices = (() => {\n${code.parameters.jsCode as string}\n})();`,
-    "invoices.forEach((invoice, i) => { invoice.json.erpId = `ERP-${i + 1}`; });",
-    "const issuedNextMonth = (invoice) => { invoice.json.xml = invoice.json.xml.replace(/<P_1>[^<]*<\\/P_1>/, `<P_1>${$now.plus({ days: 30 }).toISODate()}</P_1>`); };",
+    'invoices.forEach((invoice, i) => { invoice.json.erpId = `ERP-${i + 1}`; });',
+    'const issuedNextMonth = (invoice) => { invoice.json.xml = invoice.json.xml.replace(/<P_1>[^<]*<\\/P_1>/, `<P_1>${$now.plus({ days: 30 }).toISODate()}</P_1>`); };',
     ...changes,
     'return invoices;',
   ].join('\n');
@@ -181,7 +181,13 @@ describe('KSeF node in a real n8n', () => {
       {
         ...sharedSandboxRef.ksefApi,
         type: 'ksefApi',
-        data: { environment: 'custom', baseUrl: sandbox.baseUrl, contextIdentifierType: 'Nip', contextIdentifierValue: SANDBOX_NIP, ksefToken: sandbox.ksefToken },
+        data: {
+          environment: 'custom',
+          baseUrl: sandbox.baseUrl,
+          contextIdentifierType: 'Nip',
+          contextIdentifierValue: SANDBOX_NIP,
+          ksefToken: sandbox.ksefToken,
+        },
       },
     ]);
     const workflows = [exampleWorkflow, errorOutput, stopping];
@@ -191,7 +197,9 @@ describe('KSeF node in a real n8n', () => {
 
     // Follow the stop message's advice with the session and KSeF numbers it gives.
     const sessionReferenceNumber = /Session Reference Number (\S+) /.exec(stopped.description ?? '')?.[1] ?? '';
-    const ksefNumbers = [...(stopped.description ?? '').matchAll(new RegExp(`${SANDBOX_NIP}-\\d{8}-[0-9A-F]{12}-[0-9A-F]{2}`, 'g'))].map((m) => m[0]);
+    const ksefNumbers = [...(stopped.description ?? '').matchAll(new RegExp(`${SANDBOX_NIP}-\\d{8}-[0-9A-F]{12}-[0-9A-F]{2}`, 'g'))].map(
+      (m) => m[0],
+    );
     const workflow = readBackWorkflow(sessionReferenceNumber, ksefNumbers);
     await host.importWorkflows([workflow]);
     readBack = { workflow, run: (await host.executeBatch([workflow.id]))[workflow.id], sessionReferenceNumber, ksefNumbers };
@@ -213,7 +221,10 @@ describe('KSeF node in a real n8n', () => {
       expect(item.json.invoiceNumber).toBe(invoices[i].json.invoiceNumber);
       expectAcceptedWithUpo(host!, item);
       // The embedded sandbox's KSeF numbers look real: each item says the simulator answered.
-      expect(item.json).toMatchObject({ environment: 'sandbox', sandboxNote: expect.stringMatching(/simulator: this KSeF number and UPO are not real/) });
+      expect(item.json).toMatchObject({
+        environment: 'sandbox',
+        sandboxNote: expect.stringMatching(/simulator: this KSeF number and UPO are not real/),
+      });
       // Input fields only with 'Include Input Fields'.
       expect(item.json.xml).toBeUndefined();
     });
@@ -257,7 +268,10 @@ describe('KSeF node in a real n8n', () => {
     expect(rejected.binary).toBeUndefined();
 
     expect(unsendable.pairedItem).toEqual({ item: 2 });
-    expect(unsendable.json).toMatchObject({ erpId: 'ERP-3', details: { status: 'notSent', accepted: false, errorDetails: { name: 'KsefInputError' } } });
+    expect(unsendable.json).toMatchObject({
+      erpId: 'ERP-3',
+      details: { status: 'notSent', accepted: false, errorDetails: { name: 'KsefInputError' } },
+    });
     expect(unsendable.json.error).toMatch(/^The invoice of item 3 cannot be sent: .*not well-formed XML/);
     expect((unsendable.json.details as Record<string, unknown>).description).toMatch(/Nothing was sent to KSeF/);
   });
@@ -275,7 +289,11 @@ describe('KSeF node in a real n8n', () => {
       erpId: 'ERP-1',
     });
     const [byKsefNumber] = nodeOutput(run, READ_BACK_BY_KSEF_NUMBER_NODE);
-    expect(byKsefNumber.json).toMatchObject({ ksefNumber: sent.json.ksefNumber, referenceNumber: sent.json.referenceNumber, status: 'accepted' });
+    expect(byKsefNumber.json).toMatchObject({
+      ksefNumber: sent.json.ksefNumber,
+      referenceNumber: sent.json.referenceNumber,
+      status: 'accepted',
+    });
     expect(byKsefNumber.json.erpId).toBeUndefined();
     expect(byKsefNumber.binary).toBeUndefined();
 
@@ -343,9 +361,15 @@ describe('KSeF node in a real n8n', () => {
         message: `Authenticated to KSeF (sandbox) in context Nip ${SANDBOX_NIP}`,
       });
       const wrongToken = 'not-the-sandbox-token-5f1c9a';
-      const refused = await server.testCredential('ksefApi', { ...sandboxDefaults, contextIdentifierValue: SANDBOX_NIP, ksefToken: wrongToken });
+      const refused = await server.testCredential('ksefApi', {
+        ...sandboxDefaults,
+        contextIdentifierValue: SANDBOX_NIP,
+        ksefToken: wrongToken,
+      });
       expect(refused.status).toBe('Error');
-      expect(refused.message).toMatch(/^Fix 'KSeF Token' in the 'KSeF API' credential\. .*\b450\b.* KSeF did not accept the KSeF token: .*\.$/);
+      expect(refused.message).toMatch(
+        /^Fix 'KSeF Token' in the 'KSeF API' credential\. .*\b450\b.* KSeF did not accept the KSeF token: .*\.$/,
+      );
       expect(refused.message).not.toContain(wrongToken);
 
       const icon = await server.fetch('/icons/@ksef-flow/n8n-nodes-ksef/dist/nodes/n8n/Ksef/ksef.svg');

@@ -16,7 +16,11 @@ import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 interface Quickstart {
   writeSettings(userDir: string, port: number): string;
-  startNodeRed(userDir: string, settingsFile: string, options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv }): Promise<ChildProcess>;
+  startNodeRed(
+    userDir: string,
+    settingsFile: string,
+    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
+  ): Promise<ChildProcess>;
   stopNodeRed(child: ChildProcess): Promise<void>;
   PACKAGE_NAME: string;
 }
@@ -49,7 +53,11 @@ beforeAll(async () => {
     return;
   }
   let userDir: string;
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-editor-', ['ksef-config.js', 'ksef-config.html', 'locales/pl/ksef-config.json']));
+  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-editor-', [
+    'ksef-config.js',
+    'ksef-config.html',
+    'locales/pl/ksef-config.json',
+  ]));
 
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
@@ -69,7 +77,15 @@ beforeAll(async () => {
     chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     }),
   ]);
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
@@ -118,7 +134,12 @@ describeWithChromium('Node-RED 4 editor with the packed package', () => {
 
     await deploy(page);
     const deployed = (await (await fetch(`${baseUrl}/flows`)).json()) as Array<Record<string, any>>;
-    expect(deployed.filter((node) => node.type === 'ksef-config').map((node) => node.name).sort()).toEqual(['KSeF Sandbox', 'KSeF Sandbox seal']);
+    expect(
+      deployed
+        .filter((node) => node.type === 'ksef-config')
+        .map((node) => node.name)
+        .sort(),
+    ).toEqual(['KSeF Sandbox', 'KSeF Sandbox seal']);
     const sandboxUsers = deployed.filter((node) => ['ksef-send', 'ksef-auth', 'ksef-token'].includes(node.type));
     expect(sandboxUsers.length).toBe(6);
     expect(new Set(sandboxUsers.map((node) => node.ksef))).toEqual(new Set([SHARED_CONFIG_ID]));
@@ -146,14 +167,18 @@ describeWithChromium('Node-RED 4 editor with the packed package', () => {
     const onCanvas = await page.textContent(`[id="${SEND_NODE_ID}"] .red-ui-flow-node-label`);
 
     expect(onCanvas?.trim()).toBe('KSeF send');
-    expect(labels).toEqual(expect.arrayContaining(['KSeF send', 'KSeF auth: authenticate', 'KSeF token: generate', 'KSeF certificate: test certificate']));
+    expect(labels).toEqual(
+      expect.arrayContaining(['KSeF send', 'KSeF auth: authenticate', 'KSeF token: generate', 'KSeF certificate: test certificate']),
+    );
     expect(labels.filter((label) => !/^KSeF (send|(auth|token|certificate): [a-z ]+)$/.test(label))).toEqual([]);
   });
 
   it('tests the connection with the settings typed in the config dialog or deployed, and loads certificate files into it', async () => {
     await openSendConfigDialog(page);
 
-    expect(await testConnection(page)).toMatch(new RegExp(`^KSeF accepted these settings: signed in for context ${DEMO_SELLER_NIP} \\(authentication \\d{8}-AU-`));
+    expect(await testConnection(page)).toMatch(
+      new RegExp(`^KSeF accepted these settings: signed in for context ${DEMO_SELLER_NIP} \\(authentication \\d{8}-AU-`),
+    );
 
     const wrongToken = `wrong-token-${Date.now()}`;
     await page.fill('#node-config-input-ksefToken', wrongToken);
@@ -229,7 +254,9 @@ describeWithChromium('Node-RED 4 editor in Polish', () => {
       if (format) await page.selectOption('#node-config-input-certificateFormat', format);
       const state = format ? `${method}-${format}` : method;
       await page.screenshot({ path: path.join(SCREENSHOTS, `node-red-editor-config-pl-${state}.png`) });
-      problems.push(...((await page.evaluate(labelProblems, '.ksef-config-form .form-row')) as string[]).map((problem) => `${state}: ${problem}`));
+      problems.push(
+        ...((await page.evaluate(labelProblems, '.ksef-config-form .form-row')) as string[]).map((problem) => `${state}: ${problem}`),
+      );
     }
     const authentication = (await page.textContent('label[for="node-config-input-authMethod"]'))?.trim();
 
@@ -253,7 +280,9 @@ describeWithChromium('Node-RED 4 editor in Polish', () => {
     await page.waitForSelector('#ksef-token-permissions label', { state: 'visible' });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'node-red-editor-token-pl.png') });
     const [label, firstPermission] = await Promise.all(
-      ['.form-row:has(#ksef-token-permissions) > label:first-child', '#ksef-token-permissions label'].map(async (selector) => (await page.locator(selector).first().boundingBox())!),
+      ['.form-row:has(#ksef-token-permissions) > label:first-child', '#ksef-token-permissions label'].map(
+        async (selector) => (await page.locator(selector).first().boundingBox())!,
+      ),
     );
 
     expect(Math.abs(label.y - firstPermission.y)).toBeLessThan(6);
@@ -324,13 +353,16 @@ async function resolveConflict(page: Page, folder: string, file: string, choice:
   const notice = page.locator('.red-ui-notification', { hasText: CONFLICT_NOTICE });
   await notice.getByRole('button', { name: choice }).click();
   if (choice === 'View nodes...') await page.click('#red-ui-clipboard-dialog-import-conflict');
-  await page.waitForFunction((label) => {
-    let found = false;
-    RED.nodes.eachWorkspace((workspace: any) => {
-      found ||= workspace.label === label;
-    });
-    return found;
-  }, exampleTabLabel(folder, file));
+  await page.waitForFunction(
+    (label) => {
+      let found = false;
+      RED.nodes.eachWorkspace((workspace: any) => {
+        found ||= workspace.label === label;
+      });
+      return found;
+    },
+    exampleTabLabel(folder, file),
+  );
 }
 
 function exampleTabLabel(folder: string, file: string): string {
@@ -380,4 +412,3 @@ async function waitFor(what: string, done: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-

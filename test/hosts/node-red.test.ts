@@ -17,7 +17,11 @@ import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
 interface Quickstart {
   writeSettings(userDir: string, port: number): string;
-  startNodeRed(userDir: string, settingsFile: string, options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv }): Promise<ChildProcess>;
+  startNodeRed(
+    userDir: string,
+    settingsFile: string,
+    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
+  ): Promise<ChildProcess>;
   stopNodeRed(child: ChildProcess): Promise<void>;
   EXAMPLE_FLOW: string;
   PACKAGE_NAME: string;
@@ -46,7 +50,10 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   const settingsFile = quickstart.writeSettings(userDir, port);
   const story = storyFlow();
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(withoutRepeatedIds([...exampleFlowWithResultFile(), ...otherExampleFlows(), ...story.flow])));
+  fs.writeFileSync(
+    path.join(userDir, 'flows.json'),
+    JSON.stringify(withoutRepeatedIds([...exampleFlowWithResultFile(), ...otherExampleFlows(), ...story.flow])),
+  );
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(story.credentials));
 
   const specDir = findSpecFolder();
@@ -88,7 +95,9 @@ function withoutRepeatedIds(nodes: Array<Record<string, unknown>>): Array<Record
 function otherExampleFlows(): Array<Record<string, unknown>> {
   return ['ksef-auth', 'ksef-token', 'ksef-certificate'].flatMap((node) => {
     const folder = path.join(EXAMPLES_DIR, node);
-    return fs.readdirSync(folder).flatMap((file) => JSON.parse(fs.readFileSync(path.join(folder, file), 'utf8')) as Array<Record<string, unknown>>);
+    return fs
+      .readdirSync(folder)
+      .flatMap((file) => JSON.parse(fs.readFileSync(path.join(folder, file), 'utf8')) as Array<Record<string, unknown>>);
   });
 }
 
@@ -116,7 +125,15 @@ function storyFlow(): { flow: Array<Record<string, unknown>>; credentials: Recor
         certificateFormat: 'pkcs12',
         subjectIdentifierType: 'certificateSubject',
       },
-      { id: 'storyGenerateInject', type: 'inject', z: 'story', props: [{ p: 'payload' }], payload: '', payloadType: 'date', wires: [['storyGenerate']] },
+      {
+        id: 'storyGenerateInject',
+        type: 'inject',
+        z: 'story',
+        props: [{ p: 'payload' }],
+        payload: '',
+        payloadType: 'date',
+        wires: [['storyGenerate']],
+      },
       {
         id: 'storyGenerate',
         type: 'ksef-token',
@@ -169,7 +186,16 @@ function storyDeployment(token: { referenceNumber: string; token: string }): Arr
       credentials: { ksefToken: token.token },
     },
     inject('storySendInject', 'storySend', buildDemoInvoice(), 'str'),
-    { id: 'storySend', type: 'ksef-send', z: 'story2', ksef: 'storyToken', schema: 'FA(3)', waitSeconds: 60, fetchUpo: false, wires: [['storySent']] },
+    {
+      id: 'storySend',
+      type: 'ksef-send',
+      z: 'story2',
+      ksef: 'storyToken',
+      schema: 'FA(3)',
+      waitSeconds: 60,
+      fetchUpo: false,
+      wires: [['storySent']],
+    },
     consoleDebug('storySent', '"STORY sent " & payload.ksefNumber'),
     inject('storyRevokeInject', 'storyRevoke', token.referenceNumber, 'str'),
     { id: 'storyRevoke', type: 'ksef-token', z: 'story2', ksef: 'storySeal', operation: 'revoke', wires: [['storyRevoked']] },
@@ -228,7 +254,9 @@ describe('Node-RED 4 with the packed package', () => {
     expect((await logLine(/Token revoked: (\S+)/))[1]).toBe(generated[1]);
 
     // The node's warning, translated from the en-US catalogue.
-    await logLine(/KSeF certificate: generated a self-signed test certificate\. Self-signed test certificates work only with the embedded Sandbox and the KSeF Test/);
+    await logLine(
+      /KSeF certificate: generated a self-signed test certificate\. Self-signed test certificates work only with the embedded Sandbox and the KSeF Test/,
+    );
   });
 
   it('lives the story: a seal generates a token, the token sends an invoice, the seal revokes it, the token then fails to sign in', async () => {
@@ -237,7 +265,11 @@ describe('Node-RED 4 with the packed package', () => {
     expect(token.status).toBe('Active');
 
     const { rev, flows } = await getJson('/flows', { 'Node-RED-API-Version': 'v2' });
-    await post('/flows', { rev, flows: [...flows, ...storyDeployment(token)] }, { 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'nodes' });
+    await post(
+      '/flows',
+      { rev, flows: [...flows, ...storyDeployment(token)] },
+      { 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'nodes' },
+    );
     // Node-RED answers the deploy before it has started the new nodes.
     await logLine(/Started modified nodes/);
 
@@ -366,5 +398,3 @@ function keysOf(catalogue: Record<string, unknown>, prefix = ''): string[] {
     )
     .sort();
 }
-
-

@@ -38,7 +38,9 @@ const MODULES = path.join(N8N_DIR, 'node_modules');
 export const n8nAvailable = fs.existsSync(path.join(MODULES, 'n8n-core', 'package.json'));
 export const describeWithN8n: jest.Describe = n8nAvailable ? describe : describe.skip;
 if (!n8nAvailable) {
-  console.warn(`In-process n8n tests skipped: no n8n install in ${N8N_DIR}. Run 'bash test/hosts/ensure-hosts.sh' (or set KSEF_HOSTS_CACHE).`);
+  console.warn(
+    `In-process n8n tests skipped: no n8n install in ${N8N_DIR}. Run 'bash test/hosts/ensure-hosts.sh' (or set KSEF_HOSTS_CACHE).`,
+  );
 }
 
 // Our node's `import ... from 'n8n-workflow'` gets n8n's copy, as it does inside n8n: NodeOperationError and
@@ -71,11 +73,24 @@ function n8n(): NonNullable<typeof core> {
   const n8nCore = require(path.join(MODULES, 'n8n-core'));
   const di = require(path.join(MODULES, '@n8n', 'di'));
   const backendCommon = require(path.join(MODULES, '@n8n', 'backend-common'));
-  const silent = { error() {}, warn() {}, info() {}, debug() {}, scoped() { return silent; } };
+  const silent = {
+    error() {},
+    warn() {},
+    info() {},
+    debug() {},
+    scoped() {
+      return silent;
+    },
+  };
   di.Container.set(backendCommon.Logger, silent);
   di.Container.set(n8nCore.ErrorReporter, { error() {}, warn() {}, info() {} });
   const binaryData = new n8nCore.BinaryDataService(
-    { mode: 'default', availableModes: ['default'], localStoragePath: path.join(process.env.N8N_USER_FOLDER, 'binaryData'), signingSecret: 'harness' },
+    {
+      mode: 'default',
+      availableModes: ['default'],
+      localStoragePath: path.join(process.env.N8N_USER_FOLDER, 'binaryData'),
+      signingSecret: 'harness',
+    },
     di.Container.get(n8nCore.ErrorReporter),
     silent,
   );
@@ -156,7 +171,11 @@ function startNodeType(items: InputItem[]): INodeType {
       for (const [index, item] of items.entries()) {
         const binary: INodeExecutionData['binary'] = {};
         for (const [name, file] of Object.entries(item.binary ?? {})) {
-          binary[name] = await this.helpers.prepareBinaryData(Buffer.from(file.text, 'utf8'), file.fileName, file.mimeType ?? 'application/xml');
+          binary[name] = await this.helpers.prepareBinaryData(
+            Buffer.from(file.text, 'utf8'),
+            file.fileName,
+            file.mimeType ?? 'application/xml',
+          );
         }
         out.push({ json: item.json ?? {}, ...(item.binary && { binary }), pairedItem: { item: index } });
       }
@@ -220,7 +239,14 @@ export async function runKsefNode({ parameters, items = [{}], settings, credenti
     nodeTypes: nodeTypes(startNodeType(items)),
     settings: { executionOrder: 'v1' },
   });
-  const hooks = new n8nCore.ExecutionLifecycleHooks('manual', 'harness-execution', { id: workflow.id, name: workflow.name, nodes: [start, ksef], connections: {}, active: false, settings: {} });
+  const hooks = new n8nCore.ExecutionLifecycleHooks('manual', 'harness-execution', {
+    id: workflow.id,
+    name: workflow.name,
+    nodes: [start, ksef],
+    connections: {},
+    active: false,
+    settings: {},
+  });
   const execute = new n8nCore.WorkflowExecute(additionalData(credentials, hooks), 'manual');
   const run: IRun = await execute.run({ workflow, startNode: start });
   const task = run.data.resultData.runData[ksef.name]?.[0];
@@ -255,7 +281,10 @@ export function pollContext(parameters: INode['parameters'] = {}, credentials: I
 }
 
 /** The `this` of a load-options method, as n8n-core builds it for the editor. */
-export function loadOptionsContext(parameters: INode['parameters'] = {}, credentials: ICredentialDataDecryptedObject = {}): ILoadOptionsFunctions {
+export function loadOptionsContext(
+  parameters: INode['parameters'] = {},
+  credentials: ICredentialDataDecryptedObject = {},
+): ILoadOptionsFunctions {
   const { n8nCore } = n8n();
   const { workflow, node } = standaloneWorkflow(parameters);
   return new n8nCore.LoadOptionsContext(workflow, node, additionalData(credentials), 'parameters');

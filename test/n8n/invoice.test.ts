@@ -77,7 +77,10 @@ describeWithN8n('Invoice > Send in n8n', () => {
   });
 
   test('without continuing, the workflow stops with an error naming the failed item and listing what is already in KSeF', async () => {
-    const { error } = await runKsefNode({ parameters: SEND_TEXT, items: [{ json: { xml: invoiceXml() } }, { json: { xml: rejectedXml() } }] });
+    const { error } = await runKsefNode({
+      parameters: SEND_TEXT,
+      items: [{ json: { xml: invoiceXml() } }, { json: { xml: rejectedXml() } }],
+    });
 
     expect(error?.message).toMatch(/^KSeF rejected invoice FV\/N8N\/.* \(item 2\): 450 /);
     expect(error?.description).toMatch(/Already in KSeF .*\n- invoice FV\/N8N\/.* \(item 1\): \d{10}-\d{8}-/);
@@ -110,7 +113,12 @@ describeWithN8n('Invoice > Send when KSeF makes the session unavailable (21184)'
   let sessions: string[];
   beforeAll(async () => {
     sandbox = await startSandbox();
-    credentials = { environment: 'custom', baseUrl: sandbox.baseUrl, contextIdentifierValue: sandbox.contextIdentifier.value, ksefToken: sandbox.ksefToken };
+    credentials = {
+      environment: 'custom',
+      baseUrl: sandbox.baseUrl,
+      contextIdentifierValue: sandbox.contextIdentifier.value,
+      ksefToken: sandbox.ksefToken,
+    };
   });
   afterAll(async () => {
     await sandbox?.close();
@@ -125,17 +133,29 @@ describeWithN8n('Invoice > Send when KSeF makes the session unavailable (21184)'
   });
 
   test('each item names the session its invoice is in, so Get Status finds it', async () => {
-    const sent = await runKsefNode({ parameters: SEND_TEXT, items: [{ json: { xml: invoiceXml() } }, { json: { xml: invoiceXml() } }], credentials });
+    const sent = await runKsefNode({
+      parameters: SEND_TEXT,
+      items: [{ json: { xml: invoiceXml() } }, { json: { xml: invoiceXml() } }],
+      credentials,
+    });
 
     const out = sent.outputs[0];
     expect(out.map((item) => item.json.status)).toEqual(['accepted', 'accepted']);
     expect(out.map((item) => item.json.sessionReferenceNumber)).toEqual(sessions);
-    const status = await runKsefNode({ parameters: { resource: 'invoice', operation: 'getStatus' }, items: out.map(({ json }) => ({ json })), credentials });
+    const status = await runKsefNode({
+      parameters: { resource: 'invoice', operation: 'getStatus' },
+      items: out.map(({ json }) => ({ json })),
+      credentials,
+    });
     expect(status.outputs[0].map((item) => item.json.ksefNumber)).toEqual(out.map((item) => item.json.ksefNumber));
   });
 
   test("a stopped workflow's message names the earlier session beside the invoice sent in it", async () => {
-    const { error } = await runKsefNode({ parameters: SEND_TEXT, items: [{ json: { xml: invoiceXml() } }, { json: { xml: rejectedXml() } }], credentials });
+    const { error } = await runKsefNode({
+      parameters: SEND_TEXT,
+      items: [{ json: { xml: invoiceXml() } }, { json: { xml: rejectedXml() } }],
+      credentials,
+    });
 
     expect(sessions).toHaveLength(2);
     expect(error?.description).toContain(` (in session ${sessions[0]})`);

@@ -21,7 +21,9 @@ function examples(): Array<{ file: string; nodes: FlowNode[] }> {
 
 it('shares one sandbox config node, same id and content, among the examples that use the sandbox token', () => {
   const sandboxConfigs = examples().flatMap(({ file, nodes }) =>
-    nodes.filter((node) => node.type === 'ksef-config' && node.environment === 'sandbox' && node.authMethod === 'ksefToken').map((node) => ({ file, node })),
+    nodes
+      .filter((node) => node.type === 'ksef-config' && node.environment === 'sandbox' && node.authMethod === 'ksefToken')
+      .map((node) => ({ file, node })),
   );
 
   expect(sandboxConfigs.map(({ file }) => file.split('/')[0]).sort()).toEqual(['ksef-auth', 'ksef-send', 'ksef-token']);

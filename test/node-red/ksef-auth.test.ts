@@ -109,7 +109,10 @@ describe('ksef-auth', () => {
     await loadFlow({ operation: 'authenticate' });
     const session = (await run({ payload: '' })).payload;
 
-    expect((await run({ operation: 'revoke', payload: session })).payload).toEqual({ referenceNumber: session.referenceNumber, revoked: true });
+    expect((await run({ operation: 'revoke', payload: session })).payload).toEqual({
+      referenceNumber: session.referenceNumber,
+      revoked: true,
+    });
   });
 
   it('reports KSeF refusing to revoke an unknown session to Catch with KSeF details', async () => {

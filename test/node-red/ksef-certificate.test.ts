@@ -51,7 +51,11 @@ function certificateConfig(id: string, certificateFormat: 'pkcs12' | 'pem' = 'pk
  * ksef-config `cfg` (a certificate) -> ksef-certificate `certNode` -> `out`, ksef-auth `authNode` -> `authOut`,
  * and a Catch node on both -> `caught`.
  */
-async function loadFlow(certificate: Record<string, unknown>, credentials: Record<string, Record<string, string>>, config = certificateConfig('cfg')) {
+async function loadFlow(
+  certificate: Record<string, unknown>,
+  credentials: Record<string, Record<string, string>>,
+  config = certificateConfig('cfg'),
+) {
   await helper.load(
     [ksefConfigNode, ksefCertificateNode, ksefAuthNode],
     [
@@ -138,33 +142,46 @@ describe('ksef-certificate', () => {
     await loadFlow({ operation: 'generateTestCertificate', subjectKind: 'seal' }, { cfg: sealCredentials() });
 
     const generated = (
-      await run({ subject: { kind: 'person', givenName: 'Anna', surname: 'Nowak', pesel: '90010112345' }, pkcs12Password: 'from-the-message' })
+      await run({
+        subject: { kind: 'person', givenName: 'Anna', surname: 'Nowak', pesel: '90010112345' },
+        pkcs12Password: 'from-the-message',
+      })
     ).payload;
 
     const certificate = new X509Certificate(generated.certificatePem);
     expect(certificate.subject).toContain('serialNumber=PNOPL-90010112345');
     expect(certificate.subject).toContain('GN=Anna');
     expect(generated.privateKeyPem).toContain('PRIVATE KEY');
-    expect(loadKeyMaterial({ pkcs12: generated.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(generated.fingerprintSha256);
+    expect(loadKeyMaterial({ pkcs12: generated.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(
+      generated.fingerprintSha256,
+    );
   });
 
   it('removes msg.pkcs12Password from the message it sends on', async () => {
-    await loadFlow({ operation: 'generateTestCertificate', subjectKind: 'seal', organizationName: 'Demo Sprzedawca sp. z o.o.', nip: DEMO_SELLER_NIP }, { cfg: sealCredentials() });
+    await loadFlow(
+      { operation: 'generateTestCertificate', subjectKind: 'seal', organizationName: 'Demo Sprzedawca sp. z o.o.', nip: DEMO_SELLER_NIP },
+      { cfg: sealCredentials() },
+    );
 
     const output = await run({ payload: '', pkcs12Password: 'from-the-message', topic: 'kept' });
 
     expect(output).not.toHaveProperty('pkcs12Password');
     expect(output.topic).toBe('kept');
     expect(JSON.stringify(output)).not.toContain('from-the-message');
-    expect(loadKeyMaterial({ pkcs12: output.payload.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(output.payload.fingerprintSha256);
+    expect(loadKeyMaterial({ pkcs12: output.payload.pkcs12, password: 'from-the-message' }).certificate.fingerprintSha256).toBe(
+      output.payload.fingerprintSha256,
+    );
     expect(everythingLogged('certNode')).not.toContain('from-the-message');
   });
 
   it('reads enrollment data and limits, enrolls a KSeF certificate that then signs in (PEM), queries, retrieves and revokes it', async () => {
-    await loadFlow({ operation: 'enrollmentData', certificateName: 'Node-RED seal', certificateType: 'Authentication', keyType: 'EC' }, {
-      cfg: sealCredentials(),
-      certNode: { pkcs12Password: PKCS12_PASSWORD },
-    });
+    await loadFlow(
+      { operation: 'enrollmentData', certificateName: 'Node-RED seal', certificateType: 'Authentication', keyType: 'EC' },
+      {
+        cfg: sealCredentials(),
+        certNode: { pkcs12Password: PKCS12_PASSWORD },
+      },
+    );
 
     expect((await run({ payload: '' })).payload).toMatchObject({ organizationIdentifier: `VATPL-${DEMO_SELLER_NIP}`, countryName: 'PL' });
     const limits = (await run({ operation: 'limits' })).payload;
@@ -173,11 +190,18 @@ describe('ksef-certificate', () => {
     const enrolledMsg = await run({ operation: 'enroll', pkcs12Password: 'msg-pkcs12-password-9' });
     expect(enrolledMsg).not.toHaveProperty('pkcs12Password');
     const enrolled = enrolledMsg.payload;
-    expect(enrolled).toMatchObject({ status: 'Issued', certificateName: 'Node-RED seal', certificateType: 'Authentication', serialNumber: expect.stringMatching(/^[0-9A-F]{16}$/) });
+    expect(enrolled).toMatchObject({
+      status: 'Issued',
+      certificateName: 'Node-RED seal',
+      certificateType: 'Authentication',
+      serialNumber: expect.stringMatching(/^[0-9A-F]{16}$/),
+    });
     expect(Buffer.isBuffer(enrolled.pkcs12)).toBe(true);
     expect(enrolled.pkcs12Base64).toBe(enrolled.pkcs12.toString('base64'));
     // msg.pkcs12Password, not the node's, protects the PKCS#12.
-    expect(loadKeyMaterial({ pkcs12: enrolled.pkcs12, password: 'msg-pkcs12-password-9' }).certificate.fingerprintSha256).toBe(enrolled.fingerprintSha256);
+    expect(loadKeyMaterial({ pkcs12: enrolled.pkcs12, password: 'msg-pkcs12-password-9' }).certificate.fingerprintSha256).toBe(
+      enrolled.fingerprintSha256,
+    );
     expect(everythingLogged('certNode')).not.toContain('msg-pkcs12-password-9');
     expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.enrolled']);
     expectNoPemSecret(everythingLogged('certNode'), enrolled.privateKeyPem);
@@ -196,9 +220,13 @@ describe('ksef-certificate', () => {
     const encryptedKeyPem = createPrivateKey(enrolled.privateKeyPem)
       .export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase })
       .toString();
-    await loadFlow({ operation: 'revoke', revocationReason: 'Superseded' }, {
-      cfg: { certificatePem: enrolled.certificatePem, privateKeyPem: encryptedKeyPem, privateKeyPassphrase: passphrase },
-    }, certificateConfig('cfg', 'pem'));
+    await loadFlow(
+      { operation: 'revoke', revocationReason: 'Superseded' },
+      {
+        cfg: { certificatePem: enrolled.certificatePem, privateKeyPem: encryptedKeyPem, privateKeyPassphrase: passphrase },
+      },
+      certificateConfig('cfg', 'pem'),
+    );
     const session = (await run({ payload: '' }, 'authNode', 'authOut')).payload;
     expect(session.referenceNumber).toMatch(/^\d{8}-AU-/);
     expect(everythingLogged('authNode')).not.toContain(passphrase);
@@ -223,12 +251,37 @@ describe('ksef-certificate', () => {
   });
 
   it.each([
-    ['an enroll without a PKCS#12 password', { operation: 'enroll', certificateName: 'Node-RED seal' }, { payload: '' }, 'ksef-certificate.errors.missing-pkcs12-password'],
-    ['a revoke without a serial number', { operation: 'revoke' }, { payload: { name: 'x' } }, 'ksef-certificate.errors.missing-serial-number'],
-    ['a retrieve with an item without a serial number', { operation: 'retrieve' }, { payload: ['0123456789ABCDEF', 7] }, 'ksef-certificate.errors.bad-serial-number'],
+    [
+      'an enroll without a PKCS#12 password',
+      { operation: 'enroll', certificateName: 'Node-RED seal' },
+      { payload: '' },
+      'ksef-certificate.errors.missing-pkcs12-password',
+    ],
+    [
+      'a revoke without a serial number',
+      { operation: 'revoke' },
+      { payload: { name: 'x' } },
+      'ksef-certificate.errors.missing-serial-number',
+    ],
+    [
+      'a retrieve with an item without a serial number',
+      { operation: 'retrieve' },
+      { payload: ['0123456789ABCDEF', 7] },
+      'ksef-certificate.errors.bad-serial-number',
+    ],
     ['a query filter that is not an object', { operation: 'query' }, { filter: ['Active'] }, 'ksef-certificate.errors.bad-filter'],
-    ['a subject that is not an object', { operation: 'generateTestCertificate' }, { subject: 'seal', pkcs12Password: 'x' }, 'ksef-certificate.errors.bad-subject'],
-    ['an enrollment status without a reference number', { operation: 'enrollmentStatus' }, { payload: {} }, 'ksef-certificate.errors.missing-reference'],
+    [
+      'a subject that is not an object',
+      { operation: 'generateTestCertificate' },
+      { subject: 'seal', pkcs12Password: 'x' },
+      'ksef-certificate.errors.bad-subject',
+    ],
+    [
+      'an enrollment status without a reference number',
+      { operation: 'enrollmentStatus' },
+      { payload: {} },
+      'ksef-certificate.errors.missing-reference',
+    ],
     [
       'completing an enrollment without its private key',
       { operation: 'completeEnrollment' },
@@ -257,12 +310,20 @@ describe('ksef-certificate', () => {
   it('outputs an enrollment whose certificate could not be fetched as Pending, and completes it from that output later', async () => {
     const proxy = await startFaultProxy(sandbox.baseUrl);
     let broken = true;
-    proxy.inject((request) => broken && request.method === 'GET' && /^\/certificates\/enrollments\/\d{8}-/.test(request.path), { kind: 'respond', status: 503 }, 1000);
+    proxy.inject(
+      (request) => broken && request.method === 'GET' && /^\/certificates\/enrollments\/\d{8}-/.test(request.path),
+      { kind: 'respond', status: 503 },
+      1000,
+    );
     try {
-      await loadFlow({ operation: 'enroll', certificateName: 'Node-RED pending', certificateType: 'Authentication', keyType: 'EC' }, { cfg: sealCredentials() }, {
-        ...certificateConfig('cfg'),
-        baseUrl: proxy.baseUrl,
-      });
+      await loadFlow(
+        { operation: 'enroll', certificateName: 'Node-RED pending', certificateType: 'Authentication', keyType: 'EC' },
+        { cfg: sealCredentials() },
+        {
+          ...certificateConfig('cfg'),
+          baseUrl: proxy.baseUrl,
+        },
+      );
 
       const enrolled = await run({ payload: '', pkcs12Password: PKCS12_PASSWORD });
       broken = false;
@@ -284,13 +345,21 @@ describe('ksef-certificate', () => {
 
       // The pending output wired in as is: the reference number comes from msg.payload.
       const status = (await run({ operation: 'enrollmentStatus', payload: pending })).payload;
-      expect(status).toMatchObject({ referenceNumber: pending.referenceNumber, status: { code: 200 }, certificateSerialNumber: expect.stringMatching(/^[0-9A-F]{16}$/) });
+      expect(status).toMatchObject({
+        referenceNumber: pending.referenceNumber,
+        status: { code: 200 },
+        certificateSerialNumber: expect.stringMatching(/^[0-9A-F]{16}$/),
+      });
       expect(statusesOf('certNode').at(-1)).toEqual(['green', 'ksef-certificate.status.read']);
 
       const completed = await run({ operation: 'completeEnrollment', payload: pending, pkcs12Password: PKCS12_PASSWORD });
 
       expect(completed).not.toHaveProperty('pkcs12Password');
-      expect(completed.payload).toMatchObject({ status: 'Issued', referenceNumber: pending.referenceNumber, serialNumber: status.certificateSerialNumber });
+      expect(completed.payload).toMatchObject({
+        status: 'Issued',
+        referenceNumber: pending.referenceNumber,
+        serialNumber: status.certificateSerialNumber,
+      });
       expect(completed.payload.pkcs12Base64).toBe(completed.payload.pkcs12.toString('base64'));
       const opened = loadKeyMaterial({ pkcs12: completed.payload.pkcs12Base64, password: PKCS12_PASSWORD });
       expect(opened.certificate.fingerprintSha256).toBe(completed.payload.fingerprintSha256);
@@ -306,7 +375,11 @@ describe('ksef-certificate', () => {
   });
 
   it('reports KSeF refusing enrollment data to a KSeF-token session to Catch', async () => {
-    await loadFlow({ operation: 'enrollmentData' }, { cfg: { ksefToken: sandbox.ksefToken } }, { ...certificateConfig('cfg'), authMethod: 'ksefToken' });
+    await loadFlow(
+      { operation: 'enrollmentData' },
+      { cfg: { ksefToken: sandbox.ksefToken } },
+      { ...certificateConfig('cfg'), authMethod: 'ksefToken' },
+    );
 
     const caught = await fails({ payload: '' });
 

@@ -56,7 +56,11 @@ describe('ksef-config Test connection endpoint', () => {
 
     const answer = await testConnection('cfg', { ...dialogSettings(), credentials: { ksefToken: sandbox.ksefToken } });
 
-    expect(answer).toEqual({ ok: true, referenceNumber: expect.stringMatching(/^\d{8}-AU-/), contextIdentifier: sandbox.contextIdentifier });
+    expect(answer).toEqual({
+      ok: true,
+      referenceNumber: expect.stringMatching(/^\d{8}-AU-/),
+      contextIdentifier: sandbox.contextIdentifier,
+    });
     expect(JSON.stringify(answer)).not.toContain(sandbox.ksefToken);
   });
 

@@ -35,7 +35,18 @@ function flow(config: Record<string, unknown>, send: Record<string, unknown> = {
   return [
     { id: 'f1', type: 'tab', label: 'test' },
     { id: 'cfg', type: 'ksef-config', name: 'KSeF', contextType: 'Nip', contextValue: '', baseUrl: '', ...config },
-    { id: 'send', type: 'ksef-send', z: 'f1', ksef: 'cfg', schema: 'FA(3)', waitSeconds: 60, fetchUpo: true, offlineMode: false, wires: [['out']], ...send },
+    {
+      id: 'send',
+      type: 'ksef-send',
+      z: 'f1',
+      ksef: 'cfg',
+      schema: 'FA(3)',
+      waitSeconds: 60,
+      fetchUpo: true,
+      offlineMode: false,
+      wires: [['out']],
+      ...send,
+    },
     { id: 'out', type: 'helper', z: 'f1' },
     { id: 'errors', type: 'catch', z: 'f1', scope: ['send'], wires: [['caught']] },
     { id: 'caught', type: 'helper', z: 'f1' },
@@ -94,7 +105,10 @@ describe('ksef-send', () => {
     }
     expect(msg.payload[1].invoicingMode).toBe('Offline');
     expect(msg.ksef.sessionReferenceNumber).toMatch(/^\d{8}-SO-/);
-    expect(msg.payload.map((result: Msg) => result.sessionReferenceNumber)).toEqual([msg.ksef.sessionReferenceNumber, msg.ksef.sessionReferenceNumber]);
+    expect(msg.payload.map((result: Msg) => result.sessionReferenceNumber)).toEqual([
+      msg.ksef.sessionReferenceNumber,
+      msg.ksef.sessionReferenceNumber,
+    ]);
     expect(msg.ksef.sessionUpo.length).toBeGreaterThan(0);
     // A KSeF at a base URL of one's own: no sandbox marker.
     expect(msg.ksef.environment).toBe('custom');
@@ -145,14 +159,21 @@ describe('ksef-send', () => {
     const { config, credentials } = sandboxConfig();
     await helper.load([ksefConfigNode, ksefSendNode], flow(config), credentials);
     const retryAt = new Date(Date.now() + 60_000).toISOString();
-    const notSent = { index: 1, accepted: false, pending: false, invoiceHash: 'h1', error: { name: 'KsefRateLimitError', message: 'not sent', retryAt } };
+    const notSent = {
+      index: 1,
+      accepted: false,
+      pending: false,
+      invoiceHash: 'h1',
+      error: { name: 'KsefRateLimitError', message: 'not sent', retryAt },
+    };
     const result: SendInvoicesResult = {
       environment: 'custom',
       sessionReferenceNumber: '20260101-SO-0000000000-0000000000-00',
       invoices: [{ index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k' }, notSent, { ...notSent, index: 2 }],
     };
     // The engine's answer when KSeF's rate limit outlasts the deadline, without waiting for a real limit.
-    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () => ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () =>
+      ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
     const output = nextMessage('out');
     const caught = nextMessage('caught');
 
@@ -178,7 +199,8 @@ describe('ksef-send', () => {
         { index: 1, accepted: true, pending: false, invoiceHash: 'h1', ksefNumber: 'k1' },
       ],
     };
-    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () => ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () =>
+      ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
     const output = nextMessage('out');
 
     helper.getNode('send').receive({ payload: [buildDemoInvoice(), buildDemoInvoice()] });
@@ -239,11 +261,7 @@ describe('ksef-send', () => {
   });
 
   it('names the config field to fill when a KSeF environment has no token', async () => {
-    await helper.load(
-      [ksefConfigNode, ksefSendNode],
-      flow({ environment: 'test', contextType: 'Nip', contextValue: DEMO_SELLER_NIP }),
-      {},
-    );
+    await helper.load([ksefConfigNode, ksefSendNode], flow({ environment: 'test', contextType: 'Nip', contextValue: DEMO_SELLER_NIP }), {});
     const caught = nextMessage('caught');
 
     helper.getNode('send').receive({ payload: buildDemoInvoice() });

@@ -49,7 +49,16 @@ function sealCertificateConfig(id: string) {
 }
 
 function tokenConfig(id: string) {
-  return { id, type: 'ksef-config', name: 'KSeF token', environment: 'custom', baseUrl: sandbox.baseUrl, contextType: 'Nip', contextValue: DEMO_SELLER_NIP, authMethod: 'ksefToken' };
+  return {
+    id,
+    type: 'ksef-config',
+    name: 'KSeF token',
+    environment: 'custom',
+    baseUrl: sandbox.baseUrl,
+    contextType: 'Nip',
+    contextValue: DEMO_SELLER_NIP,
+    authMethod: 'ksefToken',
+  };
 }
 
 it('generates a KSeF token with a seal certificate, sends an invoice with it, revokes it, and then it no longer authenticates', async () => {
@@ -146,7 +155,14 @@ it('binds the tokens of a certificate config to its allowed IPs: this machine wo
     pkcs12Password: PKCS12_PASSWORD,
   });
   const sealCredentials = { pkcs12: seal.pkcs12.toString('base64'), pkcs12Password: PKCS12_PASSWORD };
-  const listTokens = (id: string, config: string) => ({ id, type: 'ksef-token', z: 'f3', ksef: config, operation: 'list', wires: [[`${id}Out`]] });
+  const listTokens = (id: string, config: string) => ({
+    id,
+    type: 'ksef-token',
+    z: 'f3',
+    ksef: config,
+    operation: 'list',
+    wires: [[`${id}Out`]],
+  });
   await helper.load(
     NODES,
     [
@@ -167,7 +183,12 @@ it('binds the tokens of a certificate config to its allowed IPs: this machine wo
   const caughtMessage = nextMessage('caught');
   helper.getNode('listElsewhere').receive({ payload: '' });
   const caught = await caughtMessage;
-  expect(caught.ksef.error).toMatchObject({ name: 'KsefForbiddenError', status: 403, reasonCode: 'ip-not-allowed', security: { clientIp: '127.0.0.1' } });
+  expect(caught.ksef.error).toMatchObject({
+    name: 'KsefForbiddenError',
+    status: 403,
+    reasonCode: 'ip-not-allowed',
+    security: { clientIp: '127.0.0.1' },
+  });
   expect(caught.error.message).toMatch(/authorization policy of this authentication does not allow the client IP 127\.0\.0\.1/);
   expect(messagesOf('listElsewhereOut')).toHaveLength(0);
 

@@ -79,7 +79,12 @@ describe('ksef-token', () => {
     expect(generated.token.length).toBeGreaterThan(20);
 
     const info = (await run({ operation: 'get', payload: generated.referenceNumber })).payload;
-    expect(info).toMatchObject({ referenceNumber: generated.referenceNumber, description: 'ERP invoice export', requestedPermissions: ['InvoiceWrite'], status: 'Active' });
+    expect(info).toMatchObject({
+      referenceNumber: generated.referenceNumber,
+      description: 'ERP invoice export',
+      requestedPermissions: ['InvoiceWrite'],
+      status: 'Active',
+    });
     expect(statusesOf('tokenNode').at(-1)).toEqual(['green', 'ksef-token.status.token-Active']);
 
     const listed = (await run({ operation: 'list', filter: { description: 'ERP invoice', status: 'Active' } })).payload as Msg[];
@@ -110,7 +115,12 @@ describe('ksef-token', () => {
     ['no permissions', { operation: 'generate', permissions: [] }, { payload: '' }, 'ksef-token.errors.missing-permissions'],
     ['a get without a reference number', { operation: 'get' }, { payload: { token: 'x' } }, 'ksef-token.errors.missing-reference'],
     ['a list filter that is not an object', { operation: 'list' }, { filter: 'Active' }, 'ksef-token.errors.bad-filter'],
-    ['a too short description (the engine names the option)', { operation: 'generate', description: 'ERP' }, { payload: '' }, 'options.description'],
+    [
+      'a too short description (the engine names the option)',
+      { operation: 'generate', description: 'ERP' },
+      { payload: '' },
+      'options.description',
+    ],
   ])('reports %s to Catch as bad input', async (_label, settings, msg, expected) => {
     await loadFlow(settings);
     const output = messagesOf('out');

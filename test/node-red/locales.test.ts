@@ -68,7 +68,9 @@ function lookup(messages: Catalogue, key: string): unknown {
 
 function keysOf(messages: Catalogue, prefix = ''): string[] {
   return Object.entries(messages)
-    .flatMap(([key, value]) => (typeof value === 'object' && value !== null ? keysOf(value as Catalogue, `${prefix}${key}.`) : [`${prefix}${key}`]))
+    .flatMap(([key, value]) =>
+      typeof value === 'object' && value !== null ? keysOf(value as Catalogue, `${prefix}${key}.`) : [`${prefix}${key}`],
+    )
     .sort();
 }
 
@@ -119,7 +121,17 @@ describe.each(NODES)('%s locales', (node) => {
 it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s', (language) => {
   const statuses = lookup(catalogue(language, 'ksef-send'), 'ksef-send.status') as Record<string, string>;
 
-  expect(Object.keys(statuses).sort()).toEqual(['accepted', 'bad-input', 'failed', 'no-config', 'not-sent', 'pending', 'rejected', 'sandbox', 'sending']);
+  expect(Object.keys(statuses).sort()).toEqual([
+    'accepted',
+    'bad-input',
+    'failed',
+    'no-config',
+    'not-sent',
+    'pending',
+    'rejected',
+    'sandbox',
+    'sending',
+  ]);
   for (const text of Object.values(statuses)) {
     expect(text.replace('__count__', '9999').length).toBeLessThan(20);
   }
@@ -169,7 +181,7 @@ describe.each(OPERATION_NODES)('%s', (node) => {
   });
 });
 
-it('offers the engine\'s KSeF token permissions and names every token status', () => {
+it("offers the engine's KSeF token permissions and names every token status", () => {
   expect(editorArray(editorFile('ksef-token'), 'PERMISSIONS').sort()).toEqual([...KSEF_TOKEN_PERMISSIONS].sort());
   for (const language of LANGUAGES) {
     const statuses = lookup(catalogue(language, 'ksef-token'), 'ksef-token.status') as Record<string, string>;

@@ -162,7 +162,9 @@ describe('a source node with a checkpoint', () => {
     const out = messagesOf('out');
     const caught = messagesOf('caught');
     let crashes = 1;
-    replaceContextSet((real, key, value, name, callback) => (crashes-- > 0 ? callback(new Error('disk full')) : real.set(key, value, name, callback)));
+    replaceContextSet((real, key, value, name, callback) =>
+      crashes-- > 0 ? callback(new Error('disk full')) : real.set(key, value, name, callback),
+    );
 
     await run();
     expect(payloads(out)).toEqual([1, 2]);
@@ -245,6 +247,9 @@ describe('a source node with a checkpoint', () => {
 
     await run();
 
-    expect(statusesOf('src').at(-1)).toEqual(['green', 'fake-source.status.sent, fake-source.status.up-to-date fake-source.status.sandbox']);
+    expect(statusesOf('src').at(-1)).toEqual([
+      'green',
+      'fake-source.status.sent, fake-source.status.up-to-date fake-source.status.sandbox',
+    ]);
   });
 });

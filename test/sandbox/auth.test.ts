@@ -23,12 +23,21 @@ describe('sandbox authentication', () => {
   it('publishes one certificate per usage, identified by SHA-256 of the certificate and of its public key', async () => {
     const answer = await http.request('GET', '/security/public-key-certificates');
     expect(answer.status).toBe(200);
-    expect(answer.json.map((c: { usage: string[] }) => c.usage).flat().sort()).toEqual(['KsefTokenEncryption', 'SymmetricKeyEncryption']);
+    expect(
+      answer.json
+        .map((c: { usage: string[] }) => c.usage)
+        .flat()
+        .sort(),
+    ).toEqual(['KsefTokenEncryption', 'SymmetricKeyEncryption']);
     for (const entry of answer.json) {
       const der = Buffer.from(entry.certificate, 'base64');
       const certificate = new X509Certificate(der);
       expect(entry.certificateId).toBe(createHash('sha256').update(der).digest('base64'));
-      expect(entry.publicKeyId).toBe(createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64'));
+      expect(entry.publicKeyId).toBe(
+        createHash('sha256')
+          .update(certificate.publicKey.export({ type: 'spki', format: 'der' }))
+          .digest('base64'),
+      );
       expect(certificate.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
       expect(Date.parse(entry.validFrom)).toBeLessThanOrEqual(clock.now().getTime());
       expect(Date.parse(entry.validTo)).toBeGreaterThan(clock.now().getTime());
@@ -86,7 +95,11 @@ describe('sandbox authentication', () => {
     const afterRefresh = await http.request('GET', `/auth/${referenceNumber}`, { bearer: authenticationToken.token });
     expect(afterRefresh.json).toMatchObject({
       authenticationMethod: 'Token',
-      authenticationMethodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' }, isTokenRedeemed: true, lastTokenRefreshDate: expect.any(String), refreshTokenValidUntil: expect.any(String) });
+      authenticationMethodInfo: { category: 'Token', code: 'token.ksef', displayName: 'Token KSeF' },
+      isTokenRedeemed: true,
+      lastTokenRefreshDate: expect.any(String),
+      refreshTokenValidUntil: expect.any(String),
+    });
 
     // The access token is not a refresh token, and vice versa.
     expect((await http.request('POST', '/auth/token/refresh', { bearer: redeemed.json.accessToken.token })).status).toBe(401);
@@ -105,7 +118,10 @@ describe('sandbox authentication', () => {
       details: ['Nieprawidłowy token'],
     });
     const redeem = await http.request('POST', '/auth/token/redeem', { bearer: answer.json.authenticationToken.token });
-    expect(redeem.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21301, details: ['Status uwierzytelniania (450) nie pozwala na pobranie tokenów.'] });
+    expect(redeem.json.exception.exceptionDetailList[0]).toMatchObject({
+      exceptionCode: 21301,
+      details: ['Status uwierzytelniania (450) nie pozwala na pobranie tokenów.'],
+    });
   });
 
   it('fails with 450 naming the cause when the token cannot be decrypted or belongs to another context', async () => {
@@ -113,9 +129,9 @@ describe('sandbox authentication', () => {
     const undecryptable = await http.request('POST', '/auth/ksef-token', {
       body: { challenge, contextIdentifier: sandbox.contextIdentifier, encryptedToken: randomBytes(256).toString('base64') },
     });
-    expect((await http.authenticationResult(undecryptable.json.referenceNumber, undecryptable.json.authenticationToken.token)).details).toEqual([
-      'Nieprawidłowe szyfrowanie tokena',
-    ]);
+    expect(
+      (await http.authenticationResult(undecryptable.json.referenceNumber, undecryptable.json.authenticationToken.token)).details,
+    ).toEqual(['Nieprawidłowe szyfrowanie tokena']);
 
     const elsewhere = { type: 'Nip' as const, value: '5265877635' };
     const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, elsewhere);
@@ -127,7 +143,9 @@ describe('sandbox authentication', () => {
   });
 
   it('fails with "Nieprawidłowy czas tokena" when the encrypted timestamp is not the challenge time', async () => {
-    const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, { timestampMs: clock.now().getTime() - 1000 });
+    const { answer } = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, {
+      timestampMs: clock.now().getTime() - 1000,
+    });
     const status = await http.authenticationResult(answer.json.referenceNumber, answer.json.authenticationToken.token);
     expect(status.details).toEqual(['Nieprawidłowy czas tokena']);
   });
@@ -141,7 +159,13 @@ describe('sandbox authentication', () => {
       now: clock.now(),
       status: 'Revoked',
     });
-    const pending = sandbox.state.issueKsefToken({ ...revoked, authorIdentifier: revoked.authorIdentifier, permissions: ['InvoiceRead'], now: clock.now(), status: 'Pending' });
+    const pending = sandbox.state.issueKsefToken({
+      ...revoked,
+      authorIdentifier: revoked.authorIdentifier,
+      permissions: ['InvoiceRead'],
+      now: clock.now(),
+      status: 'Pending',
+    });
     for (const [token, detail] of [
       [revoked.secret, 'Token unieważniony'],
       [pending.secret, 'Token nieaktywny'],
@@ -157,7 +181,10 @@ describe('sandbox authentication', () => {
     expect(first.answer.status).toBe(202);
     const reused = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, { challenge: first.challenge });
     expect(reused.answer.status).toBe(400);
-    expect(reused.answer.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21111, exceptionDescription: 'Nieprawidłowe wyzwanie autoryzacyjne.' });
+    expect(reused.answer.json.exception.exceptionDetailList[0]).toMatchObject({
+      exceptionCode: 21111,
+      exceptionDescription: 'Nieprawidłowe wyzwanie autoryzacyjne.',
+    });
   });
 
   it('rejects a challenge older than 10 minutes with 21111', async () => {
@@ -191,7 +218,12 @@ describe('sandbox authentication', () => {
     const missing = await http.request('GET', '/rate-limits');
     expect(missing.status).toBe(401);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(missing.json).toMatchObject({ title: 'Unauthorized', status: 401, detail: 'Wymagane jest uwierzytelnienie.', instance: '/v2/rate-limits' });
+    expect(missing.json).toMatchObject({
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'Wymagane jest uwierzytelnienie.',
+      instance: '/v2/rate-limits',
+    });
 
     const forged = accessToken.slice(0, -4) + (accessToken.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     expect((await http.request('GET', '/rate-limits', { bearer: forged })).status).toBe(401);
@@ -208,10 +240,14 @@ describe('sandbox authentication', () => {
     try {
       const slowHttp = new KsefHttp(slow.baseUrl);
       const { answer } = await slowHttp.startTokenAuthentication(slow.ksefToken, slow.contextIdentifier);
-      const status = await slowHttp.request('GET', `/auth/${answer.json.referenceNumber}`, { bearer: answer.json.authenticationToken.token });
+      const status = await slowHttp.request('GET', `/auth/${answer.json.referenceNumber}`, {
+        bearer: answer.json.authenticationToken.token,
+      });
       expect(status.json.status).toEqual({ code: 100, description: 'Uwierzytelnianie w toku' });
       const early = await slowHttp.request('POST', '/auth/token/redeem', { bearer: answer.json.authenticationToken.token });
-      expect(early.json.exception.exceptionDetailList[0].details).toEqual(['Status uwierzytelniania (100) nie pozwala na pobranie tokenów.']);
+      expect(early.json.exception.exceptionDetailList[0].details).toEqual([
+        'Status uwierzytelniania (100) nie pozwala na pobranie tokenów.',
+      ]);
     } finally {
       await slow.close();
     }
@@ -219,20 +255,30 @@ describe('sandbox authentication', () => {
 
   it('lets the tokens of an authorization policy be used from an allowed address, in each of its three forms', async () => {
     clock.advance(60_000);
-    for (const allowedIps of [{ ip4Addresses: ['10.0.0.1', '127.0.0.1'] }, { ip4Ranges: ['127.0.0.0-127.0.0.5'] }, { ip4Masks: ['127.0.0.0/8'] }]) {
+    for (const allowedIps of [
+      { ip4Addresses: ['10.0.0.1', '127.0.0.1'] },
+      { ip4Ranges: ['127.0.0.0-127.0.0.5'] },
+      { ip4Masks: ['127.0.0.0/8'] },
+    ]) {
       const tokens = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps } });
       expect(JSON.parse(decodeJwt(tokens.accessToken).ipp)).toEqual({ OnClientIpChange: 'reject' });
       expect((await http.request('GET', '/rate-limits', { bearer: tokens.accessToken })).status).toBe(200);
       expect((await http.request('POST', '/auth/token/refresh', { bearer: tokens.refreshToken })).status).toBe(200);
     }
-    const unrestricted = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps: { ip4Addresses: [], ip4Masks: null } } });
+    const unrestricted = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, {
+      authorizationPolicy: { allowedIps: { ip4Addresses: [], ip4Masks: null } },
+    });
     expect(decodeJwt(unrestricted.accessToken).ipp).toBeUndefined();
     expect((await http.request('GET', '/rate-limits', { bearer: unrestricted.accessToken })).status).toBe(200);
   });
 
   it('refuses the access and refresh tokens from an address outside the policy with 403 ip-not-allowed', async () => {
     clock.advance(60_000);
-    for (const allowedIps of [{ ip4Addresses: ['10.0.0.1'] }, { ip4Ranges: ['127.0.0.2-127.0.0.9'] }, { ip4Masks: ['192.168.0.0/16', '127.0.0.0/32'] }]) {
+    for (const allowedIps of [
+      { ip4Addresses: ['10.0.0.1'] },
+      { ip4Ranges: ['127.0.0.2-127.0.0.9'] },
+      { ip4Masks: ['192.168.0.0/16', '127.0.0.0/32'] },
+    ]) {
       // The authentication token is not bound: status and redeem work from anywhere.
       const tokens = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier, { authorizationPolicy: { allowedIps } });
       const denied = await http.request('GET', '/rate-limits', { bearer: tokens.accessToken });
@@ -268,7 +314,10 @@ describe('sandbox authentication', () => {
     const backwards = await http.startTokenAuthentication(sandbox.ksefToken, sandbox.contextIdentifier, {
       authorizationPolicy: { allowedIps: { ip4Ranges: ['10.0.0.9-10.0.0.1'] } },
     });
-    expect(exceptionOf(backwards.answer)).toMatchObject({ exceptionCode: 21405, details: [expect.stringContaining('authorizationPolicy.allowedIps.ip4Ranges[0]')] });
+    expect(exceptionOf(backwards.answer)).toMatchObject({
+      exceptionCode: 21405,
+      details: [expect.stringContaining('authorizationPolicy.allowedIps.ip4Ranges[0]')],
+    });
   });
 
   it('serves only responses that match open-api.json', () => {

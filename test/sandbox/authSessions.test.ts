@@ -26,7 +26,10 @@ async function listSessions(accessToken: string): Promise<any[]> {
   const items = [];
   let continuationToken: string | undefined;
   do {
-    const answer = await http.request('GET', '/auth/sessions?pageSize=10', { bearer: accessToken, headers: continuationToken ? { 'x-continuation-token': continuationToken } : {} });
+    const answer = await http.request('GET', '/auth/sessions?pageSize=10', {
+      bearer: accessToken,
+      headers: continuationToken ? { 'x-continuation-token': continuationToken } : {},
+    });
     expect(answer.status).toBe(200);
     items.push(...answer.json.items);
     continuationToken = answer.json.continuationToken;
@@ -110,12 +113,20 @@ describe('sandbox authentication sessions', () => {
     const unknown = '20260101-AU-1234567000-ABCDEF0123-00';
     const answer = await http.request('DELETE', `/auth/sessions/${unknown}`, { bearer: caller.accessToken });
     expect(answer.status).toBe(400);
-    expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405, details: [`Aktywna sesja uwierzytelnienia o numerze referencyjnym ${unknown} nie została znaleziona.`] });
+    expect(exceptionOf(answer)).toMatchObject({
+      exceptionCode: 21405,
+      details: [`Aktywna sesja uwierzytelnienia o numerze referencyjnym ${unknown} nie została znaleziona.`],
+    });
   });
 
   it('serves only responses that match open-api.json', () => {
     expect(recorder.violations()).toEqual([]);
-    for (const operation of ['GET /auth/sessions 200', 'DELETE /auth/sessions/current 204', 'DELETE /auth/sessions/{referenceNumber} 204', 'DELETE /auth/sessions/{referenceNumber} 400']) {
+    for (const operation of [
+      'GET /auth/sessions 200',
+      'DELETE /auth/sessions/current 204',
+      'DELETE /auth/sessions/{referenceNumber} 204',
+      'DELETE /auth/sessions/{referenceNumber} 400',
+    ]) {
       expect(recorder.coverage()).toContain(operation);
     }
   });

@@ -3,7 +3,15 @@ import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { ContractRecorder } from '../support/contract';
 import { buildCsr, newKey, subjectFromEnrollmentData, type SubjectAttributes } from '../support/csr';
 import { KsefHttp, ManualClock, RELAXED_RATE_LIMITS, exceptionOf, pollUntil } from '../support/ksefHttp';
-import { decodeJwt, signerOf, testSigner, xadesAuthenticate, xadesAuthenticationStatus, type Signer, type XadesSession } from '../support/xadesAuth';
+import {
+  decodeJwt,
+  signerOf,
+  testSigner,
+  xadesAuthenticate,
+  xadesAuthenticationStatus,
+  type Signer,
+  type XadesSession,
+} from '../support/xadesAuth';
 import type { KeyObject } from 'node:crypto';
 
 const DAY = 24 * 3600_000;
@@ -28,7 +36,10 @@ afterAll(async () => {
 });
 
 function enroll(body: Record<string, unknown>, bearer = session.accessToken) {
-  return http.request('POST', '/certificates/enrollments', { bearer, body: { certificateName: 'Certyfikat testowy', certificateType: 'Authentication', ...body } });
+  return http.request('POST', '/certificates/enrollments', {
+    bearer,
+    body: { certificateName: 'Certyfikat testowy', certificateType: 'Authentication', ...body },
+  });
 }
 
 async function enrollmentResult(referenceNumber: string): Promise<any> {
@@ -45,13 +56,30 @@ async function issue(
   certificateName = `Certyfikat ${type}`,
   validFrom?: Date,
 ): Promise<{ serial: string; der: Buffer; key: KeyObject; enrollment: string }> {
-  const answer = await enroll({ certificateName, certificateType: type, csr: buildCsr(subject, { privateKey: key }).csr, ...(validFrom && { validFrom: validFrom.toISOString() }) });
+  const answer = await enroll({
+    certificateName,
+    certificateType: type,
+    csr: buildCsr(subject, { privateKey: key }).csr,
+    ...(validFrom && { validFrom: validFrom.toISOString() }),
+  });
   expect(answer.status).toBe(202);
   const result = await enrollmentResult(answer.json.referenceNumber);
   expect(result.status).toEqual({ code: 200, description: 'Wniosek obsłużony (certyfikat wygenerowany)' });
-  const retrieved = await http.request('POST', '/certificates/retrieve', { bearer: session.accessToken, body: { certificateSerialNumbers: [result.certificateSerialNumber] } });
-  expect(retrieved.json.certificates[0]).toMatchObject({ certificateName, certificateSerialNumber: result.certificateSerialNumber, certificateType: type });
-  return { serial: result.certificateSerialNumber, der: Buffer.from(retrieved.json.certificates[0].certificate, 'base64'), key, enrollment: answer.json.referenceNumber };
+  const retrieved = await http.request('POST', '/certificates/retrieve', {
+    bearer: session.accessToken,
+    body: { certificateSerialNumbers: [result.certificateSerialNumber] },
+  });
+  expect(retrieved.json.certificates[0]).toMatchObject({
+    certificateName,
+    certificateSerialNumber: result.certificateSerialNumber,
+    certificateType: type,
+  });
+  return {
+    serial: result.certificateSerialNumber,
+    der: Buffer.from(retrieved.json.certificates[0].certificate, 'base64'),
+    key,
+    enrollment: answer.json.referenceNumber,
+  };
 }
 
 describe('sandbox KSeF certificates', () => {
@@ -70,7 +98,10 @@ describe('sandbox KSeF certificates', () => {
   it('refuses enrollment data and enrollment after a KSeF-token authentication (25001, 25002)', async () => {
     const { accessToken } = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier);
     const data = await http.request('GET', '/certificates/enrollments/data', { bearer: accessToken });
-    expect(exceptionOf(data)).toMatchObject({ exceptionCode: 25001, exceptionDescription: 'Brak możliwości pobrania danych do CSR dla wykorzystanego sposobu uwierzytelnienia.' });
+    expect(exceptionOf(data)).toMatchObject({
+      exceptionCode: 25001,
+      exceptionDescription: 'Brak możliwości pobrania danych do CSR dla wykorzystanego sposobu uwierzytelnienia.',
+    });
     const enrollment = await enroll({ csr: buildCsr(subject).csr }, accessToken);
     expect(exceptionOf(enrollment).exceptionCode).toBe(25002);
     expect((await http.request('GET', '/certificates/limits', { bearer: accessToken })).json.canRequest).toBe(false);
@@ -102,11 +133,20 @@ describe('sandbox KSeF certificates', () => {
     const viaCertificate = await xadesAuthenticate(http, ksefSigner, sandbox.contextIdentifier);
     expect(decodeJwt(viaCertificate.accessToken)).toMatchObject({ aum: 'InternalCertificate', per: ['Owner'] });
     const status = await http.request('GET', `/auth/${viaCertificate.referenceNumber}`, { bearer: viaCertificate.authenticationToken });
-    expect(status.json.authenticationMethodInfo).toEqual({ category: 'XadesSignature', code: 'xades.internal-certificate', displayName: 'Certyfikat KSeF' });
+    expect(status.json.authenticationMethodInfo).toEqual({
+      category: 'XadesSignature',
+      code: 'xades.internal-certificate',
+      displayName: 'Certyfikat KSeF',
+    });
     // The sandbox trusts its own CA, so chain verification passes where a self-signed certificate fails.
-    expect((await xadesAuthenticationStatus(http, ksefSigner, sandbox.contextIdentifier, { query: '?verifyCertificateChain=true' })).code).toBe(200);
+    expect(
+      (await xadesAuthenticationStatus(http, ksefSigner, sandbox.contextIdentifier, { query: '?verifyCertificateChain=true' })).code,
+    ).toBe(200);
 
-    const listed = await http.request('POST', '/certificates/query', { bearer: session.accessToken, body: { certificateSerialNumber: serial } });
+    const listed = await http.request('POST', '/certificates/query', {
+      bearer: session.accessToken,
+      body: { certificateSerialNumber: serial },
+    });
     expect(listed.json).toEqual({
       certificates: [
         expect.objectContaining({
@@ -132,18 +172,29 @@ describe('sandbox KSeF certificates', () => {
     });
 
     const authentication = await issue('Authentication');
-    const revoked = await http.request('POST', `/certificates/${authentication.serial}/revoke`, { bearer: session.accessToken, body: { revocationReason: 'KeyCompromise' } });
+    const revoked = await http.request('POST', `/certificates/${authentication.serial}/revoke`, {
+      bearer: session.accessToken,
+      body: { revocationReason: 'KeyCompromise' },
+    });
     expect(revoked.status).toBe(204);
-    expect((await xadesAuthenticationStatus(http, signerOf(authentication.der, authentication.key), sandbox.contextIdentifier)).details).toEqual(['Certyfikat odwołany']);
+    expect(
+      (await xadesAuthenticationStatus(http, signerOf(authentication.der, authentication.key), sandbox.contextIdentifier)).details,
+    ).toEqual(['Certyfikat odwołany']);
 
     const again = await http.request('POST', `/certificates/${authentication.serial}/revoke`, { bearer: session.accessToken, body: {} });
     expect(exceptionOf(again)).toMatchObject({ exceptionCode: 25009 });
     const unknown = await http.request('POST', '/certificates/0123456789ABCDEF/revoke', { bearer: session.accessToken, body: {} });
-    expect(exceptionOf(unknown)).toMatchObject({ exceptionCode: 25008, exceptionDescription: 'Certyfikat o podanym numerze seryjnym nie istnieje.' });
+    expect(exceptionOf(unknown)).toMatchObject({
+      exceptionCode: 25008,
+      exceptionDescription: 'Certyfikat o podanym numerze seryjnym nie istnieje.',
+    });
 
     const revokedList = await http.request('POST', '/certificates/query', { bearer: session.accessToken, body: { status: 'Revoked' } });
     expect(revokedList.json.certificates.map((c: any) => c.certificateSerialNumber)).toEqual([authentication.serial]);
-    const offlineList = await http.request('POST', '/certificates/query?pageSize=10&pageOffset=0', { bearer: session.accessToken, body: { type: 'Offline' } });
+    const offlineList = await http.request('POST', '/certificates/query?pageSize=10&pageOffset=0', {
+      bearer: session.accessToken,
+      body: { type: 'Offline' },
+    });
     expect(offlineList.json.certificates.map((c: any) => c.certificateSerialNumber)).toEqual([offline.serial]);
   });
 
@@ -158,7 +209,10 @@ describe('sandbox KSeF certificates', () => {
   it('checks the CSR: subject (25003), signature (25004), key (25010), algorithm (25011)', async () => {
     const changed = subject.map(([oid, value]): [string, string] => (oid === '2.5.4.3' ? [oid, 'Ktoś Inny'] : [oid, value]));
     const mismatch = await enroll({ csr: buildCsr(changed).csr });
-    expect(exceptionOf(mismatch)).toMatchObject({ exceptionCode: 25003, exceptionDescription: 'Dane w CSR nie zgadzają się z danymi w użytym wektorze uwierzytelniającym.' });
+    expect(exceptionOf(mismatch)).toMatchObject({
+      exceptionCode: 25003,
+      exceptionDescription: 'Dane w CSR nie zgadzają się z danymi w użytym wektorze uwierzytelniającym.',
+    });
     expect(exceptionOf(mismatch).details![0]).toContain('Ktoś Inny');
     const extra = await enroll({ csr: buildCsr([...subject, ['2.5.4.10', 'Firma']]).csr });
     expect(exceptionOf(extra).exceptionCode).toBe(25003);
@@ -181,8 +235,12 @@ describe('sandbox KSeF certificates', () => {
       expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.' });
       return exceptionOf(answer).details;
     };
-    expect(detailsOf(await enroll({ certificateName: 'Cert!', csr: buildCsr(subject).csr }))).toEqual([expect.stringMatching(/^'certificateName' must match pattern /)]);
-    expect(detailsOf(await enroll({ certificateName: 'Cert', csr: buildCsr(subject).csr }))).toEqual(["'certificateName' must NOT have fewer than 5 characters."]);
+    expect(detailsOf(await enroll({ certificateName: 'Cert!', csr: buildCsr(subject).csr }))).toEqual([
+      expect.stringMatching(/^'certificateName' must match pattern /),
+    ]);
+    expect(detailsOf(await enroll({ certificateName: 'Cert', csr: buildCsr(subject).csr }))).toEqual([
+      "'certificateName' must NOT have fewer than 5 characters.",
+    ]);
     expect((await enroll({ certificateName: 'Pieczęć Łódź_2-ok', csr: buildCsr(subject).csr })).status).toBe(202);
 
     const query = (params: string) => http.request('POST', `/certificates/query${params}`, { bearer: session.accessToken, body: {} });
@@ -191,10 +249,15 @@ describe('sandbox KSeF certificates', () => {
     expect(detailsOf(await query('?pageOffset=-1'))).toEqual(["'pageOffset' must be >= 0."]);
     expect((await query('?pageSize=50&pageOffset=0')).status).toBe(200);
 
-    const retrieve = (certificateSerialNumbers: unknown) => http.request('POST', '/certificates/retrieve', { bearer: session.accessToken, body: { certificateSerialNumbers } });
-    expect(detailsOf(await retrieve(Array(11).fill('0321C82DA41B4362')))).toEqual(["'certificateSerialNumbers' must NOT have more than 10 items."]);
+    const retrieve = (certificateSerialNumbers: unknown) =>
+      http.request('POST', '/certificates/retrieve', { bearer: session.accessToken, body: { certificateSerialNumbers } });
+    expect(detailsOf(await retrieve(Array(11).fill('0321C82DA41B4362')))).toEqual([
+      "'certificateSerialNumbers' must NOT have more than 10 items.",
+    ]);
     expect(detailsOf(await retrieve([]))).toEqual(["'certificateSerialNumbers' must NOT have fewer than 1 items."]);
-    expect(detailsOf(await retrieve(['0321c82da41b4362']))).toEqual(['\'certificateSerialNumbers[0]\' must match pattern "^[0-9A-F]{16}$".']);
+    expect(detailsOf(await retrieve(['0321c82da41b4362']))).toEqual([
+      '\'certificateSerialNumbers[0]\' must match pattern "^[0-9A-F]{16}$".',
+    ]);
     expect((await retrieve(Array(10).fill('0321C82DA41B4362'))).status).toBe(200);
   });
 
@@ -214,7 +277,10 @@ describe('sandbox KSeF certificates', () => {
     const usedCertificates = limits.certificate.limit - limits.certificate.remaining;
     const usedEnrollments = limits.enrollment.limit - limits.enrollment.remaining;
     sandbox.state.certificateLimits.Nip = { maxEnrollments: 300, maxCertificates: usedCertificates };
-    expect((await http.request('GET', '/certificates/limits', { bearer: session.accessToken })).json).toMatchObject({ canRequest: false, certificate: { remaining: 0 } });
+    expect((await http.request('GET', '/certificates/limits', { bearer: session.accessToken })).json).toMatchObject({
+      canRequest: false,
+      certificate: { remaining: 0 },
+    });
     expect(exceptionOf(await enroll({ csr: buildCsr(subject).csr }))).toMatchObject({ exceptionCode: 25007 });
     sandbox.state.certificateLimits.Nip = { maxEnrollments: usedEnrollments, maxCertificates: 100 };
     expect(exceptionOf(await enroll({ csr: buildCsr(subject).csr }))).toMatchObject({ exceptionCode: 25006 });
@@ -224,10 +290,22 @@ describe('sandbox KSeF certificates', () => {
   it('keeps certificates to their subject: another subject neither sees nor retrieves them', async () => {
     const { serial } = await issue('Authentication');
     const otherContext = { type: 'Nip' as const, value: '5265877635' };
-    const other = await xadesAuthenticate(http, testSigner({ kind: 'seal', organizationName: 'Inna firma', nip: otherContext.value }, { clock }), otherContext);
-    expect((await http.request('POST', '/certificates/query', { bearer: other.accessToken, body: {} })).json).toEqual({ certificates: [], hasMore: false });
-    expect((await http.request('POST', '/certificates/retrieve', { bearer: other.accessToken, body: { certificateSerialNumbers: [serial] } })).json).toEqual({ certificates: [] });
-    const unknownEnrollment = await http.request('GET', '/certificates/enrollments/20260101-CE-1234567000-ABCDEF0123-00', { bearer: other.accessToken });
+    const other = await xadesAuthenticate(
+      http,
+      testSigner({ kind: 'seal', organizationName: 'Inna firma', nip: otherContext.value }, { clock }),
+      otherContext,
+    );
+    expect((await http.request('POST', '/certificates/query', { bearer: other.accessToken, body: {} })).json).toEqual({
+      certificates: [],
+      hasMore: false,
+    });
+    expect(
+      (await http.request('POST', '/certificates/retrieve', { bearer: other.accessToken, body: { certificateSerialNumbers: [serial] } }))
+        .json,
+    ).toEqual({ certificates: [] });
+    const unknownEnrollment = await http.request('GET', '/certificates/enrollments/20260101-CE-1234567000-ABCDEF0123-00', {
+      bearer: other.accessToken,
+    });
     expect(exceptionOf(unknownEnrollment)).toMatchObject({ exceptionCode: 25005 });
   });
 
@@ -236,13 +314,18 @@ describe('sandbox KSeF certificates', () => {
       clock.advance(1000);
       await issue('Offline', newKey('ec'), `Strona ${i}`);
     }
-    const all = (await http.request('POST', '/certificates/query?pageSize=50', { bearer: session.accessToken, body: {} })).json.certificates;
+    const all = (await http.request('POST', '/certificates/query?pageSize=50', { bearer: session.accessToken, body: {} })).json
+      .certificates;
     expect(all.length).toBeGreaterThan(10);
     expect(all.slice(0, 3).map((c: any) => c.name)).toEqual(['Strona 2', 'Strona 1', 'Strona 0']);
-    const second = (await http.request('POST', '/certificates/query?pageSize=10&pageOffset=1', { bearer: session.accessToken, body: {} })).json;
-    expect(second.certificates.map((c: any) => c.certificateSerialNumber)).toEqual(all.slice(10, 20).map((c: any) => c.certificateSerialNumber));
+    const second = (await http.request('POST', '/certificates/query?pageSize=10&pageOffset=1', { bearer: session.accessToken, body: {} }))
+      .json;
+    expect(second.certificates.map((c: any) => c.certificateSerialNumber)).toEqual(
+      all.slice(10, 20).map((c: any) => c.certificateSerialNumber),
+    );
     expect(second.hasMore).toBe(all.length > 20);
-    const named = (await http.request('POST', '/certificates/query', { bearer: session.accessToken, body: { name: 'strona 1' } })).json.certificates;
+    const named = (await http.request('POST', '/certificates/query', { bearer: session.accessToken, body: { name: 'strona 1' } })).json
+      .certificates;
     expect(named.map((c: any) => c.name)).toEqual(['Strona 1']);
   });
 
@@ -256,10 +339,17 @@ describe('sandbox KSeF certificates', () => {
   it('marks certificates past their validity as Expired, and they no longer authenticate; enrollment status is gone after 30 days', async () => {
     const { der, key, enrollment } = await issue('Authentication', newKey('ec'), 'Wygasający');
     clock.advance(731 * DAY);
-    const later = await xadesAuthenticate(http, testSigner({ kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: sandbox.contextIdentifier.value }, { clock }), sandbox.contextIdentifier);
-    const expired = (await http.request('POST', '/certificates/query', { bearer: later.accessToken, body: { name: 'Wygasający' } })).json.certificates;
+    const later = await xadesAuthenticate(
+      http,
+      testSigner({ kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: sandbox.contextIdentifier.value }, { clock }),
+      sandbox.contextIdentifier,
+    );
+    const expired = (await http.request('POST', '/certificates/query', { bearer: later.accessToken, body: { name: 'Wygasający' } })).json
+      .certificates;
     expect(expired.map((c: any) => c.status)).toEqual(['Expired']);
-    expect((await xadesAuthenticationStatus(http, signerOf(der, key), sandbox.contextIdentifier, { clock })).details).toEqual(['Nieważny certyfikat']);
+    expect((await xadesAuthenticationStatus(http, signerOf(der, key), sandbox.contextIdentifier, { clock })).details).toEqual([
+      'Nieważny certyfikat',
+    ]);
     const gone = await http.request('GET', `/certificates/enrollments/${enrollment}`, { bearer: later.accessToken });
     expect(gone.status).toBe(410);
     expect(gone.json).toMatchObject({ title: 'Gone', status: 410 });

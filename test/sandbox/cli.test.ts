@@ -6,7 +6,11 @@ describe('ksef-sandbox command', () => {
   it('prints exactly one JSON line with a working base URL, the context and its KSeF token', async () => {
     const lines: string[] = [];
     const warnings: string[] = [];
-    const sandbox = await runCli(['--nip', '5265877635', '--host', '127.0.0.1', '--port', '0'], (line) => lines.push(line), (line) => warnings.push(line));
+    const sandbox = await runCli(
+      ['--nip', '5265877635', '--host', '127.0.0.1', '--port', '0'],
+      (line) => lines.push(line),
+      (line) => warnings.push(line),
+    );
     try {
       expect(lines).toHaveLength(1);
       expect(sandbox.officialSchemas).toBe(true);

@@ -49,9 +49,19 @@ function rawRequest(requestLine: string, headers: Record<string, string> = {}): 
         parsed[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
       const body = rest.join('\r\n\r\n');
-      resolve({ status: Number(statusLine.split(' ')[1]), headers: parsed, body, json: body && /json/.test(parsed['content-type'] ?? '') ? JSON.parse(body) : undefined });
+      resolve({
+        status: Number(statusLine.split(' ')[1]),
+        headers: parsed,
+        body,
+        json: body && /json/.test(parsed['content-type'] ?? '') ? JSON.parse(body) : undefined,
+      });
     });
-    const lines = [requestLine, `Host: 127.0.0.1:${port}`, 'Connection: close', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+    const lines = [
+      requestLine,
+      `Host: 127.0.0.1:${port}`,
+      'Connection: close',
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ];
     socket.end(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
@@ -67,7 +77,12 @@ describe('request targets', () => {
     const problem = await rawRequest('GET /v2/sessions/%ZZ/invoices HTTP/1.1', { 'X-Error-Format': 'problem-details' });
     expect(problem.status).toBe(400);
     expect(problem.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(problem.json).toMatchObject({ title: 'Bad Request', status: 400, instance: '/v2/sessions/%ZZ/invoices', errors: [{ code: 21405 }] });
+    expect(problem.json).toMatchObject({
+      title: 'Bad Request',
+      status: 400,
+      instance: '/v2/sessions/%ZZ/invoices',
+      errors: [{ code: 21405 }],
+    });
   });
 
   it('serves an absolute-form request line by its path and answers one with an invalid authority with 400', async () => {
@@ -77,7 +92,10 @@ describe('request targets', () => {
 
     const invalid = await rawRequest('GET http://a:99999/v2/security/public-key-certificates HTTP/1.1');
     expect(invalid.status).toBe(400);
-    expect(exceptionOf(invalid)).toMatchObject({ exceptionCode: 21405, details: [expect.stringContaining('http://a:99999/v2/security/public-key-certificates')] });
+    expect(exceptionOf(invalid)).toMatchObject({
+      exceptionCode: 21405,
+      details: [expect.stringContaining('http://a:99999/v2/security/public-key-certificates')],
+    });
   });
 });
 

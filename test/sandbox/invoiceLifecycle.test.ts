@@ -111,7 +111,9 @@ describe('sandbox invoice lifecycle', () => {
     const [page] = session.upo.pages;
 
     const upos = {
-      'by KSeF number': await http.request('GET', `/sessions/${sent.session}/invoices/ksef/${invoice.ksefNumber}/upo`, { bearer: accessToken }),
+      'by KSeF number': await http.request('GET', `/sessions/${sent.session}/invoices/ksef/${invoice.ksefNumber}/upo`, {
+        bearer: accessToken,
+      }),
       'by invoice reference': await http.request('GET', `/sessions/${sent.session}/invoices/${sent.invoice}/upo`, { bearer: accessToken }),
       'invoice download link': await fetchText(invoice.upoDownloadUrl),
       'session UPO page': await http.request('GET', `/sessions/${sent.session}/upo/${page.referenceNumber}`, { bearer: accessToken }),

@@ -18,7 +18,11 @@ let accessToken: string;
 
 beforeAll(async () => {
   // One session open a second: a close right after an open must not count against it.
-  sandbox = await startSandbox({ processingDelayMs: 5, rateLimits: { onlineSession: { perSecond: 1, perMinute: 100, perHour: 1000 } }, onExchange: recorder.record });
+  sandbox = await startSandbox({
+    processingDelayMs: 5,
+    rateLimits: { onlineSession: { perSecond: 1, perMinute: 100, perHour: 1000 } },
+    onExchange: recorder.record,
+  });
   http = new KsefHttp(sandbox.baseUrl);
   ({ accessToken } = await http.authenticate(sandbox.ksefToken, sandbox.contextIdentifier));
 });
@@ -74,24 +78,54 @@ describe('sandbox limits', () => {
 
   it("changes the context's rate limits at run time with POST /testdata/rate-limits (or /production) and restores them with DELETE", async () => {
     const current = (await http.request('GET', '/rate-limits', { bearer: accessToken })).json;
-    const groups = ['onlineSession', 'batchSession', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceMetadata', 'invoiceExport', 'invoiceExportStatus', 'invoiceDownload', 'collectiveIdentifier', 'other'];
+    const groups = [
+      'onlineSession',
+      'batchSession',
+      'invoiceSend',
+      'invoiceStatus',
+      'sessionList',
+      'sessionInvoiceList',
+      'sessionMisc',
+      'invoiceMetadata',
+      'invoiceExport',
+      'invoiceExportStatus',
+      'invoiceDownload',
+      'collectiveIdentifier',
+      'other',
+    ];
     const rateLimits = Object.fromEntries(groups.map((group) => [group, current[group]]));
     rateLimits.sessionList = { perSecond: 1, perMinute: 1, perHour: 1 };
     expect((await http.request('POST', '/testdata/rate-limits', { bearer: accessToken, body: { rateLimits } })).status).toBe(200);
-    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.sessionList).toEqual({ perSecond: 1, perMinute: 1, perHour: 1 });
+    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.sessionList).toEqual({
+      perSecond: 1,
+      perMinute: 1,
+      perHour: 1,
+    });
     const listSessions = () => http.request('GET', '/sessions?sessionType=Online', { bearer: accessToken });
     expect((await listSessions()).status).toBe(200);
     expect((await listSessions()).status).toBe(429);
 
     expect((await http.request('DELETE', '/testdata/rate-limits', { bearer: accessToken })).status).toBe(200);
-    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.sessionList).toEqual({ perSecond: 5, perMinute: 10, perHour: 60 });
+    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.sessionList).toEqual({
+      perSecond: 5,
+      perMinute: 10,
+      perHour: 60,
+    });
     expect((await listSessions()).status).toBe(200);
 
     // This sandbox started with onlineSession at 1 a second; the production values replace that until DELETE.
     expect((await http.request('POST', '/testdata/rate-limits/production', { bearer: accessToken })).status).toBe(200);
-    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.onlineSession).toEqual({ perSecond: 10, perMinute: 30, perHour: 120 });
+    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.onlineSession).toEqual({
+      perSecond: 10,
+      perMinute: 30,
+      perHour: 120,
+    });
     await http.request('DELETE', '/testdata/rate-limits', { bearer: accessToken });
-    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.onlineSession).toEqual({ perSecond: 1, perMinute: 100, perHour: 1000 });
+    expect((await http.request('GET', '/rate-limits', { bearer: accessToken })).json.onlineSession).toEqual({
+      perSecond: 1,
+      perMinute: 100,
+      perHour: 1000,
+    });
   });
 
   it("changes the context's session limits at run time, by POST /testdata/limits/context/session or on the handle", async () => {
@@ -109,7 +143,9 @@ describe('sandbox limits', () => {
     expect(exceptionOf(refused).exceptionCode).toBe(21155);
 
     expect((await http.request('DELETE', '/testdata/limits/context/session', { bearer: accessToken })).status).toBe(200);
-    sandbox.state.limits.setContextLimits(sandbox.contextIdentifier, { onlineSession: { maxInvoiceSizeInMB: 0, maxInvoiceWithAttachmentSizeInMB: 0, maxInvoices: 10 } });
+    sandbox.state.limits.setContextLimits(sandbox.contextIdentifier, {
+      onlineSession: { maxInvoiceSizeInMB: 0, maxInvoiceWithAttachmentSizeInMB: 0, maxInvoices: 10 },
+    });
     const sent = await http.sendInvoice(accessToken, opened.referenceNumber, invoice());
     expect(sent.status).toBe(202);
     // Polled slower than invoiceResult does: the invoiceStatus group allows 30 a second and the first XSD check takes a while.

@@ -37,7 +37,10 @@ describe('sandbox without the spec folder', () => {
       for (const pageSize of ['-1', '0', '9', String(maximum + 1), 'abc', '10.5', '']) {
         const answer = await http.request('GET', `${path}${separator}pageSize=${pageSize}`, { bearer: accessToken });
         expect({ path, pageSize, status: answer.status }).toEqual({ path, pageSize, status: 400 });
-        expect(exceptionOf(answer)).toMatchObject({ exceptionCode: 21405, details: [`'pageSize' must be an integer from 10 to ${maximum}.`] });
+        expect(exceptionOf(answer)).toMatchObject({
+          exceptionCode: 21405,
+          details: [`'pageSize' must be an integer from 10 to ${maximum}.`],
+        });
       }
       for (const pageSize of ['10', String(maximum)]) {
         const answer = await http.request('GET', `${path}${separator}pageSize=${pageSize}`, { bearer: accessToken });

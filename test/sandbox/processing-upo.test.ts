@@ -87,7 +87,9 @@ describe('buildInvoiceUpo', () => {
     expect(buildInvoiceUpo({ ...session, schema: 'PEF(3)', document: documentFor('P/1', 0) })).toContain(
       '<NazwaStrukturyLogicznej>Schemat_PEF(3)_v2-1.xsd</NazwaStrukturyLogicznej>',
     );
-    expect(buildInvoiceUpo({ ...session, schema: 'FA_RR(1)', document: documentFor('R/1', 0) })).toContain('<KodFormularza>FA_RR (1)</KodFormularza>');
+    expect(buildInvoiceUpo({ ...session, schema: 'FA_RR(1)', document: documentFor('R/1', 0) })).toContain(
+      '<KodFormularza>FA_RR (1)</KodFormularza>',
+    );
   });
 });
 
@@ -121,7 +123,10 @@ describe('buildSessionUpo', () => {
   });
 
   it('fails XSD validation when a field breaks the schema, so the check above is meaningful', async () => {
-    const upo = buildSessionUpo({ ...session, documents }).replace('Ministerstwo Finansów<', 'Ministerstwo Finansów - środowisko testowe (TE)<');
+    const upo = buildSessionUpo({ ...session, documents }).replace(
+      'Ministerstwo Finansów<',
+      'Ministerstwo Finansów - środowisko testowe (TE)<',
+    );
     const errors = await xsd.validateUpo(upo);
     expect(errors.join('\n')).toMatch(/NazwaPodmiotuPrzyjmujacego/);
   });
@@ -140,7 +145,12 @@ describe('UPO and invoice agree', () => {
     const facts = readInvoiceFacts(xml);
     const upo = buildInvoiceUpo({
       ...session,
-      document: { ...documentFor('ignored', 0), invoiceNumber: facts.invoiceNumber!, issueDate: facts.issueDate!, invoiceHash: sha256Base64(xml) },
+      document: {
+        ...documentFor('ignored', 0),
+        invoiceNumber: facts.invoiceNumber!,
+        issueDate: facts.issueDate!,
+        invoiceHash: sha256Base64(xml),
+      },
     });
     expect(upo).toContain('<NumerFaktury>FV/2026/03/9</NumerFaktury>');
     expect(upo).toContain('<DataWystawieniaFaktury>2026-03-09</DataWystawieniaFaktury>');

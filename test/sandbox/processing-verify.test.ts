@@ -32,7 +32,12 @@ describe('verifyInvoice', () => {
     expect(result).toEqual({
       ok: true,
       schemaValidated: true,
-      facts: expect.objectContaining({ sellerNip: CONTEXT_NIP, invoiceNumber: 'FV/2026/03/15', issueDate: '2026-03-10', invoiceType: 'VAT' }),
+      facts: expect.objectContaining({
+        sellerNip: CONTEXT_NIP,
+        invoiceNumber: 'FV/2026/03/15',
+        issueDate: '2026-03-10',
+        invoiceType: 'VAT',
+      }),
     });
   });
 
@@ -66,7 +71,9 @@ describe('verifyInvoice', () => {
   it('rejects a KodFormularza that does not match the session form code with 430', async () => {
     const result = failure(await verify(invoice.replace('wersjaSchemy="1-0E"', 'wersjaSchemy="1-1E"')));
     expect(result.code).toBe(430);
-    expect(result.details).toMatch(/KodFormularza declares kodSystemowy="FA \(3\)" wersjaSchemy="1-1E" FA, but the session's form code is kodSystemowy="FA \(3\)" wersjaSchemy="1-0E" FA/);
+    expect(result.details).toMatch(
+      /KodFormularza declares kodSystemowy="FA \(3\)" wersjaSchemy="1-1E" FA, but the session's form code is kodSystemowy="FA \(3\)" wersjaSchemy="1-0E" FA/,
+    );
   });
 
   it('rejects an XSD-invalid invoice with 430 and the schema errors with line numbers', async () => {

@@ -62,8 +62,15 @@ describe('sandbox protocol conventions', () => {
     });
     expect(answer.status).toBe(400);
     expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(answer.json).toMatchObject({ title: 'Bad Request', status: 400, instance: '/v2/auth/ksef-token', detail: 'Żądanie jest nieprawidłowe.' });
-    expect(answer.json.errors).toEqual([{ code: 21405, description: 'Błąd walidacji danych wejściowych.', details: [expect.stringContaining("'challenge'")] }]);
+    expect(answer.json).toMatchObject({
+      title: 'Bad Request',
+      status: 400,
+      instance: '/v2/auth/ksef-token',
+      detail: 'Żądanie jest nieprawidłowe.',
+    });
+    expect(answer.json.errors).toEqual([
+      { code: 21405, description: 'Błąd walidacji danych wejściowych.', details: [expect.stringContaining("'challenge'")] },
+    ]);
     expect(answer.json.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
@@ -85,9 +92,11 @@ describe('sandbox protocol conventions', () => {
   });
 
   it('answers a request body over 20 MB with 413 and an empty body, announced by Content-Length or streamed', async () => {
-    const announced = await rawPost(`${sandbox.baseUrl}/sessions/online`, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024 + 1) }, [
-      Buffer.from('{'),
-    ]);
+    const announced = await rawPost(
+      `${sandbox.baseUrl}/sessions/online`,
+      { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024 + 1) },
+      [Buffer.from('{')],
+    );
     expect(announced).toEqual({ status: 413, body: '' });
 
     const megabyte = Buffer.alloc(1024 * 1024, 0x20);
@@ -104,7 +113,11 @@ describe('sandbox protocol conventions', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(limited.json).toEqual({
-      status: { code: 429, description: 'Too Many Requests', details: ['Przekroczono limit 2 żądań na sekundę. Spróbuj ponownie po 1 sekundzie.'] },
+      status: {
+        code: 429,
+        description: 'Too Many Requests',
+        details: ['Przekroczono limit 2 żądań na sekundę. Spróbuj ponownie po 1 sekundzie.'],
+      },
     });
 
     clock.advance(1000);
@@ -119,7 +132,10 @@ describe('sandbox protocol conventions', () => {
     await http.request('GET', '/sessions?sessionType=Online', { bearer: accessToken });
     clock.advance(20_000);
     await http.request('GET', '/sessions?sessionType=Online', { bearer: accessToken });
-    const limited = await http.request('GET', '/sessions?sessionType=Online', { bearer: accessToken, headers: { 'x-error-format': 'problem-details' } });
+    const limited = await http.request('GET', '/sessions?sessionType=Online', {
+      bearer: accessToken,
+      headers: { 'x-error-format': 'problem-details' },
+    });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('40');
     expect(limited.json).toMatchObject({
@@ -194,11 +210,17 @@ describe('sandbox without the spec folder', () => {
       const seal = testSigner({ kind: 'seal', organizationName: 'Demo sp. z o.o.', nip: bare.contextIdentifier.value });
       const { accessToken } = await xadesAuthenticate(bareHttp, seal, bare.contextIdentifier);
       const post = (path: string, body: unknown) => bareHttp.request('POST', path, { bearer: accessToken, body });
-      expect(detailsOf(await post('/tokens', { permissions: ['InvoiceRead'], description: 'abcd' }))).toEqual(["'description' must be 5 to 256 characters long."]);
+      expect(detailsOf(await post('/tokens', { permissions: ['InvoiceRead'], description: 'abcd' }))).toEqual([
+        "'description' must be 5 to 256 characters long.",
+      ]);
       expect(detailsOf(await post('/tokens', { permissions: ['Owner'], description: 'Nieznane uprawnienie' }))).toEqual([
         "'permissions[0]' must be one of: InvoiceRead, InvoiceWrite, CredentialsRead, CredentialsManage, SubunitManage, EnforcementOperations, Introspection.",
       ]);
-      const enrollment = await post('/certificates/enrollments', { certificateName: 'Cert!', certificateType: 'Authentication', csr: 'AAAA' });
+      const enrollment = await post('/certificates/enrollments', {
+        certificateName: 'Cert!',
+        certificateType: 'Authentication',
+        csr: 'AAAA',
+      });
       expect(detailsOf(enrollment)).toEqual([expect.stringMatching(/^'certificateName' must match pattern /)]);
       expect(detailsOf(await post('/certificates/query?pageSize=51', {}))).toEqual(["'pageSize' must be an integer from 10 to 50."]);
       expect(detailsOf(await post('/certificates/retrieve', { certificateSerialNumbers: Array(11).fill('0321C82DA41B4362') }))).toEqual([
@@ -215,11 +237,20 @@ describe('sandbox without the spec folder', () => {
       const bareHttp = new KsefHttp(bare.baseUrl);
       const missingContext = await bareHttp.request('POST', '/auth/ksef-token', { body: { challenge: 'x', encryptedToken: 'AAAA' } });
       expect(missingContext.json.exception.exceptionDetailList).toEqual([
-        { exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.', details: ["'contextIdentifier' must be a JSON object."] },
+        {
+          exceptionCode: 21405,
+          exceptionDescription: 'Błąd walidacji danych wejściowych.',
+          details: ["'contextIdentifier' must be a JSON object."],
+        },
       ]);
       const { accessToken: bareToken } = await bareHttp.authenticate(bare.ksefToken, bare.contextIdentifier);
       const session = await bareHttp.openOnlineSession(bareToken);
-      const noContent = await bareHttp.sendInvoice(bareToken, session.referenceNumber, { invoiceHash: 'x', invoiceSize: 1, encryptedInvoiceHash: 'y', encryptedInvoiceSize: 16 });
+      const noContent = await bareHttp.sendInvoice(bareToken, session.referenceNumber, {
+        invoiceHash: 'x',
+        invoiceSize: 1,
+        encryptedInvoiceHash: 'y',
+        encryptedInvoiceSize: 16,
+      });
       expect(noContent.json.exception.exceptionDetailList[0].details).toEqual(["'encryptedInvoiceContent' must not be empty."]);
       const sent = await bareHttp.sendInvoice(bareToken, session.referenceNumber, sendInvoiceBody(buildDemoInvoice(), session.key));
       const invoice = await bareHttp.invoiceResult(bareToken, session.referenceNumber, sent.json.referenceNumber);

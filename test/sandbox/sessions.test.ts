@@ -48,7 +48,9 @@ describe('sandbox online session', () => {
       expect(isValidKsefNumber(invoice.ksefNumber)).toBe(true);
       expect(invoice.ksefNumber.startsWith('1234563218-')).toBe(true);
       expect(Date.parse(invoice.acquisitionDate)).toBeGreaterThanOrEqual(Date.parse(invoice.invoicingDate));
-      expect(invoice.upoDownloadUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/storage/01/${session.referenceNumber.toLowerCase()}/invoice-upo/`));
+      expect(invoice.upoDownloadUrl).toMatch(
+        new RegExp(`^http://127\\.0\\.0\\.1:\\d+/storage/01/${session.referenceNumber.toLowerCase()}/invoice-upo/`),
+      );
     }
     expect(one.invoiceNumber).toBe('FV/SANDBOX/1');
     expect(duplicate.status).toEqual({
@@ -62,7 +64,9 @@ describe('sandbox online session', () => {
     expect(duplicate.ksefNumber).toBeUndefined();
 
     // The invoice UPO, by KSeF number, by invoice reference and by download link, always with its hash.
-    const byKsefNumber = await http.request('GET', `/sessions/${session.referenceNumber}/invoices/ksef/${one.ksefNumber}/upo`, { bearer: accessToken });
+    const byKsefNumber = await http.request('GET', `/sessions/${session.referenceNumber}/invoices/ksef/${one.ksefNumber}/upo`, {
+      bearer: accessToken,
+    });
     expect(byKsefNumber.status).toBe(200);
     expect(byKsefNumber.headers.get('content-type')).toBe('application/xml');
     expect(byKsefNumber.headers.get('x-ms-meta-hash')).toBe(sha256Base64(Buffer.from(byKsefNumber.text)));
@@ -101,7 +105,10 @@ describe('sandbox online session', () => {
     const closedAgain = await http.request('POST', `/sessions/online/${session.referenceNumber}/close`, { bearer: accessToken });
     expect(closedAgain.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21180 });
     const lateSend = await http.sendInvoice(accessToken, session.referenceNumber, sendInvoiceBody(buildDemoInvoice(), session.key));
-    expect(lateSend.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21180, details: [expect.stringMatching(/^Status sesji (170|200) uniemożliwia wysyłkę faktur\.$/)] });
+    expect(lateSend.json.exception.exceptionDetailList[0]).toMatchObject({
+      exceptionCode: 21180,
+      details: [expect.stringMatching(/^Status sesji (170|200) uniemożliwia wysyłkę faktur\.$/)],
+    });
 
     const finished = await http.sessionResult(accessToken, session.referenceNumber);
     expect(finished).toMatchObject({
@@ -114,7 +121,9 @@ describe('sandbox online session', () => {
     const [upoPage] = finished.upo.pages;
     expect(upoPage.referenceNumber).toMatch(/^\d{8}-EU-/);
     expect(upoPage.downloadUrl).toContain(`/storage/01/${session.referenceNumber.toLowerCase()}/session-upo/`);
-    const sessionUpo = await http.request('GET', `/sessions/${session.referenceNumber}/upo/${upoPage.referenceNumber}`, { bearer: accessToken });
+    const sessionUpo = await http.request('GET', `/sessions/${session.referenceNumber}/upo/${upoPage.referenceNumber}`, {
+      bearer: accessToken,
+    });
     expect(sessionUpo.status).toBe(200);
     expect(sessionUpo.headers.get('x-ms-meta-hash')).toBe(sha256Base64(Buffer.from(sessionUpo.text)));
     expect(sessionUpo.text).toContain(`<NumerReferencyjnySesji>${session.referenceNumber}</NumerReferencyjnySesji>`);
@@ -130,14 +139,28 @@ describe('sandbox online session', () => {
   it('checks the declared encrypted size (21402) and hash (21403) while receiving', async () => {
     const session = await http.openOnlineSession(accessToken);
     const body = sendInvoiceBody(buildDemoInvoice(), session.key);
-    const badSize = await http.sendInvoice(accessToken, session.referenceNumber, { ...body, encryptedInvoiceSize: (body.encryptedInvoiceSize as number) + 16 });
+    const badSize = await http.sendInvoice(accessToken, session.referenceNumber, {
+      ...body,
+      encryptedInvoiceSize: (body.encryptedInvoiceSize as number) + 16,
+    });
     expect(badSize.status).toBe(400);
     expect(badSize.json.exception.exceptionDetailList).toEqual([
-      { exceptionCode: 21402, exceptionDescription: 'Nieprawidłowy rozmiar pliku.', details: ['Długość treści nie zgadza się z rozmiarem pliku.'] },
+      {
+        exceptionCode: 21402,
+        exceptionDescription: 'Nieprawidłowy rozmiar pliku.',
+        details: ['Długość treści nie zgadza się z rozmiarem pliku.'],
+      },
     ]);
-    const badHash = await http.sendInvoice(accessToken, session.referenceNumber, { ...body, encryptedInvoiceHash: sha256Base64('something else') });
+    const badHash = await http.sendInvoice(accessToken, session.referenceNumber, {
+      ...body,
+      encryptedInvoiceHash: sha256Base64('something else'),
+    });
     expect(badHash.json.exception.exceptionDetailList).toEqual([
-      { exceptionCode: 21403, exceptionDescription: 'Nieprawidłowy skrót pliku.', details: ['Skrót treści nie zgadza się ze skrótem pliku.'] },
+      {
+        exceptionCode: 21403,
+        exceptionDescription: 'Nieprawidłowy skrót pliku.',
+        details: ['Skrót treści nie zgadza się ze skrótem pliku.'],
+      },
     ]);
     const unknownSession = await http.sendInvoice(accessToken, '20260101-SO-0000000000-0000000000-00', body);
     expect(unknownSession.json.exception.exceptionDetailList[0]).toMatchObject({ exceptionCode: 21173 });
@@ -203,7 +226,11 @@ describe('sandbox online session', () => {
       body: {
         formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' },
         // Encrypted for the wrong certificate, announced as the right one.
-        encryption: { encryptedSymmetricKey: encryptWithCertificate(certificate.certificate, key.key), initializationVector: key.iv.toString('base64'), publicKeyId: symmetric.publicKeyId },
+        encryption: {
+          encryptedSymmetricKey: encryptWithCertificate(certificate.certificate, key.key),
+          initializationVector: key.iv.toString('base64'),
+          publicKeyId: symmetric.publicKeyId,
+        },
       },
     });
     expect(answer.status).toBe(201);
@@ -214,17 +241,25 @@ describe('sandbox online session', () => {
   it('rejects an unknown form code and an unknown publicKeyId', async () => {
     const symmetric = await http.publicKey('SymmetricKeyEncryption');
     const key = newSymmetricKey();
-    const encryption = { encryptedSymmetricKey: encryptWithCertificate(symmetric.certificate, key.key), initializationVector: key.iv.toString('base64') };
+    const encryption = {
+      encryptedSymmetricKey: encryptWithCertificate(symmetric.certificate, key.key),
+      initializationVector: key.iv.toString('base64'),
+    };
     const unknownForm = await http.request('POST', '/sessions/online', {
       bearer: accessToken,
       headers: { 'x-error-format': 'problem-details' },
       body: { formCode: { systemCode: 'FA (9)', schemaVersion: '1-0E', value: 'FA' }, encryption },
     });
     expect(unknownForm.status).toBe(400);
-    expect(unknownForm.json.errors).toEqual([{ code: 21405, description: 'Błąd walidacji danych wejściowych.', details: ['Wskazany kod formularza nie jest wspierany.'] }]);
+    expect(unknownForm.json.errors).toEqual([
+      { code: 21405, description: 'Błąd walidacji danych wejściowych.', details: ['Wskazany kod formularza nie jest wspierany.'] },
+    ]);
     const unknownKey = await http.request('POST', '/sessions/online', {
       bearer: accessToken,
-      body: { formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' }, encryption: { ...encryption, publicKeyId: Buffer.alloc(32).toString('base64') } },
+      body: {
+        formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' },
+        encryption: { ...encryption, publicKeyId: Buffer.alloc(32).toString('base64') },
+      },
     });
     expect(unknownKey.json.exception.exceptionDetailList[0].exceptionCode).toBe(21470);
   });
@@ -233,7 +268,10 @@ describe('sandbox online session', () => {
     const session = await http.openOnlineSession(accessToken);
     const sent = [];
     for (let i = 0; i < 12; i++) {
-      sent.push((await http.sendInvoice(accessToken, session.referenceNumber, sendInvoiceBody(buildDemoInvoice(), session.key))).json.referenceNumber);
+      sent.push(
+        (await http.sendInvoice(accessToken, session.referenceNumber, sendInvoiceBody(buildDemoInvoice(), session.key))).json
+          .referenceNumber,
+      );
     }
     const firstPage = await http.request('GET', `/sessions/${session.referenceNumber}/invoices`, { bearer: accessToken });
     expect(firstPage.json.invoices).toHaveLength(10);
@@ -243,8 +281,13 @@ describe('sandbox online session', () => {
       headers: { 'x-continuation-token': firstPage.json.continuationToken },
     });
     expect(secondPage.json.continuationToken).toBeUndefined();
-    expect([...firstPage.json.invoices, ...secondPage.json.invoices].map((i: { referenceNumber: string }) => i.referenceNumber)).toEqual(sent);
-    const badToken = await http.request('GET', `/sessions/${session.referenceNumber}/invoices`, { bearer: accessToken, headers: { 'x-continuation-token': 'garbage' } });
+    expect([...firstPage.json.invoices, ...secondPage.json.invoices].map((i: { referenceNumber: string }) => i.referenceNumber)).toEqual(
+      sent,
+    );
+    const badToken = await http.request('GET', `/sessions/${session.referenceNumber}/invoices`, {
+      bearer: accessToken,
+      headers: { 'x-continuation-token': 'garbage' },
+    });
     expect(badToken.json.exception.exceptionDetailList[0].exceptionCode).toBe(21418);
 
     const listed = await http.request('GET', '/sessions?sessionType=Online&pageSize=100', { bearer: accessToken });
@@ -266,7 +309,10 @@ describe('sandbox online session', () => {
       title: 'Forbidden',
       status: 403,
       reasonCode: 'missing-permissions',
-      security: { requiredAnyOfPermissions: ['InvoiceWrite', 'PefInvoiceWrite', 'EnforcementOperations'], presentPermissions: ['InvoiceRead'] },
+      security: {
+        requiredAnyOfPermissions: ['InvoiceWrite', 'PefInvoiceWrite', 'EnforcementOperations'],
+        presentPermissions: ['InvoiceRead'],
+      },
     });
   });
 

@@ -23,14 +23,21 @@ afterAll(async () => {
   await sandbox.close();
 });
 
-async function generateToken(accessToken: string, permissions: string[], description = 'Wystawianie faktur'): Promise<{ referenceNumber: string; token: string }> {
+async function generateToken(
+  accessToken: string,
+  permissions: string[],
+  description = 'Wystawianie faktur',
+): Promise<{ referenceNumber: string; token: string }> {
   const answer = await http.request('POST', '/tokens', { bearer: accessToken, body: { permissions, description } });
   if (answer.status !== 202) throw new Error(`POST /tokens answered ${answer.status}: ${answer.text}`);
   return answer.json;
 }
 
 async function tokenStatus(accessToken: string, referenceNumber: string, until: (status: string) => boolean): Promise<any> {
-  return pollUntil(async () => (await http.request('GET', `/tokens/${referenceNumber}`, { bearer: accessToken })).json, (t) => until(t.status));
+  return pollUntil(
+    async () => (await http.request('GET', `/tokens/${referenceNumber}`, { bearer: accessToken })).json,
+    (t) => until(t.status),
+  );
 }
 
 describe('sandbox KSeF tokens', () => {
@@ -53,7 +60,9 @@ describe('sandbox KSeF tokens', () => {
 
     const viaToken = await http.authenticate(generated.token, companyContext);
     expect(decodeJwt(viaToken.accessToken)).toMatchObject({ aum: 'Token', per: ['InvoiceRead', 'InvoiceWrite'] });
-    expect((await http.request('GET', `/tokens/${generated.referenceNumber}`, { bearer: owner.accessToken })).json.lastUseDate).toEqual(expect.any(String));
+    expect((await http.request('GET', `/tokens/${generated.referenceNumber}`, { bearer: owner.accessToken })).json.lastUseDate).toEqual(
+      expect.any(String),
+    );
 
     const revoked = await http.request('DELETE', `/tokens/${generated.referenceNumber}`, { bearer: owner.accessToken });
     expect(revoked.status).toBe(204);
@@ -84,7 +93,10 @@ describe('sandbox KSeF tokens', () => {
       now: clock.now(),
     });
     const { accessToken } = await http.authenticate(unsigned.secret, companyContext);
-    const answer = await http.request('POST', '/tokens', { bearer: accessToken, body: { permissions: ['InvoiceRead'], description: 'Odczyt faktur' } });
+    const answer = await http.request('POST', '/tokens', {
+      bearer: accessToken,
+      body: { permissions: ['InvoiceRead'], description: 'Odczyt faktur' },
+    });
     expect(answer.status).toBe(403);
     expect(answer.json).toMatchObject({ reasonCode: 'auth-method-not-allowed', security: { authenticationMethodCategory: 'Token' } });
   });
@@ -93,20 +105,36 @@ describe('sandbox KSeF tokens', () => {
     const person = testSigner({ kind: 'person', givenName: 'Ewa', surname: 'Zielińska', pesel: PESEL }, { clock });
     sandbox.state.grantPermissions(companyContext, { type: 'Pesel', value: PESEL }, ['InvoiceRead']);
     const reader = await xadesAuthenticate(http, person, companyContext);
-    const tooMuch = await http.request('POST', '/tokens', { bearer: reader.accessToken, body: { permissions: ['InvoiceRead', 'InvoiceWrite'], description: 'Za dużo uprawnień' } });
+    const tooMuch = await http.request('POST', '/tokens', {
+      bearer: reader.accessToken,
+      body: { permissions: ['InvoiceRead', 'InvoiceWrite'], description: 'Za dużo uprawnień' },
+    });
     expect(tooMuch.status).toBe(400);
     expect(exceptionOf(tooMuch)).toEqual({
       exceptionCode: 26001,
       exceptionDescription: 'Nie można nadać tokenowi uprawnień których nie posiadasz.',
       details: ['Brakujące uprawnienia: InvoiceWrite.'],
     });
-    expect((await http.request('POST', '/tokens', { bearer: reader.accessToken, body: { permissions: ['InvoiceRead'], description: 'Tylko odczyt' } })).status).toBe(202);
+    expect(
+      (
+        await http.request('POST', '/tokens', {
+          bearer: reader.accessToken,
+          body: { permissions: ['InvoiceRead'], description: 'Tylko odczyt' },
+        })
+      ).status,
+    ).toBe(202);
 
     const vatUe = { type: 'NipVatUe' as const, value: `${COMPANY_NIP}-ATU12345678` };
     sandbox.state.grantPermissions(vatUe, { type: 'Nip', value: COMPANY_NIP }, ['InvoiceRead']);
     const euSession = await xadesAuthenticate(http, seal, vatUe);
-    const wrongContext = await http.request('POST', '/tokens', { bearer: euSession.accessToken, body: { permissions: ['InvoiceRead'], description: 'Kontekst VAT UE' } });
-    expect(exceptionOf(wrongContext)).toMatchObject({ exceptionCode: 26002, exceptionDescription: 'Nie można wygenerować tokena dla obecnego typu kontekstu.' });
+    const wrongContext = await http.request('POST', '/tokens', {
+      bearer: euSession.accessToken,
+      body: { permissions: ['InvoiceRead'], description: 'Kontekst VAT UE' },
+    });
+    expect(exceptionOf(wrongContext)).toMatchObject({
+      exceptionCode: 26002,
+      exceptionDescription: 'Nie można wygenerować tokena dla obecnego typu kontekstu.',
+    });
 
     const internal = { type: 'InternalId' as const, value: `${COMPANY_NIP}-12345` };
     const internalSession = await xadesAuthenticate(http, seal, internal);
@@ -119,14 +147,28 @@ describe('sandbox KSeF tokens', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ permissions: ['InvoiceRead'], description: 'abcd' }, "'description' must NOT have fewer than 5 characters."],
       [{ permissions: ['InvoiceRead'], description: 'x'.repeat(257) }, "'description' must NOT have more than 256 characters."],
-      [{ permissions: ['InvoiceRead', 'Owner'], description: 'Nieznane uprawnienie' }, "'permissions[1]' must be equal to one of the allowed values."],
+      [
+        { permissions: ['InvoiceRead', 'Owner'], description: 'Nieznane uprawnienie' },
+        "'permissions[1]' must be equal to one of the allowed values.",
+      ],
     ];
     for (const [body, detail] of cases) {
       const answer = await http.request('POST', '/tokens', { bearer: owner.accessToken, body });
       expect(answer.status).toBe(400);
-      expect(exceptionOf(answer)).toEqual({ exceptionCode: 21405, exceptionDescription: 'Błąd walidacji danych wejściowych.', details: [detail] });
+      expect(exceptionOf(answer)).toEqual({
+        exceptionCode: 21405,
+        exceptionDescription: 'Błąd walidacji danych wejściowych.',
+        details: [detail],
+      });
     }
-    expect((await http.request('POST', '/tokens', { bearer: owner.accessToken, body: { permissions: ['InvoiceRead'], description: 'x'.repeat(256) } })).status).toBe(202);
+    expect(
+      (
+        await http.request('POST', '/tokens', {
+          bearer: owner.accessToken,
+          body: { permissions: ['InvoiceRead'], description: 'x'.repeat(256) },
+        })
+      ).status,
+    ).toBe(202);
   });
 
   it('lists tokens newest first with filters and continuation-token paging', async () => {
@@ -136,7 +178,15 @@ describe('sandbox KSeF tokens', () => {
     const references: string[] = [];
     for (let i = 0; i < 12; i++) {
       clock.advance(1000);
-      references.push((await generateToken(accessToken, i % 2 === 0 ? ['InvoiceRead'] : ['InvoiceWrite'], `Token numer ${i} ${i % 3 === 0 ? 'ERP' : 'biuro'}`)).referenceNumber);
+      references.push(
+        (
+          await generateToken(
+            accessToken,
+            i % 2 === 0 ? ['InvoiceRead'] : ['InvoiceWrite'],
+            `Token numer ${i} ${i % 3 === 0 ? 'ERP' : 'biuro'}`,
+          )
+        ).referenceNumber,
+      );
     }
     await tokenStatus(accessToken, references[11], (s) => s === 'Active');
     await http.request('DELETE', `/tokens/${references[0]}`, { bearer: accessToken });
@@ -145,15 +195,25 @@ describe('sandbox KSeF tokens', () => {
     expect(first.status).toBe(200);
     expect(first.json.tokens.map((t: any) => t.referenceNumber)).toEqual(references.slice(2).reverse());
     expect(first.json.continuationToken).toEqual(expect.any(String));
-    const second = await http.request('GET', '/tokens?pageSize=10', { bearer: accessToken, headers: { 'x-continuation-token': first.json.continuationToken } });
+    const second = await http.request('GET', '/tokens?pageSize=10', {
+      bearer: accessToken,
+      headers: { 'x-continuation-token': first.json.continuationToken },
+    });
     expect(second.json.tokens.map((t: any) => t.referenceNumber)).toEqual(references.slice(0, 2).reverse());
     expect(second.json.continuationToken).toBeUndefined();
 
     const erp = await http.request('GET', '/tokens?description=erp', { bearer: accessToken });
-    expect(erp.json.tokens.map((t: any) => t.description)).toEqual(['Token numer 9 ERP', 'Token numer 6 ERP', 'Token numer 3 ERP', 'Token numer 0 ERP']);
+    expect(erp.json.tokens.map((t: any) => t.description)).toEqual([
+      'Token numer 9 ERP',
+      'Token numer 6 ERP',
+      'Token numer 3 ERP',
+      'Token numer 0 ERP',
+    ]);
     const revoking = await http.request('GET', '/tokens?status=Revoking&status=Revoked', { bearer: accessToken });
     expect(revoking.json.tokens.map((t: any) => t.referenceNumber)).toEqual([references[0]]);
-    const byAuthor = await http.request('GET', `/tokens?authorIdentifier=776281&authorIdentifierType=Nip&pageSize=100`, { bearer: accessToken });
+    const byAuthor = await http.request('GET', `/tokens?authorIdentifier=776281&authorIdentifierType=Nip&pageSize=100`, {
+      bearer: accessToken,
+    });
     expect(byAuthor.json.tokens).toHaveLength(12);
     const noPesel = await http.request('GET', `/tokens?authorIdentifier=776281&authorIdentifierType=Pesel`, { bearer: accessToken });
     expect(noPesel.json.tokens).toEqual([]);
@@ -180,13 +240,23 @@ describe('sandbox KSeF tokens', () => {
 
     const foreign = await http.request('DELETE', `/tokens/${readerToken.referenceNumber}`, { bearer: reader.accessToken });
     expect(foreign.status).toBe(400);
-    expect(exceptionOf(foreign)).toMatchObject({ exceptionCode: 21405, details: [`Token o numerze referencyjnym ${readerToken.referenceNumber} nie został znaleziony.`] });
+    expect(exceptionOf(foreign)).toMatchObject({
+      exceptionCode: 21405,
+      details: [`Token o numerze referencyjnym ${readerToken.referenceNumber} nie został znaleziony.`],
+    });
     expect((await http.request('GET', `/tokens/${readerToken.referenceNumber}`, { bearer: owner.accessToken })).json.status).toBe('Active');
   });
 
   it('serves only responses that match open-api.json', () => {
     expect(recorder.violations()).toEqual([]);
-    for (const operation of ['POST /tokens 202', 'POST /tokens 400', 'POST /tokens 403', 'GET /tokens 200', 'GET /tokens/{referenceNumber} 200', 'DELETE /tokens/{referenceNumber} 204']) {
+    for (const operation of [
+      'POST /tokens 202',
+      'POST /tokens 400',
+      'POST /tokens 403',
+      'GET /tokens 200',
+      'GET /tokens/{referenceNumber} 200',
+      'DELETE /tokens/{referenceNumber} 204',
+    ]) {
       expect(recorder.coverage()).toContain(operation);
     }
   });

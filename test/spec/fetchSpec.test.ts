@@ -85,7 +85,10 @@ const fetchTwoFiles = (log?: (line: string) => void): Promise<string> => fetchSp
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => f.split(path.sep).join('/')).sort();
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .map((f) => f.split(path.sep).join('/'))
+    .sort();
 }
 
 describe('fetchSpecFolder', () => {
@@ -100,7 +103,11 @@ describe('fetchSpecFolder', () => {
       `/CIRFMF/ksef-client-csharp/${COMMIT}/KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml`,
       `/CIRFMF/ksef-docs/${COMMIT}/faktury/schemy/FA/schemat_FA%283%29_v1-0E.xsd`,
     ]);
-    expect(log).toEqual([expect.stringContaining(`Fetching 2 official KSeF files (CIRFMF/ksef-docs, CIRFMF/ksef-client-csharp, pinned commits) into ${folder}`)]);
+    expect(log).toEqual([
+      expect.stringContaining(
+        `Fetching 2 official KSeF files (CIRFMF/ksef-docs, CIRFMF/ksef-client-csharp, pinned commits) into ${folder}`,
+      ),
+    ]);
 
     log.length = 0;
     server.requests.length = 0;
@@ -113,18 +120,24 @@ describe('fetchSpecFolder', () => {
     server.answerWith((res, text) => res.end(text.replace('xsd:schema', 'xsd:schemaX')));
     const failure = fetchTwoFiles();
     await expect(failure).rejects.toThrow(
-      new RegExp(`ksef-docs/faktury/schemy/FA/schemat_FA\\(3\\)_v1-0E\\.xsd downloaded from ${baseUrl}/\\S+ has SHA-256 [0-9a-f]{64}, not the pinned ${XSD.sha256}`),
+      new RegExp(
+        `ksef-docs/faktury/schemy/FA/schemat_FA\\(3\\)_v1-0E\\.xsd downloaded from ${baseUrl}/\\S+ has SHA-256 [0-9a-f]{64}, not the pinned ${XSD.sha256}`,
+      ),
     );
     await expect(failure).rejects.toThrow(`${SPEC_DIR_ENV}=/path/to/ksef-spec`);
     await expect(failure).rejects.toThrow(`  ksef-docs/  the files of CIRFMF/ksef-docs at commit ${COMMIT}, e.g. ${XSD.path}`);
-    await expect(failure).rejects.toThrow(`  ksef-client-csharp/  the files of CIRFMF/ksef-client-csharp at commit ${COMMIT}, e.g. ${TEMPLATE.path}`);
+    await expect(failure).rejects.toThrow(
+      `  ksef-client-csharp/  the files of CIRFMF/ksef-client-csharp at commit ${COMMIT}, e.g. ${TEMPLATE.path}`,
+    );
     expect(filesUnder(cacheRoot)).toEqual([]);
   });
 
   it('without a network says so and names the folder to provide', async () => {
     await server.close();
     const failure = fetchTwoFiles();
-    await expect(failure).rejects.toThrow(/^Cannot fetch the official KSeF files into .+: ksef-docs\/\S+ could not be downloaded from http:\/\/127\.0\.0\.1:\d+\/\S+ \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)\.\n/);
+    await expect(failure).rejects.toThrow(
+      /^Cannot fetch the official KSeF files into .+: ksef-docs\/\S+ could not be downloaded from http:\/\/127\.0\.0\.1:\d+\/\S+ \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)\.\n/,
+    );
     await expect(failure).rejects.toThrow(`Provide the spec folder yourself: ${SPEC_DIR_ENV}=/path/to/ksef-spec`);
     expect(filesUnder(cacheRoot)).toEqual([]);
   });
@@ -225,14 +238,24 @@ describe('the pinned official files', () => {
 
   it('cover the schemas and the spec the code reads', () => {
     const pinned = new Set(PINNED_SPEC_FILES.map((f) => f.path));
-    const read = [...Object.values(INVOICE_SCHEMAS).map((s) => `ksef-docs/${s.xsdPath}`), `ksef-docs/${UPO_XSD_PATH}`, `ksef-docs/${AUTH_TOKEN_XSD_PATH}`, 'ksef-api/open-api.json'];
+    const read = [
+      ...Object.values(INVOICE_SCHEMAS).map((s) => `ksef-docs/${s.xsdPath}`),
+      `ksef-docs/${UPO_XSD_PATH}`,
+      `ksef-docs/${AUTH_TOKEN_XSD_PATH}`,
+      'ksef-api/open-api.json',
+    ];
     expect(read.filter((file) => !pinned.has(file))).toEqual([]);
   });
 
   it('cover every official sample invoice the tests read', () => {
     const templates = 'ksef-client-csharp/KSeF.Client.Tests.Core/Templates';
     const pinned = PINNED_SPEC_FILES.filter((f) => path.posix.dirname(f.path) === templates).map((f) => path.posix.basename(f.path));
-    expect(fs.readdirSync(path.join(specDir, templates)).filter((f) => f.endsWith('.xml')).sort()).toEqual(pinned.sort());
+    expect(
+      fs
+        .readdirSync(path.join(specDir, templates))
+        .filter((f) => f.endsWith('.xml'))
+        .sort(),
+    ).toEqual(pinned.sort());
   });
 
   it('have their pinned SHA-256 in the spec folder the tests use', () => {
@@ -250,7 +273,11 @@ describe('ksef-sandbox --fetch-spec', () => {
   it('starts with the official schemas from the spec folder it finds, fetching nothing', async () => {
     const lines: string[] = [];
     const warnings: string[] = [];
-    const sandbox = await runCli(['--fetch-spec', '--host', '127.0.0.1', '--port', '0'], (line) => lines.push(line), (line) => warnings.push(line));
+    const sandbox = await runCli(
+      ['--fetch-spec', '--host', '127.0.0.1', '--port', '0'],
+      (line) => lines.push(line),
+      (line) => warnings.push(line),
+    );
     try {
       expect(sandbox.officialSchemas).toBe(true);
       expect(lines).toHaveLength(1);

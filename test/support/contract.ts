@@ -26,7 +26,8 @@ export class ContractRecorder {
   /** Every contract violation of the recorded exchanges; empty when all responses match the spec. */
   violations(): string[] {
     const specDir = findSpecFolder();
-    if (!specDir) throw new Error('Contract tests need the KSeF spec folder: set KSEF_SPEC_DIR to the folder containing ksef-docs/ and ksef-api/.');
+    if (!specDir)
+      throw new Error('Contract tests need the KSeF spec folder: set KSEF_SPEC_DIR to the folder containing ksef-docs/ and ksef-api/.');
     const spec = OpenApiSpec.load(specDir);
     return this.exchanges.flatMap((exchange) => contractViolations(spec, exchange));
   }
@@ -50,9 +51,13 @@ export function contractViolations(spec: OpenApiSpec, exchange: SandboxExchange)
   if (!problems) return [`${label}: status ${exchange.status} is not declared for ${exchange.operation}`];
   const violations = problems.map((p) => `${label}: ${p.field} ${p.message}`);
   for (const header of spec.responseHeaders(method, template, exchange.status)) {
-    if (REQUIRED_HEADERS.includes(header) && exchange.responseHeaders[header] === undefined) violations.push(`${label}: header ${header} missing`);
+    if (REQUIRED_HEADERS.includes(header) && exchange.responseHeaders[header] === undefined)
+      violations.push(`${label}: header ${header} missing`);
   }
-  if (exchange.responseHeaders['x-ms-meta-hash'] !== undefined && exchange.responseHeaders['x-ms-meta-hash'] !== sha256Base64(exchange.responseBody)) {
+  if (
+    exchange.responseHeaders['x-ms-meta-hash'] !== undefined &&
+    exchange.responseHeaders['x-ms-meta-hash'] !== sha256Base64(exchange.responseBody)
+  ) {
     violations.push(`${label}: x-ms-meta-hash is not the SHA-256 of the body`);
   }
   return violations;

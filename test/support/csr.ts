@@ -2,7 +2,14 @@
 import { constants, sign, type KeyObject } from 'node:crypto';
 import { explicit, integer, nullValue, oid, sequence, toDer, type Asn1 } from '../../shared/protocol/x509/asn1';
 import { SUBJECT_OIDS } from '../../shared/protocol/x509/x509';
-import { certificationRequestInfo, distinguishedName, generatePrivateKey, subjectPublicKeyInfo, signedEnvelope, type NameAttributes } from '../../shared/protocol/x509/x509Writer';
+import {
+  certificationRequestInfo,
+  distinguishedName,
+  generatePrivateKey,
+  subjectPublicKeyInfo,
+  signedEnvelope,
+  type NameAttributes,
+} from '../../shared/protocol/x509/x509Writer';
 
 /** The order the official clients write the enrollment data in. */
 const FIELD_OIDS: [field: string, oid: string][] = [
@@ -46,7 +53,10 @@ export function buildCsr(subject: SubjectAttributes, options: CsrOptions = {}): 
   const ecOids = { sha256: '1.2.840.10045.4.3.2', sha1: '1.2.840.10045.4.1', md5: '1.2.840.10045.4.3.2' };
   const sha256 = (): Asn1 => sequence([oid('2.16.840.1.101.3.4.2.1'), nullValue()]);
   const pssAlgorithm = (): Asn1 =>
-    sequence([oid('1.2.840.113549.1.1.10'), sequence([explicit(0, sha256()), explicit(1, sequence([oid('1.2.840.113549.1.1.8'), sha256()])), explicit(2, integer(32))])]);
+    sequence([
+      oid('1.2.840.113549.1.1.10'),
+      sequence([explicit(0, sha256()), explicit(1, sequence([oid('1.2.840.113549.1.1.8'), sha256()])), explicit(2, integer(32))]),
+    ]);
   const algorithm = isEc ? sequence([oid(ecOids[hash])]) : options.pss ? pssAlgorithm() : sequence([oid(rsaOids[hash]), nullValue()]);
   const signingKey = isEc
     ? { key: privateKey, dsaEncoding: 'der' as const }

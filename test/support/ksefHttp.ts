@@ -53,7 +53,12 @@ export class KsefHttp {
     const response = await fetch(url, { method, headers, body });
     const text = await response.text();
     const contentType = response.headers.get('content-type') ?? '';
-    return { status: response.status, headers: response.headers, text, json: /json/.test(contentType) && text ? JSON.parse(text) : undefined };
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      json: /json/.test(contentType) && text ? JSON.parse(text) : undefined,
+    };
   }
 
   async publicKey(usage: PublicKeyUsage): Promise<PublicKeyCertificate> {
@@ -86,7 +91,10 @@ export class KsefHttp {
   }
 
   /** Polls `GET /auth/{ref}` until the status is final; returns that status. */
-  async authenticationResult(referenceNumber: string, authenticationToken: string): Promise<{ code: number; description: string; details?: string[] }> {
+  async authenticationResult(
+    referenceNumber: string,
+    authenticationToken: string,
+  ): Promise<{ code: number; description: string; details?: string[] }> {
     return pollUntil(
       async () => (await this.request('GET', `/auth/${referenceNumber}`, { bearer: authenticationToken })).json.status,
       (status) => status.code !== 100,
@@ -107,7 +115,10 @@ export class KsefHttp {
     return { accessToken: redeemed.json.accessToken.token, refreshToken: redeemed.json.refreshToken.token, referenceNumber };
   }
 
-  async openOnlineSession(accessToken: string, key: SymmetricKey = newSymmetricKey()): Promise<{ referenceNumber: string; key: SymmetricKey; answer: HttpAnswer }> {
+  async openOnlineSession(
+    accessToken: string,
+    key: SymmetricKey = newSymmetricKey(),
+  ): Promise<{ referenceNumber: string; key: SymmetricKey; answer: HttpAnswer }> {
     const certificate = await this.publicKey('SymmetricKeyEncryption');
     const answer = await this.request('POST', '/sessions/online', {
       bearer: accessToken,
@@ -130,7 +141,8 @@ export class KsefHttp {
   /** Polls an invoice's status until processing is over. */
   async invoiceResult(accessToken: string, sessionReferenceNumber: string, invoiceReferenceNumber: string): Promise<any> {
     return pollUntil(
-      async () => (await this.request('GET', `/sessions/${sessionReferenceNumber}/invoices/${invoiceReferenceNumber}`, { bearer: accessToken })).json,
+      async () =>
+        (await this.request('GET', `/sessions/${sessionReferenceNumber}/invoices/${invoiceReferenceNumber}`, { bearer: accessToken })).json,
       (invoice) => invoice.status.code !== 100 && invoice.status.code !== 150,
     );
   }
@@ -190,8 +202,17 @@ export class ManualClock {
  * not about rate limiting (the defaults are KSeF's production limits, which such polling would exceed).
  */
 export const RELAXED_RATE_LIMITS = Object.fromEntries(
-  (['onlineSession', 'onlineSessionClose', 'invoiceSend', 'invoiceStatus', 'sessionList', 'sessionInvoiceList', 'sessionMisc', 'invoiceDownload', 'other'] as const).map((group) => [
-    group,
-    { perSecond: 10_000, perMinute: 100_000, perHour: 1_000_000 },
-  ]),
+  (
+    [
+      'onlineSession',
+      'onlineSessionClose',
+      'invoiceSend',
+      'invoiceStatus',
+      'sessionList',
+      'sessionInvoiceList',
+      'sessionMisc',
+      'invoiceDownload',
+      'other',
+    ] as const
+  ).map((group) => [group, { perSecond: 10_000, perMinute: 100_000, perHour: 1_000_000 }]),
 );

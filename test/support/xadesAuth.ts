@@ -16,7 +16,10 @@ export interface Signer {
 }
 
 /** A self-signed certificate shaped like the official clients' test certificates. */
-export function testSigner(subject: TestCertificateSubject, options: { keyType?: 'rsa' | 'ec'; validityDays?: number; clock?: Clock } = {}): Signer {
+export function testSigner(
+  subject: TestCertificateSubject,
+  options: { keyType?: 'rsa' | 'ec'; validityDays?: number; clock?: Clock } = {},
+): Signer {
   const generated = generateTestCertificate({ subject, pkcs12Password: 'test-only', ...options, keyType: options.keyType ?? 'ec' });
   return { privateKey: createPrivateKey(generated.privateKeyPem), certificate: parseCertificate(generated.certificatePem) };
 }
@@ -54,12 +57,21 @@ export async function startXadesAuthentication(
     ...(options.authorizationPolicy && { authorizationPolicy: options.authorizationPolicy }),
   };
   const signed = signAuthTokenRequest(request, signer, { clock: options.clock });
-  const answer = await postXml(http, `/auth/xades-signature${options.query ?? ''}`, options.alter ? options.alter(signed) : signed, options.contentType);
+  const answer = await postXml(
+    http,
+    `/auth/xades-signature${options.query ?? ''}`,
+    options.alter ? options.alter(signed) : signed,
+    options.contentType,
+  );
   return { answer, challenge };
 }
 
 export async function postXml(http: KsefHttp, path: string, xml: string, contentType = 'application/xml'): Promise<HttpAnswer> {
-  const response = await fetch(`${http.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/json' }, body: xml });
+  const response = await fetch(`${http.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType, accept: 'application/json' },
+    body: xml,
+  });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';
   return { status: response.status, headers: response.headers, text, json: /json/.test(type) && text ? JSON.parse(text) : undefined };
@@ -73,14 +85,24 @@ export interface XadesSession {
 }
 
 /** The whole XAdES flow up to redeemed tokens; fails the test unless authentication ends with 200. */
-export async function xadesAuthenticate(http: KsefHttp, signer: Signer, contextIdentifier: ContextIdentifier, options: XadesStartOptions = {}): Promise<XadesSession> {
+export async function xadesAuthenticate(
+  http: KsefHttp,
+  signer: Signer,
+  contextIdentifier: ContextIdentifier,
+  options: XadesStartOptions = {},
+): Promise<XadesSession> {
   const { answer } = await startXadesAuthentication(http, signer, contextIdentifier, options);
   if (answer.status !== 202) throw new Error(`POST /auth/xades-signature answered ${answer.status}: ${answer.text}`);
   const { referenceNumber, authenticationToken } = answer.json;
   const status = await http.authenticationResult(referenceNumber, authenticationToken.token);
   if (status.code !== 200) throw new Error(`authentication ended with ${JSON.stringify(status)}`);
   const redeemed = await http.request('POST', '/auth/token/redeem', { bearer: authenticationToken.token });
-  return { referenceNumber, authenticationToken: authenticationToken.token, accessToken: redeemed.json.accessToken.token, refreshToken: redeemed.json.refreshToken.token };
+  return {
+    referenceNumber,
+    authenticationToken: authenticationToken.token,
+    accessToken: redeemed.json.accessToken.token,
+    refreshToken: redeemed.json.refreshToken.token,
+  };
 }
 
 /** Starts a XAdES authentication and waits for its final status (for failures that surface asynchronously). */

@@ -22,11 +22,16 @@ describe('buildAuthTokenRequestXml', () => {
 
   it('round-trips every context type, both subject types, the policy and schema 2.1', () => {
     const requests: AuthTokenRequest[] = [
-      authRequest({ contextIdentifier: { type: 'InternalId', value: '5265877635-12345' }, subjectIdentifierType: 'certificateFingerprint' }),
+      authRequest({
+        contextIdentifier: { type: 'InternalId', value: '5265877635-12345' },
+        subjectIdentifierType: 'certificateFingerprint',
+      }),
       authRequest({ contextIdentifier: { type: 'NipVatUe', value: '5265877635-DE123456789' } }),
       authRequest({
         contextIdentifier: { type: 'PeppolId', value: 'PPL123456' },
-        authorizationPolicy: { allowedIps: { ip4Addresses: ['192.168.0.1'], ip4Ranges: ['10.0.0.1-10.0.0.9'], ip4Masks: ['0.0.0.0/0', '192.168.1.0/24'] } },
+        authorizationPolicy: {
+          allowedIps: { ip4Addresses: ['192.168.0.1'], ip4Ranges: ['10.0.0.1-10.0.0.9'], ip4Masks: ['0.0.0.0/0', '192.168.1.0/24'] },
+        },
       }),
     ];
     for (const request of requests) {
@@ -46,11 +51,23 @@ describe('buildAuthTokenRequestXml', () => {
     ['NipVatUe', { contextIdentifier: { type: 'NipVatUe', value: '5265877635-XX123' } }, 'authTokenRequest.contextIdentifier.value'],
     ['subject identifier type', { subjectIdentifierType: 'pesel' }, 'authTokenRequest.subjectIdentifierType'],
     ['missing allowedIps', { authorizationPolicy: {} }, 'authTokenRequest.authorizationPolicy.allowedIps'],
-    ['IPv4 address octet', policy({ ip4Addresses: ['192.168.0.1', '256.1.1.1'] }), 'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses[1]'],
-    ['IPv4 address leading zero', policy({ ip4Addresses: ['192.168.01.1'] }), 'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses[0]'],
+    [
+      'IPv4 address octet',
+      policy({ ip4Addresses: ['192.168.0.1', '256.1.1.1'] }),
+      'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses[1]',
+    ],
+    [
+      'IPv4 address leading zero',
+      policy({ ip4Addresses: ['192.168.01.1'] }),
+      'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses[0]',
+    ],
     ['reversed range', policy({ ip4Ranges: ['10.0.0.9-10.0.0.1'] }), 'authTokenRequest.authorizationPolicy.allowedIps.ip4Ranges[0]'],
     ['mask prefix', policy({ ip4Masks: ['10.0.0.0/33'] }), 'authTokenRequest.authorizationPolicy.allowedIps.ip4Masks[0]'],
-    ['too many addresses', policy({ ip4Addresses: Array.from({ length: 11 }, (_, i) => `10.0.0.${i}`) }), 'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses'],
+    [
+      'too many addresses',
+      policy({ ip4Addresses: Array.from({ length: 11 }, (_, i) => `10.0.0.${i}`) }),
+      'authTokenRequest.authorizationPolicy.allowedIps.ip4Addresses',
+    ],
   ])('rejects a bad %s, naming the field', (_what, override, field) => {
     let caught: unknown;
     try {
@@ -66,9 +83,21 @@ describe('buildAuthTokenRequestXml', () => {
 
 describe('readAuthTokenRequest', () => {
   it.each([
-    ['elements out of order', (xml: string) => xml.replace(/(<Challenge>.*<\/Challenge>)([\s\S]*)(<SubjectIdentifierType>)/, '$2$1$3'), /in this order/],
-    ['two context identifiers', (xml: string) => xml.replace('</ContextIdentifier>', '<Nip>5265877635</Nip></ContextIdentifier>'), /exactly one of/],
-    ['a foreign element', (xml: string) => xml.replace('</AuthTokenRequest>', '<x:Extra xmlns:x="urn:x"/></AuthTokenRequest>'), /x:Extra is not allowed/],
+    [
+      'elements out of order',
+      (xml: string) => xml.replace(/(<Challenge>.*<\/Challenge>)([\s\S]*)(<SubjectIdentifierType>)/, '$2$1$3'),
+      /in this order/,
+    ],
+    [
+      'two context identifiers',
+      (xml: string) => xml.replace('</ContextIdentifier>', '<Nip>5265877635</Nip></ContextIdentifier>'),
+      /exactly one of/,
+    ],
+    [
+      'a foreign element',
+      (xml: string) => xml.replace('</AuthTokenRequest>', '<x:Extra xmlns:x="urn:x"/></AuthTokenRequest>'),
+      /x:Extra is not allowed/,
+    ],
   ])('rejects %s', (_what, change, message) => {
     const xml = change(buildAuthTokenRequestXml(authRequest()));
     expect(() => readAuthTokenRequest(parseXml(xml).documentElement!)).toThrow(message);

@@ -63,7 +63,9 @@ describe('canonicalize(element subset)', () => {
   });
 
   it('exclusive C14N renders only visibly used namespaces (plus the InclusiveNamespaces list)', () => {
-    expect(canonicalize(other, { method: 'exc-c14n' }).toString()).toBe('<n:Other xmlns:n="urn:n" c="3" n:a="1"><Inner xmlns="urn:inner"></Inner></n:Other>');
+    expect(canonicalize(other, { method: 'exc-c14n' }).toString()).toBe(
+      '<n:Other xmlns:n="urn:n" c="3" n:a="1"><Inner xmlns="urn:inner"></Inner></n:Other>',
+    );
     expect(canonicalize(other, { method: 'exc-c14n', inclusivePrefixes: ['r'] }).toString()).toBe(
       '<n:Other xmlns:n="urn:n" xmlns:r="urn:r" c="3" n:a="1"><Inner xmlns="urn:inner"></Inner></n:Other>',
     );
@@ -71,6 +73,8 @@ describe('canonicalize(element subset)', () => {
 
   it('leaves excluded subtrees out', () => {
     const inner = document.getElementsByTagNameNS('urn:inner', 'Inner')[0];
-    expect(canonicalize(other, { method: 'exc-c14n', excluded: new Set([inner]) }).toString()).toBe('<n:Other xmlns:n="urn:n" c="3" n:a="1"></n:Other>');
+    expect(canonicalize(other, { method: 'exc-c14n', excluded: new Set([inner]) }).toString()).toBe(
+      '<n:Other xmlns:n="urn:n" c="3" n:a="1"></n:Other>',
+    );
   });
 });

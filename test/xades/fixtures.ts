@@ -10,7 +10,12 @@ export const CHALLENGE = '20250604-CR-461EA5B000-537A6BA15D-D7';
 export const OTHER_CHALLENGE = '20250604-CR-461EA5B000-537A6BA15D-E8';
 
 export function authRequest(overrides: Partial<AuthTokenRequest> = {}): AuthTokenRequest {
-  return { challenge: CHALLENGE, contextIdentifier: { type: 'Nip', value: DEMO_NIP }, subjectIdentifierType: 'certificateSubject', ...overrides };
+  return {
+    challenge: CHALLENGE,
+    contextIdentifier: { type: 'Nip', value: DEMO_NIP },
+    subjectIdentifierType: 'certificateSubject',
+    ...overrides,
+  };
 }
 
 export interface TempDir {
@@ -37,6 +42,7 @@ export interface ToolResult {
 
 export function run(command: string, args: string[]): ToolResult {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.error) throw new Error(`${command} could not run (${result.error.message}); install it: apt-get install -y xmlsec1 libxml2-utils openssl`);
+  if (result.error)
+    throw new Error(`${command} could not run (${result.error.message}); install it: apt-get install -y xmlsec1 libxml2-utils openssl`);
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }

@@ -2,7 +2,13 @@
 import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import { KsefInputError } from '../../shared/http/errors';
-import { KeyMaterialError, loadKeyMaterial, type KeyMaterialProblem, type KeyMaterialSource, type LoadKeyMaterialOptions } from '../../shared/protocol/x509/keyMaterial';
+import {
+  KeyMaterialError,
+  loadKeyMaterial,
+  type KeyMaterialProblem,
+  type KeyMaterialSource,
+  type LoadKeyMaterialOptions,
+} from '../../shared/protocol/x509/keyMaterial';
 import { generateTestCertificate, type TestCertificate } from '../../shared/protocol/x509/testCertificates';
 import { DEMO_NIP, run, tempDir, type TempDir } from './fixtures';
 import { expectNoPemSecret } from '../support/secrets';
@@ -17,12 +23,24 @@ let ec: TestCertificate;
 
 beforeAll(() => {
   dir = tempDir();
-  rsa = generateTestCertificate({ subject: { kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: DEMO_NIP }, pkcs12Password: ASCII_PASSWORD });
-  ec = generateTestCertificate({ subject: { kind: 'seal', organizationName: 'Firma', nip: DEMO_NIP }, keyType: 'ec', pkcs12Password: ASCII_PASSWORD });
+  rsa = generateTestCertificate({
+    subject: { kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: DEMO_NIP },
+    pkcs12Password: ASCII_PASSWORD,
+  });
+  ec = generateTestCertificate({
+    subject: { kind: 'seal', organizationName: 'Firma', nip: DEMO_NIP },
+    keyType: 'ec',
+    pkcs12Password: ASCII_PASSWORD,
+  });
 });
 afterAll(() => dir.remove());
 
-function expectProblem(source: KeyMaterialSource, problem: KeyMaterialProblem, field: string, options: LoadKeyMaterialOptions = {}): KeyMaterialError {
+function expectProblem(
+  source: KeyMaterialSource,
+  problem: KeyMaterialProblem,
+  field: string,
+  options: LoadKeyMaterialOptions = {},
+): KeyMaterialError {
   let caught: unknown;
   try {
     loadKeyMaterial(source, options);
@@ -34,7 +52,8 @@ function expectProblem(source: KeyMaterialSource, problem: KeyMaterialProblem, f
   const error = caught as KeyMaterialError;
   expect({ problem: error.problem, field: error.field }).toEqual({ problem, field });
   const everything = `${error.message} ${JSON.stringify(error)} ${String(error.stack)}`;
-  for (const secret of [NON_ASCII_PASSWORD, ASCII_PASSWORD, 'pem-passphrase', 'wrong-passphrase', 'wrong password']) expect(everything).not.toContain(secret);
+  for (const secret of [NON_ASCII_PASSWORD, ASCII_PASSWORD, 'pem-passphrase', 'wrong-passphrase', 'wrong password'])
+    expect(everything).not.toContain(secret);
   for (const key of [rsa.privateKeyPem, ec.privateKeyPem]) expectNoPemSecret(everything, key);
   return error;
 }
@@ -51,12 +70,31 @@ describe('loading', () => {
   });
 
   it('reads a PKCS#12 protected by a non-ASCII password (ours, and one exported by openssl)', () => {
-    const certificate = generateTestCertificate({ subject: { kind: 'seal', organizationName: 'Firma', nip: DEMO_NIP }, keyType: 'ec', pkcs12Password: NON_ASCII_PASSWORD });
-    expect(loadKeyMaterial({ pkcs12: certificate.pkcs12, password: NON_ASCII_PASSWORD }).certificate.fingerprintSha256).toBe(certificate.fingerprintSha256);
+    const certificate = generateTestCertificate({
+      subject: { kind: 'seal', organizationName: 'Firma', nip: DEMO_NIP },
+      keyType: 'ec',
+      pkcs12Password: NON_ASCII_PASSWORD,
+    });
+    expect(loadKeyMaterial({ pkcs12: certificate.pkcs12, password: NON_ASCII_PASSWORD }).certificate.fingerprintSha256).toBe(
+      certificate.fingerprintSha256,
+    );
     const out = dir.file('non-ascii.p12', '');
-    const exported = run('openssl', ['pkcs12', '-export', '-passout', `pass:${NON_ASCII_PASSWORD}`, '-out', out, '-inkey', dir.file('k.pem', certificate.privateKeyPem), '-in', dir.file('c.pem', certificate.certificatePem)]);
+    const exported = run('openssl', [
+      'pkcs12',
+      '-export',
+      '-passout',
+      `pass:${NON_ASCII_PASSWORD}`,
+      '-out',
+      out,
+      '-inkey',
+      dir.file('k.pem', certificate.privateKeyPem),
+      '-in',
+      dir.file('c.pem', certificate.certificatePem),
+    ]);
     expect(exported.status).toBe(0);
-    expect(loadKeyMaterial({ pkcs12: fs.readFileSync(out), password: NON_ASCII_PASSWORD }).certificate.fingerprintSha256).toBe(certificate.fingerprintSha256);
+    expect(loadKeyMaterial({ pkcs12: fs.readFileSync(out), password: NON_ASCII_PASSWORD }).certificate.fingerprintSha256).toBe(
+      certificate.fingerprintSha256,
+    );
     expectProblem({ pkcs12: certificate.pkcs12, password: 'Zazolc gesla jazn' }, 'wrong-password', 'credentials.password');
   });
 
@@ -67,8 +105,17 @@ describe('loading', () => {
     for (const certificate of [rsa, ec]) {
       const out = dir.file('exported.p12', '');
       const result = run('openssl', [
-        'pkcs12', '-export', ...flags, '-passout', `pass:${ASCII_PASSWORD}`, '-out', out,
-        '-inkey', dir.file('key.pem', certificate.privateKeyPem), '-in', dir.file('cert.pem', certificate.certificatePem),
+        'pkcs12',
+        '-export',
+        ...flags,
+        '-passout',
+        `pass:${ASCII_PASSWORD}`,
+        '-out',
+        out,
+        '-inkey',
+        dir.file('key.pem', certificate.privateKeyPem),
+        '-in',
+        dir.file('cert.pem', certificate.certificatePem),
       ]);
       expect(result.status).toBe(0);
       const loaded = loadKeyMaterial({ pkcs12: fs.readFileSync(out), password: ASCII_PASSWORD });
@@ -82,7 +129,11 @@ describe('loading', () => {
     const legacyEncrypted = key.export({ format: 'pem', type: 'pkcs1', cipher: 'aes-256-cbc', passphrase: 'pem-passphrase' });
     expect(legacyEncrypted).toContain('Proc-Type: 4,ENCRYPTED');
     const chain = ec.certificatePem + rsa.certificatePem;
-    for (const [privateKeyPem, passphrase] of [[rsa.privateKeyPem, undefined], [encryptedPkcs8, 'pem-passphrase'], [legacyEncrypted, 'pem-passphrase']] as const) {
+    for (const [privateKeyPem, passphrase] of [
+      [rsa.privateKeyPem, undefined],
+      [encryptedPkcs8, 'pem-passphrase'],
+      [legacyEncrypted, 'pem-passphrase'],
+    ] as const) {
       const loaded = loadKeyMaterial({ certificatePem: chain, privateKeyPem, passphrase });
       expect(loaded.certificate.fingerprintSha256).toBe(rsa.fingerprintSha256);
       expect(loaded.certificate.keyBits).toBe(2048);
@@ -96,8 +147,17 @@ describe('errors before anything is sent', () => {
   });
 
   it('wrong or missing PEM passphrase', () => {
-    const encrypted = createPrivateKey(ec.privateKeyPem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pem-passphrase' });
-    expectProblem({ certificatePem: ec.certificatePem, privateKeyPem: encrypted, passphrase: 'wrong-passphrase' }, 'wrong-password', 'credentials.passphrase');
+    const encrypted = createPrivateKey(ec.privateKeyPem).export({
+      format: 'pem',
+      type: 'pkcs8',
+      cipher: 'aes-256-cbc',
+      passphrase: 'pem-passphrase',
+    });
+    expectProblem(
+      { certificatePem: ec.certificatePem, privateKeyPem: encrypted, passphrase: 'wrong-passphrase' },
+      'wrong-password',
+      'credentials.passphrase',
+    );
     expectProblem({ certificatePem: ec.certificatePem, privateKeyPem: encrypted }, 'missing-password', 'credentials.passphrase');
   });
 
@@ -110,14 +170,26 @@ describe('errors before anything is sent', () => {
 
   it('a key that does not belong to the certificate', () => {
     expectProblem({ certificatePem: rsa.certificatePem, privateKeyPem: ec.privateKeyPem }, 'key-mismatch', 'credentials.certificatePem');
-    const otherRsa = generateTestCertificate({ subject: { kind: 'seal', organizationName: 'X', nip: DEMO_NIP }, pkcs12Password: ASCII_PASSWORD });
-    expectProblem({ certificatePem: rsa.certificatePem, privateKeyPem: otherRsa.privateKeyPem }, 'key-mismatch', 'credentials.certificatePem', { field: 'credentials' });
+    const otherRsa = generateTestCertificate({
+      subject: { kind: 'seal', organizationName: 'X', nip: DEMO_NIP },
+      pkcs12Password: ASCII_PASSWORD,
+    });
+    expectProblem(
+      { certificatePem: rsa.certificatePem, privateKeyPem: otherRsa.privateKeyPem },
+      'key-mismatch',
+      'credentials.certificatePem',
+      { field: 'credentials' },
+    );
   });
 
   it('an RSA key under 2048 bits, and curves KSeF does not accept', () => {
     const weak = makeOpenSslCertificate(['-newkey', 'rsa:1024']);
     expect(expectProblem(weak, 'weak-key', 'credentials.privateKeyPem').message).toMatch(/1024 bits.*at least 2048/);
-    expectProblem(makeOpenSslCertificate(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1']), 'unsupported-key', 'credentials.privateKeyPem');
+    expectProblem(
+      makeOpenSslCertificate(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1']),
+      'unsupported-key',
+      'credentials.privateKeyPem',
+    );
     expectProblem(makeOpenSslCertificate(['-newkey', 'ed25519']), 'unsupported-key', 'credentials.privateKeyPem');
   });
 
@@ -128,14 +200,29 @@ describe('errors before anything is sent', () => {
   });
 
   it('uses the caller-chosen field prefix', () => {
-    expectProblem({ pkcs12: rsa.pkcs12, password: 'wrong password' }, 'wrong-password', 'node.credentials.password', { field: 'node.credentials' });
+    expectProblem({ pkcs12: rsa.pkcs12, password: 'wrong password' }, 'wrong-password', 'node.credentials.password', {
+      field: 'node.credentials',
+    });
   });
 });
 
 function makeOpenSslCertificate(keyArgs: string[]): KeyMaterialSource {
   const keyFile = dir.file('generated.key', '');
   const certFile = dir.file('generated.pem', '');
-  const result = run('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', '/CN=Test/C=PL', '-days', '2', '-keyout', keyFile, '-out', certFile]);
+  const result = run('openssl', [
+    'req',
+    '-x509',
+    ...keyArgs,
+    '-nodes',
+    '-subj',
+    '/CN=Test/C=PL',
+    '-days',
+    '2',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ]);
   expect(result.status).toBe(0);
   return { certificatePem: fs.readFileSync(certFile), privateKeyPem: fs.readFileSync(keyFile) };
 }

@@ -28,7 +28,12 @@ interface Case {
 
 const fromPkcs12 = (certificate: TestCertificate): KeyMaterial => loadKeyMaterial({ pkcs12: certificate.pkcs12, password: PASSWORD });
 const fromEncryptedPem = (certificate: TestCertificate): KeyMaterial => {
-  const encryptedKey = createPrivateKey(certificate.privateKeyPem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pem secret' });
+  const encryptedKey = createPrivateKey(certificate.privateKeyPem).export({
+    format: 'pem',
+    type: 'pkcs8',
+    cipher: 'aes-256-cbc',
+    passphrase: 'pem secret',
+  });
   return loadKeyMaterial({ certificatePem: certificate.certificatePem, privateKeyPem: encryptedKey, passphrase: 'pem secret' });
 };
 
@@ -37,14 +42,28 @@ const cases: Case[] = [
     name: 'RSA person certificate (TINPL NIP) from PKCS#12',
     options: { subject: { kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: DEMO_NIP }, keyType: 'rsa' },
     load: fromPkcs12,
-    expectedIdentity: { kind: 'person', nip: DEMO_NIP, givenName: 'Jan', surname: 'Kowalski', serialNumber: `TINPL-${DEMO_NIP}`, commonName: 'Jan Kowalski', countryName: 'PL' },
+    expectedIdentity: {
+      kind: 'person',
+      nip: DEMO_NIP,
+      givenName: 'Jan',
+      surname: 'Kowalski',
+      serialNumber: `TINPL-${DEMO_NIP}`,
+      commonName: 'Jan Kowalski',
+      countryName: 'PL',
+    },
     signatureMethod: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
   },
   {
     name: 'EC P-256 seal certificate (VATPL NIP) from PKCS#12',
     options: { subject: { kind: 'seal', organizationName: 'Kowalski sp. z o.o.', nip: DEMO_NIP }, keyType: 'ec' },
     load: fromPkcs12,
-    expectedIdentity: { kind: 'seal', nip: DEMO_NIP, organizationName: 'Kowalski sp. z o.o.', organizationIdentifier: `VATPL-${DEMO_NIP}`, countryName: 'PL' },
+    expectedIdentity: {
+      kind: 'seal',
+      nip: DEMO_NIP,
+      organizationName: 'Kowalski sp. z o.o.',
+      organizationIdentifier: `VATPL-${DEMO_NIP}`,
+      countryName: 'PL',
+    },
     signatureMethod: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
   },
   {
@@ -78,13 +97,29 @@ describe.each(cases)('signAuthTokenRequest: $name', ({ options, load, expectedId
   afterAll(() => dir.remove());
 
   it('is verified by xmlsec1 with the KeyInfo certificate trusted', () => {
-    const result = run('xmlsec1', ['--verify', '--trusted-pem', dir.file('cert.pem', certificate.certificatePem), '--id-attr:Id', 'SignedProperties', dir.file('signed.xml', signed)]);
+    const result = run('xmlsec1', [
+      '--verify',
+      '--trusted-pem',
+      dir.file('cert.pem', certificate.certificatePem),
+      '--id-attr:Id',
+      'SignedProperties',
+      dir.file('signed.xml', signed),
+    ]);
     expect(result.output).toContain('SignedInfo References (ok/all): 2/2');
     expect(result.status).toBe(0);
   });
 
   it('is verified by xmlsec1 with only the public key of our certificate file (KeyInfo ignored), and fails with another key', () => {
-    const args = (cert: string): string[] => ['--verify', '--pubkey-cert-pem', cert, '--enabled-key-data', 'key-value,key-name', '--id-attr:Id', 'SignedProperties', dir.file('signed.xml', signed)];
+    const args = (cert: string): string[] => [
+      '--verify',
+      '--pubkey-cert-pem',
+      cert,
+      '--enabled-key-data',
+      'key-value,key-name',
+      '--id-attr:Id',
+      'SignedProperties',
+      dir.file('signed.xml', signed),
+    ];
     expect(run('xmlsec1', args(dir.file('cert.pem', certificate.certificatePem))).status).toBe(0);
     const stranger = generateTestCertificate({ ...options, pkcs12Password: PASSWORD });
     expect(run('xmlsec1', args(dir.file('stranger.pem', stranger.certificatePem))).status).not.toBe(0);
@@ -119,15 +154,28 @@ describe.each(cases)('signAuthTokenRequest: $name', ({ options, load, expectedId
     expect(tampered).not.toBe(signed);
     const result = await verifyXadesAuthTokenRequest(tampered);
     expect(result).toMatchObject({ ok: false, code: 9105, description: 'Nieprawidłowy podpis.' });
-    expect(!result.ok && result.details).toEqual(['Podpis zweryfikowany negatywnie.', expect.stringMatching(/digest of Reference #\d .* does not match/)]);
-    const xmlsec = run('xmlsec1', ['--verify', '--trusted-pem', dir.file('cert.pem', certificate.certificatePem), '--id-attr:Id', 'SignedProperties', dir.file('tampered.xml', tampered)]);
+    expect(!result.ok && result.details).toEqual([
+      'Podpis zweryfikowany negatywnie.',
+      expect.stringMatching(/digest of Reference #\d .* does not match/),
+    ]);
+    const xmlsec = run('xmlsec1', [
+      '--verify',
+      '--trusted-pem',
+      dir.file('cert.pem', certificate.certificatePem),
+      '--id-attr:Id',
+      'SignedProperties',
+      dir.file('tampered.xml', tampered),
+    ]);
     expect(xmlsec.status).not.toBe(0);
   });
 
   it('is rejected with 9105 when KeyInfo carries another certificate (swapped certificate)', async () => {
     const stranger = generateTestCertificate({ ...options, pkcs12Password: PASSWORD });
     const strangerBase64 = stranger.certificatePem.replace(/-----[A-Z ]+-----|\s/g, '');
-    const swapped = signed.replace(/<ds:X509Certificate>[^<]+<\/ds:X509Certificate>/, `<ds:X509Certificate>${strangerBase64}</ds:X509Certificate>`);
+    const swapped = signed.replace(
+      /<ds:X509Certificate>[^<]+<\/ds:X509Certificate>/,
+      `<ds:X509Certificate>${strangerBase64}</ds:X509Certificate>`,
+    );
     const result = await verifyXadesAuthTokenRequest(swapped);
     expect(result).toMatchObject({ ok: false, code: 9105 });
     expect(!result.ok && result.details.join(' ')).toMatch(/SignatureValue does not verify/);
@@ -136,7 +184,9 @@ describe.each(cases)('signAuthTokenRequest: $name', ({ options, load, expectedId
 
 describe('the unsigned AuthTokenRequest against the official XSD', () => {
   const specDir = findSpecFolder();
-  const policy = { allowedIps: { ip4Addresses: ['192.168.0.1', '10.0.0.255'], ip4Ranges: ['222.111.0.1-222.111.0.255'], ip4Masks: ['192.168.1.0/24'] } };
+  const policy = {
+    allowedIps: { ip4Addresses: ['192.168.0.1', '10.0.0.255'], ip4Ranges: ['222.111.0.1-222.111.0.255'], ip4Masks: ['192.168.1.0/24'] },
+  };
   const requests = [
     authRequest(),
     authRequest({ contextIdentifier: { type: 'InternalId', value: '5265877635-12345' }, subjectIdentifierType: 'certificateFingerprint' }),
@@ -148,10 +198,13 @@ describe('the unsigned AuthTokenRequest against the official XSD', () => {
     expect(specDir).toBeDefined();
   });
 
-  it.each(requests.map((r) => [r.contextIdentifier.type, r] as const))('%s request validates with xmllint-wasm (2.0 and 2.1 namespaces)', async (_type, request) => {
-    expect(await validateAuthTokenRequestXsd(buildAuthTokenRequestXml(request), specDir)).toEqual([]);
-    expect(await validateAuthTokenRequestXsd(buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }), specDir)).toEqual([]);
-  });
+  it.each(requests.map((r) => [r.contextIdentifier.type, r] as const))(
+    '%s request validates with xmllint-wasm (2.0 and 2.1 namespaces)',
+    async (_type, request) => {
+      expect(await validateAuthTokenRequestXsd(buildAuthTokenRequestXml(request), specDir)).toEqual([]);
+      expect(await validateAuthTokenRequestXsd(buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }), specDir)).toEqual([]);
+    },
+  );
 
   const xmllintSchema = (xsdText: string, xml: string): ReturnType<typeof run> => {
     const dir = tempDir();
@@ -163,17 +216,23 @@ describe('the unsigned AuthTokenRequest against the official XSD', () => {
   };
   const officialXsd = (): string => fs.readFileSync(path.join(specDir!, 'ksef-docs', AUTH_TOKEN_XSD_PATH), 'utf8');
 
-  it.each(requests.slice(0, 2).map((r) => [r.contextIdentifier.type, r] as const))('%s request (namespace 2.1) validates with `xmllint --schema` and the XSD as published', (_type, request) => {
-    const result = xmllintSchema(officialXsd(), buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }));
-    expect(result.output).toContain('validates');
-    expect(result.status).toBe(0);
-  });
+  it.each(requests.slice(0, 2).map((r) => [r.contextIdentifier.type, r] as const))(
+    '%s request (namespace 2.1) validates with `xmllint --schema` and the XSD as published',
+    (_type, request) => {
+      const result = xmllintSchema(officialXsd(), buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }));
+      expect(result.output).toContain('validates');
+      expect(result.status).toBe(0);
+    },
+  );
 
-  it.each(requests.map((r) => [r.contextIdentifier.type, r] as const))('%s request (namespace 2.1) validates with `xmllint --schema` and the ^/$-stripped XSD', (_type, request) => {
-    const result = xmllintSchema(withoutLiteralAnchors(officialXsd()), buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }));
-    expect(result.output).toContain('validates');
-    expect(result.status).toBe(0);
-  });
+  it.each(requests.map((r) => [r.contextIdentifier.type, r] as const))(
+    '%s request (namespace 2.1) validates with `xmllint --schema` and the ^/$-stripped XSD',
+    (_type, request) => {
+      const result = xmllintSchema(withoutLiteralAnchors(officialXsd()), buildAuthTokenRequestXml(request, { schemaVersion: '2.1' }));
+      expect(result.output).toContain('validates');
+      expect(result.status).toBe(0);
+    },
+  );
 
   it('the XSD as published rejects the documented PeppolId/NipVatUe forms in libxml2 (literal ^ and $), hence the in-memory fix', () => {
     const result = xmllintSchema(officialXsd(), buildAuthTokenRequestXml(requests[3], { schemaVersion: '2.1' }));
@@ -194,13 +253,35 @@ describe('an EC P-384 key (certificate made by openssl)', () => {
       const keyFile = dir.file('p384.key', '');
       const certFile = dir.file('p384.pem', '');
       const subject = `/organizationIdentifier=VATPL-${DEMO_NIP}/O=Firma/CN=Firma/C=PL`;
-      const made = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-subj', subject, '-days', '2', '-keyout', keyFile, '-out', certFile]);
+      const made = run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-384',
+        '-nodes',
+        '-subj',
+        subject,
+        '-days',
+        '2',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ]);
       expect(made.status).toBe(0);
       const keyMaterial = loadKeyMaterial({ certificatePem: fs.readFileSync(certFile), privateKeyPem: fs.readFileSync(keyFile) });
       const signed = signAuthTokenRequest(authRequest(), keyMaterial);
-      expect(run('xmlsec1', ['--verify', '--trusted-pem', certFile, '--id-attr:Id', 'SignedProperties', dir.file('signed.xml', signed)]).status).toBe(0);
+      expect(
+        run('xmlsec1', ['--verify', '--trusted-pem', certFile, '--id-attr:Id', 'SignedProperties', dir.file('signed.xml', signed)]).status,
+      ).toBe(0);
       const result = await verifyXadesAuthTokenRequest(signed);
-      expect(result).toMatchObject({ ok: true, signatureMethod: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384', identity: { kind: 'seal', nip: DEMO_NIP } });
+      expect(result).toMatchObject({
+        ok: true,
+        signatureMethod: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
+        identity: { kind: 'seal', nip: DEMO_NIP },
+      });
     } finally {
       dir.remove();
     }
@@ -210,7 +291,13 @@ describe('an EC P-384 key (certificate made by openssl)', () => {
 describe('signXadesEnveloped input checks', () => {
   let keyMaterial: KeyMaterial;
   beforeAll(() => {
-    keyMaterial = fromPkcs12(generateTestCertificate({ subject: { kind: 'person', givenName: 'A', surname: 'R', nip: DEMO_NIP }, keyType: 'ec', pkcs12Password: PASSWORD }));
+    keyMaterial = fromPkcs12(
+      generateTestCertificate({
+        subject: { kind: 'person', givenName: 'A', surname: 'R', nip: DEMO_NIP },
+        keyType: 'ec',
+        pkcs12Password: PASSWORD,
+      }),
+    );
   });
 
   it('refuses to sign a document that is already signed', () => {

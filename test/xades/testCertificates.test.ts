@@ -1,7 +1,11 @@
 /** Generated self-signed test certificates, read back by OpenSSL (independent of our code). */
 import { X509Certificate } from 'node:crypto';
 import { KsefInputError } from '../../shared/http/errors';
-import { TEST_CERTIFICATE_WARNING, generateTestCertificate, type TestCertificateOptions } from '../../shared/protocol/x509/testCertificates';
+import {
+  TEST_CERTIFICATE_WARNING,
+  generateTestCertificate,
+  type TestCertificateOptions,
+} from '../../shared/protocol/x509/testCertificates';
 import { DEMO_NIP, run, tempDir, type TempDir } from './fixtures';
 
 const PASSWORD = 'test-p12-password';
@@ -12,10 +16,30 @@ beforeAll(() => {
 afterAll(() => dir.remove());
 
 describe.each([
-  ['RSA person with NIP', { subject: { kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: DEMO_NIP, commonName: 'M B' }, keyType: 'rsa' }, 'GN = Jan, SN = Kowalski, serialNumber = TINPL-1234563218, CN = M B, C = PL', 'rsaEncryption'],
-  ['EC person with PESEL', { subject: { kind: 'person', givenName: 'Anna', surname: 'Nowak', pesel: '88102341294' }, keyType: 'ec' }, 'GN = Anna, SN = Nowak, serialNumber = PNOPL-88102341294, CN = Anna Nowak, C = PL', 'id-ecPublicKey'],
-  ['EC seal', { subject: { kind: 'seal', organizationName: 'Kowalski sp. z o.o', nip: DEMO_NIP, commonName: 'Kowalski' }, keyType: 'ec' }, 'organizationIdentifier = VATPL-1234563218, O = Kowalski sp. z o.o, CN = Kowalski, C = PL', 'id-ecPublicKey'],
-  ['RSA seal', { subject: { kind: 'seal', organizationName: 'AR sp. z o.o', nip: DEMO_NIP } }, 'organizationIdentifier = VATPL-1234563218, O = AR sp. z o.o, CN = AR sp. z o.o, C = PL', 'rsaEncryption'],
+  [
+    'RSA person with NIP',
+    { subject: { kind: 'person', givenName: 'Jan', surname: 'Kowalski', nip: DEMO_NIP, commonName: 'M B' }, keyType: 'rsa' },
+    'GN = Jan, SN = Kowalski, serialNumber = TINPL-1234563218, CN = M B, C = PL',
+    'rsaEncryption',
+  ],
+  [
+    'EC person with PESEL',
+    { subject: { kind: 'person', givenName: 'Anna', surname: 'Nowak', pesel: '88102341294' }, keyType: 'ec' },
+    'GN = Anna, SN = Nowak, serialNumber = PNOPL-88102341294, CN = Anna Nowak, C = PL',
+    'id-ecPublicKey',
+  ],
+  [
+    'EC seal',
+    { subject: { kind: 'seal', organizationName: 'Kowalski sp. z o.o', nip: DEMO_NIP, commonName: 'Kowalski' }, keyType: 'ec' },
+    'organizationIdentifier = VATPL-1234563218, O = Kowalski sp. z o.o, CN = Kowalski, C = PL',
+    'id-ecPublicKey',
+  ],
+  [
+    'RSA seal',
+    { subject: { kind: 'seal', organizationName: 'AR sp. z o.o', nip: DEMO_NIP } },
+    'organizationIdentifier = VATPL-1234563218, O = AR sp. z o.o, CN = AR sp. z o.o, C = PL',
+    'rsaEncryption',
+  ],
 ] as [string, Omit<TestCertificateOptions, 'pkcs12Password'>, string, string][])('%s', (_name, options, expectedSubject, keyAlgorithm) => {
   const now = new Date();
   const certificate = generateTestCertificate({ ...options, pkcs12Password: PASSWORD, clock: { now: () => now } });
@@ -30,7 +54,15 @@ describe.each([
   });
 
   it('holds the returned private key in the PKCS#12', () => {
-    const keys = run('openssl', ['pkcs12', '-nocerts', '-nodes', '-passin', `pass:${PASSWORD}`, '-in', dir.file('cert.p12', certificate.pkcs12)]);
+    const keys = run('openssl', [
+      'pkcs12',
+      '-nocerts',
+      '-nodes',
+      '-passin',
+      `pass:${PASSWORD}`,
+      '-in',
+      dir.file('cert.p12', certificate.pkcs12),
+    ]);
     const extracted = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(keys.output)?.[0];
     expect(extracted?.replace(/\s/g, '')).toBe(certificate.privateKeyPem.replace(/\s/g, ''));
   });
@@ -41,7 +73,15 @@ describe.each([
     expect(text).toContain(`Issuer: ${expectedSubject}`);
     expect(text).toContain(keyAlgorithm);
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Non Repudiation/);
-    expect(run('openssl', ['verify', '-CAfile', dir.file('ca.pem', certificate.certificatePem), '-partial_chain', dir.file('cert.pem', certificate.certificatePem)]).status).toBe(0);
+    expect(
+      run('openssl', [
+        'verify',
+        '-CAfile',
+        dir.file('ca.pem', certificate.certificatePem),
+        '-partial_chain',
+        dir.file('cert.pem', certificate.certificatePem),
+      ]).status,
+    ).toBe(0);
     const x509 = new X509Certificate(certificate.certificatePem);
     expect(new Date(x509.validFrom).getTime()).toBe(Math.floor((now.getTime() - 61 * 60 * 1000) / 1000) * 1000);
     expect(x509.fingerprint256.replace(/:/g, '')).toBe(certificate.fingerprintSha256);

@@ -28,8 +28,15 @@ let ecSeal: TestCertificate;
 
 beforeAll(() => {
   dir = tempDir();
-  rsaPerson = generateTestCertificate({ subject: { kind: 'person', givenName: 'A', surname: 'R', nip: DEMO_NIP, commonName: 'A R' }, pkcs12Password: PASSWORD });
-  ecSeal = generateTestCertificate({ subject: { kind: 'seal', organizationName: 'AR sp. z o.o', nip: DEMO_NIP }, keyType: 'ec', pkcs12Password: PASSWORD });
+  rsaPerson = generateTestCertificate({
+    subject: { kind: 'person', givenName: 'A', surname: 'R', nip: DEMO_NIP, commonName: 'A R' },
+    pkcs12Password: PASSWORD,
+  });
+  ecSeal = generateTestCertificate({
+    subject: { kind: 'seal', organizationName: 'AR sp. z o.o', nip: DEMO_NIP },
+    keyType: 'ec',
+    pkcs12Password: PASSWORD,
+  });
 });
 afterAll(() => dir.remove());
 
@@ -61,19 +68,21 @@ function signatureTemplate(o: TemplateOptions, documentUri = ''): string {
   const p = o.prefix ? `${o.prefix}:` : '';
   const ns = o.prefix ? `xmlns:${o.prefix}="${DS}"` : `xmlns="${DS}"`;
   const certDigest = createHash('sha256').update(o.certDigestOf).digest('base64');
-  const signedProperties = o.withSignedProperties === false
-    ? ''
-    : `<${p}Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#Signature">` +
-      '<xades:SignedProperties Id="SignedProperties"><xades:SignedSignatureProperties>' +
-      '<xades:SigningTime>2025-10-01T12:00:00.1234567+00:00</xades:SigningTime><xades:SigningCertificate><xades:Cert><xades:CertDigest>' +
-      `<${p}DigestMethod Algorithm="${SHA256}"/><${p}DigestValue>${certDigest}</${p}DigestValue></xades:CertDigest>` +
-      `<xades:IssuerSerial><${p}X509IssuerName>CN=A R, C=PL</${p}X509IssuerName><${p}X509SerialNumber>-123456789</${p}X509SerialNumber></xades:IssuerSerial>` +
-      '</xades:Cert></xades:SigningCertificate></xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties>' +
-      `</${p}Object>`;
-  const propertiesReference = o.withSignedProperties === false
-    ? ''
-    : `<${p}Reference URI="#SignedProperties" Type="http://uri.etsi.org/01903#SignedProperties"><${p}Transforms><${p}Transform Algorithm="${EXC}"/></${p}Transforms>` +
-      `<${p}DigestMethod Algorithm="${SHA256}"/><${p}DigestValue/></${p}Reference>`;
+  const signedProperties =
+    o.withSignedProperties === false
+      ? ''
+      : `<${p}Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#Signature">` +
+        '<xades:SignedProperties Id="SignedProperties"><xades:SignedSignatureProperties>' +
+        '<xades:SigningTime>2025-10-01T12:00:00.1234567+00:00</xades:SigningTime><xades:SigningCertificate><xades:Cert><xades:CertDigest>' +
+        `<${p}DigestMethod Algorithm="${SHA256}"/><${p}DigestValue>${certDigest}</${p}DigestValue></xades:CertDigest>` +
+        `<xades:IssuerSerial><${p}X509IssuerName>CN=A R, C=PL</${p}X509IssuerName><${p}X509SerialNumber>-123456789</${p}X509SerialNumber></xades:IssuerSerial>` +
+        '</xades:Cert></xades:SigningCertificate></xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties>' +
+        `</${p}Object>`;
+  const propertiesReference =
+    o.withSignedProperties === false
+      ? ''
+      : `<${p}Reference URI="#SignedProperties" Type="http://uri.etsi.org/01903#SignedProperties"><${p}Transforms><${p}Transform Algorithm="${EXC}"/></${p}Transforms>` +
+        `<${p}DigestMethod Algorithm="${SHA256}"/><${p}DigestValue/></${p}Reference>`;
   return (
     `<${p}Signature ${ns} Id="Signature"><${p}SignedInfo><${p}CanonicalizationMethod Algorithm="${o.signedInfoC14n}"/>` +
     `<${p}SignatureMethod Algorithm="${o.signatureMethod}"/>` +
@@ -86,7 +95,15 @@ function signatureTemplate(o: TemplateOptions, documentUri = ''): string {
 function xmlsecSign(template: string, keyPem: string, certPem: string, extraIdAttrs: string[] = []): string {
   const out = dir.file('out.xml', '');
   const idArgs = ['SignedProperties', ...extraIdAttrs].flatMap((name) => ['--id-attr:Id', name]);
-  const result = run('xmlsec1', ['--sign', '--privkey-pem', `${dir.file('key.pem', keyPem)},${dir.file('cert.pem', certPem)}`, ...idArgs, '--output', out, dir.file('template.xml', template)]);
+  const result = run('xmlsec1', [
+    '--sign',
+    '--privkey-pem',
+    `${dir.file('key.pem', keyPem)},${dir.file('cert.pem', certPem)}`,
+    ...idArgs,
+    '--output',
+    out,
+    dir.file('template.xml', template),
+  ]);
   if (result.status !== 0) throw new Error(`xmlsec1 --sign failed: ${result.output}`);
   return fs.readFileSync(out, 'utf8');
 }
@@ -94,7 +111,10 @@ function xmlsecSign(template: string, keyPem: string, certPem: string, extraIdAt
 /** The AuthTokenRequest as .NET XmlSerializer writes it (xsi/xsd declarations), with a signature template appended. */
 function envelopedTemplate(signature: string): string {
   return buildAuthTokenRequestXml(authRequest())
-    .replace('<AuthTokenRequest xmlns=', '<AuthTokenRequest xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns=')
+    .replace(
+      '<AuthTokenRequest xmlns=',
+      '<AuthTokenRequest xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns=',
+    )
     .replace('</AuthTokenRequest>', `${signature}</AuthTokenRequest>`);
 }
 
@@ -171,7 +191,22 @@ describe('signatures made by xmlsec1 are accepted', () => {
     const certFile = dir.file('pss.pem', '');
     const subject = `/GN=A/SN=R/serialNumber=TINPL-${DEMO_NIP}/CN=A R/C=PL`;
     const pssArgs = ['-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'];
-    const made = run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', ...pssArgs, '-nodes', '-subj', subject, '-days', '2', '-keyout', keyFile, '-out', certFile]);
+    const made = run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      ...pssArgs,
+      '-nodes',
+      '-subj',
+      subject,
+      '-days',
+      '2',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]);
     expect(made.status).toBe(0);
     expect(run('openssl', ['x509', '-noout', '-text', '-in', certFile]).output).toContain('rsassaPss');
     const keyMaterial = loadKeyMaterial({ certificatePem: fs.readFileSync(certFile), privateKeyPem: fs.readFileSync(keyFile) });
@@ -213,7 +248,11 @@ describe('rejections', () => {
   });
 
   it('21217 for bytes that are not UTF-8, or a declared non-UTF-8 encoding', async () => {
-    const latin2 = Buffer.concat([Buffer.from('<?xml version="1.0"?><AuthTokenRequest>'), Buffer.from([0xb3, 0xf3]), Buffer.from('</AuthTokenRequest>')]);
+    const latin2 = Buffer.concat([
+      Buffer.from('<?xml version="1.0"?><AuthTokenRequest>'),
+      Buffer.from([0xb3, 0xf3]),
+      Buffer.from('</AuthTokenRequest>'),
+    ]);
     await rejected(latin2, 21217, /not valid UTF-8/);
     await rejected('<?xml version="1.0" encoding="windows-1250"?><a/>', 21217, /windows-1250/);
   });
@@ -240,7 +279,10 @@ describe('rejections', () => {
   });
 
   it('9105 for a detached signature (Reference to an outside URI)', async () => {
-    const signed = signAuthTokenRequest(authRequest(), keyMaterialOf(ecSeal)).replace('<ds:Reference URI="">', '<ds:Reference URI="https://example.invalid/request.xml">');
+    const signed = signAuthTokenRequest(authRequest(), keyMaterialOf(ecSeal)).replace(
+      '<ds:Reference URI="">',
+      '<ds:Reference URI="https://example.invalid/request.xml">',
+    );
     await rejected(signed, 9105, /detached signatures are not accepted/);
   });
 
@@ -251,16 +293,27 @@ describe('rejections', () => {
       signatureMethod: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
       documentTransforms: `<ds:Transform Algorithm="${ENVELOPED}"/><ds:Transform Algorithm="${EXC}"/>`,
     };
-    const plain = xmlsecSign(envelopedTemplate(signatureTemplate({ ...base, certDigestOf: der(rsaPerson), withSignedProperties: false })), rsaPerson.privateKeyPem, rsaPerson.certificatePem);
+    const plain = xmlsecSign(
+      envelopedTemplate(signatureTemplate({ ...base, certDigestOf: der(rsaPerson), withSignedProperties: false })),
+      rsaPerson.privateKeyPem,
+      rsaPerson.certificatePem,
+    );
     await rejected(plain, 9105, /SignedProperties/);
-    const wrongDigest = xmlsecSign(envelopedTemplate(signatureTemplate({ ...base, certDigestOf: der(ecSeal) })), rsaPerson.privateKeyPem, rsaPerson.certificatePem);
+    const wrongDigest = xmlsecSign(
+      envelopedTemplate(signatureTemplate({ ...base, certDigestOf: der(ecSeal) })),
+      rsaPerson.privateKeyPem,
+      rsaPerson.certificatePem,
+    );
     await rejected(wrongDigest, 9105, /CertDigest does not match/);
   });
 
   it('9105 for duplicate Ids (signature wrapping)', async () => {
     const signed = signAuthTokenRequest(authRequest(), keyMaterialOf(ecSeal));
     const id = /Id="(SignedProperties-[0-9a-f]+)"/.exec(signed)![1];
-    const wrapped = signed.replace('</ds:Object>', `</ds:Object><ds:Object><xades:SignedProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Id="${id}"/></ds:Object>`);
+    const wrapped = signed.replace(
+      '</ds:Object>',
+      `</ds:Object><ds:Object><xades:SignedProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Id="${id}"/></ds:Object>`,
+    );
     await rejected(wrapped, 9105, /2 elements carry Id/);
   });
 
@@ -271,7 +324,17 @@ describe('rejections', () => {
   });
 
   it('21115 for an RSA key under 2048 bits', async () => {
-    const req = ['req', '-x509', '-newkey', 'rsa:1024', '-nodes', '-subj', '/GN=A/SN=R/serialNumber=TINPL-1234563218/CN=A R/C=PL', '-days', '2'];
+    const req = [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:1024',
+      '-nodes',
+      '-subj',
+      '/GN=A/SN=R/serialNumber=TINPL-1234563218/CN=A R/C=PL',
+      '-days',
+      '2',
+    ];
     const keyFile = dir.file('weak.key', '');
     const certFile = dir.file('weak.pem', '');
     expect(run('openssl', [...req, '-keyout', keyFile, '-out', certFile]).status).toBe(0);
@@ -293,9 +356,25 @@ describe('rejections', () => {
     beforeAll(() => {
       const keyFile = dir.file('anon.key', '');
       const certFile = dir.file('anon.pem', '');
-      const result = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=Anonymous/C=PL', '-days', '2', '-keyout', keyFile, '-out', certFile]);
+      const result = run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=Anonymous/C=PL',
+        '-days',
+        '2',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ]);
       expect(result.status).toBe(0);
-        anonymous = loadKeyMaterial({ certificatePem: fs.readFileSync(certFile), privateKeyPem: fs.readFileSync(keyFile) });
+      anonymous = loadKeyMaterial({ certificatePem: fs.readFileSync(certFile), privateKeyPem: fs.readFileSync(keyFile) });
     });
 
     it('21406 when certificateSubject is asked for', async () => {
@@ -303,15 +382,25 @@ describe('rejections', () => {
     });
 
     it('are accepted with certificateFingerprint, identified by the SHA-256 fingerprint', async () => {
-      const result = await verifyXadesAuthTokenRequest(signAuthTokenRequest(authRequest({ subjectIdentifierType: 'certificateFingerprint' }), anonymous));
+      const result = await verifyXadesAuthTokenRequest(
+        signAuthTokenRequest(authRequest({ subjectIdentifierType: 'certificateFingerprint' }), anonymous),
+      );
       expectAccepted(result);
-      expect(result.identity).toEqual({ kind: 'unrecognised', commonName: 'Anonymous', countryName: 'PL', fingerprintSha256: anonymous.certificate.fingerprintSha256 });
+      expect(result.identity).toEqual({
+        kind: 'unrecognised',
+        commonName: 'Anonymous',
+        countryName: 'PL',
+        fingerprintSha256: anonymous.certificate.fingerprintSha256,
+      });
       expect(result.identity.fingerprintSha256).toMatch(/^[0-9A-F]{64}$/);
     });
   });
 
   it('21117 for a PeppolId context signed with a personal certificate', async () => {
-    const signed = signAuthTokenRequest(authRequest({ contextIdentifier: { type: 'PeppolId', value: 'PPL123456' } }), keyMaterialOf(rsaPerson));
+    const signed = signAuthTokenRequest(
+      authRequest({ contextIdentifier: { type: 'PeppolId', value: 'PPL123456' } }),
+      keyMaterialOf(rsaPerson),
+    );
     await rejected(signed, 21117, /Peppol/);
   });
 });

@@ -44,16 +44,20 @@ export function registerOperationNode<Def extends OperationNodeDef, Credentials 
   registerInputNode<Def, Credentials>(RED, type, {
     credentials,
     needsKsef: (def) => !operations[def.operation ?? '']?.offline,
-    create: (_node, def) => async ({ msg, node, client, busy }) => {
-      const name = typeof msg.operation === 'string' && msg.operation !== '' ? msg.operation : def.operation ?? '';
-      const operation = Object.prototype.hasOwnProperty.call(operations, name) ? operations[name] : undefined;
-      if (!operation) {
-        throw new NodeInputError(RED._(`${type}.errors.bad-operation`, { operation: name, operations: Object.keys(operations).join(', ') }));
-      }
-      busy(operation.running);
-      const result = await operation.run({ msg, def, node, client });
-      return { output: { payload: result.payload }, status: { keys: [{ key: result.status, count: result.count }] } };
-    },
+    create:
+      (_node, def) =>
+      async ({ msg, node, client, busy }) => {
+        const name = typeof msg.operation === 'string' && msg.operation !== '' ? msg.operation : (def.operation ?? '');
+        const operation = Object.prototype.hasOwnProperty.call(operations, name) ? operations[name] : undefined;
+        if (!operation) {
+          throw new NodeInputError(
+            RED._(`${type}.errors.bad-operation`, { operation: name, operations: Object.keys(operations).join(', ') }),
+          );
+        }
+        busy(operation.running);
+        const result = await operation.run({ msg, def, node, client });
+        return { output: { payload: result.payload }, status: { keys: [{ key: result.status, count: result.count }] } };
+      },
   });
 }
 

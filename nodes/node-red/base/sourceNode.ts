@@ -77,7 +77,7 @@ export function registerSourceNode<Def extends SourceNodeDef, Item, Checkpoint e
           let checkpoint = await store.get<Checkpoint>(CHECKPOINT_KEY);
           let sent = 0;
           let environment: EnvironmentName | undefined;
-          for (let more = true; more; ) {
+          for (let more = true; more;) {
             busy('fetching', sent);
             const batch = await source.fetch({ msg, def, node, client, checkpoint });
             if (closed) return {};

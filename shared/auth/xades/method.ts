@@ -19,9 +19,18 @@ const FIELD = 'credentials';
 
 /** Refusals of `POST /auth/xades-signature` that are about the credentials (open-api.json, CIRFMF/ksef-docs), with the field to fix. */
 const CREDENTIAL_REFUSALS: Record<number, { field: string; fix: string }> = {
-  9105: { field: `${FIELD}.certificate`, fix: 'The signature did not verify: check that the certificate and key belong together and the key is RSA or EC.' },
-  21115: { field: `${FIELD}.certificate`, fix: 'KSeF does not accept this certificate: use a qualified certificate, a KSeF certificate, or (on TEST) a test certificate.' },
-  21117: { field: `${FIELD}.contextIdentifier`, fix: 'The certificate cannot act in a context of this type: check the context identifier.' },
+  9105: {
+    field: `${FIELD}.certificate`,
+    fix: 'The signature did not verify: check that the certificate and key belong together and the key is RSA or EC.',
+  },
+  21115: {
+    field: `${FIELD}.certificate`,
+    fix: 'KSeF does not accept this certificate: use a qualified certificate, a KSeF certificate, or (on TEST) a test certificate.',
+  },
+  21117: {
+    field: `${FIELD}.contextIdentifier`,
+    fix: 'The certificate cannot act in a context of this type: check the context identifier.',
+  },
   21406: {
     field: `${FIELD}.subjectIdentifierType`,
     fix: "The certificate names no NIP or PESEL KSeF can read: set the subject identifier type to 'certificateFingerprint' (the fingerprint needs permissions in the context).",
@@ -69,7 +78,12 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
   if (policy?.allowedIps) {
     // The challenge's client IP is known only after a request; the room for it is not.
     const reserved = allowChallengeClientIp
-      ? { reservedIp4Addresses: { count: 1, reason: 'when the current IP is also allowed, which adds the client IP KSeF reports with the challenge' } }
+      ? {
+          reservedIp4Addresses: {
+            count: 1,
+            reason: 'when the current IP is also allowed, which adds the client IP KSeF reports with the challenge',
+          },
+        }
       : {};
     validateAllowedIps({ allowedIps: policy.allowedIps }, `${FIELD}.authorizationPolicy`, { ...reserved, label: 'Allowed IP addresses' });
   }
@@ -85,7 +99,9 @@ export function prepareCertificateAuthentication(credentials: CertificateCredent
 function keyMaterialSource(certificate: CertificateCredentials['certificate']): KeyMaterialSource {
   const field = `${FIELD}.certificate`;
   if (!certificate || typeof certificate !== 'object') {
-    throw new KsefInputError('The certificate is required: a PKCS#12 file with its password, or the certificate and private key in PEM.', { field });
+    throw new KsefInputError('The certificate is required: a PKCS#12 file with its password, or the certificate and private key in PEM.', {
+      field,
+    });
   }
   const hasPkcs12 = certificate.pkcs12 !== undefined && certificate.pkcs12 !== '';
   const hasPem = certificate.certificatePem !== undefined || certificate.privateKeyPem !== undefined;
@@ -96,11 +112,12 @@ function keyMaterialSource(certificate: CertificateCredentials['certificate']): 
     );
   }
   if (hasPkcs12) return { pkcs12: certificate.pkcs12!, password: certificate.password as string };
-  if (!certificate.certificatePem) throw new KsefInputError('The certificate (PEM) is required with the private key (PEM).', { field: `${field}.certificatePem` });
-  if (!certificate.privateKeyPem) throw new KsefInputError('The private key (PEM) is required with the certificate (PEM).', { field: `${field}.privateKeyPem` });
+  if (!certificate.certificatePem)
+    throw new KsefInputError('The certificate (PEM) is required with the private key (PEM).', { field: `${field}.certificatePem` });
+  if (!certificate.privateKeyPem)
+    throw new KsefInputError('The private key (PEM) is required with the certificate (PEM).', { field: `${field}.privateKeyPem` });
   return { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem, passphrase: certificate.passphrase };
 }
-
 
 /**
  * Certificate authentication (uwierzytelnianie.md, auth/podpis-xades.md, CIRFMF/ksef-docs): a fresh challenge, the AuthTokenRequest built and signed
@@ -121,7 +138,10 @@ export class XadesAuthentication implements AuthenticationMethod {
     this.#settings = settings;
     const { keyMaterial, subjectIdentifierType, allowedIps, allowChallengeClientIp } = settings;
     // Tokens differ by identity and by IP policy; the certificate fingerprint is public, the hash keeps the key short.
-    const policy = allowedIps || allowChallengeClientIp ? `|policy-${sha256Hex(JSON.stringify({ allowedIps, allowChallengeClientIp })).slice(0, 16)}` : '';
+    const policy =
+      allowedIps || allowChallengeClientIp
+        ? `|policy-${sha256Hex(JSON.stringify({ allowedIps, allowChallengeClientIp })).slice(0, 16)}`
+        : '';
     this.fingerprint = `certificate-${keyMaterial.certificate.fingerprintSha256}|${subjectIdentifierType}${policy}`;
   }
 
@@ -179,7 +199,9 @@ export class XadesAuthentication implements AuthenticationMethod {
     const { allowedIps, allowChallengeClientIp } = this.#settings;
     if (!allowChallengeClientIp) return allowedIps;
     if (!clientIp || !isIpv4Address(clientIp)) {
-      const seen = clientIp ? `saw this client at ${clientIp}, which is not an IPv4 address` : 'reported no client address with the challenge';
+      const seen = clientIp
+        ? `saw this client at ${clientIp}, which is not an IPv4 address`
+        : 'reported no client address with the challenge';
       throw new KsefInputError(
         `Allowing the current IP (allowChallengeClientIp) is on, but KSeF ${seen}; the AuthTokenRequest policy takes IPv4 addresses only. ` +
           'Connect to KSeF over IPv4, or turn allowing the current IP off and list the allowed IP addresses.',

@@ -59,10 +59,6 @@ export const INVOICE_SCHEMAS: Record<InvoiceSchema, InvoiceSchemaInfo> = {
 export function schemaForFormCode(formCode: FormCode): InvoiceSchema | undefined {
   return (Object.keys(INVOICE_SCHEMAS) as InvoiceSchema[]).find((name) => {
     const known = INVOICE_SCHEMAS[name].formCode;
-    return (
-      known.systemCode === formCode.systemCode &&
-      known.schemaVersion === formCode.schemaVersion &&
-      known.value === formCode.value
-    );
+    return known.systemCode === formCode.systemCode && known.schemaVersion === formCode.schemaVersion && known.value === formCode.value;
   });
 }

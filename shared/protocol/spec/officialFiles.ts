@@ -57,8 +57,10 @@ export const PINNED_SPEC_FILES: readonly PinnedSpecFile[] = [
     'faktury/schemy/FA/schemat_FA(3)_v1-0E.xsd': 'b646b6b525f51adf1bb2545f111fc8ca6e7aa6dd2f98948f1667d3695c06d958',
     'faktury/schemy/PEF/Schemat_PEF(3)_v2-1.xsd': '10d9bc493b08501b8d95dfd45fa5a1d476bbdd1cf1456689c657a63ba3616579',
     'faktury/schemy/PEF/Schemat_PEF_KOR(3)_v2-1.xsd': 'a33615bbad44f8e3eeedc47cc19d2041bc8922e827f30ad9f5ef733717aaf596',
-    'faktury/schemy/PEF/bazowe/20241206_PEFPL-CommonAggregateComponents-2.1-v1.4.34.xsd': '0aef109d27cebf3e32ca36f9cffb7331977db4dcc473e237148cd12f445c8fe8',
-    'faktury/schemy/PEF/bazowe/20241206_PEFPL-CommonBasicComponents-2.1-v1.4.34.xsd': '8cbc4c9875e0e2546884a32ad71f7e9f7e384f99d7d174a536f4f3a66b4e0ad2',
+    'faktury/schemy/PEF/bazowe/20241206_PEFPL-CommonAggregateComponents-2.1-v1.4.34.xsd':
+      '0aef109d27cebf3e32ca36f9cffb7331977db4dcc473e237148cd12f445c8fe8',
+    'faktury/schemy/PEF/bazowe/20241206_PEFPL-CommonBasicComponents-2.1-v1.4.34.xsd':
+      '8cbc4c9875e0e2546884a32ad71f7e9f7e384f99d7d174a536f4f3a66b4e0ad2',
     'faktury/schemy/PEF/bazowe/CCTS_CCT_SchemaModule-2.1.xsd': 'dd546e4809df86b6445589f69f0d6c9df162840ae386574ddfc1da7638103e15',
     'faktury/schemy/PEF/bazowe/UBL-CommonAggregateComponents-2.1.xsd': '939172ad8dd057cd403e7f763f6532184dd5ed4b9de24c42ebb35db4792ba613',
     'faktury/schemy/PEF/bazowe/UBL-CommonBasicComponents-2.1.xsd': 'bd4ad043ee1d9da1c7f8018dabf739cfafdfb59143d0d16b9ef769e6b7c408a7',
@@ -66,7 +68,8 @@ export const PINNED_SPEC_FILES: readonly PinnedSpecFile[] = [
     'faktury/schemy/PEF/bazowe/UBL-CommonSignatureComponents-2.1.xsd': '3db472305f029bba5c1ae157bfd0178f715c3f9b94bd8e6c557dbce5e88da874',
     'faktury/schemy/PEF/bazowe/UBL-ExtensionContentDataType-2.1.xsd': 'fcee77a11870208e6377ea6311b9f2a050bca24bdad8606ea02d71e9f9e72f8d',
     'faktury/schemy/PEF/bazowe/UBL-QualifiedDataTypes-2.1.xsd': '7dcb156e610239c97ae70940cf4653b88e48c3595bf5f56a2204a32e2893e6cf',
-    'faktury/schemy/PEF/bazowe/UBL-SignatureAggregateComponents-2.1.xsd': '17bb6b62d709b4fd81449a37655af36aa6a1276ad4fdb1b2e249a5ed4b7c2172',
+    'faktury/schemy/PEF/bazowe/UBL-SignatureAggregateComponents-2.1.xsd':
+      '17bb6b62d709b4fd81449a37655af36aa6a1276ad4fdb1b2e249a5ed4b7c2172',
     'faktury/schemy/PEF/bazowe/UBL-SignatureBasicComponents-2.1.xsd': 'cef924d7ba3d1d8ade14469325cde1364f8c174e46f0198ec02da8e9e748a489',
     'faktury/schemy/PEF/bazowe/UBL-UnqualifiedDataTypes-2.1.xsd': '09052d406b4293e2a5f9c2bfee6df10ad4d8d5f0b36e24a6349d7f7936d89eb6',
     'faktury/schemy/PEF/bazowe/UBL-XAdESv132-2.1.xsd': 'a4f726bcf8cc3f7d9ffa4dab99e005535a8e8b60dced1e5d94578d2e05afa96e',
@@ -77,13 +80,19 @@ export const PINNED_SPEC_FILES: readonly PinnedSpecFile[] = [
   }),
   ...pinned(KSEF_CLIENT_CSHARP, {
     'KSeF.Client.Tests.Core/Templates/invoice-template-fa-2.xml': '5f56ddfc899d47ec92522a041f1ae863de2a353ad813c2ae504598ad1f88ed2a',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-pef-correction.xml': '191fd6cc615fcc4a5732e48216d6df86246cebc441eb215ba97528bc97dd0515',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-pef-with-attachment.xml': '83a528947c77da63e42f79c8d0d6c38a3b7841b849961d838d886d115f06ef1c',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-pef-correction.xml':
+      '191fd6cc615fcc4a5732e48216d6df86246cebc441eb215ba97528bc97dd0515',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-pef-with-attachment.xml':
+      '83a528947c77da63e42f79c8d0d6c38a3b7841b849961d838d886d115f06ef1c',
     'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-pef.xml': 'cf6f127cfa84731f18b000405ea70ce167a7e82a2019582a7be1d47c6ee103d2',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-attachment.xml': '7d01e9ad011b33941a2b219c3e04d63e77f6a9eccdf0a5c0d7b62b31dee763c4',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-custom-Subject2.xml': '900fd2bae6035e04e2ec6cace5a863888385f750c02231a3c9a19f370e9e7d06',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-custom-Subject3.xml': '91fa7cea12035b93745559bbb18e803cdf2718758dba9ceca93f5a22f2109fad',
-    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-multiple-Subject3.xml': 'abe5ded94ccf79722a5fc9d4816d3c919e7425a4639ba41c9083dedea3f2f0c4',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-attachment.xml':
+      '7d01e9ad011b33941a2b219c3e04d63e77f6a9eccdf0a5c0d7b62b31dee763c4',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-custom-Subject2.xml':
+      '900fd2bae6035e04e2ec6cace5a863888385f750c02231a3c9a19f370e9e7d06',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-custom-Subject3.xml':
+      '91fa7cea12035b93745559bbb18e803cdf2718758dba9ceca93f5a22f2109fad',
+    'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3-with-multiple-Subject3.xml':
+      'abe5ded94ccf79722a5fc9d4816d3c919e7425a4639ba41c9083dedea3f2f0c4',
     'KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml': '9057355fdf2143415a3f4a6639a0664c203eb5fa7505da8439800802316b876b',
     'KSeF.Client.Tests.Core/Templates/invoice-template-fa-rr-1.xml': 'acbebeb17a01f8696f01fbc7a261a5fa05a41891dfdc5aecdef237ecd9d0af16',
   }),

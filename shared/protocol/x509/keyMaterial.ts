@@ -58,14 +58,7 @@ export interface KeyMaterial {
 }
 
 export type KeyMaterialProblem =
-  | 'unreadable'
-  | 'missing-password'
-  | 'wrong-password'
-  | 'unsupported-key'
-  | 'weak-key'
-  | 'key-mismatch'
-  | 'expired'
-  | 'not-yet-valid';
+  'unreadable' | 'missing-password' | 'wrong-password' | 'unsupported-key' | 'weak-key' | 'key-mismatch' | 'expired' | 'not-yet-valid';
 
 export class KeyMaterialError extends KsefInputError {
   readonly problem: KeyMaterialProblem;
@@ -79,7 +72,11 @@ export class KeyMaterialError extends KsefInputError {
 }
 
 /** Curves KSeF accepts (at least 256 bits), with the hash their ECDSA signatures use. */
-export const SUPPORTED_EC_CURVES: Record<string, 'sha256' | 'sha384' | 'sha512'> = { prime256v1: 'sha256', secp384r1: 'sha384', secp521r1: 'sha512' };
+export const SUPPORTED_EC_CURVES: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
+  prime256v1: 'sha256',
+  secp384r1: 'sha384',
+  secp521r1: 'sha512',
+};
 export const MIN_RSA_BITS = 2048;
 
 export function loadKeyMaterial(source: KeyMaterialSource, options: LoadKeyMaterialOptions = {}): KeyMaterial {
@@ -109,7 +106,8 @@ interface RawKeyMaterial {
 
 function readPkcs12(input: Buffer | string, password: string, prefix: string): RawKeyMaterial {
   const field = `${prefix}.pkcs12`;
-  if (typeof password !== 'string') throw new KeyMaterialError('missing-password', 'The PKCS#12 password is required to open the PKCS#12 file.', `${prefix}.password`);
+  if (typeof password !== 'string')
+    throw new KeyMaterialError('missing-password', 'The PKCS#12 password is required to open the PKCS#12 file.', `${prefix}.password`);
   const der = typeof input === 'string' || input[0] !== 0x30 ? Buffer.from(input.toString().replace(/\s+/g, ''), 'base64') : input;
   let pfx: forge.pkcs12.Pkcs12Pfx;
   try {
@@ -117,20 +115,42 @@ function readPkcs12(input: Buffer | string, password: string, prefix: string): R
   } catch (error) {
     const message = (error as Error).message ?? '';
     if (/password/i.test(message)) {
-      throw new KeyMaterialError('wrong-password', 'The PKCS#12 password does not open the PKCS#12 file: check the password (or the file is damaged).', `${prefix}.password`);
+      throw new KeyMaterialError(
+        'wrong-password',
+        'The PKCS#12 password does not open the PKCS#12 file: check the password (or the file is damaged).',
+        `${prefix}.password`,
+      );
     }
-    throw new KeyMaterialError('unreadable', `The PKCS#12 file is not a readable PKCS#12 (.p12/.pfx) file: export it again (${message.slice(0, 120)}).`, field);
+    throw new KeyMaterialError(
+      'unreadable',
+      `The PKCS#12 file is not a readable PKCS#12 (.p12/.pfx) file: export it again (${message.slice(0, 120)}).`,
+      field,
+    );
   }
   const bags = (type: string): forge.pkcs12.Bag[] => pfx.getBags({ bagType: type })[type] ?? [];
   const keyBags = [...bags(forge.pki.oids.pkcs8ShroudedKeyBag), ...bags(forge.pki.oids.keyBag)];
   const certificates = bags(forge.pki.oids.certBag).map((bag) => asn1ToBuffer(bag.asn1));
-  if (keyBags.length === 0) throw new KeyMaterialError('unreadable', 'The PKCS#12 file holds no private key: export the certificate together with its private key.', field);
-  if (certificates.length === 0) throw new KeyMaterialError('unreadable', 'The PKCS#12 file holds no certificate: export the certificate together with its private key.', field);
+  if (keyBags.length === 0)
+    throw new KeyMaterialError(
+      'unreadable',
+      'The PKCS#12 file holds no private key: export the certificate together with its private key.',
+      field,
+    );
+  if (certificates.length === 0)
+    throw new KeyMaterialError(
+      'unreadable',
+      'The PKCS#12 file holds no certificate: export the certificate together with its private key.',
+      field,
+    );
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey({ key: asn1ToBuffer(keyBags[0].asn1), format: 'der', type: 'pkcs8' });
   } catch {
-    throw new KeyMaterialError('unsupported-key', 'The private key in the PKCS#12 file is of a kind that cannot be read: use an RSA (2048+ bits) or EC P-256 key.', field);
+    throw new KeyMaterialError(
+      'unsupported-key',
+      'The private key in the PKCS#12 file is of a kind that cannot be read: use an RSA (2048+ bits) or EC P-256 key.',
+      field,
+    );
   }
   return { privateKey, certificates, certificateField: 'pkcs12' };
 }
@@ -183,21 +203,35 @@ export function restorePemLineBreaks(pem: string): string {
   );
 }
 
-function readPem(source: { certificatePem: string | Buffer; privateKeyPem: string | Buffer; passphrase?: string }, prefix: string): RawKeyMaterial {
+function readPem(
+  source: { certificatePem: string | Buffer; privateKeyPem: string | Buffer; passphrase?: string },
+  prefix: string,
+): RawKeyMaterial {
   const certificateField = 'certificatePem';
   const text = restorePemLineBreaks(source?.certificatePem?.toString() ?? '');
   const certificates = pemCertificates(text);
   if (certificates.length === 0) {
-    throw new KeyMaterialError('unreadable', 'The certificate (PEM) holds no PEM certificate (-----BEGIN CERTIFICATE-----).', `${prefix}.certificatePem`);
+    throw new KeyMaterialError(
+      'unreadable',
+      'The certificate (PEM) holds no PEM certificate (-----BEGIN CERTIFICATE-----).',
+      `${prefix}.certificatePem`,
+    );
   }
   for (const der of certificates) {
     try {
       new X509Certificate(der);
     } catch {
-      throw new KeyMaterialError('unreadable', 'The certificate (PEM) holds a damaged certificate: copy the whole PEM block again.', `${prefix}.certificatePem`);
+      throw new KeyMaterialError(
+        'unreadable',
+        'The certificate (PEM) holds a damaged certificate: copy the whole PEM block again.',
+        `${prefix}.certificatePem`,
+      );
     }
   }
-  const privateKey = readPrivateKeyPem(source.privateKeyPem, source.passphrase, { key: `${prefix}.privateKeyPem`, passphrase: `${prefix}.passphrase` });
+  const privateKey = readPrivateKeyPem(source.privateKeyPem, source.passphrase, {
+    key: `${prefix}.privateKeyPem`,
+    passphrase: `${prefix}.passphrase`,
+  });
   return { privateKey, certificates, certificateField };
 }
 
@@ -205,23 +239,43 @@ function readPem(source: { certificatePem: string | Buffer; privateKeyPem: strin
  * A PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED` with
  * `passphrase`), every problem a `KeyMaterialError` naming `fields.key` or `fields.passphrase`.
  */
-export function readPrivateKeyPem(pem: string | Buffer | undefined, passphrase: string | undefined, fields: { key: string; passphrase: string }): KeyObject {
+export function readPrivateKeyPem(
+  pem: string | Buffer | undefined,
+  passphrase: string | undefined,
+  fields: { key: string; passphrase: string },
+): KeyObject {
   const keyText = restorePemLineBreaks(pem?.toString() ?? '');
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
-    throw new KeyMaterialError('unreadable', `${opening(fields.key)} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`, fields.key);
+    throw new KeyMaterialError(
+      'unreadable',
+      `${opening(fields.key)} holds no PEM private key (a BEGIN PRIVATE KEY block, or RSA/EC/ENCRYPTED PRIVATE KEY).`,
+      fields.key,
+    );
   }
   const encrypted = /ENCRYPTED/.test(keyText);
   if (encrypted && !passphrase) {
-    throw new KeyMaterialError('missing-password', `${opening(fields.key)} is encrypted: provide ${words(fields.passphrase)}.`, fields.passphrase);
+    throw new KeyMaterialError(
+      'missing-password',
+      `${opening(fields.key)} is encrypted: provide ${words(fields.passphrase)}.`,
+      fields.passphrase,
+    );
   }
   try {
     return createPrivateKey({ key: keyText, format: 'pem', passphrase });
   } catch (error) {
     const { code = '', message = '' } = error as Error & { code?: string };
     if (encrypted && /decrypt/i.test(`${code} ${message}`)) {
-      throw new KeyMaterialError('wrong-password', `${opening(fields.passphrase)} does not decrypt ${words(fields.key)}: check that it is the one the key was encrypted with.`, fields.passphrase);
+      throw new KeyMaterialError(
+        'wrong-password',
+        `${opening(fields.passphrase)} does not decrypt ${words(fields.key)}: check that it is the one the key was encrypted with.`,
+        fields.passphrase,
+      );
     }
-    throw new KeyMaterialError('unreadable', `${opening(fields.key)} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`, fields.key);
+    throw new KeyMaterialError(
+      'unreadable',
+      `${opening(fields.key)} is not a readable private key: use PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.`,
+      fields.key,
+    );
   }
 }
 
@@ -231,7 +285,11 @@ function checkKey(privateKey: KeyObject, field: string): void {
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) {
-      throw new KeyMaterialError('weak-key', `The RSA key in ${words(field)} has ${bits} bits; KSeF requires at least ${MIN_RSA_BITS}. Use a stronger key.`, field);
+      throw new KeyMaterialError(
+        'weak-key',
+        `The RSA key in ${words(field)} has ${bits} bits; KSeF requires at least ${MIN_RSA_BITS}. Use a stronger key.`,
+        field,
+      );
     }
     return;
   }
@@ -247,9 +305,17 @@ function checkKey(privateKey: KeyObject, field: string): void {
 function checkValidity(certificate: CertificateInfo, now: Date, field: string): void {
   const name = subjectValue(certificate, SUBJECT_OIDS.commonName) ?? certificate.fingerprintSha256;
   if (now < certificate.notBefore) {
-    throw new KeyMaterialError('not-yet-valid', `The certificate "${name}" in ${words(field)} is valid only from ${certificate.notBefore.toISOString()}: wait, or check the computer's clock.`, field);
+    throw new KeyMaterialError(
+      'not-yet-valid',
+      `The certificate "${name}" in ${words(field)} is valid only from ${certificate.notBefore.toISOString()}: wait, or check the computer's clock.`,
+      field,
+    );
   }
   if (now > certificate.notAfter) {
-    throw new KeyMaterialError('expired', `The certificate "${name}" in ${words(field)} expired on ${certificate.notAfter.toISOString()}: renew it or use another certificate.`, field);
+    throw new KeyMaterialError(
+      'expired',
+      `The certificate "${name}" in ${words(field)} expired on ${certificate.notAfter.toISOString()}: renew it or use another certificate.`,
+      field,
+    );
   }
 }

@@ -37,7 +37,14 @@ export function buildPkcs12(privateKey: KeyObject, certificateDer: Buffer, passw
   const authenticatedSafe = toDer(sequence([dataContentInfo(toDer(sequence([certBag]))), dataContentInfo(toDer(sequence([keyBag])))]));
 
   const macSalt = randomBytes(16);
-  const macKey = forge.pkcs12.generateKey(password, forge.util.createBuffer(macSalt.toString('binary')), 3, MAC_ITERATIONS, 32, forge.md.sha256.create());
+  const macKey = forge.pkcs12.generateKey(
+    password,
+    forge.util.createBuffer(macSalt.toString('binary')),
+    3,
+    MAC_ITERATIONS,
+    32,
+    forge.md.sha256.create(),
+  );
   const mac = createHmac('sha256', Buffer.from(macKey.getBytes(), 'binary')).update(authenticatedSafe).digest();
 
   const pfx = sequence([

@@ -13,7 +13,16 @@ import type { Clock } from '../types';
 import { buildPkcs12 } from './pkcs12';
 import { octets, primitive, sequence } from './asn1';
 import { SUBJECT_OIDS, certificateToPem } from './x509';
-import { distinguishedName, extension, generatePrivateKey, sha256SignatureAlgorithm, signWithSha256, subjectPublicKeyInfo, tbsCertificate, type NameAttributes } from './x509Writer';
+import {
+  distinguishedName,
+  extension,
+  generatePrivateKey,
+  sha256SignatureAlgorithm,
+  signWithSha256,
+  subjectPublicKeyInfo,
+  tbsCertificate,
+  type NameAttributes,
+} from './x509Writer';
 
 /** Say this wherever a generated certificate is offered to a user. */
 export const TEST_CERTIFICATE_WARNING =
@@ -74,12 +83,15 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function generateTestCertificate(options: TestCertificateOptions): TestCertificate {
   const subjectName = subjectAttributes(options.subject);
   if (typeof options.pkcs12Password !== 'string' || options.pkcs12Password.length === 0) {
-    throw new KsefInputError('pkcs12Password must be a non-empty string: it protects the generated PKCS#12 file.', { field: 'pkcs12Password' });
+    throw new KsefInputError('pkcs12Password must be a non-empty string: it protects the generated PKCS#12 file.', {
+      field: 'pkcs12Password',
+    });
   }
   const keyType = options.keyType ?? 'rsa';
   if (keyType !== 'rsa' && keyType !== 'ec') throw new KsefInputError("keyType must be 'rsa' or 'ec'.", { field: 'keyType' });
   const validityDays = options.validityDays ?? 730;
-  if (!Number.isInteger(validityDays) || validityDays < 1) throw new KsefInputError('validityDays must be a whole number of days, at least 1.', { field: 'validityDays' });
+  if (!Number.isInteger(validityDays) || validityDays < 1)
+    throw new KsefInputError('validityDays must be a whole number of days, at least 1.', { field: 'validityDays' });
 
   const privateKey = generatePrivateKey(keyType);
   const now = (options.clock ?? { now: () => new Date() }).now().getTime();
@@ -95,7 +107,8 @@ export function generateTestCertificate(options: TestCertificateOptions): TestCe
 
 function subjectAttributes(subject: TestCertificateSubject): NameAttributes {
   const required = (field: string, value: unknown): string => {
-    if (typeof value !== 'string' || value.trim() === '') throw new KsefInputError(`subject.${field} is required.`, { field: `subject.${field}` });
+    if (typeof value !== 'string' || value.trim() === '')
+      throw new KsefInputError(`subject.${field} is required.`, { field: `subject.${field}` });
     return value.trim();
   };
   const digits = (field: string, value: string | undefined, length: number): string => {
@@ -110,7 +123,8 @@ function subjectAttributes(subject: TestCertificateSubject): NameAttributes {
     if ((subject.nip === undefined) === (subject.pesel === undefined)) {
       throw new KsefInputError('A person certificate needs exactly one of subject.nip and subject.pesel.', { field: 'subject.nip' });
     }
-    const serialNumber = subject.nip !== undefined ? `TINPL-${digits('nip', subject.nip, 10)}` : `PNOPL-${digits('pesel', subject.pesel, 11)}`;
+    const serialNumber =
+      subject.nip !== undefined ? `TINPL-${digits('nip', subject.nip, 10)}` : `PNOPL-${digits('pesel', subject.pesel, 11)}`;
     return [
       [SUBJECT_OIDS.givenName, givenName],
       [SUBJECT_OIDS.surname, surname],

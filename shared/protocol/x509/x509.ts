@@ -93,7 +93,9 @@ export function derToPem(der: Buffer, label: string): string {
 
 /** Every certificate in PEM text, as DER. */
 export function pemCertificates(pem: string): Buffer[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) =>
+    Buffer.from(m[1].replace(/\s+/g, ''), 'base64'),
+  );
 }
 
 /** The first value of a subject attribute. */
@@ -112,8 +114,15 @@ function toDer(input: Buffer | string): Buffer {
 }
 
 function curveBits(curve: string | undefined): number {
-  const known: Record<string, number> = { prime256v1: 256, secp256k1: 256, secp384r1: 384, secp521r1: 521, secp224r1: 224, prime192v1: 192 };
-  return curve ? known[curve] ?? 0 : 0;
+  const known: Record<string, number> = {
+    prime256v1: 256,
+    secp256k1: 256,
+    secp384r1: 384,
+    secp521r1: 521,
+    secp224r1: 224,
+    prime192v1: 192,
+  };
+  return curve ? (known[curve] ?? 0) : 0;
 }
 
 function readTime(node: forge.asn1.Asn1): Date {

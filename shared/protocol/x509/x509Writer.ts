@@ -5,7 +5,23 @@
  */
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import * as forge from 'node-forge';
-import { bitString, booleanTrue, explicit, fromDer, integer, integerOfBytes, nullValue, octets, oid, primitive, sequence, set, time, toDer, type Asn1 } from './asn1';
+import {
+  bitString,
+  booleanTrue,
+  explicit,
+  fromDer,
+  integer,
+  integerOfBytes,
+  nullValue,
+  octets,
+  oid,
+  primitive,
+  sequence,
+  set,
+  time,
+  toDer,
+  type Asn1,
+} from './asn1';
 import { SUBJECT_OIDS } from './x509';
 
 const OID = {
@@ -20,7 +36,9 @@ export type NameAttributes = [oid: string, value: string][];
 
 /** RSA-2048 (or `rsaBits`) or EC P-256: the keys KSeF certifies. */
 export function generatePrivateKey(type: 'rsa' | 'ec', rsaBits = 2048): KeyObject {
-  return type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey : generateKeyPairSync('rsa', { modulusLength: rsaBits }).privateKey;
+  return type === 'ec'
+    ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
+    : generateKeyPairSync('rsa', { modulusLength: rsaBits }).privateKey;
 }
 
 /** DER SubjectPublicKeyInfo of the key's public half. */
@@ -32,7 +50,12 @@ export function subjectPublicKeyInfo(key: KeyObject): Buffer {
 export function distinguishedName(attributes: NameAttributes): Asn1 {
   return sequence(
     attributes.map(([type, value]) =>
-      set([sequence([oid(type), primitive(PRINTABLE_ATTRIBUTES.has(type) ? forge.asn1.Type.PRINTABLESTRING : forge.asn1.Type.UTF8, forge.util.encodeUtf8(value))])]),
+      set([
+        sequence([
+          oid(type),
+          primitive(PRINTABLE_ATTRIBUTES.has(type) ? forge.asn1.Type.PRINTABLESTRING : forge.asn1.Type.UTF8, forge.util.encodeUtf8(value)),
+        ]),
+      ]),
     ),
   );
 }

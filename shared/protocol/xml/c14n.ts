@@ -89,7 +89,8 @@ export function canonicalize(apex: Node, options: C14nOptions): Buffer {
         renderElement(child, new Map(), new Map(), false);
         afterRoot = true;
       } else if (child.nodeType === NodeType.COMMENT || isRealProcessingInstruction(child)) {
-        const text = child.nodeType === NodeType.COMMENT ? (withComments ? `<!--${child.nodeValue ?? ''}-->` : '') : processingInstruction(child);
+        const text =
+          child.nodeType === NodeType.COMMENT ? (withComments ? `<!--${child.nodeValue ?? ''}-->` : '') : processingInstruction(child);
         if (text) out.push(afterRoot ? '\n' : '', text, afterRoot ? '' : '\n');
       }
     }

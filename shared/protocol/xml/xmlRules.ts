@@ -78,7 +78,8 @@ export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRul
   if (xml.subarray(0, 3).equals(UTF8_BOM)) {
     violations.push({
       rule: 'bom',
-      message: 'The file starts with a UTF-8 byte order mark (bytes EF BB BF at offset 0); KSeF requires UTF-8 without BOM. Save the file as "UTF-8" without BOM.',
+      message:
+        'The file starts with a UTF-8 byte order mark (bytes EF BB BF at offset 0); KSeF requires UTF-8 without BOM. Save the file as "UTF-8" without BOM.',
     });
     content = xml.subarray(3);
   } else if (isUtf16ByteOrderMark(xml)) {
@@ -94,7 +95,10 @@ export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRul
     const line = countLines(xml, offset);
     violations.push({
       rule: 'utf8',
-      message: `The file is not valid UTF-8: invalid byte sequence at byte offset ${offset} (line ${line}, bytes ${xml.subarray(offset, offset + 4).toString('hex').toUpperCase()}). KSeF accepts only UTF-8; re-encode the file as UTF-8 (it is probably in Windows-1250 or ISO-8859-2).`,
+      message: `The file is not valid UTF-8: invalid byte sequence at byte offset ${offset} (line ${line}, bytes ${xml
+        .subarray(offset, offset + 4)
+        .toString('hex')
+        .toUpperCase()}). KSeF accepts only UTF-8; re-encode the file as UTF-8 (it is probably in Windows-1250 or ISO-8859-2).`,
     });
     return violations;
   }
@@ -243,11 +247,23 @@ const REFERENCE = /&(#x[0-9a-fA-F]+|#[0-9]+|[^\s;<&#]*);/g;
 const PREDEFINED_ENTITIES = new Set(['lt', 'gt', 'amp', 'quot', 'apos']);
 
 function isXmlChar(code: number): boolean {
-  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
 }
 
 function isDiscouraged(code: number): boolean {
-  return (code >= 0x7f && code <= 0x84) || (code >= 0x86 && code <= 0x9f) || (code >= 0xfdd0 && code <= 0xfdef) || (code > 0xffff && (code & 0xfffe) === 0xfffe);
+  return (
+    (code >= 0x7f && code <= 0x84) ||
+    (code >= 0x86 && code <= 0x9f) ||
+    (code >= 0xfdd0 && code <= 0xfdef) ||
+    (code > 0xffff && (code & 0xfffe) === 0xfffe)
+  );
 }
 
 /** Markup rules: processing instructions, a single root element, known entities, then general well-formedness. */
@@ -305,14 +321,20 @@ function checkMarkup(text: string, violations: XmlRuleViolation[]): void {
   });
 
   for (const { target, offset } of instructions.slice(0, MAX_REPORTED_OCCURRENCES)) {
-    const what = target.toLowerCase() === 'xml' ? 'an XML declaration that is not at the very start of the file' : `processing instruction <?${target} ...?>`;
+    const what =
+      target.toLowerCase() === 'xml'
+        ? 'an XML declaration that is not at the very start of the file'
+        : `processing instruction <?${target} ...?>`;
     violations.push({
       rule: 'processing-instruction',
       message: `Found ${what} at ${describePosition(text, offset)}; KSeF rejects invoices with processing instructions. Remove it${target.toLowerCase() === 'xml' ? ' (nothing, not even whitespace, may precede the XML declaration)' : ''}.`,
     });
   }
   if (instructions.length > MAX_REPORTED_OCCURRENCES) {
-    violations.push({ rule: 'processing-instruction', message: `... and ${instructions.length - MAX_REPORTED_OCCURRENCES} more processing instructions.` });
+    violations.push({
+      rule: 'processing-instruction',
+      message: `... and ${instructions.length - MAX_REPORTED_OCCURRENCES} more processing instructions.`,
+    });
   }
   if (extraRoots.length > 0) {
     violations.push({
@@ -330,8 +352,14 @@ function checkMarkup(text: string, violations: XmlRuleViolation[]): void {
     const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
     violations.push(
       isXmlChar(code)
-        ? { rule: 'discouraged-character', message: `Character reference ${reference} at ${describePosition(text, offset)} stands for ${hex}, a character KSeF rejects (XML 1.0 discouraged characters). Remove it.` }
-        : { rule: 'illegal-character', message: `Character reference ${reference} at ${describePosition(text, offset)} stands for ${hex}, which XML 1.0 does not allow. Remove it.` },
+        ? {
+            rule: 'discouraged-character',
+            message: `Character reference ${reference} at ${describePosition(text, offset)} stands for ${hex}, a character KSeF rejects (XML 1.0 discouraged characters). Remove it.`,
+          }
+        : {
+            rule: 'illegal-character',
+            message: `Character reference ${reference} at ${describePosition(text, offset)} stands for ${hex}, which XML 1.0 does not allow. Remove it.`,
+          },
     );
   }
   for (const { name, offset } of unknownEntities.slice(0, MAX_REPORTED_OCCURRENCES)) {

@@ -131,5 +131,5 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
 
 /** Escapes text for element content and attribute values. */
 export function escapeXml(value: string): string {
-  return value.replace(/[<>&"']/g, (c) => `&${({ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' })[c]};`);
+  return value.replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c]};`);
 }

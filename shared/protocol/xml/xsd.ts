@@ -110,11 +110,14 @@ async function readSchemaFiles(docsDir: string, xsdPath: string): Promise<Schema
       throw new Error(`Cannot read schema ${relative} from the KSeF spec folder ${docsDir}: ${(error as Error).message}`, { cause: error });
     }
     const directory = path.posix.dirname(relative);
-    text = text.replace(/(<(?:xsd?:)?(?:import|include)\b[^>]*?\bschemaLocation\s*=\s*)(["'])([^"']+)\2/g, (_whole, head: string, quote: string, location: string) => {
-      const target = localSchemaPath(directory, location);
-      pending.push(target);
-      return `${head}${quote}${path.posix.relative(directory, target)}${quote}`;
-    });
+    text = text.replace(
+      /(<(?:xsd?:)?(?:import|include)\b[^>]*?\bschemaLocation\s*=\s*)(["'])([^"']+)\2/g,
+      (_whole, head: string, quote: string, location: string) => {
+        const target = localSchemaPath(directory, location);
+        pending.push(target);
+        return `${head}${quote}${path.posix.relative(directory, target)}${quote}`;
+      },
+    );
     loaded.set(relative, text);
   }
   return { key: path.join(docsDir, xsdPath), files: [...loaded].map(([fileName, contents]) => ({ fileName, contents })) };
@@ -123,7 +126,8 @@ async function readSchemaFiles(docsDir: string, xsdPath: string): Promise<Schema
 function localSchemaPath(directory: string, location: string): string {
   if (!/^[a-z]+:/i.test(location)) return normalize(path.posix.join(directory, location));
   const base = Object.keys(REMOTE_SCHEMA_LOCATIONS).find((prefix) => location.startsWith(prefix));
-  if (!base) throw new Error(`Schema import ${location} has no local copy in the KSeF spec folder; add its location to REMOTE_SCHEMA_LOCATIONS.`);
+  if (!base)
+    throw new Error(`Schema import ${location} has no local copy in the KSeF spec folder; add its location to REMOTE_SCHEMA_LOCATIONS.`);
   return normalize(REMOTE_SCHEMA_LOCATIONS[base] + location.slice(base.length));
 }
 
@@ -219,7 +223,8 @@ class ValidationPool {
     while (this.queue.length > 0) {
       const idle = this.workers.filter((w) => !w.task);
       const task = this.queue[0];
-      const worker = idle.find((w) => w.schemas.has(task.schema.key)) ?? idle[0] ?? (this.workers.length < this.size ? this.spawn() : undefined);
+      const worker =
+        idle.find((w) => w.schemas.has(task.schema.key)) ?? idle[0] ?? (this.workers.length < this.size ? this.spawn() : undefined);
       if (!worker) return;
       this.queue.shift();
       this.run(worker, task);
@@ -238,7 +243,10 @@ class ValidationPool {
 
   private spawn(): PoolWorker {
     this.libxml2Url ??= pathToFileURL(require.resolve('libxml2-wasm')).href;
-    const entry: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { libxml2Url: this.libxml2Url } }), schemas: new Set() };
+    const entry: PoolWorker = {
+      worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { libxml2Url: this.libxml2Url } }),
+      schemas: new Set(),
+    };
     entry.worker.on('message', (outcome: WorkerOutcome) => {
       const task = entry.task;
       entry.task = undefined;

@@ -10,7 +10,12 @@ export const PKCS12_PASSWORD = 'Pkcs12-Pa55word!';
 export const PEM_PASSPHRASE = 'Pem-Pa55phrase!';
 
 /** The context's organisation seal (VATPL-<NIP>): the owner of the sandbox's demo context. */
-export function sealOf(nip: string, keyType: 'rsa' | 'ec' = 'rsa', clock?: { now(): Date }, validityDays?: number): GeneratedTestCertificate {
+export function sealOf(
+  nip: string,
+  keyType: 'rsa' | 'ec' = 'rsa',
+  clock?: { now(): Date },
+  validityDays?: number,
+): GeneratedTestCertificate {
   return generateTestCertificate({
     subject: { kind: 'seal', organizationName: 'Demo Sp. z o.o.', nip },
     pkcs12Password: PKCS12_PASSWORD,
@@ -66,7 +71,11 @@ function selfSignedRsa(bits: number, name: forge.pki.CertificateField[]): { cert
   return { certificatePem: forge.pki.certificateToPem(certificate), privateKeyPem };
 }
 
-export function pkcs12Credentials(sandbox: RecordedSandbox, certificate: GeneratedTestCertificate, extra: Partial<CertificateCredentials> = {}): CertificateCredentials {
+export function pkcs12Credentials(
+  sandbox: RecordedSandbox,
+  certificate: GeneratedTestCertificate,
+  extra: Partial<CertificateCredentials> = {},
+): CertificateCredentials {
   return {
     method: 'certificate',
     contextIdentifier: sandbox.contextIdentifier,
@@ -76,7 +85,11 @@ export function pkcs12Credentials(sandbox: RecordedSandbox, certificate: Generat
 }
 
 /** A client of the sandbox that authenticates with `credentials`. */
-export function certificateClient(sandbox: RecordedSandbox, credentials: CertificateCredentials, overrides: Parameters<typeof clientOf>[1] = {}): KsefClient {
+export function certificateClient(
+  sandbox: RecordedSandbox,
+  credentials: CertificateCredentials,
+  overrides: Parameters<typeof clientOf>[1] = {},
+): KsefClient {
   return clientOf(sandbox, { credentials, ...overrides });
 }
 
@@ -98,7 +111,10 @@ export async function startOwnerBehindFaultProxy(options: SandboxOptions = {}): 
   const sandbox = await startRecordedSandbox(options);
   const proxy = await startFaultProxy(sandbox.baseUrl);
   const logger = new RecordingLogger();
-  const owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), { baseUrl: proxy.baseUrl, logger });
+  const owner = certificateClient(sandbox, pkcs12Credentials(sandbox, sealOf(sandbox.contextIdentifier.value, 'ec')), {
+    baseUrl: proxy.baseUrl,
+    logger,
+  });
   return {
     sandbox,
     proxy,

@@ -83,7 +83,9 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
       if (fault?.kind === 'echoHeaders') {
         const rows = Object.entries(req.headers).map(([name, value]) => `<tr><th>${name}</th><td>${value}</td></tr>`);
         res.writeHead(fault.status, { 'content-type': 'text/html' });
-        res.end(`<html><head><title>${fault.status} Bad Gateway</title></head><body><h1>Bad Gateway</h1>\n<p>The upstream server sent no valid answer.</p>\n<table>${rows.join('\n')}</table></body></html>`);
+        res.end(
+          `<html><head><title>${fault.status} Bad Gateway</title></head><body><h1>Bad Gateway</h1>\n<p>The upstream server sent no valid answer.</p>\n<table>${rows.join('\n')}</table></body></html>`,
+        );
         return;
       }
       const upstream = http.request(

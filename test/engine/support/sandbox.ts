@@ -28,10 +28,7 @@ export async function startRecordedSandbox(options: SandboxOptions = {}): Promis
 }
 
 /** A client of `sandbox` (or of a proxy in front of it) with its own token store unless one is given. */
-export function clientOf(
-  sandbox: SandboxHandle,
-  overrides: Partial<KsefClientOptions> & { baseUrl?: string } = {},
-): KsefClient {
+export function clientOf(sandbox: SandboxHandle, overrides: Partial<KsefClientOptions> & { baseUrl?: string } = {}): KsefClient {
   return createKsefClient({
     environment: 'custom',
     baseUrl: sandbox.baseUrl,

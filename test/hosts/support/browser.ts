@@ -20,7 +20,9 @@ export function describeWithChromium(name: string, body: () => void): void {
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs Chromium', () => {
-        throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}: apt-get install -y chromium (or set CHROMIUM_PATH). .ci/run installs it.`);
+        throw new Error(
+          `Chromium is not installed at ${CHROMIUM_PATH}: apt-get install -y chromium (or set CHROMIUM_PATH). .ci/run installs it.`,
+        );
       });
     });
   } else {

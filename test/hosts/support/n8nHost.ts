@@ -62,7 +62,6 @@ export async function packPackage(destination: string): Promise<string> {
   return path.join(destination, tarball);
 }
 
-
 export interface ExecutionItem {
   json: Record<string, unknown>;
   binary?: Record<string, StoredBinary>;
@@ -313,7 +312,12 @@ export class N8nServer {
 
   async signInAsNewOwner(timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!(await this.fetch('/healthz/readiness').then((response) => response.ok, () => false))) {
+    while (
+      !(await this.fetch('/healthz/readiness').then(
+        (response) => response.ok,
+        () => false,
+      ))
+    ) {
       if (this.child.exitCode !== null || Date.now() > deadline) {
         throw new Error(`n8n start did not become ready at ${this.baseUrl}:\n${tail(this.log)}`);
       }
@@ -322,10 +326,18 @@ export class N8nServer {
     const response = await this.fetch('/rest/owner/setup', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'owner@example.com', firstName: 'Test', lastName: 'Owner', password: `Pw1-${randomBytes(12).toString('hex')}` }),
+      body: JSON.stringify({
+        email: 'owner@example.com',
+        firstName: 'Test',
+        lastName: 'Owner',
+        password: `Pw1-${randomBytes(12).toString('hex')}`,
+      }),
     });
     if (!response.ok) throw new Error(`n8n owner setup failed: ${response.status} ${await response.text()}`);
-    this.cookie = response.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
+    this.cookie = response.headers
+      .getSetCookie()
+      .map((cookie) => cookie.split(';')[0])
+      .join('; ');
   }
 
   /** What the credential's "Test" button does: the node's credential test run by the n8n server. */

@@ -28,5 +28,11 @@ export function statusesOf(id: string): Array<[string | undefined, string | unde
 /** Everything the nodes logged (node.log/warn/error go through the runtime log) and every status they showed. */
 export function everythingLogged(anyNodeId: string): string {
   const node = helper.getNode(anyNodeId);
-  return JSON.stringify([helper.log().getCalls().map((call) => call.args), node.status.getCalls().map((call) => call.args)]);
+  return JSON.stringify([
+    helper
+      .log()
+      .getCalls()
+      .map((call) => call.args),
+    node.status.getCalls().map((call) => call.args),
+  ]);
 }

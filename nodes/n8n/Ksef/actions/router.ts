@@ -22,9 +22,6 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
     case 'certificate':
       return [await certificate[ksefNodeData.operation].execute.call(this, items)];
     default:
-      throw new NodeOperationError(
-        this.getNode(),
-        `The operation "${operation}" of resource "${resource}" is not supported`,
-      );
+      throw new NodeOperationError(this.getNode(), `The operation "${operation}" of resource "${resource}" is not supported`);
   }
 }

@@ -115,7 +115,11 @@ export async function binaryFiles(
 ): Promise<IBinaryKeyData> {
   const binary: IBinaryKeyData = {};
   for (const [property, { content, fileName, mimeType }] of Object.entries(files)) {
-    binary[property] = await this.helpers.prepareBinaryData(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'), fileName, mimeType);
+    binary[property] = await this.helpers.prepareBinaryData(
+      Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'),
+      fileName,
+      mimeType,
+    );
   }
   return binary;
 }

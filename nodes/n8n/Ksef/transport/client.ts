@@ -26,7 +26,8 @@ const clients = new Map<string, KsefClient>();
 /** The `ksefApi` credential's fields (credentials/KsefApi.credentials.ts) are the engine's connection settings. */
 function settingsOf(data: ICredentialDataDecryptedObject | undefined): ConnectionSettings {
   const settings: Record<string, string | boolean> = {};
-  for (const [name, value] of Object.entries(data ?? {})) if (typeof value === 'string' || typeof value === 'boolean') settings[name] = value;
+  for (const [name, value] of Object.entries(data ?? {}))
+    if (typeof value === 'string' || typeof value === 'boolean') settings[name] = value;
   return settings as ConnectionSettings;
 }
 
@@ -45,10 +46,7 @@ export async function getKsefClient(this: KsefFunctions): Promise<KsefClient> {
 }
 
 /** The credential test behind the "Test" button: a real authentication with a throwaway client. */
-export async function ksefApiTest(
-  this: ICredentialTestFunctions,
-  credential: ICredentialsDecrypted,
-): Promise<INodeCredentialTestResult> {
+export async function ksefApiTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
   const settings = settingsOf(credential.data);
   let client: KsefClient | undefined;
   try {
@@ -56,7 +54,10 @@ export async function ksefApiTest(
     const session = await client.authenticate({ force: true });
     const context = session.contextIdentifier;
     const method = settings.authenticationMethod === 'certificate' ? ' with the certificate' : '';
-    return { status: 'OK', message: `Authenticated to KSeF (${settings.environment || 'sandbox'})${method} in context ${context.type} ${context.value}` };
+    return {
+      status: 'OK',
+      message: `Authenticated to KSeF (${settings.environment || 'sandbox'})${method} in context ${context.type} ${context.value}`,
+    };
   } catch (error) {
     return { status: 'Error', message: credentialTestMessage(error) };
   } finally {

@@ -78,7 +78,10 @@ function credentialNameOf(node: INode): string | undefined {
  * is not read as `credentials.certificate`.
  */
 function inEditorWords(message: string, fieldLabels: Record<string, string>): string {
-  const labels = [...CREDENTIAL_FIELD_LABELS, ...Object.entries(fieldLabels).map(([field, label]): [string, string] => [field, `'${label}'`])];
+  const labels = [
+    ...CREDENTIAL_FIELD_LABELS,
+    ...Object.entries(fieldLabels).map(([field, label]): [string, string] => [field, `'${label}'`]),
+  ];
   labels.sort(([a], [b]) => b.length - a.length);
   let text = message;
   // Only names that cannot be ordinary words (a dot or a capital inside): 'environment' stays prose.
@@ -92,7 +95,11 @@ function inEditorWords(message: string, fieldLabels: Record<string, string>): st
  * A user-facing message and description of any error; engine messages are secret-free by contract. A credential
  * problem says first which credential to fix; `fieldLabels` names the operation's own fields as the editor does.
  */
-export function describeError(error: unknown, node?: INode, fieldLabels: Record<string, string> = {}): { message: string; description?: string } {
+export function describeError(
+  error: unknown,
+  node?: INode,
+  fieldLabels: Record<string, string> = {},
+): { message: string; description?: string } {
   if (!(error instanceof KsefError)) {
     return { message: error instanceof Error ? error.message : String(error) };
   }

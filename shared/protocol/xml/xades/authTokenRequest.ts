@@ -71,7 +71,10 @@ const IPV4_PATTERN = new RegExp(`^${IPV4}$`);
 /** Throws `KsefInputError` naming the first field that breaks the AuthTokenRequest schema rules. */
 export function validateAuthTokenRequest(request: AuthTokenRequest, field = 'authTokenRequest'): void {
   if (typeof request.challenge !== 'string' || !CHALLENGE_PATTERN.test(request.challenge)) {
-    fail(`${field}.challenge`, 'must be the 36-character challenge returned by POST /auth/challenge, e.g. 20250604-CR-461EA5B000-537A6BA15D-D7');
+    fail(
+      `${field}.challenge`,
+      'must be the 36-character challenge returned by POST /auth/challenge, e.g. 20250604-CR-461EA5B000-537A6BA15D-D7',
+    );
   }
   const context = request.contextIdentifier;
   const rule = context && CONTEXT_IDENTIFIER_RULES[context.type];
@@ -98,7 +101,11 @@ export interface ValidateAllowedIpsOptions {
 }
 
 /** The three lists of `AllowedIps` in a person's words. */
-const IP_KIND_WORDS: Record<keyof AllowedIps, string> = { ip4Addresses: 'IPv4 addresses', ip4Ranges: 'IPv4 ranges', ip4Masks: 'IPv4 masks' };
+const IP_KIND_WORDS: Record<keyof AllowedIps, string> = {
+  ip4Addresses: 'IPv4 addresses',
+  ip4Ranges: 'IPv4 ranges',
+  ip4Masks: 'IPv4 masks',
+};
 
 /** Checks an authorization policy against the AuthTokenRequest schema's IPv4 rules; errors name `field`. */
 export function validateAllowedIps(policy: AuthorizationPolicy, field: string, options: ValidateAllowedIpsOptions = {}): void {
@@ -121,7 +128,11 @@ export function validateAllowedIps(policy: AuthorizationPolicy, field: string, o
     }
     values.forEach((value, i) => {
       if (typeof value !== 'string' || !isValid(value)) {
-        fail(`${list}[${i}]`, `is not valid: expected e.g. ${example}`, label ? `${named}: entry ${i + 1}${typeof value === 'string' ? ` (${value})` : ''}` : undefined);
+        fail(
+          `${list}[${i}]`,
+          `is not valid: expected e.g. ${example}`,
+          label ? `${named}: entry ${i + 1}${typeof value === 'string' ? ` (${value})` : ''}` : undefined,
+        );
       }
     });
   };
@@ -204,11 +215,18 @@ export function readAuthTokenRequest(element: Element): { request: AuthTokenRequ
   if (unexpected) fail(`AuthTokenRequest/${unexpected.nodeName}`, 'is not allowed by the schema');
   const names = children.map((e) => e.localName ?? '');
   if (!/^Challenge,ContextIdentifier,SubjectIdentifierType(,AuthorizationPolicy)?$/.test(names.join(','))) {
-    fail('AuthTokenRequest', `must contain Challenge, ContextIdentifier, SubjectIdentifierType and optionally AuthorizationPolicy, in this order (found ${names.join(', ') || 'nothing'})`);
+    fail(
+      'AuthTokenRequest',
+      `must contain Challenge, ContextIdentifier, SubjectIdentifierType and optionally AuthorizationPolicy, in this order (found ${names.join(', ') || 'nothing'})`,
+    );
   }
   const [challenge, context, subject, policy] = children;
   const contextChildren = childElements(context);
-  if (contextChildren.length !== 1 || contextChildren[0].namespaceURI !== namespace || !((contextChildren[0].localName ?? '') in CONTEXT_IDENTIFIER_RULES)) {
+  if (
+    contextChildren.length !== 1 ||
+    contextChildren[0].namespaceURI !== namespace ||
+    !((contextChildren[0].localName ?? '') in CONTEXT_IDENTIFIER_RULES)
+  ) {
     fail('AuthTokenRequest/ContextIdentifier', `must contain exactly one of ${Object.keys(CONTEXT_IDENTIFIER_RULES).join(', ')}`);
   }
   const request: AuthTokenRequest = {

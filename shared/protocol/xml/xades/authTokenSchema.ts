@@ -44,7 +44,9 @@ export async function validateAuthTokenRequestXsd(unsignedXml: string, specDir?:
       xml: [{ fileName: 'AuthTokenRequest.xml', contents: asVersion21 }],
       schema: [{ fileName: path.basename(xsdFile), contents: xsd }],
     });
-    return result.valid ? [] : result.errors.map((e) => (e.loc ? `Line ${e.loc.lineNumber}: ${e.message}` : e.message).replace(/\{[a-z]+:[^}]*\}/gi, ''));
+    return result.valid
+      ? []
+      : result.errors.map((e) => (e.loc ? `Line ${e.loc.lineNumber}: ${e.message}` : e.message).replace(/\{[a-z]+:[^}]*\}/gi, ''));
   } catch (error) {
     // xmllint exits with code 1 when the document is not even well-formed: that is the document's fault.
     const failure = error as Error & { code?: number };

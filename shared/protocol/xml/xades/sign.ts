@@ -56,13 +56,18 @@ export function signXadesEnveloped(xml: string, signingKey: XadesSigningKey, opt
   const { scheme, hash } = signatureAlgorithmFor(signingKey);
   const unsigned = parseForSigning(xml);
   if (unsigned.getElementsByTagNameNS(XMLDSIG_NS, 'Signature').length > 0) {
-    throw new KsefInputError('The XML document is already signed: KSeF accepts exactly one signature. Sign the unsigned document.', { field: 'xml' });
+    throw new KsefInputError('The XML document is already signed: KSeF accepts exactly one signature. Sign the unsigned document.', {
+      field: 'xml',
+    });
   }
 
   const idSuffix = randomBytes(8).toString('hex');
   const signatureId = `Signature-${idSuffix}`;
   const signedPropertiesId = `SignedProperties-${idSuffix}`;
-  const signingTime = (options.clock ?? { now: () => new Date() }).now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const signingTime = (options.clock ?? { now: () => new Date() })
+    .now()
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z');
   const signedProperties =
     `<xades:SignedProperties Id="${signedPropertiesId}"><xades:SignedSignatureProperties>` +
     `<xades:SigningTime>${signingTime}</xades:SigningTime>` +
@@ -91,7 +96,9 @@ export function signXadesEnveloped(xml: string, signingKey: XadesSigningKey, opt
 
   const draft = parseXml(insertBeforeRootEnd(xml, signature(signedInfo('', ''), '')));
   const draftSignature = draft.getElementsByTagNameNS(XMLDSIG_NS, 'Signature')[0];
-  const propertiesElement = descendantElements(draftSignature).find((e) => e.localName === 'SignedProperties' && e.namespaceURI === XADES_NS)!;
+  const propertiesElement = descendantElements(draftSignature).find(
+    (e) => e.localName === 'SignedProperties' && e.namespaceURI === XADES_NS,
+  )!;
   const documentDigest = sha256Base64(canonicalize(draft, { method: 'exc-c14n', excluded: new Set([draftSignature]) }));
   const propertiesDigest = sha256Base64(canonicalize(propertiesElement, { method: 'exc-c14n' }));
 
@@ -106,8 +113,11 @@ export function signXadesEnveloped(xml: string, signingKey: XadesSigningKey, opt
 function signatureAlgorithmFor({ privateKey }: XadesSigningKey): { scheme: 'rsa-pkcs1' | 'ecdsa'; hash: 'sha256' | 'sha384' | 'sha512' } {
   if (privateKey.asymmetricKeyType === 'rsa') return { scheme: 'rsa-pkcs1', hash: 'sha256' };
   const curve = privateKey.asymmetricKeyDetails?.namedCurve;
-  if (privateKey.asymmetricKeyType === 'ec' && curve && SUPPORTED_EC_CURVES[curve]) return { scheme: 'ecdsa', hash: SUPPORTED_EC_CURVES[curve] };
-  throw new KsefInputError('The signing key must be RSA (2048+ bits) or EC on P-256/P-384/P-521: load it with loadKeyMaterial().', { field: 'privateKey' });
+  if (privateKey.asymmetricKeyType === 'ec' && curve && SUPPORTED_EC_CURVES[curve])
+    return { scheme: 'ecdsa', hash: SUPPORTED_EC_CURVES[curve] };
+  throw new KsefInputError('The signing key must be RSA (2048+ bits) or EC on P-256/P-384/P-521: load it with loadKeyMaterial().', {
+    field: 'privateKey',
+  });
 }
 
 function parseForSigning(xml: string): ReturnType<typeof parseXml> {
@@ -122,7 +132,8 @@ const ROOT_END_TAG = /<\/[^<>\s]+\s*>(?:\s|<!--(?:(?!-->)[\s\S])*-->|<\?(?:(?!\?
 
 function insertBeforeRootEnd(xml: string, fragment: string): string {
   const match = ROOT_END_TAG.exec(xml);
-  if (!match) throw new KsefInputError('The XML to sign must end with the end tag of its root element (not a self-closing root).', { field: 'xml' });
+  if (!match)
+    throw new KsefInputError('The XML to sign must end with the end tag of its root element (not a self-closing root).', { field: 'xml' });
   return xml.slice(0, match.index) + fragment + xml.slice(match.index);
 }
 

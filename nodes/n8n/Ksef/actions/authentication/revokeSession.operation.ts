@@ -13,7 +13,7 @@ const properties: INodeProperties[] = [
       {
         name: 'Current Session',
         value: 'current',
-        description: "The session n8n holds for this credential; the next KSeF call authenticates anew",
+        description: 'The session n8n holds for this credential; the next KSeF call authenticates anew',
       },
       { name: 'By Reference Number', value: 'byReferenceNumber', description: 'Any session of the context, e.g. from Get Many Sessions' },
     ],
@@ -36,14 +36,19 @@ const displayOptions = { show: { resource: ['authentication'], operation: ['revo
 export const description = updateDisplayOptions(displayOptions, properties);
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const client = await getKsefClient.call(this);
-    if (this.getNodeParameter('session', i) === 'current') {
-      await client.authSessions.revokeCurrent();
-      return { json: { session: 'current', revoked: true } };
-    }
-    const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
-    await client.authSessions.revoke(referenceNumber);
-    return { json: { referenceNumber, revoked: true } };
-  }, { referenceNumber: 'Reference Number' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const client = await getKsefClient.call(this);
+      if (this.getNodeParameter('session', i) === 'current') {
+        await client.authSessions.revokeCurrent();
+        return { json: { session: 'current', revoked: true } };
+      }
+      const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
+      await client.authSessions.revoke(referenceNumber);
+      return { json: { referenceNumber, revoked: true } };
+    },
+    { referenceNumber: 'Reference Number' },
+  );
 }

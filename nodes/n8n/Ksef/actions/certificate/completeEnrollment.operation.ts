@@ -50,16 +50,23 @@ export const description = updateDisplayOptions(displayOptions, properties);
 
 /** Finishes a pending enrollment with its private key and outputs the certificate files as Enroll does. */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const binaryPropertyName = this.getNodeParameter('binaryPropertyName', i) as string;
-    const encryptedPrivateKeyPem = (await binaryInput.call(this, items, i, binaryPropertyName, 'the encrypted private key')).toString('utf8');
-    const client = await getKsefClient.call(this);
-    const enrolled = await client.certificates.completeEnrollment({
-      referenceNumber: (this.getNodeParameter('referenceNumber', i) as string).trim(),
-      encryptedPrivateKeyPem,
-      pkcs12Password: this.getNodeParameter('pkcs12Password', i) as string,
-      waitForCertificateMs: waitForCertificateMs.call(this, i),
-    });
-    return await enrolledCertificateItem.call(this, enrolled);
-  }, { 'options.referenceNumber': 'Enrollment Reference Number', 'options.encryptedPrivateKeyPem': 'Input Binary Field' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const binaryPropertyName = this.getNodeParameter('binaryPropertyName', i) as string;
+      const encryptedPrivateKeyPem = (await binaryInput.call(this, items, i, binaryPropertyName, 'the encrypted private key')).toString(
+        'utf8',
+      );
+      const client = await getKsefClient.call(this);
+      const enrolled = await client.certificates.completeEnrollment({
+        referenceNumber: (this.getNodeParameter('referenceNumber', i) as string).trim(),
+        encryptedPrivateKeyPem,
+        pkcs12Password: this.getNodeParameter('pkcs12Password', i) as string,
+        waitForCertificateMs: waitForCertificateMs.call(this, i),
+      });
+      return await enrolledCertificateItem.call(this, enrolled);
+    },
+    { 'options.referenceNumber': 'Enrollment Reference Number', 'options.encryptedPrivateKeyPem': 'Input Binary Field' },
+  );
 }

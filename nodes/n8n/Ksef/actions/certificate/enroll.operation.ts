@@ -80,24 +80,33 @@ export const description = updateDisplayOptions(displayOptions, properties);
  * the json carries only public details. A pending enrollment outputs its encrypted private key instead.
  */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const validFrom = this.getNodeParameter('options.validFrom', i, '') as string;
-    const client = await getKsefClient.call(this);
-    const result = await client.certificates.enroll({
-      certificateName: this.getNodeParameter('certificateName', i) as string,
-      certificateType: this.getNodeParameter('certificateType', i) as KsefCertificateType,
-      keyType: this.getNodeParameter('keyType', i) as 'EC' | 'RSA',
-      pkcs12Password: this.getNodeParameter('pkcs12Password', i) as string,
-      waitForCertificateMs: waitForCertificateMs.call(this, i),
-      ...(validFrom && { validFrom }),
-    });
-    if (result.status === 'Issued') return await enrolledCertificateItem.call(this, result);
-    const { encryptedPrivateKeyPem, ...pending } = result;
-    return {
-      json: { ...pending },
-      binary: await binaryFiles.call(this, {
-        privateKey: { content: encryptedPrivateKeyPem, fileName: `KSeF-enrollment-${result.referenceNumber}.key.pem`, mimeType: PEM_MIME_TYPE },
-      }),
-    };
-  }, { 'options.certificateName': 'Certificate Name', 'options.certificateType': 'Certificate Type', 'options.keyType': 'Key Type' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const validFrom = this.getNodeParameter('options.validFrom', i, '') as string;
+      const client = await getKsefClient.call(this);
+      const result = await client.certificates.enroll({
+        certificateName: this.getNodeParameter('certificateName', i) as string,
+        certificateType: this.getNodeParameter('certificateType', i) as KsefCertificateType,
+        keyType: this.getNodeParameter('keyType', i) as 'EC' | 'RSA',
+        pkcs12Password: this.getNodeParameter('pkcs12Password', i) as string,
+        waitForCertificateMs: waitForCertificateMs.call(this, i),
+        ...(validFrom && { validFrom }),
+      });
+      if (result.status === 'Issued') return await enrolledCertificateItem.call(this, result);
+      const { encryptedPrivateKeyPem, ...pending } = result;
+      return {
+        json: { ...pending },
+        binary: await binaryFiles.call(this, {
+          privateKey: {
+            content: encryptedPrivateKeyPem,
+            fileName: `KSeF-enrollment-${result.referenceNumber}.key.pem`,
+            mimeType: PEM_MIME_TYPE,
+          },
+        }),
+      };
+    },
+    { 'options.certificateName': 'Certificate Name', 'options.certificateType': 'Certificate Type', 'options.keyType': 'Key Type' },
+  );
 }

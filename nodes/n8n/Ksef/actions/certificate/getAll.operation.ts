@@ -76,10 +76,15 @@ function queryOptions(filters: IDataObject): QueryCertificatesOptions {
 
 /** The KSeF certificates of the authenticated subject (metadata only). */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const filters = this.getNodeParameter('filters', i, {}) as IDataObject;
-    const client = await getKsefClient.call(this);
-    const certificates = await collectList.call(this, client.certificates.query(queryOptions(filters)), i);
-    return certificates.map((certificate) => ({ json: certificate as unknown as IDataObject }));
-  }, { 'options.type': 'Type', 'options.status': 'Status' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const filters = this.getNodeParameter('filters', i, {}) as IDataObject;
+      const client = await getKsefClient.call(this);
+      const certificates = await collectList.call(this, client.certificates.query(queryOptions(filters)), i);
+      return certificates.map((certificate) => ({ json: certificate as unknown as IDataObject }));
+    },
+    { 'options.type': 'Type', 'options.status': 'Status' },
+  );
 }

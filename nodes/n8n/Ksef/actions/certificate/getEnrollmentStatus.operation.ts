@@ -22,11 +22,16 @@ export const description = updateDisplayOptions(displayOptions, properties);
 
 /** KSeF's verdict on an enrollment so far: status code 100 in progress, 200 issued (with the serial number), 400 rejected. */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
-    const client = await getKsefClient.call(this);
-    const status = await client.certificates.enrollmentStatus(referenceNumber);
-    // KSeF's status text is Polish: its English meaning goes beside it.
-    return { json: { ...status, statusMeaning: enrollmentStatusMeaning(status.status.code) } as unknown as IDataObject };
-  }, { referenceNumber: 'Enrollment Reference Number' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const referenceNumber = (this.getNodeParameter('referenceNumber', i) as string).trim();
+      const client = await getKsefClient.call(this);
+      const status = await client.certificates.enrollmentStatus(referenceNumber);
+      // KSeF's status text is Polish: its English meaning goes beside it.
+      return { json: { ...status, statusMeaning: enrollmentStatusMeaning(status.status.code) } as unknown as IDataObject };
+    },
+    { referenceNumber: 'Enrollment Reference Number' },
+  );
 }

@@ -22,20 +22,25 @@ export const description = updateDisplayOptions(displayOptions, properties);
 
 /** Downloads certificates (public part only): one output item per certificate, its PEM in binary 'certificate'. */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const serialNumbers = (this.getNodeParameter('serialNumbers', i) as string)
-      .split(',')
-      .map((serialNumber) => serialNumber.trim())
-      .filter(Boolean);
-    const client = await getKsefClient.call(this);
-    const certificates = await client.certificates.retrieve(serialNumbers);
-    return await Promise.all(
-      certificates.map(async ({ certificatePem, ...details }) => ({
-        json: { ...details },
-        binary: await binaryFiles.call(this, {
-          certificate: { content: certificatePem, fileName: `KSeF-${details.certificateSerialNumber}.crt.pem`, mimeType: PEM_MIME_TYPE },
-        }),
-      })),
-    );
-  }, { serialNumbers: 'Serial Numbers' });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const serialNumbers = (this.getNodeParameter('serialNumbers', i) as string)
+        .split(',')
+        .map((serialNumber) => serialNumber.trim())
+        .filter(Boolean);
+      const client = await getKsefClient.call(this);
+      const certificates = await client.certificates.retrieve(serialNumbers);
+      return await Promise.all(
+        certificates.map(async ({ certificatePem, ...details }) => ({
+          json: { ...details },
+          binary: await binaryFiles.call(this, {
+            certificate: { content: certificatePem, fileName: `KSeF-${details.certificateSerialNumber}.crt.pem`, mimeType: PEM_MIME_TYPE },
+          }),
+        })),
+      );
+    },
+    { serialNumbers: 'Serial Numbers' },
+  );
 }

@@ -110,7 +110,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
         fetchUpo: downloadUpo,
       });
       if (outcomeOf(invoice) === 'rejected') {
-        const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, i), { itemIndex: i, description: rejectionFix(invoice) });
+        const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, i), {
+          itemIndex: i,
+          description: rejectionFix(invoice),
+        });
         if (!this.continueOnFail()) throw error;
         return errorItem.call(this, items, error, i, invoiceJson(invoice, invoice));
       }

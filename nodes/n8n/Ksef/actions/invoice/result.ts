@@ -85,7 +85,8 @@ export function invoiceJson(invoice: InvoiceFacts, { sessionReferenceNumber, env
     // Any engine error kind (a KSeF rejection, a local check, a rate limit deadline) travels the same way.
     errorName: typeof error?.name === 'string' ? error.name : undefined,
     retryAt: typeof error?.retryAt === 'string' ? error.retryAt : undefined,
-    upoError: typeof invoice.upoError?.message === 'string' ? `${invoice.upoError.message} Read it later with Invoice > Get Status.` : undefined,
+    upoError:
+      typeof invoice.upoError?.message === 'string' ? `${invoice.upoError.message} Read it later with Invoice > Get Status.` : undefined,
   };
   for (const key of Object.keys(json)) if (json[key] === undefined) delete json[key];
   return json;
@@ -117,7 +118,8 @@ export function rejectionReason(invoice: InvoiceFacts & { index?: number }, item
 /** What the user can do about a failed invoice, by the kind of engine error. */
 export function rejectionFix(invoice: InvoiceFacts): string {
   const retryAt = typeof invoice.error?.retryAt === 'string' ? invoice.error.retryAt : undefined;
-  if (retryAt) return `KSeF's rate limit did not let this invoice go out in time; nothing was issued for it. Send it again after ${retryAt}.`;
+  if (retryAt)
+    return `KSeF's rate limit did not let this invoice go out in time; nothing was issued for it. Send it again after ${retryAt}.`;
   if (outcomeOf(invoice) === 'rejected') return 'KSeF issued nothing for this invoice: correct it and send it again.';
   return 'Nothing was sent to KSeF for this invoice: correct it and send it again.';
 }

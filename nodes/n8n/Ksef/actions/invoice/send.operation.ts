@@ -4,7 +4,16 @@ import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, S
 import { binaryInput, errorItem, INCLUDE_INPUT_FIELDS_OPTION, itemLabel, withInputFields } from '../../helpers/items';
 import { getKsefClient } from '../../transport/client';
 import { toNodeError } from '../../transport/errors';
-import { invoiceJson, invoiceLabel, type AnswerSource, outcomeOf, rejectionFix, rejectionReason, upoBinary, UPO_PROPERTIES } from './result';
+import {
+  invoiceJson,
+  invoiceLabel,
+  type AnswerSource,
+  outcomeOf,
+  rejectionFix,
+  rejectionReason,
+  upoBinary,
+  UPO_PROPERTIES,
+} from './result';
 
 const schemaOptions: Array<{ name: string; value: InvoiceSchema; description: string }> = [
   { name: 'FA(3)', value: 'FA(3)', description: 'Structured VAT invoice, the current schema' },
@@ -175,7 +184,12 @@ interface SentInvoice {
  * The error that stops the workflow when an invoice failed and On Error is 'Stop Workflow'. The node's output is
  * lost then, so the description lists what is already in KSeF (never to be sent again) and how to read it back.
  */
-function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInvoice[], sessionReferenceNumber: string): NodeOperationError {
+function stopError(
+  this: IExecuteFunctions,
+  failed: SentInvoice[],
+  sent: SentInvoice[],
+  sessionReferenceNumber: string,
+): NodeOperationError {
   const [first, ...others] = failed;
   const inKsef = sent.filter(({ invoice }) => invoice.accepted);
   const pending = sent.filter(({ invoice }) => invoice.pending);
@@ -185,12 +199,20 @@ function stopError(this: IExecuteFunctions, failed: SentInvoice[], sent: SentInv
   const elsewhere = [...inKsef, ...pending].some(({ source }) => source.sessionReferenceNumber !== sessionReferenceNumber);
   const description = [
     rejectionFix(first.invoice),
-    ...(others.length > 0 ? [`Not accepted either: ${others.map(({ invoice, itemIndex }) => invoiceLabel(invoice.invoiceNumber, itemIndex)).join(', ')}.`] : []),
+    ...(others.length > 0
+      ? [`Not accepted either: ${others.map(({ invoice, itemIndex }) => invoiceLabel(invoice.invoiceNumber, itemIndex)).join(', ')}.`]
+      : []),
     ...(inKsef.length > 0
-      ? ['Already in KSeF (legally issued; do not send them again), with their KSeF numbers:', ...inKsef.map((entry) => line(entry, entry.invoice.ksefNumber))]
+      ? [
+          'Already in KSeF (legally issued; do not send them again), with their KSeF numbers:',
+          ...inKsef.map((entry) => line(entry, entry.invoice.ksefNumber)),
+        ]
       : ['No invoice of this execution was accepted.']),
     ...(pending.length > 0
-      ? ['Sent and still being processed by KSeF (do not send them again), with their invoice reference numbers:', ...pending.map((entry) => line(entry, entry.invoice.referenceNumber))]
+      ? [
+          'Sent and still being processed by KSeF (do not send them again), with their invoice reference numbers:',
+          ...pending.map((entry) => line(entry, entry.invoice.referenceNumber)),
+        ]
       : []),
     ...(inKsef.length + pending.length > 0
       ? [
@@ -249,7 +271,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 
   for (const { itemIndex, invoice, source } of sent) {
     if (isFailed(invoice)) {
-      const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, itemIndex), { itemIndex, description: rejectionFix(invoice) });
+      const error = new NodeOperationError(this.getNode(), rejectionReason(invoice, itemIndex), {
+        itemIndex,
+        description: rejectionFix(invoice),
+      });
       output[itemIndex] = errorItem.call(this, items, error, itemIndex, {
         ...invoiceJson(invoice, source),
         ...(invoice.error && { errorDetails: invoice.error as IDataObject }),

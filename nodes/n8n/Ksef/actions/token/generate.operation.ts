@@ -50,8 +50,7 @@ const properties: INodeProperties[] = [
     name: 'waitUntilActive',
     type: 'boolean',
     default: true,
-    description:
-      'Whether to wait until KSeF has activated the token (status Active). Off, the token is returned at once as Pending.',
+    description: 'Whether to wait until KSeF has activated the token (status Active). Off, the token is returned at once as Pending.',
   },
 ];
 
@@ -61,23 +60,28 @@ export const description = updateDisplayOptions(displayOptions, properties);
 
 /** Generates a KSeF token; its secret is returned once, in `token`, and appears nowhere else. */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const permissions = this.getNodeParameter('permissions', i) as KsefTokenPermission[];
-    const tokenDescription = this.getNodeParameter('description', i) as string;
-    const client = await getKsefClient.call(this);
-    const generated = await client.tokens.generate({
-      permissions,
-      description: tokenDescription,
-      waitUntilActive: this.getNodeParameter('waitUntilActive', i, true) as boolean,
-    });
-    return {
-      json: {
-        referenceNumber: generated.referenceNumber,
-        status: generated.status,
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const permissions = this.getNodeParameter('permissions', i) as KsefTokenPermission[];
+      const tokenDescription = this.getNodeParameter('description', i) as string;
+      const client = await getKsefClient.call(this);
+      const generated = await client.tokens.generate({
         permissions,
         description: tokenDescription,
-        token: generated.token,
-      },
-    };
-  }, { 'options.permissions': 'Permissions', 'options.description': 'Description' });
+        waitUntilActive: this.getNodeParameter('waitUntilActive', i, true) as boolean,
+      });
+      return {
+        json: {
+          referenceNumber: generated.referenceNumber,
+          status: generated.status,
+          permissions,
+          description: tokenDescription,
+          token: generated.token,
+        },
+      };
+    },
+    { 'options.permissions': 'Permissions', 'options.description': 'Description' },
+  );
 }

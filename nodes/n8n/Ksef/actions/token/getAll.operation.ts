@@ -69,15 +69,20 @@ function listOptions(filters: IDataObject): ListKsefTokensOptions {
 
 /** The context's KSeF tokens (their metadata; KSeF never shows a token's secret again), newest first. */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
-  return await executeForEachItem.call(this, items, async (i) => {
-    const filters = this.getNodeParameter('filters', i, {}) as IDataObject;
-    const client = await getKsefClient.call(this);
-    const tokens = await collectList.call(this, client.tokens.list(listOptions(filters)), i);
-    return tokens.map((token) => ({ json: token as unknown as IDataObject }));
-  }, {
-    'options.status': 'Status',
-    'options.description': 'Description Contains',
-    'options.authorIdentifier': 'Author Identifier Contains',
-    'options.authorIdentifierType': 'Author Identifier Type',
-  });
+  return await executeForEachItem.call(
+    this,
+    items,
+    async (i) => {
+      const filters = this.getNodeParameter('filters', i, {}) as IDataObject;
+      const client = await getKsefClient.call(this);
+      const tokens = await collectList.call(this, client.tokens.list(listOptions(filters)), i);
+      return tokens.map((token) => ({ json: token as unknown as IDataObject }));
+    },
+    {
+      'options.status': 'Status',
+      'options.description': 'Description Contains',
+      'options.authorIdentifier': 'Author Identifier Contains',
+      'options.authorIdentifierType': 'Author Identifier Type',
+    },
+  );
 }

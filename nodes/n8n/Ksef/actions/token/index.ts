@@ -23,7 +23,12 @@ export const description: INodeProperties[] = [
       },
       { name: 'Get', value: 'get', description: "Get a KSeF token's status and details", action: 'Get a KSeF token' },
       { name: 'Get Many', value: 'getAll', description: 'List the KSeF tokens of the context', action: 'Get many KSeF tokens' },
-      { name: 'Revoke', value: 'revoke', description: 'Revoke a KSeF token: it stops authenticating at once, for good (cannot be undone)', action: 'Revoke a KSeF token (irreversible)' },
+      {
+        name: 'Revoke',
+        value: 'revoke',
+        description: 'Revoke a KSeF token: it stops authenticating at once, for good (cannot be undone)',
+        action: 'Revoke a KSeF token (irreversible)',
+      },
     ],
     default: 'generate',
   },
