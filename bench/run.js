@@ -7,24 +7,13 @@
  * Options: BENCH_INVOICES (default 30), BENCH_ROUNDS (default 3, the median is reported).
  */
 const path = require('node:path');
-const dist = path.resolve(__dirname, '..', 'dist');
+const { dist, unlimitedRateLimits } = require('./support');
 const { startSandbox } = require(path.join(dist, 'sandbox'));
 const { buildDemoInvoice } = require(path.join(dist, 'sandbox', 'samples', 'demoInvoice'));
 const { createKsefClient } = require(path.join(dist, 'shared'));
 
 const invoiceCount = Number(process.env.BENCH_INVOICES ?? 30);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const UNLIMITED = { perSecond: 1e6, perMinute: 1e7, perHour: 1e8 };
-const RATE_LIMIT_GROUPS = [
-  'onlineSession',
-  'invoiceSend',
-  'invoiceStatus',
-  'sessionList',
-  'sessionInvoiceList',
-  'sessionMisc',
-  'invoiceDownload',
-  'other',
-];
 
 let sequence = 0;
 function invoices(count) {
@@ -44,7 +33,7 @@ function median(values) {
 }
 
 async function main() {
-  const sandbox = await startSandbox({ rateLimits: Object.fromEntries(RATE_LIMIT_GROUPS.map((g) => [g, UNLIMITED])) });
+  const sandbox = await startSandbox({ rateLimits: unlimitedRateLimits() });
   const client = createKsefClient({
     environment: 'custom',
     baseUrl: sandbox.baseUrl,

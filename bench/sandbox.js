@@ -10,7 +10,7 @@
  */
 const crypto = require('node:crypto');
 const path = require('node:path');
-const dist = path.resolve(__dirname, '..', 'dist');
+const { dist, unlimitedRateLimits } = require('./support');
 const { startSandbox } = require(path.join(dist, 'sandbox'));
 const { buildDemoInvoice } = require(path.join(dist, 'sandbox', 'samples', 'demoInvoice'));
 const { findSpecFolder } = require(path.join(dist, 'shared', 'protocol', 'spec', 'specFolder'));
@@ -21,17 +21,6 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Invoices in flight at once, as a client sending from several threads would. */
 const SEND_CONCURRENCY = 16;
 const POLL_INTERVAL_MS = 10;
-const UNLIMITED = { perSecond: 1e6, perMinute: 1e7, perHour: 1e8 };
-const RATE_LIMIT_GROUPS = [
-  'onlineSession',
-  'invoiceSend',
-  'invoiceStatus',
-  'sessionList',
-  'sessionInvoiceList',
-  'sessionMisc',
-  'invoiceDownload',
-  'other',
-];
 const FA3 = { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' };
 
 let sequence = 0;
@@ -149,7 +138,7 @@ async function main() {
   const specDir = findSpecFolder();
   if (!specDir) throw new Error('The benchmark validates with the official XSDs: set KSEF_SPEC_DIR to the folder containing ksef-docs/.');
   const xsd = createXsdValidator(specDir);
-  const sandbox = await startSandbox({ specDir, rateLimits: Object.fromEntries(RATE_LIMIT_GROUPS.map((g) => [g, UNLIMITED])) });
+  const sandbox = await startSandbox({ specDir, rateLimits: unlimitedRateLimits() });
   try {
     const api = new Api(sandbox.baseUrl);
     await api.authenticate(sandbox.ksefToken, sandbox.contextIdentifier);

@@ -18,20 +18,8 @@ import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { describeWithChromium, launchChromium, openPage, screenshot, type PageProblems } from './support/browser';
 import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
+import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
-
-interface Quickstart {
-  writeSettings(userDir: string, port: number): string;
-  startNodeRed(
-    userDir: string,
-    settingsFile: string,
-    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
-  ): Promise<ChildProcess>;
-  stopNodeRed(child: ChildProcess): Promise<void>;
-  PACKAGE_NAME: string;
-}
-const quickstart = require('../../scripts/quickstart.js') as Quickstart;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FLOW_NODE_TYPES = ['ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];

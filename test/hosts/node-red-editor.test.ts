@@ -10,21 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
+import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
-
-interface Quickstart {
-  writeSettings(userDir: string, port: number): string;
-  startNodeRed(
-    userDir: string,
-    settingsFile: string,
-    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
-  ): Promise<ChildProcess>;
-  stopNodeRed(child: ChildProcess): Promise<void>;
-  PACKAGE_NAME: string;
-}
-const quickstart = require('../../scripts/quickstart.js') as Quickstart;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

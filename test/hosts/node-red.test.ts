@@ -9,25 +9,11 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage } from './support/nodeRedUserDir';
+import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-
-interface Quickstart {
-  writeSettings(userDir: string, port: number): string;
-  startNodeRed(
-    userDir: string,
-    settingsFile: string,
-    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
-  ): Promise<ChildProcess>;
-  stopNodeRed(child: ChildProcess): Promise<void>;
-  EXAMPLE_FLOW: string;
-  PACKAGE_NAME: string;
-}
-// scripts/quickstart.js is plain JavaScript (it runs before any build); its Node-RED start-up is shared with this test.
-const quickstart = require('../../scripts/quickstart.js') as Quickstart;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DEMO_SELLER_NIP = '1234563218';

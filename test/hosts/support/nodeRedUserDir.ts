@@ -1,9 +1,24 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** What the host tests use of scripts/quickstart.js (plain JavaScript: it runs before any build). */
+interface Quickstart {
+  writeSettings(userDir: string, port: number): string;
+  startNodeRed(
+    userDir: string,
+    settingsFile: string,
+    options: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
+  ): Promise<ChildProcess>;
+  stopNodeRed(child: ChildProcess): Promise<void>;
+  EXAMPLE_FLOW: string;
+  PACKAGE_NAME: string;
+}
+/** The quick start's Node-RED start-up, shared with the host tests so they run Node-RED exactly as `npm start` does. */
+export const quickstart = require('../../../scripts/quickstart.js') as Quickstart;
 
 export interface NodeRedUserDir {
   /** Temporary folder holding the packed tarball and the user folder; remove it after the suite. */
