@@ -26,6 +26,11 @@ import { generateKsefToken, tokenEndpoints } from './tokens/tokens';
 import { authSessionEndpoints } from './authSessions/authSessions';
 import { certificateEndpoints, completeEnrollment, createCertificateRequest, enrollCertificate } from './certificates/certificates';
 import { limitEndpoints, rateLimitsEndpoint } from './limits/limits';
+import { MemoryStateStore } from './state/stateStore';
+import { queryInvoiceMetadata } from './invoices/query';
+import { getInvoiceXml } from './invoices/download';
+import { exportInvoices, type ExportDeps } from './invoices/exports';
+import { syncInvoices } from './invoices/sync';
 
 const systemClock: Clock = { now: () => new Date() };
 const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,6 +58,7 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
   const sleep = options.sleep ?? realSleep;
   const { logger } = options;
   const store = options.tokenStore ?? processTokenStore;
+  const stateStore = options.stateStore ?? new MemoryStateStore();
   // Loaded now, so a wrong password, mismatched key or expired certificate fails before anything is sent.
   const certificate: CertificateAuthenticationSettings | undefined =
     options.credentials.method === 'certificate' ? prepareCertificateAuthentication(options.credentials, clock) : undefined;
@@ -112,6 +118,12 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
   const authSessions = endpointMethods(authSessionEndpoints, api);
   const certificates = endpointMethods(certificateEndpoints, api);
 
+  const exportDeps = async (): Promise<ExportDeps> => {
+    const { api, publicKeys, environment } = await ready();
+    const { type, value } = environment.contextIdentifier;
+    return { api, publicKeys, clock, sleep, logger, stateStore, scope: `${type}:${value}@${environment.baseUrl}` };
+  };
+
   /** After its session was revoked, this client's tokens cannot be refreshed: the next call authenticates anew. */
   const forgetTokens = async ({ tokens }: Runtime): Promise<void> => {
     await store.delete(tokens.cacheKey);
@@ -144,6 +156,20 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       async invoiceStatus(statusOptions) {
         const { api, environment } = await ready();
         return { environment: environment.name, ...(await getInvoiceStatus({ api, logger }, statusOptions)) };
+      },
+    },
+    invoices: {
+      query(filters, queryOptions) {
+        return stream(({ api }) => queryInvoiceMetadata({ api, clock }, filters, queryOptions));
+      },
+      async get(ksefNumber, getOptions) {
+        return getInvoiceXml({ api: await api(), clock, sleep, logger }, ksefNumber, getOptions);
+      },
+      async export(filters, exportOptions) {
+        return exportInvoices(await exportDeps(), filters, exportOptions);
+      },
+      async sync(syncOptions) {
+        return syncInvoices(await exportDeps(), syncOptions);
       },
     },
     tokens: {

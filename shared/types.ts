@@ -29,6 +29,18 @@ import type {
 } from './certificates/types';
 import type { certificateEndpoints } from './certificates/certificates';
 import type { limitEndpoints } from './limits/limits';
+import type { StateStore } from './state/stateStore';
+import type {
+  DownloadedInvoice,
+  ExportOptions,
+  GetInvoiceOptions,
+  InvoiceExport,
+  InvoiceMetadata,
+  InvoiceQueryFilters,
+  QueryInvoicesOptions,
+  SyncBatch,
+  SyncOptions,
+} from './invoices/types';
 
 export type {
   CertificateEnrollmentData,
@@ -50,6 +62,8 @@ export type * from './tokens/types';
 export type * from './authSessions/types';
 export type * from './certificates/types';
 export type * from './limits/types';
+export type * from './invoices/types';
+export type { FriendlyInvoice, FriendlyLine, FriendlyParty, FriendlyThirdParty, FriendlyVatSummary } from './protocol/xml/invoiceJson';
 
 export interface KsefClientOptions {
   /** Required, never defaulted: `'test'`, `'demo'`, `'production'`, `'custom'` or the embedded sandbox (`embeddedSandbox()`). */
@@ -61,6 +75,11 @@ export interface KsefClientOptions {
   sleep?: Sleep;
   logger?: Logger;
   tokenStore?: TokenStore;
+  /**
+   * Where what must outlive one run is kept: exports still being built (resumed by the next run). Default: this
+   * process's memory. Hosts pass theirs (n8n workflow static data, Node-RED node context, a file).
+   */
+  stateStore?: StateStore;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
   /** How long to wait for an authentication to finish (default 60 s). */
@@ -84,6 +103,21 @@ export interface KsefClient {
     invoices(sessionReferenceNumber: string, options?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus>;
     /** One invoice's status and, once accepted, its UPO (e.g. of a send that came back pending). */
     invoiceStatus(options: GetInvoiceStatusOptions): Promise<InvoiceStatusResult>;
+  };
+  /** Invoices in KSeF: search, download, export and incremental sync (pobieranie-faktur, CIRFMF/ksef-docs). */
+  invoices: {
+    /**
+     * Metadata of the invoices matching `filters`, paged within KSeF's limits. A range longer than KSeF allows is
+     * read as adjacent windows; KSeF's 10,000-record cap (`isTruncated`) is passed by moving the window start to
+     * the last record's date, without repeating a record.
+     */
+    query(filters: InvoiceQueryFilters, options?: QueryInvoicesOptions): AsyncIterable<InvoiceMetadata>;
+    /** One invoice's original XML by KSeF number, its hash checked. */
+    get(ksefNumber: string, options?: GetInvoiceOptions): Promise<DownloadedInvoice>;
+    /** Exports the invoices matching `filters` (one package: at most 10,000 invoices, see `package.isTruncated`). */
+    export(filters: InvoiceQueryFilters, options?: ExportOptions): Promise<InvoiceExport>;
+    /** One run of an incremental sync: the invoices after `checkpoint` and the checkpoint to store once they were taken. */
+    sync(options: SyncOptions): Promise<SyncBatch>;
   };
   /** KSeF tokens of the context. */
   tokens: EndpointMethods<typeof tokenEndpoints> & {
