@@ -30,6 +30,7 @@ export const EXCEPTIONS = {
   21173: 'Brak sesji o wskazanym numerze referencyjnym.',
   21178: 'Nie znaleziono UPO dla podanych kryteriów.',
   21180: 'Status sesji nie pozwala na wykonanie operacji.',
+  21183: 'Zakres filtrowania wykracza poza dostępny zakres danych.',
   21184: 'Sesja tymczasowo niedostępna.',
   21301: 'Brak autoryzacji.',
   21304: 'Brak uwierzytelnienia.',

@@ -26,4 +26,8 @@ export interface SandboxContext {
   storage: SandboxStorage;
   /** Issues KSeF certificates. */
   certificateAuthority: SandboxCertificateAuthority;
+  /** How far `permanentStorageHwmDate` lags behind now (`hwmDelayMs` option). */
+  hwmDelayMs: number;
+  /** Matches of one metadata query that can be paged through before `isTruncated` (`queryRecordLimit` option; KSeF: 10,000). */
+  queryRecordLimit: number;
 }

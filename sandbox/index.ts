@@ -18,6 +18,7 @@ import { authRoutes } from './auth/routes';
 import { authSessionRoutes } from './authSessions/routes';
 import { certificateRoutes } from './certificates/routes';
 import { invoiceRoutes } from './invoices/routes';
+import { DEFAULT_HWM_DELAY_MS, QUERY_RECORD_LIMIT } from './invoices/query';
 import { limitRoutes } from './limits/routes';
 import { securityRoutes } from './security/routes';
 import { sessionRoutes } from './sessions/routes';
@@ -61,6 +62,13 @@ export interface SandboxOptions {
   keepProcessAlive?: boolean;
   /** Receives unexpected handler failures (default: console). */
   logger?: Pick<Logger, 'error'>;
+  /**
+   * How far `permanentStorageHwmDate` (hwm.md) lags behind now, in ms (default 2 s): invoices stored since then may
+   * still be joined by others in a real KSeF, so a sync restricted to the mark leaves them for its next run.
+   */
+  hwmDelayMs?: number;
+  /** Matches of one metadata query that can be paged through before `isTruncated` (default KSeF's 10,000; lower it in tests). */
+  queryRecordLimit?: number;
 }
 
 export interface RunningSandbox {
@@ -125,6 +133,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     scheduler,
     storage,
     certificateAuthority: SandboxCertificateAuthority.create(clock.now()),
+    hwmDelayMs: nonNegativeInteger(opts.hwmDelayMs ?? DEFAULT_HWM_DELAY_MS, 'hwmDelayMs'),
+    queryRecordLimit: nonNegativeInteger(opts.queryRecordLimit ?? QUERY_RECORD_LIMIT, 'queryRecordLimit'),
   };
   const routes = [
     ...securityRoutes(ctx),
@@ -247,6 +257,11 @@ class TimerScheduler implements Scheduler {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
+}
+
+function nonNegativeInteger(value: number, option: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`Sandbox option ${option} must be a non-negative integer, got ${value}.`);
+  return value;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

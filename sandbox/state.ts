@@ -13,7 +13,8 @@ import {
 } from './auth/records';
 import type { CertificateEnrollmentRecord, CertificateLimits, KsefCertificateRecord } from './certificates/records';
 import { LimitStore, type RateLimit, type RateLimitGroup } from './limits/records';
-import type { DuplicateEntry, OnlineSession, SessionInvoice } from './sessions/records';
+import type { StoredInvoice } from './invoices/metadata';
+import type { DuplicateEntry, OnlineSession } from './sessions/records';
 import { hasSecret, newKsefTokenRecord, type KsefTokenRecord, type NewKsefToken } from './tokens/records';
 
 export class SandboxState {
@@ -49,8 +50,8 @@ export class SandboxState {
    * Nothing in the API causes it; tests add reference numbers here.
    */
   readonly sessionsUnderMaintenance = new Set<string>();
-  /** KSeF number → where the accepted invoice lives. */
-  readonly invoicesByKsefNumber = new Map<string, { session: OnlineSession; invoice: SessionInvoice }>();
+  /** KSeF number → the accepted invoice: where it was sent, its record and its metadata summary (received ones too). */
+  readonly invoicesByKsefNumber = new Map<string, StoredInvoice>();
   /** `sellerNip|RodzajFaktury|P_2` of every accepted invoice (KSeF keeps it 10 years: forever here). */
   readonly duplicateIndex = new Map<string, DuplicateEntry>();
   /** NIPs enabled for invoices with attachments (what `POST /testdata/attachment` records); tests add to it. */

@@ -16,6 +16,7 @@ import { buildInvoiceUpo, buildSessionUpo, sessionUpoPageCount, type UpoDocument
 import { verifyInvoice } from './verifyInvoice';
 import type { SandboxState } from '../state';
 import { duplicateKey, type InvoiceStatusInfo, type OnlineSession, type SessionInvoice } from './records';
+import { summarizeInvoice, type InvoiceSummary } from '../invoices/metadata';
 
 export function isFinal(invoice: SessionInvoice): boolean {
   return invoice.status.code !== 100 && invoice.status.code !== 150;
@@ -30,6 +31,8 @@ interface VerifiedInvoice {
   invoiceType: string;
   invoiceNumber: string;
   issueDate: string;
+  /** What the metadata query and exports say of it, read from the XML once, here. */
+  summary: InvoiceSummary;
 }
 
 /**
@@ -98,7 +101,7 @@ async function verify(ctx: SandboxContext, session: OnlineSession, invoice: Sess
     const refusal = attachmentRefusal(ctx, invoice, sellerNip);
     if (refusal) return { ...INVOICE_STATUS.attachmentNotAllowed, details: [refusal] };
   }
-  return { xml, sellerNip, invoiceType, invoiceNumber, issueDate };
+  return { xml, sellerNip, invoiceType, invoiceNumber, issueDate, summary: summarizeInvoice(xml, verdict.facts, session.formCode) };
 }
 
 /**
@@ -118,7 +121,7 @@ function attachmentRefusal(ctx: SandboxContext, invoice: SessionInvoice, sellerN
 
 /** Numbers a verified invoice unless it duplicates an accepted one; runs in the session's order. */
 function accept(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice, verified: VerifiedInvoice): InvoiceStatusInfo {
-  const { xml, sellerNip, invoiceType, invoiceNumber, issueDate } = verified;
+  const { xml, sellerNip, invoiceType, invoiceNumber, issueDate, summary } = verified;
   const key = duplicateKey(sellerNip, invoiceType, invoiceNumber);
   const original = ctx.state.duplicateIndex.get(key);
   if (original) {
@@ -142,7 +145,7 @@ function accept(ctx: SandboxContext, session: OnlineSession, invoice: SessionInv
     invoicingMode: invoice.offlineMode || issueDate < warsawDay(invoice.invoicingDate) ? 'Offline' : 'Online',
   } satisfies Partial<SessionInvoice>);
   ctx.state.duplicateIndex.set(key, { ksefNumber, sessionReferenceNumber: session.referenceNumber });
-  ctx.state.invoicesByKsefNumber.set(ksefNumber, { session, invoice });
+  ctx.state.invoicesByKsefNumber.set(ksefNumber, { session, invoice, summary });
   invoice.upo = buildInvoiceUpo({ ...upoSession(session), document: upoDocument(invoice) });
   // Permanent storage happens a moment after the number is assigned (and is always later than it).
   ctx.scheduler.after(ctx.processingDelayMs, () => {
@@ -179,7 +182,7 @@ export function finalizeSession(ctx: SandboxContext, session: OnlineSession): vo
  * The number's date is the day the invoice was accepted for processing (`invoicingDate`, numer-ksef.md), a Polish
  * calendar day as for automatic offline mode (offline/automatyczne-okreslanie-trybu-offline.md); formatKsefNumber writes the UTC day of what it is given.
  */
-function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
+export function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
   const acceptanceDay = new Date(`${warsawDay(acceptedAt)}T00:00:00Z`);
   for (;;) {
     const candidate = formatKsefNumber(sellerNip, acceptanceDay, randomBytes(6).toString('hex'));
