@@ -33,4 +33,10 @@ export { ENVIRONMENT_BASE_URLS } from './environments/environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';
 export { isValidKsefNumber } from './protocol/model/ksefNumber';
 export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './protocol/model/statusCodes';
-export { readInvoiceJson } from './protocol/xml/invoiceJson';
+export {
+  readInvoiceJson,
+  invoiceRow,
+  invoiceLineRows,
+  type InvoiceSpreadsheetRow,
+  type InvoiceLineSpreadsheetRow,
+} from './protocol/xml/invoiceJson';
