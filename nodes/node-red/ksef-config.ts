@@ -8,10 +8,12 @@ import {
   type KsefClient,
   type KsefClientOptions,
   type Logger,
+  type StateStore,
   type SubjectIdentifierType,
 } from '../../shared';
 import { embeddedSandbox } from '../../sandbox';
 import type { Node, NodeAPI, NodeDef } from './runtimeTypes';
+import { NodeContextStore } from './state';
 
 /** The settings of the dialog (the credentials aside). */
 interface KsefConfigSettings {
@@ -86,7 +88,9 @@ export default function registerKsefConfig(RED: NodeAPI): void {
     const node = this;
     let client: KsefClient | undefined;
 
-    node.client = () => (client ??= createClient(def, node.credentials ?? {}, runtimeLogger(node)));
+    // What must outlive a run (an export KSeF is still building, resumed by the next run) lives in this node's context,
+    // which a persistent context store (settings.js `contextStorage`) keeps across restarts.
+    node.client = () => (client ??= createClient(def, node.credentials ?? {}, runtimeLogger(node), new NodeContextStore(node.context())));
 
     node.on('close', (_removed, done) => {
       const closing = client;
@@ -98,8 +102,13 @@ export default function registerKsefConfig(RED: NodeAPI): void {
   }
 
   /** The engine rejects unusable credentials (e.g. a wrong PKCS#12 password) at once; say they come from this node. */
-  function createClient(settings: KsefConfigSettings, credentials: Partial<KsefConfigCredentials>, logger?: Logger): KsefClient {
-    const options = clientOptions(settings, credentials, logger);
+  function createClient(
+    settings: KsefConfigSettings,
+    credentials: Partial<KsefConfigCredentials>,
+    logger?: Logger,
+    stateStore?: StateStore,
+  ): KsefClient {
+    const options = { ...clientOptions(settings, credentials, logger), ...(stateStore && { stateStore }) };
     try {
       return createKsefClient(options);
     } catch (err) {

@@ -26,7 +26,13 @@ it('shares one sandbox config node, same id and content, among the examples that
       .map((node) => ({ file, node })),
   );
 
-  expect(sandboxConfigs.map(({ file }) => file.split('/')[0]).sort()).toEqual(['ksef-auth', 'ksef-send', 'ksef-token']);
+  expect(sandboxConfigs.map(({ file }) => file.split('/')[0]).sort()).toEqual([
+    'ksef-auth',
+    'ksef-invoice',
+    'ksef-send',
+    'ksef-sync',
+    'ksef-token',
+  ]);
   for (const { file, node } of sandboxConfigs) {
     expect({ file, node }).toEqual({ file, node: sandboxConfigs[0].node });
   }
@@ -49,4 +55,26 @@ it('sends the demo invoices only on a button press, never on deploy', () => {
 
   expect(injects.length).toBeGreaterThan(0);
   expect(injects.map((node) => [node.once, node.repeat, node.crontab])).toEqual(injects.map(() => [false, '', '']));
+});
+
+it('runs the sync example every 15 minutes and once on deploy, writing a CSV row and an XML file per invoice', () => {
+  const { nodes } = examples().find(({ file }) => file.startsWith('ksef-sync/'))!;
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const downstream = (id: string): FlowNode[] => (byId.get(id)!.wires as string[][]).flat().map((next) => byId.get(next)!);
+  const [inject] = nodes.filter((node) => node.type === 'inject');
+  const [sync] = nodes.filter((node) => node.type === 'ksef-sync');
+
+  expect([inject.repeat, inject.once]).toEqual(['900', true]);
+  expect(downstream(inject.id)).toEqual([sync]);
+  expect(sync).toMatchObject({ ksef: 'a1f0c0de00000009', subjectType: 'Subject2', output: 'item', includeXml: true });
+  const branches = downstream(sync.id).map((node) => [
+    node.type,
+    ...downstream(node.id).flatMap((next) => [next.type, ...downstream(next.id).map((last) => last.type)]),
+  ]);
+  expect(branches).toEqual(
+    expect.arrayContaining([
+      ['change', 'csv', 'file'],
+      ['change', 'file'],
+    ]),
+  );
 });

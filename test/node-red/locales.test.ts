@@ -8,9 +8,9 @@ import { KSEF_TOKEN_PERMISSIONS } from '../../shared';
 import type { KsefTokenStatus } from '../../shared/types';
 
 const NODES_DIR = path.resolve(__dirname, '..', '..', 'nodes', 'node-red');
-const NODES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
+const NODES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate', 'ksef-invoice', 'ksef-sync'];
 /** The nodes that run one of several operations (nodes/node-red/base/operationNode.ts). */
-const OPERATION_NODES = ['ksef-auth', 'ksef-token', 'ksef-certificate'];
+const OPERATION_NODES = ['ksef-auth', 'ksef-token', 'ksef-certificate', 'ksef-invoice'];
 const LANGUAGES = ['en-US', 'pl'];
 const TOKEN_STATUSES: KsefTokenStatus[] = ['Pending', 'Active', 'Revoking', 'Revoked', 'Failed'];
 
@@ -42,6 +42,19 @@ const DYNAMIC_KEYS: Record<string, Record<string, string>> = {
     'ksef-certificate.keyType.': 'KEY_TYPES',
     'ksef-certificate.revocationReason.': 'REVOCATION_REASONS',
     'ksef-certificate.subjectKind.': 'SUBJECT_KINDS',
+  },
+  'ksef-invoice': {
+    'ksef-invoice.operation.': 'OPERATIONS',
+    'ksef-invoice.tip.': 'OPERATIONS',
+    'ksef-invoice.nodeLabel.': 'OPERATIONS',
+    'ksef-invoice.subjectType.': 'SUBJECT_TYPES',
+    'ksef-invoice.dateType.': 'DATE_TYPES',
+    'ksef-invoice.output.': 'OUTPUTS',
+  },
+  'ksef-sync': {
+    'ksef-sync.subjectType.': 'SUBJECT_TYPES',
+    'ksef-sync.startFrom.': 'START_POINTS',
+    'ksef-sync.output.': 'OUTPUTS',
   },
 };
 
@@ -138,8 +151,10 @@ it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s', (langua
 });
 
 it.each(LANGUAGES)('names the nodes on the canvas with one pattern in %s: "KSeF send", "KSeF token: generate"', (language) => {
-  expect(lookup(catalogue(language, 'ksef-send'), 'ksef-send.nodeLabel')).toMatch(/^KSeF [^:]+$/);
-  expect(editorFile('ksef-send')).toContain("return this.name || this._('ksef-send.nodeLabel');");
+  for (const node of ['ksef-send', 'ksef-sync']) {
+    expect(lookup(catalogue(language, node), `${node}.nodeLabel`)).toMatch(/^KSeF [^:]+$/);
+    expect(editorFile(node)).toContain(`return this.name || this._('${node}.nodeLabel');`);
+  }
   for (const node of OPERATION_NODES) {
     const labels = Object.values(lookup(catalogue(language, node), `${node}.nodeLabel`) as Record<string, string>);
     const nodeNames = new Set(labels.map((label) => label.split(': ')[0]));
@@ -150,10 +165,22 @@ it.each(LANGUAGES)('names the nodes on the canvas with one pattern in %s: "KSeF 
   }
 });
 
-it('has the en-US help sections Inputs, Outputs, Details and References for ksef-send', () => {
-  const help = fs.readFileSync(path.join(NODES_DIR, 'locales', 'en-US', 'ksef-send.html'), 'utf8');
+it.each(['ksef-send', 'ksef-sync'])('has the en-US help sections Inputs, Outputs, Details and References for %s', (node) => {
+  const help = fs.readFileSync(path.join(NODES_DIR, 'locales', 'en-US', `${node}.html`), 'utf8');
 
   expect([...help.matchAll(/<h3>(\w+)<\/h3>/g)].map((m) => m[1])).toEqual(['Inputs', 'Outputs', 'Details', 'References']);
+});
+
+it.each(LANGUAGES)('has every key of the source node base for ksef-sync in %s, statuses under 20 characters', (language) => {
+  const messages = catalogue(language, 'ksef-sync');
+  const statuses = lookup(messages, 'ksef-sync.status') as Record<string, string>;
+
+  // base/inputNode.ts's and base/sourceNode.ts's keys.
+  expect(Object.keys(statuses).sort()).toEqual(['bad-input', 'failed', 'fetching', 'no-config', 'sent', 'up-to-date', 'waiting']);
+  expect(typeof lookup(messages, 'ksef-sync.warnings.still-fetching')).toBe('string');
+  for (const text of Object.values(statuses)) {
+    expect(text.replace('__count__', '9999').replace('__time__', '12:45').length).toBeLessThan(20);
+  }
 });
 
 describe.each(OPERATION_NODES)('%s', (node) => {

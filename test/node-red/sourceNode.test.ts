@@ -21,6 +21,8 @@ let hold: Promise<void> | undefined;
 /** The fetch that throws `error` (1 = the first fetch of the test). */
 let failure: { error: Error; onFetch: number } | undefined;
 let environment: 'sandbox' | undefined;
+/** What the fake source says of its next fetch (a KSeF export limit, in ksef-sync). */
+let nextFetchAt: string | undefined;
 
 /** Up to `pageSize` numbers after the checkpoint (how many were delivered), with `more` while the list goes on. */
 function fakeSourceNode(RED: any): void {
@@ -32,7 +34,7 @@ function fakeSourceNode(RED: any): void {
       if (failure?.onFetch === fetchedFrom.length) throw failure.error;
       const from = checkpoint ?? 0;
       const items = list.slice(from, from + def.pageSize);
-      return { items, checkpoint: from + items.length, more: from + items.length < list.length, environment };
+      return { items, checkpoint: from + items.length, more: from + items.length < list.length, environment, nextFetchAt };
     },
   });
 }
@@ -43,6 +45,7 @@ beforeEach(() => {
   hold = undefined;
   failure = undefined;
   environment = undefined;
+  nextFetchAt = undefined;
 });
 
 afterEach(async () => {
@@ -251,5 +254,14 @@ describe('a source node with a checkpoint', () => {
       'green',
       'fake-source.status.sent, fake-source.status.up-to-date fake-source.status.sandbox',
     ]);
+  });
+
+  it('shows in yellow when the source says it fetches next, instead of up to date', async () => {
+    await load({ pageSize: 10 });
+    nextFetchAt = new Date(2026, 11, 2, 12, 45).toISOString();
+
+    await run();
+
+    expect(statusesOf('src').at(-1)).toEqual(['yellow', 'fake-source.status.sent, fake-source.status.waiting']);
   });
 });

@@ -22,8 +22,8 @@ export interface InputContext<Def, Credentials> {
 
 /** A status from the `<type>.status` catalogue. */
 export interface StatusView {
-  /** Keys under `<type>.status.`, with the count that fills `__count__`; shown joined with ", ". */
-  keys: Array<{ key: string; count?: number }>;
+  /** Keys under `<type>.status.`, with the count that fills `__count__` and the time that fills `__time__`; shown joined with ", ". */
+  keys: Array<{ key: string; count?: number; time?: string }>;
   /** Green unless told otherwise (yellow for a partial or pending outcome, red for a failure). */
   fill?: 'green' | 'yellow' | 'red';
   /**
@@ -81,7 +81,11 @@ export function registerInputNode<Def extends InputNodeDef, Credentials = Record
     RED.nodes.createNode(this, def);
     const node = this;
     const config = def.ksef ? (RED.nodes.getNode(def.ksef) as KsefConfigNode | null) : null;
-    const text = (key: string, count?: number) => RED._(`${type}.status.${key}`, count === undefined ? undefined : { count });
+    const text = (key: string, count?: number, time?: string) =>
+      RED._(
+        `${type}.status.${key}`,
+        count === undefined && time === undefined ? undefined : { ...(count !== undefined && { count }), ...(time && { time }) },
+      );
     const client = (): KsefClient => {
       if (!config) throw new NodeInputError(RED._(`${type}.errors.no-config`), 'no-config');
       return config.client();
@@ -120,7 +124,7 @@ export function registerInputNode<Def extends InputNodeDef, Credentials = Record
 
     function statusOf({ keys, fill = 'green', environment }: StatusView): NodeStatus {
       const marker = environment === 'sandbox' ? ` ${text('sandbox')}` : '';
-      return { fill, shape: 'dot', text: keys.map(({ key, count }) => text(key, count)).join(', ') + marker };
+      return { fill, shape: 'dot', text: keys.map(({ key, count, time }) => text(key, count, time)).join(', ') + marker };
     }
   }
 

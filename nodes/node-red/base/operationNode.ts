@@ -13,10 +13,16 @@ export interface OperationInput<Def, Credentials> {
   node: Node<Credentials>;
   /** The config node's engine client; throws the node's `errors.no-config` when no config is selected. */
   client(): KsefClient;
+  /**
+   * Sends a copy of the input message with `payload` (and `properties`, e.g. `msg.invoice`) now, for an operation that
+   * outputs one message per item as the items come; it then returns no `payload`.
+   */
+  send(payload: unknown, properties?: Record<string, unknown>): void;
 }
 
 export interface OperationResult {
-  payload: unknown;
+  /** The output message's payload; absent when the operation sent its messages itself (`send`). */
+  payload?: unknown;
   /** Key under `<type>.status.` shown (green) when the operation succeeded. */
   status: string;
   count?: number;
@@ -32,7 +38,7 @@ export interface Operation<Def, Credentials> {
 
 /**
  * Registers an input node (inputNode.ts) that runs one of `operations` per message: the one chosen in the node, or
- * `msg.operation` when set. The result replaces `msg.payload`. Besides the input node's catalogue keys it uses
+ * `msg.operation` when set. The result replaces `msg.payload`, or the operation sends one message per item itself. Besides the input node's catalogue keys it uses
  * `status.<running|result>` of each operation and `errors.bad-operation`.
  */
 export function registerOperationNode<Def extends OperationNodeDef, Credentials = Record<string, never>>(
@@ -46,7 +52,7 @@ export function registerOperationNode<Def extends OperationNodeDef, Credentials 
     needsKsef: (def) => !operations[def.operation ?? '']?.offline,
     create:
       (_node, def) =>
-      async ({ msg, node, client, busy }) => {
+      async ({ msg, node, client, busy, send }) => {
         const name = typeof msg.operation === 'string' && msg.operation !== '' ? msg.operation : (def.operation ?? '');
         const operation = Object.prototype.hasOwnProperty.call(operations, name) ? operations[name] : undefined;
         if (!operation) {
@@ -55,8 +61,15 @@ export function registerOperationNode<Def extends OperationNodeDef, Credentials 
           );
         }
         busy(operation.running);
-        const result = await operation.run({ msg, def, node, client });
-        return { output: { payload: result.payload }, status: { keys: [{ key: result.status, count: result.count }] } };
+        const result = await operation.run({
+          msg,
+          def,
+          node,
+          client,
+          send: (payload, properties) => send({ ...RED.util.cloneMessage(msg), ...properties, payload }),
+        });
+        const status = { keys: [{ key: result.status, count: result.count }] };
+        return 'payload' in result ? { output: { payload: result.payload }, status } : { status };
       },
   });
 }

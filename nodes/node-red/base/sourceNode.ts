@@ -18,6 +18,11 @@ export interface SourceBatch<Item, Checkpoint extends JsonValue> {
   more?: boolean;
   /** The KSeF that answered; 'sandbox' marks the status "(sandbox)" as ksef-send's. */
   environment?: EnvironmentName;
+  /**
+   * The source must not fetch before this ISO time (e.g. KSeF's export limits): shown as `status.waiting` (yellow,
+   * `__time__` the local hour and minute); an input before then finds nothing new.
+   */
+  nextFetchAt?: string;
 }
 
 export interface SourceFetchInput<Def, Checkpoint> extends Omit<InputContext<Def, Record<string, never>>, 'busy' | 'send'> {
@@ -47,9 +52,9 @@ const CHECKPOINT_KEY = 'checkpoint';
  * error: the running fetch delivers what it would have found), so two fetches never read the same checkpoint. A
  * node closed mid-fetch (redeploy, stop) sends and stores nothing: the next one fetches the same items again.
  * No message goes out when there is nothing new. Catalogue keys besides the input node's: `status.fetching`
- * (blue, `__count__` sent so far), `status.sent`, `status.up-to-date`, `warnings.still-fetching`.
+ * (blue, `__count__` sent so far), `status.sent`, `status.up-to-date`, `status.waiting`, `warnings.still-fetching`.
  *
- * Used by test/node-red/sourceNode.test.ts's fake source now and by ksef-sync (incremental invoice sync) next.
+ * Used by ksef-sync (incremental invoice sync) and test/node-red/sourceNode.test.ts's fake source.
  */
 export function registerSourceNode<Def extends SourceNodeDef, Item, Checkpoint extends JsonValue>(
   RED: NodeAPI,
@@ -77,6 +82,7 @@ export function registerSourceNode<Def extends SourceNodeDef, Item, Checkpoint e
           let checkpoint = await store.get<Checkpoint>(CHECKPOINT_KEY);
           let sent = 0;
           let environment: EnvironmentName | undefined;
+          let nextFetchAt: string | undefined;
           for (let more = true; more;) {
             busy('fetching', sent);
             const batch = await source.fetch({ msg, def, node, client, checkpoint });
@@ -88,10 +94,13 @@ export function registerSourceNode<Def extends SourceNodeDef, Item, Checkpoint e
             await store.set(CHECKPOINT_KEY, batch.checkpoint);
             checkpoint = batch.checkpoint;
             environment = batch.environment;
+            nextFetchAt = batch.nextFetchAt;
             more = batch.more === true;
           }
-          const keys = sent > 0 ? [{ key: 'sent', count: sent }, { key: 'up-to-date' }] : [{ key: 'up-to-date' }];
-          return { status: { keys, environment } };
+          const sentKeys = sent > 0 ? [{ key: 'sent', count: sent }] : [];
+          const waiting = nextFetchAt && { key: 'waiting', time: hourAndMinute(nextFetchAt) };
+          const keys = [...sentKeys, waiting || { key: 'up-to-date' }];
+          return { status: { keys, fill: waiting ? 'yellow' : 'green', environment } };
         } finally {
           fetching = false;
         }
@@ -105,4 +114,11 @@ export function registerSourceNode<Def extends SourceNodeDef, Item, Checkpoint e
     copy.payload = payload;
     return copy;
   }
+}
+
+/** `HH:MM` in the runtime's time zone, as the canvas shows a time of day. */
+function hourAndMinute(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }

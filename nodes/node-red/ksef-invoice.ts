@@ -1,0 +1,150 @@
+import {
+  KsefInputError,
+  readInvoiceJson,
+  type InvoiceDateType,
+  type InvoiceMetadata,
+  type InvoiceQueryFilters,
+  type InvoiceSubjectType,
+} from '../../shared';
+import { NodeInputError } from './base/inputNode';
+import { identifierFrom, registerOperationNode, type OperationNodeDef } from './base/operationNode';
+import { invoiceOutput, type InvoiceOutput } from './invoiceOutput';
+import type { NodeAPI, NodeMessage } from './runtimeTypes';
+
+interface KsefInvoiceDef extends OperationNodeDef {
+  subjectType?: InvoiceSubjectType;
+  dateType?: InvoiceDateType;
+  daysBack?: number | string;
+  /** 'item' (default): one message per invoice; 'array': one message with all of them. */
+  output?: 'item' | 'array';
+  includeJson?: boolean;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_DAYS_BACK = 30;
+
+/** Editor fields a filter comes from when msg.payload does not set it: the engine's field -> the label's key. */
+const EDITOR_FIELDS: Record<string, string> = {
+  subjectType: 'subjectType',
+  'dateRange.dateType': 'dateType',
+  'dateRange.from': 'daysBack',
+  'dateRange.to': 'daysBack',
+};
+
+/**
+ * Invoices in KSeF (pobieranie-faktur.md of CIRFMF/ksef-docs): search their metadata, get one invoice's XML by KSeF
+ * number, or download many through an export (XML and metadata). The filters come from the node and msg.payload.
+ */
+export default function registerKsefInvoice(RED: NodeAPI): void {
+  registerOperationNode<KsefInvoiceDef>(RED, 'ksef-invoice', {
+    search: {
+      running: 'searching',
+      run: async ({ msg, def, client, send }) => {
+        const filters = filtersOf(msg, def);
+        const found: InvoiceMetadata[] = [];
+        let count = 0;
+        try {
+          for await (const metadata of client().invoices.query(filters)) {
+            if (def.output === 'array') found.push(metadata);
+            else send(metadata);
+            count += 1;
+          }
+        } catch (err) {
+          throw withFieldName(err, msg);
+        }
+        return def.output === 'array' ? { payload: found, status: 'found', count } : { status: 'found', count };
+      },
+    },
+    get: {
+      running: 'downloading',
+      run: async ({ msg, client, send, node }) => {
+        const ksefNumber = identifierFrom(msg, 'ksefNumber', ['ksefNumber']);
+        if (!ksefNumber) throw new NodeInputError(RED._('ksef-invoice.errors.missing-ksef-number'));
+        const { xml, sha256 } = await client().invoices.get(ksefNumber);
+        let invoice: unknown;
+        try {
+          invoice = readInvoiceJson(xml);
+        } catch (err) {
+          node.warn(RED._('ksef-invoice.warnings.no-json', { ksefNumber, reason: err instanceof Error ? err.message : String(err) }));
+        }
+        send(xml.toString('utf8'), { invoice, ksef: { ksefNumber, sha256 } });
+        return { status: 'downloaded', count: 1 };
+      },
+    },
+    download: {
+      running: 'exporting',
+      run: async ({ msg, def, client, send, node }) => {
+        const exported = await client()
+          .invoices.export(filtersOf(msg, def))
+          .catch((err: unknown) => {
+            throw withFieldName(err, msg);
+          });
+        const { referenceNumber, package: summary } = exported;
+        if (summary.isTruncated) {
+          node.warn(
+            RED._('ksef-invoice.warnings.truncated', { count: summary.invoiceCount, last: summary.lastPermanentStorageDate ?? '' }),
+          );
+        }
+        const ksef = { referenceNumber, package: summary };
+        const options = {
+          includeXml: true,
+          includeJson: def.includeJson === true,
+          onJsonError: (ksefNumber: string, reason: string) => node.warn(RED._('ksef-invoice.warnings.no-json', { ksefNumber, reason })),
+        };
+        const invoices: InvoiceOutput[] = [];
+        let count = 0;
+        for await (const invoice of exported.invoices()) {
+          const output = invoiceOutput(invoice, options);
+          if (def.output === 'array') invoices.push(output);
+          else send(output, { ksef });
+          count += 1;
+        }
+        if (def.output === 'array') send(invoices, { ksef });
+        return { status: 'downloaded', count };
+      },
+    },
+  });
+
+  /** The node's filters, with those of msg.payload (an object) over them. */
+  function filtersOf(msg: NodeMessage, def: KsefInvoiceDef): InvoiceQueryFilters {
+    const days = Number(def.daysBack ?? DEFAULT_DAYS_BACK);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) {
+      throw new NodeInputError(RED._('ksef-invoice.errors.bad-days-back', { value: String(def.daysBack ?? '') }));
+    }
+    const now = Date.now();
+    const fromNode: InvoiceQueryFilters = {
+      subjectType: def.subjectType || 'Subject2',
+      dateRange: { dateType: def.dateType || 'Issue', from: new Date(now - days * DAY_MS), to: new Date(now) },
+    };
+    const fromMessage = payloadFilters(msg);
+    if (!fromMessage) return fromNode;
+    return { ...fromNode, ...fromMessage, dateRange: { ...fromNode.dateRange, ...fromMessage.dateRange } };
+  }
+
+  /**
+   * The engine checks the filters before any request and names the field in its own terms: the error names it as the
+   * user set it, `msg.payload.<field>` or the editor's label.
+   */
+  function withFieldName(err: unknown, msg: NodeMessage): unknown {
+    if (!(err instanceof KsefInputError) || !err.field) return err;
+    const editorField = EDITOR_FIELDS[err.field];
+    const field =
+      editorField && !hasPath(payloadFilters(msg), err.field) ? RED._(`ksef-invoice.label.${editorField}`) : `msg.payload.${err.field}`;
+    return new NodeInputError(RED._('ksef-invoice.errors.bad-filter', { field, reason: err.message }));
+  }
+
+  function payloadFilters(msg: NodeMessage): Partial<InvoiceQueryFilters> | undefined {
+    const payload = msg.payload;
+    const isFilters = typeof payload === 'object' && payload !== null && !Array.isArray(payload) && !Buffer.isBuffer(payload);
+    return isFilters ? (payload as Partial<InvoiceQueryFilters>) : undefined;
+  }
+}
+
+function hasPath(value: unknown, path: string): boolean {
+  let current = value;
+  for (const part of path.split('.')) {
+    if (typeof current !== 'object' || current === null || !(part in current)) return false;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return true;
+}
