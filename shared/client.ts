@@ -27,6 +27,7 @@ import { authSessionEndpoints } from './authSessions/authSessions';
 import { certificateEndpoints, completeEnrollment, createCertificateRequest, enrollCertificate } from './certificates/certificates';
 import { limitEndpoints, rateLimitsEndpoint } from './limits/limits';
 import { MemoryStateStore } from './state/stateStore';
+import { SealKey } from './state/seal';
 import { queryInvoiceMetadata } from './invoices/query';
 import { getInvoiceXml } from './invoices/download';
 import { exportInvoices, type ExportDeps } from './invoices/exports';
@@ -121,7 +122,25 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
   const exportDeps = async (): Promise<ExportDeps> => {
     const { api, publicKeys, environment } = await ready();
     const { type, value } = environment.contextIdentifier;
-    return { api, publicKeys, clock, sleep, logger, stateStore, scope: `${type}:${value}@${environment.baseUrl}` };
+    // Export keys kept for a later run are sealed with what only this credential's holder has.
+    const credentialSecret = certificate
+      ? certificate.keyMaterial.privateKey.export({ type: 'pkcs8', format: 'der' })
+      : Buffer.from(environment.ksefToken!, 'utf8');
+    const pacer = ratePacerFor(environment.baseUrl, environment.contextIdentifier);
+    return {
+      api,
+      publicKeys,
+      clock,
+      sleep,
+      logger,
+      stateStore,
+      scope: `${type}:${value}@${environment.baseUrl}`,
+      sealKey: new SealKey(credentialSecret),
+      async exportLimit() {
+        await pacer.useEffectiveLimits(() => callEndpoint(api, rateLimitsEndpoint), logger);
+        return pacer.limitOf('invoiceExport');
+      },
+    };
   };
 
   /** After its session was revoked, this client's tokens cannot be refreshed: the next call authenticates anew. */

@@ -15,8 +15,12 @@ export {
   KsefNetworkError,
   KsefTimeoutError,
   KsefInvoiceRejectedError,
+  KsefExportPendingError,
+  KsefTooManyExportsError,
+  KsefExportFailedError,
   type KsefExceptionDetail,
 } from './http/errors';
+export { KsefIntegrityError } from './storage/storageClient';
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, copyJsonValue, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
@@ -32,7 +36,12 @@ export { KSEF_TOKEN_PERMISSIONS } from './protocol/model/identifiers';
 export { ENVIRONMENT_BASE_URLS } from './environments/environments';
 export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes';
 export { isValidKsefNumber } from './protocol/model/ksefNumber';
-export { authenticationStatusMeaning, enrollmentStatusMeaning, invoiceStatusMeaning } from './protocol/model/statusCodes';
+export {
+  authenticationStatusMeaning,
+  enrollmentStatusMeaning,
+  exportStatusMeaning,
+  invoiceStatusMeaning,
+} from './protocol/model/statusCodes';
 export {
   readInvoiceJson,
   invoiceRow,

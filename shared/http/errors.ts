@@ -70,3 +70,61 @@ export class KsefInvoiceRejectedError extends KsefError {
     };
   }
 }
+
+/** An export KSeF still prepares after the wait allowed. It is kept (reference and sealed key): the next call resumes it. */
+export class KsefExportPendingError extends KsefError {
+  readonly referenceNumber: string;
+  /** When asking again is worthwhile. */
+  readonly retryAt: Date;
+  constructor(message: string, referenceNumber: string, retryAt: Date, options: KsefErrorOptions = {}) {
+    super(message, options);
+    this.referenceNumber = referenceNumber;
+    this.retryAt = retryAt;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), referenceNumber: this.referenceNumber, retryAt: this.retryAt.toISOString() };
+  }
+}
+
+/**
+ * KSeF refused a new export because the context already runs its maximum of concurrent exports (21182).
+ * `runningExports` are this client's own exports still in progress (the others belong to other integrations).
+ */
+export class KsefTooManyExportsError extends KsefError {
+  readonly runningExports: { referenceNumber: string; startedAt: string }[];
+  readonly retryAt: Date;
+  constructor(
+    message: string,
+    runningExports: { referenceNumber: string; startedAt: string }[],
+    retryAt: Date,
+    options: KsefErrorOptions = {},
+  ) {
+    super(message, options);
+    this.runningExports = runningExports;
+    this.retryAt = retryAt;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), runningExports: this.runningExports, retryAt: this.retryAt.toISOString() };
+  }
+}
+
+/** An export KSeF ended without a package: expired (210) or failed (415, 420, 500, 550); the message says what next. */
+export class KsefExportFailedError extends KsefError {
+  readonly referenceNumber: string;
+  readonly statusCode: number;
+  readonly statusDescription: string;
+  constructor(message: string, referenceNumber: string, status: { code: number; description: string }, options: KsefErrorOptions = {}) {
+    super(message, options);
+    this.referenceNumber = referenceNumber;
+    this.statusCode = status.code;
+    this.statusDescription = status.description;
+  }
+  override toJSON(): Record<string, unknown> {
+    return {
+      ...super.toJSON(),
+      referenceNumber: this.referenceNumber,
+      statusCode: this.statusCode,
+      statusDescription: this.statusDescription,
+    };
+  }
+}

@@ -154,6 +154,11 @@ export class RatePacer {
     this.windowsOf(group).block(until);
   }
 
+  /** The limits of `group` the pacer keeps to: the context's effective ones once read, else the published ones. */
+  limitOf(group: RateLimitGroup): RateLimit {
+    return this.limits[group];
+  }
+
   private windowsOf(group: RateLimitGroup): GroupWindows {
     if (group === 'anonymous') return this.anonymousWindows;
     let windows = this.groups.get(group);

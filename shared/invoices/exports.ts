@@ -1,9 +1,45 @@
-/** Exports (POST /invoices/exports, GET /invoices/exports/{ref}). Being written (issue 9). */
-import type { Clock, Logger, Sleep } from '../protocol/types';
+/**
+ * Exports (`POST /invoices/exports`, `GET /invoices/exports/{referenceNumber}` of open-api.json 2.8.1, CIRFMF/ksef-api;
+ * pobieranie-faktur.md and przyrostowe-pobieranie-faktur.md of CIRFMF/ksef-docs): KSeF builds a package of invoices,
+ * encrypted with a key of ours, split into parts on storage URLs. Here: a fresh key per export, the start, the wait,
+ * the parts downloaded, checked, decrypted and joined into a temporary file, and the package unpacked as a stream.
+ *
+ * What outlives a run lives in the state store: each export until it is delivered (reference and SEALED key, so a
+ * slow one is resumed, never started twice) and the context's ledger (this client's running exports, named when KSeF
+ * refuses another with 21182, and the recent start times that keep it within KSeF's export limits across restarts).
+ */
+import { createDecipheriv, createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Clock, Logger, Sleep, StatusInfo } from '../protocol/types';
+import type { RateLimit } from '../protocol/model/rateLimits';
+import { exportStatusMeaning } from '../protocol/model/statusCodes';
+import { sha256Base64, sha256Hex } from '../protocol/crypto/hashes';
+import type { SymmetricKey } from '../protocol/crypto/aes';
+import { readArchive, type ArchiveFormat } from '../protocol/archive/read';
 import type { RequestFunction } from '../http/transport';
+import { pollUntil } from '../http/backoff';
+import {
+  KsefError,
+  KsefExportFailedError,
+  KsefExportPendingError,
+  KsefGoneError,
+  KsefInputError,
+  KsefNotFoundError,
+  KsefRateLimitError,
+  KsefTooManyExportsError,
+} from '../http/errors';
 import type { PublicKeys } from '../security/publicKeys';
-import type { StateStore } from '../state/stateStore';
-import type { ExportOptions, InvoiceExport, InvoiceQueryFilters } from './types';
+import { openWithSessionKey } from '../sessions/sessionKey';
+import type { JsonValue, StateStore } from '../state/stateStore';
+import type { SealKey } from '../state/seal';
+import { KsefIntegrityError, StorageClient } from '../storage/storageClient';
+import { checkInvoiceQueryFilters, invoiceQueryFiltersBody, invoiceQueryWindows, MAX_INVOICE_QUERY_RANGE_DAYS } from './filters';
+import type { ExportedInvoice, ExportOptions, ExportPackageSummary, InvoiceExport, InvoiceMetadata, InvoiceQueryFilters } from './types';
 
 export interface ExportDeps {
   api: RequestFunction;
@@ -14,9 +50,512 @@ export interface ExportDeps {
   stateStore: StateStore;
   /** Names this client's context in state keys (e.g. `Nip:1234567890@<baseUrl>`). */
   scope: string;
+  /** Seals the AES keys of exports kept in the state store (derived from the client's credential secret). */
+  sealKey: SealKey;
+  /** KSeF's export limits of this context (`invoiceExport` of `GET /rate-limits`, else the published ones). */
+  exportLimit(): Promise<RateLimit>;
 }
 
+/** `POST /invoices/exports` without its `encryption` block: what identifies an export of the same request. */
+export interface ExportRequest {
+  filters: Record<string, unknown>;
+  onlyMetadata: boolean;
+  compressionType: ArchiveFormat;
+}
+
+/** An export started and not yet delivered: what resuming it needs. The key is sealed, never in clear. */
+export interface PendingExport {
+  [key: string]: JsonValue;
+  referenceNumber: string;
+  /** AES key and IV, sealed with `ExportDeps.sealKey`. */
+  sealedKey: string;
+  startedAt: string;
+}
+
+/** `InvoicePackagePart` of open-api.json. */
+interface PackagePart {
+  ordinalNumber: number;
+  partName: string;
+  method: string;
+  url: string;
+  partSize: number;
+  partHash: string;
+  encryptedPartSize: number;
+  encryptedPartHash: string;
+  expirationDate: string;
+}
+
+/** `InvoiceExportStatusResponse` of open-api.json. */
+interface ExportStatus {
+  status: StatusInfo;
+  completedDate?: string | null;
+  packageExpirationDate?: string | null;
+  package?: (Omit<ExportPackageSummary, 'partCount' | 'compressionType'> & { parts: PackagePart[] }) | null;
+}
+
+/** An export KSeF finished (status 200), with the key that opens its parts. */
+export interface ReadyExport {
+  referenceNumber: string;
+  key: SymmetricKey;
+  status: ExportStatus & { package: NonNullable<ExportStatus['package']> };
+}
+
+const IN_PROGRESS = 100;
+const DONE = 200;
+const DEFAULT_MAX_WAIT_MS = 120_000;
+/** When a pending export or a full context is worth asking about again. */
+const RETRY_AFTER_MS = 60_000;
+const HOUR_MS = 3_600_000;
+/** KSeF keeps an export's status 7 days (pobieranie-faktur.md): an older entry of the ledger is forgotten. */
+const EXPORT_STATUS_KEPT_MS = 7 * 24 * HOUR_MS;
+/** KSeF receives a start a little after it leaves here; a start that arrives a moment early is refused (as the pacer allows). */
+const TRANSIT_ALLOWANCE_MS = 500;
+const METADATA_ENTRY = '_metadata.json';
+/** `_metadata.json` of 10,000 invoices is some 20 MB. */
+const MAX_METADATA_BYTES = 256 * 1024 * 1024;
+/** An invoice is at most 1 MB, 3 MB with attachments (limity.md, CIRFMF/ksef-docs). */
+const MAX_INVOICE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Exports the invoices matching `filters`: resumes this client's pending export of the same request if there is one,
+ * else starts one (within KSeF's export limits, or `KsefRateLimitError` before anything is sent), waits up to
+ * `maxWaitMs` (then `KsefExportPendingError`: it stays pending) and returns the package ready to read.
+ */
 export async function exportInvoices(deps: ExportDeps, filters: InvoiceQueryFilters, options: ExportOptions = {}): Promise<InvoiceExport> {
-  void [deps, filters, options];
-  throw new Error('exportInvoices: being written (issue 9)');
+  const { request, maxWaitMs } = checkExportRequest(deps.clock, filters, options);
+  const stateKey = exportStateKey(deps.scope, request);
+  const saved = await deps.stateStore.get<PendingExport>(stateKey);
+  if (!saved) {
+    const slot = await nextExportSlot(deps);
+    if (slot) {
+      throw new KsefRateLimitError(
+        `KSeF allows ${(await deps.exportLimit()).perHour} exports an hour in this context and this client has used them; start the export after ${slot.toISOString()}.`,
+        slot,
+      );
+    }
+  }
+  const forget = () => deps.stateStore.delete(stateKey);
+  const ready = await awaitExport(deps, request, saved, maxWaitMs, (pending) => deps.stateStore.set(stateKey, pending)).catch(
+    async (error: unknown) => {
+      if (error instanceof KsefExportFailedError || error instanceof KsefNotFoundError || error instanceof KsefGoneError) await forget();
+      throw error;
+    },
+  );
+  return invoiceExport(deps, ready, request, forget);
+}
+
+/** Checks the caller's filters and options; the range must fit one export (100 days). */
+export function checkExportRequest(
+  clock: Clock,
+  filters: InvoiceQueryFilters,
+  options: ExportOptions,
+): { request: ExportRequest; maxWaitMs: number } {
+  const checked = checkInvoiceQueryFilters(filters, clock);
+  if (invoiceQueryWindows(checked, clock).length > 1) {
+    throw new KsefInputError(
+      `filters.dateRange spans more than the ${MAX_INVOICE_QUERY_RANGE_DAYS} days one export may cover: export it in shorter ranges (or use sync, which moves through them).`,
+      { field: 'filters.dateRange' },
+    );
+  }
+  const record = (options ?? {}) as Record<string, unknown>;
+  const onlyMetadata = record.onlyMetadata ?? false;
+  if (typeof onlyMetadata !== 'boolean')
+    throw new KsefInputError('options.onlyMetadata must be true or false.', { field: 'options.onlyMetadata' });
+  return {
+    request: {
+      filters: invoiceQueryFiltersBody(checked),
+      onlyMetadata,
+      compressionType: checkCompressionType(record.compressionType, 'options.compressionType'),
+    },
+    maxWaitMs: checkMaxWait(record.maxWaitMs, 'options.maxWaitMs'),
+  };
+}
+
+export function checkCompressionType(value: unknown, field: string): ArchiveFormat {
+  const format = value ?? 'Zip';
+  if (format !== 'Zip' && format !== 'TarGz') throw new KsefInputError(`${field} must be 'Zip' or 'TarGz'.`, { field });
+  return format;
+}
+
+export function checkMaxWait(value: unknown, field: string): number {
+  const ms = value ?? DEFAULT_MAX_WAIT_MS;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new KsefInputError(`${field} must be a non-negative number of milliseconds.`, { field });
+  }
+  return ms;
+}
+
+/** The state key of this client's export of `request`: the same filters and options resume the same export. */
+function exportStateKey(scope: string, request: ExportRequest): string {
+  return `ksef-flow/export/${scope}/${sha256Hex(JSON.stringify(request))}`;
+}
+
+/**
+ * Resumes `pending`, or starts an export of `request` (calling `started` with what resuming it needs, before waiting),
+ * then waits up to `maxWaitMs` for its package. Throws `KsefExportPendingError` when it is still being built and
+ * `KsefExportFailedError` when KSeF ended it without a package.
+ */
+export async function awaitExport(
+  deps: ExportDeps,
+  request: ExportRequest,
+  pending: PendingExport | undefined,
+  maxWaitMs: number,
+  started: (pending: PendingExport) => Promise<void>,
+): Promise<ReadyExport> {
+  const { clock, sleep, api } = deps;
+  let referenceNumber: string;
+  let key: SymmetricKey;
+  if (pending) {
+    referenceNumber = pending.referenceNumber;
+    key = unsealExportKey(deps.sealKey, pending);
+    deps.logger?.info('Resuming a pending export', { referenceNumber });
+  } else {
+    ({ pending, key } = await startExport(deps, request));
+    referenceNumber = pending.referenceNumber;
+    await started(pending);
+  }
+  const status = await pollUntil(
+    async () => (await api<ExportStatus>({ method: 'GET', path: `/invoices/exports/${referenceNumber}` })).data,
+    (read) => read.status.code !== IN_PROGRESS,
+    { clock, sleep, timeoutMs: maxWaitMs, initialDelayMs: 500, maxDelayMs: 10_000 },
+  );
+  const { code, description } = status.status;
+  if (code === IN_PROGRESS) {
+    const retryAt = new Date(clock.now().getTime() + RETRY_AFTER_MS);
+    throw new KsefExportPendingError(
+      `KSeF is still preparing export ${referenceNumber} after ${maxWaitMs} ms (started ${pending.startedAt}). It is kept: the next export with the same filters (or the next sync run) resumes it instead of starting another; try after ${retryAt.toISOString()}.`,
+      referenceNumber,
+      retryAt,
+    );
+  }
+  if (code !== DONE || !status.package) {
+    await forgetRunning(deps, referenceNumber);
+    throw new KsefExportFailedError(
+      `KSeF ended export ${referenceNumber} with status ${code} (${exportStatusMeaning(code) ?? 'undocumented status'}; KSeF: ${description}). ${nextStepAfter(code)}`,
+      referenceNumber,
+      status.status,
+    );
+  }
+  return { referenceNumber, key, status: { ...status, package: status.package } };
+}
+
+/** What to do after an export ended with status `code`. */
+function nextStepAfter(code: number): string {
+  switch (code) {
+    case 210:
+      return 'Its saved state was removed: export again to get a new package.';
+    case 415:
+      return "KSeF could not open the key it was given: export again (a new key is wrapped with KSeF's current public key).";
+    case 420:
+      return 'KSeF has no complete data that far yet: start the range at or before the permanent-storage high-water mark, or try later.';
+    case 550:
+      return 'Export again.';
+    default:
+      return 'Export again later; if it fails again, report the reference number to KSeF support.';
+  }
+}
+
+/** `POST /invoices/exports` with a fresh AES key wrapped with KSeF's current public key; the start is recorded in the ledger. */
+async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ pending: PendingExport; key: SymmetricKey }> {
+  const startedAt = deps.clock.now().toISOString();
+  // Counted before it goes: KSeF counts a start it refuses too.
+  await updateLedger(deps, (ledger) => ({ ...ledger, starts: [...ledger.starts, startedAt] }));
+  let opened;
+  try {
+    opened = await openWithSessionKey(deps.publicKeys, (encryption) =>
+      deps.api<{ referenceNumber: string }>({ method: 'POST', path: '/invoices/exports', json: { encryption, ...request } }),
+    );
+  } catch (error) {
+    if (error instanceof KsefError && error.hasCode(TOO_MANY_EXPORTS)) throw await tooManyExports(deps, error);
+    throw error;
+  }
+  const { key } = opened;
+  const { referenceNumber } = opened.opened.data;
+  const pending: PendingExport = {
+    referenceNumber,
+    sealedKey: deps.sealKey.seal(Buffer.concat([key.key, key.iv]), sealPurpose(referenceNumber)),
+    startedAt,
+  };
+  await updateLedger(deps, (ledger) => ({ ...ledger, running: [...ledger.running, { referenceNumber, startedAt }] }));
+  deps.logger?.info('Export started', { referenceNumber });
+  return { pending, key };
+}
+
+function unsealExportKey(sealKey: SealKey, pending: PendingExport): SymmetricKey {
+  const material = sealKey.open(pending.sealedKey, sealPurpose(pending.referenceNumber));
+  return { key: material.subarray(0, 32), iv: material.subarray(32) };
+}
+
+/** A sealed key opens only for the export it was made for. */
+function sealPurpose(referenceNumber: string): string {
+  return `export key ${referenceNumber}`;
+}
+
+/** "Too many concurrent exports" (open-api.json, `POST /invoices/exports`). */
+const TOO_MANY_EXPORTS = 21182;
+
+/** A 21182 as the exports of ours that are still running (their status asked again) and when to try again. */
+async function tooManyExports(deps: ExportDeps, refusal: KsefError): Promise<KsefTooManyExportsError> {
+  const running: { referenceNumber: string; startedAt: string }[] = [];
+  for (const entry of (await readLedger(deps)).running) {
+    try {
+      const { data } = await deps.api<ExportStatus>({ method: 'GET', path: `/invoices/exports/${entry.referenceNumber}` });
+      if (data.status.code === IN_PROGRESS) running.push(entry);
+      else if (data.status.code !== DONE) await forgetRunning(deps, entry.referenceNumber);
+    } catch (error) {
+      // One unreadable status must not hide the refusal itself.
+      deps.logger?.warn('Could not read the status of an export of ours', {
+        referenceNumber: entry.referenceNumber,
+        reason: (error as Error).message,
+      });
+    }
+  }
+  const retryAt = new Date(deps.clock.now().getTime() + RETRY_AFTER_MS);
+  const ours =
+    running.length > 0
+      ? `Still running among this client's exports: ${running.map((e) => `${e.referenceNumber} (started ${e.startedAt})`).join(', ')}; an export with the same filters resumes its own instead of starting another.`
+      : "None of the running exports is this client's: other integrations of this context run them.";
+  return new KsefTooManyExportsError(
+    `KSeF refused another export: this context already runs as many exports at once as KSeF allows (21182). ${ours} Try again after ${retryAt.toISOString()}.`,
+    running,
+    retryAt,
+    { status: refusal.status, exceptions: refusal.exceptions, traceId: refusal.traceId, cause: refusal },
+  );
+}
+
+/** The context's export ledger: this client's exports not yet delivered, and the export starts of the last hour. */
+interface ExportLedger {
+  [key: string]: JsonValue;
+  running: { referenceNumber: string; startedAt: string }[];
+  starts: string[];
+}
+
+function ledgerKey(scope: string): string {
+  return `ksef-flow/exports/${scope}`;
+}
+
+async function readLedger(deps: ExportDeps): Promise<ExportLedger> {
+  const ledger = await deps.stateStore.get<ExportLedger>(ledgerKey(deps.scope));
+  return { running: ledger?.running ?? [], starts: ledger?.starts ?? [] };
+}
+
+/** Applies `change` and keeps the ledger small: starts of the last hour, running exports KSeF still knows. */
+async function updateLedger(deps: ExportDeps, change: (ledger: ExportLedger) => ExportLedger): Promise<void> {
+  const now = deps.clock.now().getTime();
+  const changed = change(await readLedger(deps));
+  await deps.stateStore.set(ledgerKey(deps.scope), {
+    running: changed.running.filter((entry) => now - Date.parse(entry.startedAt) < EXPORT_STATUS_KEPT_MS),
+    starts: changed.starts.filter((at) => now - Date.parse(at) < HOUR_MS + TRANSIT_ALLOWANCE_MS),
+  });
+}
+
+/** The export is delivered or ended: no longer one of ours running. */
+export async function forgetRunning(deps: ExportDeps, referenceNumber: string): Promise<void> {
+  await updateLedger(deps, (ledger) => ({
+    ...ledger,
+    running: ledger.running.filter((entry) => entry.referenceNumber !== referenceNumber),
+  }));
+}
+
+/**
+ * When the next export may start within KSeF's export limits (per second, minute and hour, per context), counting
+ * the starts recorded in the ledger and `moreStarts` (e.g. a sync checkpoint's); undefined when it may start now.
+ * The transport's pacer keeps the same windows, but only in this process's memory: this survives restarts.
+ */
+export async function nextExportSlot(deps: ExportDeps, moreStarts: string[] = []): Promise<Date | undefined> {
+  const limit = await deps.exportLimit();
+  const now = deps.clock.now().getTime();
+  const starts = [...new Set([...(await readLedger(deps)).starts, ...moreStarts])]
+    .map((at) => Date.parse(at))
+    .filter((at) => at > now - HOUR_MS - TRANSIT_ALLOWANCE_MS)
+    .sort((a, b) => a - b);
+  let slot = now;
+  for (const [ms, max] of [
+    [1000, limit.perSecond],
+    [60_000, limit.perMinute],
+    [HOUR_MS, limit.perHour],
+  ] as const) {
+    if (starts.length >= max) slot = Math.max(slot, starts[starts.length - max] + ms + TRANSIT_ALLOWANCE_MS);
+  }
+  return slot > now ? new Date(slot) : undefined;
+}
+
+/** The finished export as the caller sees it; `delivered` runs once its invoices were all read. */
+export function invoiceExport(deps: ExportDeps, ready: ReadyExport, request: ExportRequest, delivered: () => Promise<void>): InvoiceExport {
+  const { status } = ready;
+  const { parts, ...summary } = status.package;
+  let read = false;
+  return {
+    referenceNumber: ready.referenceNumber,
+    ...(status.completedDate && { completedDate: status.completedDate }),
+    ...(status.packageExpirationDate && { packageExpirationDate: status.packageExpirationDate }),
+    package: { ...summary, partCount: parts.length, compressionType: request.compressionType },
+    invoices() {
+      if (read) throw new KsefError(`The invoices of export ${ready.referenceNumber} were already read; export again to read them again.`);
+      read = true;
+      return readPackage(deps, ready, request, async () => {
+        await forgetRunning(deps, ready.referenceNumber);
+        await delivered();
+      });
+    },
+  };
+}
+
+/**
+ * Downloads every part into one temporary file (decrypted, in order), then unpacks it: memory holds one chunk of a
+ * part and one invoice at a time. The file is readable by this user only and removed however the reading ends.
+ */
+async function* readPackage(
+  deps: ExportDeps,
+  { referenceNumber, key, status }: ReadyExport,
+  { compressionType, onlyMetadata }: ExportRequest,
+  delivered: () => Promise<void>,
+): AsyncGenerator<ExportedInvoice> {
+  const { parts } = status.package;
+  if (parts.length === 0) {
+    await delivered();
+    return;
+  }
+  const directory = await mkdtemp(join(tmpdir(), 'ksef-export-'));
+  const storage = new StorageClient({ clock: deps.clock, sleep: deps.sleep, logger: deps.logger });
+  try {
+    const file = join(directory, compressionType === 'Zip' ? 'package.zip' : 'package.tar.gz');
+    await (await open(file, 'w', 0o600)).close();
+    let offset = 0;
+    for (const part of [...parts].sort((a, b) => a.ordinalNumber - b.ordinalNumber)) {
+      offset += await downloadPart(storage, part, key, file, offset, referenceNumber, deps.logger);
+    }
+    yield* unpack(file, compressionType, onlyMetadata, referenceNumber);
+    await delivered();
+  } finally {
+    storage.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One part appended at `offset`: downloaded (its `encryptedPartHash` and size checked by the storage client),
+ * decrypted (AES-256-CBC, PKCS#7) and its `partHash` and `partSize` checked. A part that fails a check is downloaded
+ * once more; failing again, the export fails naming it. Returns the part's decrypted size.
+ */
+async function downloadPart(
+  storage: StorageClient,
+  part: PackagePart,
+  key: SymmetricKey,
+  file: string,
+  offset: number,
+  referenceNumber: string,
+  logger?: Logger,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // A failed attempt's bytes are cut off before the next one writes.
+      await truncate(file, offset);
+      const plain = createHash('sha256');
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          plain.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      await pipeline(
+        storage.download(part.url, { expectedSha256: part.encryptedPartHash, expectedSize: part.encryptedPartSize }),
+        createDecipheriv('aes-256-cbc', key.key, key.iv),
+        tap,
+        createWriteStream(file, { flags: 'r+', start: offset }),
+      );
+      const sha256 = plain.digest('base64');
+      if (size !== part.partSize || sha256 !== part.partHash) {
+        throw new KsefIntegrityError(
+          `decrypted, it has ${size} bytes with SHA-256 ${sha256}, not the ${part.partSize} bytes with ${part.partHash} announced`,
+        );
+      }
+      return size;
+    } catch (error) {
+      const reason = integrityProblem(error);
+      if (reason === undefined) throw error;
+      if (attempt >= 2) {
+        throw new KsefIntegrityError(
+          `Part ${part.ordinalNumber} (${part.partName}) of export ${referenceNumber} failed its integrity check twice (${reason}); none of its invoices were delivered. The export stays pending: the next export with the same filters downloads it again.`,
+          { cause: error },
+        );
+      }
+      logger?.warn('An export part failed its integrity check; downloading it again', {
+        referenceNumber,
+        ordinalNumber: part.ordinalNumber,
+        partName: part.partName,
+        reason,
+      });
+    }
+  }
+}
+
+/** Why a part's bytes are not the part's (a mismatch or a ciphertext that does not decrypt); undefined for other failures. */
+function integrityProblem(error: unknown): string | undefined {
+  if (error instanceof KsefIntegrityError) return error.message;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_OSSL')) return `it does not decrypt with the export's key (${code})`;
+  return undefined;
+}
+
+/** The package's invoices: `_metadata.json` first, then each `{ksefNumber}.xml` with its metadata, its hash checked. */
+async function* unpack(
+  file: string,
+  format: ArchiveFormat,
+  onlyMetadata: boolean,
+  referenceNumber: string,
+): AsyncGenerator<ExportedInvoice> {
+  const entries = readArchive(file, format, { first: METADATA_ENTRY });
+  try {
+    const first = await entries.next();
+    if (first.done || first.value.name !== METADATA_ENTRY) {
+      throw new KsefIntegrityError(`The package of export ${referenceNumber} has no ${METADATA_ENTRY}.`);
+    }
+    const listed = parseMetadata(await first.value.read(MAX_METADATA_BYTES), referenceNumber);
+    if (onlyMetadata) {
+      for (const metadata of listed) yield { ksefNumber: metadata.ksefNumber, metadata };
+      return;
+    }
+    const waiting = new Map(listed.map((metadata) => [metadata.ksefNumber, metadata]));
+    for (let next = await entries.next(); !next.done; next = await entries.next()) {
+      const entry = next.value;
+      const ksefNumber = /^(?:.*\/)?([^/]+)\.xml$/i.exec(entry.name)?.[1];
+      const metadata = ksefNumber === undefined ? undefined : waiting.get(ksefNumber);
+      if (!metadata) {
+        throw new KsefIntegrityError(
+          `The package of export ${referenceNumber} holds ${entry.name}, which its ${METADATA_ENTRY} does not list.`,
+        );
+      }
+      const xml = await entry.read(MAX_INVOICE_BYTES);
+      if (sha256Base64(xml) !== metadata.invoiceHash) {
+        throw new KsefIntegrityError(
+          `The package of export ${referenceNumber} holds ${entry.name} with another SHA-256 than its metadata's invoiceHash; it was not delivered.`,
+        );
+      }
+      waiting.delete(metadata.ksefNumber);
+      yield { ksefNumber: metadata.ksefNumber, metadata, xml };
+    }
+    if (waiting.size > 0) {
+      throw new KsefIntegrityError(
+        `The package of export ${referenceNumber} lacks the XML of ${waiting.size} invoice(s) its ${METADATA_ENTRY} lists, e.g. ${[...waiting.keys()][0]}.`,
+      );
+    }
+  } finally {
+    await entries.return(undefined);
+  }
+}
+
+function parseMetadata(bytes: Buffer, referenceNumber: string): InvoiceMetadata[] {
+  let invoices: unknown;
+  try {
+    invoices = (JSON.parse(bytes.toString('utf8')) as { invoices?: unknown }).invoices;
+  } catch (error) {
+    throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${referenceNumber} is not JSON.`, { cause: error });
+  }
+  if (!Array.isArray(invoices) || invoices.some((entry) => typeof (entry as InvoiceMetadata)?.ksefNumber !== 'string')) {
+    throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${referenceNumber} is not a list of invoice metadata.`);
+  }
+  return invoices as InvoiceMetadata[];
 }

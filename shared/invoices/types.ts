@@ -155,6 +155,25 @@ export interface SyncCheckpoint {
   from: string;
   /** KSeF numbers delivered with a PermanentStorage date equal to `from`, not to deliver again. */
   seenAtFrom: string[];
+  /**
+   * An export this sync started that KSeF was still preparing (its AES key sealed with the client's credential, never
+   * in clear): the next run resumes it instead of starting another. Null when none is pending.
+   */
+  pending: SyncPendingExport | null;
+  /** This sync's export starts of the last hour, so KSeF's export limits are kept across restarts. */
+  exportStarts: string[];
+}
+
+/** The export a sync run left pending: its reference, sealed key and the request it was started with. */
+export interface SyncPendingExport {
+  [key: string]: import('../state/stateStore').JsonValue;
+  referenceNumber: string;
+  sealedKey: string;
+  startedAt: string;
+  /** End of the window when it was clamped to KSeF's longest range; null for an open window (up to the HWM). */
+  to: string | null;
+  onlyMetadata: boolean;
+  compressionType: 'Zip' | 'TarGz';
 }
 
 export interface SyncOptions {

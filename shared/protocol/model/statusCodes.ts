@@ -54,3 +54,19 @@ const ENROLLMENT_STATUS_MEANINGS: Record<number, string> = {
 export function enrollmentStatusMeaning(code: number): string | undefined {
   return ENROLLMENT_STATUS_MEANINGS[code];
 }
+
+/** Export status codes (open-api.json, `InvoiceExportStatusResponse.status`; pobieranie-faktur.md, CIRFMF/ksef-docs). */
+const EXPORT_STATUS_MEANINGS: Record<number, string> = {
+  100: 'Export in progress',
+  200: 'Export completed: the package is ready to download',
+  210: 'The export expired and its package can no longer be downloaded',
+  415: 'KSeF could not decrypt the symmetric key given with the export',
+  420: 'The date range goes beyond the data available (its start is after the permanent-storage high-water mark)',
+  500: 'Unknown error',
+  550: 'Cancelled by KSeF for internal reasons',
+};
+
+/** The English meaning of an export status code; undefined for a code KSeF does not document. */
+export function exportStatusMeaning(code: number): string | undefined {
+  return EXPORT_STATUS_MEANINGS[code];
+}

@@ -1,0 +1,172 @@
+/**
+ * Reading KSeF's package archives: export packages (`{ksefNumber}.xml` files plus `_metadata.json`, ZIP or TarGz;
+ * pobieranie-faktur.md of CIRFMF/ksef-docs) and, for the sandbox, batch-session packages (ZIP). Entries come out one
+ * at a time as streams, so memory stays bounded whatever the archive's size; the archive itself is read from a
+ * file (or bytes already in memory), with maintained libraries: `yauzl` for ZIP, `tar-stream` over zlib for TarGz.
+ */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import * as yauzl from 'yauzl';
+import { KsefError } from '../errors';
+
+export type ArchiveFormat = 'Zip' | 'TarGz';
+
+/** A file of an archive. Its content is read (at most once) before the next entry is asked for. */
+export interface ArchiveEntry {
+  /** The path inside the archive, e.g. `5265877635-20250826-0100001AF629-AF.xml`. */
+  name: string;
+  /** Uncompressed size in bytes, as the archive declares it. */
+  size: number;
+  /** The content as a stream. */
+  open(): Promise<Readable>;
+  /** The whole content; an entry larger than `maxBytes` is refused before it is read. */
+  read(maxBytes: number): Promise<Buffer>;
+}
+
+export interface ReadArchiveOptions {
+  /**
+   * The entry to give before all others (e.g. `_metadata.json`, which tells what the other entries are), wherever
+   * it lies in the archive. Without it, entries come in archive order.
+   */
+  first?: string;
+}
+
+/** The archive's content is not what a ZIP or a tar.gz of this kind must be. */
+export class ArchiveFormatError extends KsefError {}
+
+/**
+ * The regular files of the archive at `source` (a file path, or the bytes), `options.first` first, then the others
+ * in archive order. Directories are skipped. Stopping the iteration early closes the archive.
+ */
+export function readArchive(
+  source: string | Buffer,
+  format: ArchiveFormat,
+  options: ReadArchiveOptions = {},
+): AsyncGenerator<ArchiveEntry> {
+  return format === 'Zip' ? readZip(source, options) : readTarGz(source, options);
+}
+
+/**
+ * ZIP is read at random: the central directory (names and sizes only) is listed first, so `first` is opened
+ * without touching any other entry's data.
+ */
+async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
+  const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
+  let zip: yauzl.ZipFile;
+  try {
+    zip = typeof source === 'string' ? await yauzl.openPromise(source, options) : await yauzl.fromBufferPromise(source, options);
+  } catch (error) {
+    throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
+  }
+  try {
+    const files: yauzl.Entry[] = [];
+    for await (const entry of zip.eachEntry()) if (!entry.fileName.endsWith('/')) files.push(entry);
+    const chosen = first === undefined ? -1 : files.findIndex((entry) => entry.fileName === first);
+    if (chosen > 0) files.unshift(...files.splice(chosen, 1));
+    for (const entry of files) {
+      let opened: Readable | undefined;
+      const open = async () => {
+        if (opened) throw new Error(`The ZIP entry ${entry.fileName} was already read.`);
+        opened = await zip.openReadStreamPromise(entry);
+        return opened;
+      };
+      yield archiveEntry(entry.fileName, entry.uncompressedSize, open);
+      // What the consumer did not read is not read at all: the next entry is found through the central directory.
+      opened?.destroy();
+    }
+  } catch (error) {
+    throw asFormatError(error, 'ZIP');
+  } finally {
+    zip.close();
+  }
+}
+
+/**
+ * TarGz can only be read in order. When `first` is not the archive's first file, the archive is read twice: the
+ * first pass inflates up to `first` and skips the other bodies, the second gives the rest. The alternative, spooling
+ * every entry before `first` to temporary files, would write and read back those bytes (up to the whole package when
+ * `first` comes last) for what inflating them again costs: zlib inflates several hundred MB/s here, about what the
+ * disk writes, and two passes need no disk space beyond the package itself.
+ */
+async function* readTarGz(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
+  /** Where `first` lies among the files; -1 until it is found. */
+  let firstAt = -1;
+  let index = 0;
+  for await (const entry of tarEntries(source)) {
+    if (first === undefined || firstAt === 0) {
+      yield entry;
+    } else if (firstAt === -1 && entry.name === first) {
+      firstAt = index;
+      yield entry;
+      if (firstAt > 0) break;
+    }
+    index++;
+  }
+  if (first === undefined || firstAt === 0) return;
+  // `first` came after other files (or not at all): the second pass gives every file but it.
+  index = 0;
+  for await (const entry of tarEntries(source)) if (index++ !== firstAt) yield entry;
+}
+
+/** The files of a tar.gz in order; a body the consumer does not open is skipped unread. */
+async function* tarEntries(source: string | Buffer): AsyncGenerator<ArchiveEntry> {
+  const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+  const gunzip = createGunzip();
+  const extract = tar.extract();
+  input.on('error', (error: Error) => gunzip.destroy(error));
+  gunzip.on('error', (error) => extract.destroy(error));
+  input.pipe(gunzip).pipe(extract as unknown as NodeJS.WritableStream);
+  try {
+    for await (const body of extract) {
+      const { name, size, type } = body.header;
+      if (type !== 'file' && type !== 'contiguous-file') {
+        body.resume();
+        continue;
+      }
+      const stream = body as unknown as Readable;
+      let opened = false;
+      const open = async () => {
+        if (opened) throw new Error(`The tar entry ${name} was already read.`);
+        opened = true;
+        return stream;
+      };
+      yield archiveEntry(name, size, open);
+      // The next header comes after this body: what the consumer left is drained.
+      if (!opened) body.resume();
+    }
+  } catch (error) {
+    throw asFormatError(error, 'tar.gz');
+  } finally {
+    extract.destroy();
+    gunzip.destroy();
+    input.destroy();
+  }
+}
+
+function archiveEntry(name: string, size: number, open: () => Promise<Readable>): ArchiveEntry {
+  return {
+    name,
+    size,
+    open,
+    async read(maxBytes) {
+      if (size > maxBytes) throw new ArchiveFormatError(`The archive entry ${name} has ${size} bytes, more than the ${maxBytes} allowed.`);
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of await open()) {
+        total += (chunk as Buffer).length;
+        if (total > maxBytes) throw new ArchiveFormatError(`The archive entry ${name} holds more than the ${maxBytes} bytes allowed.`);
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+function asFormatError(error: unknown, kind: string): Error {
+  if (error instanceof KsefError) return error;
+  return new ArchiveFormatError(`The package is not a readable ${kind} archive: ${(error as Error)?.message ?? String(error)}.`, {
+    cause: error,
+  });
+}
