@@ -39,6 +39,9 @@ export const EXCEPTIONS = {
   21405: 'Błąd walidacji danych wejściowych.',
   21418: 'Przekazany token kontynuacji ma nieprawidłowy format.',
   21470: 'Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.',
+  // Invoice exports (open-api.json: POST /invoices/exports, GET /invoices/exports/{referenceNumber})
+  21175: 'Wynik zapytania o podanym identyfikatorze nie istnieje.',
+  21182: 'Osiągnięto limit trwających eksportów.',
   // KSeF certificates (open-api.json; certyfikaty-KSeF.md)
   25001: 'Brak możliwości pobrania danych do CSR dla wykorzystanego sposobu uwierzytelnienia.',
   25002: 'Brak możliwości złożenia wniosku certyfikacyjnego dla wykorzystanego sposobu uwierzytelnienia.',
@@ -139,6 +142,25 @@ export const INVOICE_STATUS = {
   duplicate: { code: 440, description: 'Duplikat faktury' },
   semanticVerificationError: { code: 450, description: 'Błąd weryfikacji semantyki dokumentu faktury' },
   unknownError: { code: 500, description: 'Nieznany błąd (500)' },
+} satisfies Record<string, StatusInfo>;
+
+/** `InvoiceExportStatusResponse.status` of an invoice export (open-api.json; pobieranie-faktur.md). */
+export const EXPORT_STATUS = {
+  inProgress: { code: 100, description: 'Eksport faktur w toku' },
+  succeeded: { code: 200, description: 'Eksport faktur zakończony sukcesem' },
+  expired: { code: 210, description: 'Eksport faktur wygasł i nie jest już dostępny do pobrania' },
+  keyDecryptionFailed: { code: 415, description: 'Błąd odszyfrowania dostarczonego klucza' },
+  outsideDataRange: {
+    code: 420,
+    description: 'Zakres filtrowania wykracza poza dostępny zakres danych',
+    details: ['Parametr dateRange.from jest późniejszy niż PermanentStorageHwmDate przy włączonym restrictToPermanentStorageHwmDate.'],
+  },
+  unknownError: { code: 500, description: 'Nieznany błąd (500)' },
+  cancelledBySystem: {
+    code: 550,
+    description: 'Operacja została anulowana przez system',
+    details: ['Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie'],
+  },
 } satisfies Record<string, StatusInfo>;
 
 /** `CertificateEnrollmentStatusResponse.status` (open-api.json; certyfikaty-KSeF.md). */

@@ -18,6 +18,8 @@ import { authRoutes } from './auth/routes';
 import { authSessionRoutes } from './authSessions/routes';
 import { certificateRoutes } from './certificates/routes';
 import { invoiceRoutes } from './invoices/routes';
+import { invoiceExportRoutes } from './invoices/exportRoutes';
+import { holdExports } from './invoices/exports';
 import { DEFAULT_HWM_DELAY_MS, QUERY_RECORD_LIMIT } from './invoices/query';
 import { limitRoutes } from './limits/routes';
 import { securityRoutes } from './security/routes';
@@ -69,6 +71,14 @@ export interface SandboxOptions {
   hwmDelayMs?: number;
   /** Matches of one metadata query that can be paged through before `isTruncated` (default KSeF's 10,000; lower it in tests). */
   queryRecordLimit?: number;
+  /** Invoices per export package before it is truncated (default KSeF's 10,000; lower it in tests). */
+  exportMaxInvoices?: number;
+  /** Compressed bytes of invoices per export package before it is truncated (default KSeF's 1 GB; lower it in tests). */
+  exportMaxPackageBytes?: number;
+  /** Bytes per export part before encryption (default KSeF's 50 MB; lower it in tests to get several parts). */
+  exportPartSize?: number;
+  /** How long an export package can be downloaded before its status becomes 210 (default a day; KSeF does not publish it). */
+  exportPackageValidityMs?: number;
 }
 
 export interface RunningSandbox {
@@ -90,12 +100,21 @@ export interface SandboxHandle extends RunningSandbox {
   /** What the sandbox remembers; `state.limits` changes a context's rate and session limits while it runs. */
   state: SandboxState;
   clock: Clock;
-  /** The storage host: upload slots for parts and what was uploaded to them. */
+  /**
+   * The storage host: upload slots for parts and what was uploaded to them, export parts, and
+   * `corruptNextDownload(url)`, which flips one byte of a blob's next download (a part's hash check then fails once).
+   */
   storage: SandboxStorage;
   /** Publishes a new key for `usage`, valid from `validFrom` (default now), next to the current one: a planned rotation. */
   rotatePublicKey(usage: PublicKeyUsage, validFrom?: Date): Promise<SandboxKey>;
   /** Stops publishing and accepting the key: requests naming it are refused with 21470 from then on. */
   withdrawPublicKey(publicKeyId: string): void;
+  /**
+   * Holds every invoice export at status 100 (`true`), as a slow KSeF would, or lets them finish (`false`). Held
+   * exports count towards the context's 10 concurrent ones (21182). To test a client's part integrity checks,
+   * `storage.corruptNextDownload(part.url)` serves the next download of a part with one byte flipped.
+   */
+  holdExports(hold: boolean): void;
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => new Date() };
@@ -108,6 +127,16 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const keys = await generateSandboxKeys(clock.now());
 
   const state = new SandboxState({ ...PUBLISHED_RATE_LIMITS, ...opts.rateLimits });
+  Object.assign(state.invoiceExports.limits, {
+    ...(opts.exportMaxInvoices !== undefined && { maxInvoices: positiveInteger(opts.exportMaxInvoices, 'exportMaxInvoices') }),
+    ...(opts.exportMaxPackageBytes !== undefined && {
+      maxPackageBytes: positiveInteger(opts.exportMaxPackageBytes, 'exportMaxPackageBytes'),
+    }),
+    ...(opts.exportPartSize !== undefined && { partSize: positiveInteger(opts.exportPartSize, 'exportPartSize') }),
+    ...(opts.exportPackageValidityMs !== undefined && {
+      packageValidityMs: positiveInteger(opts.exportPackageValidityMs, 'exportPackageValidityMs'),
+    }),
+  });
   const contextIdentifier = { type: 'Nip' as const, value: nip };
   const ownerToken = state.issueKsefToken({
     contextIdentifier,
@@ -144,6 +173,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     ...certificateRoutes(ctx),
     ...sessionRoutes(ctx),
     ...invoiceRoutes(ctx),
+    ...invoiceExportRoutes(ctx),
     ...limitRoutes(ctx),
   ];
   const server = createServer(createRequestListener(ctx, routes, { onExchange: opts.onExchange, logger: opts.logger ?? console }));
@@ -169,6 +199,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       keys.push(key);
       return key;
     },
+    holdExports: (hold) => holdExports(ctx, hold),
     withdrawPublicKey: (publicKeyId) => {
       const index = keys.findIndex((k) => k.publicKeyId === publicKeyId);
       if (index < 0) throw new RangeError(`The sandbox publishes no key ${publicKeyId}.`);
@@ -261,6 +292,11 @@ class TimerScheduler implements Scheduler {
 
 function nonNegativeInteger(value: number, option: string): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError(`Sandbox option ${option} must be a non-negative integer, got ${value}.`);
+  return value;
+}
+
+function positiveInteger(value: number, option: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Sandbox option ${option} must be a positive integer, got ${value}.`);
   return value;
 }
 

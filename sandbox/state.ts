@@ -1,6 +1,7 @@
 /**
  * Everything the sandbox remembers, in memory: one store per API chapter, whose records live with the chapter
- * (`auth/records.ts`, `tokens/records.ts`, `sessions/records.ts`, `certificates/records.ts`, `limits/records.ts`).
+ * (`auth/records.ts`, `tokens/records.ts`, `sessions/records.ts`, `certificates/records.ts`, `limits/records.ts`,
+ * `invoices/exportRecords.ts`).
  * Tests reach it through the sandbox handle to set up what KSeF's management and test-data endpoints would.
  */
 import type { ContextIdentifier, KsefTokenPermission } from '../shared/protocol/types';
@@ -13,6 +14,7 @@ import {
 } from './auth/records';
 import type { CertificateEnrollmentRecord, CertificateLimits, KsefCertificateRecord } from './certificates/records';
 import { LimitStore, type RateLimit, type RateLimitGroup } from './limits/records';
+import { InvoiceExportStore } from './invoices/exportRecords';
 import type { StoredInvoice } from './invoices/metadata';
 import type { DuplicateEntry, OnlineSession } from './sessions/records';
 import { hasSecret, newKsefTokenRecord, type KsefTokenRecord, type NewKsefToken } from './tokens/records';
@@ -52,6 +54,8 @@ export class SandboxState {
   readonly sessionsUnderMaintenance = new Set<string>();
   /** KSeF number → the accepted invoice: where it was sent, its record and its metadata summary (received ones too). */
   readonly invoicesByKsefNumber = new Map<string, StoredInvoice>();
+  /** Invoice exports, the limits that shape their packages (lowered by tests) and the test switches. */
+  readonly invoiceExports = new InvoiceExportStore();
   /** `sellerNip|RodzajFaktury|P_2` of every accepted invoice (KSeF keeps it 10 years: forever here). */
   readonly duplicateIndex = new Map<string, DuplicateEntry>();
   /** NIPs enabled for invoices with attachments (what `POST /testdata/attachment` records); tests add to it. */

@@ -8,7 +8,7 @@ import { optionalBoolean, requireBase64, requireInteger, requireObject, requireS
 import { page } from '../http/paging';
 import { principalOf, type RouteDefinition, type SandboxRequest, type SandboxResponse } from '../http/route';
 import type { RateLimitGroup } from '../limits/records';
-import { keyFor } from '../security/rules';
+import { readEncryptionInfo } from '../security/rules';
 import { UPO_LINK_VALIDITY_MS, invoiceUpoBlobPath, sessionUpoBlobPath } from '../storage/store';
 import { isFinal } from './processing';
 import type { OnlineSession, SessionInvoice } from './records';
@@ -83,27 +83,15 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       handler: (req) => {
         const body = requireObject(req.json, '(body)');
         const formCode = requireObject(body.formCode, 'formCode');
-        const encryption = requireObject(body.encryption, 'encryption');
         const requested = {
           systemCode: requireString(formCode, 'systemCode', 'formCode.systemCode'),
           schemaVersion: requireString(formCode, 'schemaVersion', 'formCode.schemaVersion'),
           value: requireString(formCode, 'value', 'formCode.value'),
         };
-        const encryptedKey = requireBase64(encryption, 'encryptedSymmetricKey', 'encryption.encryptedSymmetricKey');
-        const iv = requireBase64(encryption, 'initializationVector', 'encryption.initializationVector');
-        const publicKeyId = encryption.publicKeyId == null ? undefined : requireString(encryption, 'publicKeyId', 'encryption.publicKeyId');
         const schema = schemaForFormCode(requested);
         if (!schema) throw inputValidationError(['Wskazany kod formularza nie jest wspierany.']);
-        if (iv.length !== 16)
-          throw inputValidationError([`'encryption.initializationVector' must be 16 bytes (Base64 of the AES IV), got ${iv.length}.`]);
-        const key = keyFor(ctx, 'SymmetricKeyEncryption', publicKeyId);
-        if (!key) throw ksefException(21470, `Klucz o identyfikatorze ${publicKeyId} nie jest wspierany.`);
-        const session = openOnlineSession(
-          ctx,
-          principalOf(req).operation,
-          { schema, formCode: requested, encryptedSymmetricKey: encryptedKey, initializationVector: iv, key },
-          req.now,
-        );
+        const encryption = readEncryptionInfo(ctx, body);
+        const session = openOnlineSession(ctx, principalOf(req).operation, { schema, formCode: requested, ...encryption }, req.now);
         return { status: 201, body: { referenceNumber: session.referenceNumber, validUntil: formatDateTime(session.validUntil) } };
       },
     },

@@ -4,7 +4,6 @@
  * sessions and invoices a context sees. What happens to an invoice after it is accepted is in `processing.ts`.
  */
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
-import { rsaOaepDecrypt } from '../../shared/protocol/crypto/rsa';
 import type { FormCode, InvoiceSchema } from '../../shared/protocol/model/formCodes';
 import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import type { ContextIdentifier } from '../../shared/protocol/types';
@@ -13,18 +12,15 @@ import { INVOICE_STATUS, SESSION_STATUS } from '../catalogue';
 import type { SandboxContext } from '../context';
 import { HOUR_MS } from '../dates';
 import { ksefException } from '../http/errors';
-import type { SandboxKey } from '../security/keys';
+import { unwrapSymmetricKey, type EncryptionRequest } from '../security/rules';
 import { enqueueInvoice, finalizeSession, isFinal } from './processing';
 import type { OnlineSession, SessionInvoice } from './records';
 
 const ONLINE_SESSION_VALIDITY_MS = 12 * HOUR_MS;
 
-export interface OnlineSessionRequest {
+export interface OnlineSessionRequest extends EncryptionRequest {
   schema: InvoiceSchema;
   formCode: FormCode;
-  encryptedSymmetricKey: Buffer;
-  initializationVector: Buffer;
-  key: SandboxKey;
 }
 
 /** Opens a session for the authenticated `operation`; an undecryptable key ends it in status 415 shortly after. */
@@ -34,13 +30,7 @@ export function openOnlineSession(
   request: OnlineSessionRequest,
   now: Date,
 ): OnlineSession {
-  let symmetricKey: OnlineSession['symmetricKey'];
-  try {
-    const aesKey = rsaOaepDecrypt(request.key.privateKey, request.encryptedSymmetricKey);
-    if (aesKey.length === 32) symmetricKey = { key: aesKey, iv: request.initializationVector };
-  } catch {
-    // An undecryptable key is reported the KSeF way: asynchronously, as session status 415.
-  }
+  const symmetricKey = unwrapSymmetricKey(request);
   const session: OnlineSession = {
     referenceNumber: newReferenceNumber('SO', now),
     schema: request.schema,

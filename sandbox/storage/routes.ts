@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import type { SandboxContext } from '../context';
 import type { PipelineOptions } from '../http/server';
-import { STORAGE_BLOB_PATTERN, type StoragePermission } from './store';
+import { STORAGE_BLOB_PATTERN, blobEtag, type StoragePermission } from './store';
 
 interface StorageAnswer {
   status: number;
@@ -78,7 +78,7 @@ function read(ctx: SandboxContext, req: IncomingMessage, url: URL, now: Date): S
   if (refusal) return refusal;
   const upo = STORAGE_BLOB_PATTERN.exec(url.pathname);
   if (upo) return serveUpo(ctx, upo);
-  const blob = ctx.storage.uploaded(url.pathname);
+  const blob = ctx.storage.blob(url.pathname);
   if (!blob) return blobNotFound();
   const ifMatch = req.headers['if-match'];
   if (ifMatch && ifMatch !== '*' && ifMatch !== blob.etag) {
@@ -101,10 +101,36 @@ function read(ctx: SandboxContext, req: IncomingMessage, url: URL, now: Date): S
     return {
       status: 206,
       headers: { ...headers, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${blob.size}` },
-      stream: ctx.storage.openBlob(url.pathname, { start, end }),
+      stream: servedBytes(ctx, req, url.pathname, { start, end }),
     };
   }
-  return { status: 200, headers: { ...headers, 'content-length': String(blob.size) }, stream: ctx.storage.openBlob(url.pathname) };
+  return { status: 200, headers: { ...headers, 'content-length': String(blob.size) }, stream: servedBytes(ctx, req, url.pathname) };
+}
+
+/**
+ * The blob's bytes as they go out: intact, or, for the one GET a test asked to corrupt (`corruptNextDownload`), with
+ * the first byte flipped.
+ */
+function servedBytes(
+  ctx: SandboxContext,
+  req: IncomingMessage,
+  blobPath: string,
+  range?: { start: number; end: number },
+): Readable | undefined {
+  const stream = ctx.storage.openBlob(blobPath, range);
+  if (!stream || req.method !== 'GET' || !ctx.storage.takeCorruption(blobPath)) return stream;
+  let flipped = false;
+  const flipFirstByte = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (flipped || chunk.length === 0) return callback(null, chunk);
+      flipped = true;
+      const corrupted = Buffer.from(chunk);
+      corrupted[0] ^= 0xff;
+      callback(null, corrupted);
+    },
+  });
+  stream.on('error', (error) => flipFirstByte.destroy(error));
+  return stream.pipe(flipFirstByte);
 }
 
 function serveUpo(ctx: SandboxContext, [, sessionRef, kind, name]: RegExpExecArray): StorageAnswer {
@@ -160,7 +186,7 @@ async function receive(ctx: SandboxContext, req: IncomingMessage, url: URL, now:
   for (const [name, value] of Object.entries(req.headers))
     if (name.startsWith('x-ms-meta-') && typeof value === 'string') metadata[name] = value;
   const digest = hash.digest();
-  const etag = `"0x${digest.toString('hex').slice(0, 15).toUpperCase()}"`;
+  const etag = blobEtag(digest);
   slot.blob = { file, size, sha256: digest.toString('base64'), etag, lastModified: now, metadata };
   slot.receiving = undefined;
   return {

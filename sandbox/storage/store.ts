@@ -56,6 +56,10 @@ export interface SlotState {
 export class SandboxStorage {
   private origin = '';
   private readonly slots = new Map<string, SlotState>();
+  /** Blobs the sandbox wrote itself (export parts), by path. */
+  private readonly written = new Map<string, StoredBlob>();
+  /** Paths whose next download is served with one byte flipped (`corruptNextDownload`). */
+  private readonly corruptions = new Set<string>();
   private folder?: Promise<string>;
 
   constructor(private readonly secret: Buffer) {}
@@ -85,10 +89,43 @@ export class SandboxStorage {
     return this.slots.get(blobPath)?.blob;
   }
 
-  /** The uploaded bytes of `blobPath` as a stream (from `start`, inclusive, to `end`, inclusive), or undefined. */
+  /** The bytes of the blob at `blobPath` as a stream (from `start`, inclusive, to `end`, inclusive), or undefined. */
   openBlob(blobPath: string, range: { start?: number; end?: number } = {}): ReadStream | undefined {
-    const blob = this.uploaded(blobPath);
+    const blob = this.blob(blobPath);
     return blob && createReadStream(blob.file, range);
+  }
+
+  /** The blob at `blobPath`: uploaded through a slot or written by the sandbox. */
+  blob(blobPath: string): StoredBlob | undefined {
+    return this.written.get(blobPath) ?? this.uploaded(blobPath);
+  }
+
+  /** Serves `blob` (a file the sandbox wrote, e.g. an export part) at `blobPath` to signed read URLs. */
+  addBlob(blobPath: string, blob: StoredBlob): void {
+    this.written.set(blobPath, blob);
+  }
+
+  /** Deletes a blob the sandbox wrote: its URLs answer 404 from then on. Its file goes now, or with `close` if that fails. */
+  async removeBlob(blobPath: string): Promise<void> {
+    const blob = this.written.get(blobPath);
+    this.written.delete(blobPath);
+    if (blob) await rm(blob.file, { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * For tests of a client's integrity checks: the next download of the blob (a part URL or its path) gets one byte
+   * flipped in transit, the first byte it serves, while its headers (`x-ms-meta-hash`, length) stay those of the
+   * stored bytes; later downloads are intact again, so a client that downloads once more recovers.
+   */
+  corruptNextDownload(urlOrBlobPath: string): void {
+    const blobPath = urlOrBlobPath.startsWith('/') ? urlOrBlobPath : new URL(urlOrBlobPath).pathname;
+    if (!this.blob(blobPath)) throw new RangeError(`sandbox storage: no blob at ${blobPath}`);
+    this.corruptions.add(blobPath);
+  }
+
+  /** Whether this download of `blobPath` is to be corrupted (true once per `corruptNextDownload`). */
+  takeCorruption(blobPath: string): boolean {
+    return this.corruptions.delete(blobPath);
   }
 
   /** 'ok', or why the URL is refused: forged, expired, or signed for the other direction. */
@@ -115,9 +152,10 @@ export class SandboxStorage {
     return join(await this.folder, randomBytes(12).toString('hex'));
   }
 
-  /** Removes every uploaded blob. */
+  /** Removes every blob. */
   async close(): Promise<void> {
     this.slots.clear();
+    this.written.clear();
     if (this.folder) await rm(await this.folder, { recursive: true, force: true });
     this.folder = undefined;
   }
@@ -144,6 +182,16 @@ export function sessionUpoBlobPath(sessionReferenceNumber: string, pageIndex: nu
 /** Where part `ordinalNumber` of a batch session is uploaded (as the `url` example of `PartUploadRequest`). */
 export function batchPartBlobPath(sessionReferenceNumber: string, ordinalNumber: number): string {
   return `/storage/00/${sessionReferenceNumber.toLowerCase()}/batch-parts/${ordinalNumber}`;
+}
+
+/** Where part `partName` of an export's package is served (as the `url` example of `InvoicePackagePart`). */
+export function exportPartBlobPath(exportReferenceNumber: string, partName: string): string {
+  return `/storage/00/${exportReferenceNumber.toLowerCase()}/invoice-part/${partName}`;
+}
+
+/** The ETag Azure gives a blob, here derived from its SHA-256 digest. */
+export function blobEtag(sha256: Buffer): string {
+  return `"0x${sha256.toString('hex').slice(0, 15).toUpperCase()}"`;
 }
 
 export const STORAGE_BLOB_PATTERN = /^\/storage\/01\/([0-9a-z-]{36})\/(invoice-upo|session-upo)\/upo_([0-9A-Za-z-]+)\.xml$/;

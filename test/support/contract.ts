@@ -63,9 +63,14 @@ export function contractViolations(spec: OpenApiSpec, exchange: SandboxExchange)
   return violations;
 }
 
-/** Storage links are not in open-api.json; what KSeF documents for them is the `x-ms-meta-hash` of the body. */
+/**
+ * Storage links are not in open-api.json; what KSeF documents for them is the `x-ms-meta-hash` of the body. A streamed
+ * part's body is not recorded (the test that reads it checks its hash), so only recorded bodies are checked here.
+ */
 function storageViolations(exchange: SandboxExchange, label: string): string[] {
   if (!exchange.url.startsWith('/storage/') || exchange.status !== 200) return [];
+  const streamed = exchange.responseBody.length === 0 && Number(exchange.responseHeaders['content-length']) > 0;
+  if (streamed) return [];
   const hash = exchange.responseHeaders['x-ms-meta-hash'];
   return hash === sha256Base64(exchange.responseBody) ? [] : [`${label}: x-ms-meta-hash missing or not the SHA-256 of the body`];
 }
