@@ -6,7 +6,7 @@
 import helper = require('node-red-node-test-helper');
 import { registerSourceNode, type SourceNodeDef } from '../../nodes/node-red/base/sourceNode';
 import { NodeContextStore, type NodeContext } from '../../nodes/node-red/state';
-import { messagesOf, statusesOf, type Msg } from './support/flow';
+import { messagesOf, runToCompletion, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -81,21 +81,8 @@ function checkpoint(): Promise<unknown> {
 }
 
 /** Resolves once node `src` has finished with its current message (the runtime logs done(err) as an error). */
-async function run(msg: Msg = { payload: Date.now() }): Promise<void> {
-  const node = helper.getNode('src') as any;
-  const finished = new Promise<void>((resolve) => {
-    const statusCount = node.status.getCalls().length;
-    const timer = setInterval(() => {
-      const last = node.status.getCalls().slice(statusCount).at(-1)?.args[0];
-      if (last && last.fill !== 'blue') {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
-  });
-  node.receive(msg);
-  await finished;
-  await new Promise((resolve) => setImmediate(resolve));
+function run(msg: Msg = { payload: Date.now() }): Promise<void> {
+  return runToCompletion('src', msg);
 }
 
 /** The numbers received downstream, in order. */

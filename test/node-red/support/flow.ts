@@ -36,3 +36,28 @@ export function everythingLogged(anyNodeId: string): string {
     node.status.getCalls().map((call) => call.args),
   ]);
 }
+
+/**
+ * Hands `msg` to node `id` and resolves once it has finished with it: its status is no longer the blue "working" one
+ * (every KSeF node ends a message with a green, yellow or red status).
+ */
+export async function runToCompletion(id: string, msg: Msg = { payload: Date.now() }, timeoutMs = 60_000): Promise<void> {
+  const node = helper.getNode(id) as any;
+  const statusCount = node.status.getCalls().length;
+  const finished = new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const timer = setInterval(() => {
+      const last = node.status.getCalls().slice(statusCount).at(-1)?.args[0];
+      if (last && last.fill !== 'blue') {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() > deadline) {
+        clearInterval(timer);
+        reject(new Error(`Node ${id} did not finish its message within ${timeoutMs} ms`));
+      }
+    }, 5);
+  });
+  node.receive(msg);
+  await finished;
+  await new Promise((resolve) => setImmediate(resolve));
+}
