@@ -6,7 +6,7 @@
  * - offset: `pageOffset` (0, 1, ...) and `pageSize` in the query until the answer's `hasMore` is false
  *   (`POST /certificates/query`, `POST /invoices/query/metadata`, the permission queries). An answer with
  *   `isTruncated` has reached KSeF's cap on one query's results (10,000 for invoice metadata): no offset reaches
- *   further, the query itself must be narrowed.
+ *   further, the query itself must be narrowed, which a caller that knows how does with `narrowAfterTruncation`.
  */
 import { KsefError } from './errors';
 import type { KsefRequest, RequestFunction } from './transport';
@@ -57,24 +57,40 @@ export interface OffsetPage {
 }
 
 /**
- * Pages `pageOffset` = 0, 1, ... (query, beside the caller's `pageSize`) while a page says `hasMore`. When the last
- * page says `isTruncated`, the stream ends with an error after its items: results beyond KSeF's cap exist but no
- * offset reaches them, and a caller must not take the stream for all of them.
+ * Where an offset listing goes on after a page with `isTruncated`: the request of the narrowed query (e.g. its date
+ * range moved to the last record's date, as `POST /invoices/query/metadata` documents), read from `pageOffset` 0 again.
+ */
+export type NarrowAfterTruncation<TPage> = (page: TPage, current: KsefRequest) => KsefRequest;
+
+/**
+ * Pages `pageOffset` = 0, 1, ... (query, beside the caller's `pageSize`) while a page says `hasMore`. A page that
+ * says `isTruncated` is followed by the query `narrowAfterTruncation` gives, from offset 0 (its items may repeat
+ * ones already yielded: the caller drops those). Without it, when the last page says `isTruncated` the stream ends
+ * with an error after its items: results beyond KSeF's cap exist but no offset reaches them, and a caller must not
+ * take the stream for all of them.
  */
 export async function* paginateWithOffset<TPage extends OffsetPage, TItem>(
   request: RequestFunction,
   first: KsefRequest,
   itemsOf: (page: TPage) => TItem[] | undefined,
+  narrowAfterTruncation?: NarrowAfterTruncation<TPage>,
 ): AsyncGenerator<TItem> {
-  for (let pageOffset = 0; ; pageOffset++) {
-    const { data } = await request<TPage>({ ...first, query: { ...first.query, pageOffset } });
+  let current = first;
+  let pageOffset = 0;
+  for (;;) {
+    const { data } = await request<TPage>({ ...current, query: { ...current.query, pageOffset } });
     yield* itemsOf(data) ?? [];
-    if (data.hasMore) continue;
-    if (data.isTruncated) {
+    if (data.isTruncated && narrowAfterTruncation) {
+      current = narrowAfterTruncation(data, current);
+      pageOffset = 0;
+    } else if (data.hasMore) {
+      pageOffset++;
+    } else if (data.isTruncated) {
       throw new KsefError(
         `KSeF stopped the results of ${first.method} ${first.path} at its cap after page ${pageOffset} (isTruncated): narrow the query (e.g. its date range) to read the rest.`,
       );
+    } else {
+      return;
     }
-    return;
   }
 }
