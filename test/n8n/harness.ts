@@ -54,6 +54,7 @@ jest.mock('n8n-workflow', () => {
 
 import { KsefApi } from '../../credentials/KsefApi.credentials';
 import { Ksef } from '../../nodes/n8n/Ksef/Ksef.node';
+import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
 import { ensureEmbeddedSandbox } from '../../sandbox';
 
 // The credential's embedded sandbox lives as long as the process in n8n; a test file ends it so Jest can exit.
@@ -100,6 +101,7 @@ function n8n(): NonNullable<typeof core> {
 }
 
 const KSEF_TYPE = 'n8n-nodes-ksef.ksef';
+const TRIGGER_TYPE = 'n8n-nodes-ksef.ksefTrigger';
 const START_TYPE = 'harness.start';
 const CREDENTIAL_ID = 'harness-ksef-credential';
 
@@ -186,7 +188,8 @@ function startNodeType(items: InputItem[]): INodeType {
 
 function nodeTypes(start: INodeType): INodeTypes {
   const ksef = new Ksef();
-  const byName = (name: string) => (name === KSEF_TYPE ? ksef : name === START_TYPE ? start : undefined);
+  const trigger = new KsefTrigger();
+  const byName = (name: string) => (name === KSEF_TYPE ? ksef : name === START_TYPE ? start : name === TRIGGER_TYPE ? trigger : undefined);
   return {
     getByName: (name: string) => byName(name)!,
     getByNameAndVersion: (name: string) => byName(name)!,
@@ -288,4 +291,51 @@ export function loadOptionsContext(
   const { n8nCore } = n8n();
   const { workflow, node } = standaloneWorkflow(parameters);
   return new n8nCore.LoadOptionsContext(workflow, node, additionalData(credentials), 'parameters');
+}
+
+/**
+ * The KSeF Trigger's `poll`, run as n8n runs it: for an active workflow (mode 'trigger') whose static data is
+ * `staticData` (what n8n loaded from its database), or for "Fetch Test Event" (mode 'manual'). Returns what the
+ * poll returned and the static data as the workflow holds it afterwards (a copy, as n8n would save it).
+ */
+export async function pollTrigger({
+  parameters,
+  credentials = {},
+  staticData = {},
+  mode = 'trigger',
+}: {
+  parameters: INode['parameters'];
+  credentials?: ICredentialDataDecryptedObject;
+  staticData?: IDataObject;
+  mode?: 'trigger' | 'manual';
+}): Promise<{ items: INodeExecutionData[] | null; staticData: IDataObject }> {
+  const { n8nCore, workflow: n8nWorkflow } = n8n();
+  const node: INode = {
+    id: 'ksef-trigger-node',
+    name: 'KSeF Trigger',
+    type: TRIGGER_TYPE,
+    typeVersion: 1,
+    position: [0, 0],
+    parameters,
+    credentials: { ksefApi: { id: CREDENTIAL_ID, name: 'KSeF API' } },
+  };
+  const workflow: WorkflowType = new n8nWorkflow.Workflow({
+    id: 'harness-workflow',
+    nodes: [node],
+    connections: {},
+    active: mode === 'trigger',
+    nodeTypes: nodeTypes(startNodeType([])),
+    staticData: JSON.parse(JSON.stringify(staticData)) as IDataObject,
+  });
+  const context: IPollFunctions = new n8nCore.PollContext(
+    workflow,
+    node,
+    additionalData(credentials),
+    mode,
+    mode === 'manual' ? 'manual' : 'activate',
+  );
+  const output = await new KsefTrigger().poll.call(context);
+  const { __dataChanged, ...saved } = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+  void __dataChanged;
+  return { items: output?.[0] ?? null, staticData: saved };
 }

@@ -1,7 +1,7 @@
 import type { AllEntities } from 'n8n-workflow';
 
 type NodeMap = {
-  invoice: 'getStatus' | 'send';
+  invoice: 'download' | 'get' | 'getStatus' | 'search' | 'send';
   authentication: 'authenticate' | 'getAllSessions' | 'revokeSession';
   token: 'generate' | 'get' | 'getAll' | 'revoke';
   certificate:

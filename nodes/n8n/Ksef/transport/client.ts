@@ -9,7 +9,7 @@ import type {
   IPollFunctions,
 } from 'n8n-workflow';
 import { embeddedSandbox } from '../../../../sandbox';
-import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient } from '../../../../shared';
+import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient, type StateStore } from '../../../../shared';
 import { credentialTestMessage } from './errors';
 
 export const KSEF_CREDENTIAL_NAME = 'ksefApi';
@@ -35,7 +35,7 @@ function settingsOf(data: ICredentialDataDecryptedObject | undefined): Connectio
 export type KsefFunctions = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions;
 
 export async function getKsefClient(this: KsefFunctions): Promise<KsefClient> {
-  const settings = settingsOf(await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME));
+  const settings = await credentialSettings.call(this);
   const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
   let client = clients.get(key);
   if (!client) {
@@ -43,6 +43,29 @@ export async function getKsefClient(this: KsefFunctions): Promise<KsefClient> {
     clients.set(key, client);
   }
   return client;
+}
+
+async function credentialSettings(this: KsefFunctions): Promise<ConnectionSettings> {
+  return settingsOf(await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME));
+}
+
+/**
+ * Runs `use` with a client whose state (pending exports to resume) lives in `stateStore`, e.g. the node's workflow
+ * static data, and closes it afterwards. The access token is still shared: clients keep it in the process-wide token
+ * store.
+ */
+export async function withStatefulKsefClient<T>(
+  this: KsefFunctions,
+  stateStore: StateStore,
+  use: (client: KsefClient) => Promise<T>,
+): Promise<T> {
+  const settings = await credentialSettings.call(this);
+  const client = createKsefClient({ ...clientOptionsFromSettings(settings, { sandbox, logger: this.logger }), stateStore });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The credential test behind the "Test" button: a real authentication with a throwaway client. */

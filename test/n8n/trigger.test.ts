@@ -1,0 +1,162 @@
+/**
+ * The KSeF Trigger's poll as n8n runs it (n8n-core's PollContext, test/n8n/harness.ts) against a sandbox. n8n keeps
+ * a polling node's static data in its database and saves it when the poll hands over items (and when it activates
+ * the trigger); a poll that returns nothing, fails, or whose items are never taken (n8n stopped first) leaves the
+ * saved data as it was. `Activation` below keeps the saved copy exactly so, so every poll starts from what a
+ * restarted n8n would load.
+ */
+import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
+import { startSandbox, type SandboxHandle } from '../../sandbox';
+import { binaryText, describeWithN8n, pollTrigger, runKsefNode } from './harness';
+
+const HWM_DELAY_MS = 300;
+const ISSUED = { event: 'Subject1' };
+
+/** One active workflow's trigger over time: its parameters and the static data n8n has saved for it. */
+class Activation {
+  saved: IDataObject = {};
+  private activated = false;
+
+  constructor(
+    private readonly parameters: INodeParameters,
+    private readonly credentials: Record<string, string>,
+  ) {}
+
+  /** One poll; n8n saves the static data when the poll returned items, and after the activation poll. */
+  async poll(): Promise<INodeExecutionData[]> {
+    const { items, staticData } = await pollTrigger({ parameters: this.parameters, credentials: this.credentials, staticData: this.saved });
+    if (items || !this.activated) this.saved = staticData;
+    this.activated = true;
+    return items ?? [];
+  }
+
+  /** A poll whose items n8n never took (it stopped before saving): nothing is saved. */
+  async pollLost(): Promise<INodeExecutionData[]> {
+    const { items } = await pollTrigger({ parameters: this.parameters, credentials: this.credentials, staticData: this.saved });
+    return items ?? [];
+  }
+}
+
+describeWithN8n('KSeF Trigger in n8n', () => {
+  let sandbox: SandboxHandle;
+  let credentials: Record<string, string>;
+  let serial = 0;
+
+  /** The demo company issues invoices (Send through the KSeF node); resolves once KSeF's high-water mark passed them. */
+  async function issue(count: number): Promise<string[]> {
+    const items = Array.from({ length: count }, () => {
+      serial += 1;
+      return { json: { xml: buildDemoInvoice({ invoiceNumber: `FV/TRIGGER/${process.pid}/${serial}`, lines: 1 }) } };
+    });
+    const { outputs } = await runKsefNode({
+      parameters: { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}', downloadUpo: false },
+      items,
+      credentials,
+    });
+    await new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS + 100));
+    return outputs[0].map(({ json }) => json.ksefNumber as string);
+  }
+
+  const numbers = (items: INodeExecutionData[]) => items.map(({ json }) => json.ksefNumber as string);
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({
+      hwmDelayMs: HWM_DELAY_MS,
+      rateLimits: { invoiceExport: { perSecond: 100, perMinute: 1000, perHour: 10_000 } },
+    });
+    credentials = {
+      environment: 'custom',
+      baseUrl: sandbox.baseUrl,
+      contextIdentifierValue: sandbox.contextIdentifier.value,
+      ksefToken: sandbox.ksefToken,
+    };
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  test('starting from now, the activation poll delivers nothing, then each new invoice comes exactly once, XML attached', async () => {
+    const before = await issue(1);
+    const trigger = new Activation({ ...ISSUED, startFrom: 'now' }, credentials);
+
+    expect(await trigger.poll()).toEqual([]);
+    const first = await issue(2);
+    const delivered = await trigger.poll();
+    expect(numbers(delivered)).toEqual(first);
+    expect(numbers(delivered)).not.toContain(before[0]);
+    expect(delivered[0].binary?.data).toMatchObject({ fileName: `${first[0]}.xml`, mimeType: 'application/xml' });
+    expect(await binaryText(delivered[0], 'data')).toContain('<P_2>FV/TRIGGER/');
+    expect(delivered[0].json).toMatchObject({ sellerNip: sandbox.contextIdentifier.value });
+
+    expect(await trigger.poll()).toEqual([]);
+    const second = await issue(1);
+    expect(numbers(await trigger.poll())).toEqual(second);
+    expect(await trigger.poll()).toEqual([]);
+  });
+
+  test('invoices other sellers issue to the demo company come once each as received invoices', async () => {
+    const trigger = new Activation({ event: 'Subject2', startFrom: 'now' }, credentials);
+    await trigger.poll();
+    const received = async (count: number) => {
+      const seeded = sandbox.seedReceived(count);
+      await new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS + 100));
+      return seeded;
+    };
+
+    const first = await received(3);
+    const delivered = await trigger.poll();
+    expect(numbers(delivered)).toEqual(first);
+    for (const { json } of delivered) {
+      expect(json.sellerNip).not.toBe(sandbox.contextIdentifier.value);
+      expect(json).toMatchObject({ buyerIdentifierType: 'Nip', buyerIdentifier: sandbox.contextIdentifier.value });
+    }
+    const second = await received(2);
+    expect(numbers(await trigger.poll())).toEqual(second);
+    expect(await trigger.poll()).toEqual([]);
+  });
+
+  test('a batch n8n never took is delivered again by the next poll, and never twice once taken', async () => {
+    const trigger = new Activation({ ...ISSUED, startFrom: 'now' }, credentials);
+    await trigger.poll();
+    const issued = await issue(2);
+
+    expect(numbers(await trigger.pollLost())).toEqual(issued);
+    expect(numbers(await trigger.poll())).toEqual(issued);
+    expect(await trigger.poll()).toEqual([]);
+  });
+
+  test('starting days back, the first poll delivers the earlier invoices; metadata only and the friendly JSON on request', async () => {
+    const earlier = await issue(2);
+    const trigger = new Activation(
+      { ...ISSUED, startFrom: 'daysBack', daysBack: 1, options: { includeXml: false, includeFriendlyJson: true } },
+      credentials,
+    );
+
+    const delivered = await trigger.poll();
+    expect(numbers(delivered)).toEqual(expect.arrayContaining(earlier));
+    const last = delivered.find(({ json }) => json.ksefNumber === earlier[1])!;
+    expect(last.binary).toBeUndefined();
+    expect(last.json.invoice).toMatchObject({ invoiceNumber: last.json.invoiceNumber });
+    expect(await trigger.poll()).toEqual([]);
+  });
+
+  test('each subject type keeps its own checkpoint', async () => {
+    const trigger = new Activation({ event: 'Subject2', startFrom: 'now' }, credentials);
+    await trigger.poll();
+    await issue(1);
+
+    expect(await trigger.poll()).toEqual([]);
+    expect(Object.keys(trigger.saved).filter((key) => key.includes('Subject1'))).toEqual([]);
+  });
+
+  test('Fetch Test Event shows the latest invoices and saves nothing', async () => {
+    const latest = await issue(1);
+    const { items, staticData } = await pollTrigger({ parameters: { ...ISSUED, startFrom: 'now' }, credentials, mode: 'manual' });
+
+    expect(numbers(items ?? [])[0]).toBe(latest[0]);
+    expect(items!.length).toBeLessThanOrEqual(5);
+    expect(await binaryText(items![0], 'data')).toContain('<P_2>FV/TRIGGER/');
+    expect(staticData).toEqual({});
+  });
+});
