@@ -114,6 +114,12 @@ export async function syncInvoices(deps: ExportDeps, options: SyncOptions): Prom
 
   const { next, more } = nextWindowStart(ready, checkpoint.from, windowTo);
   const nextTime = Date.parse(next);
+  if (more && invoices.length === 0 && nextTime === Date.parse(checkpoint.from) && ready.status.package.isTruncated) {
+    // Only possible with more invoices of one instant than a package holds: asking again would give the same package.
+    throw new KsefError(
+      `KSeF truncated export ${ready.referenceNumber} at the checkpoint's own instant ${next} with nothing new: more invoices share that instant than one package holds.`,
+    );
+  }
   const atNext = received.filter((invoice) => Date.parse(invoice.metadata.permanentStorageDate) === nextTime).map((i) => i.ksefNumber);
   const seenAtFrom = nextTime === Date.parse(checkpoint.from) ? [...new Set([...checkpoint.seenAtFrom, ...atNext])] : atNext;
   return { invoices, checkpoint: { ...base, from: next, seenAtFrom }, more };

@@ -1,0 +1,189 @@
+import { MemoryStateStore, type KsefClient, type SyncBatch, type SyncCheckpoint, type SyncOptions } from '../../shared';
+import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
+import { ManualClock } from './support/time';
+
+const DAY = 86_400_000;
+const ROOMY_EXPORT_LIMITS = { invoiceExport: { perSecond: 100, perMinute: 1000, perHour: 1000 } };
+/** The sandbox's high-water mark lags this little, so invoices added in a test are complete soon after. */
+const HWM_DELAY_MS = 100;
+
+const waitPastHwm = () => new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS * 3));
+
+describe('client.invoices.sync', () => {
+  let sandbox: RecordedSandbox;
+  let client: KsefClient;
+
+  async function start(options: Parameters<typeof startRecordedSandbox>[0] = {}): Promise<void> {
+    sandbox = await startRecordedSandbox({ hwmDelayMs: HWM_DELAY_MS, rateLimits: ROOMY_EXPORT_LIMITS, ...options });
+    client = clientOf(sandbox, { stateStore: new MemoryStateStore() });
+  }
+
+  afterEach(async () => {
+    await client?.close();
+    await sandbox?.close();
+  });
+
+  const daysAgo = (days: number) => new Date(sandbox.clock.now().getTime() - days * DAY);
+
+  /** Runs until nothing more is waiting, as a host's scheduled runs would, storing each checkpoint after taking its batch. */
+  async function runUntilDone(options: SyncOptions): Promise<{ numbers: string[]; batches: SyncBatch[]; checkpoint: SyncCheckpoint }> {
+    const numbers: string[] = [];
+    const batches: SyncBatch[] = [];
+    let checkpoint = options.checkpoint ?? null;
+    for (let run = 0; run < 20; run++) {
+      const batch = await client.invoices.sync({ ...options, checkpoint });
+      batches.push(batch);
+      numbers.push(...batch.invoices.map((i) => i.ksefNumber));
+      checkpoint = batch.checkpoint;
+      if (!batch.more) break;
+    }
+    return { numbers, batches, checkpoint: checkpoint! };
+  }
+
+  it('delivers each received invoice exactly once across runs while new ones arrive, one checkpoint per subject type', async () => {
+    await start();
+    const first = sandbox.seedReceived(5, { from: daysAgo(10), to: daysAgo(1) });
+    const run1 = await runUntilDone({ subjectType: 'Subject2', startFrom: daysAgo(20) });
+    expect(run1.numbers).toEqual(first);
+    expect(run1.checkpoint).toMatchObject({ version: 1, subjectType: 'Subject2', pending: null });
+    for (const invoice of run1.batches[0].invoices) expect(invoice.xml!.toString()).toContain('<Faktura');
+
+    const arrived = sandbox.seedReceived(3);
+    await waitPastHwm();
+    const run2 = await runUntilDone({ subjectType: 'Subject2', checkpoint: run1.checkpoint });
+    expect(run2.numbers).toEqual(arrived);
+
+    await waitPastHwm();
+    const run3 = await runUntilDone({ subjectType: 'Subject2', checkpoint: run2.checkpoint });
+    expect(run3.numbers).toEqual([]);
+    // The window moved on to the high-water mark each time: never back.
+    expect(Date.parse(run3.checkpoint.from)).toBeGreaterThanOrEqual(Date.parse(run2.checkpoint.from));
+    expect(Date.parse(run2.checkpoint.from)).toBeGreaterThan(Date.parse(run1.checkpoint.from));
+
+    await expect(client.invoices.sync({ subjectType: 'Subject1', checkpoint: run3.checkpoint })).rejects.toMatchObject({
+      field: 'options.checkpoint.subjectType',
+    });
+    // Every export asked for KSeF's complete data only, by PermanentStorage date.
+    const requests = sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports');
+    expect(requests.length).toBeGreaterThanOrEqual(3);
+    for (const request of requests) {
+      expect((JSON.parse(request.requestBody.toString()) as { filters: { dateRange: unknown } }).filters.dateRange).toMatchObject({
+        dateType: 'PermanentStorage',
+        restrictToPermanentStorageHwmDate: true,
+      });
+    }
+  });
+
+  it('a first run from now only sets the starting point', async () => {
+    await start({ seedReceived: 4 });
+    const batch = await client.invoices.sync({ subjectType: 'Subject2' });
+    expect(batch.invoices).toEqual([]);
+    expect(sandbox.count('POST /invoices/exports')).toBe(0);
+    const arrived = sandbox.seedReceived(2);
+    await waitPastHwm();
+    expect((await runUntilDone({ subjectType: 'Subject2', checkpoint: batch.checkpoint })).numbers).toEqual(arrived);
+  });
+
+  it('goes on from lastPermanentStorageDate when a package is truncated, with `more`, without repeating an invoice', async () => {
+    await start({ exportMaxInvoices: 4 });
+    const seeded = sandbox.seedReceived(10, { from: daysAgo(10), to: daysAgo(1) });
+    const { numbers, batches } = await runUntilDone({ subjectType: 'Subject2', startFrom: daysAgo(20), compressionType: 'TarGz' });
+    expect(numbers).toEqual(seeded);
+    expect(batches.slice(0, -1).every((b) => b.more)).toBe(true);
+    expect(batches.at(-1)!.more).toBe(false);
+    expect(batches[0].invoices).toHaveLength(4);
+  });
+
+  it('moves through a checkpoint further back than one export reaches in windows of 100 days', async () => {
+    await start();
+    const seeded = sandbox.seedReceived(3, { from: daysAgo(10), to: daysAgo(1) });
+    const { numbers, batches } = await runUntilDone({ subjectType: 'Subject2', startFrom: daysAgo(150) });
+    expect(numbers).toEqual(seeded);
+    expect(batches[0]).toMatchObject({ invoices: [], more: true });
+    expect(Date.parse(batches[0].checkpoint.from) - Date.parse(daysAgo(150).toISOString())).toBeLessThanOrEqual(100 * DAY);
+  });
+
+  it('re-delivers the same invoices when the checkpoint was not stored (a crash between delivery and checkpoint)', async () => {
+    await start();
+    const seeded = sandbox.seedReceived(4, { from: daysAgo(10), to: daysAgo(1) });
+    const first = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
+    // The host crashed before storing first.checkpoint: the next run gets the old (here: no) checkpoint again.
+    const again = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
+    expect(first.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(again.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    const later = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: first.checkpoint });
+    expect(later.invoices).toEqual([]);
+  });
+
+  it('without XML, a metadata-only export', async () => {
+    await start();
+    const seeded = sandbox.seedReceived(3, { from: daysAgo(10), to: daysAgo(1) });
+    const batch = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20), includeXml: false });
+    expect(batch.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(batch.invoices.every((i) => i.xml === undefined)).toBe(true);
+    expect(
+      (
+        JSON.parse(sandbox.exchanges.find((e) => e.operation === 'POST /invoices/exports')!.requestBody.toString()) as {
+          onlyMetadata: boolean;
+        }
+      ).onlyMetadata,
+    ).toBe(true);
+  });
+
+  it('keeps a slow export in the checkpoint (key sealed) and the next run resumes it', async () => {
+    await start();
+    const seeded = sandbox.seedReceived(3, { from: daysAgo(10), to: daysAgo(1) });
+    sandbox.holdExports(true);
+    const waiting = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20), maxWaitMs: 200 });
+    expect(waiting).toMatchObject({ invoices: [], more: false });
+    expect(waiting.nextFetchReason).toMatch(/still preparing/);
+    const pending = waiting.checkpoint.pending!;
+    expect(pending.referenceNumber).toMatch(/-EH-/);
+    const { key } = sandbox.state.invoiceExports.byReference.get(pending.referenceNumber)!.symmetricKey!;
+    expect(JSON.stringify(waiting.checkpoint)).not.toContain(key.toString('base64'));
+
+    sandbox.holdExports(false);
+    // Another client (a restarted host) with the same credential and only the checkpoint.
+    await client.close();
+    client = clientOf(sandbox, { stateStore: new MemoryStateStore() });
+    const resumed = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: waiting.checkpoint });
+    expect(resumed.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(resumed.checkpoint.pending).toBeNull();
+    expect(sandbox.count('POST /invoices/exports')).toBe(1);
+  });
+
+  it("stays within KSeF's exports an hour by itself, across restarts: the next fetch time instead of a 429", async () => {
+    const clock = new ManualClock();
+    await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 2 } } });
+    await client.close();
+    const options = { clock, sleep: clock.sleep };
+    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    const run1 = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
+    const firstStart = Date.parse(run1.checkpoint.exportStarts[0]);
+    clock.advance(60_000);
+    const run2 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run1.checkpoint });
+    expect(sandbox.count('POST /invoices/exports')).toBe(2);
+
+    // A restarted host: a new client, no state store, only the checkpoint.
+    await client.close();
+    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    clock.advance(60_000);
+    const run3 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run2.checkpoint });
+    expect(run3.invoices).toEqual([]);
+    expect(run3.nextFetchReason).toMatch(/2 exports an hour/);
+    expect(Date.parse(run3.nextFetchAt!)).toBeGreaterThanOrEqual(firstStart + 3_600_000);
+    expect(Date.parse(run3.nextFetchAt!)).toBeLessThan(firstStart + 3_600_000 + 5_000);
+    expect(run3.checkpoint.from).toBe(run2.checkpoint.from);
+    expect(sandbox.count('POST /invoices/exports')).toBe(2);
+    expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
+
+    clock.advance(Date.parse(run3.nextFetchAt!) - clock.now().getTime());
+    const arrived = sandbox.seedReceived(1, { from: new Date(clock.now().getTime() - 1000), to: new Date(clock.now().getTime() - 1000) });
+    await waitPastHwm();
+    const run4 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run3.checkpoint });
+    expect(run4.nextFetchAt).toBeUndefined();
+    expect(run4.invoices.map((i) => i.ksefNumber)).toEqual(arrived);
+    expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
+  });
+});
