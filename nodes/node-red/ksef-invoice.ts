@@ -18,17 +18,18 @@ interface KsefInvoiceDef extends OperationNodeDef {
   /** 'item' (default): one message per invoice; 'array': one message with all of them. */
   output?: 'item' | 'array';
   includeJson?: boolean;
+  /** Download: how long to wait for KSeF to build the export package before the node fails and the next message resumes it. */
+  waitSeconds?: number | string;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_DAYS_BACK = 30;
+const DEFAULT_WAIT_SECONDS = 120;
 
 /** Editor fields a filter comes from when msg.payload does not set it: the engine's field -> the label's key. */
 const EDITOR_FIELDS: Record<string, string> = {
   subjectType: 'subjectType',
   'dateRange.dateType': 'dateType',
   'dateRange.from': 'daysBack',
-  'dateRange.to': 'daysBack',
 };
 
 /**
@@ -75,7 +76,7 @@ export default function registerKsefInvoice(RED: NodeAPI): void {
       running: 'exporting',
       run: async ({ msg, def, client, send, node }) => {
         const exported = await client()
-          .invoices.export(filtersOf(msg, def))
+          .invoices.export(filtersOf(msg, def), { maxWaitMs: waitSecondsOf(def) * 1000 })
           .catch((err: unknown) => {
             throw withFieldName(err, msg);
           });
@@ -105,20 +106,33 @@ export default function registerKsefInvoice(RED: NodeAPI): void {
     },
   });
 
-  /** The node's filters, with those of msg.payload (an object) over them. */
+  /**
+   * The node's filters, with those of msg.payload (an object) over them. The range starts at the beginning of the day
+   * 'Days back' days ago and stays open (KSeF's now), so the same settings on the same day make the same request: a
+   * download that outlasted its wait is then resumed by the next message instead of started again.
+   */
   function filtersOf(msg: NodeMessage, def: KsefInvoiceDef): InvoiceQueryFilters {
     const days = Number(def.daysBack ?? DEFAULT_DAYS_BACK);
     if (!Number.isInteger(days) || days < 1 || days > 3650) {
       throw new NodeInputError(RED._('ksef-invoice.errors.bad-days-back', { value: String(def.daysBack ?? '') }));
     }
-    const now = Date.now();
+    const today = new Date();
     const fromNode: InvoiceQueryFilters = {
       subjectType: def.subjectType || 'Subject2',
-      dateRange: { dateType: def.dateType || 'Issue', from: new Date(now - days * DAY_MS), to: new Date(now) },
+      dateRange: { dateType: def.dateType || 'Issue', from: new Date(today.getFullYear(), today.getMonth(), today.getDate() - days) },
     };
     const fromMessage = payloadFilters(msg);
     if (!fromMessage) return fromNode;
     return { ...fromNode, ...fromMessage, dateRange: { ...fromNode.dateRange, ...fromMessage.dateRange } };
+  }
+
+  function waitSecondsOf(def: KsefInvoiceDef): number {
+    if (def.waitSeconds === undefined || def.waitSeconds === '') return DEFAULT_WAIT_SECONDS;
+    const seconds = Number(def.waitSeconds);
+    if (!Number.isFinite(seconds) || seconds < 1) {
+      throw new NodeInputError(RED._('ksef-invoice.errors.bad-wait', { value: String(def.waitSeconds) }));
+    }
+    return seconds;
   }
 
   /**
