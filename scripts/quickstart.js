@@ -2,7 +2,9 @@
 /**
  * `npm start`: a real Node-RED (the devDependency) at http://127.0.0.1:1880 with this package and the example flow
  * "Send demo invoices". Once the flows run, this script presses the flow's inject button (as a user would in the
- * editor), so two demo invoices go to the embedded KSeF sandbox; their KSeF numbers are printed here. Runs until
+ * editor), so two demo invoices go to the embedded KSeF sandbox; their KSeF numbers are printed here. Then the
+ * other half, downloading: a sandbox of this process, seeded with a few invoices other sellers issued to the demo
+ * company, and one incremental sync run of the engine as their buyer, printing each received invoice. Runs until
  * Ctrl+C. Set PORT to use another port.
  *
  * The test/hosts Node-RED test starts its Node-RED through the same functions, with the package installed from
@@ -16,6 +18,13 @@ const PACKAGE_ROOT = path.resolve(__dirname, '..');
 const PACKAGE_NAME = require('../package.json').name;
 const EXAMPLE_FLOW = path.join(PACKAGE_ROOT, 'examples', 'ksef-send', 'Send demo invoices.json');
 const NODE_RED_BIN = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+const DIST = path.join(PACKAGE_ROOT, 'dist');
+/** Received invoices the download half seeds (the sandbox dates them over the 30 days before its start). */
+const RECEIVED_INVOICES = 5;
+const SEEDED_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long the download half waits for the send demo's results, so the two halves print one after the other. */
+const SEND_RESULTS_WAIT_MS = 60_000;
 
 /** A headless Node-RED: loopback only, no tours/telemetry/diagnostics, credentials stored unencrypted (demo data only). */
 function writeSettings(userDir, port) {
@@ -109,13 +118,18 @@ async function main() {
   if (!fs.existsSync(flowFile)) fs.copyFileSync(EXAMPLE_FLOW, flowFile);
 
   console.log(`Starting Node-RED with ${PACKAGE_NAME} (user folder ${path.relative(process.cwd(), userDir)}) ...`);
-  const child = await startNodeRed(userDir, settingsFile, { onLine: printLine });
+  // Seeded while Node-RED starts; by the time the sync runs, the invoices are below KSeF's high-water mark (hwm.md).
+  const receivedSandbox = startReceivedSandbox();
+  receivedSandbox.catch(() => undefined); // its failure is reported where it is awaited, after the send demo
+  const sendResults = expectLines(/^\s*(KSeF number|Not accepted): /, 2);
+  const child = await startNodeRed(userDir, settingsFile, { onLine: (line) => printLine(sendResults.see(line)) });
   console.log('');
   console.log(`Node-RED editor: http://127.0.0.1:${port}  (Ctrl+C to stop)`);
   if (await pressInject(port, exampleInjectId())) {
     console.log(
       'Pressed the inject button of the flow "KSeF: send demo invoices": two demo invoices go to the embedded KSeF sandbox now ...',
     );
+    await sendResults.seen(SEND_RESULTS_WAIT_MS);
   } else {
     console.log('The flow "KSeF: send demo invoices" is not deployed (delete .tmp/quickstart to get it back).');
   }
@@ -124,6 +138,70 @@ async function main() {
   process.on('SIGINT', () => stopNodeRed(child).then(() => process.exit(0)));
   process.on('SIGTERM', () => stopNodeRed(child).then(() => process.exit(0)));
   child.on('exit', (code) => process.exit(code ?? 1));
+
+  try {
+    await printReceivedInvoices(await receivedSandbox);
+  } catch (error) {
+    console.error(`Downloading the received invoices failed: ${error.message}`);
+  }
+  console.log('');
+}
+
+/**
+ * The download half's KSeF: a sandbox in this process (Node-RED's embedded one lives in Node-RED's process), with
+ * invoices from other sellers to the demo company, as `ksef-sandbox --seed-received N` has them.
+ */
+function startReceivedSandbox() {
+  const { startSandbox } = require(path.join(DIST, 'sandbox'));
+  return startSandbox({ seedReceived: RECEIVED_INVOICES, keepProcessAlive: false });
+}
+
+/**
+ * One incremental sync run as the buyer (Subject2), from before the seeded invoices: what the ksef-sync node and the
+ * KSeF Trigger do on every run, here with the engine directly. Prints each invoice from its friendly JSON.
+ */
+async function printReceivedInvoices(sandbox) {
+  const { createKsefClient, MemoryTokenStore, readInvoiceJson } = require(path.join(DIST, 'shared'));
+  const client = createKsefClient({
+    environment: 'custom',
+    baseUrl: sandbox.baseUrl,
+    credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken },
+    tokenStore: new MemoryTokenStore(),
+  });
+  console.log(
+    `Received invoices: a sandbox with ${RECEIVED_INVOICES} invoices other sellers issued to the demo company; one sync run as their buyer downloads them ...`,
+  );
+  let checkpoint = null;
+  let more = true;
+  while (more) {
+    const batch = await client.invoices.sync({
+      subjectType: 'Subject2',
+      checkpoint,
+      startFrom: new Date(Date.now() - (SEEDED_DAYS + 1) * DAY_MS),
+    });
+    for (const { ksefNumber, xml } of batch.invoices) {
+      const invoice = readInvoiceJson(xml);
+      console.log(
+        `  <<< Received ${ksefNumber}  from ${invoice.seller.name} (NIP ${invoice.seller.nip})  ${invoice.totals.gross} ${invoice.currency}`,
+      );
+    }
+    ({ checkpoint, more } = batch);
+  }
+  await sandbox.close();
+}
+
+/** Watches printed lines for `count` that match `pattern`; `seen` resolves once they came or after `timeoutMs`. */
+function expectLines(pattern, count) {
+  let matched = 0;
+  let done;
+  const all = new Promise((resolve) => (done = resolve));
+  return {
+    see(line) {
+      if (pattern.test(line) && ++matched === count) done();
+      return line;
+    },
+    seen: (timeoutMs) => Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]),
+  };
 }
 
 /** The example's inject node: it sends on a button press only, so a full deploy does not send the invoices again. */
