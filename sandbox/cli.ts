@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * `ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--fetch-spec]`: runs the sandbox and prints one JSON
- * line with its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
+ * `ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--seed-received N] [--fetch-spec]`: runs the sandbox and
+ * prints one JSON line with its base URL, demo context and demo KSeF token (the sandbox's own, so printing it is intended).
+ * `--seed-received N`: N invoices from other sellers to the demo context, stored over the past 30 days.
  * `--fetch-spec`: without a spec folder, the pinned official KSeF files are fetched once into the user's cache.
  */
 import { resolveSpecFolder } from './fetchSpec';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from './index';
 
-export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--fetch-spec]';
+export const USAGE = 'Usage: ksef-sandbox [--port N] [--host 127.0.0.1] [--nip NIP] [--seed-received N] [--fetch-spec]';
 
-export interface CliOptions extends Pick<SandboxOptions, 'port' | 'host' | 'nip'> {
+export interface CliOptions extends Pick<SandboxOptions, 'port' | 'host' | 'nip' | 'seedReceived'> {
   fetchSpec?: boolean;
 }
 
@@ -22,7 +23,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
       options.fetchSpec = true;
       continue;
     }
-    if (!['--port', '--host', '--nip'].includes(flag)) throw new Error(`Unknown option ${flag}. ${USAGE}`);
+    if (!['--port', '--host', '--nip', '--seed-received'].includes(flag)) throw new Error(`Unknown option ${flag}. ${USAGE}`);
     const value = args.shift();
     if (value === undefined) throw new Error(`Option ${flag} needs a value. ${USAGE}`);
     if (flag === '--port') {
@@ -30,6 +31,11 @@ export function parseCliArgs(argv: string[]): CliOptions {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new Error(`--port must be an integer from 0 to 65535, got "${value}".`);
       options.port = port;
+    } else if (flag === '--seed-received') {
+      const count = Number(value);
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(count))
+        throw new Error(`--seed-received must be a non-negative integer, got "${value}".`);
+      options.seedReceived = count;
     } else if (flag === '--host') {
       options.host = value;
     } else {

@@ -21,6 +21,7 @@ import { invoiceRoutes } from './invoices/routes';
 import { invoiceExportRoutes } from './invoices/exportRoutes';
 import { holdExports } from './invoices/exports';
 import { DEFAULT_HWM_DELAY_MS, QUERY_RECORD_LIMIT } from './invoices/query';
+import { seedReceivedInvoices, type SeedReceivedOptions } from './samples/receivedInvoices';
 import { limitRoutes } from './limits/routes';
 import { securityRoutes } from './security/routes';
 import { sessionRoutes } from './sessions/routes';
@@ -30,12 +31,16 @@ import { SandboxState } from './state';
 import { subjectKey } from './auth/records';
 import type { KsefTokenPermission } from '../shared/protocol/types';
 import { SandboxStorage } from './storage/store';
+import { DAY_MS } from './dates';
 
 export type { SandboxExchange } from './http/server';
 export type { ContextLimits, RateLimit, RateLimitGroup, SessionLimits } from './limits/records';
+export type { SeedReceivedOptions } from './samples/receivedInvoices';
 
 export const DEFAULT_SANDBOX_NIP = '1234563218';
 export const DEFAULT_PROCESSING_DELAY_MS = 30;
+/** The period `seedReceived` spreads its invoices over, up to the sandbox's start. */
+const SEED_PERIOD_MS = 30 * DAY_MS;
 export const OWNER_TOKEN_PERMISSIONS: KsefTokenPermission[] = ['InvoiceRead', 'InvoiceWrite', 'CredentialsRead', 'CredentialsManage'];
 
 export interface SandboxOptions {
@@ -71,6 +76,11 @@ export interface SandboxOptions {
   hwmDelayMs?: number;
   /** Matches of one metadata query that can be paged through before `isTruncated` (default KSeF's 10,000; lower it in tests). */
   queryRecordLimit?: number;
+  /**
+   * Preloads this many invoices other sellers issued to the demo context (default 0), permanently stored over the 30
+   * days before the start: a sync from some days back finds them, one from now finds none.
+   */
+  seedReceived?: number;
   /** Invoices per export package before it is truncated (default KSeF's 10,000; lower it in tests). */
   exportMaxInvoices?: number;
   /** Compressed bytes of invoices per export package before it is truncated (default KSeF's 1 GB; lower it in tests). */
@@ -109,6 +119,11 @@ export interface SandboxHandle extends RunningSandbox {
   rotatePublicKey(usage: PublicKeyUsage, validFrom?: Date): Promise<SandboxKey>;
   /** Stops publishing and accepting the key: requests naming it are refused with 21470 from then on. */
   withdrawPublicKey(publicKeyId: string): void;
+  /**
+   * Adds `count` invoices other sellers issued to the demo context (or `options.buyerNip`), permanently stored now
+   * unless `options.from`/`to` spread them over a period; returns their KSeF numbers in date order.
+   */
+  seedReceived(count: number, options?: SeedReceivedOptions): string[];
   /**
    * Holds every invoice export at status 100 (`true`), as a slow KSeF would, or lets them finish (`false`). Held
    * exports count towards the context's 10 concurrent ones (21182). To test a client's part integrity checks,
@@ -185,6 +200,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const linkHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const origin = `http://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}`;
   storage.setOrigin(origin);
+  const seedReceived = (count: number, options: SeedReceivedOptions, defaultFrom: Date): string[] =>
+    seedReceivedInvoices(ctx, count, { buyerNip: nip, from: defaultFrom, ...options }).map((stored) => stored.invoice.ksefNumber!);
+  if (opts.seedReceived) seedReceived(opts.seedReceived, {}, new Date(clock.now().getTime() - SEED_PERIOD_MS));
 
   return {
     baseUrl: `${origin}/v2`,
@@ -200,6 +218,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       return key;
     },
     holdExports: (hold) => holdExports(ctx, hold),
+    seedReceived: (count, options = {}) => seedReceived(count, options, options.to ?? clock.now()),
     withdrawPublicKey: (publicKeyId) => {
       const index = keys.findIndex((k) => k.publicKeyId === publicKeyId);
       if (index < 0) throw new RangeError(`The sandbox publishes no key ${publicKeyId}.`);

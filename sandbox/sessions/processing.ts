@@ -181,11 +181,17 @@ export function finalizeSession(ctx: SandboxContext, session: OnlineSession): vo
 /**
  * The number's date is the day the invoice was accepted for processing (`invoicingDate`, numer-ksef.md), a Polish
  * calendar day as for automatic offline mode (offline/automatyczne-okreslanie-trybu-offline.md); formatKsefNumber writes the UTC day of what it is given.
+ * `technicalPart` gives 12 random hex digits (seeding thousands of invoices draws them from one buffer).
  */
-export function newKsefNumber(state: SandboxState, sellerNip: string, acceptedAt: Date): string {
+export function newKsefNumber(
+  state: SandboxState,
+  sellerNip: string,
+  acceptedAt: Date,
+  technicalPart: () => string = () => randomBytes(6).toString('hex'),
+): string {
   const acceptanceDay = new Date(`${warsawDay(acceptedAt)}T00:00:00Z`);
   for (;;) {
-    const candidate = formatKsefNumber(sellerNip, acceptanceDay, randomBytes(6).toString('hex'));
+    const candidate = formatKsefNumber(sellerNip, acceptanceDay, technicalPart());
     if (!state.invoicesByKsefNumber.has(candidate)) return candidate;
   }
 }
