@@ -164,7 +164,8 @@ const PAYMENT_METHODS: Record<number, string> = {
 /**
  * The VAT summary fields in schema order: `P_13_x` net, `P_14_x` VAT, `P_14_xW` VAT in PLN. `lineRates` are the
  * `P_12` values that belong to the field (the label when the lines use exactly one of them), `kind` the label otherwise.
- * Fields without `P_14_x` carry no VAT (0%, exempt, outside the scope, reverse charge, margin).
+ * `vat`: the schema has `P_14_x` (the others carry no VAT: 0%, exempt, outside the scope, reverse charge, margin);
+ * `vatPln`: it has `P_14_xW`.
  */
 const VAT_FIELDS: { suffix: string; kind: string; lineRates: string[]; vat: boolean; vatPln: boolean }[] = [
   { suffix: '1', kind: '23 or 22', lineRates: ['23', '22'], vat: true, vatPln: true },
@@ -288,9 +289,9 @@ text('Fa/P_2', (r, v) => (r.invoice.invoiceNumber = v));
 matching(DATE, 'Fa/P_6', (r, v) => (r.invoice.saleDate = v));
 matching(DATE, 'Fa/OkresFa/P_6_Od', (r, v) => ((r.invoice.salePeriod ??= {}).from = v));
 matching(DATE, 'Fa/OkresFa/P_6_Do', (r, v) => ((r.invoice.salePeriod ??= {}).to = v));
-for (const { suffix } of VAT_FIELDS) {
-  for (const field of [`P_13_${suffix}`, `P_14_${suffix}`, `P_14_${suffix}W`])
-    matching(DECIMAL, `Fa/${field}`, (r, v) => r.summary.set(field, v));
+for (const { suffix, vat, vatPln } of VAT_FIELDS) {
+  const fields = [`P_13_${suffix}`, ...(vat ? [`P_14_${suffix}`] : []), ...(vatPln ? [`P_14_${suffix}W`] : [])];
+  for (const field of fields) matching(DECIMAL, `Fa/${field}`, (r, v) => r.summary.set(field, v));
 }
 matching(DECIMAL, 'Fa/P_15', (r, v) => (r.invoice.totals.gross = v));
 readText('Fa/Adnotacje/P_17', (r, v) => {
