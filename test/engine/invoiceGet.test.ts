@@ -9,13 +9,14 @@ import { KsefInputError, KsefNotFoundError, type KsefClient } from '../../shared
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { formatKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { KsefIntegrityError } from '../../shared/storage/storageClient';
+import { collect } from './support/collect';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { ManualClock } from './support/time';
 
 const GET = 'GET /invoices/ksef/{ksefNumber}';
 /**
- * Room in the download group (64 an hour in production): the engine's pacer is one per API and context for the
+ * Room in the download and query groups (64 and 20 an hour in production): the engine's pacer is one per API and context for the
  * process, and the clients here run on different clocks.
  */
 const ROOMY = { perSecond: 100, perMinute: 1000, perHour: 10000 };
@@ -27,7 +28,7 @@ describe('one invoice by KSeF number', () => {
   let ksefNumber: string;
 
   beforeAll(async () => {
-    sandbox = await startRecordedSandbox({ rateLimits: { invoiceDownload: ROOMY } });
+    sandbox = await startRecordedSandbox({ rateLimits: { invoiceDownload: ROOMY, invoiceMetadata: ROOMY } });
     client = clientOf(sandbox);
     xml = buildDemoInvoice({ invoiceNumber: 'FV/G/1' });
     const sent = await client.sessions.online.send([xml], { fetchUpo: false });
@@ -62,6 +63,19 @@ describe('one invoice by KSeF number', () => {
     const [exchange] = sandbox.exchanges.filter((e) => e.operation === GET).slice(before);
     expect(exchange.responseHeaders['x-ms-meta-hash']).toBe(invoice.sha256);
     expect(exchange.requestHeaders.accept).toMatch(/application\/xml/);
+  });
+
+  it("gives the buyer an invoice another seller issued to it, its hash the metadata's invoiceHash", async () => {
+    const [received] = sandbox.seedReceived(1);
+    const [metadata] = await collect(
+      client.invoices.query({ subjectType: 'Subject2', dateRange: { dateType: 'PermanentStorage', from: new Date(Date.now() - 60_000) } }),
+    );
+    expect(metadata.ksefNumber).toBe(received);
+
+    const invoice = await client.invoices.get(received);
+
+    expect(invoice.sha256).toBe(metadata.invoiceHash);
+    expect(invoice.xml.toString('utf8')).toContain(`<P_2>${metadata.invoiceNumber}</P_2>`);
   });
 
   it('asks again with backoff while KSeF says 21165, and gives the invoice once it is available', async () => {

@@ -285,3 +285,48 @@ describe('invoice metadata query: a range longer than 100 days', () => {
     expect(sandbox.exchanges.filter((e) => e.operation === QUERY).every((e) => e.status === 200)).toBe(true);
   });
 });
+
+describe('invoice metadata query: received invoices over many windows and caps', () => {
+  let sandbox: RecordedSandbox;
+  let client: KsefClient;
+  let received: string[];
+  const DAY = 86_400_000;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    sandbox = await startRecordedSandbox({ rateLimits: { invoiceMetadata: ROOMY }, queryRecordLimit: 40 });
+    client = clientOf(sandbox);
+    // Other sellers' invoices to the demo context, stored over 250 days: about 48 in each 100-day window, over the cap of 40.
+    received = sandbox.seedReceived(120, { from: new Date(now - 250 * DAY), to: new Date(now - DAY) });
+  });
+  afterAll(async () => {
+    await client.close();
+    await sandbox.close();
+  });
+  beforeEach(() => {
+    sandbox.exchanges.length = 0;
+  });
+
+  it.each(['Asc', 'Desc'] as const)('gives every invoice to the buyer (Subject2) once, in order (%s)', async (sortOrder) => {
+    const found = await collect(
+      client.invoices.query(
+        { subjectType: 'Subject2', dateRange: { dateType: 'PermanentStorage', from: new Date(now - 260 * DAY), to: new Date(now) } },
+        { sortOrder, pageSize: 10 },
+      ),
+    );
+
+    expect(numbersOf(found)).toEqual(sortOrder === 'Asc' ? received : [...received].reverse());
+    const queries = queriesSeen(sandbox);
+    // Three windows (the last 59 days long), the first two (43 and 48 invoices) each narrowed once past the cap of 40.
+    expect(queries.filter((q) => q.query.get('pageOffset') === '0')).toHaveLength(5);
+    const sentRanges = queries.map((q) => Date.parse(String(q.body.dateRange.to)) - Date.parse(String(q.body.dateRange.from)));
+    expect(Math.max(...sentRanges)).toBeLessThanOrEqual(100 * DAY);
+  });
+
+  it('gives nothing to the seller role (Subject1): the demo context did not issue them', async () => {
+    const found = await collect(
+      client.invoices.query({ subjectType: 'Subject1', dateRange: { dateType: 'PermanentStorage', from: new Date(now - 90 * DAY) } }),
+    );
+    expect(found).toEqual([]);
+  });
+});
