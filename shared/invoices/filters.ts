@@ -276,11 +276,21 @@ function checkAmount(value: unknown, field: string): Record<string, unknown> {
   return { type, ...(from !== undefined && { from }), ...(to !== undefined && { to }) };
 }
 
-/** A NIP of ten digits with a correct check digit (a NIP failing it belongs to no taxpayer, so the filter could match nothing real). */
+/** open-api.json's `Nip`: ten digits, the first three a tax office code (not 0, not two zeros after it). */
+const NIP_PATTERN = /^[1-9]((\d[1-9])|([1-9]\d))\d{7}$/;
+
+/**
+ * A NIP with a correct check digit: one failing it belongs to no taxpayer, so the filter is a typing mistake that
+ * would match nothing in production. (KSeF's test environments also take invoices naming such NIPs; a filter for
+ * those is refused here.)
+ */
 function requireNip(value: unknown, field: string): string {
   const text = typeof value === 'string' ? value.trim().replace(/-/g, '') : '';
-  if (!/^\d{10}$/.test(text)) {
-    throw new KsefInputError(`${field} must be a NIP of ten digits (dashes allowed), e.g. 1234563218; ${describeGiven(value)}.`, { field });
+  if (!NIP_PATTERN.test(text)) {
+    throw new KsefInputError(
+      `${field} must be a NIP of ten digits (dashes allowed) that starts with a tax office code, e.g. 1234563218; ${describeGiven(value)}.`,
+      { field },
+    );
   }
   if (!isValidNip(text)) {
     throw new KsefInputError(`${field} ${text} fails the NIP check digit (its last digit): check the number for a typing mistake.`, {

@@ -142,6 +142,7 @@ describe('invoice query filters', () => {
     ['filters.amount.from', { ...base, amount: { type: 'Netto', from: '100' } }, /must be a number/],
     ['filters.amount.from', { ...base, amount: { type: 'Vat', from: 200, to: 100 } }, /greater than filters.amount.to \(100\): swap them/],
     ['filters.sellerNip', { ...base, sellerNip: '123456321' }, /ten digits/],
+    ['filters.sellerNip', { ...base, sellerNip: '1004563218' }, /ten digits .*starts with a tax office code/],
     ['filters.sellerNip', { ...base, sellerNip: '1234563219' }, /fails the NIP check digit/],
     ['filters.buyerIdentifier.type', { ...base, buyerIdentifier: { type: 'Pesel', value: '1' } }, /'Nip', 'VatUe', 'Other', 'None'/],
     ['filters.buyerIdentifier.value', { ...base, buyerIdentifier: { type: 'Nip', value: '9999999998' } }, /check digit/],
