@@ -127,12 +127,7 @@ export async function exportInvoices(deps: ExportDeps, filters: InvoiceQueryFilt
   const saved = await deps.stateStore.get<PendingExport>(stateKey);
   if (!saved) {
     const slot = await nextExportSlot(deps);
-    if (slot) {
-      throw new KsefRateLimitError(
-        `KSeF allows ${(await deps.exportLimit()).perHour} exports an hour in this context and this client has used them; start the export after ${slot.toISOString()}.`,
-        slot,
-      );
-    }
+    if (slot) throw new KsefRateLimitError(slot.reason, slot.at);
   }
   const forget = () => deps.stateStore.delete(stateKey);
   const ready = await awaitExport(deps, request, saved, maxWaitMs, (pending) => deps.stateStore.set(stateKey, pending)).catch(
@@ -359,25 +354,29 @@ export async function forgetRunning(deps: ExportDeps, referenceNumber: string): 
 
 /**
  * When the next export may start within KSeF's export limits (per second, minute and hour, per context), counting
- * the starts recorded in the ledger and `moreStarts` (e.g. a sync checkpoint's); undefined when it may start now.
- * The transport's pacer keeps the same windows, but only in this process's memory: this survives restarts.
+ * the starts recorded in the ledger and `moreStarts` (e.g. a sync checkpoint's), and which limit says so; undefined
+ * when it may start now. The transport's pacer keeps the same windows, but only in this process's memory: this
+ * survives restarts.
  */
-export async function nextExportSlot(deps: ExportDeps, moreStarts: string[] = []): Promise<Date | undefined> {
+export async function nextExportSlot(deps: ExportDeps, moreStarts: string[] = []): Promise<{ at: Date; reason: string } | undefined> {
   const limit = await deps.exportLimit();
   const now = deps.clock.now().getTime();
   const starts = [...new Set([...(await readLedger(deps)).starts, ...moreStarts])]
     .map((at) => Date.parse(at))
     .filter((at) => at > now - HOUR_MS - TRANSIT_ALLOWANCE_MS)
     .sort((a, b) => a - b);
-  let slot = now;
-  for (const [ms, max] of [
-    [1000, limit.perSecond],
-    [60_000, limit.perMinute],
-    [HOUR_MS, limit.perHour],
+  let slot: { at: number; reason: string } | undefined;
+  for (const [ms, max, per] of [
+    [1000, limit.perSecond, 'a second'],
+    [60_000, limit.perMinute, 'a minute'],
+    [HOUR_MS, limit.perHour, 'an hour'],
   ] as const) {
-    if (starts.length >= max) slot = Math.max(slot, starts[starts.length - max] + ms + TRANSIT_ALLOWANCE_MS);
+    if (starts.length < max) continue;
+    const at = starts[starts.length - max] + ms + TRANSIT_ALLOWANCE_MS;
+    if (at > (slot?.at ?? now))
+      slot = { at, reason: `KSeF allows ${max} exports ${per} in this context and this client has started that many` };
   }
-  return slot > now ? new Date(slot) : undefined;
+  return slot && { at: new Date(slot.at), reason: `${slot.reason}; the next export may start at ${new Date(slot.at).toISOString()}.` };
 }
 
 /** The finished export as the caller sees it; `delivered` runs once its invoices were all read. */

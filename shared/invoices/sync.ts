@@ -59,13 +59,7 @@ export async function syncInvoices(deps: ExportDeps, options: SyncOptions): Prom
     // Nothing can have been stored after now: a first run from now only sets the starting point.
     if (Date.parse(checkpoint.from) >= now) return { invoices: [], checkpoint: base, more: false };
     const slot = await nextExportSlot(deps, exportStarts);
-    if (slot) {
-      const { perHour } = await deps.exportLimit();
-      return wait(
-        slot,
-        `KSeF allows ${perHour} exports an hour in this context and they are used up; the next export may start at ${slot.toISOString()}.`,
-      );
-    }
+    if (slot) return wait(slot.at, slot.reason);
     const checked = checkInvoiceQueryFilters(
       {
         subjectType: checkpoint.subjectType,

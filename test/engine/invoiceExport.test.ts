@@ -6,6 +6,7 @@ import {
   KsefExportPendingError,
   KsefInputError,
   KsefIntegrityError,
+  KsefRateLimitError,
   KsefTooManyExportsError,
   MemoryStateStore,
   type ExportedInvoice,
@@ -205,12 +206,17 @@ describe('client.invoices.export', () => {
     }
   });
 
-  it('an expired export gives status 210 with its meaning and next step, and is started afresh by the next call', async () => {
-    await sandbox.close();
-    sandbox = await startRecordedSandbox({ exportPackageValidityMs: 1, rateLimits: ROOMY_EXPORT_LIMITS });
-    sandbox.seedReceived(2, { from: new Date(since.getTime() + DAY), to: new Date(sandbox.clock.now().getTime() - DAY) });
+  /** A sandbox with other options, two invoices received, and a client of it with the suite's state store. */
+  async function restart(options: Parameters<typeof startRecordedSandbox>[0]): Promise<void> {
     await client.close();
+    await sandbox.close();
+    sandbox = await startRecordedSandbox(options);
+    sandbox.seedReceived(2, { from: new Date(since.getTime() + DAY), to: new Date(sandbox.clock.now().getTime() - DAY) });
     client = clientOf(sandbox, { stateStore });
+  }
+
+  it('an expired export gives status 210 with its meaning and next step, and is started afresh by the next call', async () => {
+    await restart({ exportPackageValidityMs: 1, rateLimits: ROOMY_EXPORT_LIMITS });
     sandbox.holdExports(true);
     const pending = (await client.invoices.export(receivedSince(since), { maxWaitMs: 0 }).catch((e) => e)) as KsefExportPendingError;
     sandbox.holdExports(false);
@@ -225,6 +231,27 @@ describe('client.invoices.export', () => {
     const again = await client.invoices.export(receivedSince(since)).catch((e: unknown) => e);
     expect(sandbox.count('POST /invoices/exports')).toBe(2);
     expect((again as { referenceNumber: string }).referenceNumber).not.toBe(pending.referenceNumber);
+  });
+
+  it('an export KSeF cancels (550) gives its meaning and the next step, and its state is removed', async () => {
+    sandbox.state.invoiceExports.failNextWith = 550;
+    const error = await client.invoices.export(receivedSince(since)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KsefExportFailedError);
+    expect(error).toMatchObject({ statusCode: 550 });
+    expect((error as Error).message).toMatch(/Cancelled by KSeF.*Export again/);
+    expect([...stateStore.written.keys()].filter((k) => k.startsWith('ksef-flow/export/'))).toEqual([]);
+    expect((await all(await client.invoices.export(receivedSince(since)))).map((i) => i.ksefNumber)).toEqual(seeded);
+  });
+
+  it("does not start an export beyond KSeF's exports an hour: a rate-limit error saying when, and nothing sent", async () => {
+    await restart({ rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 1 } } });
+    await all(await client.invoices.export(receivedSince(since)));
+    const error = await client.invoices.export(receivedSince(new Date(since.getTime() + 1000))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KsefRateLimitError);
+    expect((error as Error).message).toContain('1 exports an hour');
+    expect((error as KsefRateLimitError).retryAt.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
+    expect(sandbox.count('POST /invoices/exports')).toBe(1);
+    expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
   });
 
   it('an export starting after the high-water mark ends in 420, explained', async () => {
