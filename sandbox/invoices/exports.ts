@@ -282,6 +282,8 @@ class PartWriter {
   }
 
   static async open(ctx: SandboxContext, key: SymmetricKey): Promise<PartWriter> {
+    // A closing sandbox has removed its storage folder; asking for a file would make a new one nobody removes.
+    if (!ctx.scheduler.running) throw new Error('The sandbox closed while the package was being built.');
     return new PartWriter(await ctx.storage.temporaryFile(), key);
   }
 
