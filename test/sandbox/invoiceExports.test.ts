@@ -359,6 +359,29 @@ describe('sandbox invoice exports', () => {
     expect(exceptionOf(noFilters.answer).exceptionCode).toBe(21405);
   });
 
+  it("exports 10,000 invoices of 10,001 at KSeF's default limits: truncated, streamed, unpacked whole", async () => {
+    // Received invoices, stored one after the other before the invoices sent above.
+    const seeded = sandbox.seedReceived(10_001, { from: new Date(Date.now() - 20 * DAY_MS), to: new Date(Date.now() - 10 * DAY_MS) });
+    const filters = {
+      subjectType: 'Subject2',
+      dateRange: { dateType: 'PermanentStorage', from: new Date(Date.now() - 21 * DAY_MS).toISOString() },
+    };
+    const { key, referenceNumber } = await requestExport({ filters, compressionType: 'TarGz' });
+    const status = await pollUntil(
+      async () => (await readStatus(referenceNumber)).json,
+      (answer) => answer.status.code !== 100,
+      6000,
+    );
+    const pkg = status.package;
+    expect(pkg).toMatchObject({ invoiceCount: 10_000, isTruncated: true });
+    const files = await unpack(await downloadPackage(pkg, key), 'TarGz');
+    expect(files).toHaveLength(10_001);
+    const metadata = JSON.parse(files[0][1].toString('utf8')).invoices;
+    expect(metadata.map((m: any) => m.ksefNumber)).toEqual(seeded.slice(0, 10_000));
+    expect(files.slice(1).map(([name]) => name)).toEqual(seeded.slice(0, 10_000).map((k) => `${k}.xml`));
+    expect(pkg.lastPermanentStorageDate).toBe(metadata[9_999].permanentStorageDate);
+  }, 120_000);
+
   it('serves only responses that match open-api.json', () => {
     expect(recorder.violations()).toEqual([]);
     for (const operation of [
