@@ -19,6 +19,7 @@ import { TokenProvider } from './auth/accessTokens';
 import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
+import { sendInvoicesInBatch } from './sessions/batch/batch';
 import { listSessionInvoices } from './sessions/invoices';
 import { getInvoiceStatus } from './sessions/status';
 import { endpointMethods, callEndpoint } from './http/endpoints';
@@ -160,13 +161,24 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       };
     },
     sessions: {
+      async send(invoices, sendOptions) {
+        void [invoices, sendOptions];
+        throw new Error('sessions.send: being written (issue 10)');
+      },
       online: {
         async send(invoices, sendOptions) {
           const { api, publicKeys, environment } = await ready();
           return {
             environment: environment.name,
+            mode: 'online',
             ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)),
           };
+        },
+      },
+      batch: {
+        async send(invoices, batchOptions) {
+          const deps = await exportDeps();
+          return { environment: (await ready()).environment.name, ...(await sendInvoicesInBatch(deps, invoices, batchOptions)) };
         },
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {

@@ -14,6 +14,9 @@ import type {
   ListSessionInvoicesOptions,
   SendInvoicesOptions,
   SendInvoicesResult,
+  BatchSendOptions,
+  BatchSendResult,
+  SendOptions,
   SessionInvoiceStatus,
 } from './sessions/types';
 import type { GenerateKsefTokenOptions, GeneratedKsefToken } from './tokens/types';
@@ -96,8 +99,17 @@ export interface KsefClient {
   /** Authenticates (or reuses cached tokens) and reports the authentication; proves the credentials work. */
   authenticate(options?: AuthenticateOptions): Promise<AuthenticationResult>;
   sessions: {
+    /** Sends in the chosen mode ('online' by default, 'batch', or 'auto' by the number of invoices). */
+    send(invoices: InvoiceInput[], options?: SendOptions): Promise<SendInvoicesResult | BatchSendResult>;
     online: {
       send(invoices: InvoiceInput[], options?: SendInvoicesOptions): Promise<SendInvoicesResult>;
+    };
+    batch: {
+      /**
+       * Sends invoices as batch packages: built as a stream, split into parts, encrypted, uploaded and processed; a
+       * run that stopped half way is resumed from the state store by the next run with the same invoices.
+       */
+      send(invoices: InvoiceInput[], options?: BatchSendOptions): Promise<BatchSendResult>;
     };
     /** Every invoice of a session, page by page (`x-continuation-token`). */
     invoices(sessionReferenceNumber: string, options?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus>;

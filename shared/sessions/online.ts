@@ -43,7 +43,7 @@ export async function sendInvoicesOnline(
   deps: OnlineSessionDeps,
   inputs: InvoiceInput[],
   options: SendInvoicesOptions = {},
-): Promise<Omit<SendInvoicesResult, 'environment'>> {
+): Promise<Omit<SendInvoicesResult, 'environment' | 'mode'>> {
   const schema = checkSchema(options.schema);
   const waitMs = checkDuration(options.waitForProcessingMs, DEFAULT_WAIT_FOR_PROCESSING_MS, 'options.waitForProcessingMs');
   const sendDeadlineMs = checkDuration(options.sendDeadlineMs, DEFAULT_SEND_DEADLINE_MS, 'options.sendDeadlineMs');
@@ -97,7 +97,7 @@ export async function sendInvoicesOnline(
     for (const result of results) delete result.upo;
   }
 
-  const outcome: Omit<SendInvoicesResult, 'environment'> = { sessionReferenceNumber: session.referenceNumber, invoices: results };
+  const outcome: Omit<SendInvoicesResult, 'environment' | 'mode'> = { sessionReferenceNumber: session.referenceNumber, invoices: results };
   if (options.closeSession ?? true) {
     // Sessions KSeF made unavailable are closed too (their invoices are in KSeF); their session UPO is not awaited.
     for (const earlier of sessions.slice(0, -1)) await earlier.close();

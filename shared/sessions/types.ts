@@ -3,19 +3,98 @@ import type { InvoiceSchema } from '../protocol/model/formCodes';
 import type { StatusInfo } from '../protocol/types';
 import type { EnvironmentName } from '../environments/types';
 
+import type { Readable } from 'node:stream';
+
 /** Invoice XML as text, or as its UTF-8 bytes (a Buffer, any other Uint8Array, or an ArrayBuffer). */
 export type InvoiceXml = string | Uint8Array | ArrayBuffer;
 
-/** One invoice to send: its XML, or the XML with per-invoice options. */
-export type InvoiceInput =
-  | InvoiceXml
-  | {
-      xml: InvoiceXml;
-      /** Declares the invoice as issued in offline mode. */
-      offlineMode?: boolean;
-      /** Technical correction of a rejected offline invoice: Base64 SHA-256 of the original. */
-      hashOfCorrectedInvoice?: string;
-    };
+/** What may be said of one invoice besides its XML. */
+export interface InvoiceInputOptions {
+  /** Declares the invoice as issued in offline mode. */
+  offlineMode?: boolean;
+  /** Technical correction of a rejected offline invoice: Base64 SHA-256 of the original. */
+  hashOfCorrectedInvoice?: string;
+  /** Its file name inside a batch package (default: derived from its position); must be unique in the input. */
+  fileName?: string;
+}
+
+/**
+ * An invoice read from a stream when it is needed (n8n binary data in filesystem mode, files): `open` may be called
+ * more than once (e.g. to build a package again when a batch is resumed), each time giving the same bytes.
+ */
+export interface InvoiceStreamInput extends InvoiceInputOptions {
+  open: () => Readable | Promise<Readable>;
+  /** Byte size when known: an invoice over KSeF's size limits is refused before it is read. */
+  size?: number;
+}
+
+/** One invoice to send: its XML, the XML with per-invoice options, or a stream source. */
+export type InvoiceInput = InvoiceXml | (InvoiceInputOptions & { xml: InvoiceXml }) | InvoiceStreamInput;
+
+/**
+ * How invoices go to KSeF: 'online' one by one in an online session (sesja-interaktywna.md), 'batch' as encrypted
+ * package parts in batch sessions (sesja-wsadowa.md, CIRFMF/ksef-docs), 'auto' online for a few invoices and batch
+ * from `autoBatchThreshold` on.
+ */
+export type SendMode = 'online' | 'batch' | 'auto';
+
+export interface BatchSendOptions {
+  /** Schema of all invoices (default FA(3)). */
+  schema?: InvoiceSchema;
+  /** Default offline mode (the whole session: KSeF declares it per batch session). */
+  offlineMode?: boolean;
+  /** Package format (default Zip). */
+  compressionType?: 'Zip' | 'TarGz';
+  /** Largest part before encryption (default and maximum 100 MB, KSeF's limit); lower for tests. */
+  partSizeBytes?: number;
+  /** Invoices per batch session (default and maximum 10,000): a larger input goes in several sessions. */
+  maxInvoicesPerSession?: number;
+  /** Parts uploaded at once (default 4). */
+  uploadConcurrency?: number;
+  /** How long to wait for KSeF to process a closed session (default 10 min); later verdicts come back pending. */
+  waitForProcessingMs?: number;
+  /** Fetch the session UPO pages (default true). */
+  fetchUpo?: boolean;
+  /** Called as the work moves on (Node-RED status, logs). */
+  onProgress?: (progress: BatchProgress) => void;
+}
+
+export interface BatchProgress {
+  phase: 'packing' | 'uploading' | 'processing' | 'done';
+  /** 1-based session of `sessions`. */
+  session: number;
+  sessions: number;
+  partsUploaded: number;
+  parts: number;
+  invoicesProcessed: number;
+  invoices: number;
+}
+
+export interface SendOptions extends SendInvoicesOptions, BatchSendOptions {
+  /** Default 'online'. */
+  mode?: SendMode;
+  /** 'auto' sends this many invoices or more in batch sessions (default: see the engine's DEFAULT_AUTO_BATCH_THRESHOLD). */
+  autoBatchThreshold?: number;
+}
+
+/** One batch session of a batch send. */
+export interface BatchSessionResult {
+  sessionReferenceNumber: string;
+  status?: StatusInfo;
+  invoiceCount: number;
+  partCount: number;
+  /** The session UPO pages (at most 10,000 invoices each), when processing finished in time and they were requested. */
+  sessionUpo?: SessionUpoPage[];
+  sessionUpoError?: Record<string, unknown>;
+}
+
+export interface BatchSendResult {
+  environment: EnvironmentName;
+  mode: 'batch';
+  /** Per input invoice, in input order (`index`), each with its session, `fileName` and `ordinalNumber`. */
+  invoices: InvoiceResult[];
+  sessions: BatchSessionResult[];
+}
 
 export interface SendInvoicesOptions {
   /** Schema of all invoices in the session (default FA(3)). */
@@ -42,6 +121,9 @@ export interface SendInvoicesOptions {
 export interface InvoiceResult {
   /** Position of the invoice in the input. */
   index: number;
+  /** Batch: its file name in the package and its ordinal number in the session. */
+  fileName?: string;
+  ordinalNumber?: number;
   /** True when KSeF assigned a KSeF number. */
   accepted: boolean;
   /** True when processing had not finished within `waitForProcessingMs`. */
@@ -85,6 +167,7 @@ export interface SessionUpoPage {
 export interface SendInvoicesResult {
   /** Which environment answered, so a sandbox KSeF number is never taken for a real one. */
   environment: EnvironmentName;
+  mode: 'online';
   sessionReferenceNumber: string;
   sessionStatus?: StatusInfo;
   invoices: InvoiceResult[];

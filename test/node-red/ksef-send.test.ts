@@ -168,6 +168,7 @@ describe('ksef-send', () => {
     };
     const result: SendInvoicesResult = {
       environment: 'custom',
+      mode: 'online',
       sessionReferenceNumber: '20260101-SO-0000000000-0000000000-00',
       invoices: [{ index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k' }, notSent, { ...notSent, index: 2 }],
     };
@@ -193,6 +194,7 @@ describe('ksef-send', () => {
     // The engine's answer after 21184: the first invoice went in the earlier session, the second in the new one.
     const result: SendInvoicesResult = {
       environment: 'custom',
+      mode: 'online',
       sessionReferenceNumber: later,
       invoices: [
         { index: 0, accepted: true, pending: false, invoiceHash: 'h0', ksefNumber: 'k0', sessionReferenceNumber: earlier },
