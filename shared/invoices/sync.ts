@@ -9,7 +9,14 @@
  * after it took the batch; a crash in between gives the same batch again, never a gap. A run also keeps within KSeF's
  * export limits by itself: instead of starting an export that would earn a 429, it says when the next run may fetch.
  */
-import { KsefError, KsefExportFailedError, KsefExportPendingError, KsefInputError } from '../http/errors';
+import {
+  KsefError,
+  KsefExportFailedError,
+  KsefExportPendingError,
+  KsefInputError,
+  KsefRateLimitError,
+  KsefTooManyExportsError,
+} from '../http/errors';
 import {
   awaitExport,
   checkCompressionType,
@@ -84,6 +91,8 @@ export async function syncInvoices(deps: ExportDeps, options: SyncOptions): Prom
     if (error instanceof KsefExportPendingError && pending) {
       return wait(error.retryAt, `KSeF is still preparing export ${error.referenceNumber}; the next run resumes it.`, { ...base, pending });
     }
+    // KSeF's limits, met through other integrations of the context or exports of other syncs: wait, do not fail.
+    if (error instanceof KsefTooManyExportsError || error instanceof KsefRateLimitError) return wait(error.retryAt, error.message);
     if (error instanceof KsefExportFailedError && error.statusCode === 420) {
       return wait(
         new Date(now + HWM_RETRY_MS),

@@ -152,6 +152,27 @@ describe('client.invoices.sync', () => {
     expect(sandbox.count('POST /invoices/exports')).toBe(1);
   });
 
+  it('waits, without failing, while the context runs as many exports as KSeF allows (21182)', async () => {
+    await start();
+    sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    sandbox.holdExports(true);
+    const other = clientOf(sandbox, { stateStore: new MemoryStateStore() });
+    try {
+      for (let i = 0; i < 10; i++) {
+        await other.invoices
+          .export({ subjectType: 'Subject1', dateRange: { dateType: 'Issue', from: daysAgo(30 - i).toISOString() } }, { maxWaitMs: 0 })
+          .catch(() => undefined);
+      }
+    } finally {
+      await other.close();
+    }
+    const startFrom = daysAgo(20);
+    const batch = await client.invoices.sync({ subjectType: 'Subject2', startFrom });
+    expect(batch).toMatchObject({ invoices: [], more: false, checkpoint: { pending: null, from: startFrom.toISOString() } });
+    expect(batch.nextFetchReason).toContain('21182');
+    expect(Date.parse(batch.nextFetchAt!)).toBeGreaterThan(Date.now());
+  });
+
   it("stays within KSeF's exports an hour by itself, across restarts: the next fetch time instead of a 429", async () => {
     const clock = new ManualClock();
     await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 2 } } });
