@@ -267,6 +267,34 @@ describe('paging and the record limit', () => {
   });
 });
 
+describe('10,000 stored invoices and more', () => {
+  it("answers from the stored summaries at once, and caps at KSeF's 10,000 records", async () => {
+    const big = await startSandbox({ clock, processingDelayMs: 5, rateLimits: UNLIMITED, onExchange: recorder.record });
+    try {
+      big.seedReceived(10_200, { from: new Date(clock.now().getTime() - 50 * DAY_MS), random: seededRandom(5) });
+      const bigHttp = new KsefHttp(big.baseUrl);
+      const { accessToken: token } = await bigHttp.authenticate(big.ksefToken, big.contextIdentifier);
+      const ask = (pageOffset: number) =>
+        bigHttp.request('POST', `/invoices/query/metadata?pageSize=250&pageOffset=${pageOffset}`, {
+          bearer: token,
+          body: received({}, { from: daysAgo(51) }),
+        });
+      const started = process.cpuUsage();
+      const first = await ask(0);
+      const { user, system } = process.cpuUsage(started);
+      expect(first.json).toMatchObject({ hasMore: true, isTruncated: false });
+      // Sandbox and client share this process: the whole exchange, selection of 10,200 invoices included.
+      expect((user + system) / 1000).toBeLessThan(500);
+      const lastWithin = await ask(39);
+      expect(lastWithin.json).toMatchObject({ hasMore: true, isTruncated: true });
+      expect(lastWithin.json.invoices).toHaveLength(250);
+      expect((await ask(40)).json).toMatchObject({ invoices: [], hasMore: true, isTruncated: true });
+    } finally {
+      await big.close();
+    }
+  });
+});
+
 describe('permanent-storage high water mark', () => {
   let fresh: string[];
   beforeAll(() => {
@@ -311,6 +339,20 @@ describe('permanent-storage high water mark', () => {
 });
 
 describe('input errors (21405)', () => {
+  // Without the spec folder nothing checks the body against open-api.json first: the sandbox's own checks answer.
+  let withoutSpec: SandboxHandle;
+  let withoutSpecToken: string;
+  beforeAll(async () => {
+    withoutSpec = await startSandbox({ clock, specDir: null, processingDelayMs: 5, rateLimits: UNLIMITED, onExchange: recorder.record });
+    ({ accessToken: withoutSpecToken } = await new KsefHttp(withoutSpec.baseUrl).authenticate(
+      withoutSpec.ksefToken,
+      withoutSpec.contextIdentifier,
+    ));
+  });
+  afterAll(async () => {
+    await withoutSpec.close();
+  });
+
   it.each([
     ['no subjectType', { dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' } }],
     ['an unknown subjectType', { subjectType: 'Subject9', dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' } }],
@@ -341,10 +383,32 @@ describe('input errors (21405)', () => {
       'an unknown invoice type',
       { subjectType: 'Subject1', dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' }, invoiceTypes: ['Faktura'] },
     ],
+    [
+      'an amount range upside down',
+      {
+        subjectType: 'Subject1',
+        dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' },
+        amount: { type: 'Netto', from: 5, to: 1 },
+      },
+    ],
+    [
+      'a currency code in lower case',
+      { subjectType: 'Subject1', dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' }, currencyCodes: ['pln'] },
+    ],
+    [
+      'a non-boolean flag',
+      { subjectType: 'Subject1', dateRange: { dateType: 'Issue', from: '2026-03-01T00:00:00Z' }, hasAttachment: 'yes' },
+    ],
   ])('%s', async (_, body) => {
     const refused = await query(body);
     expect(refused.status).toBe(400);
     expect(exceptionOf(refused).exceptionCode).toBe(21405);
+    const refusedWithoutSpec = await new KsefHttp(withoutSpec.baseUrl).request('POST', '/invoices/query/metadata', {
+      bearer: withoutSpecToken,
+      body,
+    });
+    expect(refusedWithoutSpec.status).toBe(400);
+    expect(exceptionOf(refusedWithoutSpec)).toMatchObject({ exceptionCode: 21405, details: [expect.any(String)] });
   });
 
   it('accepts exactly 100 days', async () => {
