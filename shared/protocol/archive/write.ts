@@ -1,7 +1,7 @@
 /**
  * Writing KSeF's package archives: export packages (the sandbox builds them) and batch-session packages (the engine
  * builds them), ZIP or TarGz, with `archiver`. Entries go in one at a time and the archive comes out as a stream, so
- * memory holds one entry and the compressor's window, whatever the number of entries or the archive's size.
+ * memory holds one entry and archiver's buffers (a few MB), whatever the number of entries or the archive's size.
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
