@@ -58,8 +58,8 @@ export class SandboxStorage {
   private readonly slots = new Map<string, SlotState>();
   /** Blobs the sandbox wrote itself (export parts), by path. */
   private readonly written = new Map<string, StoredBlob>();
-  /** Paths whose next download is served with one byte flipped (`corruptNextDownload`). */
-  private readonly corruptions = new Set<string>();
+  /** Paths whose next downloads are served with one byte flipped, and how many (`corruptNextDownload`). */
+  private readonly corruptions = new Map<string, number>();
   private folder?: Promise<string>;
 
   constructor(private readonly secret: Buffer) {}
@@ -113,19 +113,22 @@ export class SandboxStorage {
   }
 
   /**
-   * For tests of a client's integrity checks: the next download of the blob (a part URL or its path) gets one byte
-   * flipped in transit, the first byte it serves, while its headers (`x-ms-meta-hash`, length) stay those of the
-   * stored bytes; later downloads are intact again, so a client that downloads once more recovers.
+   * For tests of a client's integrity checks: the next `times` (default 1) downloads of the blob (a part URL or its
+   * path) get one byte flipped in transit, the first byte each serves, while the headers (`x-ms-meta-hash`, length)
+   * stay those of the stored bytes; later downloads are intact again, so a client that downloads once more recovers.
    */
-  corruptNextDownload(urlOrBlobPath: string): void {
+  corruptNextDownload(urlOrBlobPath: string, times = 1): void {
     const blobPath = urlOrBlobPath.startsWith('/') ? urlOrBlobPath : new URL(urlOrBlobPath).pathname;
     if (!this.blob(blobPath)) throw new RangeError(`sandbox storage: no blob at ${blobPath}`);
-    this.corruptions.add(blobPath);
+    this.corruptions.set(blobPath, (this.corruptions.get(blobPath) ?? 0) + times);
   }
 
-  /** Whether this download of `blobPath` is to be corrupted (true once per `corruptNextDownload`). */
+  /** Whether this download of `blobPath` is to be corrupted (counts down what `corruptNextDownload` asked for). */
   takeCorruption(blobPath: string): boolean {
-    return this.corruptions.delete(blobPath);
+    const left = this.corruptions.get(blobPath) ?? 0;
+    if (left <= 1) return this.corruptions.delete(blobPath);
+    this.corruptions.set(blobPath, left - 1);
+    return true;
   }
 
   /** 'ok', or why the URL is refused: forged, expired, or signed for the other direction. */

@@ -308,7 +308,7 @@ describe('sandbox invoice exports', () => {
     expect((await fetch(partUrl)).status).toBe(403);
   });
 
-  it('serves a corrupted part once when asked to, then the intact one', async () => {
+  it('serves a corrupted part as many times as asked, then the intact one', async () => {
     sandbox.state.invoiceExports.limits.partSize = 2000;
     const { key, referenceNumber } = await requestExport();
     const pkg = (await finalStatus(referenceNumber)).package;
@@ -320,6 +320,11 @@ describe('sandbox invoice exports', () => {
     expect(corruptedBytes.length).toBe(part.encryptedPartSize);
     expect(sha256Base64(corruptedBytes)).not.toBe(part.encryptedPartHash);
     expect((await unpack(await downloadPackage(pkg, key), 'Zip')).length).toBe(sent.length + 1);
+
+    sandbox.storage.corruptNextDownload(part.url, 2);
+    for (let i = 0; i < 2; i++)
+      expect(sha256Base64(Buffer.from(await (await fetch(part.url)).arrayBuffer()))).not.toBe(part.encryptedPartHash);
+    expect(sha256Base64(Buffer.from(await (await fetch(part.url)).arrayBuffer()))).toBe(part.encryptedPartHash);
   });
 
   it('answers 21175 for an unknown export and 410 once its status is older than 7 days', async () => {
