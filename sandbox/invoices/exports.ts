@@ -13,7 +13,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { deflateRawSync } from 'node:zlib';
 import { ARCHIVE_COMPRESSION_LEVEL, writeArchive, type ArchiveFormat, type ArchiveInput } from '../../shared/protocol/archive/write';
@@ -179,13 +179,37 @@ async function buildPackage(ctx: SandboxContext, record: InvoiceExportRecord, ke
  * The package's files. `_metadata.json` comes first: a streaming reader (TarGz can only be read in order) then knows
  * every invoice's metadata before it meets the invoice's XML, and the cut is known before the archive is written, so
  * the metadata lists exactly the invoices that follow. KSeF does not document the order; clients must not rely on it.
- * The metadata of at most `maxInvoices` invoices (about 1 KB each) is the one entry held whole in memory.
  */
 function* packageEntries(included: StoredInvoice[], onlyMetadata: boolean, date: Date): Generator<ArchiveInput> {
-  const metadata = Buffer.from(JSON.stringify({ invoices: included.map(invoiceMetadataOf) }), 'utf8');
-  yield { name: METADATA_ENTRY, content: metadata, date };
+  yield metadataEntry(included, date);
   if (onlyMetadata) return;
   for (const stored of included) yield { name: `${stored.invoice.ksefNumber!}.xml`, content: stored.invoice.xml!, date };
+}
+
+/** Invoices whose metadata goes into one chunk of `_metadata.json`. */
+const METADATA_BATCH = 100;
+
+/**
+ * `_metadata.json` = `{"invoices":[InvoiceMetadata…]}` as a stream of batches, so the metadata of 10,000 invoices
+ * (about 7 MB) is never one string. Its size is counted first, from the same JSON, since a tar header states the
+ * size before the body.
+ */
+function metadataEntry(included: StoredInvoice[], date: Date): ArchiveInput {
+  const itemJson = (stored: StoredInvoice) => JSON.stringify(invoiceMetadataOf(stored));
+  let size = Buffer.byteLength('{"invoices":[]}') + Math.max(included.length - 1, 0);
+  for (const stored of included) size += Buffer.byteLength(itemJson(stored));
+  function* chunks(): Generator<Buffer> {
+    for (let start = 0; start < included.length || start === 0; start += METADATA_BATCH) {
+      const items = included
+        .slice(start, start + METADATA_BATCH)
+        .map(itemJson)
+        .join(',');
+      const opening = start === 0 ? '{"invoices":[' : ',';
+      const closing = start + METADATA_BATCH >= included.length ? ']}' : '';
+      yield Buffer.from(opening + items + closing, 'utf8');
+    }
+  }
+  return { name: METADATA_ENTRY, content: Readable.from(chunks()), size, date };
 }
 
 /**

@@ -206,6 +206,15 @@ describe('sandbox invoice exports', () => {
     expect(JSON.parse(files[0][1].toString('utf8')).invoices.map((i: any) => i.ksefNumber)).toEqual(sent.map((s) => s.ksefNumber));
   });
 
+  it('builds a package of no invoices when none match', async () => {
+    const filters = { subjectType: 'Subject1', dateRange: { dateType: 'Invoicing', from: new Date(Date.now() + DAY_MS).toISOString() } };
+    const { key, referenceNumber } = await requestExport({ filters, compressionType: 'TarGz' });
+    const pkg = (await finalStatus(referenceNumber)).package;
+    expect(pkg).toMatchObject({ invoiceCount: 0, isTruncated: false });
+    const files = await unpack(await downloadPackage(pkg, key), 'TarGz');
+    expect(files.map(([name, content]) => [name, content.toString('utf8')])).toEqual([['_metadata.json', '{"invoices":[]}']]);
+  });
+
   it.each([
     ['PermanentStorage', 'lastPermanentStorageDate'],
     ['Invoicing', 'lastInvoicingDate'],
