@@ -25,6 +25,8 @@ export const EXCEPTIONS = {
   // Authentication, sessions, invoices, paging (open-api.json)
   21111: 'Nieprawidłowe wyzwanie autoryzacyjne.',
   21155: 'Przekroczono dozwoloną liczbę faktur w sesji.',
+  21157: 'Nieprawidłowy rozmiar części pakietu.',
+  21161: 'Przekroczono dozwoloną liczbę części pakietu.',
   21164: 'Faktura o podanym identyfikatorze nie istnieje.',
   21165: 'Faktura o podanym numerze KSeF nie jest jeszcze dostępna.',
   21173: 'Brak sesji o wskazanym numerze referencyjnym.',
@@ -32,6 +34,8 @@ export const EXCEPTIONS = {
   21180: 'Status sesji nie pozwala na wykonanie operacji.',
   21183: 'Zakres filtrowania wykracza poza dostępny zakres danych.',
   21184: 'Sesja tymczasowo niedostępna.',
+  21205: 'Pakiet nie może być pusty.',
+  21208: 'Czas oczekiwania na requesty upload lub finish został przekroczony.',
   21301: 'Brak autoryzacji.',
   21304: 'Brak uwierzytelnienia.',
   21402: 'Nieprawidłowy rozmiar pliku.',
@@ -128,6 +132,22 @@ export const SESSION_STATUS = {
   keyDecryptionFailed: { code: 415, description: 'Błąd odszyfrowania dostarczonego klucza' },
   cancelledNoInvoices: { code: 440, description: 'Sesja anulowana', details: ['Nie przesłano faktur'] },
   noValidInvoices: { code: 445, description: 'Błąd weryfikacji, brak poprawnych faktur' },
+} satisfies Record<string, StatusInfo>;
+
+/** `SessionStatusResponse.status` of a batch session (open-api.json; sesja-wsadowa.md). */
+export const BATCH_SESSION_STATUS = {
+  open: { code: 100, description: 'Sesja wsadowa rozpoczęta' },
+  processing: { code: 150, description: 'Trwa przetwarzanie' },
+  succeeded: { code: 200, description: 'Sesja wsadowa przetworzona pomyślnie' },
+  packageVerificationFailed: { code: 405, description: 'Błąd weryfikacji poprawności dostarczonych elementów paczki' },
+  keyDecryptionFailed: { code: 415, description: 'Błąd odszyfrowania dostarczonego klucza' },
+  invoiceLimitExceeded: { code: 420, description: 'Przekroczony limit faktur w sesji' },
+  decompressionFailed: { code: 430, description: 'Błąd dekompresji pierwotnego archiwum' },
+  partDecryptionFailed: { code: 435, description: 'Błąd odszyfrowania zaszyfrowanych części archiwum' },
+  uploadTimeExceeded: { code: 440, description: 'Sesja anulowana', details: ['Przekroczono czas wysyłki'] },
+  cancelledNoInvoices: { code: 440, description: 'Sesja anulowana', details: ['Nie przesłano faktur'] },
+  noValidInvoices: { code: 445, description: 'Błąd weryfikacji, brak poprawnych faktur' },
+  unknownError: { code: 500, description: 'Nieznany błąd (500)' },
 } satisfies Record<string, StatusInfo>;
 
 /** `SessionInvoiceStatusResponse.status` of an invoice (open-api.json; weryfikacja-faktury.md). */

@@ -25,6 +25,7 @@ import { seedReceivedInvoices, type SeedReceivedOptions } from './samples/receiv
 import { limitRoutes } from './limits/routes';
 import { securityRoutes } from './security/routes';
 import { sessionRoutes } from './sessions/routes';
+import { MAX_DOCUMENTS_PER_UPO_PAGE } from './sessions/upo';
 import { tokenRoutes } from './tokens/routes';
 import { createRequestListener, type SandboxExchange } from './http/server';
 import { SandboxState } from './state';
@@ -89,6 +90,8 @@ export interface SandboxOptions {
   exportPartSize?: number;
   /** How long an export package can be downloaded before its status becomes 210 (default a day; KSeF does not publish it). */
   exportPackageValidityMs?: number;
+  /** Invoices per session UPO page, 1 to 10,000 (default KSeF's 10,000; lower it in tests to get several pages). */
+  sessionUpoPageSize?: number;
 }
 
 export interface RunningSandbox {
@@ -152,6 +155,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       packageValidityMs: positiveInteger(opts.exportPackageValidityMs, 'exportPackageValidityMs'),
     }),
   });
+  if (opts.sessionUpoPageSize !== undefined) {
+    state.sessionUpoPageSize = positiveInteger(opts.sessionUpoPageSize, 'sessionUpoPageSize');
+    if (state.sessionUpoPageSize > MAX_DOCUMENTS_PER_UPO_PAGE) {
+      throw new RangeError(
+        `Sandbox option sessionUpoPageSize must not exceed ${MAX_DOCUMENTS_PER_UPO_PAGE}, got ${state.sessionUpoPageSize}.`,
+      );
+    }
+  }
   const contextIdentifier = { type: 'Nip' as const, value: nip };
   const ownerToken = state.issueKsefToken({
     contextIdentifier,

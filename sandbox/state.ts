@@ -16,7 +16,8 @@ import type { CertificateEnrollmentRecord, CertificateLimits, KsefCertificateRec
 import { LimitStore, type RateLimit, type RateLimitGroup } from './limits/records';
 import { InvoiceExportStore } from './invoices/exportRecords';
 import type { StoredInvoice } from './invoices/metadata';
-import type { DuplicateEntry, OnlineSession } from './sessions/records';
+import type { BatchSession, DuplicateEntry, OnlineSession } from './sessions/records';
+import { MAX_DOCUMENTS_PER_UPO_PAGE } from './sessions/upo';
 import { hasSecret, newKsefTokenRecord, type KsefTokenRecord, type NewKsefToken } from './tokens/records';
 
 export class SandboxState {
@@ -46,6 +47,9 @@ export class SandboxState {
   readonly challenges = new Map<string, ChallengeRecord>();
   readonly authOperations = new Map<string, AuthenticationOperation>();
   readonly onlineSessions = new Map<string, OnlineSession>();
+  readonly batchSessions = new Map<string, BatchSession>();
+  /** Documents per session UPO page: KSeF's 10,000 (sesja-sprawdzenie-stanu-i-pobranie-upo.md); tests lower it to see several pages. */
+  sessionUpoPageSize = MAX_DOCUMENTS_PER_UPO_PAGE;
   /**
    * Online sessions KSeF made temporarily unavailable for service work: sending to them is answered 21184 "Sesja
    * tymczasowo niedostępna" (open-api.json 2.8.1, CIRFMF/ksef-api), which tells the client to open a new session.

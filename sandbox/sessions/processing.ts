@@ -9,13 +9,13 @@ import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { formatKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import type { SandboxContext } from '../context';
-import { INVOICE_STATUS, SESSION_STATUS } from '../catalogue';
+import { BATCH_SESSION_STATUS, INVOICE_STATUS, SESSION_STATUS } from '../catalogue';
 import { warsawDay } from '../dates';
 import { invoiceSizeLimits } from '../limits/rules';
 import { buildInvoiceUpo, buildSessionUpo, sessionUpoPageCount, type UpoDocument, type UpoSession } from './upo';
 import { verifyInvoice } from './verifyInvoice';
 import type { SandboxState } from '../state';
-import { duplicateKey, type InvoiceStatusInfo, type OnlineSession, type SessionInvoice } from './records';
+import { duplicateKey, isBatchSession, type InvoiceStatusInfo, type OnlineSession, type SessionInvoice } from './records';
 import { summarizeInvoice, type InvoiceSummary } from '../invoices/metadata';
 
 export function isFinal(invoice: SessionInvoice): boolean {
@@ -25,7 +25,7 @@ export function isFinal(invoice: SessionInvoice): boolean {
 const processingQueues = new WeakMap<OnlineSession, Promise<void>>();
 
 /** An invoice that passed verification, with what the in-order step needs to number it. */
-interface VerifiedInvoice {
+export interface VerifiedInvoice {
   xml: Buffer;
   sellerNip: string;
   invoiceType: string;
@@ -46,22 +46,33 @@ export function enqueueInvoice(ctx: SandboxContext, session: OnlineSession, invo
     const verified = verify(ctx, session, invoice).catch((): InvoiceStatusInfo => INVOICE_STATUS.unknownError);
     const queue = (processingQueues.get(session) ?? Promise.resolve()).then(async () => {
       const outcome = await verified;
-      if (!ctx.scheduler.running) return;
-      try {
-        invoice.status = 'code' in outcome ? outcome : accept(ctx, session, invoice, outcome);
-      } catch {
-        invoice.status = INVOICE_STATUS.unknownError;
-      }
-      session.dateUpdated = ctx.clock.now();
+      if (ctx.scheduler.running) settleInvoice(ctx, session, invoice, outcome);
     });
     processingQueues.set(session, queue);
     return queue;
   });
 }
 
-/** Everything KSeF checks of the invoice on its own; a failure status, or the facts to number it by. */
-async function verify(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<InvoiceStatusInfo | VerifiedInvoice> {
-  if (!session.symmetricKey) return INVOICE_STATUS.cancelledBySessionError;
+/**
+ * Gives a verified invoice its final status: the failure `verifyXml` found, or a KSeF number unless it duplicates an
+ * accepted invoice. Call it in the session's order, so that of two invoices with the same number the earlier one is
+ * the original.
+ */
+export function settleInvoice(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice, outcome: VerificationOutcome): void {
+  try {
+    invoice.status = 'code' in outcome ? outcome : accept(ctx, session, invoice, outcome);
+  } catch {
+    invoice.status = INVOICE_STATUS.unknownError;
+  }
+  session.dateUpdated = ctx.clock.now();
+}
+
+/** What `verifyXml` finds: a failure status, or the facts to number the invoice by. */
+export type VerificationOutcome = InvoiceStatusInfo | VerifiedInvoice;
+
+/** Everything KSeF checks of an online invoice on its own: its decryption, declared size and hash, then its XML. */
+async function verify(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice): Promise<VerificationOutcome> {
+  if (!session.symmetricKey || !invoice.encryptedContent) return INVOICE_STATUS.cancelledBySessionError;
   let xml: Buffer;
   try {
     xml = aesDecrypt(invoice.encryptedContent, session.symmetricKey);
@@ -80,13 +91,26 @@ async function verify(ctx: SandboxContext, session: OnlineSession, invoice: Sess
       details: ['Skrót odszyfrowanej faktury nie zgadza się z zadeklarowanym skrótem (invoiceHash).'],
     };
   }
+  return verifyXml(ctx, session, invoice, xml);
+}
 
+/**
+ * Everything KSeF checks of an invoice's XML on its own, in an online or a batch session (file rules and size limits
+ * of the session type, XSD, issue date, seller against the context, attachments); sets `invoice.invoiceNumber`.
+ */
+export async function verifyXml(
+  ctx: SandboxContext,
+  session: OnlineSession,
+  invoice: SessionInvoice,
+  xml: Buffer,
+): Promise<VerificationOutcome> {
+  const limits = ctx.state.limits.contextLimitsOf(session.contextIdentifier);
   const verdict = await verifyInvoice(xml, {
     schema: session.schema,
     contextNip: session.contextIdentifier.value,
     acceptedAt: invoice.invoicingDate,
     specDir: ctx.specDir ?? null,
-    limits: invoiceSizeLimits(ctx.state.limits.contextLimitsOf(session.contextIdentifier).onlineSession),
+    limits: invoiceSizeLimits(isBatchSession(session) ? limits.batchSession : limits.onlineSession),
   });
   invoice.invoiceNumber = verdict.facts?.invoiceNumber;
   if (!verdict.ok) return verdict.status;
@@ -98,19 +122,19 @@ async function verify(ctx: SandboxContext, session: OnlineSession, invoice: Sess
     };
   }
   if (hasAttachment) {
-    const refusal = attachmentRefusal(ctx, invoice, sellerNip);
+    const refusal = attachmentRefusal(ctx, session, invoice, sellerNip);
     if (refusal) return { ...INVOICE_STATUS.attachmentNotAllowed, details: [refusal] };
   }
   return { xml, sellerNip, invoiceType, invoiceNumber, issueDate, summary: summarizeInvoice(xml, verdict.facts, session.formCode) };
 }
 
 /**
- * Why an invoice with an attachment cannot be accepted in this (online) session, or undefined when it can.
- * Attachments are allowed only in batch sessions, except in the technical correction of an offline invoice,
- * and only for NIPs enabled for them (faktury/weryfikacja-faktury.md, offline/korekta-techniczna.md, CIRFMF/ksef-docs).
+ * Why an invoice with an attachment cannot be accepted in this session, or undefined when it can. Attachments are
+ * allowed only in batch sessions, except in the technical correction of an offline invoice, and only for NIPs
+ * enabled for them (faktury/weryfikacja-faktury.md, offline/korekta-techniczna.md, CIRFMF/ksef-docs).
  */
-function attachmentRefusal(ctx: SandboxContext, invoice: SessionInvoice, sellerNip: string): string | undefined {
-  if (!invoice.offlineMode || !invoice.hashOfCorrectedInvoice) {
+function attachmentRefusal(ctx: SandboxContext, session: OnlineSession, invoice: SessionInvoice, sellerNip: string): string | undefined {
+  if (!isBatchSession(session) && (!invoice.offlineMode || !invoice.hashOfCorrectedInvoice)) {
     return 'Invoices with an attachment (Zalacznik) can be sent only in a batch session; in an online session only as the technical correction of an offline invoice (offlineMode with hashOfCorrectedInvoice).';
   }
   if (!ctx.state.attachmentNips.has(sellerNip)) {
@@ -160,20 +184,22 @@ export function finalizeSession(ctx: SandboxContext, session: OnlineSession): vo
     ctx.scheduler.after(ctx.processingDelayMs, () => finalizeSession(ctx, session));
     return;
   }
+  const statuses = isBatchSession(session) ? BATCH_SESSION_STATUS : SESSION_STATUS;
   const accepted = session.invoices.filter((i) => i.ksefNumber);
   if (session.invoices.length === 0) {
-    session.status = SESSION_STATUS.cancelledNoInvoices;
+    session.status = statuses.cancelledNoInvoices;
   } else if (accepted.length === 0) {
-    session.status = SESSION_STATUS.noValidInvoices;
+    session.status = statuses.noValidInvoices;
   } else {
     const documents = accepted.map(upoDocument);
     const base = upoSession(session);
     const now = ctx.clock.now();
-    session.upoPages = Array.from({ length: sessionUpoPageCount(documents.length) }, (_, i) => ({
+    const pageSize = ctx.state.sessionUpoPageSize;
+    session.upoPages = Array.from({ length: sessionUpoPageCount(documents.length, pageSize) }, (_, i) => ({
       referenceNumber: newReferenceNumber('EU', now),
-      xml: buildSessionUpo({ ...base, documents, page: i + 1 }),
+      xml: buildSessionUpo({ ...base, documents, page: i + 1, pageSize }),
     }));
-    session.status = SESSION_STATUS.succeeded;
+    session.status = statuses.succeeded;
   }
   session.dateUpdated = ctx.clock.now();
 }

@@ -1,4 +1,7 @@
-/** Online sessions, their invoices and UPO pages, and the duplicate index (sesja-interaktywna.md, CIRFMF/ksef-docs). */
+/**
+ * Online and batch sessions, their invoices and UPO pages, and the duplicate index (sesja-interaktywna.md,
+ * sesja-wsadowa.md, CIRFMF/ksef-docs).
+ */
 import type { FormCode, InvoiceSchema } from '../../shared/protocol/model/formCodes';
 import type { SymmetricKey } from '../../shared/protocol/crypto/aes';
 import type { ContextIdentifier, StatusInfo as KsefStatusInfo } from '../../shared/protocol/types';
@@ -12,7 +15,10 @@ export interface SessionInvoice {
   referenceNumber: string;
   invoiceHash: string;
   invoiceSize: number;
-  encryptedContent: Buffer;
+  /** What an online session received, still encrypted; batch invoices arrive in the package instead. */
+  encryptedContent?: Buffer;
+  /** The invoice's file name in a batch package. */
+  invoiceFileName?: string;
   offlineMode: boolean;
   hashOfCorrectedInvoice?: string;
   invoicingDate: Date;
@@ -34,6 +40,7 @@ export interface UpoPage {
   xml: string;
 }
 
+/** What online and batch sessions have in common; an online session is no more than this. */
 export interface OnlineSession {
   referenceNumber: string;
   schema: InvoiceSchema;
@@ -50,6 +57,35 @@ export interface OnlineSession {
   validUntil: Date;
   invoices: SessionInvoice[];
   upoPages: UpoPage[];
+}
+
+/** One part of a batch package, as declared at open (`BatchFilePartInfo`). */
+export interface BatchPartDeclaration {
+  ordinalNumber: number;
+  /** Size of the encrypted part. */
+  fileSize: number;
+  /** Base64 SHA-256 of the encrypted part. */
+  fileHash: string;
+}
+
+/** A batch session (`POST /sessions/batch`): the declared package, its upload slots and whether it is offline. */
+export interface BatchSession extends OnlineSession {
+  batch: {
+    compressionType: 'Zip' | 'TarGz';
+    /** Size of the whole unencrypted package. */
+    fileSize: number;
+    /** Base64 SHA-256 of the whole unencrypted package. */
+    fileHash: string;
+    /** In ordinal order. */
+    parts: BatchPartDeclaration[];
+    offlineMode: boolean;
+    /** When the part upload URLs expire: 20 minutes for each declared part after the open (sesja-wsadowa.md). */
+    uploadDeadline: Date;
+  };
+}
+
+export function isBatchSession(session: OnlineSession): session is BatchSession {
+  return 'batch' in session;
 }
 
 export interface DuplicateEntry {

@@ -1,6 +1,8 @@
-/** Online sessions, their invoices and UPOs: the HTTP side (sesja-interaktywna.md, CIRFMF/ksef-docs; open-api.json). */
+/**
+ * Online and batch sessions, their invoices and UPOs: the HTTP side (sesja-interaktywna.md, sesja-wsadowa.md,
+ * CIRFMF/ksef-docs; open-api.json). Opening and closing batch sessions is in `batch.ts`.
+ */
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
-import { schemaForFormCode } from '../../shared/protocol/model/formCodes';
 import type { SandboxContext } from '../context';
 import { formatDateTime } from '../dates';
 import { inputValidationError, ksefException } from '../http/errors';
@@ -10,6 +12,7 @@ import { principalOf, type RouteDefinition, type SandboxRequest, type SandboxRes
 import type { RateLimitGroup } from '../limits/records';
 import { readEncryptionInfo } from '../security/rules';
 import { UPO_LINK_VALIDITY_MS, invoiceUpoBlobPath, sessionUpoBlobPath } from '../storage/store';
+import { batchSessionRoutes, readFormCode } from './batch';
 import { isFinal } from './processing';
 import type { OnlineSession, SessionInvoice } from './records';
 import { acceptInvoice, closeSession, invoiceCounts, invoiceOf, listSessions, openOnlineSession, openSessionOf, sessionOf } from './rules';
@@ -32,6 +35,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       ...(invoice.ksefNumber && { ksefNumber: invoice.ksefNumber }),
       referenceNumber: invoice.referenceNumber,
       invoiceHash: invoice.invoiceHash,
+      ...(invoice.invoiceFileName && { invoiceFileName: invoice.invoiceFileName }),
       ...(invoice.acquisitionDate && { acquisitionDate: formatDateTime(invoice.acquisitionDate) }),
       invoicingDate: formatDateTime(invoice.invoicingDate),
       ...(invoice.permanentStorageDate && { permanentStorageDate: formatDateTime(invoice.permanentStorageDate) }),
@@ -74,6 +78,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
   }
 
   return [
+    ...batchSessionRoutes(ctx),
     {
       method: 'POST',
       path: '/sessions/online',
@@ -82,16 +87,9 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
       permissions: SEND_PERMISSIONS,
       handler: (req) => {
         const body = requireObject(req.json, '(body)');
-        const formCode = requireObject(body.formCode, 'formCode');
-        const requested = {
-          systemCode: requireString(formCode, 'systemCode', 'formCode.systemCode'),
-          schemaVersion: requireString(formCode, 'schemaVersion', 'formCode.schemaVersion'),
-          value: requireString(formCode, 'value', 'formCode.value'),
-        };
-        const schema = schemaForFormCode(requested);
-        if (!schema) throw inputValidationError(['Wskazany kod formularza nie jest wspierany.']);
+        const formCode = readFormCode(body);
         const encryption = readEncryptionInfo(ctx, body);
-        const session = openOnlineSession(ctx, principalOf(req).operation, { schema, formCode: requested, ...encryption }, req.now);
+        const session = openOnlineSession(ctx, principalOf(req).operation, { ...formCode, ...encryption }, req.now);
         return { status: 201, body: { referenceNumber: session.referenceNumber, validUntil: formatDateTime(session.validUntil) } };
       },
     },
@@ -144,8 +142,7 @@ export function sessionRoutes(ctx: SandboxContext): RouteDefinition[] {
         const sessionType = req.query.get('sessionType');
         if (sessionType !== 'Online' && sessionType !== 'Batch') throw inputValidationError([`'sessionType' must be Online or Batch.`]);
         const statuses = req.query.getAll('statuses');
-        // Batch sessions do not exist in the sandbox yet: a context has none.
-        const listed = (sessionType === 'Batch' ? [] : listSessions(ctx, context, statuses)).map((s) => {
+        const listed = listSessions(ctx, context, sessionType, statuses).map((s) => {
           const c = invoiceCounts(s);
           return {
             referenceNumber: s.referenceNumber,

@@ -8,15 +8,16 @@ import type { FormCode, InvoiceSchema } from '../../shared/protocol/model/formCo
 import { newReferenceNumber } from '../../shared/protocol/model/referenceNumber';
 import type { ContextIdentifier } from '../../shared/protocol/types';
 import { sameContext, type AuthenticationOperation } from '../auth/records';
-import { INVOICE_STATUS, SESSION_STATUS } from '../catalogue';
+import { BATCH_SESSION_STATUS, INVOICE_STATUS, SESSION_STATUS } from '../catalogue';
 import type { SandboxContext } from '../context';
 import { HOUR_MS } from '../dates';
 import { ksefException } from '../http/errors';
 import { unwrapSymmetricKey, type EncryptionRequest } from '../security/rules';
 import { enqueueInvoice, finalizeSession, isFinal } from './processing';
-import type { OnlineSession, SessionInvoice } from './records';
+import { isBatchSession, type OnlineSession, type SessionInvoice } from './records';
 
-const ONLINE_SESSION_VALIDITY_MS = 12 * HOUR_MS;
+/** An online session closes 12 hours after it opened (sesja-interaktywna.md); a batch session not closed by then is cancelled. */
+export const SESSION_VALIDITY_MS = 12 * HOUR_MS;
 
 export interface OnlineSessionRequest extends EncryptionRequest {
   schema: InvoiceSchema;
@@ -44,7 +45,7 @@ export function openOnlineSession(
     status: SESSION_STATUS.open,
     dateCreated: now,
     dateUpdated: now,
-    validUntil: new Date(now.getTime() + ONLINE_SESSION_VALIDITY_MS),
+    validUntil: new Date(now.getTime() + SESSION_VALIDITY_MS),
     invoices: [],
     upoPages: [],
   };
@@ -58,7 +59,11 @@ export function openOnlineSession(
   return session;
 }
 
-/** The context's session `referenceNumber` (21173 otherwise); auto-closes it when its 12 hours are over. */
+/**
+ * The context's online or batch session `referenceNumber` (21173 otherwise). An online session is closed when its 12
+ * hours are over; a batch session still open then is cancelled with 440 "Przekroczono czas wysyłki" (the batch
+ * session state diagram of faktury/sesje, CIRFMF/ksef-docs).
+ */
 export function sessionOf(
   ctx: SandboxContext,
   context: ContextIdentifier,
@@ -66,15 +71,22 @@ export function sessionOf(
   now: Date,
   wording: 'znaleziona' | 'odnaleziona' = 'znaleziona',
 ): OnlineSession {
-  const session = ctx.state.onlineSessions.get(referenceNumber);
+  const session = ctx.state.onlineSessions.get(referenceNumber) ?? ctx.state.batchSessions.get(referenceNumber);
   if (!session || !sameContext(session.contextIdentifier, context)) {
     throw ksefException(21173, `Sesja o numerze referencyjnym ${referenceNumber} nie została ${wording}.`);
   }
-  if (session.status.code === 100 && now > session.validUntil) closeSession(ctx, session);
+  if (session.status.code === 100 && now > session.validUntil) {
+    if (!isBatchSession(session)) {
+      closeSession(ctx, session);
+    } else {
+      session.status = BATCH_SESSION_STATUS.uploadTimeExceeded;
+      session.dateUpdated = now;
+    }
+  }
   return session;
 }
 
-/** The context's session, which must still be open for `action` (21180 otherwise). */
+/** The context's online session, which must still be open for `action` (21180 otherwise). */
 export function openSessionOf(
   ctx: SandboxContext,
   context: ContextIdentifier,
@@ -83,6 +95,7 @@ export function openSessionOf(
   action: string,
 ): OnlineSession {
   const session = sessionOf(ctx, context, referenceNumber, now, 'odnaleziona');
+  if (isBatchSession(session)) throw ksefException(21173, `Sesja o numerze referencyjnym ${referenceNumber} nie została odnaleziona.`);
   if (session.status.code !== 100) throw ksefException(21180, `Status sesji ${session.status.code} uniemożliwia ${action}.`);
   return session;
 }
@@ -161,9 +174,15 @@ export function invoiceCounts(session: OnlineSession): { total: number; successf
   return { total: session.invoices.length, successful, failed: final.length - successful };
 }
 
-/** The context's online sessions, newest first, optionally only those in the given `CommonSessionStatus`es. */
-export function listSessions(ctx: SandboxContext, context: ContextIdentifier, statuses: string[]): OnlineSession[] {
-  return [...ctx.state.onlineSessions.values()]
+/** The context's online or batch sessions, newest first, optionally only those in the given `CommonSessionStatus`es. */
+export function listSessions(
+  ctx: SandboxContext,
+  context: ContextIdentifier,
+  sessionType: 'Online' | 'Batch',
+  statuses: string[],
+): OnlineSession[] {
+  const sessions = sessionType === 'Online' ? ctx.state.onlineSessions : ctx.state.batchSessions;
+  return [...sessions.values()]
     .filter((s) => sameContext(s.contextIdentifier, context))
     .filter((s) => statuses.length === 0 || statuses.includes(commonStatus(s.status.code)))
     .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());

@@ -134,7 +134,8 @@ function servedBytes(
 }
 
 function serveUpo(ctx: SandboxContext, [, sessionRef, kind, name]: RegExpExecArray): StorageAnswer {
-  const session = ctx.state.onlineSessions.get(sessionRef.toUpperCase());
+  const reference = sessionRef.toUpperCase();
+  const session = ctx.state.onlineSessions.get(reference) ?? ctx.state.batchSessions.get(reference);
   const xml =
     kind === 'invoice-upo'
       ? session?.invoices.find((i) => i.ksefNumber === name)?.upo
