@@ -62,13 +62,16 @@ export function startExport(ctx: SandboxContext, context: ContextIdentifier, req
       `Dla uwierzytelnionego podmiotu w bieżącym kontekście osiągnięto maksymalny limit ${store.limits.maxConcurrent} równoczesnych eksportów faktur. Spróbuj ponownie później.`,
     );
   }
+  // An open range ends when the export is requested: the package holds what KSeF had then, however long the build takes.
+  const { dateRange } = request.filters;
+  const filters = dateRange.to ? request.filters : { ...request.filters, dateRange: { ...dateRange, to: now } };
   // The 100-day range rule is the request's (21405 now); a range starting after the mark is the export's own status 420.
-  if (!startsAfterHighWaterMark(ctx, request.filters)) effectiveRange(ctx, request.filters);
+  if (!startsAfterHighWaterMark(ctx, filters)) effectiveRange(ctx, filters);
   const record: InvoiceExportRecord = {
     referenceNumber: newReferenceNumber('EH', now),
     contextIdentifier: context,
     symmetricKey: unwrapSymmetricKey(request.encryption),
-    filters: request.filters,
+    filters,
     onlyMetadata: request.onlyMetadata,
     compressionType: request.compressionType,
     status: EXPORT_STATUS.inProgress,

@@ -206,6 +206,21 @@ describe('sandbox invoice exports', () => {
     expect(JSON.parse(files[0][1].toString('utf8')).invoices.map((i: any) => i.ksefNumber)).toEqual(sent.map((s) => s.ksefNumber));
   });
 
+  it('holds what KSeF had when the export was requested, however long the build takes', async () => {
+    const filters = { subjectType: 'Subject2', dateRange: { dateType: 'PermanentStorage', from: since } };
+    sandbox.holdExports(true);
+    const before = await requestExport({ filters, onlyMetadata: true });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const [later] = sandbox.seedReceived(1);
+    sandbox.holdExports(false);
+    const heldPackage = (await finalStatus(before.referenceNumber)).package;
+    const after = await requestExport({ filters, onlyMetadata: true });
+    const laterPackage = (await finalStatus(after.referenceNumber)).package;
+    expect(laterPackage.invoiceCount).toBe(heldPackage.invoiceCount + 1);
+    const [[, metadata]] = await unpack(await downloadPackage(laterPackage, after.key), 'Zip');
+    expect(JSON.parse(metadata.toString('utf8')).invoices.at(-1).ksefNumber).toBe(later);
+  });
+
   it('builds a package of no invoices when none match', async () => {
     const filters = { subjectType: 'Subject1', dateRange: { dateType: 'Invoicing', from: new Date(Date.now() + DAY_MS).toISOString() } };
     const { key, referenceNumber } = await requestExport({ filters, compressionType: 'TarGz' });
