@@ -36,6 +36,25 @@ async function readAll(source: string | Buffer, format: ArchiveFormat, first?: s
   return read;
 }
 
+it('reads stored (uncompressed) ZIP entries as well as deflated ones', async () => {
+  const file = join(directory, 'stored.zip');
+  const archive = archiver('zip', { store: true });
+  const done = new Promise<void>((resolve, reject) => {
+    const out = createWriteStream(file);
+    out.on('close', () => resolve());
+    archive.on('error', reject);
+    archive.pipe(out);
+  });
+  archive.append('<a/>', { name: 'a.xml' });
+  archive.append('{"invoices":[]}', { name: '_metadata.json' });
+  await archive.finalize();
+  await done;
+  expect(await readAll(file, 'Zip', '_metadata.json')).toEqual([
+    ['_metadata.json', '{"invoices":[]}'],
+    ['a.xml', '<a/>'],
+  ]);
+});
+
 describe.each<ArchiveFormat>(['Zip', 'TarGz'])('readArchive (%s)', (format) => {
   const files: [string, string][] = [
     ['a.xml', '<a/>'],

@@ -5,8 +5,9 @@
  * file (or bytes already in memory), with maintained libraries: `yauzl` for ZIP, `tar-stream` over zlib for TarGz.
  */
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { createGunzip, inflateRawSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
 import { KsefError } from '../errors';
@@ -50,13 +51,20 @@ export function readArchive(
 
 /**
  * ZIP is read at random: the central directory (names and sizes only) is listed first, so `first` is opened
- * without touching any other entry's data.
+ * without touching any other entry's data. yauzl finds each entry; `read` takes its stored bytes and inflates them in
+ * one call, through a reader that fetches the file in blocks: opening a zlib stream and reading the local header
+ * with its own system calls for each entry cost several times the inflating itself with invoices of a few KB
+ * (3,000 entries of 2 KB, measured here: 0.2-0.7 s of CPU this way, 0.6-2.0 s through yauzl's streams).
+ * (yauzl checks no CRC-32 either way: every package comes with a SHA-256 that its reader checks, open-api.json.)
  */
 async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
   const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
   let zip: yauzl.ZipFile;
   try {
-    zip = typeof source === 'string' ? await yauzl.openPromise(source, options) : await yauzl.fromBufferPromise(source, options);
+    zip =
+      typeof source === 'string'
+        ? await BlockReader.open(source).then(({ reader, size }) => yauzl.fromRandomAccessReaderPromise(reader, size, options))
+        : await yauzl.fromBufferPromise(source, options);
   } catch (error) {
     throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
   }
@@ -67,12 +75,43 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
     if (chosen > 0) files.unshift(...files.splice(chosen, 1));
     for (const entry of files) {
       let opened: Readable | undefined;
+      let taken = false;
+      const take = (): void => {
+        if (taken) throw new Error(`The ZIP entry ${entry.fileName} was already read.`);
+        taken = true;
+      };
       const open = async () => {
-        if (opened) throw new Error(`The ZIP entry ${entry.fileName} was already read.`);
+        take();
         opened = await zip.openReadStreamPromise(entry);
         return opened;
       };
-      yield archiveEntry(entry.fileName, entry.uncompressedSize, open);
+      const readWhole = async (maxBytes: number) => {
+        take();
+        const stored = await collect(await zip.openReadStreamPromise(entry, { decodeFileData: false } as yauzl.ZipFileOptions));
+        if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+          throw new ArchiveFormatError(
+            `The ZIP entry ${entry.fileName} uses compression method ${entry.compressionMethod}; only stored and deflated entries are read.`,
+          );
+        }
+        let content: Buffer;
+        try {
+          content = entry.compressionMethod === 0 ? stored : inflateRawSync(stored, { maxOutputLength: maxBytes });
+        } catch (error) {
+          throw new ArchiveFormatError(
+            `The ZIP entry ${entry.fileName} does not inflate to what its directory declares: ${(error as Error).message}.`,
+            {
+              cause: error,
+            },
+          );
+        }
+        if (content.length !== entry.uncompressedSize) {
+          throw new ArchiveFormatError(
+            `The ZIP entry ${entry.fileName} holds ${content.length} bytes, not the ${entry.uncompressedSize} its directory declares.`,
+          );
+        }
+        return content;
+      };
+      yield archiveEntry(entry.fileName, entry.uncompressedSize, open, readWhole);
       // What the consumer did not read is not read at all: the next entry is found through the central directory.
       opened?.destroy();
     }
@@ -81,6 +120,60 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
   } finally {
     zip.close();
   }
+}
+
+/** Reads a file for yauzl in blocks, so the many small reads of consecutive entries cost one system call per block. */
+class BlockReader extends yauzl.RandomAccessReader {
+  private static readonly BLOCK_BYTES = 1024 * 1024;
+  private block?: { start: number; bytes: Buffer };
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly size: number,
+  ) {
+    super();
+  }
+
+  static async open(path: string): Promise<{ reader: BlockReader; size: number }> {
+    const file = await openFile(path, 'r');
+    const { size } = await file.stat();
+    return { reader: new BlockReader(file, size), size };
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const stream = new PassThrough();
+    this.bytes(start, end).then(
+      (bytes) => stream.end(bytes),
+      (error: Error) => stream.destroy(error),
+    );
+    return stream;
+  }
+
+  override close(callback: (error: Error | null) => void): void {
+    this.file.close().then(
+      () => callback(null),
+      (error: Error) => callback(error),
+    );
+  }
+
+  private async bytes(start: number, end: number): Promise<Buffer> {
+    let block = this.block;
+    if (!block || start < block.start || end > block.start + block.bytes.length) {
+      const length = Math.min(Math.max(end - start, BlockReader.BLOCK_BYTES), this.size - start);
+      const bytes = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.file.read(bytes, 0, length, start);
+      block = { start, bytes: bytes.subarray(0, bytesRead) };
+      // A whole entry larger than a block is not worth keeping.
+      if (end - start <= BlockReader.BLOCK_BYTES) this.block = block;
+    }
+    return block.bytes.subarray(start - block.start, end - block.start);
+  }
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -147,13 +240,19 @@ async function* tarEntries(source: string | Buffer): AsyncGenerator<ArchiveEntry
   }
 }
 
-function archiveEntry(name: string, size: number, open: () => Promise<Readable>): ArchiveEntry {
+function archiveEntry(
+  name: string,
+  size: number,
+  open: () => Promise<Readable>,
+  readWhole?: (maxBytes: number) => Promise<Buffer>,
+): ArchiveEntry {
   return {
     name,
     size,
     open,
     async read(maxBytes) {
       if (size > maxBytes) throw new ArchiveFormatError(`The archive entry ${name} has ${size} bytes, more than the ${maxBytes} allowed.`);
+      if (readWhole) return readWhole(maxBytes);
       const chunks: Buffer[] = [];
       let total = 0;
       for await (const chunk of await open()) {
