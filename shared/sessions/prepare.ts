@@ -4,7 +4,7 @@ import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes
 import { sha256Base64 } from '../protocol/crypto/hashes';
 import { aesEncrypt, type SymmetricKey } from '../protocol/crypto/aes';
 import { KsefInputError } from '../http/errors';
-import { checkInvoiceText, checkInvoiceXml } from '../protocol/xml/xmlRules';
+import { checkInvoiceText, checkInvoiceXml, type XmlSizeLimits } from '../protocol/xml/xmlRules';
 import { readInvoiceFacts, schemaMismatch } from '../protocol/xml/invoiceFacts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
@@ -55,7 +55,19 @@ export function checkSchema(schema: InvoiceSchema | undefined): InvoiceSchema {
   return chosen;
 }
 
-export function prepareInvoice(input: InvoiceInput, index: number, schema: InvoiceSchema, defaultOffline: boolean): PreparedInvoice {
+/** Which session the invoice goes to: batch sessions take attachments; `limits` are the session's invoice size limits (`GET /limits/context`). */
+export interface PrepareRules {
+  session?: 'online' | 'batch';
+  limits?: XmlSizeLimits;
+}
+
+export function prepareInvoice(
+  input: InvoiceInput,
+  index: number,
+  schema: InvoiceSchema,
+  defaultOffline: boolean,
+  rules: PrepareRules = {},
+): PreparedInvoice {
   const field = `invoices[${index}]`;
   const wrapped = typeof input === 'object' && input !== null && !isBinary(input) && !Array.isArray(input);
   const raw = wrapped ? (input as { xml: unknown }).xml : input;
@@ -91,7 +103,7 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
   if (xml.length === 0 || xml.toString('utf8').trim() === '') {
     return fail(`${field} is empty: pass the invoice XML.`);
   }
-  const violations = checkInvoiceXml(xml);
+  const violations = checkInvoiceXml(xml, rules.limits);
   const facts = readInvoiceFacts(xml);
   const prepared = { ...base, ...(facts.invoiceNumber && { invoiceNumber: facts.invoiceNumber }) };
   if (violations.length > 0) {
@@ -119,7 +131,7 @@ export function prepareInvoice(input: InvoiceInput, index: number, schema: Invoi
   // KSeF takes invoices with attachments only in batch sessions; the one exception is the technical correction of
   // an offline invoice, which may only go online (faktury/weryfikacja-faktury.md "Ograniczenia dotyczące
   // załączników", offline/korekta-techniczna.md, CIRFMF/ksef-docs).
-  if (facts.hasAttachment && !(base.offlineMode && base.hashOfCorrectedInvoice !== undefined)) {
+  if (rules.session !== 'batch' && facts.hasAttachment && !(base.offlineMode && base.hashOfCorrectedInvoice !== undefined)) {
     return {
       ...prepared,
       problem: new KsefInputError(

@@ -1,0 +1,480 @@
+/**
+ * The package of a batch session (sesja-wsadowa.md, CIRFMF/ksef-docs; `OpenBatchSessionRequest.batchFile` in
+ * open-api.json, CIRFMF/ksef-api): the invoices in one ZIP or tar.gz, split binarily into parts of at most 100 MB,
+ * each part encrypted on its own with AES-256-CBC/PKCS#7 under the session's key and IV (the official clients encrypt
+ * every raw part from its start with the same key and IV, no IV prefix). KSeF wants the size and SHA-256 of the whole
+ * unencrypted package and of every encrypted part when the session opens, before any part is uploaded, so the
+ * encrypted parts are spooled to temporary files while those are computed, all in one pass over the invoices.
+ */
+import { createCipheriv, createHash, type Cipher, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { types } from 'node:util';
+import { KsefError, KsefInputError } from '../../http/errors';
+import { writeArchive, type ArchiveFormat, type ArchiveInput } from '../../protocol/archive/write';
+import type { SymmetricKey } from '../../protocol/crypto/aes';
+import type { InvoiceSchema } from '../../protocol/model/formCodes';
+import { DEFAULT_MAX_INVOICE_BYTES, DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES, type XmlSizeLimits } from '../../protocol/xml/xmlRules';
+import { prepareInvoice } from '../prepare';
+import type { InvoiceInput, InvoiceStreamInput } from '../types';
+
+/** Largest part before encryption: "100MB" (`BatchFileInfo.fileParts`), taken as the official clients take it, 100 * 1000 * 1000 bytes. */
+export const MAX_PART_BYTES = 100_000_000;
+/** Most parts of one package (`BatchFileInfo.fileParts` maxItems). */
+export const MAX_PARTS = 50;
+/** Largest package before encryption (`BatchFileInfo.fileSize` maximum, "5GB"). */
+export const MAX_PACKAGE_BYTES = 5_000_000_000;
+/** Most invoices of one batch session (`GET /limits/context` batchSession.maxInvoices default). */
+export const MAX_INVOICES_PER_PACKAGE = 10_000;
+/** Longest file name KSeF reports back (`SessionInvoiceStatusResponse.invoiceFileName` maxLength). */
+const MAX_FILE_NAME_LENGTH = 128;
+/** Every entry's modification time, so the same invoices always give the same archive bytes (ZIP stores it in UTC). */
+const ENTRY_DATE = new Date(Date.UTC(2026, 0, 1));
+/** Path separators and control characters, which would make a name mean something else inside the archive. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_FILE_NAME = /[/\\\u0000-\u001f\u007f]/;
+/** Spool files are written and read in large chunks: fewer system calls and stream turns per byte. */
+const SPOOL_CHUNK = 1024 * 1024;
+
+/** One invoice of the package: its position in the caller's input and the input itself. */
+export interface BatchPackageSource {
+  /** Position in the caller's input: names errors (`invoices[index]`) and the default file name. */
+  index: number;
+  input: InvoiceInput;
+}
+
+export interface BuildBatchPackageOptions {
+  /** The session's AES-256 key and IV. */
+  key: SymmetricKey;
+  /** Default Zip. */
+  compressionType?: ArchiveFormat;
+  /** Largest part before encryption (default and maximum `MAX_PART_BYTES`). */
+  partSizeBytes?: number;
+  /** Schema every invoice must declare (default FA(3)). */
+  schema?: InvoiceSchema;
+  /** Default offline mode of invoices that do not set it. */
+  offlineMode?: boolean;
+  /** The batch session's invoice size limits (`GET /limits/context` batchSession; default KSeF's 1 MB and 3 MB). */
+  limits?: XmlSizeLimits;
+  /** Most invoices in the package (default and maximum `MAX_INVOICES_PER_PACKAGE`). */
+  maxInvoices?: number;
+  /** Where the encrypted parts are spooled (default `os.tmpdir()`). */
+  tempDir?: string;
+}
+
+/** An invoice in the package. */
+export interface BatchPackageEntry {
+  index: number;
+  /** Its name in the archive, which KSeF reports back as `invoiceFileName`. */
+  fileName: string;
+  /** Base64 SHA-256 of the original XML, which KSeF reports back as `invoiceHash`. */
+  invoiceHash: string;
+  invoiceSize: number;
+  invoiceNumber?: string;
+  offlineMode: boolean;
+}
+
+/** An invoice left out of the package by the local checks. */
+export interface BatchPackageRejection {
+  index: number;
+  fileName: string;
+  /** Base64 SHA-256 of the XML, empty when there were no bytes to hash. */
+  invoiceHash: string;
+  invoiceNumber?: string;
+  problem: KsefInputError;
+}
+
+/** A part as `BatchFilePartInfo` declares it: size and hash of the encrypted part; `plainSize` before encryption. */
+export interface BatchPackagePart {
+  ordinalNumber: number;
+  fileSize: number;
+  fileHash: string;
+  plainSize: number;
+}
+
+/**
+ * A built package. Building is deterministic: the same sources (same bytes, order and file names), options and key
+ * give the same archive and parts byte for byte, so a resumed batch can rebuild the package and compare `fileHash`
+ * with the hash it declared when the session opened.
+ */
+export interface BatchPackage {
+  compressionType: ArchiveFormat;
+  /** Size and Base64 SHA-256 of the whole unencrypted package. */
+  fileSize: number;
+  fileHash: string;
+  parts: BatchPackagePart[];
+  /** The invoices in the package, in archive order. */
+  entries: BatchPackageEntry[];
+  /** The invoices the local checks refused, in input order; not in the package. */
+  rejected: BatchPackageRejection[];
+  /** The encrypted part read from the spool; may be called again (a retried upload). */
+  openPart(ordinalNumber: number): Readable;
+  /** Removes the spooled parts; the package cannot be read afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** The `batchFile` block of `POST /sessions/batch` (`BatchFileInfo`, open-api.json, CIRFMF/ksef-api). */
+export function batchFileInfo(pkg: BatchPackage): {
+  fileSize: number;
+  fileHash: string;
+  compressionType: ArchiveFormat;
+  fileParts: { ordinalNumber: number; fileSize: number; fileHash: string }[];
+} {
+  return {
+    fileSize: pkg.fileSize,
+    fileHash: pkg.fileHash,
+    compressionType: pkg.compressionType,
+    fileParts: pkg.parts.map(({ ordinalNumber, fileSize, fileHash }) => ({ ordinalNumber, fileSize, fileHash })),
+  };
+}
+
+/** The name of an invoice in the package when its input does not give one. */
+export function defaultFileName(index: number): string {
+  return `invoice-${index + 1}.xml`;
+}
+
+/**
+ * Packs `sources` (taken one at a time; stream inputs are read when their turn comes, each at most KSeF's
+ * per-invoice size) into the archive, checking every invoice as an online send does (batch sessions also take
+ * attachments); those that fail go to `rejected` instead. The archive is hashed, split, encrypted and spooled as it
+ * is written: memory holds one invoice and a few MB of buffers whatever the package's size. Throws a KsefInputError
+ * before anything is sent when the package cannot be declared (duplicate or bad file names, more invoices than
+ * `maxInvoices`, more than 50 parts or 5 GB); the temporary files are then removed.
+ */
+export async function buildBatchPackage(
+  sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>,
+  options: BuildBatchPackageOptions,
+): Promise<BatchPackage> {
+  const compressionType = options.compressionType ?? 'Zip';
+  if (compressionType !== 'Zip' && compressionType !== 'TarGz') {
+    throw new KsefInputError(`options.compressionType must be 'Zip' or 'TarGz'; got ${JSON.stringify(compressionType)}.`, {
+      field: 'options.compressionType',
+    });
+  }
+  const partSize = options.partSizeBytes ?? MAX_PART_BYTES;
+  if (!Number.isInteger(partSize) || partSize < 1 || partSize > MAX_PART_BYTES) {
+    throw new KsefInputError(
+      `options.partSizeBytes must be a whole number of bytes from 1 to ${MAX_PART_BYTES} (KSeF's 100 MB); got ${partSize}.`,
+      {
+        field: 'options.partSizeBytes',
+      },
+    );
+  }
+  const maxInvoices = options.maxInvoices ?? MAX_INVOICES_PER_PACKAGE;
+  if (!Number.isInteger(maxInvoices) || maxInvoices < 1 || maxInvoices > MAX_INVOICES_PER_PACKAGE) {
+    throw new KsefInputError(`options.maxInvoices must be a whole number from 1 to ${MAX_INVOICES_PER_PACKAGE}; got ${maxInvoices}.`, {
+      field: 'options.maxInvoices',
+    });
+  }
+  if (options.key.key.length !== 32 || options.key.iv.length !== 16) {
+    throw new KsefInputError('options.key must hold a 32-byte AES-256 key and a 16-byte IV.', { field: 'options.key' });
+  }
+
+  const spool = await PartSpool.create(options.tempDir ?? tmpdir(), partSize, options.key);
+  const packer = new InvoicePacker(options, maxInvoices);
+  try {
+    for await (const chunk of writeArchive(compressionType, packer.entries(sources))) {
+      await spool.write(chunk as Buffer, packer.entriesPacked());
+    }
+    await spool.finish();
+  } catch (error) {
+    await spool.dispose();
+    throw error;
+  }
+  return {
+    compressionType,
+    fileSize: spool.packageSize,
+    fileHash: spool.packageHash.digest('base64'),
+    parts: spool.parts,
+    entries: packer.packed,
+    rejected: packer.rejected,
+    openPart: (ordinalNumber) => spool.openPart(ordinalNumber),
+    dispose: () => spool.dispose(),
+  };
+}
+
+/** Turns sources into archive entries: names, reads and checks each invoice, and keeps what KSeF will report back. */
+class InvoicePacker {
+  readonly packed: BatchPackageEntry[] = [];
+  readonly rejected: BatchPackageRejection[] = [];
+  private readonly fileNames = new Set<string>();
+  private readonly limits: Required<XmlSizeLimits>;
+
+  constructor(
+    private readonly options: BuildBatchPackageOptions,
+    private readonly maxInvoices: number,
+  ) {
+    this.limits = {
+      maxBytes: options.limits?.maxBytes ?? DEFAULT_MAX_INVOICE_BYTES,
+      maxBytesWithAttachment: options.limits?.maxBytesWithAttachment ?? DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES,
+    };
+  }
+
+  entriesPacked(): number {
+    return this.packed.length;
+  }
+
+  async *entries(sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>): AsyncGenerator<ArchiveInput> {
+    for await (const { index, input } of sources) {
+      const fileName = this.fileNameOf(input, index);
+      const read = isStreamInput(input) ? await this.readStream(input, index) : input;
+      if (read instanceof KsefInputError) {
+        this.rejected.push({ index, fileName, invoiceHash: '', problem: read });
+        continue;
+      }
+      const prepared = prepareInvoice(read, index, this.options.schema ?? 'FA(3)', this.options.offlineMode ?? false, {
+        session: 'batch',
+        limits: this.limits,
+      });
+      if (prepared.problem) {
+        this.rejected.push({
+          index,
+          fileName,
+          invoiceHash: prepared.invoiceHash,
+          invoiceNumber: prepared.invoiceNumber,
+          problem: prepared.problem,
+        });
+        continue;
+      }
+      if (this.packed.length === this.maxInvoices) {
+        throw new KsefInputError(
+          `invoices[${index}] would be invoice ${this.maxInvoices + 1} of one batch package; a batch session takes at most ${this.maxInvoices}. Send fewer invoices per session (maxInvoicesPerSession).`,
+          { field: `invoices[${index}]` },
+        );
+      }
+      this.packed.push({
+        index,
+        fileName,
+        invoiceHash: prepared.invoiceHash,
+        invoiceSize: prepared.xml.length,
+        offlineMode: prepared.offlineMode,
+        ...(prepared.invoiceNumber !== undefined && { invoiceNumber: prepared.invoiceNumber }),
+      });
+      yield { name: fileName, content: prepared.xml, date: ENTRY_DATE };
+    }
+  }
+
+  private fileNameOf(input: InvoiceInput, index: number): string {
+    const field = `invoices[${index}].fileName`;
+    const given = isPlainObject(input) ? (input as { fileName?: unknown }).fileName : undefined;
+    const fileName = given ?? defaultFileName(index);
+    if (
+      typeof fileName !== 'string' ||
+      fileName.length === 0 ||
+      fileName.length > MAX_FILE_NAME_LENGTH ||
+      UNSAFE_FILE_NAME.test(fileName)
+    ) {
+      throw new KsefInputError(
+        `${field} must be a file name of 1 to ${MAX_FILE_NAME_LENGTH} characters without '/', '\\' or control characters (KSeF reports it back as invoiceFileName); got ${JSON.stringify(fileName)}.`,
+        { field },
+      );
+    }
+    if (this.fileNames.has(fileName)) {
+      throw new KsefInputError(
+        `${field} is ${JSON.stringify(fileName)}, the name of an earlier invoice of the same package: give every invoice its own file name (KSeF reports results by it).`,
+        { field },
+      );
+    }
+    this.fileNames.add(fileName);
+    return fileName;
+  }
+
+  /** The invoice's bytes, read up to the largest size KSeF takes (the precise limit, which depends on attachments, is checked with the bytes). */
+  private async readStream(input: InvoiceStreamInput, index: number): Promise<InvoiceInput | KsefInputError> {
+    const field = `invoices[${index}]`;
+    const maxBytes = Math.max(this.limits.maxBytes, this.limits.maxBytesWithAttachment);
+    const tooLarge = (size: string) =>
+      new KsefInputError(
+        `${field} has ${size} bytes; KSeF takes at most ${this.limits.maxBytes} bytes per invoice in a batch session (${this.limits.maxBytesWithAttachment} with an attachment). Split it or reduce the attachment.`,
+        { field },
+      );
+    if (typeof input.open !== 'function') {
+      return new KsefInputError(`${field}.open must be a function that returns the invoice XML as a readable stream.`, {
+        field: `${field}.open`,
+      });
+    }
+    if (input.size !== undefined && !(Number.isInteger(input.size) && input.size >= 0)) {
+      return new KsefInputError(`${field}.size must be the invoice's byte size; got ${JSON.stringify(input.size)}.`, {
+        field: `${field}.size`,
+      });
+    }
+    if (input.size !== undefined && input.size > maxBytes) return tooLarge(String(input.size));
+    const chunks: Buffer[] = [];
+    let length = 0;
+    try {
+      for await (const chunk of await input.open()) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+        length += bytes.length;
+        // Leaving the loop destroys the stream: nothing more of it is read.
+        if (length > maxBytes) return tooLarge(`more than ${maxBytes}`);
+        chunks.push(bytes);
+      }
+    } catch (error) {
+      // A source that cannot be read is not a verdict on the invoice: the package is not built without it.
+      throw new KsefError(`${field} could not be read: ${(error as Error).message}`, { field, cause: error });
+    }
+    if (input.size !== undefined && input.size !== length) {
+      return new KsefInputError(
+        `${field} gave ${length} bytes, but its size says ${input.size}: the stream must give exactly the invoice.`,
+        {
+          field: `${field}.size`,
+        },
+      );
+    }
+    const xml = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+    return { ...input, xml };
+  }
+}
+
+/**
+ * The package's bytes as they are written: hashed whole, cut into parts of `partSize`, each part encrypted from its
+ * start and hashed, and written to a file of its own (0600, in a private temporary directory).
+ */
+class PartSpool {
+  readonly packageHash = createHash('sha256');
+  packageSize = 0;
+  readonly parts: BatchPackagePart[] = [];
+  private current?: SpooledPart;
+  private disposed = false;
+
+  private constructor(
+    private readonly directory: string,
+    private readonly partSize: number,
+    private readonly key: SymmetricKey,
+  ) {}
+
+  static async create(tempDir: string, partSize: number, key: SymmetricKey): Promise<PartSpool> {
+    // mkdtemp makes the directory 0700: only this user may list or open the parts.
+    return new PartSpool(await mkdtemp(join(tempDir, 'ksef-batch-')), partSize, key);
+  }
+
+  /** Takes the next bytes of the package; `invoicesPacked` only words the error of a package too large. */
+  async write(chunk: Buffer, invoicesPacked: number): Promise<void> {
+    this.packageHash.update(chunk);
+    this.packageSize += chunk.length;
+    if (this.packageSize > MAX_PACKAGE_BYTES) {
+      throw new KsefInputError(
+        `The batch package grew past KSeF's ${MAX_PACKAGE_BYTES} bytes (5 GB) with ${invoicesPacked} invoices: send fewer invoices per session (maxInvoicesPerSession).`,
+        { field: 'invoices' },
+      );
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      const part = this.current ?? this.startPart(invoicesPacked);
+      const take = Math.min(chunk.length - offset, this.partSize - part.plainSize);
+      await part.write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
+      offset += take;
+      if (part.plainSize === this.partSize) await this.finishPart();
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.current) await this.finishPart();
+  }
+
+  openPart(ordinalNumber: number): Readable {
+    if (this.disposed) throw new KsefError('The batch package was disposed: its parts are no longer on disk.');
+    if (!this.parts.some((part) => part.ordinalNumber === ordinalNumber)) {
+      throw new KsefInputError(`The batch package has parts 1 to ${this.parts.length}; there is no part ${ordinalNumber}.`, {
+        field: 'ordinalNumber',
+      });
+    }
+    return createReadStream(this.pathOf(ordinalNumber), { highWaterMark: SPOOL_CHUNK });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.current?.abort();
+    this.current = undefined;
+    await rm(this.directory, { recursive: true, force: true });
+  }
+
+  private startPart(invoicesPacked: number): SpooledPart {
+    const ordinalNumber = this.parts.length + 1;
+    if (ordinalNumber > MAX_PARTS) {
+      const fix =
+        this.partSize < MAX_PART_BYTES
+          ? `raise partSizeBytes (now ${this.partSize}, at most ${MAX_PART_BYTES}) or send fewer invoices per session (maxInvoicesPerSession)`
+          : 'send fewer invoices per session (maxInvoicesPerSession)';
+      throw new KsefInputError(
+        `The batch package needs more than KSeF's ${MAX_PARTS} parts of ${this.partSize} bytes (${invoicesPacked} invoices filled them): ${fix}.`,
+        { field: 'options.partSizeBytes' },
+      );
+    }
+    this.current = new SpooledPart(ordinalNumber, this.pathOf(ordinalNumber), this.key);
+    return this.current;
+  }
+
+  private async finishPart(): Promise<void> {
+    const part = this.current!;
+    this.current = undefined;
+    this.parts.push(await part.finish());
+  }
+
+  private pathOf(ordinalNumber: number): string {
+    return join(this.directory, `part-${ordinalNumber}.aes`);
+  }
+}
+
+/** One part being encrypted into its spool file. */
+class SpooledPart {
+  plainSize = 0;
+  private encryptedSize = 0;
+  private readonly cipher: Cipher;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly file: WriteStream;
+  private readonly written: Promise<void>;
+
+  constructor(
+    private readonly ordinalNumber: number,
+    path: string,
+    key: SymmetricKey,
+  ) {
+    this.cipher = createCipheriv('aes-256-cbc', key.key, key.iv);
+    this.file = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: SPOOL_CHUNK });
+    this.written = finished(this.file);
+    // Awaited in write and finish; a failure in between must not go unhandled meanwhile.
+    this.written.catch(() => undefined);
+  }
+
+  async write(plain: Buffer): Promise<void> {
+    this.plainSize += plain.length;
+    const encrypted = this.cipher.update(plain);
+    if (encrypted.length === 0) return;
+    this.hash.update(encrypted);
+    this.encryptedSize += encrypted.length;
+    if (!this.file.write(encrypted))
+      await Promise.race([new Promise<void>((resolve) => this.file.once('drain', () => resolve())), this.written]);
+    if (this.file.errored) throw this.file.errored;
+  }
+
+  async finish(): Promise<BatchPackagePart> {
+    const last = this.cipher.final();
+    this.hash.update(last);
+    this.encryptedSize += last.length;
+    this.file.end(last);
+    await this.written;
+    return {
+      ordinalNumber: this.ordinalNumber,
+      fileSize: this.encryptedSize,
+      fileHash: this.hash.digest('base64'),
+      plainSize: this.plainSize,
+    };
+  }
+
+  abort(): void {
+    this.file.destroy();
+  }
+}
+
+function isPlainObject(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && !types.isUint8Array(input) && !types.isArrayBuffer(input) && !Array.isArray(input);
+}
+
+function isStreamInput(input: InvoiceInput): input is InvoiceStreamInput {
+  return isPlainObject(input) && 'open' in (input as object);
+}

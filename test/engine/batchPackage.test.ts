@@ -1,0 +1,284 @@
+/**
+ * The batch package builder: what it declares (package and part sizes and hashes) is checked against the spooled
+ * parts decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits and temporary files.
+ */
+import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
+import { KsefError, KsefInputError } from '../../shared/http/errors';
+import { readArchive, type ArchiveFormat } from '../../shared/protocol/archive/read';
+import type { SymmetricKey } from '../../shared/protocol/crypto/aes';
+import {
+  batchFileInfo,
+  buildBatchPackage,
+  MAX_PART_BYTES,
+  type BatchPackage,
+  type BatchPackageSource,
+  type BuildBatchPackageOptions,
+} from '../../shared/sessions/batch/package';
+import type { InvoiceInput, InvoiceStreamInput } from '../../shared/sessions/types';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
+const fixedKey: SymmetricKey = { key: Buffer.alloc(32, 7), iv: Buffer.alloc(16, 3) };
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function invoice(n: number, lines = 2): string {
+  return buildDemoInvoice({ invoiceNumber: `FV/2026/BP/${n}`, lines });
+}
+
+function sourcesOf(inputs: InvoiceInput[]): BatchPackageSource[] {
+  return inputs.map((input, index) => ({ index, input }));
+}
+
+/** A stream input over `xml` that counts how often it was opened. */
+function streamInput(xml: string, withSize: boolean, fileName?: string): InvoiceStreamInput & { opened: number } {
+  const bytes = Buffer.from(xml, 'utf8');
+  const input = {
+    opened: 0,
+    open: () => {
+      input.opened++;
+      // Small chunks: the builder must put an invoice together from many.
+      const chunks: Buffer[] = [];
+      for (let offset = 0; offset < bytes.length; offset += 1000) chunks.push(bytes.subarray(offset, offset + 1000));
+      return Readable.from(chunks);
+    },
+    ...(withSize && { size: bytes.length }),
+    ...(fileName && { fileName }),
+  };
+  return input;
+}
+
+/** Every part decrypted on its own with the key and IV, concatenated: the unencrypted package. */
+async function decryptedPackage(pkg: BatchPackage, key: SymmetricKey): Promise<Buffer> {
+  const plain: Buffer[] = [];
+  for (const part of pkg.parts) {
+    const encrypted = await collect(pkg.openPart(part.ordinalNumber));
+    expect(encrypted.length).toBe(part.fileSize);
+    expect(sha256(encrypted)).toBe(part.fileHash);
+    const decipher = createDecipheriv('aes-256-cbc', key.key, key.iv);
+    const decrypted = Buffer.concat([decipher.update(encrypted), decipher.final()]);
+    expect(decrypted.length).toBe(part.plainSize);
+    // PKCS#7 always pads: a whole block more when the part is a multiple of 16 bytes.
+    expect(part.fileSize).toBe((Math.floor(part.plainSize / 16) + 1) * 16);
+    plain.push(decrypted);
+  }
+  const whole = Buffer.concat(plain);
+  expect(whole.length).toBe(pkg.fileSize);
+  expect(sha256(whole)).toBe(pkg.fileHash);
+  return whole;
+}
+
+async function unpacked(archive: Buffer, format: ArchiveFormat): Promise<{ name: string; content: Buffer }[]> {
+  const files: { name: string; content: Buffer }[] = [];
+  for await (const entry of readArchive(archive, format)) files.push({ name: entry.name, content: await entry.read(10_000_000) });
+  return files;
+}
+
+describe('buildBatchPackage', () => {
+  let tempDir: string;
+  const built: BatchPackage[] = [];
+
+  async function build(inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}): Promise<BatchPackage> {
+    const pkg = await buildBatchPackage(sourcesOf(inputs), { key: fixedKey, tempDir, ...options });
+    built.push(pkg);
+    return pkg;
+  }
+
+  beforeEach(async () => {
+    tempDir = await mkdtemp(join(tmpdir(), 'batch-package-test-'));
+  });
+  afterEach(async () => {
+    for (const pkg of built.splice(0)) await pkg.dispose();
+    await rm(tempDir, { recursive: true, force: true });
+  });
+
+  describe.each<ArchiveFormat>(['Zip', 'TarGz'])('%s', (compressionType) => {
+    it('packs buffers, strings and streams that unpack to exactly the inputs, with their names and hashes', async () => {
+      const xmls = [1, 2, 3, 4, 5].map((n) => invoice(n));
+      const inputs: InvoiceInput[] = [
+        xmls[0],
+        Buffer.from(xmls[1], 'utf8'),
+        { xml: xmls[2], fileName: 'third.xml' },
+        streamInput(xmls[3], true),
+        streamInput(xmls[4], false, 'fifth.xml'),
+      ];
+      const pkg = await build(inputs, { compressionType });
+
+      expect(pkg.compressionType).toBe(compressionType);
+      expect(pkg.parts).toHaveLength(1);
+      expect(pkg.rejected).toEqual([]);
+      const names = ['invoice-1.xml', 'invoice-2.xml', 'third.xml', 'invoice-4.xml', 'fifth.xml'];
+      expect(pkg.entries).toEqual(
+        xmls.map((xml, index) => ({
+          index,
+          fileName: names[index],
+          invoiceHash: sha256(Buffer.from(xml, 'utf8')),
+          invoiceSize: Buffer.byteLength(xml),
+          invoiceNumber: `FV/2026/BP/${index + 1}`,
+          offlineMode: false,
+        })),
+      );
+      const files = await unpacked(await decryptedPackage(pkg, fixedKey), compressionType);
+      expect(files.map((file) => file.name)).toEqual(names);
+      expect(files.map((file) => file.content.toString('utf8'))).toEqual(xmls);
+      expect(batchFileInfo(pkg)).toEqual({
+        fileSize: pkg.fileSize,
+        fileHash: pkg.fileHash,
+        compressionType,
+        fileParts: [{ ordinalNumber: 1, fileSize: pkg.parts[0].fileSize, fileHash: pkg.parts[0].fileHash }],
+      });
+    });
+
+    it('splits at partSizeBytes; each part decrypts on its own and the parts make the package', async () => {
+      const xmls = Array.from({ length: 12 }, (_, n) => invoice(n, 40));
+      // Similar invoices compress well (tar.gz across them): small parts still make several.
+      const partSizeBytes = 1000;
+      const pkg = await build(xmls, { compressionType, partSizeBytes, key: { key: randomBytes(32), iv: randomBytes(16) } });
+      expect(pkg.parts.length).toBeGreaterThan(2);
+      expect(pkg.parts.map((part) => part.ordinalNumber)).toEqual(pkg.parts.map((_, i) => i + 1));
+      for (const part of pkg.parts.slice(0, -1)) expect(part.plainSize).toBe(partSizeBytes);
+      expect(pkg.parts[pkg.parts.length - 1].plainSize).toBeLessThanOrEqual(partSizeBytes);
+      expect(pkg.parts.reduce((sum, part) => sum + part.plainSize, 0)).toBe(pkg.fileSize);
+    });
+
+    it('is deterministic: the same invoices and key give the same bytes, another key the same package', async () => {
+      const xmls = Array.from({ length: 6 }, (_, n) => invoice(n, 30));
+      const options = { compressionType, partSizeBytes: 4096 };
+      const first = await build(xmls, options);
+      const second = await build(
+        xmls.map((xml) => streamInput(xml, false)),
+        options,
+      );
+      expect(second.fileHash).toBe(first.fileHash);
+      expect(second.parts).toEqual(first.parts);
+      for (const part of first.parts) {
+        expect(await collect(second.openPart(part.ordinalNumber))).toEqual(await collect(first.openPart(part.ordinalNumber)));
+      }
+      const otherKey = await build(xmls, { ...options, key: { key: randomBytes(32), iv: randomBytes(16) } });
+      expect(otherKey.fileHash).toBe(first.fileHash);
+      expect(otherKey.parts[0].fileHash).not.toBe(first.parts[0].fileHash);
+    });
+  });
+
+  it('reads a part again for a retried upload', async () => {
+    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 1024 });
+    const once = await collect(pkg.openPart(2));
+    expect(await collect(pkg.openPart(2))).toEqual(once);
+    expect(() => pkg.openPart(pkg.parts.length + 1)).toThrow(KsefInputError);
+  });
+
+  it('leaves out invoices the local checks refuse, and keeps attachments (batch sessions take them)', async () => {
+    const attachment =
+      '<Zalacznik><BlokDanych><MetaDane><ZKlucz>Umowa</ZKlucz><ZWartosc>12/2026</ZWartosc></MetaDane></BlokDanych></Zalacznik>';
+    const withAttachment = invoice(2).replace('</Faktura>', `${attachment}</Faktura>`);
+    const pkg = await build([invoice(1), '<Faktura>not closed', withAttachment, '']);
+    expect(pkg.entries.map((entry) => [entry.index, entry.fileName])).toEqual([
+      [0, 'invoice-1.xml'],
+      [2, 'invoice-3.xml'],
+    ]);
+    expect(pkg.rejected.map((rejection) => [rejection.index, rejection.fileName, rejection.problem.field])).toEqual([
+      [1, 'invoice-2.xml', 'invoices[1]'],
+      [3, 'invoice-4.xml', 'invoices[3]'],
+    ]);
+    expect(pkg.rejected[0].invoiceHash).toBe(sha256(Buffer.from('<Faktura>not closed')));
+    const files = await unpacked(await decryptedPackage(pkg, fixedKey), 'Zip');
+    expect(files.map((file) => file.content.toString('utf8'))).toEqual([invoice(1), withAttachment]);
+  });
+
+  it("refuses stream inputs beyond KSeF's per-invoice size, before reading when the size is known", async () => {
+    const xml = invoice(1, 40);
+    const limits = { maxBytes: 4000, maxBytesWithAttachment: 6000 };
+    expect(Buffer.byteLength(xml)).toBeGreaterThan(6000);
+    const declared = streamInput(xml, true);
+    const undeclared = streamInput(xml, false);
+    const wrongSize = { ...streamInput(invoice(2), false), size: 10 };
+    // Within what a stream may bring (the larger, attachment limit), but over the plain limit.
+    let lines = 1;
+    while (Buffer.byteLength(invoice(3, lines)) <= 4000) lines++;
+    expect(Buffer.byteLength(invoice(3, lines))).toBeLessThan(6000);
+    const small = streamInput(invoice(3, lines), false);
+    const pkg = await build([declared, undeclared, wrongSize, small], { limits });
+    expect(declared.opened).toBe(0);
+    expect(undeclared.opened).toBe(1);
+    expect(pkg.entries).toEqual([]);
+    const messages = pkg.rejected.map((rejection) => rejection.problem.message);
+    expect(messages[0]).toBe(
+      `invoices[0] has ${Buffer.byteLength(xml)} bytes; KSeF takes at most 4000 bytes per invoice in a batch session (6000 with an attachment). Split it or reduce the attachment.`,
+    );
+    expect(messages[1]).toContain('invoices[1] has more than 6000 bytes');
+    expect(pkg.rejected[2].problem.field).toBe('invoices[2].size');
+    expect(messages[2]).toContain('its size says 10');
+    // The XML check tells it is over the limit of an invoice without attachments.
+    expect(messages[3]).toMatch(/at most 4000 bytes/);
+  });
+
+  it('names a stream that fails and removes the spool', async () => {
+    const failing = {
+      open: () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from('<?xml');
+            throw new Error('disk gone');
+          })(),
+        ),
+    };
+    const error = await build([invoice(1), failing]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KsefError);
+    expect((error as KsefError).message).toBe('invoices[1] could not be read: disk gone');
+    expect(await readdir(tempDir)).toEqual([]);
+  });
+
+  it('refuses duplicate and unsafe file names, naming the invoice', async () => {
+    const duplicate = await build([
+      { xml: invoice(1), fileName: 'a.xml' },
+      { xml: invoice(2), fileName: 'a.xml' },
+    ]).catch((e: unknown) => e);
+    expect(duplicate).toBeInstanceOf(KsefInputError);
+    expect((duplicate as KsefInputError).field).toBe('invoices[1].fileName');
+    expect((duplicate as KsefInputError).message).toContain('give every invoice its own file name');
+    const unsafe = await build([{ xml: invoice(1), fileName: '../a.xml' }]).catch((e: unknown) => e);
+    expect((unsafe as KsefInputError).field).toBe('invoices[0].fileName');
+    expect(await readdir(tempDir)).toEqual([]);
+  });
+
+  it('refuses more invoices than a session takes, and more than 50 parts, telling the fix', async () => {
+    const tooMany = await build([invoice(1), invoice(2), invoice(3)], { maxInvoices: 2 }).catch((e: unknown) => e);
+    expect(tooMany).toBeInstanceOf(KsefInputError);
+    expect((tooMany as KsefInputError).message).toBe(
+      'invoices[2] would be invoice 3 of one batch package; a batch session takes at most 2. Send fewer invoices per session (maxInvoicesPerSession).',
+    );
+    const tooManyParts = await build(
+      Array.from({ length: 10 }, (_, n) => invoice(n, 20)),
+      { partSizeBytes: 100 },
+    ).catch((e: unknown) => e);
+    expect(tooManyParts).toBeInstanceOf(KsefInputError);
+    expect((tooManyParts as KsefInputError).field).toBe('options.partSizeBytes');
+    expect((tooManyParts as KsefInputError).message).toMatch(
+      new RegExp(
+        `^The batch package needs more than KSeF's 50 parts of 100 bytes \\(\\d+ invoices filled them\\): raise partSizeBytes \\(now 100, at most ${MAX_PART_BYTES}\\)`,
+      ),
+    );
+    expect(await readdir(tempDir)).toEqual([]);
+    await expect(build([invoice(1)], { partSizeBytes: MAX_PART_BYTES + 1 })).rejects.toMatchObject({ field: 'options.partSizeBytes' });
+  });
+
+  it('spools to a private directory (0700, parts 0600) and dispose removes it', async () => {
+    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000 });
+    const [directory] = await readdir(tempDir);
+    expect((await stat(join(tempDir, directory))).mode & 0o777).toBe(0o700);
+    const files = await readdir(join(tempDir, directory));
+    expect(files).toHaveLength(pkg.parts.length);
+    for (const file of files) expect((await stat(join(tempDir, directory, file))).mode & 0o777).toBe(0o600);
+    await pkg.dispose();
+    expect(await readdir(tempDir)).toEqual([]);
+    expect(() => pkg.openPart(1)).toThrow(/disposed/);
+  });
+});
