@@ -7,7 +7,8 @@
  * host until the package expires.
  *
  * The package is streamed: the archive is written entry by entry, cut into parts as it comes out, and each part is
- * encrypted and hashed on its way to its file, so memory holds one invoice and one chunk, whatever the package size.
+ * encrypted and hashed on its way to its file, so memory holds archiver's buffers (a few MB) and a batch of metadata,
+ * whatever the package size.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -38,7 +39,7 @@ import { invoiceMetadataOf, type StoredInvoice } from './metadata';
 import { effectiveRange, permanentStorageHwmDate, selectInvoices, type SandboxInvoiceFilters } from './query';
 
 /** The name of the package's metadata file (pobieranie-faktur.md). */
-export const METADATA_ENTRY = '_metadata.json';
+const METADATA_ENTRY = '_metadata.json';
 
 export interface ExportRequest {
   encryption: EncryptionRequest;
