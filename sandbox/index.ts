@@ -129,8 +129,9 @@ export interface SandboxHandle extends RunningSandbox {
   seedReceived(count: number, options?: SeedReceivedOptions): string[];
   /**
    * Holds every invoice export at status 100 (`true`), as a slow KSeF would, or lets them finish (`false`). Held
-   * exports count towards the context's 10 concurrent ones (21182). To test a client's part integrity checks,
-   * `storage.corruptNextDownload(part.url)` serves the next download of a part with one byte flipped.
+   * exports count towards the context's 10 concurrent ones (21182). Other export switches: `state.invoiceExports`
+   * (`failNextWith` 500 or 550 ends the next export so; `limits` lowered at run time) and, to test a client's part
+   * integrity checks, `storage.corruptNextDownload(part.url, times)`, which flips one byte of the next downloads.
    */
   holdExports(hold: boolean): void;
 }
