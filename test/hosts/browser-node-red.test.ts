@@ -22,7 +22,7 @@ import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir'
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const FLOW_NODE_TYPES = ['ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
+const FLOW_NODE_TYPES = ['ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate', 'ksef-invoice', 'ksef-sync'];
 const ALL_TYPES = ['ksef-config', ...FLOW_NODE_TYPES];
 const TAB_ID = 'browserTestTab';
 /** Browser locale -> the package's catalogue folder that Node-RED should serve for it. */
@@ -31,7 +31,7 @@ const LANGUAGES = [
   { locale: 'pl-PL', catalogue: 'pl' },
 ];
 /** Text that is one of our i18n keys (or its namespace) instead of its translation. */
-const KEY_PATTERN = /(@ksef-flow\/|\bksef-(?:config|send|auth|token|certificate)\.[A-Za-z0-9_]+\.[A-Za-z0-9_.]+)/;
+const KEY_PATTERN = /(@ksef-flow\/|\bksef-(?:config|send|auth|token|certificate|invoice|sync)\.[A-Za-z0-9_]+\.[A-Za-z0-9_.]+)/;
 
 let workDir: string;
 let userDir: string;

@@ -20,7 +20,7 @@ const DEMO_SELLER_NIP = '1234563218';
 const SEND_NODE_ID = 'a1f0c0de00000004';
 const SEND_INJECT_ID = 'a1f0c0de00000002';
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
-const NODE_TYPES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate'];
+const NODE_TYPES = ['ksef-config', 'ksef-send', 'ksef-auth', 'ksef-token', 'ksef-certificate', 'ksef-invoice', 'ksef-sync'];
 const STORY_PKCS12_PASSWORD = 'story-seal-password';
 
 let workDir: string;
@@ -321,10 +321,10 @@ describe('Node-RED 4 with the packed package', () => {
     const example = await getJson(`/library/examples/flows/${quickstart.PACKAGE_NAME}/ksef-send/Send%20demo%20invoices`);
 
     // Node-RED offers every .json under examples/ for import, so anything else there (e.g. n8n workflows) misleads users.
-    expect([...root].sort()).toEqual(['ksef-auth', 'ksef-certificate', 'ksef-send', 'ksef-token']);
+    expect([...root].sort()).toEqual(['ksef-auth', 'ksef-certificate', 'ksef-invoice', 'ksef-send', 'ksef-sync', 'ksef-token']);
     expect(folder).toEqual([{ fn: 'Send demo invoices' }]);
     expect(example.map((node: { type: string }) => node.type)).toContain('ksef-send');
-    for (const type of ['ksef-auth', 'ksef-token', 'ksef-certificate']) {
+    for (const type of ['ksef-auth', 'ksef-token', 'ksef-certificate', 'ksef-invoice', 'ksef-sync']) {
       const [entry] = await getJson(`/library/examples/flows/${quickstart.PACKAGE_NAME}/${type}`);
       const flow = await getJson(`/library/examples/flows/${quickstart.PACKAGE_NAME}/${type}/${encodeURIComponent(entry.fn)}`);
       expect({ type, hasNode: flow.some((node: { type: string }) => node.type === type) }).toEqual({ type, hasNode: true });
