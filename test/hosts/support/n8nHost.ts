@@ -86,6 +86,10 @@ export interface WorkflowRun {
 }
 
 export class N8nHost {
+  /** The owner account's password: the first server start creates the owner, a restarted server signs in as it. */
+  private readonly ownerPassword = `Pw1-${randomBytes(12).toString('hex')}`;
+  private ownerCreated = false;
+
   private constructor(
     readonly userFolder: string,
     private readonly env: NodeJS.ProcessEnv,
@@ -208,7 +212,12 @@ export class N8nHost {
     return { message: error.message, description: error.description ?? undefined, node: error.node?.name };
   }
 
-  /** `n8n start` on a free loopback port, with an owner account signed in. */
+  /** Publishes (activates) a workflow: `n8n start` then activates its triggers, running a polling trigger's first poll at once. */
+  async publishWorkflow(workflowId: string): Promise<void> {
+    await this.n8n(['publish:workflow', `--id=${workflowId}`]);
+  }
+
+  /** `n8n start` on a free loopback port, with the owner account signed in (created by the first start). */
   async startServer(): Promise<N8nServer> {
     const port = await freePort();
     const child = spawn(this.n8nBin, ['start'], {
@@ -218,7 +227,8 @@ export class N8nHost {
     });
     const server = new N8nServer(child, `http://127.0.0.1:${port}`);
     try {
-      await server.signInAsNewOwner();
+      await server.signIn(this.ownerPassword, { newOwner: !this.ownerCreated });
+      this.ownerCreated = true;
       return server;
     } catch (error) {
       await server.stop();
@@ -295,6 +305,8 @@ export function nodeOutput(run: WorkflowRun, nodeName: string, outputIndex = 0):
   return taskData.data.main[outputIndex] ?? [];
 }
 
+const OWNER_EMAIL = 'owner@example.com';
+
 export class N8nServer {
   private log = '';
   private cookie = '';
@@ -310,7 +322,8 @@ export class N8nServer {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  async signInAsNewOwner(timeoutMs = 90_000): Promise<void> {
+  /** Waits until the server is ready, then sets up the owner account (`newOwner`) or signs in as it. */
+  async signIn(password: string, { newOwner }: { newOwner: boolean }, timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
       !(await this.fetch('/healthz/readiness').then(
@@ -323,17 +336,14 @@ export class N8nServer {
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const response = await this.fetch('/rest/owner/setup', {
+    const response = await this.fetch(newOwner ? '/rest/owner/setup' : '/rest/login', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        email: 'owner@example.com',
-        firstName: 'Test',
-        lastName: 'Owner',
-        password: `Pw1-${randomBytes(12).toString('hex')}`,
-      }),
+      body: JSON.stringify(
+        newOwner ? { email: OWNER_EMAIL, firstName: 'Test', lastName: 'Owner', password } : { emailOrLdapLoginId: OWNER_EMAIL, password },
+      ),
     });
-    if (!response.ok) throw new Error(`n8n owner setup failed: ${response.status} ${await response.text()}`);
+    if (!response.ok) throw new Error(`n8n ${newOwner ? 'owner setup' : 'sign-in'} failed: ${response.status} ${await response.text()}`);
     this.cookie = response.headers
       .getSetCookie()
       .map((cookie) => cookie.split(';')[0])
@@ -350,6 +360,26 @@ export class N8nServer {
     const body = (await response.json()) as { data?: { status: string; message: string } };
     if (!response.ok || !body.data) throw new Error(`Credential test request failed: ${response.status} ${JSON.stringify(body)}`);
     return body.data;
+  }
+
+  /** The `data` of a GET on n8n's REST API (`/rest/...`) as the signed-in owner. */
+  async restGet<T>(urlPath: string): Promise<T> {
+    return await this.rest<T>('GET', urlPath);
+  }
+
+  /** The `data` of a POST of `body` as JSON to n8n's REST API as the signed-in owner. */
+  async restPost<T>(urlPath: string, body: object): Promise<T> {
+    return await this.rest<T>('POST', urlPath, body);
+  }
+
+  private async rest<T>(method: string, urlPath: string, body?: object): Promise<T> {
+    const response = await this.fetch(urlPath, {
+      method,
+      headers: { cookie: this.cookie, ...(body && { 'content-type': 'application/json' }) },
+      ...(body && { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) throw new Error(`${method} ${urlPath} failed: ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { data: T }).data;
   }
 
   async fetch(urlPath: string, init?: RequestInit): Promise<Response> {
