@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KsefApi } from '../../credentials/KsefApi.credentials';
 import { Ksef } from '../../nodes/n8n/Ksef/Ksef.node';
+import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REPOSITORY = 'https://github.com/ksef-flow/n8n-nodes-ksef';
@@ -52,15 +53,18 @@ describe('documentation links of the nodes', () => {
     expectReadmeLink(new KsefApi().documentationUrl, 'KsefApi.documentationUrl');
   });
 
-  it("the n8n node's codex and description link to the README only", () => {
-    const codex = JSON.parse(fs.readFileSync(path.join(ROOT, 'nodes', 'n8n', 'Ksef', 'Ksef.node.json'), 'utf8')) as {
+  it.each([
+    ['Ksef', new Ksef()],
+    ['KsefTrigger', new KsefTrigger()],
+  ])("the n8n node %s's codex and description link to the README only", (name, node) => {
+    const codex = JSON.parse(fs.readFileSync(path.join(ROOT, 'nodes', 'n8n', name, `${name}.node.json`), 'utf8')) as {
       resources?: Record<string, Array<{ url: string }>>;
     };
     const urls = Object.entries(codex.resources ?? {}).flatMap(([kind, links]) => links.map((link) => ({ kind, url: link.url })));
     expect(urls.map((link) => link.kind)).toEqual(expect.arrayContaining(['primaryDocumentation', 'credentialDocumentation']));
-    for (const { kind, url } of urls) expectReadmeLink(url, `Ksef.node.json ${kind}`);
-    const description = new Ksef().description as unknown as { documentationUrl?: string };
-    if (description.documentationUrl !== undefined) expectReadmeLink(description.documentationUrl, 'Ksef description.documentationUrl');
+    for (const { kind, url } of urls) expectReadmeLink(url, `${name}.node.json ${kind}`);
+    const description = node.description as unknown as { documentationUrl?: string };
+    if (description.documentationUrl !== undefined) expectReadmeLink(description.documentationUrl, `${name} description.documentationUrl`);
   });
 
   it.each(LANGUAGES.flatMap((language) => NODE_RED_TYPES.map((type) => [language, type])))(
