@@ -51,21 +51,22 @@ export function readArchive(
 
 /**
  * ZIP is read at random: the central directory (names and sizes only) is listed first, so `first` is opened
- * without touching any other entry's data. yauzl finds each entry; `read` takes its stored bytes and inflates them in
- * one call, through a reader that fetches the file in blocks: opening a zlib stream and reading the local header
- * with its own system calls for each entry cost several times the inflating itself with invoices of a few KB
- * (3,000 entries of 2 KB, measured here: 0.2-0.7 s of CPU this way, 0.6-2.0 s through yauzl's streams).
- * (yauzl checks no CRC-32 either way: every package comes with a SHA-256 that its reader checks, open-api.json.)
+ * without touching any other entry's data. yauzl parses the directory and the local headers; their bytes and each
+ * entry's stored data come from `ZipSource`, which reads the file in blocks, and `read` inflates an entry in one call.
+ * With invoices of a few KB, yauzl's default of a stream (and a system call) for every read and a zlib stream for
+ * every entry cost several times the inflating itself (3,000 entries of 2 KB, measured here: 0.2-0.7 s of CPU with
+ * block reads and one-call inflates, 0.6-2.0 s through yauzl's streams). yauzl checks no CRC-32 either way: every
+ * package comes with a SHA-256 its reader checks (open-api.json).
  */
 async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
   const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
   let zip: yauzl.ZipFile;
+  let bytes: ZipSource | undefined;
   try {
-    zip =
-      typeof source === 'string'
-        ? await BlockReader.open(source).then(({ reader, size }) => yauzl.fromRandomAccessReaderPromise(reader, size, options))
-        : await yauzl.fromBufferPromise(source, options);
+    bytes = typeof source === 'string' ? await ZipSource.ofFile(source) : ZipSource.ofBuffer(source);
+    zip = await yauzl.fromRandomAccessReaderPromise(bytes, bytes.size, options);
   } catch (error) {
+    bytes?.close(() => undefined);
     throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
   }
   try {
@@ -87,29 +88,7 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
       };
       const readWhole = async (maxBytes: number) => {
         take();
-        const stored = await collect(await zip.openReadStreamPromise(entry, { decodeFileData: false } as yauzl.ZipFileOptions));
-        if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
-          throw new ArchiveFormatError(
-            `The ZIP entry ${entry.fileName} uses compression method ${entry.compressionMethod}; only stored and deflated entries are read.`,
-          );
-        }
-        let content: Buffer;
-        try {
-          content = entry.compressionMethod === 0 ? stored : inflateRawSync(stored, { maxOutputLength: maxBytes });
-        } catch (error) {
-          throw new ArchiveFormatError(
-            `The ZIP entry ${entry.fileName} does not inflate to what its directory declares: ${(error as Error).message}.`,
-            {
-              cause: error,
-            },
-          );
-        }
-        if (content.length !== entry.uncompressedSize) {
-          throw new ArchiveFormatError(
-            `The ZIP entry ${entry.fileName} holds ${content.length} bytes, not the ${entry.uncompressedSize} its directory declares.`,
-          );
-        }
-        return content;
+        return inflateEntry(entry, await zip.readLocalFileHeaderPromise(entry, { minimal: true }), bytes!, maxBytes);
       };
       yield archiveEntry(entry.fileName, entry.uncompressedSize, open, readWhole);
       // What the consumer did not read is not read at all: the next entry is found through the central directory.
@@ -122,58 +101,112 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
   }
 }
 
-/** Reads a file for yauzl in blocks, so the many small reads of consecutive entries cost one system call per block. */
-class BlockReader extends yauzl.RandomAccessReader {
+/** A stored or deflated entry's content, inflated in one call, checked against its directory record. */
+async function inflateEntry(
+  entry: yauzl.Entry,
+  { fileDataStart }: { fileDataStart: number },
+  source: ZipSource,
+  maxBytes: number,
+): Promise<Buffer> {
+  const where = `The ZIP entry ${entry.fileName}`;
+  if (entry.isEncrypted()) throw new ArchiveFormatError(`${where} is encrypted; package entries are not.`);
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+    throw new ArchiveFormatError(`${where} uses compression method ${entry.compressionMethod}; only stored and deflated entries are read.`);
+  }
+  // Deflate never grows data by more than a few bytes per 64 KB block: anything larger is not this entry.
+  if (entry.compressedSize > maxBytes + Math.ceil(maxBytes / 65_535) * 5 + 1024) {
+    throw new ArchiveFormatError(`${where} stores ${entry.compressedSize} bytes, more than the ${maxBytes} allowed.`);
+  }
+  const stored = await source.bytes(fileDataStart, fileDataStart + entry.compressedSize);
+  let content: Buffer;
+  try {
+    content = entry.compressionMethod === 0 ? Buffer.from(stored) : inflateRawSync(stored, { maxOutputLength: Math.max(1, maxBytes) });
+  } catch (error) {
+    throw new ArchiveFormatError(`${where} does not inflate to what its directory declares: ${(error as Error).message}.`, {
+      cause: error,
+    });
+  }
+  if (content.length !== entry.uncompressedSize) {
+    throw new ArchiveFormatError(`${where} holds ${content.length} bytes, not the ${entry.uncompressedSize} its directory declares.`);
+  }
+  return content;
+}
+
+/**
+ * The bytes of a ZIP for yauzl, from a file read in blocks (consecutive entries' small reads cost one system call per
+ * block) or from memory; `read` answers from the block without a stream.
+ */
+class ZipSource extends yauzl.RandomAccessReader {
   private static readonly BLOCK_BYTES = 1024 * 1024;
   private block?: { start: number; bytes: Buffer };
 
   private constructor(
-    private readonly file: FileHandle,
-    private readonly size: number,
+    readonly size: number,
+    private readonly file?: FileHandle,
+    buffer?: Buffer,
   ) {
     super();
+    if (buffer) this.block = { start: 0, bytes: buffer };
   }
 
-  static async open(path: string): Promise<{ reader: BlockReader; size: number }> {
+  static async ofFile(path: string): Promise<ZipSource> {
     const file = await openFile(path, 'r');
-    const { size } = await file.stat();
-    return { reader: new BlockReader(file, size), size };
+    try {
+      return new ZipSource((await file.stat()).size, file);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+  }
+
+  static ofBuffer(buffer: Buffer): ZipSource {
+    return new ZipSource(buffer.length, undefined, buffer);
+  }
+
+  /** Bytes `start` to `end` (exclusive); a view of the block, valid until the next call. */
+  async bytes(start: number, end: number): Promise<Buffer> {
+    let block = this.block;
+    if (!block || start < block.start || end > block.start + block.bytes.length) {
+      if (!this.file || end > this.size) throw new RangeError(`Bytes ${start}-${end} are beyond the archive's ${this.size}.`);
+      const length = Math.min(Math.max(end - start, ZipSource.BLOCK_BYTES), this.size - start);
+      const bytes = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.file.read(bytes, 0, length, start);
+      block = { start, bytes: bytes.subarray(0, bytesRead) };
+      // An entry larger than a block is read on its own, without evicting the block.
+      if (end - start <= ZipSource.BLOCK_BYTES) this.block = block;
+    }
+    return block.bytes.subarray(start - block.start, end - block.start);
+  }
+
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (error: Error | null, bytesRead: number) => void,
+  ): void {
+    this.bytes(position, position + length).then(
+      (bytes) => callback(null, bytes.copy(buffer, offset)),
+      (error: Error) => callback(error, 0),
+    );
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
     const stream = new PassThrough();
     this.bytes(start, end).then(
-      (bytes) => stream.end(bytes),
+      (bytes) => stream.end(Buffer.from(bytes)),
       (error: Error) => stream.destroy(error),
     );
     return stream;
   }
 
   override close(callback: (error: Error | null) => void): void {
+    if (!this.file) return callback(null);
     this.file.close().then(
       () => callback(null),
       (error: Error) => callback(error),
     );
   }
-
-  private async bytes(start: number, end: number): Promise<Buffer> {
-    let block = this.block;
-    if (!block || start < block.start || end > block.start + block.bytes.length) {
-      const length = Math.min(Math.max(end - start, BlockReader.BLOCK_BYTES), this.size - start);
-      const bytes = Buffer.allocUnsafe(length);
-      const { bytesRead } = await this.file.read(bytes, 0, length, start);
-      block = { start, bytes: bytes.subarray(0, bytesRead) };
-      // A whole entry larger than a block is not worth keeping.
-      if (end - start <= BlockReader.BLOCK_BYTES) this.block = block;
-    }
-    return block.bytes.subarray(start - block.start, end - block.start);
-  }
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /**
