@@ -15,7 +15,9 @@ import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { freePort } from './support/ports';
 import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
 
-const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'ksef-sync', 'Received invoices to CSV every 15 minutes.json');
+const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples');
+const EXAMPLE = path.join(EXAMPLES_DIR, 'ksef-sync', 'Received invoices to CSV every 15 minutes.json');
+const INVOICE_EXAMPLE = path.join(EXAMPLES_DIR, 'ksef-invoice', 'Search, get and download invoices.json');
 const CONFIG_ID = 'a1f0c0de00000009';
 const OTHER_SELLER_NIP = '5830002226';
 const OTHER_SELLER_PASSWORD = 'other-seller-seal';
@@ -79,10 +81,11 @@ afterAll(async () => {
 
 /**
  * The example as shipped, its config node pointed at the sandbox outside Node-RED (same id, the demo company's NIP
- * and owner token), plus a status node that logs the sync node's statuses, so the test sees when a run ended.
+ * and owner token), plus a status node that logs the sync node's statuses, so the test sees when a run ended; and the
+ * ksef-invoice example, which shares that config node.
  */
 function exampleOnSandbox(): { flow: Array<Record<string, any>>; credentials: Record<string, Record<string, string>> } {
-  const flow = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8')) as Array<Record<string, any>>;
+  const flow = readFlow(EXAMPLE);
   const config = flow.find((node) => node.id === CONFIG_ID);
   const sync = flow.find((node) => node.type === 'ksef-sync');
   if (!config || !sync) throw new Error(`The sync example has no ksef-config ${CONFIG_ID} or no ksef-sync node.`);
@@ -101,7 +104,12 @@ function exampleOnSandbox(): { flow: Array<Record<string, any>>; credentials: Re
       wires: [],
     },
   );
-  return { flow, credentials: { [CONFIG_ID]: { ksefToken: sandbox.ksefToken } } };
+  const invoiceExample = readFlow(INVOICE_EXAMPLE).filter((node) => node.id !== CONFIG_ID);
+  return { flow: [...flow, ...invoiceExample], credentials: { [CONFIG_ID]: { ksefToken: sandbox.ksefToken } } };
+}
+
+function readFlow(file: string): Array<Record<string, any>> {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, any>>;
 }
 
 /** The other seller sends `count` invoices to the demo company in one online session; waits until KSeF's HWM passed them. */
@@ -142,12 +150,28 @@ async function runEnded(from: number): Promise<string> {
   return text;
 }
 
+/** Presses the sync example's inject button and waits for the end of that run. */
 async function pressInject(): Promise<string> {
   const from = log.length;
-  const injectId = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8')).find((node: { type: string }) => node.type === 'inject').id;
+  await press(readFlow(EXAMPLE).find((node) => node.type === 'inject')!.id);
+  return runEnded(from);
+}
+
+/** Presses an inject node's button through the admin API, as the editor does. */
+async function press(injectId: string): Promise<void> {
   const response = await fetch(`${baseUrl}/inject/${injectId}`, { method: 'POST' });
   expect(response.status).toBe(200);
-  return runEnded(from);
+}
+
+/** The log lines after `from` that match `pattern`, once there are `count` of them. */
+async function logLines(from: number, pattern: RegExp, count: number): Promise<RegExpExecArray[]> {
+  const matches = () =>
+    log
+      .slice(from)
+      .map((line) => pattern.exec(line))
+      .filter((match): match is RegExpExecArray => match !== null);
+  await waitFor(`${count} log lines matching ${pattern}`, () => matches().length >= count);
+  return matches();
 }
 
 /** The data rows of the example's CSV file (the header comes once per start), as column -> value. */
@@ -256,5 +280,26 @@ describe('the sync example in Node-RED 4 with a persistent context store', () =>
     const repeated = rows.filter((number, index) => rows.indexOf(number) !== index);
     expect(repeated.filter((number) => !sinceStart.includes(number))).toEqual([]);
     expect(rows.filter((number) => number === afterKill[0])).toHaveLength(1);
+  });
+
+  it('runs the ksef-invoice example on the same invoices: search, get each by KSeF number, download them in one export', async () => {
+    const [searchInject, downloadInject] = readFlow(INVOICE_EXAMPLE).filter((node) => node.type === 'inject');
+    const all = [...issued.keys()].sort();
+    let from = log.length;
+
+    await press(searchInject.id);
+
+    const found = await logLines(from, /Found (\S+) \((\S+)\), gross (\d+(?:\.\d+)?) PLN$/, all.length);
+    expect(found.map((match) => match[1]).sort()).toEqual(all);
+    expect(found.every(([, ksefNumber, invoiceNumber]) => issued.get(ksefNumber) === invoiceNumber)).toBe(true);
+    const got = await logLines(from, /Got (\S+): (.+) -> (.+), 2 lines, gross (\d+\.\d{2})$/, all.length);
+    expect(got.map((match) => match[1]).sort()).toEqual(all);
+
+    from = log.length;
+    await press(downloadInject.id);
+    const [downloaded] = await logLines(from, /Downloaded (\d+) invoices in export (\S+)$/, 1);
+    expect(Number(downloaded[1])).toBe(all.length);
+    expect(downloaded[2]).toMatch(/-EH-/);
+    expect(log.some((line) => line.includes('Failed: '))).toBe(false);
   });
 });
