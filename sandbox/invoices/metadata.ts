@@ -192,11 +192,12 @@ function buyerIdentifierOf(party: FriendlyParty): InvoiceSummary['buyer']['ident
   return { type: 'None' };
 }
 
-/** An internal identifier (`IDWew`) is a NIP and five digits; the friendly JSON gives it as `otherId`. */
+/** A third party may also be named by an internal identifier (`IDWew`: a NIP and five digits). */
 function thirdSubjectIdentifierOf(party: FriendlyParty): ThirdSubject['identifier'] {
   if (party.nip) return { type: 'Nip', value: party.nip };
+  if (party.internalId) return { type: 'InternalId', value: party.internalId };
   if (party.vatUe) return { type: 'VatUe', value: party.vatUe };
-  if (party.otherId) return { type: /^\d{10}-\d{5}$/.test(party.otherId) ? 'InternalId' : 'Other', value: party.otherId };
+  if (party.otherId) return { type: 'Other', value: party.otherId };
   return { type: 'None' };
 }
 
