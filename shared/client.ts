@@ -1,9 +1,14 @@
 import type {
   AuthenticationResult,
+  BatchSendOptions,
+  BatchSendResult,
   Clock,
+  InvoiceInput,
   KsefClient,
   KsefClientOptions,
   ListSessionInvoicesOptions,
+  SendInvoicesOptions,
+  SendInvoicesResult,
   SessionInvoiceStatus,
   Sleep,
 } from './types';
@@ -20,6 +25,7 @@ import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
 import { sendInvoicesInBatch } from './sessions/batch/batch';
+import { chooseSendMode, readStreamInputs } from './sessions/sendMode';
 import { listSessionInvoices } from './sessions/invoices';
 import { getInvoiceStatus } from './sessions/status';
 import { endpointMethods, callEndpoint } from './http/endpoints';
@@ -144,6 +150,20 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
     };
   };
 
+  const sendOnline = async (invoices: InvoiceInput[], sendOptions?: SendInvoicesOptions): Promise<SendInvoicesResult> => {
+    const { api, publicKeys, environment } = await ready();
+    return {
+      environment: environment.name,
+      mode: 'online',
+      ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, await readStreamInputs(invoices), sendOptions)),
+    };
+  };
+
+  const sendBatch = async (invoices: InvoiceInput[], batchOptions?: BatchSendOptions): Promise<BatchSendResult> => {
+    const deps = await exportDeps();
+    return { environment: (await ready()).environment.name, ...(await sendInvoicesInBatch(deps, invoices, batchOptions)) };
+  };
+
   /** After its session was revoked, this client's tokens cannot be refreshed: the next call authenticates anew. */
   const forgetTokens = async ({ tokens }: Runtime): Promise<void> => {
     await store.delete(tokens.cacheKey);
@@ -161,25 +181,14 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
       };
     },
     sessions: {
-      async send(invoices, sendOptions) {
-        void [invoices, sendOptions];
-        throw new Error('sessions.send: being written (issue 10)');
+      async send(invoices, sendOptions = {}) {
+        return chooseSendMode(invoices, sendOptions) === 'batch' ? sendBatch(invoices, sendOptions) : sendOnline(invoices, sendOptions);
       },
       online: {
-        async send(invoices, sendOptions) {
-          const { api, publicKeys, environment } = await ready();
-          return {
-            environment: environment.name,
-            mode: 'online',
-            ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)),
-          };
-        },
+        send: sendOnline,
       },
       batch: {
-        async send(invoices, batchOptions) {
-          const deps = await exportDeps();
-          return { environment: (await ready()).environment.name, ...(await sendInvoicesInBatch(deps, invoices, batchOptions)) };
-        },
+        send: sendBatch,
       },
       invoices(sessionReferenceNumber: string, listOptions?: ListSessionInvoicesOptions): AsyncIterable<SessionInvoiceStatus> {
         return stream(({ api }) => listSessionInvoices(api, sessionReferenceNumber, listOptions));

@@ -18,9 +18,11 @@ export {
   KsefExportPendingError,
   KsefTooManyExportsError,
   KsefExportFailedError,
+  KsefBatchSessionFailedError,
   type KsefExceptionDetail,
 } from './http/errors';
 export { KsefIntegrityError } from './storage/storageClient';
+export { DEFAULT_AUTO_BATCH_THRESHOLD } from './sessions/batch/batch';
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, copyJsonValue, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';
@@ -38,6 +40,7 @@ export { INVOICE_SCHEMAS, type InvoiceSchema } from './protocol/model/formCodes'
 export { isValidKsefNumber } from './protocol/model/ksefNumber';
 export {
   authenticationStatusMeaning,
+  batchSessionStatusMeaning,
   enrollmentStatusMeaning,
   exportStatusMeaning,
   invoiceStatusMeaning,

@@ -128,3 +128,35 @@ export class KsefExportFailedError extends KsefError {
     };
   }
 }
+
+/**
+ * A batch session that ended without KSeF numbers for its invoices: KSeF gave it a failure status (405 parts, 415
+ * key, 420 too many invoices, 430 archive, 435 decryption, 440 cancelled, 500), refused its close, or its upload
+ * window passed. Every invoice of the session carries it; `statusCode` is KSeF's session status, when there is one.
+ */
+export class KsefBatchSessionFailedError extends KsefError {
+  readonly referenceNumber: string;
+  readonly statusCode?: number;
+  readonly statusDescription?: string;
+  readonly details: string[];
+  constructor(
+    message: string,
+    referenceNumber: string,
+    status?: { code: number; description: string; details?: string[] },
+    options: KsefErrorOptions = {},
+  ) {
+    super(message, options);
+    this.referenceNumber = referenceNumber;
+    this.statusCode = status?.code;
+    this.statusDescription = status?.description;
+    this.details = status?.details ?? [];
+  }
+  override toJSON(): Record<string, unknown> {
+    return {
+      ...super.toJSON(),
+      referenceNumber: this.referenceNumber,
+      ...(this.statusCode !== undefined && { statusCode: this.statusCode, statusDescription: this.statusDescription }),
+      ...(this.details.length > 0 && { details: this.details }),
+    };
+  }
+}

@@ -1,9 +1,9 @@
-import type { Clock, Logger, Sleep, StatusInfo } from '../protocol/types';
+import type { Clock, Logger, Sleep } from '../protocol/types';
 import type { InvoiceInput, InvoiceResult, SendInvoicesOptions, SendInvoicesResult, SessionInvoiceStatus } from './types';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
 import type { SymmetricKey } from '../protocol/crypto/aes';
 import type { PublicKeys } from '../security/publicKeys';
-import { KsefError, KsefInputError, KsefInvoiceRejectedError, KsefRateLimitError } from '../http/errors';
+import { KsefError, KsefInputError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
 import { forEachWithConcurrency } from '../util/concurrency';
@@ -12,7 +12,7 @@ import { openWithSessionKey } from './sessionKey';
 import { LIST_PAGE_SIZE, sendInvoice, type OpenOnlineSession } from './send';
 import { listSessionInvoices } from './invoices';
 import { downloadInvoiceUpo, downloadSessionUpo, type UpoPage } from './upoDownload';
-import { resolveDuplicate } from './duplicates';
+import { applyInvoiceVerdict, waitForFinalSessionStatus, type SessionStatus } from './outcome';
 import { errorJson } from './errorJson';
 
 export interface OnlineSessionDeps {
@@ -31,7 +31,6 @@ const DEFAULT_SEND_DEADLINE_MS = 600_000;
 const SEND_CONCURRENCY = 4;
 const UPO_CONCURRENCY = 4;
 const SUCCESS = 200;
-const DUPLICATE = 440;
 
 /**
  * Sends invoices in one online session (sesja-interaktywna.md, CIRFMF/ksef-docs): checks each locally, opens the
@@ -318,22 +317,8 @@ class OnlineSession implements OpenOnlineSession {
   }
 
   /** Polls the closed session until it is final; undefined when it was not within the deadline. */
-  async waitForSession(deadline: number): Promise<SessionStatus | undefined> {
-    const { clock, sleep, logger } = this.deps;
-    const api = withDeadline(this.deps.api, deadline);
-    const status = await pollUntil(
-      async () => {
-        try {
-          return (await api<SessionStatus>({ method: 'GET', path: `/sessions/${this.referenceNumber}` })).data;
-        } catch (error) {
-          logger?.warn('Could not read the session status; will ask again', { reason: errorJson(error).message });
-          return undefined;
-        }
-      },
-      (read) => (read?.status.code ?? 0) >= SUCCESS,
-      { clock, sleep, timeoutMs: deadline - clock.now().getTime(), initialDelayMs: 500, maxDelayMs: 10_000 },
-    );
-    return status && status.status.code >= SUCCESS ? status : undefined;
+  waitForSession(deadline: number): Promise<SessionStatus | undefined> {
+    return waitForFinalSessionStatus(this.deps, this.referenceNumber, deadline);
   }
 
   /** The session UPO pages that could be obtained, and why the others could not. */
@@ -342,52 +327,8 @@ class OnlineSession implements OpenOnlineSession {
   }
 
   private async applyVerdict(result: InvoiceResult, status: SessionInvoiceStatus): Promise<void> {
-    result.status = status.status;
-    result.invoicingDate = status.invoicingDate;
-    if (status.invoiceNumber) result.invoiceNumber = status.invoiceNumber;
-    if (status.status.code === SUCCESS && status.ksefNumber) {
-      Object.assign(result, {
-        accepted: true,
-        ksefNumber: status.ksefNumber,
-        acquisitionDate: status.acquisitionDate,
-        permanentStorageDate: status.permanentStorageDate,
-        invoicingMode: status.invoicingMode,
-      });
-      if (status.upoDownloadUrl) this.upoUrls.set(result.index, status.upoDownloadUrl);
-      return;
-    }
-    const resolution = status.status.code === DUPLICATE ? await resolveDuplicate(this.deps, status.status, result.invoiceHash) : undefined;
-    if (resolution) {
-      Object.assign(result, {
-        accepted: true,
-        ksefNumber: resolution.ksefNumber,
-        resolvedFromDuplicate: { originalSessionReferenceNumber: resolution.originalSessionReferenceNumber },
-      });
-      if (resolution.upo) {
-        Object.assign(result, {
-          upo: resolution.upo,
-          acquisitionDate: resolution.acquisitionDate,
-          invoicingMode: resolution.invoicingMode,
-        });
-      }
-      this.deps.logger?.info('A duplicate was the same invoice sent before; using its KSeF number', {
-        index: result.index,
-        ksefNumber: resolution.ksefNumber,
-      });
-      return;
-    }
-    result.error = rejection(result.index, status.status).toJSON();
+    await applyInvoiceVerdict(this.deps, result, status);
+    if (status.status.code === SUCCESS && status.ksefNumber && status.upoDownloadUrl) this.upoUrls.set(result.index, status.upoDownloadUrl);
   }
 }
 
-function rejection(index: number, status: StatusInfo): KsefInvoiceRejectedError {
-  const details = status.details?.length ? `: ${status.details.join(' ')}` : '';
-  return new KsefInvoiceRejectedError(`KSeF rejected invoices[${index}] (${status.code} ${status.description})${details}`, status, {
-    field: `invoices[${index}]`,
-  });
-}
-
-interface SessionStatus {
-  status: StatusInfo;
-  upo?: { pages: UpoPage[] };
-}

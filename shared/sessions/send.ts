@@ -72,7 +72,7 @@ export async function sendInvoice(deps: SendInvoiceDeps, session: OpenOnlineSess
  * Whether KSeF may have taken an invoice although its answer did not arrive or cannot be read: no answer, a
  * gateway error (502/504 after KSeF processed it), or a 2xx whose body is not JSON.
  */
-function answerLost(error: unknown): boolean {
+export function answerLost(error: unknown): boolean {
   if (error instanceof KsefNetworkError) return true;
   if (!(error instanceof KsefError) || error.status === undefined) return false;
   return error.status >= 500 || (error.status >= 200 && error.status < 300);

@@ -20,13 +20,14 @@ export interface EncryptionInfo {
  * AES-256 key and IV, wrapped with KSeF's current public key, go to `open` as the `encryption` block. When KSeF no
  * longer knows that public key (21470, key rotation), the same key is wrapped again with the refetched public key
  * and `open` runs once more. Returns what `open` returned and the key, which encrypts what is sent (invoices,
- * batch parts) or decrypts what comes back (export parts).
+ * batch parts) or decrypts what comes back (export parts). A batch session passes the `key` it encrypted its
+ * package with already (the declaration holds the encrypted parts' hashes).
  */
 export async function openWithSessionKey<T>(
   publicKeys: PublicKeys,
   open: (encryption: EncryptionInfo) => Promise<T>,
+  key: SymmetricKey = newSymmetricKey(),
 ): Promise<{ key: SymmetricKey; opened: T }> {
-  const key = newSymmetricKey();
   const opened = await publicKeys.withKey('SymmetricKeyEncryption', (publicKey) => open(wrap(key, publicKey)));
   return { key, opened };
 }

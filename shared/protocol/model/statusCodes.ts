@@ -70,3 +70,23 @@ const EXPORT_STATUS_MEANINGS: Record<number, string> = {
 export function exportStatusMeaning(code: number): string | undefined {
   return EXPORT_STATUS_MEANINGS[code];
 }
+
+/** Batch session status codes (open-api.json, `SessionStatusResponse.status`; sesja-wsadowa.md and its state diagram, CIRFMF/ksef-docs). */
+const BATCH_SESSION_STATUS_MEANINGS: Record<number, string> = {
+  100: 'Batch session open: parts may be uploaded',
+  150: 'Processing the package',
+  200: 'Processed: at least one invoice has a KSeF number',
+  405: 'The package parts failed verification (a missing part, or a size or hash other than declared)',
+  415: 'KSeF could not decrypt the symmetric key given with the session',
+  420: 'The package holds more invoices than a session may',
+  430: 'The package could not be decompressed (a corrupt ZIP or tar.gz)',
+  435: 'The package parts could not be decrypted',
+  440: 'Cancelled: the upload window passed, or the package held no invoices',
+  445: 'Verification failed: no invoice of the package is valid',
+  500: 'Unknown error',
+};
+
+/** The English meaning of a batch session status code; undefined for a code KSeF does not document. */
+export function batchSessionStatusMeaning(code: number): string | undefined {
+  return BATCH_SESSION_STATUS_MEANINGS[code];
+}

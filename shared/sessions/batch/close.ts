@@ -1,0 +1,150 @@
+/**
+ * The end of a batch session: the close, never repeated blindly, and the outcome read back from KSeF (the session's
+ * status until it is final, its invoice list mapped back to the caller's invoices, its UPO pages).
+ */
+import type { Clock, Logger, Sleep, StatusInfo } from '../../protocol/types';
+import { batchSessionStatusMeaning } from '../../protocol/model/statusCodes';
+import type { RequestFunction } from '../../http/transport';
+import { KsefBatchSessionFailedError, KsefError } from '../../http/errors';
+import type { BatchSessionResult, InvoiceResult, SessionInvoiceStatus } from '../types';
+import { listSessionInvoices } from '../invoices';
+import { LIST_PAGE_SIZE, answerLost } from '../send';
+import { applyInvoiceVerdict, waitForFinalSessionStatus, type SessionStatus } from '../outcome';
+import { downloadSessionUpo } from '../upoDownload';
+import { errorJson } from '../errorJson';
+
+export interface BatchCloseDeps {
+  api: RequestFunction;
+  clock: Clock;
+  sleep: Sleep;
+  logger?: Logger;
+}
+
+const OPEN = 100;
+const SUCCESS = 200;
+/** KSeF's answer to closing a session that is no longer open (an earlier close took it, or KSeF ended it). */
+const SESSION_NOT_OPEN = 21180;
+/** Close refusals that end the session (open-api.json, `POST /sessions/batch/{ref}/close`): a part missing or of another size, the upload window over. */
+const CLOSE_REFUSALS = new Set([21157, 21205, 21208]);
+/** Closes after a lost answer while the session still reads open (100), before giving up. */
+const MAX_CLOSE_ATTEMPTS = 3;
+
+/**
+ * `POST /sessions/batch/{ref}/close`. A close whose answer is lost (no answer, 5xx) may have been taken (KSeF has
+ * been seen answering 502 to a close it accepted), and a second close of a session already processing is refused:
+ * the session's status is read first, and the close sent again only while it still reads open (100). Returns why
+ * KSeF refused the close, ending the session (a part missing or of another size, 21208 the upload window over),
+ * or undefined once KSeF took the close.
+ */
+export async function closeBatchSession(deps: BatchCloseDeps, referenceNumber: string): Promise<string | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.api({ method: 'POST', path: `/sessions/batch/${referenceNumber}/close` });
+      return undefined;
+    } catch (error) {
+      if (error instanceof KsefError && error.hasCode(SESSION_NOT_OPEN)) return undefined;
+      const refusal = error instanceof KsefError ? error.exceptions.find((e) => CLOSE_REFUSALS.has(e.code)) : undefined;
+      if (refusal)
+        return `was refused its close (${refusal.code} ${refusal.description}${refusal.details?.length ? `: ${refusal.details.join(' ')}` : ''})`;
+      if (!answerLost(error)) throw error;
+      const { status } = (await deps.api<SessionStatus>({ method: 'GET', path: `/sessions/${referenceNumber}` })).data;
+      if (status.code !== OPEN) {
+        deps.logger?.info('KSeF had taken a batch session close whose answer was lost', {
+          sessionReferenceNumber: referenceNumber,
+          status: status.code,
+        });
+        return undefined;
+      }
+      if (attempt >= MAX_CLOSE_ATTEMPTS) throw error;
+      deps.logger?.warn('A batch session close got no usable answer and the session is still open; closing it again', {
+        sessionReferenceNumber: referenceNumber,
+        reason: errorJson(error).message,
+      });
+    }
+  }
+}
+
+/** One invoice of the session as the caller knows it: its result, file name and hash. */
+export interface BatchInvoice {
+  result: InvoiceResult;
+  fileName: string;
+}
+
+/**
+ * Waits until the closed session is final or `deadline` (epoch ms), then puts each invoice's outcome into its
+ * result, found in the session's invoice list by file name (else by hash): its ordinal number and KSeF number, or
+ * KSeF's rejection; a session that failed as a whole fails each of its invoices with its status. Invoices of a
+ * session still processing at the deadline come back pending. Returns the session's result and whether it is final.
+ */
+export async function collectBatchOutcome(
+  deps: BatchCloseDeps,
+  referenceNumber: string,
+  invoices: BatchInvoice[],
+  how: { deadline: number; fetchUpo: boolean; partCount: number; onStatus: (status: SessionStatus) => void },
+): Promise<{ session: BatchSessionResult; final: boolean }> {
+  let last: SessionStatus | undefined;
+  const final = await waitForFinalSessionStatus(deps, referenceNumber, how.deadline, (read) => {
+    last = read;
+    how.onStatus(read);
+  });
+  const session: BatchSessionResult = {
+    sessionReferenceNumber: referenceNumber,
+    invoiceCount: invoices.length,
+    partCount: how.partCount,
+    ...(last && { status: last.status }),
+  };
+  if (!final) {
+    for (const { result } of invoices) Object.assign(result, { pending: true, ...(last && { status: last.status }) });
+    return { session, final: false };
+  }
+
+  const waiting = new Map(invoices.map((invoice) => [invoice.fileName, invoice]));
+  for await (const listed of listSessionInvoices(deps.api, referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
+    const invoice = findListed(waiting, listed);
+    if (!invoice) continue;
+    waiting.delete(invoice.fileName);
+    invoice.result.ordinalNumber = listed.ordinalNumber;
+    invoice.result.referenceNumber = listed.referenceNumber;
+    await applyInvoiceVerdict(deps, invoice.result, listed);
+  }
+  for (const { result } of waiting.values()) {
+    result.error = (
+      final.status.code === SUCCESS
+        ? new KsefError(
+            `KSeF processed batch session ${referenceNumber} but does not list invoices[${result.index}] (${result.fileName}) among its invoices; check the session in KSeF before sending it again.`,
+            { field: `invoices[${result.index}]` },
+          )
+        : sessionFailure(referenceNumber, result.index, endedWith(final.status), final.status)
+    ).toJSON();
+  }
+
+  if (how.fetchUpo && final.status.code === SUCCESS) {
+    const { pages, problem } = await downloadSessionUpo(deps, referenceNumber, final.upo?.pages ?? []);
+    session.sessionUpo = pages;
+    if (problem) session.sessionUpoError = problem;
+  }
+  return { session, final: true };
+}
+
+/** The listed invoice's own entry: by its file name in the package, else (a KSeF that leaves the name out) by its hash. */
+function findListed(waiting: Map<string, BatchInvoice>, listed: SessionInvoiceStatus): BatchInvoice | undefined {
+  if (listed.invoiceFileName) return waiting.get(listed.invoiceFileName);
+  for (const invoice of waiting.values()) if (invoice.result.invoiceHash === listed.invoiceHash) return invoice;
+  return undefined;
+}
+
+/** Why the whole session failed, as the error of one of its invoices: `reason` continues "batch session <ref> ...". */
+export function sessionFailure(referenceNumber: string, index: number, reason: string, status?: StatusInfo): KsefBatchSessionFailedError {
+  return new KsefBatchSessionFailedError(
+    `invoices[${index}] was not accepted: batch session ${referenceNumber} ${reason}, so none of its invoices are in KSeF. Send it again.`,
+    referenceNumber,
+    status,
+    { field: `invoices[${index}]` },
+  );
+}
+
+/** KSeF's failure status of a session, worded as a `sessionFailure` reason. */
+function endedWith({ code, description, details }: StatusInfo): string {
+  const meaning = batchSessionStatusMeaning(code) ?? 'undocumented status';
+  return `ended with status ${code} (${meaning}; KSeF: ${description}${details?.length ? `: ${details.join(' ')}` : ''})`;
+}
