@@ -21,12 +21,20 @@ export interface InvoiceOutputOptions {
 export function invoiceOutput({ ksefNumber, metadata, xml }: ExportedInvoice, options: InvoiceOutputOptions): InvoiceOutput {
   const output: InvoiceOutput = { ksefNumber, metadata };
   if (options.includeXml && xml) output.xml = xml.toString('utf8');
-  if (options.includeJson && xml) {
-    try {
-      output.invoice = readInvoiceJson(xml);
-    } catch (err) {
-      options.onJsonError(ksefNumber, err instanceof Error ? err.message : String(err));
-    }
-  }
+  if (options.includeJson && xml) output.invoice = friendlyJsonOf(ksefNumber, xml, options.onJsonError);
   return output;
+}
+
+/** The friendly JSON of an invoice's XML; undefined, with the reason to `onJsonError`, when it has none (e.g. PEF). */
+export function friendlyJsonOf(
+  ksefNumber: string,
+  xml: Buffer,
+  onJsonError: InvoiceOutputOptions['onJsonError'],
+): FriendlyInvoice | undefined {
+  try {
+    return readInvoiceJson(xml);
+  } catch (err) {
+    onJsonError(ksefNumber, err instanceof Error ? err.message : String(err));
+    return undefined;
+  }
 }

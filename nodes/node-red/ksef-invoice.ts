@@ -1,6 +1,5 @@
 import {
   KsefInputError,
-  readInvoiceJson,
   type InvoiceDateType,
   type InvoiceMetadata,
   type InvoiceQueryFilters,
@@ -8,8 +7,8 @@ import {
 } from '../../shared';
 import { NodeInputError } from './base/inputNode';
 import { identifierFrom, registerOperationNode, type OperationNodeDef } from './base/operationNode';
-import { invoiceOutput, type InvoiceOutput } from './invoiceOutput';
-import type { NodeAPI, NodeMessage } from './runtimeTypes';
+import { friendlyJsonOf, invoiceOutput, type InvoiceOutput } from './invoiceOutput';
+import type { Node, NodeAPI, NodeMessage } from './runtimeTypes';
 
 interface KsefInvoiceDef extends OperationNodeDef {
   subjectType?: InvoiceSubjectType;
@@ -62,12 +61,7 @@ export default function registerKsefInvoice(RED: NodeAPI): void {
         const ksefNumber = identifierFrom(msg, 'ksefNumber', ['ksefNumber']);
         if (!ksefNumber) throw new NodeInputError(RED._('ksef-invoice.errors.missing-ksef-number'));
         const { xml, sha256 } = await client().invoices.get(ksefNumber);
-        let invoice: unknown;
-        try {
-          invoice = readInvoiceJson(xml);
-        } catch (err) {
-          node.warn(RED._('ksef-invoice.warnings.no-json', { ksefNumber, reason: err instanceof Error ? err.message : String(err) }));
-        }
+        const invoice = friendlyJsonOf(ksefNumber, xml, jsonWarning(node));
         send(xml.toString('utf8'), { invoice, ksef: { ksefNumber, sha256 } });
         return { status: 'downloaded', count: 1 };
       },
@@ -75,23 +69,25 @@ export default function registerKsefInvoice(RED: NodeAPI): void {
     download: {
       running: 'exporting',
       run: async ({ msg, def, client, send, node }) => {
+        const filters = filtersOf(msg, def);
         const exported = await client()
-          .invoices.export(filtersOf(msg, def), { maxWaitMs: waitSecondsOf(def) * 1000 })
+          .invoices.export(filters, { maxWaitMs: waitSecondsOf(def) * 1000 })
           .catch((err: unknown) => {
             throw withFieldName(err, msg);
           });
         const { referenceNumber, package: summary } = exported;
         if (summary.isTruncated) {
+          const last = {
+            Issue: summary.lastIssueDate,
+            Invoicing: summary.lastInvoicingDate,
+            PermanentStorage: summary.lastPermanentStorageDate,
+          };
           node.warn(
-            RED._('ksef-invoice.warnings.truncated', { count: summary.invoiceCount, last: summary.lastPermanentStorageDate ?? '' }),
+            RED._('ksef-invoice.warnings.truncated', { count: summary.invoiceCount, last: last[filters.dateRange.dateType] ?? '' }),
           );
         }
         const ksef = { referenceNumber, package: summary };
-        const options = {
-          includeXml: true,
-          includeJson: def.includeJson === true,
-          onJsonError: (ksefNumber: string, reason: string) => node.warn(RED._('ksef-invoice.warnings.no-json', { ksefNumber, reason })),
-        };
+        const options = { includeXml: true, includeJson: def.includeJson === true, onJsonError: jsonWarning(node) };
         const invoices: InvoiceOutput[] = [];
         let count = 0;
         for await (const invoice of exported.invoices()) {
@@ -105,6 +101,10 @@ export default function registerKsefInvoice(RED: NodeAPI): void {
       },
     },
   });
+
+  function jsonWarning(node: Node): (ksefNumber: string, reason: string) => void {
+    return (ksefNumber, reason) => node.warn(RED._('ksef-invoice.warnings.no-json', { ksefNumber, reason }));
+  }
 
   /**
    * The node's filters, with those of msg.payload (an object) over them. The range starts at the beginning of the day
