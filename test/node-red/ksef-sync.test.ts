@@ -121,9 +121,9 @@ describe('ksef-sync', () => {
     expect(caught).toEqual([]);
   });
 
-  it('starts from now on the first run: invoices stored before it are not delivered, later ones are', async () => {
+  it('starts from now on the first run: invoices stored before it are not delivered, later ones are, in one array', async () => {
     receive(2, true);
-    await load({ startFrom: 'now', output: 'array', includeXml: false, includeJson: false });
+    await load({ startFrom: 'now', output: 'array', includeXml: false, includeJson: true });
     const out = messagesOf('out');
 
     await run();
@@ -134,7 +134,8 @@ describe('ksef-sync', () => {
     expect(out).toHaveLength(1);
     expect(sorted(out[0].payload.map((invoice: Msg) => invoice.ksefNumber))).toEqual(sorted(later));
     expect(out[0].payload[0].xml).toBeUndefined();
-    expect(out[0].payload[0].invoice).toBeUndefined();
+    // The XML is read for the friendly JSON, but not output.
+    expect(out[0].payload[0].invoice.buyer.nip).toBe(sandbox.contextIdentifier.value);
     expect(out[0].payload[0].metadata.ksefNumber).toBe(out[0].payload[0].ksefNumber);
   });
 
