@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
@@ -70,6 +72,122 @@ describe('batch session send against the sandbox', () => {
       expect(progress[progress.length - 1]).toMatchObject({ phase: 'done', partsUploaded: 3, parts: 3, invoicesProcessed: 30 });
     },
   );
+
+  it('fails each bad invoice on its own (locally or by KSeF) while the others are accepted', async () => {
+    const [original] = (await client.sessions.batch.send([buildDemoInvoice({ invoiceNumber: 'FV/BMIX/DUP' })])).invoices;
+    expect(original.accepted).toBe(true);
+
+    const good = buildDemoInvoice({ invoiceNumber: 'FV/BMIX/1' });
+    const result = await client.sessions.batch.send([
+      good,
+      'this is not an invoice',
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(buildDemoInvoice({ invoiceNumber: 'FV/BMIX/BOM' }))]),
+      // Another seller's invoice: the demo context may not issue it (KSeF's verdict, not a local check).
+      { xml: buildDemoInvoice({ invoiceNumber: 'FV/BMIX/SELLER', sellerNip: '5265877635' }), fileName: 'other-seller.xml' },
+      // Same number as the invoice already in KSeF, other content: a real duplicate.
+      buildDemoInvoice({ invoiceNumber: 'FV/BMIX/DUP', lines: 2 }),
+      // The very same document again: resolved to the original's KSeF number, not a second invoice.
+      buildDemoInvoice({ invoiceNumber: 'FV/BMIX/DUP' }),
+      buildDemoInvoice({ invoiceNumber: 'FV/BMIX/2' }),
+    ]);
+
+    const byIndex = result.invoices;
+    expect(byIndex.map((r) => r.accepted)).toEqual([true, false, false, false, false, true, true]);
+    expect(byIndex[1]).toMatchObject({ fileName: 'invoice-2.xml', error: { name: 'KsefInputError', field: 'invoices[1]' } });
+    expect(byIndex[1].ordinalNumber).toBeUndefined();
+    expect(String(byIndex[2].error!.message)).toMatch(/BOM/);
+    expect(byIndex[3]).toMatchObject({ fileName: 'other-seller.xml', error: { name: 'KsefInvoiceRejectedError', field: 'invoices[3]' } });
+    expect(byIndex[3].sessionReferenceNumber).toBe(result.sessions[0].sessionReferenceNumber);
+    expect(byIndex[4].error).toMatchObject({ name: 'KsefInvoiceRejectedError', statusCode: 440 });
+    expect(byIndex[5]).toMatchObject({
+      ksefNumber: original.ksefNumber,
+      resolvedFromDuplicate: { originalSessionReferenceNumber: original.sessionReferenceNumber },
+    });
+    expect(isValidKsefNumber(byIndex[6].ksefNumber!)).toBe(true);
+    // Only the five that passed the local checks were in the package.
+    expect(result.sessions).toMatchObject([{ invoiceCount: 5, status: { code: 200 } }]);
+  });
+
+  it('splits more invoices than maxInvoicesPerSession across sessions, in input order, stream inputs among them', async () => {
+    const invoices = invoicesNumbered('FV/SPLIT', 23);
+    const inputs = invoices.map((xml, i) =>
+      i % 3 === 0 ? { open: () => Readable.from([Buffer.from(xml)]), size: Buffer.byteLength(xml) } : xml,
+    );
+    const sessionsSeen = new Set<number>();
+
+    const result = await client.sessions.batch.send(inputs, {
+      maxInvoicesPerSession: 10,
+      onProgress: (p) => sessionsSeen.add(p.session * 100 + p.sessions),
+    });
+
+    expectAllAccepted(result, invoices);
+    expect(result.sessions.map((s) => s.invoiceCount)).toEqual([10, 10, 3]);
+    expect(new Set(result.sessions.map((s) => s.sessionReferenceNumber)).size).toBe(3);
+    expect([...sessionsSeen]).toEqual([103, 203, 303]);
+    for (const [i, invoice] of result.invoices.entries()) {
+      expect(invoice.sessionReferenceNumber).toBe(result.sessions[Math.floor(i / 10)].sessionReferenceNumber);
+    }
+    expect(sandbox.count('POST /sessions/batch')).toBe(3);
+  });
+
+  it('refuses a package over KSeF limits before anything is sent', async () => {
+    await expect(client.sessions.batch.send(invoicesNumbered('FV/LIMIT', 5), { partSizeBytes: 40 })).rejects.toMatchObject({
+      name: 'KsefInputError',
+      field: 'options.partSizeBytes',
+    });
+    await expect(client.sessions.batch.send(invoicesNumbered('FV/LIMIT', 1), { maxInvoicesPerSession: 10_001 })).rejects.toMatchObject({
+      name: 'KsefInputError',
+      field: 'options.maxInvoicesPerSession',
+    });
+    await expect(client.sessions.batch.send(invoicesNumbered('FV/LIMIT', 1), { schema: 'PEF(3)' })).rejects.toMatchObject({
+      field: 'options.schema',
+    });
+    expect(sandbox.count('POST /sessions/batch')).toBe(0);
+  });
+});
+
+describe('closing a batch session safely', () => {
+  let sandbox: RecordedSandbox;
+  let proxy: FaultProxy;
+  let client: KsefClient;
+  const CLOSE = /^\/sessions\/batch\/[^/]+\/close$/;
+
+  beforeEach(async () => {
+    sandbox = await startRecordedSandbox();
+    proxy = await startFaultProxy(sandbox.baseUrl);
+    client = clientOf(sandbox, { baseUrl: proxy.baseUrl });
+  });
+  afterEach(async () => {
+    await client.close();
+    await proxy.close();
+    await sandbox.close();
+  });
+
+  it('a close KSeF took but answered 502 is not sent again: the status says it is processing, and the results come', async () => {
+    const invoices = invoicesNumbered('FV/CLOSE502', 4);
+    proxy.inject((r) => r.method === 'POST' && CLOSE.test(r.path), {
+      kind: 'replaceAnswer',
+      status: 502,
+      body: '<html>Bad Gateway</html>',
+    });
+
+    const result = await client.sessions.batch.send(invoices);
+
+    expectAllAccepted(result, invoices);
+    expect(proxy.count('POST', CLOSE)).toBe(1);
+    expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(1);
+  });
+
+  it('a close lost before KSeF saw it is sent again once the status still reads open', async () => {
+    const invoices = invoicesNumbered('FV/CLOSELOST', 2);
+    proxy.inject((r) => r.method === 'POST' && CLOSE.test(r.path), { kind: 'respond', status: 503, body: 'Service Unavailable' });
+
+    const result = await client.sessions.batch.send(invoices);
+
+    expectAllAccepted(result, invoices);
+    expect(proxy.count('POST', CLOSE)).toBe(2);
+    expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(1);
+  });
 });
 
 /** A part size that splits the package of `invoices` into three parts: measured on a package built the same way. */
@@ -81,5 +199,3 @@ async function partSizeForThreeParts(invoices: string[], compressionType: 'Zip' 
   await pkg.dispose();
   return Math.ceil(pkg.fileSize / 3);
 }
-
-export { startFaultProxy, type FaultProxy };

@@ -1,0 +1,197 @@
+import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
+import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { newSymmetricKey } from '../../shared/protocol/crypto/aes';
+import { buildBatchPackage } from '../../shared/sessions/batch/package';
+import { MemoryStateStore, type BatchSendOptions, type JsonValue, type KsefClient, type StateStore } from '../../shared';
+import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
+
+/** A state store whose contents a test can read, and which can fail one chosen write as a crash there would. */
+class InspectableStore implements StateStore {
+  readonly inner = new MemoryStateStore();
+  readonly keys = new Set<string>();
+  failWrite?: (value: JsonValue) => boolean;
+
+  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined> {
+    return this.inner.get<T>(key);
+  }
+  async set(key: string, value: JsonValue): Promise<void> {
+    if (this.failWrite?.(value)) {
+      this.failWrite = undefined;
+      throw new Error('simulated crash before the state was written');
+    }
+    this.keys.add(key);
+    await this.inner.set(key, value);
+  }
+  async delete(key: string): Promise<void> {
+    this.keys.delete(key);
+    await this.inner.delete(key);
+  }
+  async batchStates(): Promise<Record<string, JsonValue>[]> {
+    const states = [];
+    for (const key of this.keys) if (key.startsWith('ksef-flow/batch/')) states.push((await this.get(key)) as Record<string, JsonValue>);
+    return states;
+  }
+}
+
+const invoicesNumbered = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => buildDemoInvoice({ invoiceNumber: `${prefix}/${i + 1}`, lines: 1 + (i % 4) }));
+
+async function partSizeFor(invoices: string[], parts: number): Promise<number> {
+  const pkg = await buildBatchPackage(
+    invoices.map((input, index) => ({ index, input })),
+    { key: newSymmetricKey() },
+  );
+  await pkg.dispose();
+  return Math.ceil(pkg.fileSize / parts);
+}
+
+describe('resuming a batch send that stopped half way', () => {
+  let sandbox: RecordedSandbox;
+  let store: InspectableStore;
+  const clients: KsefClient[] = [];
+  /** A new client (as after a restart) over the same state store. */
+  const newClient = () => {
+    const client = clientOf(sandbox, { stateStore: store });
+    clients.push(client);
+    return client;
+  };
+  /** How many times KSeF holds each of `invoices`, by content hash. */
+  const copiesInKsef = (invoices: string[]) => {
+    const stored = [...sandbox.state.invoicesByKsefNumber.values()].map((entry) => entry.invoice.invoiceHash);
+    return invoices.map((xml) => stored.filter((hash) => hash === sha256Base64(Buffer.from(xml))).length);
+  };
+
+  beforeEach(async () => {
+    sandbox = await startRecordedSandbox();
+    store = new InspectableStore();
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    await sandbox.close();
+  });
+
+  it('a run that died after 2 of 3 parts: the next run uploads only the third, closes, and every invoice is in KSeF once', async () => {
+    const invoices = invoicesNumbered('FV/RESUME', 30);
+    const options: BatchSendOptions = { partSizeBytes: await partSizeFor(invoices, 3), uploadConcurrency: 1 };
+    const crash = new Error('process killed');
+
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        ...options,
+        onProgress: (p) => {
+          if (p.phase === 'uploading' && p.partsUploaded === 2) throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    const puts = () => sandbox.exchanges.filter((e) => e.method === 'PUT').length;
+    expect(puts()).toBe(2);
+    const [saved] = await store.batchStates();
+    expect(saved).toMatchObject({ partsDone: [1, 2], closed: false });
+    expect(saved.referenceNumber).toMatch(/-SB-/);
+    // Nothing secret in clear: no upload signature, no key.
+    expect(JSON.stringify(saved)).not.toMatch(/sig=|https?:/);
+    expect(Object.keys(saved).sort()).toEqual(
+      [
+        'closed',
+        'createdAt',
+        'declaration',
+        'invoices',
+        'partsDone',
+        'referenceNumber',
+        'sealedKey',
+        'sealedUploads',
+        'uploadDeadline',
+      ].sort(),
+    );
+
+    const result = await newClient().sessions.batch.send(invoices, options);
+
+    expect(puts()).toBe(3);
+    expect(sandbox.count('POST /sessions/batch')).toBe(1);
+    expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(1);
+    expect(result.sessions).toMatchObject([{ sessionReferenceNumber: saved.referenceNumber, partCount: 3, status: { code: 200 } }]);
+    expect(result.invoices.every((r) => r.accepted && isValidKsefNumber(r.ksefNumber!))).toBe(true);
+    expect(copiesInKsef(invoices)).toEqual(invoices.map(() => 1));
+    expect(await store.batchStates()).toEqual([]);
+  });
+
+  it('a part uploaded but not recorded (a crash in between) counts as done on the next run: the storage host answers 409', async () => {
+    const invoices = invoicesNumbered('FV/RESUME409', 20);
+    const options: BatchSendOptions = { partSizeBytes: await partSizeFor(invoices, 2), uploadConcurrency: 1 };
+    store.failWrite = (value) =>
+      Array.isArray((value as { partsDone?: unknown[] }).partsDone) && (value as { partsDone: unknown[] }).partsDone.length === 1;
+
+    await expect(newClient().sessions.batch.send(invoices, options)).rejects.toThrow(/simulated crash/);
+    expect(sandbox.exchanges.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([201]);
+    expect((await store.batchStates())[0]).toMatchObject({ partsDone: [] });
+
+    const result = await newClient().sessions.batch.send(invoices, options);
+
+    expect(sandbox.exchanges.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([201, 409, 201]);
+    expect(result.invoices.every((r) => r.accepted)).toBe(true);
+    expect(copiesInKsef(invoices)).toEqual(invoices.map(() => 1));
+  });
+
+  it('a run that died after the close: the next run only reads the outcome (no open, upload or close)', async () => {
+    const invoices = invoicesNumbered('FV/AFTERCLOSE', 12);
+    const crash = new Error('process killed while waiting');
+
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        onProgress: (p) => {
+          if (p.phase === 'processing') throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    expect((await store.batchStates())[0]).toMatchObject({ closed: true, partsDone: [1] });
+    const requestsBefore = sandbox.exchanges.length;
+
+    const result = await newClient().sessions.batch.send(invoices);
+
+    const after = sandbox.exchanges.slice(requestsBefore).map((e) => e.operation);
+    expect(after).not.toContain('POST /sessions/batch');
+    expect(after).not.toContain('POST /sessions/batch/{referenceNumber}/close');
+    expect(sandbox.exchanges.slice(requestsBefore).some((e) => e.method === 'PUT')).toBe(false);
+    expect(result.invoices.every((r) => r.accepted)).toBe(true);
+    expect(copiesInKsef(invoices)).toEqual(invoices.map(() => 1));
+    expect(await store.batchStates()).toEqual([]);
+  });
+
+  it('a session still processing when the wait ends stays saved: pending now, its outcome on the next run', async () => {
+    await sandbox.close();
+    sandbox = await startRecordedSandbox({ processingDelayMs: 1500 });
+    const invoices = invoicesNumbered('FV/PENDING', 5);
+
+    const first = await newClient().sessions.batch.send(invoices, { waitForProcessingMs: 0 });
+
+    expect(first.invoices.every((r) => r.pending && !r.accepted && r.error === undefined)).toBe(true);
+    expect(first.sessions[0].status?.code).toBeLessThan(200);
+    expect(await store.batchStates()).toHaveLength(1);
+
+    const second = await newClient().sessions.batch.send(invoices);
+
+    expect(sandbox.count('POST /sessions/batch')).toBe(1);
+    expect(second.sessions[0].sessionReferenceNumber).toBe(first.sessions[0].sessionReferenceNumber);
+    expect(second.invoices.every((r) => r.accepted && !r.pending)).toBe(true);
+    expect(copiesInKsef(invoices)).toEqual(invoices.map(() => 1));
+    expect(await store.batchStates()).toEqual([]);
+  });
+
+  it('a saved session does not open with another credential: a clear error, nothing sent', async () => {
+    const invoices = invoicesNumbered('FV/OTHERKEY', 3);
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        onProgress: (p) => {
+          if (p.phase === 'uploading') throw new Error('stop');
+        },
+      }),
+    ).rejects.toThrow('stop');
+    const [key] = [...store.keys];
+    const saved = (await store.get(key)) as Record<string, JsonValue>;
+    await store.set(key, { ...saved, sealedKey: String(saved.sealedKey).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) });
+
+    await expect(newClient().sessions.batch.send(invoices)).rejects.toThrow(/does not open with this credential/);
+    expect(sandbox.count('POST /sessions/batch')).toBe(1);
+  });
+});
