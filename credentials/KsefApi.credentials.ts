@@ -33,6 +33,16 @@ export class KsefApi implements ICredentialType {
       description: 'Which KSeF to talk to. Sandbox needs no account.',
     },
     {
+      displayName: 'Demo: Received Invoices to Seed',
+      name: 'sandboxSeedReceived',
+      type: 'number',
+      default: 0,
+      typeOptions: { minValue: 0, maxValue: 1000 },
+      displayOptions: { show: { environment: ['sandbox'] } },
+      description:
+        'How many invoices from other sellers the embedded sandbox preloads for the demo company, spread over the 30 days before it starts, so the KSeF Trigger and Invoice > Search have something to find. Taken when the sandbox starts: the first KSeF call after n8n starts.',
+    },
+    {
       displayName: 'Base URL',
       name: 'baseUrl',
       type: 'string',

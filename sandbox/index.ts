@@ -247,12 +247,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
 
 let embedded: Promise<RunningSandbox> | undefined;
 
+/** What the embedded sandbox starts with; only its start (the first call in the process) takes them. */
+export type EmbeddedSandboxOptions = Pick<SandboxOptions, 'seedReceived'>;
+
 /**
  * The process-wide sandbox behind `embeddedSandbox()`, started on first use. It does not keep the process
  * alive: its server and timers are unreferenced. Closing it lets the next call start a fresh one.
  */
-export function ensureEmbeddedSandbox(): Promise<RunningSandbox> {
-  embedded ??= startSandbox({ keepProcessAlive: false }).then(
+export function ensureEmbeddedSandbox(options: EmbeddedSandboxOptions = {}): Promise<RunningSandbox> {
+  embedded ??= startSandbox({ keepProcessAlive: false, ...options }).then(
     (sandbox): RunningSandbox => ({
       baseUrl: sandbox.baseUrl,
       contextIdentifier: sandbox.contextIdentifier,
@@ -281,11 +284,11 @@ export interface EmbeddedSandboxProvider {
   connect(): Promise<{ baseUrl: string; contextIdentifier: ContextIdentifier; ksefToken: string; warning?: string }>;
 }
 
-export function embeddedSandbox(): EmbeddedSandboxProvider {
+export function embeddedSandbox(options: EmbeddedSandboxOptions = {}): EmbeddedSandboxProvider {
   return {
     name: 'sandbox',
     connect: async () => {
-      const { baseUrl, contextIdentifier, ksefToken, officialSchemas } = await ensureEmbeddedSandbox();
+      const { baseUrl, contextIdentifier, ksefToken, officialSchemas } = await ensureEmbeddedSandbox(options);
       return { baseUrl, contextIdentifier, ksefToken, ...(!officialSchemas && { warning: NO_OFFICIAL_SCHEMAS_WARNING }) };
     },
   };

@@ -150,6 +150,18 @@ describeWithN8n('KSeF Trigger in n8n', () => {
     expect(Object.keys(trigger.saved).filter((key) => key.includes('Subject1'))).toEqual([]);
   });
 
+  test("the embedded sandbox preloads the credential's 'Demo: Received Invoices to Seed' for a first run to find", async () => {
+    const demo = { sandboxSeedReceived: 4 };
+    const sample = await pollTrigger({ parameters: { event: 'Subject2', startFrom: 'now' }, credentials: demo, mode: 'manual' });
+    expect(sample.items).toHaveLength(4);
+    const trigger = new Activation({ event: 'Subject2', startFrom: 'daysBack', daysBack: 31, options: { includeXml: false } }, demo);
+    // The last seeded invoice is stored as the sandbox starts: the sync sees it once the high-water mark (2 s behind) passed it.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+    expect(numbers(await trigger.poll()).sort()).toEqual(numbers(sample.items!).sort());
+    expect(await trigger.poll()).toEqual([]);
+  });
+
   test('Fetch Test Event shows the latest invoices and saves nothing', async () => {
     const latest = await issue(1);
     const { items, staticData } = await pollTrigger({ parameters: { ...ISSUED, startFrom: 'now' }, credentials, mode: 'manual' });

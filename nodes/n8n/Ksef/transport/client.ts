@@ -8,14 +8,27 @@ import type {
   INodeCredentialTestResult,
   IPollFunctions,
 } from 'n8n-workflow';
-import { embeddedSandbox } from '../../../../sandbox';
-import { clientOptionsFromSettings, createKsefClient, type ConnectionSettings, type KsefClient, type StateStore } from '../../../../shared';
+import { embeddedSandbox, type EmbeddedSandboxProvider } from '../../../../sandbox';
+import {
+  clientOptionsFromSettings,
+  createKsefClient,
+  type ConnectionSettings,
+  type KsefClient,
+  type KsefClientOptions,
+  type StateStore,
+} from '../../../../shared';
 import { credentialTestMessage } from './errors';
 
 export const KSEF_CREDENTIAL_NAME = 'ksefApi';
 
-/** The credential's default environment; the engine takes it only when handed in. */
-const sandbox = embeddedSandbox();
+/**
+ * The credential's default environment, the engine takes it only when handed in; seeded with the credential's
+ * 'Demo: Received Invoices to Seed' when it starts.
+ */
+function sandboxOf(data: ICredentialDataDecryptedObject | undefined): EmbeddedSandboxProvider {
+  const seedReceived = Number(data?.sandboxSeedReceived ?? 0);
+  return embeddedSandbox(Number.isInteger(seedReceived) && seedReceived > 0 ? { seedReceived } : {});
+}
 
 /**
  * One engine client per credential content for the life of the n8n process, so its cached access token is reused
@@ -35,18 +48,22 @@ function settingsOf(data: ICredentialDataDecryptedObject | undefined): Connectio
 export type KsefFunctions = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions;
 
 export async function getKsefClient(this: KsefFunctions): Promise<KsefClient> {
-  const settings = await credentialSettings.call(this);
-  const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
+  const data = await credentialData.call(this);
+  const key = createHash('sha256').update(JSON.stringify(data)).digest('hex');
   let client = clients.get(key);
   if (!client) {
-    client = createKsefClient(clientOptionsFromSettings(settings, { sandbox, logger: this.logger }));
+    client = createKsefClient(clientOptionsOf(data, this.logger));
     clients.set(key, client);
   }
   return client;
 }
 
-async function credentialSettings(this: KsefFunctions): Promise<ConnectionSettings> {
-  return settingsOf(await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME));
+async function credentialData(this: KsefFunctions): Promise<ICredentialDataDecryptedObject> {
+  return await this.getCredentials<ICredentialDataDecryptedObject>(KSEF_CREDENTIAL_NAME);
+}
+
+function clientOptionsOf(data: ICredentialDataDecryptedObject | undefined, logger: KsefFunctions['logger']): KsefClientOptions {
+  return clientOptionsFromSettings(settingsOf(data), { sandbox: sandboxOf(data), logger });
 }
 
 /**
@@ -59,8 +76,7 @@ export async function withStatefulKsefClient<T>(
   stateStore: StateStore,
   use: (client: KsefClient) => Promise<T>,
 ): Promise<T> {
-  const settings = await credentialSettings.call(this);
-  const client = createKsefClient({ ...clientOptionsFromSettings(settings, { sandbox, logger: this.logger }), stateStore });
+  const client = createKsefClient({ ...clientOptionsOf(await credentialData.call(this), this.logger), stateStore });
   try {
     return await use(client);
   } finally {
@@ -73,7 +89,7 @@ export async function ksefApiTest(this: ICredentialTestFunctions, credential: IC
   const settings = settingsOf(credential.data);
   let client: KsefClient | undefined;
   try {
-    client = createKsefClient(clientOptionsFromSettings(settings, { sandbox, logger: this.logger }));
+    client = createKsefClient(clientOptionsOf(credential.data, this.logger));
     const session = await client.authenticate({ force: true });
     const context = session.contextIdentifier;
     const method = settings.authenticationMethod === 'certificate' ? ' with the certificate' : '';
