@@ -137,6 +137,15 @@ describe('buildBatchPackage', () => {
       });
     });
 
+    it('keeps long UTF-8 file names whole (up to the 128 characters KSeF reports back)', async () => {
+      const fileName = `${'faktura-żółć-'.repeat(9)}.xml`.slice(-128);
+      expect(Buffer.byteLength(fileName)).toBeGreaterThan(100);
+      const pkg = await build([{ xml: invoice(1), fileName }, invoice(2)], { compressionType });
+      const files = await unpacked(await decryptedPackage(pkg, fixedKey), compressionType);
+      expect(files.map((file) => file.name)).toEqual([fileName, 'invoice-2.xml']);
+      expect(files[0].content.toString('utf8')).toBe(invoice(1));
+    });
+
     it('splits at partSizeBytes; each part decrypts on its own and the parts make the package', async () => {
       const xmls = Array.from({ length: 12 }, (_, n) => invoice(n, 40));
       // Similar invoices compress well (tar.gz across them): small parts still make several.
