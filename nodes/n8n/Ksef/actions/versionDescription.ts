@@ -13,7 +13,8 @@ export const versionDescription: INodeTypeDescription = {
   group: ['output'],
   version: 1,
   subtitle: '={{ $parameter["operation"] + ": " + $parameter["resource"] }}',
-  description: "Send invoices to KSeF 2.0, Poland's National e-Invoicing System, and manage its KSeF tokens, sessions and certificates",
+  description:
+    "Send, search and download invoices in KSeF 2.0, Poland's National e-Invoicing System, and manage its KSeF tokens, sessions and certificates",
   defaults: { name: 'KSeF' },
   usableAsTool: true,
   inputs: [NodeConnectionTypes.Main],
