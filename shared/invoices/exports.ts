@@ -198,17 +198,21 @@ export async function awaitExport(
   started: (pending: PendingExport) => Promise<void>,
 ): Promise<ReadyExport> {
   const { clock, sleep, api } = deps;
-  let referenceNumber: string;
-  let key: SymmetricKey;
-  if (pending) {
-    referenceNumber = pending.referenceNumber;
-    key = unsealExportKey(deps.sealKey, pending);
-    deps.logger?.info('Resuming a pending export', { referenceNumber });
+  let key = pending && unsealExportKey(deps.sealKey, pending);
+  if (pending && key) {
+    deps.logger?.info('Resuming a pending export', { referenceNumber: pending.referenceNumber });
   } else {
+    if (pending) {
+      // Sealed by another credential (or changed): its package could not be decrypted, so a new export replaces it.
+      deps.logger?.warn('A pending export was sealed with another credential; starting a new one', {
+        referenceNumber: pending.referenceNumber,
+      });
+      await forgetRunning(deps, pending.referenceNumber);
+    }
     ({ pending, key } = await startExport(deps, request));
-    referenceNumber = pending.referenceNumber;
     await started(pending);
   }
+  const { referenceNumber, startedAt } = pending;
   const status = await pollUntil(
     async () => (await api<ExportStatus>({ method: 'GET', path: `/invoices/exports/${referenceNumber}` })).data,
     (read) => read.status.code !== IN_PROGRESS,
@@ -218,7 +222,7 @@ export async function awaitExport(
   if (code === IN_PROGRESS) {
     const retryAt = new Date(clock.now().getTime() + RETRY_AFTER_MS);
     throw new KsefExportPendingError(
-      `KSeF is still preparing export ${referenceNumber} after ${maxWaitMs} ms (started ${pending.startedAt}). It is kept: the next export with the same filters (or the next sync run) resumes it instead of starting another; try after ${retryAt.toISOString()}.`,
+      `KSeF is still preparing export ${referenceNumber} after ${maxWaitMs} ms (started ${startedAt}). It is kept: the next export with the same filters (or the next sync run) resumes it instead of starting another; try after ${retryAt.toISOString()}.`,
       referenceNumber,
       retryAt,
     );
@@ -276,9 +280,15 @@ async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ 
   return { pending, key };
 }
 
-function unsealExportKey(sealKey: SealKey, pending: PendingExport): SymmetricKey {
-  const material = sealKey.open(pending.sealedKey, sealPurpose(pending.referenceNumber));
-  return { key: material.subarray(0, 32), iv: material.subarray(32) };
+/** The export's key, or undefined when the sealed value does not open with this client's credential. */
+function unsealExportKey(sealKey: SealKey, pending: PendingExport): SymmetricKey | undefined {
+  try {
+    const material = sealKey.open(pending.sealedKey, sealPurpose(pending.referenceNumber));
+    return { key: material.subarray(0, 32), iv: material.subarray(32) };
+  } catch (error) {
+    if (error instanceof KsefError) return undefined;
+    throw error;
+  }
 }
 
 /** A sealed key opens only for the export it was made for. */
@@ -421,8 +431,22 @@ async function* readPackage(
     const file = join(directory, compressionType === 'Zip' ? 'package.zip' : 'package.tar.gz');
     await (await open(file, 'w', 0o600)).close();
     let offset = 0;
-    for (const part of [...parts].sort((a, b) => a.ordinalNumber - b.ordinalNumber)) {
-      offset += await downloadPart(storage, part, key, file, offset, referenceNumber, deps.logger);
+    let listed = inOrder(parts);
+    for (let index = 0; index < listed.length; index++) {
+      for (let relinked = false; ; relinked = true) {
+        try {
+          offset += await downloadPart(storage, listed[index], key, file, offset, referenceNumber, deps.logger);
+          break;
+        } catch (error) {
+          // Part links are valid for a while only (an hour on KSeF): a consumer that took longer gets fresh ones.
+          if (relinked || !(error instanceof KsefGoneError)) throw error;
+          deps.logger?.info('An export part link expired; asking KSeF for fresh links', {
+            referenceNumber,
+            ordinalNumber: listed[index].ordinalNumber,
+          });
+          listed = await relinkParts(deps, referenceNumber, listed.length);
+        }
+      }
     }
     yield* unpack(file, compressionType, onlyMetadata, referenceNumber);
     await delivered();
@@ -430,6 +454,26 @@ async function* readPackage(
     storage.close();
     await rm(directory, { recursive: true, force: true });
   }
+}
+
+function inOrder(parts: PackagePart[]): PackagePart[] {
+  return [...parts].sort((a, b) => a.ordinalNumber - b.ordinalNumber);
+}
+
+/** The parts of a finished export with freshly signed links, from its status read again. */
+async function relinkParts(deps: ExportDeps, referenceNumber: string, partCount: number): Promise<PackagePart[]> {
+  const { data } = await deps.api<ExportStatus>({ method: 'GET', path: `/invoices/exports/${referenceNumber}` });
+  const { code, description } = data.status;
+  if (code !== DONE) {
+    throw new KsefExportFailedError(
+      `Export ${referenceNumber} is now at status ${code} (${exportStatusMeaning(code) ?? 'undocumented status'}; KSeF: ${description}). ${nextStepAfter(code)}`,
+      referenceNumber,
+      data.status,
+    );
+  }
+  const parts = inOrder(data.package?.parts ?? []);
+  if (parts.length !== partCount) throw new KsefError(`Export ${referenceNumber} now lists ${parts.length} parts, not ${partCount}.`);
+  return parts;
 }
 
 /**

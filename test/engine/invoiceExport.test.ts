@@ -198,6 +198,32 @@ describe('client.invoices.export', () => {
     expect((await all(again)).map((i) => i.ksefNumber)).toEqual(seeded);
   });
 
+  it('asks KSeF for fresh part links when those it gave have expired before the consumer read the package', async () => {
+    // Link expiries are whole seconds (`se`): a link valid 1.5 s has expired 2.6 s later, a fresh one lasts > 0.5 s.
+    sandbox.state.invoiceExports.limits.partLinkValidityMs = 1500;
+    const exported = await client.invoices.export(receivedSince(since));
+    await new Promise((resolve) => setTimeout(resolve, 2600));
+    expect((await all(exported)).map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(logger.entries.filter((e) => e.message.includes('part link expired'))).toHaveLength(1);
+    expect(sandbox.count('GET /invoices/exports/{referenceNumber}')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('starts a new export when the pending one was sealed with another credential', async () => {
+    sandbox.holdExports(true);
+    const pending = (await client.invoices.export(receivedSince(since), { maxWaitMs: 0 }).catch((e) => e)) as KsefExportPendingError;
+    sandbox.holdExports(false);
+    const kept = [...stateStore.written.entries()].find(([key]) => key.startsWith('ksef-flow/export/'))!;
+    const foreign = {
+      ...(kept[1] as Record<string, JsonValue>),
+      sealedKey: new SealKey(Buffer.from('another credential')).seal(Buffer.alloc(48), `export key ${pending.referenceNumber}`),
+    };
+    await stateStore.set(kept[0], foreign);
+    const fresh = await client.invoices.export(receivedSince(since));
+    expect(fresh.referenceNumber).not.toBe(pending.referenceNumber);
+    expect((await all(fresh)).map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(logger.entries.some((e) => e.level === 'warn' && e.message.includes('another credential'))).toBe(true);
+  });
+
   /** A sandbox with other options, two invoices received, and a client of it with the suite's state store. */
   async function restart(options: Parameters<typeof startRecordedSandbox>[0]): Promise<void> {
     await client.close();
