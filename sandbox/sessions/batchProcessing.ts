@@ -17,7 +17,7 @@ import { BATCH_SESSION_STATUS, INVOICE_STATUS, type StatusInfo } from '../catalo
 import type { SandboxContext } from '../context';
 import { BYTES_PER_MB } from '../limits/records';
 import { batchPartBlobPath } from '../storage/store';
-import { finalizeSession, settleInvoice, verifyXml, type VerificationOutcome } from './processing';
+import { finalizeSession, isFinal, settleInvoice, verifyXml, type VerificationOutcome } from './processing';
 import type { BatchSession, SessionInvoice } from './records';
 
 /**
@@ -25,6 +25,8 @@ import type { BatchSession, SessionInvoice } from './records';
  * verification holds back the reading of the archive (and its memory) rather than piling up work.
  */
 const VERIFICATION_WINDOW = 64;
+/** Invoices numbered in one go before other requests get their turn. */
+const SETTLE_SLICE = 500;
 
 /** Thrown inside the processing to end it with a session status. */
 class BatchFailure extends Error {
@@ -43,11 +45,15 @@ export async function processBatch(ctx: SandboxContext, session: BatchSession): 
     const outcomes = await unpackAndVerify(ctx, session, spool);
     if (!ctx.scheduler.running) return;
     // Numbered strictly in the package's order, once the whole package has been read: a package that fails half way
-    // leaves no invoice with a KSeF number behind.
-    session.invoices.forEach((invoice, i) => settleInvoice(ctx, session, invoice, outcomes[i]));
+    // leaves no invoice with a KSeF number behind. Numbering 10,000 takes seconds: the server answers in between.
+    for (const [i, invoice] of session.invoices.entries()) {
+      if (i % SETTLE_SLICE === 0) await new Promise(setImmediate);
+      if (!ctx.scheduler.running) return;
+      settleInvoice(ctx, session, invoice, outcomes[i]);
+    }
     finalizeSession(ctx, session);
   } catch (error) {
-    for (const invoice of session.invoices) invoice.status = INVOICE_STATUS.cancelledBySessionError;
+    for (const invoice of session.invoices.filter((i) => !isFinal(i))) invoice.status = INVOICE_STATUS.cancelledBySessionError;
     session.status = error instanceof BatchFailure ? error.status : BATCH_SESSION_STATUS.unknownError;
     session.dateUpdated = ctx.clock.now();
     // Only what the client could not have caused is worth the scheduler's log.

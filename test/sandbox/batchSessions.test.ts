@@ -266,6 +266,33 @@ describe('sandbox batch session', () => {
     }
   });
 
+  it('accepts invoices with attachments for enabled NIPs only, and marks the invoices of an offline batch Offline', async () => {
+    const attachment =
+      '<Zalacznik><BlokDanych><ZNaglowek>Protokół odbioru</ZNaglowek><MetaDane><ZKlucz>Projekt</ZKlucz><ZWartosc>KSeF</ZWartosc></MetaDane>' +
+      '<Tekst><Akapit>Prace odebrano bez zastrzeżeń.</Akapit></Tekst></BlokDanych></Zalacznik>';
+    const withAttachment = (invoiceNumber: string) => ({
+      name: `${invoiceNumber.replace(/\//g, '_')}.xml`,
+      content: buildDemoInvoice({ invoiceNumber }).replace('</Faktura>', `${attachment}</Faktura>`),
+    });
+    const stamp = Date.now();
+    const notEnabled = await sendPackage(await buildPackage([withAttachment(`FV/ATT/${stamp}/1`)]));
+    expect(notEnabled.session.status.code).toBe(445);
+    const [refused] = await invoicesOf(notEnabled.referenceNumber);
+    expect(refused.status).toMatchObject({ code: 415, details: [expect.stringContaining('not enabled for NIP 1234563218')] });
+
+    sandbox.state.attachmentNips.add(sandbox.contextIdentifier.value);
+    try {
+      const offline = await sendPackage(await buildPackage([withAttachment(`FV/ATT/${stamp}/2`)]), (body) => {
+        body.offlineMode = true;
+      });
+      expect(offline.session.status.code).toBe(200);
+      const [accepted] = await invoicesOf(offline.referenceNumber);
+      expect(accepted).toMatchObject({ status: { code: 200 }, invoicingMode: 'Offline' });
+    } finally {
+      sandbox.state.attachmentNips.delete(sandbox.contextIdentifier.value);
+    }
+  });
+
   it('refuses the close while a declared part is missing, and accepts it once the part arrived', async () => {
     const built = await buildPackage(invoiceFiles(2, `FV/BATCH/MISSING/${Date.now()}`), { parts: 2 });
     const opened = await openBatch(await openRequest(built));
