@@ -1,8 +1,21 @@
+import * as path from 'node:path';
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
-import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, SendInvoicesResult } from '../../../../../shared';
+import {
+  DEFAULT_AUTO_BATCH_THRESHOLD,
+  FileStateStore,
+  type BatchSendResult,
+  type InvoiceInput,
+  type InvoiceResult,
+  type InvoiceSchema,
+  type KsefClient,
+  type SendInvoicesResult,
+  type SendMode,
+  type SendOptions,
+  type SessionUpoPage,
+} from '../../../../../shared';
 import { binaryInput, errorItem, INCLUDE_INPUT_FIELDS_OPTION, itemLabel, withInputFields } from '../../helpers/items';
-import { getKsefClient } from '../../transport/client';
+import { withStatefulKsefClient } from '../../transport/client';
 import { toNodeError } from '../../transport/errors';
 import {
   invoiceJson,
@@ -64,12 +77,56 @@ const properties: INodeProperties[] = [
     description: 'The invoice XML text; map it from the input, e.g. {{ $json.xml }}',
   },
   {
+    displayName: 'Send Mode',
+    name: 'sendMode',
+    type: 'options',
+    default: 'online',
+    options: [
+      {
+        name: 'Online',
+        value: 'online',
+        description: 'One by one in an online session, each accepted invoice with its own UPO. For a few invoices at a time.',
+      },
+      {
+        name: 'Batch',
+        value: 'batch',
+        description:
+          'All items as one encrypted package per batch session (up to 10,000 invoices each), uploaded in parts: for volume, e.g. closing a month. No UPO per invoice: the session UPO lists them all.',
+      },
+      {
+        name: 'Auto',
+        value: 'auto',
+        description: "Online for fewer items than 'Batch From (Invoices)', batch from that many on",
+      },
+    ],
+    description:
+      'How the items of this execution go to KSeF. Every mode gives one output item per input item, in input order, with its KSeF number or its own error.',
+  },
+  {
+    displayName: 'Batch From (Invoices)',
+    name: 'autoBatchThreshold',
+    type: 'number',
+    typeOptions: { minValue: 1 },
+    default: DEFAULT_AUTO_BATCH_THRESHOLD,
+    displayOptions: { show: { sendMode: ['auto'] } },
+    description: `The number of items from which Auto sends in batch sessions. The default ${DEFAULT_AUTO_BATCH_THRESHOLD}: below it an online send fits KSeF's limit of 30 invoices a minute per context; from it on a batch is faster.`,
+  },
+  {
+    displayName:
+      "A batch that stops half way (KSeF or the network down, n8n restarted) is saved in n8n's storage folder: run the same items again and it finishes, without sending any invoice twice.",
+    name: 'batchNotice',
+    type: 'notice',
+    default: '',
+    displayOptions: { show: { sendMode: ['batch', 'auto'] } },
+  },
+  {
     displayName: 'Invoice Schema',
     name: 'schema',
     type: 'options',
     default: 'FA(3)',
     options: schemaOptions,
-    description: 'The schema of the invoices. All items of one execution go to one KSeF session with this schema.',
+    description:
+      'The schema of the invoices. All items of one execution go to KSeF sessions with this schema (Batch takes FA(3), FA(2) and FA_RR(1); PEF goes online).',
   },
   {
     displayName: 'Wait for Processing (Seconds)',
@@ -82,6 +139,52 @@ const properties: INodeProperties[] = [
       'How long to wait for KSeF to assign KSeF numbers. 0 returns right after sending: results are then pending, without KSeF numbers or UPO.',
   },
   ...UPO_PROPERTIES,
+  {
+    displayName: 'Batch Options',
+    name: 'batchOptions',
+    type: 'collection',
+    placeholder: 'Add option',
+    default: {},
+    displayOptions: { show: { sendMode: ['batch', 'auto'] } },
+    options: [
+      {
+        displayName: 'Package Format',
+        name: 'packageFormat',
+        type: 'options',
+        default: 'Zip',
+        options: [
+          { name: 'ZIP', value: 'Zip' },
+          { name: 'TAR.GZ', value: 'TarGz' },
+        ],
+        description: 'The archive the invoices are packed in; KSeF takes both',
+      },
+      {
+        displayName: 'Invoices per Session',
+        name: 'maxInvoicesPerSession',
+        type: 'number',
+        typeOptions: { minValue: 1, maxValue: 10000 },
+        default: 10000,
+        description: "KSeF's maximum is 10,000: more items go in several batch sessions, one after the other",
+      },
+      {
+        displayName: 'Part Size (Bytes)',
+        name: 'partSizeBytes',
+        type: 'number',
+        typeOptions: { minValue: 1, maxValue: 100000000 },
+        default: 100000000,
+        description:
+          "Advanced, for tests: the largest package part before encryption. KSeF's maximum (100 MB) is best; a package may have at most 50 parts.",
+      },
+      {
+        displayName: 'Parallel Uploads',
+        name: 'uploadConcurrency',
+        type: 'number',
+        typeOptions: { minValue: 1, maxValue: 50 },
+        default: 4,
+        description: 'How many package parts are uploaded at once',
+      },
+    ],
+  },
   {
     displayName: 'Options',
     name: 'options',
@@ -115,23 +218,61 @@ const displayOptions = { show: { resource: ['invoice'], operation: ['send'] } };
 export const description = updateDisplayOptions(displayOptions, properties);
 
 interface SendParameters {
-  sendOptions: SendInvoicesOptions;
+  sendOptions: SendOptions;
   upoBinaryPropertyName?: string;
   includeSessionUpo: boolean;
 }
 
-/** Session-wide settings come from the first item: all items share one KSeF session. */
+/** Session-wide settings come from the first item: all items go to KSeF together. */
 function readSendParameters(this: IExecuteFunctions): SendParameters {
   const downloadUpo = this.getNodeParameter('downloadUpo', 0, true) as boolean;
+  const includeSessionUpo = this.getNodeParameter('options.includeSessionUpo', 0, false) as boolean;
+  const mode = this.getNodeParameter('sendMode', 0, 'online') as SendMode;
+  const batch = this.getNodeParameter('batchOptions', 0, {}) as {
+    packageFormat?: 'Zip' | 'TarGz';
+    maxInvoicesPerSession?: number;
+    partSizeBytes?: number;
+    uploadConcurrency?: number;
+  };
   return {
     sendOptions: {
+      mode,
       schema: this.getNodeParameter('schema', 0, 'FA(3)') as InvoiceSchema,
       waitForProcessingMs: (this.getNodeParameter('waitForProcessingSeconds', 0, 120) as number) * 1000,
-      fetchUpo: downloadUpo,
+      // Online this fetches each invoice's UPO; a batch has only the session UPO pages.
+      fetchUpo: downloadUpo || includeSessionUpo,
+      ...(mode === 'auto' && {
+        autoBatchThreshold: this.getNodeParameter('autoBatchThreshold', 0, DEFAULT_AUTO_BATCH_THRESHOLD) as number,
+      }),
+      ...(mode !== 'online' && {
+        compressionType: batch.packageFormat,
+        maxInvoicesPerSession: batch.maxInvoicesPerSession,
+        partSizeBytes: batch.partSizeBytes,
+        uploadConcurrency: batch.uploadConcurrency,
+      }),
     },
     upoBinaryPropertyName: downloadUpo ? (this.getNodeParameter('upoBinaryPropertyName', 0, 'upo') as string) : undefined,
-    includeSessionUpo: this.getNodeParameter('options.includeSessionUpo', 0, false) as boolean,
+    includeSessionUpo,
   };
+}
+
+/** One store per folder in the process, so its queued writes keep their order across executions. */
+const batchStateStores = new Map<string, FileStateStore>();
+
+/**
+ * Where an unfinished batch is kept (sealed session key, upload URLs, parts done): a folder in n8n's storage
+ * folder, written as each step completes. Not the workflow's static data: n8n saves that only when an execution
+ * ends, so a killed or restarted n8n would lose exactly the batches that need resuming. The engine keys each batch
+ * by its invoices and removes it once their results are out.
+ */
+function batchStateStore(this: IExecuteFunctions): FileStateStore {
+  const folder = path.join(this.helpers.getStoragePath(), 'batch-sessions');
+  let store = batchStateStores.get(folder);
+  if (!store) {
+    store = new FileStateStore(folder);
+    batchStateStores.set(folder, store);
+  }
+  return store;
 }
 
 async function readInvoice(this: IExecuteFunctions, items: INodeExecutionData[], i: number): Promise<InvoiceInput> {
@@ -147,6 +288,20 @@ async function readInvoice(this: IExecuteFunctions, items: INodeExecutionData[],
     return { xml, offlineMode };
   }
   const binaryPropertyName = this.getNodeParameter('binaryPropertyName', i) as string;
+  const storedId = items[i].binary?.[binaryPropertyName]?.id;
+  if (storedId) {
+    // n8n keeps the file in its binary data store (filesystem, S3, database): read it as a stream when it is
+    // packed, so a batch of thousands holds one invoice in memory at a time.
+    const { fileSize } = await this.helpers.getBinaryMetadata(storedId);
+    if (fileSize === 0) {
+      throw new NodeOperationError(
+        this.getNode(),
+        `Point 'Invoice XML (Binary Property)' at a file with the invoice XML: '${binaryPropertyName}' of ${itemLabel(i)} is empty`,
+        { itemIndex: i },
+      );
+    }
+    return { open: async () => await this.helpers.getBinaryStream(storedId), size: fileSize, offlineMode };
+  }
   const xml = await binaryInput.call(this, items, i, binaryPropertyName, 'the invoice XML', {
     field: 'Invoice XML (Binary Property)',
     alternative: "Or set 'XML Source' to 'Text' and map the XML into 'Invoice XML'.",
@@ -154,9 +309,23 @@ async function readInvoice(this: IExecuteFunctions, items: INodeExecutionData[],
   return { xml, offlineMode };
 }
 
-async function sessionUpoBinaries(this: IExecuteFunctions, result: SendInvoicesResult): Promise<IBinaryKeyData> {
+/** Each session's UPO pages as binary properties, prepared once and shared by the session's accepted items. */
+async function sessionUpoBinaries(
+  this: IExecuteFunctions,
+  result: SendInvoicesResult | BatchSendResult,
+): Promise<Map<string, IBinaryKeyData>> {
+  const sessions: Array<{ sessionReferenceNumber: string; sessionUpo?: SessionUpoPage[] }> =
+    result.mode === 'batch' ? result.sessions : [result];
+  const bySession = new Map<string, IBinaryKeyData>();
+  for (const { sessionReferenceNumber, sessionUpo } of sessions) {
+    bySession.set(sessionReferenceNumber, await upoPageBinaries.call(this, sessionUpo ?? []));
+  }
+  return bySession;
+}
+
+async function upoPageBinaries(this: IExecuteFunctions, pages: SessionUpoPage[]): Promise<IBinaryKeyData> {
   const binary: IBinaryKeyData = {};
-  for (const [page, sessionUpo] of (result.sessionUpo ?? []).entries()) {
+  for (const [page, sessionUpo] of pages.entries()) {
     binary[page === 0 ? 'sessionUpo' : `sessionUpo_${page + 1}`] = await this.helpers.prepareBinaryData(
       Buffer.from(sessionUpo.upo, 'utf8'),
       `UPO-${sessionUpo.referenceNumber}.xml`,
@@ -183,6 +352,8 @@ interface SentInvoice {
 /**
  * The error that stops the workflow when an invoice failed and On Error is 'Stop Workflow'. The node's output is
  * lost then, so the description lists what is already in KSeF (never to be sent again) and how to read it back.
+ * `sessionReferenceNumber` is the one session of the send, or '' when a batch took several (each invoice then
+ * names its own).
  */
 function stopError(
   this: IExecuteFunctions,
@@ -216,7 +387,9 @@ function stopError(
       : []),
     ...(inKsef.length + pending.length > 0
       ? [
-          `To get their results and UPOs: Invoice > Get Status with Session Reference Number ${sessionReferenceNumber}${elsewhere ? ' (or the session named beside the invoice)' : ''} and each KSeF number (or invoice reference number).`,
+          sessionReferenceNumber
+            ? `To get their results and UPOs: Invoice > Get Status with Session Reference Number ${sessionReferenceNumber}${elsewhere ? ' (or the session named beside the invoice)' : ''} and each KSeF number (or invoice reference number).`
+            : 'To get their results and UPOs: Invoice > Get Status with the session named beside each invoice and its KSeF number (or invoice reference number).',
         ]
       : []),
     "To get one result per invoice instead of stopping, set the node's Settings > On Error to 'Continue (using error output)': failed invoices then go to the error output.",
@@ -227,7 +400,16 @@ function stopError(
   });
 }
 
-/** Sends every item's invoice in one online session; one output item per input item, in input order. */
+/** The one session of a send, or '' when a batch took several. */
+function soleSession(result: SendInvoicesResult | BatchSendResult): string {
+  if (result.mode === 'online') return result.sessionReferenceNumber;
+  return result.sessions.length === 1 ? result.sessions[0].sessionReferenceNumber : '';
+}
+
+/**
+ * Sends every item's invoice in the chosen mode (online session, batch sessions, or Auto by the number of items);
+ * one output item per input item, in input order.
+ */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
   const parameters = readSendParameters.call(this);
   const output: INodeExecutionData[] = new Array(items.length);
@@ -244,13 +426,17 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
   }
   if (toSend.length === 0) return output;
 
-  let result: SendInvoicesResult;
+  let result: SendInvoicesResult | BatchSendResult;
   try {
-    const client = await getKsefClient.call(this);
-    result = await client.sessions.online.send(
-      toSend.map(({ invoice }) => invoice),
-      parameters.sendOptions,
-    );
+    result = (await withStatefulKsefClient.call(
+      this,
+      batchStateStore.call(this),
+      async (client: KsefClient) =>
+        await client.sessions.send(
+          toSend.map(({ invoice }) => invoice),
+          parameters.sendOptions,
+        ),
+    )) as SendInvoicesResult | BatchSendResult;
   } catch (error) {
     // Nothing per invoice came back (e.g. authentication failed): every item shares the error.
     if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, toSend[0].itemIndex);
@@ -260,14 +446,16 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
     return output;
   }
 
-  const sessionUpo = parameters.includeSessionUpo ? await sessionUpoBinaries.call(this, result) : {};
+  const sessionUpo = parameters.includeSessionUpo ? await sessionUpoBinaries.call(this, result) : new Map<string, IBinaryKeyData>();
+  const sessionReferenceNumber = soleSession(result);
+  const { environment, mode } = result;
   const sent: SentInvoice[] = result.invoices.map((invoice) => ({
     itemIndex: toSend[invoice.index].itemIndex,
     invoice,
-    source: { sessionReferenceNumber: invoice.sessionReferenceNumber ?? result.sessionReferenceNumber, environment: result.environment },
+    source: { sessionReferenceNumber: invoice.sessionReferenceNumber ?? sessionReferenceNumber, environment },
   }));
   const failed = sent.filter(({ invoice }) => isFailed(invoice));
-  if (failed.length > 0 && !this.continueOnFail()) throw stopError.call(this, failed, sent, result.sessionReferenceNumber);
+  if (failed.length > 0 && !this.continueOnFail()) throw stopError.call(this, failed, sent, sessionReferenceNumber);
 
   for (const { itemIndex, invoice, source } of sent) {
     if (isFailed(invoice)) {
@@ -276,20 +464,30 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
         description: rejectionFix(invoice),
       });
       output[itemIndex] = errorItem.call(this, items, error, itemIndex, {
-        ...invoiceJson(invoice, source),
+        ...sentJson(invoice, source, mode),
         ...(invoice.error && { errorDetails: invoice.error as IDataObject }),
       });
       continue;
     }
     const binary = {
       ...(await upoBinary.call(this, invoice.upo, invoice.ksefNumber, parameters.upoBinaryPropertyName)),
-      ...(outcomeOf(invoice) === 'accepted' ? sessionUpo : {}),
+      ...(outcomeOf(invoice) === 'accepted' ? sessionUpo.get(source.sessionReferenceNumber ?? '') : {}),
     };
     output[itemIndex] = {
-      json: withInputFields.call(this, items, itemIndex, invoiceJson(invoice, source)),
+      json: withInputFields.call(this, items, itemIndex, sentJson(invoice, source, mode)),
       ...(Object.keys(binary).length > 0 && { binary }),
       pairedItem: { item: itemIndex },
     };
   }
   return output;
+}
+
+/** The invoice's result, the path it took (Auto decides per execution) and, in a batch, its place in the package. */
+function sentJson(invoice: InvoiceResult, source: AnswerSource, mode: 'online' | 'batch'): IDataObject {
+  return {
+    ...invoiceJson(invoice, source),
+    sendMode: mode,
+    ...(invoice.ordinalNumber !== undefined && { ordinalNumber: invoice.ordinalNumber }),
+    ...(invoice.fileName !== undefined && { fileName: invoice.fileName }),
+  };
 }
