@@ -50,31 +50,43 @@ export function readArchive(
 }
 
 /**
- * ZIP is read at random: the central directory (names and sizes only) is listed first, so `first` is opened
- * without touching any other entry's data. yauzl parses the directory and the local headers; their bytes and each
- * entry's stored data come from `ZipSource`, which reads the file in blocks, and `read` inflates an entry in one call.
- * With invoices of a few KB, yauzl's default of a stream (and a system call) for every read and a zlib stream for
- * every entry cost several times the inflating itself (3,000 entries of 2 KB, measured here: 0.2-0.7 s of CPU with
- * block reads and one-call inflates, 0.6-2.0 s through yauzl's streams). yauzl checks no CRC-32 either way: every
- * package comes with a SHA-256 its reader checks (open-api.json).
+ * ZIP: yauzl reads the central directory one record at a time as the entries are given, so no list of entries is
+ * held whatever their number; when `first` is not the first record, the directory (names and sizes only) is read a
+ * second time for the entries before it, and no entry's data twice. yauzl parses the directory and the local headers;
+ * their bytes and each entry's stored data come from `ZipSource`, which reads the file in blocks, and `read`
+ * inflates an entry in one call. With invoices of a few KB, yauzl's default of a stream (and a system call) for
+ * every read and a zlib stream for every entry cost several times the inflating itself (3,000 entries of 2 KB,
+ * measured here: 0.2-0.7 s of CPU with block reads and one-call inflates, 0.6-2.0 s through yauzl's streams). yauzl
+ * checks no CRC-32 either way: every package comes with a SHA-256 its reader checks (open-api.json).
  */
 async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
-  const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
-  let zip: yauzl.ZipFile;
-  let bytes: ZipSource | undefined;
+  let bytes: ZipSource;
   try {
     bytes = typeof source === 'string' ? await ZipSource.ofFile(source) : ZipSource.ofBuffer(source);
+  } catch (error) {
+    throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
+  }
+  // Held across the passes: each pass's yauzl ZipFile lets go of the source when it closes.
+  bytes.ref();
+  try {
+    yield* firstThenRest(() => zipEntries(bytes), first);
+  } finally {
+    bytes.unref();
+  }
+}
+
+/** One pass over the files of a ZIP, in the central directory's order. */
+async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
+  const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
+  let zip: yauzl.ZipFile;
+  try {
     zip = await yauzl.fromRandomAccessReaderPromise(bytes, bytes.size, options);
   } catch (error) {
-    bytes?.close(() => undefined);
     throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
   }
   try {
-    const files: yauzl.Entry[] = [];
-    for await (const entry of zip.eachEntry()) if (!entry.fileName.endsWith('/')) files.push(entry);
-    const chosen = first === undefined ? -1 : files.findIndex((entry) => entry.fileName === first);
-    if (chosen > 0) files.unshift(...files.splice(chosen, 1));
-    for (const entry of files) {
+    for await (const entry of zip.eachEntry()) {
+      if (entry.fileName.endsWith('/')) continue;
       let opened: Readable | undefined;
       let taken = false;
       const take = (): void => {
@@ -88,10 +100,10 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
       };
       const readWhole = async (maxBytes: number) => {
         take();
-        return inflateEntry(entry, await zip.readLocalFileHeaderPromise(entry, { minimal: true }), bytes!, maxBytes);
+        return inflateEntry(entry, await zip.readLocalFileHeaderPromise(entry, { minimal: true }), bytes, maxBytes);
       };
       yield archiveEntry(entry.fileName, entry.uncompressedSize, open, readWhole);
-      // What the consumer did not read is not read at all: the next entry is found through the central directory.
+      // What the consumer did not read is not read at all: the next record says where the next entry lies.
       opened?.destroy();
     }
   } catch (error) {
@@ -139,6 +151,9 @@ async function inflateEntry(
 class ZipSource extends yauzl.RandomAccessReader {
   private static readonly BLOCK_BYTES = 1024 * 1024;
   private block?: { start: number; bytes: Buffer };
+  /** yauzl's reference count (in its README, not in its type declarations): the source closes when it drops to zero. */
+  declare ref: () => void;
+  declare unref: () => void;
 
   private constructor(
     readonly size: number,
@@ -219,10 +234,18 @@ class ZipSource extends yauzl.RandomAccessReader {
  * two passes need no space beyond the package itself.
  */
 async function* readTarGz(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
+  yield* firstThenRest(() => tarEntries(source), first);
+}
+
+/**
+ * The files of `pass()` with `first` first: in one pass when it leads (or is not asked for), else the first pass
+ * stops at it and a second gives every other file, in order.
+ */
+async function* firstThenRest(pass: () => AsyncGenerator<ArchiveEntry>, first: string | undefined): AsyncGenerator<ArchiveEntry> {
   /** Where `first` lies among the files; -1 until it is found. */
   let firstAt = -1;
   let index = 0;
-  for await (const entry of tarEntries(source)) {
+  for await (const entry of pass()) {
     if (first === undefined || firstAt === 0) {
       yield entry;
     } else if (firstAt === -1 && entry.name === first) {
@@ -235,7 +258,7 @@ async function* readTarGz(source: string | Buffer, { first }: ReadArchiveOptions
   if (first === undefined || firstAt === 0) return;
   // `first` came after other files (or not at all): the second pass gives every file but it.
   index = 0;
-  for await (const entry of tarEntries(source)) if (index++ !== firstAt) yield entry;
+  for await (const entry of pass()) if (index++ !== firstAt) yield entry;
 }
 
 /** The files of a tar.gz in order; a body the consumer does not open is skipped unread. */
