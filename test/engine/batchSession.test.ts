@@ -1,5 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { Readable } from 'node:stream';
+import { batchPartBlobPath } from '../../sandbox/storage/store';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
@@ -9,6 +10,7 @@ import { buildBatchPackage } from '../../shared/sessions/batch/package';
 import { MemoryStateStore, type BatchProgress, type BatchSendResult, type KsefClient } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy';
+import { ManualClock, RecordingLogger } from './support/time';
 
 const invoicesNumbered = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => buildDemoInvoice({ invoiceNumber: `${prefix}/${i + 1}`, lines: 1 + (i % 4) }));
@@ -46,7 +48,7 @@ describe('batch session send against the sandbox', () => {
       const progress: BatchProgress[] = [];
       const result = await client.sessions.batch.send(invoices, {
         compressionType,
-        partSizeBytes: await partSizeForThreeParts(invoices, compressionType),
+        partSizeBytes: await partSizeFor(invoices, compressionType, 3),
         onProgress: (p) => progress.push(p),
       });
 
@@ -130,6 +132,79 @@ describe('batch session send against the sandbox', () => {
     expect(sandbox.count('POST /sessions/batch')).toBe(3);
   });
 
+  it('a session KSeF fails as a whole (a part not as declared) fails every invoice of it with the session status', async () => {
+    const invoices = invoicesNumbered('FV/CORRUPT', 6);
+
+    const result = await client.sessions.batch.send(invoices, {
+      onProgress: (p) => {
+        if (p.phase !== 'uploading' || p.partsUploaded !== p.parts) return;
+        // The storage host's copy changes after the upload, as a damaged blob would.
+        const [session] = [...sandbox.state.batchSessions.values()];
+        const { file } = sandbox.storage.uploaded(batchPartBlobPath(session.referenceNumber, 1))!;
+        const bytes = readFileSync(file);
+        bytes[100] ^= 0xff;
+        writeFileSync(file, bytes);
+      },
+    });
+
+    const [session] = result.sessions;
+    expect(session.status?.code).toBe(405);
+    for (const [i, invoice] of result.invoices.entries()) {
+      expect(invoice).toMatchObject({ accepted: false, pending: false, sessionReferenceNumber: session.sessionReferenceNumber });
+      expect(invoice.error).toMatchObject({
+        name: 'KsefBatchSessionFailedError',
+        field: `invoices[${i}]`,
+        statusCode: 405,
+        referenceNumber: session.sessionReferenceNumber,
+      });
+      expect(String(invoice.error!.message)).toMatch(/ended with status 405 \(The package parts failed verification/);
+    }
+  });
+
+  it('every invoice KSeF rejects (status 445): each has its own rejection', async () => {
+    const invoices = [1, 2].map((n) => buildDemoInvoice({ invoiceNumber: `FV/ALLBAD/${n}`, sellerNip: '5265877635' }));
+
+    const result = await client.sessions.batch.send(invoices);
+
+    expect(result.sessions[0].status?.code).toBe(445);
+    expect(result.invoices.map((r) => r.error?.name)).toEqual(['KsefInvoiceRejectedError', 'KsefInvoiceRejectedError']);
+    expect(result.invoices.map((r) => r.ordinalNumber).sort()).toEqual([1, 2]);
+  });
+
+  it('says clearly when the upload window ended before every part was uploaded; the session is not closed', async () => {
+    const clock = new ManualClock();
+    const logger = new RecordingLogger();
+    const late = clientOf(sandbox, { clock, sleep: clock.sleep, logger, stateStore: new MemoryStateStore() });
+    const invoices = invoicesNumbered('FV/WINDOW', 20);
+    try {
+      const result = await late.sessions.batch.send(invoices, {
+        partSizeBytes: await partSizeFor(invoices, 'Zip', 2),
+        uploadConcurrency: 1,
+        onProgress: (p) => {
+          // Two parts have 2 x 20 minutes; the second would start 41 minutes after the open.
+          if (p.phase === 'uploading' && p.partsUploaded === 1) clock.advance(41 * 60_000);
+        },
+      });
+
+      const [session] = result.sessions;
+      expect(session).toMatchObject({ partCount: 2, invoiceCount: 20 });
+      for (const invoice of result.invoices) {
+        expect(invoice).toMatchObject({
+          accepted: false,
+          error: { name: 'KsefBatchSessionFailedError', referenceNumber: session.sessionReferenceNumber },
+        });
+        expect(String(invoice.error!.message)).toMatch(
+          /could not take part 2: its upload window \(2 part\(s\) x 20 minutes\) ended at .+ with 1 of 2 parts uploaded, and KSeF cancels such a session \(status 440\)/,
+        );
+      }
+      expect(sandbox.exchanges.filter((e) => e.method === 'PUT')).toHaveLength(1);
+      expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(0);
+      expect(logger.text()).not.toMatch(/sig=/);
+    } finally {
+      await late.close();
+    }
+  });
+
   it('refuses a package over KSeF limits before anything is sent', async () => {
     await expect(client.sessions.batch.send(invoicesNumbered('FV/LIMIT', 5), { partSizeBytes: 40 })).rejects.toMatchObject({
       name: 'KsefInputError',
@@ -190,12 +265,12 @@ describe('closing a batch session safely', () => {
   });
 });
 
-/** A part size that splits the package of `invoices` into three parts: measured on a package built the same way. */
-async function partSizeForThreeParts(invoices: string[], compressionType: 'Zip' | 'TarGz'): Promise<number> {
+/** A part size that splits the package of `invoices` into `parts` parts: measured on a package built the same way. */
+async function partSizeFor(invoices: string[], compressionType: 'Zip' | 'TarGz', parts: number): Promise<number> {
   const pkg = await buildBatchPackage(
     invoices.map((input, index) => ({ index, input })),
     { key: newSymmetricKey(), compressionType },
   );
   await pkg.dispose();
-  return Math.ceil(pkg.fileSize / 3);
+  return Math.ceil(pkg.fileSize / parts);
 }
