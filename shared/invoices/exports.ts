@@ -556,16 +556,15 @@ async function* unpack(
     if (first.done || first.value.name !== METADATA_ENTRY) {
       throw new KsefIntegrityError(`The package of export ${referenceNumber} has no ${METADATA_ENTRY}.`);
     }
-    const listed = parseMetadata(await first.value.read(MAX_METADATA_BYTES), referenceNumber);
+    const waiting = new MetadataIndex(await first.value.read(MAX_METADATA_BYTES), referenceNumber);
     if (onlyMetadata) {
-      for (const metadata of listed) yield { ksefNumber: metadata.ksefNumber, metadata };
+      for (const ksefNumber of waiting.ksefNumbers()) yield { ksefNumber, metadata: waiting.take(ksefNumber)! };
       return;
     }
-    const waiting = new Map(listed.map((metadata) => [metadata.ksefNumber, metadata]));
     for (let next = await entries.next(); !next.done; next = await entries.next()) {
       const entry = next.value;
       const ksefNumber = /^(?:.*\/)?([^/]+)\.xml$/i.exec(entry.name)?.[1];
-      const metadata = ksefNumber === undefined ? undefined : waiting.get(ksefNumber);
+      const metadata = ksefNumber === undefined ? undefined : waiting.take(ksefNumber);
       if (!metadata) {
         throw new KsefIntegrityError(
           `The package of export ${referenceNumber} holds ${entry.name}, which its ${METADATA_ENTRY} does not list.`,
@@ -577,12 +576,12 @@ async function* unpack(
           `The package of export ${referenceNumber} holds ${entry.name} with another SHA-256 than its metadata's invoiceHash; it was not delivered.`,
         );
       }
-      waiting.delete(metadata.ksefNumber);
       yield { ksefNumber: metadata.ksefNumber, metadata, xml };
     }
-    if (waiting.size > 0) {
+    const missing = [...waiting.ksefNumbers()];
+    if (missing.length > 0) {
       throw new KsefIntegrityError(
-        `The package of export ${referenceNumber} lacks the XML of ${waiting.size} invoice(s) its ${METADATA_ENTRY} lists, e.g. ${[...waiting.keys()][0]}.`,
+        `The package of export ${referenceNumber} lacks the XML of ${missing.length} invoice(s) its ${METADATA_ENTRY} lists, e.g. ${missing[0]}.`,
       );
     }
   } finally {
@@ -590,15 +589,83 @@ async function* unpack(
   }
 }
 
-function parseMetadata(bytes: Buffer, referenceNumber: string): InvoiceMetadata[] {
-  let invoices: unknown;
-  try {
-    invoices = (JSON.parse(bytes.toString('utf8')) as { invoices?: unknown }).invoices;
-  } catch (error) {
-    throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${referenceNumber} is not JSON.`, { cause: error });
+/**
+ * `_metadata.json` (`{"invoices":[InvoiceMetadata, ...]}`, pobieranie-faktur.md) by KSeF number, kept as its bytes:
+ * each invoice's object is found by its braces and parsed when asked for. Parsed whole, 10,000 invoices' metadata
+ * would stay in memory as some ten times more objects than bytes for the whole read.
+ */
+class MetadataIndex {
+  /** Where each invoice's JSON object lies in `bytes`, in the file's order. */
+  private readonly spans = new Map<string, [number, number]>();
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly referenceNumber: string,
+  ) {
+    const QUOTE = 0x22;
+    const BACKSLASH = 0x5c;
+    let depth = 0;
+    let inString = false;
+    let escaped = false;
+    /** Where the current member of the root object began (after `{` or `,`): its key tells which member it is. */
+    let memberStart = 0;
+    let inInvoices = false;
+    let sawInvoices = false;
+    let objectStart = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) inString = false;
+        continue;
+      }
+      if (c === QUOTE) {
+        inString = true;
+      } else if (c === 0x7b || c === 0x5b) {
+        if (depth === 1 && c === 0x5b && /"invoices"\s*:\s*$/.test(bytes.toString('utf8', memberStart, i))) inInvoices = sawInvoices = true;
+        if (depth === 2 && inInvoices && c === 0x7b) objectStart = i;
+        depth++;
+        if (depth === 1) memberStart = i + 1;
+      } else if (c === 0x7d || c === 0x5d) {
+        depth--;
+        if (depth === 2 && inInvoices && c === 0x7d) this.add(objectStart, i + 1);
+        if (depth === 1) inInvoices = false;
+        if (depth < 0) break;
+      } else if (c === 0x2c && depth === 1) {
+        memberStart = i + 1;
+      }
+    }
+    if (depth !== 0 || inString || !sawInvoices) {
+      throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${referenceNumber} is not a JSON object with a list of invoices.`);
+    }
   }
-  if (!Array.isArray(invoices) || invoices.some((entry) => typeof (entry as InvoiceMetadata)?.ksefNumber !== 'string')) {
-    throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${referenceNumber} is not a list of invoice metadata.`);
+
+  ksefNumbers(): IterableIterator<string> {
+    return this.spans.keys();
   }
-  return invoices as InvoiceMetadata[];
+
+  /** The metadata of `ksefNumber`, given once. */
+  take(ksefNumber: string): InvoiceMetadata | undefined {
+    const span = this.spans.get(ksefNumber);
+    if (!span) return undefined;
+    this.spans.delete(ksefNumber);
+    return this.parse(...span);
+  }
+
+  private add(start: number, end: number): void {
+    const { ksefNumber } = this.parse(start, end);
+    if (typeof ksefNumber !== 'string') {
+      throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${this.referenceNumber} lists an invoice without its ksefNumber.`);
+    }
+    this.spans.set(ksefNumber, [start, end]);
+  }
+
+  private parse(start: number, end: number): InvoiceMetadata {
+    try {
+      return JSON.parse(this.bytes.toString('utf8', start, end)) as InvoiceMetadata;
+    } catch (error) {
+      throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${this.referenceNumber} is not valid JSON.`, { cause: error });
+    }
+  }
 }
