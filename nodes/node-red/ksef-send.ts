@@ -1,50 +1,138 @@
-import type { InvoiceInput, InvoiceResult, InvoiceSchema, SendInvoicesOptions, SendInvoicesResult } from '../../shared';
+import type {
+  BatchProgress,
+  BatchSendResult,
+  InvoiceInput,
+  InvoiceResult,
+  InvoiceSchema,
+  SendInvoicesResult,
+  SendMode,
+  SendOptions,
+} from '../../shared';
 import { NodeInputError, registerInputNode, type InputNodeDef, type StatusView } from './base/inputNode';
-import type { NodeAPI } from './runtimeTypes';
+import type { Node, NodeAPI, NodeMessage } from './runtimeTypes';
 
 interface KsefSendDef extends InputNodeDef {
   schema?: InvoiceSchema;
   waitSeconds?: number | string;
   fetchUpo?: boolean;
   offlineMode?: boolean;
+  /** Absent in flows made before the mode existed: those keep sending online. */
+  mode?: SendMode;
+  /** Auto: from this many invoices on, batch (blank: the engine's default). */
+  autoBatchThreshold?: number | string;
+  compressionType?: 'Zip' | 'TarGz';
+  maxInvoicesPerSession?: number | string;
+  /** Largest part before encryption, in MB of 1,000,000 bytes (blank: KSeF's 100 MB). */
+  partSizeMB?: number | string;
 }
 
 const DEFAULT_WAIT_SECONDS = 120;
+const SEND_MODES: readonly SendMode[] = ['online', 'batch', 'auto'];
+/** At most this often a batch's progress changes the status (a new phase or session shows at once). */
+const PROGRESS_INTERVAL_MS = 250;
+/** The failures the error message names one by one; the rest are counted (all are in msg.payload). */
+const REASONS_NAMED = 10;
 
 /**
- * Sends the invoices of one message in one online session and puts the per-invoice results on the message.
- * A message with rejected invoices is still sent (the accepted ones keep their KSeF numbers) and then
- * reported through `done(err)`, so Catch nodes see it.
+ * Sends the invoices of one message to KSeF and puts the per-invoice results on the message: online (one session,
+ * invoice by invoice), in batch sessions (encrypted packages uploaded in parts, progress in the status), or Auto
+ * (batch from a number of invoices on), as set in the node or by `msg.mode`. A message with rejected invoices is
+ * still sent (the accepted ones keep their KSeF numbers) and then reported through `done(err)`, so Catch nodes see it.
+ * A batch that stopped half way (a lost connection, a restart) is kept in the config node's context (the engine's
+ * state store): the same invoices sent again finish it instead of sending them twice.
  */
 export default function registerKsefSend(RED: NodeAPI): void {
   registerInputNode<KsefSendDef>(RED, 'ksef-send', {
     create: (_node, def) => {
       const options = sendOptions(def);
-      return async ({ msg, client, busy }) => {
+      return async ({ msg, node, client, busy }) => {
         // A missing config first, as the canvas already shows it, then the payload.
         const ksef = client();
         const invoices = invoicesOf(msg.payload);
+        const mode = modeOf(msg, def);
         busy('sending', invoices.length);
-        const result = await ksef.sessions.online.send(invoices, options);
-        const results = withSessions(result);
+        const progress = progressStatus(node);
+        let result: SendInvoicesResult | BatchSendResult;
+        try {
+          result = await ksef.sessions.send(invoices, { ...options, mode, onProgress: progress.report });
+        } finally {
+          progress.stop();
+        }
+        const results = result.mode === 'online' ? withSessions(result) : result.invoices;
         const inputIsArray = Array.isArray(msg.payload);
         const failed = results.filter((invoice) => !invoice.accepted && !invoice.pending);
         return {
-          output: {
-            payload: inputIsArray ? results : results[0],
-            ksef: {
-              environment: result.environment,
-              sessionReferenceNumber: result.sessionReferenceNumber,
-              sessionStatus: result.sessionStatus,
-              sessionUpo: result.sessionUpo,
-            },
-          },
+          output: { payload: inputIsArray ? results : results[0], ksef: sessionsOf(result) },
           status: summaryStatus(result),
           error: failed.length > 0 ? new Error(failureMessage(failed, results.length, inputIsArray)) : undefined,
         };
       };
     },
   });
+
+  /** `msg.mode` when set, else the node's mode (flows made before the setting existed send online). */
+  function modeOf(msg: NodeMessage, def: KsefSendDef): SendMode {
+    const mode = msg.mode ?? def.mode ?? 'online';
+    if (!SEND_MODES.includes(mode as SendMode)) {
+      throw new NodeInputError(
+        RED._('ksef-send.errors.bad-mode', { mode: JSON.stringify(mode), modes: SEND_MODES.join(', ') }),
+        'bad-mode',
+      );
+    }
+    return mode as SendMode;
+  }
+
+  /**
+   * A batch's progress in the status (blue): "packing 5,000", "part 3/7", "processing 1,200/5,000", with
+   * "session 2/3: " before when the input takes several sessions. A new phase or session shows at once; changes
+   * within a phase at most every PROGRESS_INTERVAL_MS, the last of them always (Node-RED sends every status to
+   * the editor, and a package of thousands reports each step).
+   */
+  function progressStatus(node: Node): { report(progress: BatchProgress): void; stop(): void } {
+    let shownStep = '';
+    let shownAt = 0;
+    let waiting: ReturnType<typeof setTimeout> | undefined;
+    let latest = '';
+    let stopped = false;
+    const show = () => {
+      waiting = undefined;
+      shownAt = Date.now();
+      node.status({ fill: 'blue', shape: 'dot', text: latest });
+    };
+    return {
+      report(progress) {
+        if (stopped || progress.phase === 'done') return;
+        const text = progressText(progress);
+        if (text === latest) return;
+        latest = text;
+        const step = `${progress.session}/${progress.phase}`;
+        if (step !== shownStep || Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
+          shownStep = step;
+          clearTimeout(waiting);
+          show();
+        } else {
+          waiting ??= setTimeout(show, PROGRESS_INTERVAL_MS - (Date.now() - shownAt));
+        }
+      },
+      // The outcome's status follows: nothing of the progress may come after it.
+      stop() {
+        stopped = true;
+        clearTimeout(waiting);
+      },
+    };
+  }
+
+  function progressText({ phase, session, sessions, partsUploaded, parts, invoicesProcessed, invoices }: BatchProgress): string {
+    const number = (value: number) => grouped(value, RED._('ksef-send.numberGroupSeparator'));
+    const step =
+      phase === 'packing'
+        ? RED._('ksef-send.status.packing', { count: number(invoices) })
+        : phase === 'uploading'
+          ? // The part on its way: the first not yet uploaded (parts go a few at a time, in order).
+            RED._('ksef-send.status.uploading', { part: Math.min(partsUploaded + 1, parts), parts })
+          : RED._('ksef-send.status.processing', { done: number(invoicesProcessed), total: number(invoices) });
+    return sessions > 1 ? `${RED._('ksef-send.status.session', { session, sessions })}: ${step}` : step;
+  }
 
   /** Accepts what the help promises: XML as a string or Buffer, `{ xml, offlineMode }`, or an array of those. */
   function invoicesOf(payload: unknown): InvoiceInput[] {
@@ -66,7 +154,7 @@ export default function registerKsefSend(RED: NodeAPI): void {
    * "(sandbox)" when the simulator answered. Red when any invoice failed, yellow when some are still processing, green
    * when all were accepted.
    */
-  function summaryStatus({ invoices, environment }: SendInvoicesResult): StatusView {
+  function summaryStatus({ invoices, environment }: SendInvoicesResult | BatchSendResult): StatusView {
     const counts = { accepted: 0, rejected: 0, 'not-sent': 0, pending: 0 };
     for (const invoice of invoices) counts[outcomeOf(invoice)] += 1;
     const keys = (Object.keys(counts) as Array<keyof typeof counts>)
@@ -76,14 +164,18 @@ export default function registerKsefSend(RED: NodeAPI): void {
     return { keys, fill, environment };
   }
 
+  /** The first REASONS_NAMED failures by field and reason (a batch may have thousands), the rest counted. */
   function failureMessage(failed: InvoiceResult[], total: number, isArray: boolean): string {
-    const reasons = failed
+    const named = failed
+      .slice(0, REASONS_NAMED)
       .map((invoice) => {
         const field = isArray ? `msg.payload[${invoice.index}]` : 'msg.payload';
         const number = invoice.invoiceNumber ? ` (${invoice.invoiceNumber})` : '';
         return `${field}${number}: ${reasonOf(invoice).replace(/\.+$/, '')}`;
       })
       .join('; ');
+    const more = failed.length - REASONS_NAMED;
+    const reasons = more > 0 ? `${named}; ${RED._('ksef-send.errors.more', { count: more })}` : named;
     return RED._('ksef-send.errors.rejected', { failed: failed.length, total, reasons });
   }
 }
@@ -100,14 +192,42 @@ function withSessions(result: SendInvoicesResult): InvoiceResult[] {
   });
 }
 
-function sendOptions(def: KsefSendDef): SendInvoicesOptions {
+/** `msg.ksef`: which KSeF answered, how the invoices went, and their sessions (with the session UPO pages). */
+function sessionsOf(result: SendInvoicesResult | BatchSendResult): Record<string, unknown> {
+  if (result.mode === 'batch') return { environment: result.environment, mode: result.mode, sessions: result.sessions };
+  return {
+    environment: result.environment,
+    mode: result.mode,
+    sessionReferenceNumber: result.sessionReferenceNumber,
+    sessionStatus: result.sessionStatus,
+    sessionUpo: result.sessionUpo,
+  };
+}
+
+/** The node's settings as engine options; a blank batch setting leaves the engine's default (and its checks). */
+function sendOptions(def: KsefSendDef): Omit<SendOptions, 'mode' | 'onProgress'> {
   const waitSeconds = Number(def.waitSeconds);
+  const partSizeMB = numberSetting(def.partSizeMB);
   return {
     schema: def.schema || 'FA(3)',
     waitForProcessingMs: (Number.isFinite(waitSeconds) && waitSeconds >= 0 ? waitSeconds : DEFAULT_WAIT_SECONDS) * 1000,
     fetchUpo: def.fetchUpo !== false,
     offlineMode: def.offlineMode === true,
+    compressionType: def.compressionType === 'TarGz' ? 'TarGz' : 'Zip',
+    autoBatchThreshold: numberSetting(def.autoBatchThreshold),
+    maxInvoicesPerSession: numberSetting(def.maxInvoicesPerSession),
+    partSizeBytes: partSizeMB === undefined ? undefined : Math.round(partSizeMB * 1_000_000),
   };
+}
+
+function numberSetting(value: number | string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  return Number(value);
+}
+
+/** `1234567` as "1,234,567" with the catalogue's separator (a no-break space in Polish). */
+function grouped(value: number, separator: string): string {
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, separator);
 }
 
 function isXml(value: unknown): value is string | Buffer {

@@ -174,7 +174,7 @@ describe('ksef-send', () => {
     };
     // The engine's answer when KSeF's rate limit outlasts the deadline, without waiting for a real limit.
     (helper.getNode('cfg') as unknown as KsefConfigNode).client = () =>
-      ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+      ({ sessions: { send: async () => result } }) as unknown as KsefClient;
     const output = nextMessage('out');
     const caught = nextMessage('caught');
 
@@ -202,7 +202,7 @@ describe('ksef-send', () => {
       ],
     };
     (helper.getNode('cfg') as unknown as KsefConfigNode).client = () =>
-      ({ sessions: { online: { send: async () => result } } }) as unknown as KsefClient;
+      ({ sessions: { send: async () => result } }) as unknown as KsefClient;
     const output = nextMessage('out');
 
     helper.getNode('send').receive({ payload: [buildDemoInvoice(), buildDemoInvoice()] });

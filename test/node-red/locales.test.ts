@@ -26,7 +26,7 @@ const DYNAMIC_KEYS: Record<string, Record<string, string>> = {
     'ksef-config.certificateFormat.': 'CERTIFICATE_FORMATS',
     'ksef-config.subjectIdentifierType.': 'SUBJECT_IDENTIFIER_TYPES',
   },
-  'ksef-send': {},
+  'ksef-send': { 'ksef-send.mode.': 'MODES', 'ksef-send.compressionType.': 'COMPRESSION_TYPES' },
   'ksef-auth': { 'ksef-auth.operation.': 'OPERATIONS', 'ksef-auth.tip.': 'OPERATIONS', 'ksef-auth.nodeLabel.': 'OPERATIONS' },
   'ksef-token': {
     'ksef-token.operation.': 'OPERATIONS',
@@ -131,22 +131,38 @@ describe.each(NODES)('%s locales', (node) => {
   });
 });
 
-it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s', (language) => {
+it.each(LANGUAGES)('keeps ksef-send statuses under 20 characters in %s, batch progress under 25', (language) => {
   const statuses = lookup(catalogue(language, 'ksef-send'), 'ksef-send.status') as Record<string, string>;
+  // A batch's progress as ksef-send fills it in at 5,000 invoices: "processing 1,200/5,000" (issue 10's words).
+  const separator = lookup(catalogue(language, 'ksef-send'), 'ksef-send.numberGroupSeparator') as string;
+  const progress: Record<string, Record<string, string>> = {
+    packing: { count: `5${separator}000` },
+    uploading: { part: '13', parts: '50' },
+    processing: { done: `1${separator}200`, total: `5${separator}000` },
+    session: { session: '2', sessions: '3' },
+  };
 
   expect(Object.keys(statuses).sort()).toEqual([
     'accepted',
     'bad-input',
+    'bad-mode',
     'failed',
     'no-config',
     'not-sent',
+    'packing',
     'pending',
+    'processing',
     'rejected',
     'sandbox',
     'sending',
+    'session',
+    'uploading',
   ]);
-  for (const text of Object.values(statuses)) {
-    expect(text.replace('__count__', '9999').length).toBeLessThan(20);
+  expect(separator).toMatch(/^\D$/u);
+  for (const [key, text] of Object.entries(statuses)) {
+    const values = progress[key];
+    const shown = values ? text.replace(/__(\w+)__/g, (_, name: string) => values[name]) : text.replace('__count__', '9999');
+    expect({ key, shown, short: shown.length < (values ? 25 : 20) }).toEqual({ key, shown, short: true });
   }
 });
 
