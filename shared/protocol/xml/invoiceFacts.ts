@@ -49,46 +49,78 @@ const FACT_PATHS: Record<string, FactName> = {
 
 const ATTACHMENT_PATH = 'Faktura/Zalacznik';
 
+/** The facts each root element can give: once all are found (and no attachment can follow), the rest is not read. */
+const FACTS_OF_ROOT = new Map<string, Set<FactName>>();
+for (const [path, fact] of Object.entries(FACT_PATHS)) {
+  const root = path.slice(0, path.indexOf('/'));
+  FACTS_OF_ROOT.set(root, (FACTS_OF_ROOT.get(root) ?? new Set()).add(fact));
+}
+
+/** Thrown out of the scan when every fact is known. */
+const ALL_FACTS_FOUND = Symbol('all facts found');
+
 export function readInvoiceFacts(xml: Buffer | string): InvoiceFacts {
   const text = typeof xml === 'string' ? xml : xml.toString('utf8');
   const facts: InvoiceFacts = {};
-  const path: string[] = [];
+  // Local names of the open elements, and their paths joined ('Faktura/Fa/P_1'), built once per element.
+  const names: string[] = [];
+  const paths: string[] = [];
   let capture: { fact: FactName; depth: number; text: string; attributes: Map<string, string> } | undefined;
+  let wanted: Set<FactName> | undefined;
+  // Without the word anywhere, no attachment element can come later: the scan may stop once the facts are found.
+  const mayHaveAttachment = text.includes('Zalacznik');
+  const stopWhenComplete = (): void => {
+    if (mayHaveAttachment || !wanted) return;
+    for (const fact of wanted) if (facts[fact] === undefined) return;
+    throw ALL_FACTS_FOUND;
+  };
 
   try {
     scanXml(text, {
       onStartTag(name, rawAttributes, selfClosing) {
         const local = localName(name);
-        if (path.length === 0) {
+        if (names.length === 0) {
           if (facts.rootElement !== undefined) return;
           facts.rootElement = local;
           facts.namespace = rootNamespace(name, parseAttributes(rawAttributes));
+          wanted = FACTS_OF_ROOT.get(local);
         }
-        path.push(local);
-        const joined = path.join('/');
+        const joined = names.length === 0 ? local : `${paths[paths.length - 1]}/${local}`;
+        names.push(local);
+        paths.push(joined);
         if (joined === ATTACHMENT_PATH) facts.hasAttachment = true;
         const fact = FACT_PATHS[joined];
         if (fact && !capture && facts[fact] === undefined) {
-          capture = { fact, depth: path.length, text: '', attributes: fact === 'formCode' ? parseAttributes(rawAttributes) : new Map() };
-          if (selfClosing) finishCapture();
+          capture = { fact, depth: names.length, text: '', attributes: fact === 'formCode' ? parseAttributes(rawAttributes) : new Map() };
+          if (selfClosing) {
+            finishCapture();
+            stopWhenComplete();
+          }
         }
-        if (selfClosing) path.pop();
+        if (selfClosing) {
+          names.pop();
+          paths.pop();
+        }
       },
       onEndTag(name) {
-        const at = path.lastIndexOf(localName(name));
+        const at = names.lastIndexOf(localName(name));
         if (at < 0) return;
-        if (capture && capture.depth > at) finishCapture();
-        path.length = at;
+        const captured = capture && capture.depth > at;
+        if (captured) finishCapture();
+        names.length = at;
+        paths.length = at;
+        if (captured) stopWhenComplete();
       },
       onText(raw) {
-        if (capture && capture.depth === path.length) capture.text += decodeXmlText(raw);
+        if (capture && capture.depth === names.length) capture.text += decodeXmlText(raw);
       },
       onCdata(raw) {
-        if (capture && capture.depth === path.length) capture.text += raw;
+        if (capture && capture.depth === names.length) capture.text += raw;
       },
     });
   } catch {
-    // A fact reader that throws would take the caller's error reporting with it; partial facts are the contract.
+    // Every fact found (ALL_FACTS_FOUND), or a fact reader that throws, which would take the caller's error
+    // reporting with it; partial facts are the contract.
   }
   if (capture) finishCapture();
   if (facts.rootElement === 'Faktura') facts.hasAttachment = facts.hasAttachment ?? false;
