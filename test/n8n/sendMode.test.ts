@@ -1,0 +1,147 @@
+/**
+ * Invoice > Send's Send Mode in n8n's own execution engine (test/n8n/harness.ts), against the embedded sandbox: a
+ * batch with valid and invalid invoices gives one output item per input, in order, each with its KSeF number or
+ * its own error; Auto picks online or batch by the number of items; XML in n8n's filesystem binary data store is
+ * sent from its file. The real-host suite (test/hosts/n8n-batch.test.ts) sends 1,000 invoices and resumes a killed run.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isValidKsefNumber } from '../../shared';
+import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
+import { describeWithN8n, loadOptionsContext, runKsefNode, type InputItem } from './harness';
+
+const SEND_TEXT = { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}', downloadUpo: false };
+const run = `${process.pid}-${Date.now()}`;
+let serial = 0;
+function invoiceNumber(): string {
+  serial += 1;
+  return `FV/N8N-BATCH/${run}/${serial}`;
+}
+function invoiceXml(number = invoiceNumber()): string {
+  return buildDemoInvoice({ invoiceNumber: number, lines: 1 });
+}
+/** The demo seller's NIP with its check digit changed: not the authenticated context, which KSeF refuses. */
+const WRONG_CHECK_DIGIT_NIP = `${DEMO_SELLER_NIP.slice(0, 9)}${(Number(DEMO_SELLER_NIP[9]) + 1) % 10}`;
+
+describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
+  test('Batch: valid and invalid invoices, one output item per input in order, each with its KSeF number or its own error', async () => {
+    const duplicated = invoiceNumber();
+    const items: InputItem[] = [
+      { json: { erpId: 'ERP-1', xml: invoiceXml() } },
+      { json: { erpId: 'ERP-2', xml: invoiceXml().replace(`<NIP>${DEMO_SELLER_NIP}</NIP>`, `<NIP>${WRONG_CHECK_DIGIT_NIP}</NIP>`) } },
+      { json: { erpId: 'ERP-3', xml: invoiceXml(duplicated) } },
+      { json: { erpId: 'ERP-4', xml: 'This is not an invoice' } },
+      // Schema violation: the gross total is not an amount.
+      { json: { erpId: 'ERP-5', xml: invoiceXml().replace(/<P_15>[^<]*<\/P_15>/, '<P_15>dużo</P_15>') } },
+      { json: { erpId: 'ERP-6', xml: invoiceXml(duplicated).replace('<P_13_1>', '<P_13_1>1') } },
+      { json: { erpId: 'ERP-7', xml: invoiceXml() } },
+    ];
+    const { outputs, error } = await runKsefNode({
+      parameters: { ...SEND_TEXT, sendMode: 'batch', batchOptions: { partSizeBytes: 4096 }, options: { includeInputFields: true } },
+      items,
+      settings: { onError: 'continueRegularOutput' },
+    });
+
+    expect(error).toBeUndefined();
+    const [out] = outputs;
+    expect(out.map((item) => item.pairedItem)).toEqual(items.map((_, item) => ({ item })));
+    expect(out.map((item) => item.json.erpId)).toEqual(items.map((item) => item.json!.erpId));
+    for (const good of [out[0], out[2], out[6]]) {
+      expect(good.json).toMatchObject({
+        status: 'accepted',
+        sendMode: 'batch',
+        environment: 'sandbox',
+        fileName: expect.stringMatching(/\.xml$/),
+      });
+      expect(isValidKsefNumber(good.json.ksefNumber as string)).toBe(true);
+      expect(good.json.ordinalNumber).toEqual(expect.any(Number));
+    }
+    const sessions = new Set([out[0], out[2], out[6]].map((item) => item.json.sessionReferenceNumber));
+    expect(sessions.size).toBe(1);
+
+    expect(out[1].json.details).toMatchObject({ status: 'rejected', sendMode: 'batch' });
+    expect(out[1].json.error).toMatch(
+      new RegExp(`^KSeF rejected invoice FV/N8N-BATCH/\\S+ \\(item 2\\): \\d{3} .*${WRONG_CHECK_DIGIT_NIP}`),
+    );
+    expect(out[3].json.details).toMatchObject({ status: 'notSent' });
+    expect(out[3].json.error).toMatch(/^The invoice of item 4 .*XML/i);
+    expect(out[4].json.details).toMatchObject({ status: 'rejected', statusCode: 430 });
+    expect(out[4].json.error).toMatch(/\(item 5\): 430 .*P_15.*TKwotowy/);
+    expect(out[5].json.details).toMatchObject({ status: 'rejected', statusCode: 440 });
+    expect(out[5].json.error).toContain(`invoice ${duplicated} (item 6): 440`);
+  });
+
+  test('Auto sends fewer items than its threshold online and that many in a batch', async () => {
+    const parameters = { ...SEND_TEXT, sendMode: 'auto', autoBatchThreshold: 3 };
+    const few = await runKsefNode({ parameters, items: [{ json: { xml: invoiceXml() } }, { json: { xml: invoiceXml() } }] });
+    expect(few.outputs[0].map((item) => [item.json.status, item.json.sendMode])).toEqual([
+      ['accepted', 'online'],
+      ['accepted', 'online'],
+    ]);
+    expect(few.outputs[0][0].json.ordinalNumber).toBeUndefined();
+
+    const enough = await runKsefNode({ parameters, items: [1, 2, 3].map(() => ({ json: { xml: invoiceXml() } })) });
+    expect(enough.outputs[0].map((item) => [item.json.status, item.json.sendMode])).toEqual([
+      ['accepted', 'batch'],
+      ['accepted', 'batch'],
+      ['accepted', 'batch'],
+    ]);
+  });
+
+  describe("with n8n's filesystem binary data store", () => {
+    const n8nModules = path.join(
+      process.env.KSEF_HOSTS_CACHE ?? path.join(os.homedir(), '.cache', 'ksef-flow-hosts'),
+      `n8n-${process.env.KSEF_N8N_VERSION ?? '2.41.1'}`,
+      'node_modules',
+    );
+    let restore: (() => void) | undefined;
+    let storagePath: string;
+
+    beforeAll(async () => {
+      // The harness keeps binary data in memory; here n8n-core's filesystem mode, as n8n runs by default.
+      loadOptionsContext();
+      const n8nCore = require(path.join(n8nModules, 'n8n-core'));
+      const { Container } = require(path.join(n8nModules, '@n8n', 'di'));
+      const inMemory = Container.get(n8nCore.BinaryDataService);
+      storagePath = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-n8n-binary-'));
+      const onDisk = new n8nCore.BinaryDataService(
+        { mode: 'filesystem', availableModes: ['filesystem'], localStoragePath: storagePath, signingSecret: 'harness' },
+        Container.get(n8nCore.ErrorReporter),
+        { error() {}, warn() {}, info() {}, debug() {}, scoped: () => ({}) },
+      );
+      await onDisk.init();
+      Container.set(n8nCore.BinaryDataService, onDisk);
+      restore = () => Container.set(n8nCore.BinaryDataService, inMemory);
+    });
+    afterAll(() => {
+      restore?.();
+      fs.rmSync(storagePath, { recursive: true, force: true });
+    });
+
+    test('Batch reads each invoice from its file; an empty file is that item’s own error', async () => {
+      const numbers = [invoiceNumber(), invoiceNumber(), invoiceNumber()];
+      const items: InputItem[] = [
+        { binary: { data: { text: invoiceXml(numbers[0]), fileName: 'a.xml' } } },
+        { binary: { data: { text: '', fileName: 'empty.xml' } } },
+        { binary: { data: { text: invoiceXml(numbers[2]), fileName: 'c.xml' } } },
+      ];
+      const { outputs, error } = await runKsefNode({
+        parameters: { resource: 'invoice', operation: 'send', xmlSource: 'binary', binaryPropertyName: 'data', sendMode: 'batch' },
+        items,
+        settings: { onError: 'continueErrorOutput' },
+      });
+
+      expect(error).toBeUndefined();
+      const [good, bad] = outputs;
+      expect(good.map((item) => [item.pairedItem, item.json.invoiceNumber, item.json.status])).toEqual([
+        [{ item: 0 }, numbers[0], 'accepted'],
+        [{ item: 2 }, numbers[2], 'accepted'],
+      ]);
+      expect(fs.readdirSync(storagePath).length).toBeGreaterThan(0);
+      expect(bad).toHaveLength(1);
+      expect(bad[0].pairedItem).toEqual({ item: 1 });
+      expect(bad[0].json.error).toMatch(/'data' of item 2 is empty/);
+    });
+  });
+});
