@@ -8,6 +8,7 @@
 import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
+import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
 import { binaryText, describeWithN8n, pollTrigger, runKsefNode } from './harness';
 
 const HWM_DELAY_MS = 300;
@@ -37,6 +38,12 @@ class Activation {
     return items ?? [];
   }
 }
+
+test('the KSeF Trigger is a polling trigger and never an AI-agent tool (a tool call would move its checkpoint)', () => {
+  const { description } = new KsefTrigger();
+  expect(description).toMatchObject({ polling: true, group: ['trigger'], inputs: [] });
+  expect(description.usableAsTool).toBeUndefined();
+});
 
 describeWithN8n('KSeF Trigger in n8n', () => {
   let sandbox: SandboxHandle;
