@@ -229,7 +229,7 @@ describe('buildBatchPackage', () => {
     expect(messages[3]).toMatch(/at most 4000 bytes/);
   });
 
-  it('names a stream that fails and removes the spool', async () => {
+  it.each<ArchiveFormat>(['Zip', 'TarGz'])('names a stream that fails and removes the spool (%s)', async (compressionType) => {
     const failing = {
       open: () =>
         Readable.from(
@@ -239,7 +239,7 @@ describe('buildBatchPackage', () => {
           })(),
         ),
     };
-    const error = await build([invoice(1), failing]).catch((e: unknown) => e);
+    const error = await build([invoice(1), failing], { compressionType }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KsefError);
     expect((error as KsefError).message).toBe('invoices[1] could not be read: disk gone');
     expect(await readdir(tempDir)).toEqual([]);
@@ -253,7 +253,7 @@ describe('buildBatchPackage', () => {
     expect(duplicate).toBeInstanceOf(KsefInputError);
     expect((duplicate as KsefInputError).field).toBe('invoices[1].fileName');
     expect((duplicate as KsefInputError).message).toContain('give every invoice its own file name');
-    const unsafe = await build([{ xml: invoice(1), fileName: '../a.xml' }]).catch((e: unknown) => e);
+    const unsafe = await build([{ xml: invoice(1), fileName: '../a.xml' }], { compressionType: 'TarGz' }).catch((e: unknown) => e);
     expect((unsafe as KsefInputError).field).toBe('invoices[0].fileName');
     expect(await readdir(tempDir)).toEqual([]);
   });
@@ -275,6 +275,11 @@ describe('buildBatchPackage', () => {
         `^The batch package needs more than KSeF's 50 parts of 100 bytes \\(\\d+ invoices filled them\\): raise partSizeBytes \\(now 100, at most ${MAX_PART_BYTES}\\)`,
       ),
     );
+    const tooManyTarGzParts = await build(
+      Array.from({ length: 10 }, (_, n) => invoice(n, 20)),
+      { partSizeBytes: 20, compressionType: 'TarGz' },
+    ).catch((e: unknown) => e);
+    expect((tooManyTarGzParts as KsefInputError).field).toBe('options.partSizeBytes');
     expect(await readdir(tempDir)).toEqual([]);
     await expect(build([invoice(1)], { partSizeBytes: MAX_PART_BYTES + 1 })).rejects.toMatchObject({ field: 'options.partSizeBytes' });
   });

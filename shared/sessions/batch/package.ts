@@ -99,8 +99,8 @@ export interface BatchPackagePart {
 
 /**
  * A built package. Building is deterministic: the same sources (same bytes, order and file names), options and key
- * give the same archive and parts byte for byte, so a resumed batch can rebuild the package and compare `fileHash`
- * with the hash it declared when the session opened.
+ * give the same archive and parts byte for byte (fixed entry dates; on the same Node.js build, whose zlib compresses),
+ * so a resumed batch can rebuild the package and compare `fileHash` with the hash it declared when the session opened.
  */
 export interface BatchPackage {
   compressionType: ArchiveFormat;
