@@ -158,6 +158,33 @@ describe('resuming a batch send that stopped half way', () => {
     expect(await store.batchStates()).toEqual([]);
   });
 
+  it('a run that died in its second session: the next run reads the outcome of the first and finishes the second', async () => {
+    const invoices = invoicesNumbered('FV/TWOSESSIONS', 14);
+    const crash = new Error('process killed in session 2');
+
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        maxInvoicesPerSession: 8,
+        onProgress: (p) => {
+          if (p.session === 2 && p.phase === 'uploading') throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    // The first session is processed but its results never reached the caller: its state stays.
+    expect((await store.batchStates()).map((state) => state.closed).sort()).toEqual([false, true]);
+    const opensBefore = sandbox.count('POST /sessions/batch');
+
+    const result = await newClient().sessions.batch.send(invoices, { maxInvoicesPerSession: 8 });
+
+    expect(opensBefore).toBe(2);
+    expect(sandbox.count('POST /sessions/batch')).toBe(2);
+    expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(2);
+    expect(result.sessions.map((s) => s.invoiceCount)).toEqual([8, 6]);
+    expect(result.invoices.every((r) => r.accepted)).toBe(true);
+    expect(copiesInKsef(invoices)).toEqual(invoices.map(() => 1));
+    expect(await store.batchStates()).toEqual([]);
+  });
+
   it('a session still processing when the wait ends stays saved: pending now, its outcome on the next run', async () => {
     await sandbox.close();
     sandbox = await startRecordedSandbox({ processingDelayMs: 1500 });

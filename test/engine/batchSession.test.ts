@@ -217,6 +217,21 @@ describe('batch session send against the sandbox', () => {
     await expect(client.sessions.batch.send(invoicesNumbered('FV/LIMIT', 1), { schema: 'PEF(3)' })).rejects.toMatchObject({
       field: 'options.schema',
     });
+    // The second session's package needs more than 50 parts where the first needs 50: the first is not sent either.
+    const small = invoicesNumbered('FV/LIMIT/SMALL', 5).map((xml) => xml);
+    const large = Array.from({ length: 5 }, (_, i) => buildDemoInvoice({ invoiceNumber: `FV/LIMIT/LARGE/${i}`, lines: 100 }));
+    const firstPackage = await buildBatchPackage(
+      small.map((input, index) => ({ index, input })),
+      { key: newSymmetricKey() },
+    );
+    await firstPackage.dispose();
+    await expect(
+      client.sessions.batch.send([...small, ...large], { maxInvoicesPerSession: 5, partSizeBytes: Math.ceil(firstPackage.fileSize / 50) }),
+    ).rejects.toMatchObject({
+      name: 'KsefInputError',
+      field: 'options.partSizeBytes',
+      message: expect.stringMatching(/more than KSeF's 50 parts/),
+    });
     expect(sandbox.count('POST /sessions/batch')).toBe(0);
   });
 });

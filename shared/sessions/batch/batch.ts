@@ -83,19 +83,25 @@ export async function sendInvoicesInBatch(
   const sessions: BatchSessionResult[] = [];
   const finished: BatchSessionStore[] = [];
   const storage = new StorageClient({ clock: deps.clock, sleep: deps.sleep, logger: deps.logger });
+  const runs: BatchSessionRun[] = [];
   try {
+    // Every package is built (and checked against KSeF's limits) before the first session opens.
     for (let session = 1; session <= sessionCount; session++) {
       const first = (session - 1) * settings.maxInvoicesPerSession;
-      const run = new BatchSessionRun(deps, storage, settings, inputs, {
-        first,
-        end: Math.min(inputs.length, first + settings.maxInvoicesPerSession),
-      });
-      const outcome = await run.execute({ session, sessions: sessionCount });
+      const end = Math.min(inputs.length, first + settings.maxInvoicesPerSession);
+      const run = new BatchSessionRun(deps, storage, settings, inputs, { first, end }, { session, sessions: sessionCount });
+      runs.push(run);
+      await run.pack();
+    }
+    for (const run of runs) {
+      const outcome = await run.send();
       results.push(...outcome.invoices);
       if (outcome.session) sessions.push(outcome.session);
       if (outcome.done) finished.push(outcome.done);
+      await run.dispose();
     }
   } finally {
+    for (const run of runs) await run.dispose();
     storage.close();
   }
   // Only now has the caller the results: a run that died before this point finds the sessions' outcomes again.
@@ -170,15 +176,10 @@ interface SessionOutcome {
 
 /** One batch session of the call: inputs `first` to `end` (exclusive). */
 class BatchSessionRun {
-  private progress: BatchProgress = {
-    phase: 'packing',
-    session: 1,
-    sessions: 1,
-    partsUploaded: 0,
-    parts: 0,
-    invoicesProcessed: 0,
-    invoices: 0,
-  };
+  private progress: BatchProgress;
+  private key = newSymmetricKey();
+  private pkg?: BatchPackage;
+  private store?: BatchSessionStore;
 
   constructor(
     private readonly deps: BatchSessionDeps,
@@ -186,104 +187,117 @@ class BatchSessionRun {
     private readonly settings: BatchSettings,
     private readonly inputs: InvoiceInput[],
     private readonly range: { first: number; end: number },
-  ) {}
+    position: { session: number; sessions: number },
+  ) {
+    this.progress = { ...position, phase: 'packing', partsUploaded: 0, parts: 0, invoicesProcessed: 0, invoices: range.end - range.first };
+  }
 
-  async execute(position: { session: number; sessions: number }): Promise<SessionOutcome> {
-    this.report({ ...position, phase: 'packing', invoices: this.range.end - this.range.first });
-    let key = newSymmetricKey();
-    let pkg = await this.build(key);
-    try {
-      const store = BatchSessionStore.of(this.deps.stateStore, this.deps.sealKey, this.deps.scope, {
-        options: {
-          schema: this.settings.schema,
-          offlineMode: this.settings.offlineMode,
-          compressionType: this.settings.compressionType,
-          partSizeBytes: this.settings.partSizeBytes,
-        },
-        pkg,
+  /** Builds the package with a fresh key: the invoices checked, KSeF's limits met, and what names the session's saved state. */
+  async pack(): Promise<void> {
+    this.report({ phase: 'packing' });
+    this.pkg = await this.build(this.key);
+    this.store = BatchSessionStore.of(this.deps.stateStore, this.deps.sealKey, this.deps.scope, {
+      options: {
+        schema: this.settings.schema,
+        offlineMode: this.settings.offlineMode,
+        compressionType: this.settings.compressionType,
+        partSizeBytes: this.settings.partSizeBytes,
+      },
+      pkg: this.pkg,
+    });
+  }
+
+  /** Removes the package's spooled parts. */
+  async dispose(): Promise<void> {
+    const { pkg } = this;
+    this.pkg = undefined;
+    await pkg?.dispose();
+  }
+
+  /** Opens (or resumes) the session, uploads, closes and collects the outcome. */
+  async send(): Promise<SessionOutcome> {
+    let pkg = this.pkg!;
+    const store = this.store!;
+    const refused = pkg.rejected.map((rejection): InvoiceResult => ({
+      index: rejection.index,
+      fileName: rejection.fileName,
+      accepted: false,
+      pending: false,
+      invoiceHash: rejection.invoiceHash,
+      ...(rejection.invoiceNumber !== undefined && { invoiceNumber: rejection.invoiceNumber }),
+      error: rejection.problem.toJSON(),
+    }));
+    if (pkg.entries.length === 0) return { invoices: refused };
+
+    let key = this.key;
+    let state = await store.read();
+    if (state) {
+      key = store.openSessionKey(state);
+      this.deps.logger?.info('Resuming a batch session of an earlier run', {
+        sessionReferenceNumber: state.referenceNumber,
+        partsDone: state.partsDone.length,
+        closed: state.closed,
       });
-      const refused = pkg.rejected.map((rejection): InvoiceResult => ({
-        index: rejection.index,
-        fileName: rejection.fileName,
+      if (!state.closed) {
+        // The parts still to upload must be the very bytes declared: the package is built again with the saved key.
+        await this.dispose();
+        pkg = this.pkg = await this.build(key);
+        checkSameDeclaration(state.declaration, batchFileInfo(pkg), state.referenceNumber);
+      }
+    } else {
+      state = {
+        createdAt: this.deps.clock.now().toISOString(),
+        sealedKey: store.sealSessionKey(key),
+        declaration: batchFileInfo(pkg),
+        invoices: pkg.entries.map(({ index, fileName, invoiceHash }) => ({ index, fileName, sha256: invoiceHash })),
+        partsDone: [],
+        closed: false,
+      };
+      await store.write(state);
+    }
+    this.report({ invoices: pkg.entries.length, parts: state.declaration.fileParts.length, partsUploaded: state.partsDone.length });
+    if (!state.referenceNumber) await this.open(store, state, key);
+    const referenceNumber = state.referenceNumber!;
+
+    const invoices: BatchInvoice[] = pkg.entries.map((entry) => ({
+      fileName: entry.fileName,
+      result: {
+        index: entry.index,
+        fileName: entry.fileName,
         accepted: false,
         pending: false,
-        invoiceHash: rejection.invoiceHash,
-        ...(rejection.invoiceNumber !== undefined && { invoiceNumber: rejection.invoiceNumber }),
-        error: rejection.problem.toJSON(),
-      }));
-      if (pkg.entries.length === 0) return { invoices: refused };
+        invoiceHash: entry.invoiceHash,
+        ...(entry.invoiceNumber !== undefined && { invoiceNumber: entry.invoiceNumber }),
+        sessionReferenceNumber: referenceNumber,
+      },
+    }));
+    const all = () => [...refused, ...invoices.map((invoice) => invoice.result)];
+    const session = { sessionReferenceNumber: referenceNumber, invoiceCount: invoices.length, partCount: pkg.parts.length };
 
-      let state = await store.read();
-      if (state) {
-        key = store.openSessionKey(state);
-        this.deps.logger?.info('Resuming a batch session of an earlier run', {
-          sessionReferenceNumber: state.referenceNumber,
-          partsDone: state.partsDone.length,
-          closed: state.closed,
-        });
-        if (!state.closed) {
-          // The parts still to upload must be the very bytes declared: the package is built again with the saved key.
-          await pkg.dispose();
-          pkg = await this.build(key);
-          checkSameDeclaration(state.declaration, batchFileInfo(pkg), state.referenceNumber);
-        }
-      } else {
-        state = {
-          createdAt: this.deps.clock.now().toISOString(),
-          sealedKey: store.sealSessionKey(key),
-          declaration: batchFileInfo(pkg),
-          invoices: pkg.entries.map(({ index, fileName, invoiceHash }) => ({ index, fileName, sha256: invoiceHash })),
-          partsDone: [],
-          closed: false,
-        };
-        await store.write(state);
+    if (!state.closed) {
+      const missed = (await this.upload(pkg, store, state)) ?? (await closeBatchSession(this.deps, referenceNumber));
+      if (missed) {
+        for (const { result } of invoices) result.error = sessionFailure(referenceNumber, result.index, missed).toJSON();
+        this.report({ phase: 'done' });
+        return { invoices: all(), session, done: store };
       }
-      this.report({ parts: state.declaration.fileParts.length, partsUploaded: state.partsDone.length });
-      if (!state.referenceNumber) await this.open(store, state, key);
-      const referenceNumber = state.referenceNumber!;
-
-      const invoices: BatchInvoice[] = pkg.entries.map((entry) => ({
-        fileName: entry.fileName,
-        result: {
-          index: entry.index,
-          fileName: entry.fileName,
-          accepted: false,
-          pending: false,
-          invoiceHash: entry.invoiceHash,
-          ...(entry.invoiceNumber !== undefined && { invoiceNumber: entry.invoiceNumber }),
-          sessionReferenceNumber: referenceNumber,
-        },
-      }));
-      const all = () => [...refused, ...invoices.map((invoice) => invoice.result)];
-      const session = { sessionReferenceNumber: referenceNumber, invoiceCount: invoices.length, partCount: pkg.parts.length };
-
-      if (!state.closed) {
-        const missed = (await this.upload(pkg, store, state)) ?? (await closeBatchSession(this.deps, referenceNumber));
-        if (missed) {
-          for (const { result } of invoices) result.error = sessionFailure(referenceNumber, result.index, missed).toJSON();
-          this.report({ phase: 'done' });
-          return { invoices: all(), session, done: store };
-        }
-        state.closed = true;
-        await store.write(state);
-      }
-
-      this.report({ phase: 'processing' });
-      const outcome = await collectBatchOutcome(this.deps, referenceNumber, invoices, {
-        deadline: this.deps.clock.now().getTime() + this.settings.waitForProcessingMs,
-        fetchUpo: this.settings.fetchUpo,
-        partCount: pkg.parts.length,
-        onStatus: (status) => {
-          if (status.status.code >= 150)
-            this.report({ invoicesProcessed: (status.successfulInvoiceCount ?? 0) + (status.failedInvoiceCount ?? 0) });
-        },
-      });
-      this.report({ phase: 'done' });
-      // A session still processing keeps its state: the next run with the same invoices reads its outcome.
-      return { invoices: all(), session: outcome.session, ...(outcome.final && { done: store }) };
-    } finally {
-      await pkg.dispose();
+      state.closed = true;
+      await store.write(state);
     }
+
+    this.report({ phase: 'processing' });
+    const outcome = await collectBatchOutcome(this.deps, referenceNumber, invoices, {
+      deadline: this.deps.clock.now().getTime() + this.settings.waitForProcessingMs,
+      fetchUpo: this.settings.fetchUpo,
+      partCount: pkg.parts.length,
+      onStatus: (status) => {
+        if (status.status.code >= 150)
+          this.report({ invoicesProcessed: (status.successfulInvoiceCount ?? 0) + (status.failedInvoiceCount ?? 0) });
+      },
+    });
+    this.report({ phase: 'done' });
+    // A session still processing keeps its state: the next run with the same invoices reads its outcome.
+    return { invoices: all(), session: outcome.session, ...(outcome.final && { done: store }) };
   }
 
   private build(key: SymmetricKey): Promise<BatchPackage> {
