@@ -5,7 +5,7 @@
  * saved data as it was. `Activation` below keeps the saved copy exactly so, so every poll starts from what a
  * restarted n8n would load.
  */
-import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
@@ -21,7 +21,7 @@ class Activation {
 
   constructor(
     private readonly parameters: INodeParameters,
-    private readonly credentials: Record<string, string>,
+    private readonly credentials: ICredentialDataDecryptedObject,
   ) {}
 
   /** One poll; n8n saves the static data when the poll returned items, and after the activation poll. */
