@@ -163,6 +163,17 @@ async function press(injectId: string): Promise<void> {
   expect(response.status).toBe(200);
 }
 
+/** Node-RED's admin API with the editor's API version (flows with their revision). */
+async function adminJson(method: 'GET' | 'POST', urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+  const response = await fetch(baseUrl + urlPath, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'Node-RED-API-Version': 'v2', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  expect({ urlPath, status: response.status }).toEqual({ urlPath, status: 200 });
+  return response.json();
+}
+
 /** The log lines after `from` that match `pattern`, once there are `count` of them. */
 async function logLines(from: number, pattern: RegExp, count: number): Promise<RegExpExecArray[]> {
   const matches = () =>
@@ -280,6 +291,33 @@ describe('the sync example in Node-RED 4 with a persistent context store', () =>
     const repeated = rows.filter((number, index) => rows.indexOf(number) !== index);
     expect(repeated.filter((number) => !sinceStart.includes(number))).toEqual([]);
     expect(rows.filter((number) => number === afterKill[0])).toHaveLength(1);
+  });
+
+  it('sends nothing from a run interrupted by a deploy; the redeployed node delivers those invoices, once', async () => {
+    const before = deliveredNumbers();
+    const interrupted = await otherSellerIssues(2);
+    const syncId = readFlow(EXAMPLE).find((node) => node.type === 'ksef-sync')!.id;
+
+    // KSeF takes its time over the export while the node is edited and deployed (only the changed node restarts).
+    sandbox.holdExports(true);
+    try {
+      const pressedAt = log.length;
+      await press(readFlow(EXAMPLE).find((node) => node.type === 'inject')!.id);
+      await logLines(pressedAt, /SYNC STATUS blue /, 1);
+      const { rev, flows } = await adminJson('GET', '/flows');
+      const edited = flows.map((node: Record<string, unknown>) => (node.id === syncId ? { ...node, name: 'received invoices' } : node));
+      const from = log.length;
+      await adminJson('POST', '/flows', { rev, flows: edited }, { 'Node-RED-Deployment-Type': 'nodes' });
+      await logLines(from, /Started modified nodes/, 1);
+    } finally {
+      sandbox.holdExports(false);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(deliveredNumbers()).toEqual(before);
+
+    expect(await pressInject()).toBe('2 sent, up to date');
+    const rows = await delivered(before.length + 2);
+    expect(rows.slice(before.length).sort()).toEqual([...interrupted].sort());
   });
 
   it('runs the ksef-invoice example on the same invoices: search, get each by KSeF number, download them in one export', async () => {
