@@ -78,13 +78,14 @@ export function invoiceRejection(index: number, status: StatusInfo): KsefInvoice
 
 /**
  * Polls `GET /sessions/{ref}` until the session is final (status ≥ 200) or `deadline` (epoch ms) passes; undefined
- * when it was not final in time. A read that fails is logged and asked again; `onRead` sees every status read.
+ * when it was not final in time, with pauses growing from 0.5 s to `maxDelayMs` (default 10 s). A read that fails is
+ * logged and asked again; `onRead` sees every status read.
  */
 export async function waitForFinalSessionStatus(
   deps: { api: RequestFunction; clock: Clock; sleep: Sleep; logger?: Logger },
   referenceNumber: string,
   deadline: number,
-  onRead?: (status: SessionStatus) => void,
+  { onRead, maxDelayMs = 10_000 }: { onRead?: (status: SessionStatus) => void; maxDelayMs?: number } = {},
 ): Promise<SessionStatus | undefined> {
   const { clock, sleep, logger } = deps;
   const status = await pollUntil(
@@ -100,7 +101,7 @@ export async function waitForFinalSessionStatus(
       return read;
     },
     (read) => (read?.status.code ?? 0) >= SUCCESS,
-    { clock, sleep, timeoutMs: deadline - clock.now().getTime(), initialDelayMs: 500, maxDelayMs: 10_000 },
+    { clock, sleep, timeoutMs: deadline - clock.now().getTime(), initialDelayMs: 500, maxDelayMs },
   );
   return status && status.status.code >= SUCCESS ? status : undefined;
 }

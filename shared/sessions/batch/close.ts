@@ -26,6 +26,11 @@ const SUCCESS = 200;
 const SESSION_NOT_OPEN = 21180;
 /** Close refusals that end the session (open-api.json, `POST /sessions/batch/{ref}/close`): a part missing or of another size, the upload window over. */
 const CLOSE_REFUSALS = new Set([21157, 21205, 21208]);
+/**
+ * Longest pause between status reads while KSeF processes a package: short, since one session is watched at a time
+ * and a big package's results are awaited as they come (20 reads a minute, a sixth of KSeF's `sessionMisc` limit).
+ */
+const STATUS_POLL_MAX_DELAY_MS = 3000;
 /** Closes after a lost answer while the session still reads open (100), before giving up. */
 const MAX_CLOSE_ATTEMPTS = 3;
 
@@ -83,9 +88,12 @@ export async function collectBatchOutcome(
   how: { deadline: number; fetchUpo: boolean; partCount: number; onStatus: (status: SessionStatus) => void },
 ): Promise<{ session: BatchSessionResult; final: boolean }> {
   let last: SessionStatus | undefined;
-  const final = await waitForFinalSessionStatus(deps, referenceNumber, how.deadline, (read) => {
-    last = read;
-    how.onStatus(read);
+  const final = await waitForFinalSessionStatus(deps, referenceNumber, how.deadline, {
+    onRead: (read) => {
+      last = read;
+      how.onStatus(read);
+    },
+    maxDelayMs: STATUS_POLL_MAX_DELAY_MS,
   });
   const session: BatchSessionResult = {
     sessionReferenceNumber: referenceNumber,
