@@ -150,7 +150,11 @@ async function inflateEntry(
  */
 class ZipSource extends yauzl.RandomAccessReader {
   private static readonly BLOCK_BYTES = 1024 * 1024;
-  private block?: { start: number; bytes: Buffer };
+  /**
+   * The blocks read last, most recent first: two, as the reads advance in two places at once, the central directory
+   * at the end of the file and the entries' data from its start.
+   */
+  private blocks: { start: number; bytes: Buffer }[] = [];
   /** yauzl's reference count (in its README, not in its type declarations): the source closes when it drops to zero. */
   declare ref: () => void;
   declare unref: () => void;
@@ -161,7 +165,7 @@ class ZipSource extends yauzl.RandomAccessReader {
     buffer?: Buffer,
   ) {
     super();
-    if (buffer) this.block = { start: 0, bytes: buffer };
+    if (buffer) this.blocks = [{ start: 0, bytes: buffer }];
   }
 
   static async ofFile(path: string): Promise<ZipSource> {
@@ -178,17 +182,19 @@ class ZipSource extends yauzl.RandomAccessReader {
     return new ZipSource(buffer.length, undefined, buffer);
   }
 
-  /** Bytes `start` to `end` (exclusive); a view of the block, valid until the next call. */
+  /** Bytes `start` to `end` (exclusive), as a view of a block. */
   async bytes(start: number, end: number): Promise<Buffer> {
-    let block = this.block;
-    if (!block || start < block.start || end > block.start + block.bytes.length) {
+    let block = this.blocks.find((candidate) => start >= candidate.start && end <= candidate.start + candidate.bytes.length);
+    if (!block) {
       if (!this.file || end > this.size) throw new RangeError(`Bytes ${start}-${end} are beyond the archive's ${this.size}.`);
       const length = Math.min(Math.max(end - start, ZipSource.BLOCK_BYTES), this.size - start);
       const bytes = Buffer.allocUnsafe(length);
       const { bytesRead } = await this.file.read(bytes, 0, length, start);
       block = { start, bytes: bytes.subarray(0, bytesRead) };
-      // An entry larger than a block is read on its own, without evicting the block.
-      if (end - start <= ZipSource.BLOCK_BYTES) this.block = block;
+      // An entry larger than a block is read on its own, without evicting a block.
+      if (end - start <= ZipSource.BLOCK_BYTES) this.blocks = [block, ...this.blocks.slice(0, 1)];
+    } else if (block !== this.blocks[0]) {
+      this.blocks = [block, ...this.blocks.filter((other) => other !== block)];
     }
     return block.bytes.subarray(start - block.start, end - block.start);
   }
