@@ -166,7 +166,7 @@ describe('ksef-send in batch mode', () => {
       const parts = texts.filter((text) => text.startsWith('part ')).map((text) => text.slice('part '.length));
       expect(parts[0]).toBe('1/3');
       expect(parts).toEqual([...parts].sort());
-      expect(texts.filter((text) => text.startsWith('processing'))[0]).toBe('processing 0/30');
+      expect(texts.filter((text) => text.startsWith('processing'))[0]).toBe(`processing 0/${session.invoiceCount}`);
       expect(statusesOf('send').at(-1)).toEqual(['red', '26 accepted, 4 rejected']);
       expect(
         statusesOf('send')
@@ -272,6 +272,57 @@ describe('ksef-send in Auto mode', () => {
     );
     expect(statusesOf('send').at(-1)).toEqual(['red', 'bad msg.mode']);
     expect(sandbox.count('POST /sessions/batch')).toBe(1);
+  });
+});
+
+describe('the ksef-send example flow', () => {
+  const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'ksef-send', 'Send demo invoices.json');
+  // Node-RED's own function node, which the example builds its invoices with.
+  const functionNode = require('@node-red/nodes/core/function/10-function.js');
+
+  it('sends its 2 demo invoices online and, from its second button, 50 in a batch session (Auto)', async () => {
+    const example = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8')) as Msg[];
+    const build = example.find((node) => node.type === 'function')!;
+    const send = example.find((node) => node.type === 'ksef-send')!;
+    const injects = example.filter((node) => node.type === 'inject');
+    const settings = Object.fromEntries(Object.entries(send).filter(([key]) => !['id', 'type', 'x', 'y', 'z', 'wires'].includes(key)));
+    expect(settings).toMatchObject({ mode: 'auto', autoBatchThreshold: 20 });
+    // The example's function and send node, the send node's settings as shipped, against this test's sandbox.
+    await helper.load(
+      [functionNode, ...nodes],
+      [
+        { id: 'f1', type: 'tab', label: 'test' },
+        { ...build, z: 'f1', wires: [['send']] },
+        { ...settings, id: 'send', type: 'ksef-send', z: 'f1', ksef: 'cfg', wires: [['out']] },
+        {
+          id: 'cfg',
+          type: 'ksef-config',
+          environment: 'custom',
+          baseUrl: sandbox.baseUrl,
+          contextType: 'Nip',
+          contextValue: sandbox.contextIdentifier.value,
+        },
+        { id: 'out', type: 'helper', z: 'f1' },
+      ],
+      { cfg: { ksefToken: sandbox.ksefToken } },
+    );
+    const messages = messagesOf('out');
+    // What each inject button sends (its props: a timestamp payload, and the second also count).
+    const pressed = injects.map((inject) =>
+      Object.fromEntries(
+        (inject.props as Array<{ p: string; v?: string; vt?: string }>).map(({ p, v, vt }) => [p, vt === 'num' ? Number(v) : Date.now()]),
+      ),
+    );
+    expect(pressed).toEqual([{ payload: expect.any(Number) }, { payload: expect.any(Number), count: 50 }]);
+
+    for (const msg of pressed) helper.getNode(build.id).receive(msg);
+    await waitFor(() => messages.length === 2);
+
+    const [two, fifty] = [...messages].sort((a, b) => a.payload.length - b.payload.length);
+    expect(two.ksef.mode).toBe('online');
+    expect(fifty.ksef.mode).toBe('batch');
+    expect(fifty.payload).toHaveLength(50);
+    for (const msg of messages) expect((msg.payload as Msg[]).every((r) => r.accepted && isValidKsefNumber(r.ksefNumber))).toBe(true);
   });
 });
 
