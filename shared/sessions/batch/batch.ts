@@ -32,12 +32,14 @@ import { closeBatchSession, collectBatchOutcome, sessionFailure, type BatchInvoi
 export type BatchSessionDeps = ExportDeps;
 
 /**
- * The number of invoices from which `mode: 'auto'` sends in batch sessions. KSeF paces online sending at 10
- * invoices a second but only 30 a minute and 180 an hour per context in production (`invoiceSend`, limity-api.md,
- * CIRFMF/ksef-docs), while a batch session costs a fixed few requests (open, one upload per part, close: 20 opens a
- * minute) and KSeF's processing of the package, some seconds whatever its size. Below 20 an online send finishes
- * within the minute's budget, leaves a third of it to other senders of the context and brings each invoice's UPO at
- * once; from 20 on, the budget (and after 180, the hour's) makes online the slower path, so the batch pays off.
+ * The number of invoices from which `mode: 'auto'` sends in batch sessions. KSeF takes online invoices at 10 a
+ * second but only 30 a minute and 180 an hour per context in production, and a batch session costs a fixed few
+ * requests whatever its size (open and close: 20 a minute each; part uploads are not limited), then KSeF's
+ * processing of the package, which it queues as one message (limity/limity-api.md, CIRFMF/ksef-docs, which
+ * recommends batch sessions for more than one document). Online is kept for a few invoices because it gives each
+ * KSeF number and invoice UPO soonest. Below 20 an online send stays within one minute's budget and leaves a third
+ * of it to other senders of the context; from 20 on the minute's (and from 180 the hour's) budget makes online
+ * slower than one batch session.
  */
 export const DEFAULT_AUTO_BATCH_THRESHOLD = 20;
 
