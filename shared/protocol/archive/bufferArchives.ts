@@ -44,7 +44,9 @@ const MAX_32 = 0xffffffff;
 const MAX_16 = 0xffff;
 
 interface CentralRecord {
-  name: Buffer;
+  /** Kept as text: a small Buffer would be a slice of a shared 8 KB pool block and keep all of that block alive. */
+  name: string;
+  nameLength: number;
   crc: number;
   compressedSize: number;
   size: number;
@@ -69,7 +71,8 @@ export async function* writeZipOfBuffers(
     const deflated = await next.deflated;
     if (entry.content.length >= MAX_32) throw new RangeError(`The ZIP entry ${entry.name} is larger than 4 GB.`);
     const record: CentralRecord = {
-      name: Buffer.from(entry.name, 'utf8'),
+      name: entry.name,
+      nameLength: Buffer.byteLength(entry.name, 'utf8'),
       crc: crc32(entry.content),
       compressedSize: deflated.length,
       size: entry.content.length,
@@ -96,7 +99,7 @@ export async function* writeZipOfBuffers(
 }
 
 function localHeader(record: CentralRecord): Buffer {
-  const header = Buffer.alloc(30 + record.name.length);
+  const header = Buffer.alloc(30 + record.nameLength);
   header.writeUInt32LE(LOCAL_HEADER, 0);
   header.writeUInt16LE(VERSION_DEFLATE, 4);
   header.writeUInt16LE(FLAG_UTF8_NAME, 6);
@@ -106,9 +109,9 @@ function localHeader(record: CentralRecord): Buffer {
   header.writeUInt32LE(record.crc, 14);
   header.writeUInt32LE(record.compressedSize, 18);
   header.writeUInt32LE(record.size, 22);
-  header.writeUInt16LE(record.name.length, 26);
+  header.writeUInt16LE(record.nameLength, 26);
   header.writeUInt16LE(0, 28);
-  record.name.copy(header, 30);
+  header.write(record.name, 30, 'utf8');
   return header;
 }
 
@@ -118,7 +121,7 @@ function centralDirectory(records: CentralRecord[], start: number): Buffer {
   let size = 0;
   for (const record of records) {
     const zip64 = record.offset >= MAX_32;
-    const header = Buffer.alloc(46 + record.name.length + (zip64 ? 12 : 0));
+    const header = Buffer.alloc(46 + record.nameLength + (zip64 ? 12 : 0));
     header.writeUInt32LE(CENTRAL_HEADER, 0);
     header.writeUInt16LE(MADE_BY_UNIX | (zip64 ? VERSION_ZIP64 : VERSION_DEFLATE), 4);
     header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFLATE, 6);
@@ -129,14 +132,14 @@ function centralDirectory(records: CentralRecord[], start: number): Buffer {
     header.writeUInt32LE(record.crc, 16);
     header.writeUInt32LE(record.compressedSize, 20);
     header.writeUInt32LE(record.size, 24);
-    header.writeUInt16LE(record.name.length, 28);
+    header.writeUInt16LE(record.nameLength, 28);
     header.writeUInt16LE(zip64 ? 12 : 0, 30);
     // Comment length, disk number and internal attributes stay 0.
     header.writeUInt32LE(REGULAR_FILE_ATTRIBUTES, 38);
     header.writeUInt32LE(zip64 ? MAX_32 : record.offset, 42);
-    record.name.copy(header, 46);
+    header.write(record.name, 46, 'utf8');
     if (zip64) {
-      const extra = 46 + record.name.length;
+      const extra = 46 + record.nameLength;
       header.writeUInt16LE(ZIP64_EXTRA_FIELD, extra);
       header.writeUInt16LE(8, extra + 2);
       header.writeBigUInt64LE(BigInt(record.offset), extra + 4);

@@ -239,7 +239,7 @@ class InvoicePacker {
           index,
           fileName,
           invoiceHash: prepared.invoiceHash,
-          invoiceNumber: prepared.invoiceNumber,
+          ...(prepared.invoiceNumber !== undefined && { invoiceNumber: ownCopy(prepared.invoiceNumber) }),
           problem: prepared.problem,
         });
         continue;
@@ -256,7 +256,7 @@ class InvoicePacker {
         invoiceHash: prepared.invoiceHash,
         invoiceSize: prepared.xml.length,
         offlineMode: prepared.offlineMode,
-        ...(prepared.invoiceNumber !== undefined && { invoiceNumber: prepared.invoiceNumber }),
+        ...(prepared.invoiceNumber !== undefined && { invoiceNumber: ownCopy(prepared.invoiceNumber) }),
       });
       yield { name: fileName, content: prepared.xml, date: ENTRY_DATE };
     }
@@ -473,6 +473,14 @@ class SpooledPart {
   abort(): void {
     this.file.destroy();
   }
+}
+
+/**
+ * A string of its own. Text read out of an invoice may be a slice of the whole invoice's text, which it would keep
+ * alive for as long as the package's entries live: thousands of invoices, in memory until the batch ends.
+ */
+function ownCopy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 function isPlainObject(input: unknown): boolean {
