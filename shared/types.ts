@@ -79,8 +79,9 @@ export interface KsefClientOptions {
   logger?: Logger;
   tokenStore?: TokenStore;
   /**
-   * Where what must outlive one run is kept: exports still being built (resumed by the next run). Default: this
-   * process's memory. Hosts pass theirs (n8n workflow static data, Node-RED node context, a file).
+   * Where what must outlive one run is kept: exports still being built and batch sessions not yet finished (resumed
+   * by the next run with the same request or invoices; their keys and upload URLs sealed with the credential).
+   * Default: this process's memory. Hosts pass theirs (n8n workflow static data, Node-RED node context, a file).
    */
   stateStore?: StateStore;
   /** Per-request timeout (default 30 s). */
