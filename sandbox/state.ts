@@ -51,13 +51,6 @@ export class SandboxState {
   /** Documents per session UPO page: KSeF's 10,000 (sesja-sprawdzenie-stanu-i-pobranie-upo.md); tests lower it to see several pages. */
   sessionUpoPageSize = MAX_DOCUMENTS_PER_UPO_PAGE;
   /**
-   * Batch packages up to this size are unpacked from memory, larger ones stream from their spool file in bounded memory.
-   * yauzl reads each ZIP entry of a file with reads of its own (measured here: 1 ms per invoice-sized entry from a file,
-   * 0.1 ms from memory, on 2 busy cores), some 10 s of 10,000 invoices; the sandbox keeps every accepted
-   * invoice's XML in memory anyway, several times the package's size. Tests set 0 to take the streaming path.
-   */
-  inMemoryPackageBytes = 256_000_000;
-  /**
    * Online sessions KSeF made temporarily unavailable for service work: sending to them is answered 21184 "Sesja
    * tymczasowo niedostępna" (open-api.json 2.8.1, CIRFMF/ksef-api), which tells the client to open a new session.
    * Nothing in the API causes it; tests add reference numbers here.

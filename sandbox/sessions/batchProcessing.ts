@@ -8,7 +8,7 @@
  */
 import { createDecipheriv, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveFormatError, readArchive, type ArchiveEntry } from '../../shared/protocol/archive/read';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
@@ -130,9 +130,8 @@ async function unpackAndVerify(ctx: SandboxContext, session: BatchSession, spool
   const maxInvoiceBytes = Math.max(limits.maxInvoiceSizeInMB, limits.maxInvoiceWithAttachmentSizeInMB) * BYTES_PER_MB;
   const outcomes: VerificationOutcome[] = [];
   const pending: Promise<VerificationOutcome>[] = [];
-  const source = session.batch.fileSize <= ctx.state.inMemoryPackageBytes ? await readFile(spool) : spool;
   try {
-    for await (const entry of readArchive(source, session.batch.compressionType)) {
+    for await (const entry of readArchive(spool, session.batch.compressionType)) {
       if (!ctx.scheduler.running) break;
       if (session.invoices.length >= limits.maxInvoices) {
         throw new BatchFailure({

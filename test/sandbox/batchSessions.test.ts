@@ -293,27 +293,6 @@ describe('sandbox batch session', () => {
     }
   });
 
-  it('unpacks packages above the in-memory size from their spool file', async () => {
-    const stamp = Date.now();
-    const inMemoryPackageBytes = sandbox.state.inMemoryPackageBytes;
-    sandbox.state.inMemoryPackageBytes = 0;
-    try {
-      for (const format of ['Zip', 'TarGz'] as const) {
-        const { referenceNumber, session } = await sendPackage(
-          await buildPackage(invoiceFiles(3, `FV/BATCH/SPOOL/${format}/${stamp}`), { format }),
-        );
-        expect(session).toMatchObject({ status: { code: 200 }, successfulInvoiceCount: 3 });
-        expect((await invoicesOf(referenceNumber)).map((i) => i.invoiceFileName)).toEqual([
-          'faktura_1.xml',
-          'faktura_2.xml',
-          'faktura_3.xml',
-        ]);
-      }
-    } finally {
-      sandbox.state.inMemoryPackageBytes = inMemoryPackageBytes;
-    }
-  });
-
   it('refuses the close while a declared part is missing, and accepts it once the part arrived', async () => {
     const built = await buildPackage(invoiceFiles(2, `FV/BATCH/MISSING/${Date.now()}`), { parts: 2 });
     const opened = await openBatch(await openRequest(built));
