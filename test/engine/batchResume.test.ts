@@ -205,6 +205,27 @@ describe('resuming a batch send that stopped half way', () => {
     expect(await store.batchStates()).toEqual([]);
   });
 
+  it('a package rebuilt differently from the one declared is never uploaded: a clear error', async () => {
+    const invoices = invoicesNumbered('FV/REBUILT', 3);
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        onProgress: (p) => {
+          if (p.phase === 'uploading') throw new Error('stop');
+        },
+      }),
+    ).rejects.toThrow('stop');
+    const [key] = [...store.keys];
+    const saved = (await store.get(key)) as { declaration: { fileHash: string } } & Record<string, JsonValue>;
+    // As if the earlier run had built other bytes (another archive library version, say).
+    await store.set(key, { ...saved, declaration: { ...saved.declaration, fileHash: sha256Base64(Buffer.from('another package')) } });
+
+    await expect(newClient().sessions.batch.send(invoices)).rejects.toThrow(
+      /another package than the one declared for batch session \d{8}-SB-/,
+    );
+    expect(sandbox.exchanges.filter((e) => e.method === 'PUT')).toHaveLength(0);
+    expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(0);
+  });
+
   it('a saved session does not open with another credential: a clear error, nothing sent', async () => {
     const invoices = invoicesNumbered('FV/OTHERKEY', 3);
     await expect(
