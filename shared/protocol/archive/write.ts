@@ -1,7 +1,8 @@
 /**
- * Writing KSeF's package archives: export packages (the sandbox builds them) and batch-session packages (the engine
- * builds them), ZIP or TarGz, with `archiver`. Entries go in one at a time and the archive comes out as a stream, so
- * memory holds one entry and archiver's buffers (a few MB), whatever the number of entries or the archive's size.
+ * Writing KSeF's package archives: export packages (the sandbox builds them), ZIP or TarGz, with `archiver` (batch
+ * packages of thousands of small invoices have a leaner writer of their own: bufferArchives.ts). Entries go in one at
+ * a time and the archive comes out as a stream, so memory holds one entry and archiver's buffers (a few MB), whatever
+ * the number of entries or the archive's size.
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';

@@ -142,7 +142,8 @@ export function defaultFileName(index: number): string {
  * Packs `sources` (taken one at a time; stream inputs are read when their turn comes, each at most KSeF's
  * per-invoice size) into the archive, checking every invoice as an online send does (batch sessions also take
  * attachments); those that fail go to `rejected` instead. The archive is hashed, split, encrypted and spooled as it
- * is written: memory holds one invoice and a few MB of buffers whatever the package's size. Throws a KsefInputError
+ * is written: memory holds two invoices (one checked while the other is compressed) and a few MB of buffers, whatever
+ * the package's size. Throws a KsefInputError
  * before anything is sent when the package cannot be declared (duplicate or bad file names, more invoices than
  * `maxInvoices`, more than 50 parts or 5 GB); the temporary files are then removed.
  */
@@ -171,7 +172,7 @@ export async function buildBatchPackage(
       field: 'options.maxInvoices',
     });
   }
-  if (options.key.key.length !== 32 || options.key.iv.length !== 16) {
+  if (options.key?.key?.length !== 32 || options.key.iv?.length !== 16) {
     throw new KsefInputError('options.key must hold a 32-byte AES-256 key and a 16-byte IV.', { field: 'options.key' });
   }
 
