@@ -52,7 +52,7 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
         status: 'accepted',
         sendMode: 'batch',
         environment: 'sandbox',
-        fileName: expect.stringMatching(/\.xml$/),
+        packageFileName: expect.stringMatching(/^invoice-\d+\.xml$/),
       });
       expect(isValidKsefNumber(good.json.ksefNumber as string)).toBe(true);
       expect(good.json.ordinalNumber).toEqual(expect.any(Number));

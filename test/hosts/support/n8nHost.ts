@@ -212,6 +212,14 @@ export class N8nHost {
     return { message: error.message, description: error.description ?? undefined, node: error.node?.name };
   }
 
+  /**
+   * Starts `n8n execute` of one workflow in its own process group and returns at once, for tests that kill it half
+   * way (`process.kill(-child.pid, 'SIGKILL')` ends n8n and any task runner it started).
+   */
+  spawnExecute(workflowId: string): ChildProcess {
+    return spawn(this.n8nBin, ['execute', `--id=${workflowId}`], { cwd: this.userFolder, env: this.env, stdio: 'ignore', detached: true });
+  }
+
   /** Publishes (activates) a workflow: `n8n start` then activates its triggers, running a polling trigger's first poll at once. */
   async publishWorkflow(workflowId: string): Promise<void> {
     await this.n8n(['publish:workflow', `--id=${workflowId}`]);

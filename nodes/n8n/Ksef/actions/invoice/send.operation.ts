@@ -488,6 +488,6 @@ function sentJson(invoice: InvoiceResult, source: AnswerSource, mode: 'online' |
     ...invoiceJson(invoice, source),
     sendMode: mode,
     ...(invoice.ordinalNumber !== undefined && { ordinalNumber: invoice.ordinalNumber }),
-    ...(invoice.fileName !== undefined && { fileName: invoice.fileName }),
+    ...(invoice.fileName !== undefined && { packageFileName: invoice.fileName }),
   };
 }

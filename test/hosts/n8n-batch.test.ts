@@ -1,0 +1,272 @@
+/**
+ * Invoice > Send in Batch mode in a real n8n 2.41 (packed package, Node 24), against a sandbox outside n8n:
+ * Read/Write Files from Disk -> KSeF. 1,000 generated invoices, some deliberately invalid, go in ONE execution, and
+ * each comes out with its KSeF number or its own error; then a run is killed (SIGKILL) after some package parts were
+ * uploaded, run again, and finishes the same batch session: every invoice is in the sandbox exactly once.
+ *
+ * The storage host's uploads go through a pacing proxy in this process (the sandbox hands out upload URLs on the
+ * proxy's origin), which counts the parts stored and slows each upload so the kill lands half way.
+ */
+import * as fs from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
+import { startSandbox, type SandboxHandle } from '../../sandbox';
+import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
+import { N8nHost, nodeOutput, type ExecutionItem, type Workflow } from './support/n8nHost';
+
+const CREDENTIAL = { id: 'KsefBatchSandbox1', name: 'KSeF sandbox outside n8n' };
+const READ_NODE = 'Invoice files';
+const SEND_NODE = 'Send to KSeF';
+const THOUSAND_ID = 'KsefBatchThousand001';
+const RESUME_ID = 'KsefBatchResume002';
+const run = `${process.pid}-${Date.now()}`;
+/** The demo seller's NIP with its check digit changed. */
+const WRONG_CHECK_DIGIT_NIP = `${DEMO_SELLER_NIP.slice(0, 9)}${(Number(DEMO_SELLER_NIP[9]) + 1) % 10}`;
+
+type Flaw = 'wrongSellerNip' | 'schemaViolation' | 'duplicateNumber' | 'notXml';
+
+/** Invoice `i` of a set: distinct number, 1 to 5 lines; some are made invalid by `flawOf`. */
+function invoiceFile(set: string, i: number, flaw?: Flaw): { name: string; xml: string; invoiceNumber: string } {
+  const invoiceNumber = `FV/${set}/${run}/${flaw === 'duplicateNumber' ? i - 1 : i}`;
+  let xml = buildDemoInvoice({ invoiceNumber, lines: 1 + (i % 5) });
+  if (flaw === 'wrongSellerNip') xml = xml.replace(`<NIP>${DEMO_SELLER_NIP}</NIP>`, `<NIP>${WRONG_CHECK_DIGIT_NIP}</NIP>`);
+  // A duplicate number with other content: KSeF keeps the first and refuses the second.
+  if (flaw === 'duplicateNumber') xml = xml.replace('<P_1M>Kraków</P_1M>', '<P_1M>Wieliczka</P_1M>');
+  if (flaw === 'schemaViolation') xml = xml.replace(/<P_15>[^<]*<\/P_15>/, '<P_15>dużo</P_15>');
+  if (flaw === 'notXml') xml = `Invoice ${invoiceNumber}, sorry, not XML`;
+  return { name: `inv-${String(i).padStart(4, '0')}.xml`, xml, invoiceNumber };
+}
+
+/** Four in every hundred of the 1,000 are invalid, one of each kind. */
+function flawOf(i: number): Flaw | undefined {
+  return ({ 7: 'wrongSellerNip', 23: 'schemaViolation', 51: 'duplicateNumber', 77: 'notXml' } as Record<number, Flaw>)[i % 100];
+}
+
+function writeFiles(folder: string, files: Array<{ name: string; xml: string }>): void {
+  fs.mkdirSync(folder, { recursive: true });
+  for (const { name, xml } of files) fs.writeFileSync(path.join(folder, name), xml);
+}
+
+function sendWorkflow(id: string, folder: string, batchOptions: Record<string, unknown>): Workflow {
+  return {
+    id,
+    name: `KSeF batch ${id}`,
+    nodes: [
+      { id: `${id}-start`, name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+      {
+        id: `${id}-read`,
+        name: READ_NODE,
+        type: 'n8n-nodes-base.readWriteFile',
+        typeVersion: 1.1,
+        position: [220, 0],
+        parameters: { operation: 'read', fileSelector: `${folder}/*.xml`, options: {} },
+      },
+      {
+        id: `${id}-send`,
+        name: SEND_NODE,
+        type: '@ksef-flow/n8n-nodes-ksef.ksef',
+        typeVersion: 1,
+        position: [440, 0],
+        parameters: {
+          resource: 'invoice',
+          operation: 'send',
+          sendMode: 'batch',
+          xmlSource: 'binary',
+          binaryPropertyName: 'data',
+          downloadUpo: false,
+          batchOptions,
+          options: { includeInputFields: true },
+        },
+        credentials: { ksefApi: CREDENTIAL },
+        onError: 'continueRegularOutput',
+      },
+    ],
+    connections: {
+      Start: { main: [[{ node: READ_NODE, type: 'main', index: 0 }]] },
+      [READ_NODE]: { main: [[{ node: SEND_NODE, type: 'main', index: 0 }]] },
+    },
+    settings: { executionOrder: 'v1' },
+  };
+}
+
+/** Forwards everything to the sandbox; holds each PUT (a package part) `paceMs` first and counts the parts stored. */
+class PacingProxy {
+  partsStored = 0;
+  paceMs = 0;
+  private readonly server: Server;
+
+  constructor(target: URL) {
+    this.server = createServer((req, res) => {
+      const forward = () => {
+        const upstream = request(
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            if (req.method === 'PUT' && answer.statusCode === 201) this.partsStored += 1;
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      };
+      if (req.method === 'PUT' && this.paceMs > 0) setTimeout(forward, this.paceMs);
+      else forward();
+    });
+  }
+
+  /** Listens on a free loopback port; returns its origin. */
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** How many times each invoice number is stored in the sandbox. */
+function storedCounts(sandbox: SandboxHandle): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { invoice } of sandbox.state.invoicesByKsefNumber.values()) {
+    if (invoice.invoiceNumber) counts.set(invoice.invoiceNumber, (counts.get(invoice.invoiceNumber) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The KSeF node's output items by the file each came from (Include Input Fields keeps the file's name). */
+function resultsByFile(items: ExecutionItem[]): Map<string, ExecutionItem> {
+  return new Map(items.map((item) => [item.json.fileName as string, item]));
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('KSeF node in a real n8n: Batch mode', () => {
+  let host: N8nHost | undefined;
+  let sandbox: SandboxHandle | undefined;
+  let proxy: PacingProxy | undefined;
+  const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-n8n-batch-files-'));
+  const thousand = Array.from({ length: 1000 }, (_, i) => ({ ...invoiceFile('N8N-1000', i + 1, flawOf(i + 1)), flaw: flawOf(i + 1) }));
+  const resumable = Array.from({ length: 200 }, (_, i) => invoiceFile('N8N-RESUME', i + 1));
+  /** About 30 parts for the resumable set: each ZIP entry deflated alone, plus its headers. */
+  const resumePartSize = Math.ceil(resumable.reduce((sum, { xml }) => sum + deflateRawSync(xml).length + 120, 0) / 30);
+
+  beforeAll(async () => {
+    writeFiles(path.join(filesDir, 'thousand'), thousand);
+    writeFiles(path.join(filesDir, 'resume'), resumable);
+    // n8n 2.x lets Read/Write Files from Disk read only where N8N_RESTRICT_FILE_ACCESS_TO says; the host takes this env.
+    process.env.N8N_RESTRICT_FILE_ACCESS_TO = filesDir;
+    [host, sandbox] = await Promise.all([N8nHost.withPackedPackage(), startSandbox()]);
+    proxy = new PacingProxy(new URL(sandbox.baseUrl));
+    sandbox.storage.setOrigin(await proxy.listen());
+    await host.importCredentials([
+      {
+        ...CREDENTIAL,
+        type: 'ksefApi',
+        data: {
+          environment: 'custom',
+          baseUrl: sandbox.baseUrl,
+          contextIdentifierType: 'Nip',
+          contextIdentifierValue: sandbox.contextIdentifier.value,
+          authenticationMethod: 'ksefToken',
+          ksefToken: sandbox.ksefToken,
+        },
+      },
+    ]);
+    await host.importWorkflows([
+      sendWorkflow(THOUSAND_ID, path.join(filesDir, 'thousand'), {}),
+      sendWorkflow(RESUME_ID, path.join(filesDir, 'resume'), { partSizeBytes: resumePartSize, uploadConcurrency: 1 }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([host?.cleanup(), sandbox?.close(), proxy?.close()]);
+    fs.rmSync(filesDir, { recursive: true, force: true });
+  });
+
+  test('1,000 invoices in one execution: every valid one has its KSeF number, every invalid one its own error', async () => {
+    const { [THOUSAND_ID]: result } = await host!.executeBatch([THOUSAND_ID]);
+    expect(result.status).toBe('success');
+    const output = nodeOutput(result, SEND_NODE);
+    expect(output).toHaveLength(1000);
+    const byFile = resultsByFile(output);
+    const ksefNumbers = new Set<string>();
+    const sessions = new Set<unknown>();
+    for (const file of thousand) {
+      const item = byFile.get(file.name)!;
+      expect(item).toBeDefined();
+      if (!file.flaw) {
+        expect(item.json).toMatchObject({ status: 'accepted', sendMode: 'batch', invoiceNumber: file.invoiceNumber });
+        expect(isValidKsefNumber(item.json.ksefNumber as string)).toBe(true);
+        ksefNumbers.add(item.json.ksefNumber as string);
+        sessions.add(item.json.sessionReferenceNumber);
+        continue;
+      }
+      const { error, details } = item.json as { error: string; details: Record<string, unknown> };
+      if (file.flaw === 'wrongSellerNip') {
+        expect(details).toMatchObject({ status: 'rejected', statusCode: 410 });
+        expect(error).toContain(WRONG_CHECK_DIGIT_NIP);
+      } else if (file.flaw === 'schemaViolation') {
+        expect(details).toMatchObject({ status: 'rejected', statusCode: 430 });
+        expect(error).toMatch(/P_15.*TKwotowy/);
+      } else if (file.flaw === 'duplicateNumber') {
+        expect(details).toMatchObject({ status: 'rejected', statusCode: 440, invoiceNumber: file.invoiceNumber });
+        // The first of the number is in KSeF; the error names its KSeF number.
+        expect(error).toContain(byFile.get(thousand[thousand.indexOf(file) - 1].name)!.json.ksefNumber as string);
+      } else {
+        expect(details).toMatchObject({ status: 'notSent' });
+        expect(error).toMatch(/not well-formed XML/);
+      }
+    }
+    expect(ksefNumbers.size).toBe(960);
+    expect(sessions.size).toBe(1);
+    const stored = storedCounts(sandbox!);
+    for (const file of thousand.filter(({ flaw }) => !flaw)) expect(stored.get(file.invoiceNumber)).toBe(1);
+  });
+
+  test('a run killed after some parts were uploaded is finished by the next run: one session, every invoice once', async () => {
+    const sessionsBefore = sandbox!.state.batchSessions.size;
+    proxy!.partsStored = 0;
+    proxy!.paceMs = 150;
+    const killed = host!.spawnExecute(RESUME_ID);
+    const exited = new Promise((resolve) => killed.once('exit', resolve));
+    await waitFor(() => proxy!.partsStored >= 8, 'the first parts to be uploaded', 90_000);
+    process.kill(-killed.pid!, 'SIGKILL');
+    await exited;
+    const partsBeforeKill = proxy!.partsStored;
+    const opened = [...sandbox!.state.batchSessions.values()].slice(sessionsBefore);
+    expect(opened).toHaveLength(1);
+    const parts = opened[0].batch.parts.length;
+    expect(parts).toBeGreaterThan(partsBeforeKill);
+    expect(opened[0].invoices).toHaveLength(0);
+
+    proxy!.paceMs = 0;
+    const { [RESUME_ID]: result } = await host!.executeBatch([RESUME_ID]);
+    expect(result.status).toBe('success');
+    // The same session, finished: only the parts still missing went up (one in flight at the kill may go again).
+    expect(sandbox!.state.batchSessions.size).toBe(sessionsBefore + 1);
+    expect(proxy!.partsStored).toBe(parts);
+    const output = nodeOutput(result, SEND_NODE);
+    expect(output).toHaveLength(resumable.length);
+    const byFile = resultsByFile(output);
+    for (const file of resumable) {
+      expect(byFile.get(file.name)!.json).toMatchObject({
+        status: 'accepted',
+        invoiceNumber: file.invoiceNumber,
+        sessionReferenceNumber: opened[0].referenceNumber,
+      });
+    }
+    const stored = storedCounts(sandbox!);
+    for (const file of resumable) expect(stored.get(file.invoiceNumber)).toBe(1);
+  });
+});
