@@ -214,7 +214,8 @@ describe('buildBatchPackage', () => {
     while (Buffer.byteLength(invoice(3, lines)) <= 4000) lines++;
     expect(Buffer.byteLength(invoice(3, lines))).toBeLessThan(6000);
     const small = streamInput(invoice(3, lines), false);
-    const pkg = await build([declared, undeclared, wrongSize, small], { limits });
+    const notAStream = { open: () => Buffer.from(invoice(4)) as unknown as Readable };
+    const pkg = await build([declared, undeclared, wrongSize, small, notAStream], { limits });
     expect(declared.opened).toBe(0);
     expect(undeclared.opened).toBe(1);
     expect(pkg.entries).toEqual([]);
@@ -227,6 +228,10 @@ describe('buildBatchPackage', () => {
     expect(messages[2]).toContain('its size says 10');
     // The XML check tells it is over the limit of an invoice without attachments.
     expect(messages[3]).toMatch(/at most 4000 bytes/);
+    expect(pkg.rejected[4].problem.field).toBe('invoices[4].open');
+    expect(messages[4]).toBe(
+      'invoices[4].open() must return a readable stream of the invoice XML; it returned a Buffer (pass it as { xml } instead).',
+    );
   });
 
   it.each<ArchiveFormat>(['Zip', 'TarGz'])('names a stream that fails and removes the spool (%s)', async (compressionType) => {

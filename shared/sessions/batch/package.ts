@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { types } from 'node:util';
 import { KsefError, KsefInputError } from '../../http/errors';
@@ -311,7 +311,16 @@ class InvoicePacker {
     const chunks: Buffer[] = [];
     let length = 0;
     try {
-      for await (const chunk of await input.open()) {
+      const stream: unknown = await input.open();
+      if (!isReadableStream(stream)) {
+        return new KsefInputError(
+          `${field}.open() must return a readable stream of the invoice XML; it returned ${stream === null ? 'null' : Buffer.isBuffer(stream) ? 'a Buffer (pass it as { xml } instead)' : typeof stream}.`,
+          {
+            field: `${field}.open`,
+          },
+        );
+      }
+      for await (const chunk of stream) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
         length += bytes.length;
         // Leaving the loop destroys the stream: nothing more of it is read.
@@ -482,6 +491,13 @@ class SpooledPart {
  */
 function ownCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+function isReadableStream(value: unknown): value is Readable {
+  return (
+    value instanceof Readable ||
+    (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && Symbol.asyncIterator in value)
+  );
 }
 
 function isPlainObject(input: unknown): boolean {
