@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
   KsefExportFailedError,
@@ -97,7 +98,11 @@ describe('client.invoices.export', () => {
     const exported = await client.invoices.export(receivedSince(since));
     for await (const invoice of exported.invoices()) {
       expect(invoice.xml).toBeDefined();
-      expect(await exportTempDirs()).toHaveLength(tempBefore.length + 1);
+      const [directory] = (await exportTempDirs()).filter((name) => !tempBefore.includes(name));
+      // The decrypted package is readable by this user only.
+      expect((await stat(join(tmpdir(), directory))).mode & 0o777).toBe(0o700);
+      const [file] = await readdir(join(tmpdir(), directory));
+      expect((await stat(join(tmpdir(), directory, file))).mode & 0o777).toBe(0o600);
       break;
     }
     expect(await exportTempDirs()).toEqual(tempBefore);
