@@ -1,6 +1,7 @@
 import { MemoryStateStore, type KsefClient, type SyncBatch, type SyncCheckpoint, type SyncOptions } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 import { ManualClock } from './support/time';
+import { certificateClient, pkcs12Credentials, sealOf } from './support/certificates';
 
 const DAY = 86_400_000;
 const ROOMY_EXPORT_LIMITS = { invoiceExport: { perSecond: 100, perMinute: 1000, perHour: 1000 } };
@@ -150,6 +151,36 @@ describe('client.invoices.sync', () => {
     expect(resumed.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
     expect(resumed.checkpoint.pending).toBeNull();
     expect(sandbox.count('POST /invoices/exports')).toBe(1);
+  });
+
+  it('with certificate credentials, seals the pending export with the private key and only that certificate resumes it', async () => {
+    await start();
+    const seeded = sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    const seal = sealOf(sandbox.contextIdentifier.value, 'ec');
+    const certified = () => certificateClient(sandbox, pkcs12Credentials(sandbox, seal), { stateStore: new MemoryStateStore() });
+    await client.close();
+    client = certified();
+    sandbox.holdExports(true);
+    const waiting = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20), maxWaitMs: 0 });
+    const pending = waiting.checkpoint.pending!;
+    sandbox.holdExports(false);
+
+    // Another credential of the same context cannot open the sealed key: it starts its own export.
+    const tokenClient = clientOf(sandbox, { stateStore: new MemoryStateStore() });
+    try {
+      const other = await tokenClient.invoices.sync({ subjectType: 'Subject2', checkpoint: waiting.checkpoint });
+      expect(other.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    } finally {
+      await tokenClient.close();
+    }
+    expect(sandbox.count('POST /invoices/exports')).toBe(2);
+
+    await client.close();
+    client = certified();
+    const resumed = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: waiting.checkpoint });
+    expect(resumed.invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+    expect(sandbox.count('POST /invoices/exports')).toBe(2);
+    expect(sandbox.state.invoiceExports.byReference.get(pending.referenceNumber)!.status.code).toBe(200);
   });
 
   it('waits, without failing, while the context runs as many exports as KSeF allows (21182)', async () => {
