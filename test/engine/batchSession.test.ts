@@ -236,7 +236,7 @@ describe('batch session send against the sandbox', () => {
   });
 });
 
-describe('closing a batch session safely', () => {
+describe('faults on the way: part uploads and the close', () => {
   let sandbox: RecordedSandbox;
   let proxy: FaultProxy;
   let client: KsefClient;
@@ -251,6 +251,37 @@ describe('closing a batch session safely', () => {
     await client.close();
     await proxy.close();
     await sandbox.close();
+  });
+
+  it('a part upload answered 500 is sent again, and one the storage host took but answered 502 counts as done on its 409', async () => {
+    const invoices = invoicesNumbered('FV/PARTFAULTS', 20);
+    const proxyOrigin = new URL(proxy.baseUrl).origin;
+    // The parts go through the proxy too, so their answers can fail.
+    proxy.inject((r) => r.method === 'POST' && r.path === '/sessions/batch', {
+      kind: 'rewriteJson',
+      change: (body: { partUploadRequests: { url: string }[] }) => ({
+        ...body,
+        partUploadRequests: body.partUploadRequests.map((request) => ({
+          ...request,
+          url: proxyOrigin + new URL(request.url).pathname + new URL(request.url).search,
+        })),
+      }),
+    });
+    proxy.inject((r) => r.method === 'PUT' && r.path.endsWith('/batch-parts/1'), { kind: 'respond', status: 500, body: 'InternalError' });
+    proxy.inject((r) => r.method === 'PUT' && r.path.endsWith('/batch-parts/2'), {
+      kind: 'replaceAnswer',
+      status: 502,
+      body: 'Bad Gateway',
+    });
+
+    const result = await client.sessions.batch.send(invoices, {
+      partSizeBytes: await partSizeFor(invoices, 'Zip', 2),
+      uploadConcurrency: 1,
+    });
+
+    expectAllAccepted(result, invoices);
+    expect(proxy.count('PUT', /\/batch-parts\//)).toBe(4);
+    expect(sandbox.exchanges.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([201, 201, 409]);
   });
 
   it('a close KSeF took but answered 502 is not sent again: the status says it is processing, and the results come', async () => {
