@@ -1,8 +1,10 @@
 /**
  * Processing a closed batch session's package (sesja-wsadowa.md, faktury/weryfikacja-faktury.md, CIRFMF/ksef-docs): the
  * uploaded parts are checked against their declared hashes, decrypted in ordinal order into one spooled package whose
- * size and hash are checked against the declaration, the package is unpacked as a stream, and every file in it is
- * verified and numbered exactly as an online invoice is (`processing.ts`). The session statuses are open-api.json's
+ * size and hash are checked against the declaration, the package is unpacked from the spool entry by entry, and every
+ * file in it is verified and numbered exactly as an online invoice is (`processing.ts`). The files' contents are held
+ * until verified (at most the invoice limit times the invoice size limit; the sandbox keeps accepted invoices' XML in
+ * memory anyway). The session statuses are open-api.json's
  * (`SessionStatusResponse`): 405 parts or package not as declared, 435 a part that does not decrypt, 430 an archive
  * that does not unpack, 420 more invoices than the context's limit, then 200 / 440 / 445 as `finalizeSession` decides.
  */
@@ -18,15 +20,20 @@ import type { SandboxContext } from '../context';
 import { BYTES_PER_MB } from '../limits/records';
 import { batchPartBlobPath } from '../storage/store';
 import { finalizeSession, isFinal, settleInvoice, verifyXml, type VerificationOutcome } from './processing';
-import type { BatchSession, SessionInvoice } from './records';
+import type { BatchSession, InvoiceStatusInfo, SessionInvoice } from './records';
 
 /**
- * Invoices verified at once while the package is read: enough to keep every XSD worker busy, few enough that a slow
- * verification holds back the reading of the archive (and its memory) rather than piling up work.
+ * Invoices verified at once: enough to keep every XSD worker busy, few enough that invoices are numbered (and counted
+ * in the session's status, which clients show as progress) as verification goes rather than all at the end.
  */
 const VERIFICATION_WINDOW = 64;
-/** Invoices numbered in one go before other requests get their turn. */
-const SETTLE_SLICE = 500;
+
+/** A file of the package, read: its invoice record and its content, or why it cannot be an invoice. */
+interface PackageFile {
+  invoice: SessionInvoice;
+  xml?: Buffer;
+  refusal?: InvoiceStatusInfo;
+}
 
 /** Thrown inside the processing to end it with a session status. */
 class BatchFailure extends Error {
@@ -42,16 +49,10 @@ export async function processBatch(ctx: SandboxContext, session: BatchSession): 
   try {
     checkPartHashes(ctx, session);
     await decryptPackage(ctx, session, spool);
-    const outcomes = await unpackAndVerify(ctx, session, spool);
-    if (!ctx.scheduler.running) return;
-    // Numbered strictly in the package's order, once the whole package has been read: a package that fails half way
-    // leaves no invoice with a KSeF number behind. Numbering 10,000 takes seconds: the server answers in between.
-    for (const [i, invoice] of session.invoices.entries()) {
-      if (i % SETTLE_SLICE === 0) await new Promise(setImmediate);
-      if (!ctx.scheduler.running) return;
-      settleInvoice(ctx, session, invoice, outcomes[i]);
-    }
-    finalizeSession(ctx, session);
+    // The whole package is read before any invoice is numbered: one that fails half way leaves no KSeF number behind.
+    const files = await unpack(ctx, session, spool);
+    await verifyAndSettle(ctx, session, files);
+    if (ctx.scheduler.running) finalizeSession(ctx, session);
   } catch (error) {
     for (const invoice of session.invoices.filter((i) => !isFinal(i))) invoice.status = INVOICE_STATUS.cancelledBySessionError;
     session.status = error instanceof BatchFailure ? error.status : BATCH_SESSION_STATUS.unknownError;
@@ -121,56 +122,63 @@ async function decryptPackage(ctx: SandboxContext, session: BatchSession, spool:
 }
 
 /**
- * Reads the package's files one at a time into the session's invoices (status 100, listed at once) and verifies them,
- * a window of them concurrently; returns the outcomes in the package's order. 430 when the archive does not unpack,
- * 420 past the context's invoice limit. KSeF does not say what else a package may hold: every file is an invoice.
+ * Reads the package's files one at a time into the session's invoices (status 100, listed at once): 430 when the
+ * archive does not unpack, 420 past the context's invoice limit. KSeF does not say what else a package may hold:
+ * every file is an invoice.
  */
-async function unpackAndVerify(ctx: SandboxContext, session: BatchSession, spool: string): Promise<VerificationOutcome[]> {
+async function unpack(ctx: SandboxContext, session: BatchSession, spool: string): Promise<PackageFile[]> {
   const limits = ctx.state.limits.contextLimitsOf(session.contextIdentifier).batchSession;
   const maxInvoiceBytes = Math.max(limits.maxInvoiceSizeInMB, limits.maxInvoiceWithAttachmentSizeInMB) * BYTES_PER_MB;
-  const outcomes: VerificationOutcome[] = [];
-  const pending: Promise<VerificationOutcome>[] = [];
+  const files: PackageFile[] = [];
   try {
     for await (const entry of readArchive(spool, session.batch.compressionType)) {
-      if (!ctx.scheduler.running) break;
-      if (session.invoices.length >= limits.maxInvoices) {
+      if (files.length >= limits.maxInvoices) {
         throw new BatchFailure({
           ...BATCH_SESSION_STATUS.invoiceLimitExceeded,
           details: [`Paczka zawiera więcej niż ${limits.maxInvoices} faktur, na ile pozwala limit sesji wsadowej.`],
         });
       }
-      const { invoice, xml } = await readInvoice(ctx, session, entry, maxInvoiceBytes);
-      session.invoices.push(invoice);
+      const file = await readInvoice(ctx, session, entry, maxInvoiceBytes);
+      files.push(file);
+      session.invoices.push(file.invoice);
       session.dateUpdated = ctx.clock.now();
-      pending.push(
-        xml
-          ? verifyXml(ctx, session, invoice, xml).catch((): VerificationOutcome => INVOICE_STATUS.unknownError)
-          : Promise.resolve(tooLarge(invoice, maxInvoiceBytes)),
-      );
-      if (pending.length >= VERIFICATION_WINDOW) outcomes.push(await pending.shift()!);
     }
   } catch (error) {
-    if (error instanceof ArchiveFormatError) {
+    if (error instanceof ArchiveFormatError)
       throw new BatchFailure({ ...BATCH_SESSION_STATUS.decompressionFailed, details: [error.message] });
-    }
     throw error;
-  } finally {
-    // Verifications still running are awaited whatever happened, so none outlives the processing.
-    outcomes.push(...(await Promise.all(pending)));
   }
-  return outcomes;
+  return files;
 }
 
 /**
- * The invoice record of one file, with its content unless it is larger than any invoice may be (then only hashed,
- * as a stream, so that its status still names its hash).
+ * Verifies the files exactly as online invoices are, a window of them concurrently, and gives each its final status
+ * strictly in the package's order, so that of two invoices with the same number the earlier one is the original.
  */
-async function readInvoice(
-  ctx: SandboxContext,
-  session: BatchSession,
-  entry: ArchiveEntry,
-  maxInvoiceBytes: number,
-): Promise<{ invoice: SessionInvoice; xml?: Buffer }> {
+async function verifyAndSettle(ctx: SandboxContext, session: BatchSession, files: PackageFile[]): Promise<void> {
+  const pending: Promise<VerificationOutcome>[] = [];
+  let settled = 0;
+  const settleOldest = async () => {
+    const outcome = await pending.shift()!;
+    if (ctx.scheduler.running) settleInvoice(ctx, session, files[settled].invoice, outcome);
+    // What an accepted invoice keeps is in its record now; the rest is not needed any more.
+    files[settled++].xml = undefined;
+  };
+  for (const { invoice, xml, refusal } of files) {
+    if (!ctx.scheduler.running) return;
+    pending.push(
+      xml ? verifyXml(ctx, session, invoice, xml).catch((): VerificationOutcome => INVOICE_STATUS.unknownError) : Promise.resolve(refusal!),
+    );
+    if (pending.length >= VERIFICATION_WINDOW) await settleOldest();
+  }
+  while (pending.length > 0) await settleOldest();
+}
+
+/**
+ * The invoice record of one file, with its content unless it is larger than any invoice may be (then only hashed, as
+ * a stream, so that its status still names its hash, and refused with 430).
+ */
+async function readInvoice(ctx: SandboxContext, session: BatchSession, entry: ArchiveEntry, maxInvoiceBytes: number): Promise<PackageFile> {
   const invoice: SessionInvoice = {
     ordinalNumber: session.invoices.length + 1,
     referenceNumber: newReferenceNumber('EE', ctx.clock.now()),
@@ -186,18 +194,15 @@ async function readInvoice(
     const hash = createHash('sha256');
     for await (const chunk of await entry.open()) hash.update(chunk as Buffer);
     invoice.invoiceHash = hash.digest('base64');
-    return { invoice };
+    return {
+      invoice,
+      refusal: {
+        ...INVOICE_STATUS.fileVerificationError,
+        details: [`The file ${entry.name} has ${entry.size} bytes, more than the ${maxInvoiceBytes} an invoice may have.`],
+      },
+    };
   }
   const xml = await entry.read(maxInvoiceBytes);
   invoice.invoiceHash = sha256Base64(xml);
   return { invoice, xml };
-}
-
-function tooLarge(invoice: SessionInvoice, maxInvoiceBytes: number): VerificationOutcome {
-  return {
-    ...INVOICE_STATUS.fileVerificationError,
-    details: [
-      `The file ${invoice.invoiceFileName} has ${invoice.invoiceSize} bytes, more than the ${maxInvoiceBytes} an invoice may have.`,
-    ],
-  };
 }
