@@ -176,6 +176,25 @@ describe('ksef-send in batch mode', () => {
     },
   );
 
+  it('sends 10,000 invoices in one message: one session, each its own KSeF number, the progress counted in thousands', async () => {
+    const invoices = Array.from({ length: 10_000 }, (_, i) => buildDemoInvoice({ invoiceNumber: `FV/NRB/10K/${i + 1}`, lines: 1 }));
+    await load({ mode: 'batch', waitSeconds: 300 });
+    const output = nextMessage('out');
+
+    helper.getNode('send').receive({ payload: invoices });
+    const msg = await output;
+
+    const results = msg.payload as Msg[];
+    expect(results).toHaveLength(10_000);
+    expect(results.every((r, i) => r.index === i && r.accepted && r.invoiceNumber === `FV/NRB/10K/${i + 1}`)).toBe(true);
+    expect(new Set(results.map((r) => r.ksefNumber)).size).toBe(10_000);
+    expect(msg.ksef.sessions).toMatchObject([{ invoiceCount: 10_000, status: { code: 200 } }]);
+    const texts = statusesOf('send').map(([, text]) => text!);
+    expect(texts).toContain('packing 10,000');
+    expect(texts).toContain('processing 0/10,000');
+    expect(texts.at(-1)).toBe('10000 accepted');
+  }, 300_000);
+
   it('splits the array across sessions by invoices per session, and names the session in the status', async () => {
     const invoices = invoicesNumbered('FV/NRB/SPLIT', 7);
     await load({ mode: 'batch', maxInvoicesPerSession: 3 });
