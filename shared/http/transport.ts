@@ -1,11 +1,10 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Clock, Logger, Sleep } from '../protocol/types';
 import { KsefError, KsefNetworkError, KsefRateLimitError } from './errors';
 import { errorFromResponse } from './errorFactory';
 import { backoffDelayMs } from './backoff';
 import { rateLimitGroupOf, type RatePacer } from './rateLimits';
+import { keepAliveAgents } from './agents';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -68,8 +67,9 @@ const USER_AGENT = 'ksef-flow/0.1 (+https://github.com/ksef-flow)';
 /** One HTTP transport for the KSeF API and its storage URLs: timeouts, 429 handling, safe retries, typed errors. */
 export class Transport {
   private readonly axios: AxiosInstance;
-  private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readonly agents = keepAliveAgents();
+  private readonly httpAgent = this.agents.http;
+  private readonly httpsAgent = this.agents.https;
   private readEffectiveLimits?: () => Promise<unknown>;
 
   constructor(private readonly options: TransportOptions) {

@@ -26,6 +26,7 @@ import {
   KsefValidationError,
 } from '../http/errors';
 import { bodyExcerpt, redactSecrets } from '../util/redact';
+import { keepAliveAgents } from '../http/agents';
 
 /** The bytes that came are not the bytes announced: another size or SHA-256 than KSeF declared, or too many. */
 export class KsefIntegrityError extends KsefError {}
@@ -166,8 +167,9 @@ export class StorageClient {
 
 /** What uploads and downloads share: agents, deadlines, retry policy and error wording. */
 class StorageConnection {
-  private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readonly agents = keepAliveAgents();
+  private readonly httpAgent = this.agents.http;
+  private readonly httpsAgent = this.agents.https;
   readonly idleTimeoutMs: number;
   readonly logger?: Logger;
   readonly sleep: Sleep;
