@@ -23,6 +23,7 @@ export {
 } from './http/errors';
 export { KsefIntegrityError } from './storage/storageClient';
 export { DEFAULT_AUTO_BATCH_THRESHOLD } from './sessions/batch/batch';
+export { chooseSendMode } from './sessions/sendMode';
 export { MemoryTokenStore } from './auth/tokenStore';
 export { MemoryStateStore, copyJsonValue, type StateStore, type JsonValue } from './state/stateStore';
 export { FileStateStore } from './state/fileStateStore';

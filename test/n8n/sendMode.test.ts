@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isValidKsefNumber } from '../../shared';
+import { startSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
+import { startFaultProxy } from '../engine/support/faultProxy';
 import { describeWithN8n, loadOptionsContext, runKsefNode, type InputItem } from './harness';
 
 const SEND_TEXT = { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}', downloadUpo: false };
@@ -87,6 +89,46 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
       ['accepted', 'batch'],
       ['accepted', 'batch'],
     ]);
+  });
+
+  test('a batch stopped by a failing upload says how to finish it, and the same items run again finish the same session', async () => {
+    const sandbox = await startSandbox();
+    const proxy = await startFaultProxy(sandbox.baseUrl);
+    try {
+      // Part uploads go through the proxy: the second part fails on every attempt of the first run.
+      sandbox.storage.setOrigin(new URL(proxy.baseUrl).origin);
+      const secondPart = (request: { method: string; path: string }) => request.method === 'PUT' && request.path.endsWith('/batch-parts/2');
+      proxy.inject(secondPart, { kind: 'respond', status: 503 }, 4);
+      const credentials = {
+        environment: 'custom',
+        baseUrl: sandbox.baseUrl,
+        contextIdentifierType: 'Nip',
+        contextIdentifierValue: sandbox.contextIdentifier.value,
+        authenticationMethod: 'ksefToken',
+        ksefToken: sandbox.ksefToken,
+      };
+      const numbers = [invoiceNumber(), invoiceNumber(), invoiceNumber()];
+      const parameters = { ...SEND_TEXT, sendMode: 'batch', batchOptions: { partSizeBytes: 1024, uploadConcurrency: 1 } };
+      const items = numbers.map((number) => ({ json: { xml: invoiceXml(number) } }));
+
+      const stopped = await runKsefNode({ parameters, items, credentials, settings: { onError: 'continueRegularOutput' } });
+      expect(stopped.outputs[0]).toHaveLength(3);
+      for (const item of stopped.outputs[0]) {
+        expect((item.json.details as { description: string }).description).toMatch(/run the same items again .* no invoice is sent twice/);
+      }
+      expect(proxy.count('PUT', /\/batch-parts\/1$/)).toBe(1);
+      expect(sandbox.state.batchSessions.size).toBe(1);
+
+      const finished = await runKsefNode({ parameters, items, credentials });
+      expect(finished.outputs[0].map((item) => [item.json.invoiceNumber, item.json.status])).toEqual(numbers.map((n) => [n, 'accepted']));
+      expect(sandbox.state.batchSessions.size).toBe(1);
+      expect(proxy.count('PUT', /\/batch-parts\/1$/)).toBe(1);
+      const [session] = sandbox.state.batchSessions.values();
+      expect(finished.outputs[0][0].json.sessionReferenceNumber).toBe(session.referenceNumber);
+    } finally {
+      await proxy.close();
+      await sandbox.close();
+    }
   });
 
   describe("with n8n's filesystem binary data store", () => {

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
+import { type NodeApiError, NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 import {
+  chooseSendMode,
   DEFAULT_AUTO_BATCH_THRESHOLD,
   FileStateStore,
   type BatchSendResult,
@@ -218,7 +219,9 @@ const displayOptions = { show: { resource: ['invoice'], operation: ['send'] } };
 export const description = updateDisplayOptions(displayOptions, properties);
 
 interface SendParameters {
+  /** Without `fetchUpo`, which depends on the path the invoices take. */
   sendOptions: SendOptions;
+  downloadUpo: boolean;
   upoBinaryPropertyName?: string;
   includeSessionUpo: boolean;
 }
@@ -239,8 +242,6 @@ function readSendParameters(this: IExecuteFunctions): SendParameters {
       mode,
       schema: this.getNodeParameter('schema', 0, 'FA(3)') as InvoiceSchema,
       waitForProcessingMs: (this.getNodeParameter('waitForProcessingSeconds', 0, 120) as number) * 1000,
-      // Online this fetches each invoice's UPO; a batch has only the session UPO pages.
-      fetchUpo: downloadUpo || includeSessionUpo,
       ...(mode === 'auto' && {
         autoBatchThreshold: this.getNodeParameter('autoBatchThreshold', 0, DEFAULT_AUTO_BATCH_THRESHOLD) as number,
       }),
@@ -251,6 +252,7 @@ function readSendParameters(this: IExecuteFunctions): SendParameters {
         uploadConcurrency: batch.uploadConcurrency,
       }),
     },
+    downloadUpo,
     upoBinaryPropertyName: downloadUpo ? (this.getNodeParameter('upoBinaryPropertyName', 0, 'upo') as string) : undefined,
     includeSessionUpo,
   };
@@ -400,6 +402,19 @@ function stopError(
   });
 }
 
+/** A batch that failed half way is kept (`batchStateStore`): the error says how to finish it. */
+function withResumeAdvice<E extends NodeApiError | NodeOperationError>(error: E, mode: 'online' | 'batch' | undefined): E {
+  if (mode === 'batch') {
+    error.description = [
+      error.description,
+      'What this batch did so far is saved: run the same items again (same order, same options) to finish it; no invoice is sent twice.',
+    ]
+      .filter(Boolean)
+      .join(' ');
+  }
+  return error;
+}
+
 /** The one session of a send, or '' when a batch took several. */
 function soleSession(result: SendInvoicesResult | BatchSendResult): string {
   if (result.mode === 'online') return result.sessionReferenceNumber;
@@ -427,22 +442,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
   if (toSend.length === 0) return output;
 
   let result: SendInvoicesResult | BatchSendResult;
+  let chosenMode: 'online' | 'batch' | undefined;
   try {
+    const invoices = toSend.map(({ invoice }) => invoice);
+    chosenMode = chooseSendMode(invoices, parameters.sendOptions);
+    // Online fetches each invoice's UPO; a batch has only the session UPO pages.
+    const fetchUpo = chosenMode === 'batch' ? parameters.includeSessionUpo : parameters.downloadUpo;
     result = (await withStatefulKsefClient.call(
       this,
       batchStateStore.call(this),
-      async (client: KsefClient) =>
-        await client.sessions.send(
-          toSend.map(({ invoice }) => invoice),
-          parameters.sendOptions,
-        ),
+      async (client: KsefClient) => await client.sessions.send(invoices, { ...parameters.sendOptions, mode: chosenMode, fetchUpo }),
     )) as SendInvoicesResult | BatchSendResult;
   } catch (error) {
     // Nothing per invoice came back (e.g. authentication failed): every item shares the error.
-    if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, toSend[0].itemIndex);
-    for (const { itemIndex } of toSend) {
-      output[itemIndex] = errorItem.call(this, items, toNodeError(this.getNode(), error, itemIndex), itemIndex);
-    }
+    const sendError = (itemIndex: number) => withResumeAdvice(toNodeError(this.getNode(), error, itemIndex), chosenMode);
+    if (!this.continueOnFail()) throw sendError(toSend[0].itemIndex);
+    for (const { itemIndex } of toSend) output[itemIndex] = errorItem.call(this, items, sendError(itemIndex), itemIndex);
     return output;
   }
 
