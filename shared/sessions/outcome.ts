@@ -7,7 +7,8 @@ import type { InvoiceResult, SessionInvoiceStatus } from './types';
 import type { RequestFunction } from '../http/transport';
 import { KsefInvoiceRejectedError } from '../http/errors';
 import { pollUntil } from '../http/backoff';
-import { resolveDuplicate } from './duplicates';
+import { resolveDuplicate, type DuplicateResolution } from './duplicates';
+import type { UpoDocument } from '../protocol/xml/upo';
 import { errorJson } from './errorJson';
 import type { UpoPage } from './upoDownload';
 
@@ -25,13 +26,15 @@ export interface SessionStatus {
 
 /**
  * Puts KSeF's final verdict on an invoice (`status.code` ≥ 200) into its result: accepted with its KSeF number;
- * a 440 duplicate of the very same document resolved to the original's KSeF number (`resolveDuplicate`); else
- * rejected with KSeF's code and details.
+ * a 440 duplicate of the very same document resolved to the original's KSeF number (by `originals`, the documents
+ * of the originals' session UPOs when the caller read them, else `resolveDuplicate`); else rejected with KSeF's code
+ * and details.
  */
 export async function applyInvoiceVerdict(
   deps: { api: RequestFunction; logger?: Logger },
   result: InvoiceResult,
   status: SessionInvoiceStatus,
+  originals?: ReadonlyMap<string, UpoDocument>,
 ): Promise<void> {
   result.status = status.status;
   result.invoicingDate = status.invoicingDate;
@@ -46,7 +49,8 @@ export async function applyInvoiceVerdict(
     });
     return;
   }
-  const resolution = status.status.code === DUPLICATE ? await resolveDuplicate(deps, status.status, result.invoiceHash) : undefined;
+  const resolution =
+    status.status.code === DUPLICATE ? await resolveDuplicateOf(deps, status.status, result.invoiceHash, originals) : undefined;
   if (resolution) {
     Object.assign(result, {
       accepted: true,
@@ -67,6 +71,21 @@ export async function applyInvoiceVerdict(
     return;
   }
   result.error = invoiceRejection(result.index, status.status).toJSON();
+}
+
+/** `resolveDuplicate`, or the same answer from the original's document in its session UPO when that was read. */
+async function resolveDuplicateOf(
+  deps: { api: RequestFunction; logger?: Logger },
+  status: StatusInfo,
+  invoiceHash: string,
+  originals: ReadonlyMap<string, UpoDocument> | undefined,
+): Promise<DuplicateResolution | undefined> {
+  const ksefNumber = status.extensions?.originalKsefNumber;
+  const originalSessionReferenceNumber = status.extensions?.originalSessionReferenceNumber;
+  const original = ksefNumber ? originals?.get(ksefNumber) : undefined;
+  if (!original?.invoiceHash || !ksefNumber || !originalSessionReferenceNumber) return resolveDuplicate(deps, status, invoiceHash);
+  if (original.invoiceHash !== invoiceHash) return undefined;
+  return { ksefNumber, originalSessionReferenceNumber, acquisitionDate: original.acquisitionDate, invoicingMode: original.invoicingMode };
 }
 
 export function invoiceRejection(index: number, status: StatusInfo): KsefInvoiceRejectedError {

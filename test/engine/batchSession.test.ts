@@ -110,6 +110,26 @@ describe('batch session send against the sandbox', () => {
     expect(result.sessions).toMatchObject([{ invoiceCount: 5, status: { code: 200 } }]);
   });
 
+  it('the same invoices sent again come back with their KSeF numbers, resolved through the UPO of the first session', async () => {
+    const invoices = invoicesNumbered('FV/AGAIN', 6);
+    const first = await client.sessions.batch.send(invoices);
+    expectAllAccepted(first, invoices);
+
+    const again = await client.sessions.batch.send(invoices);
+
+    expect(again.invoices.map((r) => r.ksefNumber)).toEqual(first.invoices.map((r) => r.ksefNumber));
+    for (const invoice of again.invoices) {
+      expect(invoice).toMatchObject({
+        accepted: true,
+        status: { code: 440 },
+        resolvedFromDuplicate: { originalSessionReferenceNumber: first.sessions[0].sessionReferenceNumber },
+      });
+    }
+    // One read of the original session and its UPO, not a request or two per invoice.
+    expect(sandbox.count('GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo')).toBe(0);
+    expect(sandbox.count('GET /invoices/ksef/{ksefNumber}')).toBe(0);
+  });
+
   it('splits more invoices than maxInvoicesPerSession across sessions, in input order, stream inputs among them', async () => {
     const invoices = invoicesNumbered('FV/SPLIT', 23);
     const inputs = invoices.map((xml, i) =>

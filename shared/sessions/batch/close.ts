@@ -11,6 +11,7 @@ import { listSessionInvoices } from '../invoices';
 import { LIST_PAGE_SIZE, answerLost } from '../send';
 import { applyInvoiceVerdict, waitForFinalSessionStatus, type SessionStatus } from '../outcome';
 import { downloadSessionUpo } from '../upoDownload';
+import { readUpoDocuments, type UpoDocument } from '../../protocol/xml/upo';
 import { errorJson } from '../errorJson';
 
 export interface BatchCloseDeps {
@@ -22,6 +23,7 @@ export interface BatchCloseDeps {
 
 const OPEN = 100;
 const SUCCESS = 200;
+const DUPLICATE = 440;
 /** KSeF's answer to closing a session that is no longer open (an earlier close took it, or KSeF ended it). */
 const SESSION_NOT_OPEN = 21180;
 /** Close refusals that end the session (open-api.json, `POST /sessions/batch/{ref}/close`): a part missing or of another size, the upload window over. */
@@ -107,13 +109,21 @@ export async function collectBatchOutcome(
   }
 
   const waiting = new Map(invoices.map((invoice) => [invoice.fileName, invoice]));
+  const verdicts: { invoice: BatchInvoice; listed: SessionInvoiceStatus }[] = [];
   for await (const listed of listSessionInvoices(deps.api, referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
     const invoice = findListed(waiting, listed);
     if (!invoice) continue;
     waiting.delete(invoice.fileName);
+    verdicts.push({ invoice, listed });
+  }
+  const originals = await originalDocuments(
+    deps,
+    verdicts.map(({ listed }) => listed.status),
+  );
+  for (const { invoice, listed } of verdicts) {
     invoice.result.ordinalNumber = listed.ordinalNumber;
     invoice.result.referenceNumber = listed.referenceNumber;
-    await applyInvoiceVerdict(deps, invoice.result, listed);
+    await applyInvoiceVerdict(deps, invoice.result, listed, originals);
   }
   for (const { result } of waiting.values()) {
     result.error = (
@@ -132,6 +142,33 @@ export async function collectBatchOutcome(
     if (problem) session.sessionUpoError = problem;
   }
   return { session, final: true };
+}
+
+/**
+ * The documents of the sessions that hold the originals of 440 duplicates, by KSeF number, read from those sessions'
+ * UPOs: a batch sent again (e.g. after its results were lost) is resolved with one status read and its UPO pages
+ * per original session, not two requests per invoice. What cannot be read is left to `resolveDuplicate`.
+ */
+async function originalDocuments(deps: BatchCloseDeps, statuses: StatusInfo[]): Promise<Map<string, UpoDocument>> {
+  const sessions = new Set<string>();
+  for (const status of statuses) {
+    const session = status.code === DUPLICATE ? status.extensions?.originalSessionReferenceNumber : undefined;
+    if (session) sessions.add(session);
+  }
+  const documents = new Map<string, UpoDocument>();
+  for (const session of sessions) {
+    try {
+      const { data } = await deps.api<SessionStatus>({ method: 'GET', path: `/sessions/${session}` });
+      const { pages } = await downloadSessionUpo(deps, session, data.upo?.pages ?? []);
+      for (const page of pages) for (const document of readUpoDocuments(page.upo)) documents.set(document.ksefNumber, document);
+    } catch (error) {
+      deps.logger?.warn("Could not read the session UPO of duplicates' originals; resolving them one by one", {
+        sessionReferenceNumber: session,
+        reason: errorJson(error).message,
+      });
+    }
+  }
+  return documents;
 }
 
 /** The listed invoice's own entry: by its file name in the package, else (a KSeF that leaves the name out) by its hash. */
