@@ -331,4 +331,3 @@ class OnlineSession implements OpenOnlineSession {
     if (status.status.code === SUCCESS && status.ksefNumber && status.upoDownloadUrl) this.upoUrls.set(result.index, status.upoDownloadUrl);
   }
 }
-
