@@ -74,6 +74,25 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
     expect(out[5].json.error).toContain(`invoice ${duplicated} (item 6): 440`);
   });
 
+  test('a batch in several sessions that stops the workflow names each invoice already in KSeF with its own session', async () => {
+    const rejectedNumber = invoiceNumber();
+    const { error } = await runKsefNode({
+      parameters: { ...SEND_TEXT, sendMode: 'batch', batchOptions: { maxInvoicesPerSession: 2 } },
+      items: [
+        { json: { xml: invoiceXml() } },
+        { json: { xml: invoiceXml(rejectedNumber).replace(/<P_15>[^<]*<\/P_15>/, '<P_15>dużo</P_15>') } },
+        { json: { xml: invoiceXml() } },
+      ],
+    });
+
+    expect(error?.message).toContain(`KSeF rejected invoice ${rejectedNumber} (item 2): 430 `);
+    const listed = [...(error?.description ?? '').matchAll(/^- invoice \S+ \(item (\d)\): (\S+) \(in session (\S+)\)$/gm)];
+    expect(listed.map(([, item]) => item)).toEqual(['1', '3']);
+    expect(listed.every(([, , ksefNumber]) => isValidKsefNumber(ksefNumber))).toBe(true);
+    expect(new Set(listed.map(([, , , session]) => session)).size).toBe(2);
+    expect(error?.description).toContain('Invoice > Get Status with the session named beside each invoice');
+  });
+
   test('Auto sends fewer items than its threshold online and that many in a batch', async () => {
     const parameters = { ...SEND_TEXT, sendMode: 'auto', autoBatchThreshold: 3 };
     const few = await runKsefNode({ parameters, items: [{ json: { xml: invoiceXml() } }, { json: { xml: invoiceXml() } }] });

@@ -114,7 +114,7 @@ const properties: INodeProperties[] = [
   },
   {
     displayName:
-      "A batch that stops half way (KSeF or the network down, n8n restarted) is saved in n8n's storage folder: run the same items again and it finishes, without sending any invoice twice.",
+      "A batch that stops half way (KSeF or the network down, n8n restarted) is saved in n8n's storage folder: run the same items again and it finishes, without sending any invoice twice. A batch brings no UPO per invoice: Options > Include Session UPO attaches the session's, and Invoice > Get Status reads any invoice's own.",
     name: 'batchNotice',
     type: 'notice',
     default: '',
