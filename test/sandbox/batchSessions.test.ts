@@ -75,9 +75,13 @@ function encryptParts(archive: Buffer, count: number, key: SymmetricKey = newSym
   return { key, parts };
 }
 
-/** The OpenBatchSessionRequest of `built`, with `change` applied to it. */
-async function openRequest(built: BuiltPackage, change: (body: any) => void = () => undefined): Promise<Record<string, unknown>> {
-  const certificate = await http.publicKey('SymmetricKeyEncryption');
+/** The OpenBatchSessionRequest of `built` for the sandbox of `client`, with `change` applied to it. */
+async function openRequest(
+  built: BuiltPackage,
+  change: (body: any) => void = () => undefined,
+  client = http,
+): Promise<Record<string, unknown>> {
+  const certificate = await client.publicKey('SymmetricKeyEncryption');
   const body = {
     formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' },
     batchFile: {
@@ -456,13 +460,8 @@ describe('sandbox batch session upload window', () => {
     try {
       const timedHttp = new KsefHttp(timed.baseUrl);
       const { accessToken: token } = await timedHttp.authenticate(timed.ksefToken, timed.contextIdentifier);
-      const certificate = await timedHttp.publicKey('SymmetricKeyEncryption');
       const built = await buildPackage(invoiceFiles(2, `FV/BATCH/LATE/${Date.now()}`), { parts: 2 });
-      const body = await openRequest(built, (b) => {
-        b.encryption.encryptedSymmetricKey = encryptWithCertificate(certificate.certificate, built.key.key);
-        b.encryption.publicKeyId = certificate.publicKeyId;
-      });
-      const opened = await openBatch(body, timedHttp, token);
+      const opened = await openBatch(await openRequest(built, undefined, timedHttp), timedHttp, token);
       expect((await upload(opened.json.partUploadRequests[0], built.parts[0])).status).toBe(201);
 
       // Two parts: 40 minutes for each.
@@ -484,6 +483,15 @@ describe('sandbox batch session upload window', () => {
       expect(status.json.status).toEqual({ code: 440, description: 'Sesja anulowana', details: ['Przekroczono czas wysyłki'] });
       const cancelled = await timedHttp.request('GET', '/sessions?sessionType=Batch&statuses=Cancelled', { bearer: fresh });
       expect(cancelled.json.sessions.map((s: any) => s.referenceNumber)).toEqual([opened.json.referenceNumber]);
+
+      // A session whose parts all arrived but which is never closed is cancelled 12 hours after its open.
+      const unclosed = await openBatch(await openRequest(built, undefined, timedHttp), timedHttp, fresh);
+      await uploadAll(unclosed, built.parts);
+      clock.advance(12 * 3600_000 + 60_000);
+      const { accessToken: later } = await timedHttp.authenticate(timed.ksefToken, timed.contextIdentifier);
+      const expired = await timedHttp.request('GET', `/sessions/${unclosed.json.referenceNumber}`, { bearer: later });
+      expect(expired.json.status).toEqual({ code: 440, description: 'Sesja anulowana', details: ['Przekroczono czas wysyłki'] });
+      expect(exceptionOf(await close(unclosed.json.referenceNumber, timedHttp, later))).toMatchObject({ exceptionCode: 21208 });
       expect(recorder.violations()).toEqual([]);
     } finally {
       await timed.close();
