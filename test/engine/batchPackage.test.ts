@@ -202,6 +202,20 @@ describe('buildBatchPackage', () => {
     expect(files.map((file) => file.content.toString('utf8'))).toEqual([invoice(1), withAttachment]);
   });
 
+  it.each<ArchiveFormat>(['Zip', 'TarGz'])(
+    'packs a large invoice (an attachment of 2 MB that barely compresses) whole (%s)',
+    async (compressionType) => {
+      const data = randomBytes(1_500_000).toString('base64');
+      const attachment = `<Zalacznik><BlokDanych><MetaDane><ZKlucz>Skan</ZKlucz><ZWartosc>${data}</ZWartosc></MetaDane></BlokDanych></Zalacznik>`;
+      const large = invoice(2).replace('</Faktura>', `${attachment}</Faktura>`);
+      const pkg = await build([invoice(1), large, invoice(3)], { compressionType, partSizeBytes: 700_000 });
+      expect(pkg.rejected).toEqual([]);
+      expect(pkg.parts.length).toBeGreaterThanOrEqual(3);
+      const files = await unpacked(await decryptedPackage(pkg, fixedKey), compressionType);
+      expect(files.map((file) => file.content.toString('utf8'))).toEqual([invoice(1), large, invoice(3)]);
+    },
+  );
+
   it("refuses stream inputs beyond KSeF's per-invoice size, before reading when the size is known", async () => {
     const xml = invoice(1, 40);
     const limits = { maxBytes: 4000, maxBytesWithAttachment: 6000 };

@@ -442,6 +442,8 @@ class SpooledPart {
   private readonly hash: Hash = createHash('sha256');
   private readonly file: WriteStream;
   private readonly written: Promise<void>;
+  /** Bytes given to the corked file since it last wrote. */
+  private unwritten = 0;
 
   constructor(
     private readonly ordinalNumber: number,
@@ -453,6 +455,7 @@ class SpooledPart {
     this.written = finished(this.file);
     // Awaited in write and finish; a failure in between must not go unhandled meanwhile.
     this.written.catch(() => undefined);
+    this.file.cork();
   }
 
   async write(plain: Buffer): Promise<void> {
@@ -461,15 +464,25 @@ class SpooledPart {
     if (encrypted.length === 0) return;
     this.hash.update(encrypted);
     this.encryptedSize += encrypted.length;
-    if (!this.file.write(encrypted))
+    this.file.write(encrypted);
+    this.unwritten += encrypted.length;
+    // Small ciphertexts (a ZIP entry of an invoice is a few kB) go to disk together, in one writev per SPOOL_CHUNK:
+    // a write each would cost a thread-pool round trip each, beside the compression.
+    if (this.unwritten < SPOOL_CHUNK) return;
+    this.unwritten = 0;
+    this.file.uncork();
+    if (this.file.writableNeedDrain) {
       await Promise.race([new Promise<void>((resolve) => this.file.once('drain', () => resolve())), this.written]);
+    }
     if (this.file.errored) throw this.file.errored;
+    this.file.cork();
   }
 
   async finish(): Promise<BatchPackagePart> {
     const last = this.cipher.final();
     this.hash.update(last);
     this.encryptedSize += last.length;
+    // end() also writes what the cork still holds.
     this.file.end(last);
     await this.written;
     return {
