@@ -1,9 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { sha256Base64 } from '../../shared/protocol/crypto/hashes';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { newSymmetricKey } from '../../shared/protocol/crypto/aes';
 import { buildBatchPackage } from '../../shared/sessions/batch/package';
-import { MemoryStateStore, type BatchSendOptions, type JsonValue, type KsefClient, type StateStore } from '../../shared';
+import { FileStateStore, MemoryStateStore, type BatchSendOptions, type JsonValue, type KsefClient, type StateStore } from '../../shared';
 import { clientOf, startRecordedSandbox, type RecordedSandbox } from './support/sandbox';
 
 /** A state store whose contents a test can read, and which can fail one chosen write as a crash there would. */
@@ -242,4 +246,67 @@ describe('resuming a batch send that stopped half way', () => {
     await expect(newClient().sessions.batch.send(invoices)).rejects.toThrow(/does not open with this credential/);
     expect(sandbox.count('POST /sessions/batch')).toBe(1);
   });
+});
+
+describe('resuming after the process was killed', () => {
+  let sandbox: RecordedSandbox;
+  let stateFolder: string;
+  let child: ChildProcess | undefined;
+
+  beforeEach(async () => {
+    sandbox = await startRecordedSandbox();
+    stateFolder = await mkdtemp(join(tmpdir(), 'ksef-batch-state-'));
+  });
+  afterEach(async () => {
+    // A test that failed before its kill leaves no process behind.
+    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await sandbox.close();
+    await rm(stateFolder, { recursive: true, force: true });
+  });
+
+  it('a process killed (SIGKILL) after 2 of 4 parts: a new process finishes the upload, every invoice once in KSeF', async () => {
+    const invoices = invoicesNumbered('FV/KILLED', 40);
+    const options: BatchSendOptions = { partSizeBytes: await partSizeFor(invoices, 4), uploadConcurrency: 1 };
+    const job = {
+      baseUrl: sandbox.baseUrl,
+      contextIdentifier: sandbox.contextIdentifier,
+      ksefToken: sandbox.ksefToken,
+      stateFolder,
+      invoices,
+      options,
+      stopAfterParts: 2,
+    };
+    const spawned = (child = spawn(process.execPath, [join(__dirname, 'support', 'batchSendChild.js')], {
+      env: { ...process.env, KSEF_BATCH_CHILD: JSON.stringify(job) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    let stderr = '';
+    spawned.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => spawned.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve, reject) => {
+      let lines = '';
+      spawned.stdout.on('data', (chunk: Buffer) => {
+        lines += chunk.toString();
+        if (lines.includes('"partsUploaded":2,')) resolve();
+      });
+      spawned.on('exit', () => reject(new Error(`The child ended before uploading 2 parts: ${stderr}`)));
+    });
+    spawned.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(sandbox.exchanges.filter((e) => e.method === 'PUT')).toHaveLength(2);
+
+    const client = clientOf(sandbox, { stateStore: new FileStateStore(stateFolder) });
+    try {
+      const result = await client.sessions.batch.send(invoices, options);
+
+      expect(sandbox.exchanges.filter((e) => e.method === 'PUT')).toHaveLength(4);
+      expect(sandbox.count('POST /sessions/batch')).toBe(1);
+      expect(result.sessions).toMatchObject([{ partCount: 4, status: { code: 200 } }]);
+      expect(result.invoices.every((r) => r.accepted)).toBe(true);
+      const stored = [...sandbox.state.invoicesByKsefNumber.values()].map((entry) => entry.invoice.invoiceHash);
+      expect(invoices.map((xml) => stored.filter((hash) => hash === sha256Base64(Buffer.from(xml))).length)).toEqual(invoices.map(() => 1));
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
 });
