@@ -1,0 +1,354 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:batch`: how fast the engine sends invoices in a batch session, from input to every KSeF number, how
+ * close its package building comes to what this machine can do at best with the same bytes, and how its memory grows
+ * with the number of invoices.
+ *
+ * N realistic, distinct FA(3) invoices (the demo context as seller, each to a buyer of its own, with its own lines,
+ * quantities and prices) are written to files once per N, as a caller sending from disk has them. Per run (N = 100,
+ * 1,000 and 10,000, each as ZIP and as TarGz) a fresh client process sends them with `client.sessions.batch.send`
+ * (stream inputs reading those files) to a sandbox in a child process of its own (rate limits lifted, processing
+ * delay 0, XSD validation on). A warm-up send of 20 other invoices comes first, as for a steady sender: the client
+ * authenticated, the sandbox's validation workers started, the JIT warm. The engine's progress gives the phases:
+ * `prepareMs` from `packing` until the package is built (its parts known: invoices read and checked, archive,
+ * hashes, parts, AES, spool), `openMs` until `uploading` (`POST /sessions/batch`), `uploadMs` until `processing`,
+ * `processingMs` until `done` (the sandbox verifies every invoice; statuses and the session UPO read back).
+ * `totalMs` is the whole call, `invoicesPerSecond` N per `totalMs`.
+ *
+ * Then, in the same process and on the same bytes, the three pieces of work a package cannot do without are timed in
+ * CPU time (`cpuTimed`): deflate of the invoices' XML (ZIP: every invoice's raw deflate; TarGz: gzip of the tar),
+ * AES-256-CBC and SHA-256 of the package (rebuilt by the engine's package builder, which writes the same archive
+ * bytes for the same invoices). `deflateLimitMBps` is MB (10^6 bytes) of invoice XML per second, `aesLimitMBps` and
+ * `sha256LimitMBps` MB of package per second, and `prepFractionOfLimit` = (time of those three) / `prepareMs`. On a
+ * busy machine `prepareMs` (wall clock) grows and the limits do not, so the fraction errs low; `prepareCpuMs` is the
+ * CPU time of the whole process, all threads, during the preparation, and `prepCpuFractionOfLimit` the limits' time
+ * over it, which the machine's load affects far less. `peakRssMB` is the client process's operating-system
+ * high-water mark, read right after the send. `loadAverage` is the machine's 1-minute load then.
+ *
+ * Targets (both formats): prepFractionOfLimit >= 0.5; peakRssMB at 10,000 <= 1.3 x that at 100; 10,000 invoices in
+ * totalMs < 60,000. Options: BENCH_SIZES (default "100,1000,10000"), BENCH_FORMATS (default "Zip,TarGz"), BENCH_INPUT
+ * ("files", the default: stream inputs opening the files; "memory": the files' bytes read before the clock starts, so
+ * reading them is not measured, and held by the caller throughout, so its peak RSS grows with N).
+ */
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const {
+  dist,
+  unlimitedRateLimits,
+  inChild,
+  startSandboxProcess,
+  serveSandbox,
+  cpuTimed,
+  encrypt,
+  formatLabel,
+  round,
+} = require('./support');
+
+const sizes = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
+const formats = (process.env.BENCH_FORMATS ?? 'Zip,TarGz').split(',');
+const inputKind = process.env.BENCH_INPUT ?? 'files';
+const MB = 1e6;
+const TARGET_FRACTION = 0.5;
+const TARGET_RSS_GROWTH = 1.3;
+const TARGET_TOTAL_MS = 60_000;
+/** Invoices of the warm-up send that precedes every measured one. */
+const WARM_UP_INVOICES = 20;
+
+/** The orchestrator: the invoices written once per N, one fresh client process per run, its JSON line printed as it comes. */
+async function main() {
+  const results = [];
+  const warmUpFolder = writeInvoiceFiles(WARM_UP_INVOICES, 'WU');
+  try {
+    for (const n of sizes) {
+      const folder = writeInvoiceFiles(n, 'FV');
+      try {
+        for (const format of formats) {
+          const result = await inChild(__filename, ['run', String(n), format, folder, warmUpFolder]);
+          console.log(JSON.stringify(result));
+          results.push(result);
+        }
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    fs.rmSync(warmUpFolder, { recursive: true, force: true });
+  }
+  for (const format of formats.map(formatLabel)) {
+    const runs = results.filter((r) => r.format === format);
+    const lowFractions = runs.filter((r) => r.prepFractionOfLimit < TARGET_FRACTION).map((r) => r.n);
+    console.error(
+      `${format}: prepFractionOfLimit >= ${TARGET_FRACTION} ${lowFractions.length ? `missed at N = ${lowFractions.join(', ')}` : 'met'}`,
+    );
+    const small = runs.find((r) => r.n === Math.min(...sizes));
+    const large = runs.find((r) => r.n === Math.max(...sizes));
+    if (small && large && small !== large) {
+      const growth = large.peakRssMB / small.peakRssMB;
+      console.error(`${format}: peak RSS at ${large.n} is ${growth.toFixed(2)} x that at ${small.n} (target <= ${TARGET_RSS_GROWTH})`);
+    }
+    const tenThousand = runs.find((r) => r.n === 10_000);
+    if (tenThousand)
+      console.error(`${format}: 10,000 invoices in ${(tenThousand.totalMs / 1000).toFixed(1)} s (target < ${TARGET_TOTAL_MS / 1000} s)`);
+  }
+}
+
+/** One run, in a fresh process: the sandbox in a child of its own, the engine here. */
+async function run(n, format, folder, warmUpFolder) {
+  const { createKsefClient, MemoryTokenStore } = require(path.join(dist, 'shared'));
+  const files = invoiceFiles(folder);
+  if (files.length !== n) throw new Error(`${folder} holds ${files.length} invoices, not ${n}`);
+  // Read before the clock starts when the invoices are given from memory.
+  const inputs = inputKind === 'memory' ? files.map((file) => fs.readFileSync(file)) : fileInputs(files);
+  const sandbox = await startSandboxProcess(__filename, ['sandbox']);
+  try {
+    if (!sandbox.officialSchemas)
+      throw new Error('The sandbox validates with the official XSDs: set KSEF_SPEC_DIR to the folder containing ksef-docs/.');
+    const client = createKsefClient({
+      environment: 'custom',
+      baseUrl: sandbox.baseUrl,
+      credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken },
+      tokenStore: new MemoryTokenStore(),
+    });
+
+    // Authentication, the sandbox's validation workers and this process's JIT warmed up, as they are for a steady sender.
+    await client.sessions.batch.send(fileInputs(invoiceFiles(warmUpFolder)), { compressionType: format });
+
+    const phases = new PhaseClock();
+    const started = process.hrtime.bigint();
+    const result = await client.sessions.batch.send(inputs, { compressionType: format, onProgress: (progress) => phases.see(progress) });
+    const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const peakRssMB = process.resourceUsage().maxRSS / 1024;
+    const loadAverage = os.loadavg()[0];
+    const failed = result.invoices.filter((invoice) => !invoice.ksefNumber);
+    if (failed.length > 0) throw new Error(`${failed.length} invoices have no KSeF number, e.g. ${JSON.stringify(failed[0])}`);
+    if (result.sessions.length !== 1) throw new Error(`${n} invoices went in ${result.sessions.length} sessions, not one`);
+
+    const xmls = files.map((file) => fs.readFileSync(file));
+    const xmlBytes = xmls.reduce((sum, xml) => sum + xml.length, 0);
+    const { plainParts, key } = await rebuiltPackage(inputs, format);
+    const packageBytes = Buffer.concat(plainParts);
+    const deflate =
+      format === 'Zip'
+        ? cpuTimed(() => xmls.forEach((xml) => zlib.deflateRawSync(xml, { level: compressionLevel() })))
+        : gzipLimit(packageBytes);
+    const aes = cpuTimed(() => plainParts.forEach((part) => encrypt(part, key)));
+    const sha256 = cpuTimed(() => crypto.createHash('sha256').update(packageBytes).digest());
+    const prepareMs = phases.prepareMs();
+    const limitMs = (deflate.seconds + aes.seconds + sha256.seconds) * 1000;
+
+    return {
+      bench: 'batch',
+      format: formatLabel(format),
+      n,
+      xmlMB: round(xmlBytes / MB),
+      prepareMs: round(prepareMs),
+      uploadMs: round(phases.between('uploading', 'processing')),
+      processingMs: round(phases.between('processing', 'done')),
+      totalMs: round(totalMs),
+      invoicesPerSecond: round(n / (totalMs / 1000)),
+      deflateLimitMBps: round(xmlBytes / MB / deflate.seconds),
+      aesLimitMBps: round(packageBytes.length / MB / aes.seconds),
+      sha256LimitMBps: round(packageBytes.length / MB / sha256.seconds),
+      prepFractionOfLimit: round(limitMs / prepareMs),
+      peakRssMB: round(peakRssMB),
+      openMs: round(phases.openMs()),
+      prepareCpuMs: round(phases.prepareCpuMs),
+      prepCpuFractionOfLimit: round(limitMs / phases.prepareCpuMs),
+      input: inputKind,
+      packageMB: round(packageBytes.length / MB),
+      parts: plainParts.length,
+      loadAverage: round(loadAverage),
+    };
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/**
+ * When the engine's progress changed phase. The package is built when its parts are known (the first report with
+ * `parts`), before the session opens; `packing` to that is the preparation.
+ */
+class PhaseClock {
+  constructor() {
+    this.at = {};
+  }
+
+  see(progress) {
+    const now = Number(process.hrtime.bigint()) / 1e6;
+    if (this.at[progress.phase] === undefined) {
+      this.at[progress.phase] = now;
+      if (progress.phase === 'packing') this.cpuAtPacking = process.cpuUsage();
+    }
+    if (progress.parts > 0 && this.at.packed === undefined) {
+      this.at.packed = now;
+      const cpu = process.cpuUsage(this.cpuAtPacking);
+      this.prepareCpuMs = (cpu.user + cpu.system) / 1000;
+    }
+  }
+
+  prepareMs() {
+    return this.between('packing', 'packed');
+  }
+
+  openMs() {
+    return this.between('packed', 'uploading');
+  }
+
+  between(from, to) {
+    if (this.at[from] === undefined || this.at[to] === undefined) throw new Error(`the engine reported no ${from} -> ${to} progress`);
+    return this.at[to] - this.at[from];
+  }
+}
+
+/** The package the engine sent, built again with a key of our own (the same invoices give the same archive bytes), as plain parts. */
+async function rebuiltPackage(inputs, format) {
+  const { buildBatchPackage } = require(path.join(dist, 'shared', 'sessions', 'batch', 'package'));
+  const key = { key: crypto.randomBytes(32), iv: crypto.randomBytes(16) };
+  const pkg = await buildBatchPackage(
+    inputs.map((input, index) => ({ index, input })),
+    { key, compressionType: format },
+  );
+  try {
+    const plainParts = [];
+    for (const part of pkg.parts) {
+      const chunks = [];
+      for await (const chunk of pkg.openPart(part.ordinalNumber)) chunks.push(chunk);
+      const decipher = crypto.createDecipheriv('aes-256-cbc', key.key, key.iv);
+      plainParts.push(Buffer.concat([decipher.update(Buffer.concat(chunks)), decipher.final()]));
+    }
+    return { plainParts, key };
+  } finally {
+    await pkg.dispose();
+  }
+}
+
+/** TarGz: the package's tar, gzipped again at the engine's level. */
+function gzipLimit(packageBytes) {
+  const tar = zlib.gunzipSync(packageBytes);
+  return cpuTimed(() => zlib.gzipSync(tar, { level: compressionLevel() }));
+}
+
+function compressionLevel() {
+  return require(path.join(dist, 'shared', 'protocol', 'archive', 'write')).ARCHIVE_COMPRESSION_LEVEL;
+}
+
+/** The sandbox role: rate limits lifted, processing without delay, invoices verified against the official XSDs. */
+async function sandboxRole() {
+  await serveSandbox({ rateLimits: unlimitedRateLimits(), processingDelayMs: 0 });
+}
+
+// ---- The invoices: the demo context sells office services and supplies to many buyers ----
+
+const SELLER_ADDRESS = { street: 'ul. Przykładowa 1', city: '00-001 Warszawa' };
+const CATALOGUE = [
+  { name: 'Papier do drukarki A4 80 g (ryza)', unit: 'szt.', unitPrice: 2_199, vatRate: 23 },
+  { name: 'Toner do drukarki laserowej, czarny', unit: 'szt.', unitPrice: 31_900, vatRate: 23 },
+  { name: 'Segregator A4 75 mm', unit: 'szt.', unitPrice: 1_150, vatRate: 23 },
+  { name: 'Serwis kserokopiarki – wizyta', unit: 'usł.', unitPrice: 24_000, vatRate: 23 },
+  { name: 'Abonament na obsługę informatyczną', unit: 'mies.', unitPrice: 89_000, vatRate: 23 },
+  { name: 'Kawa ziarnista 1 kg', unit: 'szt.', unitPrice: 6_490, vatRate: 5 },
+  { name: 'Ciastka kruche 500 g', unit: 'szt.', unitPrice: 1_450, vatRate: 8 },
+  { name: 'Prenumerata miesięcznika branżowego (rok)', unit: 'szt.', unitPrice: 42_000, vatRate: 8 },
+  { name: 'Książka „Podatek VAT w praktyce 2026”', unit: 'szt.', unitPrice: 13_900, vatRate: 5 },
+  { name: 'Szkolenie online: e-faktury w KSeF', unit: 'usł.', unitPrice: 59_000, vatRate: 23 },
+];
+const BUYER_NAMES = [
+  'Piekarnia',
+  'Kancelaria',
+  'Apteka',
+  'Warsztat',
+  'Hurtownia',
+  'Biuro Rachunkowe',
+  'Drukarnia',
+  'Przychodnia',
+  'Księgarnia',
+];
+const BUYER_SURNAMES = ['Nowak', 'Kowalski', 'Wiśniewska', 'Wójcik', 'Kamińska', 'Lewandowski', 'Zielińska', 'Szymański', 'Dąbrowska'];
+const BUYER_FORMS = ['sp. z o.o.', 's.c.', 'sp. j.', 'S.A.', ''];
+const CITIES = ['00-950 Warszawa', '30-001 Kraków', '50-001 Wrocław', '60-001 Poznań', '80-001 Gdańsk', '90-001 Łódź', '20-001 Lublin'];
+const STREETS = ['ul. Lipowa', 'ul. Polna', 'ul. Leśna', 'ul. Słoneczna', 'ul. Krótka', 'ul. Szkolna', 'al. Niepodległości'];
+
+/** Writes N distinct invoices, numbered in `series`, to files of a new temporary folder; returns the folder. */
+function writeInvoiceFiles(n, series) {
+  const { buildReceivedInvoiceXml } = require(path.join(dist, 'sandbox', 'samples', 'receivedInvoices'));
+  const { DEFAULT_SANDBOX_NIP } = require(path.join(dist, 'sandbox'));
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-bench-batch-'));
+  // Yesterday: a date KSeF takes whatever the time of day.
+  const issueDate = new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
+  const seller = { nip: DEFAULT_SANDBOX_NIP, name: 'Demo Sp. z o.o.', ...SELLER_ADDRESS };
+  const random = mulberry32(n);
+  const pick = (list) => list[Math.floor(random() * list.length)];
+  for (let i = 0; i < n; i++) {
+    const buyer = {
+      nip: nipOf(i),
+      name: `${pick(BUYER_NAMES)} ${pick(BUYER_SURNAMES)} ${pick(BUYER_FORMS)}`.trim(),
+      street: `${pick(STREETS)} ${1 + Math.floor(random() * 120)}`,
+      city: pick(CITIES),
+    };
+    const lines = Array.from({ length: 1 + Math.floor(random() * 6) }, () => {
+      const item = pick(CATALOGUE);
+      return { ...item, quantity: 1 + Math.floor(random() * 25), unitPrice: Math.round(item.unitPrice * (0.8 + random() * 0.4)) };
+    });
+    const xml = buildReceivedInvoiceXml({
+      seller,
+      buyer,
+      invoiceNumber: `${series}/${issueDate.slice(0, 4)}/${i + 1}`,
+      issueDate,
+      currency: 'PLN',
+      lines,
+      paymentDays: random() < 0.5 ? 14 : 30,
+    });
+    fs.writeFileSync(path.join(folder, invoiceFileName(i)), xml);
+  }
+  return folder;
+}
+
+/** The files as stream inputs, as a caller sending from disk gives them. */
+function fileInputs(files) {
+  return files.map((file) => ({ open: () => fs.createReadStream(file) }));
+}
+
+function invoiceFiles(folder) {
+  return fs
+    .readdirSync(folder)
+    .sort()
+    .map((name) => path.join(folder, name));
+}
+
+function invoiceFileName(i) {
+  return `invoice-${String(i + 1).padStart(6, '0')}.xml`;
+}
+
+/** A NIP of its own for every buyer: FA(3)'s pattern (no 0 in the 2nd and 3rd digit both) and a valid check digit (weights 6 5 7 2 3 4 5 6 7, mod 11; 10 is skipped). */
+function nipOf(i) {
+  const WEIGHTS = [6, 5, 7, 2, 3, 4, 5, 6, 7];
+  for (let candidate = 521_000_000 + i * 11; ; candidate++) {
+    const digits = String(candidate).split('').map(Number);
+    const check = digits.reduce((sum, digit, k) => sum + digit * WEIGHTS[k], 0) % 11;
+    if (check !== 10) return `${candidate}${check}`;
+  }
+}
+
+/** A small seeded generator: the same N gives the same invoices on every run. */
+function mulberry32(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const [role, n, format, folder, warmUpFolder] = process.argv.slice(2);
+const fail = (error) => {
+  console.error(error);
+  process.exit(1);
+};
+if (role === 'run') run(Number(n), format, folder, warmUpFolder).then((result) => process.send(result, () => process.exit(0)), fail);
+else if (role === 'sandbox') sandboxRole().catch((error) => (process.send({ error: String(error) }), fail(error)));
+else main().catch(fail);
