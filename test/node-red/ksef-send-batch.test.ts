@@ -258,6 +258,36 @@ describe('ksef-send in batch mode', () => {
       '1 accepted',
     ]);
   });
+  it('names the first 10 failures in the Catch error and counts the rest (all are in msg.payload)', async () => {
+    await load({ mode: 'batch' });
+    const rejected = (index: number) => ({
+      index,
+      accepted: false,
+      pending: false,
+      invoiceHash: `h${index}`,
+      status: { code: 430, description: 'Błąd weryfikacji pliku faktury' },
+    });
+    const result: BatchSendResult = {
+      environment: 'custom',
+      mode: 'batch',
+      invoices: Array.from({ length: 12 }, (_, i) => rejected(i)),
+      sessions: [],
+    };
+    (helper.getNode('cfg') as unknown as KsefConfigNode).client = () =>
+      ({ sessions: { send: async () => result } }) as unknown as KsefClient;
+    const output = nextMessage('out');
+    const caught = nextMessage('caught');
+
+    helper.getNode('send').receive({ payload: Array.from({ length: 12 }, () => buildDemoInvoice()) });
+    const [msg, error] = await Promise.all([output, caught]);
+
+    expect(msg.payload).toHaveLength(12);
+    expect(error.error.message).toContain('KSeF send: 12 of 12 invoices not accepted: msg.payload[0]: 430 ');
+    expect(error.error.message).toContain(
+      'msg.payload[9]: 430 Błąd weryfikacji pliku faktury; and 2 more. All results are in msg.payload.',
+    );
+    expect(error.error.message).not.toContain('msg.payload[10]');
+  });
 });
 
 describe('ksef-send in Auto mode', () => {
