@@ -25,7 +25,7 @@ import { withAuthentication } from './auth/hook';
 import { processTokenStore } from './auth/tokenStore';
 import { sendInvoicesOnline } from './sessions/online';
 import { sendInvoicesInBatch } from './sessions/batch/batch';
-import { chooseSendMode, readStreamInputs } from './sessions/sendMode';
+import { chooseSendMode } from './sessions/sendMode';
 import { listSessionInvoices } from './sessions/invoices';
 import { getInvoiceStatus } from './sessions/status';
 import { endpointMethods, callEndpoint } from './http/endpoints';
@@ -155,7 +155,7 @@ export function createKsefClient(options: KsefClientOptions): KsefClient {
     return {
       environment: environment.name,
       mode: 'online',
-      ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, await readStreamInputs(invoices), sendOptions)),
+      ...(await sendInvoicesOnline({ api, publicKeys, clock, sleep, logger }, invoices, sendOptions)),
     };
   };
 

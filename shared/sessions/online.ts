@@ -7,7 +7,7 @@ import { KsefError, KsefInputError, KsefRateLimitError } from '../http/errors';
 import type { RequestFunction } from '../http/transport';
 import { pollUntil } from '../http/backoff';
 import { forEachWithConcurrency } from '../util/concurrency';
-import { checkSchema, prepareInvoice, type PreparedInvoice } from './prepare';
+import { checkSchema, prepareInvoiceSource, type PreparedInvoice } from './prepare';
 import { openWithSessionKey } from './sessionKey';
 import { LIST_PAGE_SIZE, sendInvoice, type OpenOnlineSession } from './send';
 import { listSessionInvoices } from './invoices';
@@ -51,7 +51,9 @@ export async function sendInvoicesOnline(
   }
   const { clock } = deps;
   const sendDeadline = new Date(clock.now().getTime() + sendDeadlineMs);
-  const prepared = inputs.map((input, index) => prepareInvoice(input, index, schema, options.offlineMode ?? false));
+  const prepared: PreparedInvoice[] = [];
+  for (const [index, input] of inputs.entries())
+    prepared.push(await prepareInvoiceSource(input, index, schema, options.offlineMode ?? false));
   const results: InvoiceResult[] = prepared.map((invoice) => ({
     index: invoice.index,
     accepted: false,

@@ -1,10 +1,17 @@
 import { types } from 'node:util';
 import type { InvoiceInput } from './types';
+import { isStreamInput, readInvoiceStream } from './streamInput';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
 import { sha256Base64 } from '../protocol/crypto/hashes';
 import { aesEncrypt, type SymmetricKey } from '../protocol/crypto/aes';
 import { KsefInputError } from '../http/errors';
-import { checkInvoiceText, checkInvoiceXml, type XmlSizeLimits } from '../protocol/xml/xmlRules';
+import {
+  checkInvoiceText,
+  checkInvoiceXml,
+  DEFAULT_MAX_INVOICE_BYTES,
+  DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES,
+  type XmlSizeLimits,
+} from '../protocol/xml/xmlRules';
 import { readInvoiceFacts, schemaMismatch } from '../protocol/xml/invoiceFacts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
@@ -59,6 +66,36 @@ export function checkSchema(schema: InvoiceSchema | undefined): InvoiceSchema {
 export interface PrepareRules {
   session?: 'online' | 'batch';
   limits?: XmlSizeLimits;
+}
+
+/**
+ * `prepareInvoice` for any input, a stream source read first: at most the larger of the session's size limits, so
+ * one too large fails on its own without the rest of it in memory. A source that fails while read throws (KsefError):
+ * that is no verdict on the invoice.
+ */
+export async function prepareInvoiceSource(
+  input: InvoiceInput,
+  index: number,
+  schema: InvoiceSchema,
+  defaultOffline: boolean,
+  rules: PrepareRules = {},
+): Promise<PreparedInvoice> {
+  if (!isStreamInput(input)) return prepareInvoice(input, index, schema, defaultOffline, rules);
+  const maxBytes = rules.limits?.maxBytes ?? DEFAULT_MAX_INVOICE_BYTES;
+  const maxBytesWithAttachment =
+    rules.session === 'batch' ? (rules.limits?.maxBytesWithAttachment ?? DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES) : 0;
+  const limitText =
+    `KSeF takes at most ${maxBytes} bytes per invoice` +
+    (maxBytesWithAttachment > 0 ? ` in a batch session (${maxBytesWithAttachment} with an attachment)` : '') +
+    '. Split it or reduce the attachment.';
+  const { open, size, ...options } = input;
+  try {
+    const xml = await readInvoiceStream({ open, size }, `invoices[${index}]`, Math.max(maxBytes, maxBytesWithAttachment), limitText);
+    return prepareInvoice({ ...options, xml }, index, schema, defaultOffline, rules);
+  } catch (error) {
+    if (!(error instanceof KsefInputError)) throw error;
+    return { index, xml: Buffer.alloc(0), invoiceHash: '', offlineMode: options.offlineMode ?? defaultOffline, problem: error };
+  }
 }
 
 export function prepareInvoice(

@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { types } from 'node:util';
 import { KsefError, KsefInputError } from '../../http/errors';
 import type { ArchiveFormat } from '../../protocol/archive/read';
 import { writeTarGzOfBuffers, writeZipOfBuffers, type BufferEntry } from '../../protocol/archive/bufferArchives';
 import type { SymmetricKey } from '../../protocol/crypto/aes';
 import type { InvoiceSchema } from '../../protocol/model/formCodes';
 import { DEFAULT_MAX_INVOICE_BYTES, DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES, type XmlSizeLimits } from '../../protocol/xml/xmlRules';
-import { prepareInvoice } from '../prepare';
-import type { InvoiceInput, InvoiceStreamInput } from '../types';
+import { prepareInvoiceSource } from '../prepare';
+import { isInputObject } from '../streamInput';
+import type { InvoiceInput } from '../types';
 
 /** Largest part before encryption: "100MB" (`BatchFileInfo.fileParts`), taken as the official clients take it, 100 * 1000 * 1000 bytes. */
 export const MAX_PART_BYTES = 100_000_000;
@@ -226,12 +226,7 @@ class InvoicePacker {
   async *entries(sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>): AsyncGenerator<BufferEntry> {
     for await (const { index, input } of sources) {
       const fileName = this.fileNameOf(input, index);
-      const read = isStreamInput(input) ? await this.readStream(input, index) : input;
-      if (read instanceof KsefInputError) {
-        this.rejected.push({ index, fileName, invoiceHash: '', problem: read });
-        continue;
-      }
-      const prepared = prepareInvoice(read, index, this.options.schema ?? 'FA(3)', this.options.offlineMode ?? false, {
+      const prepared = await prepareInvoiceSource(input, index, this.options.schema ?? 'FA(3)', this.options.offlineMode ?? false, {
         session: 'batch',
         limits: this.limits,
       });
@@ -265,7 +260,7 @@ class InvoicePacker {
 
   private fileNameOf(input: InvoiceInput, index: number): string {
     const field = `invoices[${index}].fileName`;
-    const given = isPlainObject(input) ? (input as { fileName?: unknown }).fileName : undefined;
+    const given = isInputObject(input) ? (input as { fileName?: unknown }).fileName : undefined;
     const fileName = given ?? defaultFileName(index);
     if (
       typeof fileName !== 'string' ||
@@ -286,61 +281,6 @@ class InvoicePacker {
     }
     this.fileNames.add(fileName);
     return fileName;
-  }
-
-  /** The invoice's bytes, read up to the largest size KSeF takes (the precise limit, which depends on attachments, is checked with the bytes). */
-  private async readStream(input: InvoiceStreamInput, index: number): Promise<InvoiceInput | KsefInputError> {
-    const field = `invoices[${index}]`;
-    const maxBytes = Math.max(this.limits.maxBytes, this.limits.maxBytesWithAttachment);
-    const tooLarge = (size: string) =>
-      new KsefInputError(
-        `${field} has ${size} bytes; KSeF takes at most ${this.limits.maxBytes} bytes per invoice in a batch session (${this.limits.maxBytesWithAttachment} with an attachment). Split it or reduce the attachment.`,
-        { field },
-      );
-    if (typeof input.open !== 'function') {
-      return new KsefInputError(`${field}.open must be a function that returns the invoice XML as a readable stream.`, {
-        field: `${field}.open`,
-      });
-    }
-    if (input.size !== undefined && !(Number.isInteger(input.size) && input.size >= 0)) {
-      return new KsefInputError(`${field}.size must be the invoice's byte size; got ${JSON.stringify(input.size)}.`, {
-        field: `${field}.size`,
-      });
-    }
-    if (input.size !== undefined && input.size > maxBytes) return tooLarge(String(input.size));
-    const chunks: Buffer[] = [];
-    let length = 0;
-    try {
-      const stream: unknown = await input.open();
-      if (!isReadableStream(stream)) {
-        return new KsefInputError(
-          `${field}.open() must return a readable stream of the invoice XML; it returned ${stream === null ? 'null' : Buffer.isBuffer(stream) ? 'a Buffer (pass it as { xml } instead)' : typeof stream}.`,
-          {
-            field: `${field}.open`,
-          },
-        );
-      }
-      for await (const chunk of stream) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-        length += bytes.length;
-        // Leaving the loop destroys the stream: nothing more of it is read.
-        if (length > maxBytes) return tooLarge(`more than ${maxBytes}`);
-        chunks.push(bytes);
-      }
-    } catch (error) {
-      // A source that cannot be read is not a verdict on the invoice: the package is not built without it.
-      throw new KsefError(`${field} could not be read: ${(error as Error).message}`, { field, cause: error });
-    }
-    if (input.size !== undefined && input.size !== length) {
-      return new KsefInputError(
-        `${field} gave ${length} bytes, but its size says ${input.size}: the stream must give exactly the invoice.`,
-        {
-          field: `${field}.size`,
-        },
-      );
-    }
-    const xml = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
-    return { ...input, xml };
   }
 }
 
@@ -504,19 +444,4 @@ class SpooledPart {
  */
 function ownCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
-}
-
-function isReadableStream(value: unknown): value is Readable {
-  return (
-    value instanceof Readable ||
-    (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && Symbol.asyncIterator in value)
-  );
-}
-
-function isPlainObject(input: unknown): boolean {
-  return typeof input === 'object' && input !== null && !types.isUint8Array(input) && !types.isArrayBuffer(input) && !Array.isArray(input);
-}
-
-function isStreamInput(input: InvoiceInput): input is InvoiceStreamInput {
-  return isPlainObject(input) && 'open' in (input as object);
 }
