@@ -20,6 +20,7 @@ const EXAMPLE = readExampleWorkflow('download-received-invoices-to-spreadsheet.w
 const TRIGGER_NODE = 'New received invoices';
 const XLSX_NODE = 'Invoices to XLSX';
 const CREDENTIAL = { id: 'KsefTriggerSandbox1', name: 'KSeF sandbox outside n8n' };
+const FROM_NOW_ID = 'KsefTriggerFromNow2';
 const DAY_MS = 86_400_000;
 /** How long after storage the sandbox's high-water mark passes an invoice (a sync sees it only then). */
 const HWM_DELAY_MS = 500;
@@ -63,8 +64,8 @@ async function executionRun(server: N8nServer, id: string): Promise<WorkflowRun>
 describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restarts', () => {
   let host: N8nHost | undefined;
   let sandbox: SandboxHandle | undefined;
-  /** Executions seen so far. */
-  let seen = 0;
+  /** Executions seen so far, per workflow. */
+  const seen = new Map<string, number>();
 
   beforeAll(async () => {
     [host, sandbox] = await Promise.all([N8nHost.withPackedPackage(), startSandbox({ hwmDelayMs: HWM_DELAY_MS })]);
@@ -84,19 +85,26 @@ describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restar
     ]);
     const workflow = structuredClone(EXAMPLE);
     workflowNode(workflow, TRIGGER_NODE).credentials = { ksefApi: CREDENTIAL };
-    await host.importWorkflows([workflow]);
+    // Beside it, the trigger alone starting from now, with the XML: its activation only notes the time.
+    const trigger = structuredClone(workflowNode(workflow, TRIGGER_NODE));
+    trigger.id = '7c4e3d2f-5a6b-4f8c-8d9e-2b3c4d5e6101';
+    trigger.parameters = { ...trigger.parameters, startFrom: 'now', options: {} };
+    const fromNow = { ...workflow, id: FROM_NOW_ID, name: 'KSeF Trigger from now', nodes: [trigger], connections: {} };
+    await host.importWorkflows([workflow, fromNow]);
     await host.publishWorkflow(workflow.id);
+    await host.publishWorkflow(FROM_NOW_ID);
   });
   afterAll(async () => {
     await Promise.all([host?.cleanup(), sandbox?.close()]);
   });
 
-  /** Waits for the one execution the new invoices start, and returns it. */
-  async function nextRun(server: N8nServer): Promise<WorkflowRun> {
-    seen += 1;
-    const executions = await finishedExecutions(server, EXAMPLE.id, seen);
-    expect(executions).toHaveLength(seen);
-    return await executionRun(server, executions[seen - 1].id);
+  /** Waits for the one execution the new invoices start in the workflow (the example by default), and returns it. */
+  async function nextRun(server: N8nServer, workflowId = EXAMPLE.id): Promise<WorkflowRun> {
+    const count = (seen.get(workflowId) ?? 0) + 1;
+    seen.set(workflowId, count);
+    const executions = await finishedExecutions(server, workflowId, count);
+    expect(executions).toHaveLength(count);
+    return await executionRun(server, executions[count - 1].id);
   }
 
   /** Publishes the workflow again in the running n8n: the activation polls the trigger at once. */
@@ -111,9 +119,10 @@ describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restar
     return nodeOutput(run, TRIGGER_NODE).map(({ json }) => json.ksefNumber as string);
   }
 
-  test('the first run delivers the last 7 days, each later run exactly the new invoices, also after a restart; XLSX rows match', async () => {
+  test('the first run delivers the last 7 days, each later run exactly the new invoices, also after a restart; XLSX rows match; a trigger from now starts at its activation', async () => {
     const tooOld = sandbox!.seedReceived(1, { from: new Date(Date.now() - 20 * DAY_MS), to: new Date(Date.now() - 20 * DAY_MS) });
     const first = sandbox!.seedReceived(3);
+    let second: string[] = [];
     let server = await host!.startServer();
     try {
       const run1 = await nextRun(server);
@@ -134,7 +143,7 @@ describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restar
         grossAmount: trigger.json.grossAmount,
       });
 
-      const second = sandbox!.seedReceived(2);
+      second = sandbox!.seedReceived(2);
       await new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS * 2));
       await republish(server);
       expect(deliveredNumbers(await nextRun(server))).toEqual(second);
@@ -146,6 +155,13 @@ describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restar
     server = await host!.startServer();
     try {
       expect(deliveredNumbers(await nextRun(server))).toEqual(third);
+      // Started from now at the first start (saved with the activation): what came after it, XML attached.
+      const fromNow = await nextRun(server, FROM_NOW_ID);
+      expect(deliveredNumbers(fromNow)).toEqual([...second, ...third]);
+      for (const { json, binary } of nodeOutput(fromNow, TRIGGER_NODE)) {
+        expect(binary?.data).toMatchObject({ fileName: `${json.ksefNumber}.xml`, mimeType: 'application/xml' });
+        expect(host!.readBinary(binary!.data).toString('utf8')).toContain(`<P_2>${json.invoiceNumber}</P_2>`);
+      }
     } finally {
       await server.stop();
     }
