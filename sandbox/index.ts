@@ -20,7 +20,8 @@ import { certificateRoutes } from './certificates/routes';
 import { invoiceRoutes } from './invoices/routes';
 import { invoiceExportRoutes } from './invoices/exportRoutes';
 import { holdExports } from './invoices/exports';
-import { DEFAULT_HWM_DELAY_MS, QUERY_RECORD_LIMIT } from './invoices/query';
+import { DEFAULT_HWM_DELAY_MS } from './invoices/query';
+import { INVOICE_QUERY_RECORD_LIMIT } from '../shared/protocol/model/invoiceMetadata';
 import { seedReceivedInvoices, type SeedReceivedOptions } from './samples/receivedInvoices';
 import { limitRoutes } from './limits/routes';
 import { securityRoutes } from './security/routes';
@@ -190,7 +191,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     storage,
     certificateAuthority: SandboxCertificateAuthority.create(clock.now()),
     hwmDelayMs: nonNegativeInteger(opts.hwmDelayMs ?? DEFAULT_HWM_DELAY_MS, 'hwmDelayMs'),
-    queryRecordLimit: nonNegativeInteger(opts.queryRecordLimit ?? QUERY_RECORD_LIMIT, 'queryRecordLimit'),
+    queryRecordLimit: nonNegativeInteger(opts.queryRecordLimit ?? INVOICE_QUERY_RECORD_LIMIT, 'queryRecordLimit'),
   };
   const routes = [
     ...securityRoutes(ctx),

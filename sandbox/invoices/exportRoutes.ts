@@ -7,7 +7,8 @@ import { principalOf, type RouteDefinition } from '../http/route';
 import { readEncryptionInfo } from '../security/rules';
 import type { InvoiceExportRecord } from './exportRecords';
 import { exportOf, startExport } from './exports';
-import { readInvoiceQueryFilters, type InvoiceDateType } from './query';
+import type { InvoiceDateType } from '../../shared/protocol/model/invoiceMetadata';
+import { readInvoiceQueryFilters } from './query';
 
 const COMPRESSION_TYPES: readonly ArchiveFormat[] = ['Zip', 'TarGz'];
 

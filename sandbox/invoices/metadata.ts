@@ -4,15 +4,16 @@
  * accepted, and kept on its record: queries over tens of thousands of invoices never parse XML again.
  */
 import type { FormCode } from '../../shared/protocol/model/formCodes';
+import type {
+  BuyerIdentifierType,
+  InvoiceKind,
+  InvoiceMetadata,
+  ThirdSubjectIdentifierType,
+} from '../../shared/protocol/model/invoiceMetadata';
 import type { InvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
 import { readInvoiceJson, type FriendlyInvoice, type FriendlyParty } from '../../shared/protocol/xml/invoiceJson';
 import { formatDateTime } from '../dates';
 import type { OnlineSession, SessionInvoice } from '../sessions/records';
-
-export type InvoiceKind =
-  'Vat' | 'Zal' | 'Kor' | 'Roz' | 'Upr' | 'KorZal' | 'KorRoz' | 'VatPef' | 'VatPefSp' | 'KorPef' | 'VatRr' | 'KorVatRr';
-export type BuyerIdentifierType = 'Nip' | 'VatUe' | 'Other' | 'None';
-export type ThirdSubjectIdentifierType = 'Nip' | 'InternalId' | 'VatUe' | 'Other' | 'None';
 
 export interface ThirdSubject {
   identifier: { type: ThirdSubjectIdentifierType; value?: string };
@@ -52,33 +53,8 @@ export interface StoredInvoice {
   summary: InvoiceSummary;
 }
 
-/** `InvoiceMetadata` of open-api.json. */
-export interface InvoiceMetadataJson {
-  ksefNumber: string;
-  invoiceNumber: string;
-  issueDate: string;
-  invoicingDate: string;
-  acquisitionDate: string;
-  permanentStorageDate: string;
-  seller: { nip: string; name?: string };
-  buyer: InvoiceSummary['buyer'];
-  netAmount: number;
-  grossAmount: number;
-  vatAmount: number;
-  currency: string;
-  invoicingMode: 'Online' | 'Offline';
-  invoiceType: InvoiceKind;
-  formCode: FormCode;
-  isSelfInvoicing: boolean;
-  hasAttachment: boolean;
-  invoiceHash: string;
-  hashOfCorrectedInvoice?: string;
-  thirdSubjects: ThirdSubject[];
-  authorizedSubject?: AuthorizedSubject;
-}
-
 /** The metadata of a stored invoice that is in permanent storage (the query and exports list no other). */
-export function invoiceMetadataOf(stored: StoredInvoice): InvoiceMetadataJson {
+export function invoiceMetadataOf(stored: StoredInvoice): InvoiceMetadata {
   const { invoice, summary } = stored;
   return {
     ksefNumber: invoice.ksefNumber!,

@@ -10,12 +10,25 @@ import type { SandboxContext } from '../context';
 import { DAY_MS, formatDateTime } from '../dates';
 import { inputValidationError, ksefException } from '../http/errors';
 import { requireObject, requireOneOf, type JsonRecord } from '../http/input';
-import { invoiceMetadataOf, type BuyerIdentifierType, type InvoiceKind, type InvoiceMetadataJson, type StoredInvoice } from './metadata';
+import {
+  BUYER_IDENTIFIER_TYPES,
+  INVOICE_AMOUNT_TYPES,
+  INVOICE_DATE_TYPES,
+  INVOICE_FORM_TYPES,
+  INVOICE_KINDS,
+  INVOICE_SUBJECT_TYPES,
+  INVOICING_MODES,
+  MAX_INVOICE_QUERY_RANGE_DAYS,
+  type BuyerIdentifierType,
+  type InvoiceDateType,
+  type InvoiceKind,
+  type InvoiceMetadata,
+  type InvoiceSubjectType,
+} from '../../shared/protocol/model/invoiceMetadata';
+import { invoiceMetadataOf, type StoredInvoice } from './metadata';
 
 export type { StoredInvoice } from './metadata';
 
-export type InvoiceSubjectType = 'Subject1' | 'Subject2' | 'Subject3' | 'SubjectAuthorized';
-export type InvoiceDateType = 'Issue' | 'Invoicing' | 'PermanentStorage';
 export type SortOrder = 'Asc' | 'Desc';
 
 /** `InvoiceQueryFilters` of open-api.json, checked and with its dates parsed. */
@@ -41,10 +54,6 @@ export interface SandboxInvoiceFilters {
   hasAttachment?: boolean;
 }
 
-/** KSeF answers at most this many records for one set of filters (open-api.json: "Limit techniczny: ≤ 10 000 rekordów"). */
-export const QUERY_RECORD_LIMIT = 10_000;
-/** The longest `dateRange` KSeF accepts: 100 days in UTC (API 2.8.1; it was 3 months before). */
-export const MAX_DATE_RANGE_DAYS = 100;
 /**
  * How far the permanent-storage high water mark lags behind now by default. KSeF does not publish its lag (hwm.md
  * only says invoices newer than the mark may still appear); a couple of seconds keeps the mark's behaviour visible
@@ -52,26 +61,6 @@ export const MAX_DATE_RANGE_DAYS = 100;
  */
 export const DEFAULT_HWM_DELAY_MS = 2_000;
 
-const SUBJECT_TYPES: readonly InvoiceSubjectType[] = ['Subject1', 'Subject2', 'Subject3', 'SubjectAuthorized'];
-const DATE_TYPES: readonly InvoiceDateType[] = ['Issue', 'Invoicing', 'PermanentStorage'];
-const AMOUNT_TYPES = ['Brutto', 'Netto', 'Vat'] as const;
-const BUYER_IDENTIFIER_TYPES: readonly BuyerIdentifierType[] = ['Nip', 'VatUe', 'Other', 'None'];
-const INVOICING_MODES = ['Online', 'Offline'] as const;
-const FORM_TYPES = ['FA', 'PEF', 'FA_RR'] as const;
-const INVOICE_KINDS: readonly InvoiceKind[] = [
-  'Vat',
-  'Zal',
-  'Kor',
-  'Roz',
-  'Upr',
-  'KorZal',
-  'KorRoz',
-  'VatPef',
-  'VatPefSp',
-  'KorPef',
-  'VatRr',
-  'KorVatRr',
-];
 /** ISO 8601 date-time with `Z` or an explicit offset, the forms open-api.json 2.8.1 documents for `dateRange`. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 const NIP = /^[1-9]((\d[1-9])|([1-9]\d))\d{7}$/;
@@ -87,13 +76,13 @@ export function readInvoiceQueryFilters(body: unknown, fieldPrefix = ''): Sandbo
   const field = (name: string) => `${fieldPrefix}${name}`;
   const json = requireObject(body, fieldPrefix.replace(/\.$/, '') || '(body)');
   const range = requireObject(json.dateRange, field('dateRange'));
-  const dateType = requireOneOf(range.dateType, DATE_TYPES, field('dateRange.dateType'));
+  const dateType = requireOneOf(range.dateType, INVOICE_DATE_TYPES, field('dateRange.dateType'));
   const from = requireDateTime(range.from, field('dateRange.from'));
   const to = range.to == null ? undefined : requireDateTime(range.to, field('dateRange.to'));
   if (to && to.getTime() < from.getTime())
     throw inputValidationError([`'${field('dateRange.to')}' must not be earlier than 'dateRange.from'.`]);
   const filters: SandboxInvoiceFilters = {
-    subjectType: requireOneOf(json.subjectType, SUBJECT_TYPES, field('subjectType')),
+    subjectType: requireOneOf(json.subjectType, INVOICE_SUBJECT_TYPES, field('subjectType')),
     dateRange: {
       dateType,
       from,
@@ -139,7 +128,7 @@ export function readInvoiceQueryFilters(body: unknown, fieldPrefix = ''): Sandbo
   if (json.invoicingMode != null) filters.invoicingMode = requireOneOf(json.invoicingMode, INVOICING_MODES, field('invoicingMode'));
   const isSelfInvoicing = optional(json, 'isSelfInvoicing', field, isBoolean, 'true or false');
   if (isSelfInvoicing !== undefined) filters.isSelfInvoicing = isSelfInvoicing;
-  if (json.formType != null) filters.formType = requireOneOf(json.formType, FORM_TYPES, field('formType'));
+  if (json.formType != null) filters.formType = requireOneOf(json.formType, INVOICE_FORM_TYPES, field('formType'));
   const invoiceTypes = optional(
     json,
     'invoiceTypes',
@@ -202,8 +191,8 @@ export function effectiveRange(
   filters: SandboxInvoiceFilters,
 ): { from: Date; to: Date; permanentStorageHwmDate?: Date } {
   const { dateType, from, to = ctx.clock.now(), restrictToPermanentStorageHwmDate } = filters.dateRange;
-  if (to.getTime() - from.getTime() > MAX_DATE_RANGE_DAYS * DAY_MS) {
-    throw inputValidationError([`The dateRange may span at most ${MAX_DATE_RANGE_DAYS} days (UTC).`]);
+  if (to.getTime() - from.getTime() > MAX_INVOICE_QUERY_RANGE_DAYS * DAY_MS) {
+    throw inputValidationError([`The dateRange may span at most ${MAX_INVOICE_QUERY_RANGE_DAYS} days (UTC).`]);
   }
   if (dateType !== 'PermanentStorage') return { from, to };
   const hwm = permanentStorageHwmDate(ctx);
@@ -221,7 +210,7 @@ export interface MetadataPage {
   hasMore: boolean;
   isTruncated: boolean;
   permanentStorageHwmDate?: string;
-  invoices: InvoiceMetadataJson[];
+  invoices: InvoiceMetadata[];
 }
 
 /**
@@ -275,7 +264,7 @@ const SUBJECT_MATCHERS: Record<InvoiceSubjectType, (stored: StoredInvoice, conte
 
 /** Whether `context` may see the invoice in any role (downloading it by KSeF number needs no more). */
 export function isVisibleTo(stored: StoredInvoice, context: ContextIdentifier): boolean {
-  return SUBJECT_TYPES.some((subjectType) => SUBJECT_MATCHERS[subjectType](stored, context));
+  return INVOICE_SUBJECT_TYPES.some((subjectType) => SUBJECT_MATCHERS[subjectType](stored, context));
 }
 
 function matchesFilters(stored: StoredInvoice, filters: SandboxInvoiceFilters): boolean {
@@ -303,7 +292,7 @@ function matchesFilters(stored: StoredInvoice, filters: SandboxInvoiceFilters): 
 }
 
 function readAmount(amount: JsonRecord, field: (name: string) => string): NonNullable<SandboxInvoiceFilters['amount']> {
-  const type = requireOneOf(amount.type, AMOUNT_TYPES, field('amount.type'));
+  const type = requireOneOf(amount.type, INVOICE_AMOUNT_TYPES, field('amount.type'));
   const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   const from = optional(amount, 'from', (name) => field(`amount.${name}`), isNumber, 'a number');
   const to = optional(amount, 'to', (name) => field(`amount.${name}`), isNumber, 'a number');

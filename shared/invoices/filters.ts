@@ -9,10 +9,21 @@ import { KsefInputError } from '../http/errors';
 import { isValidNip } from '../protocol/model/nip';
 import { isValidKsefNumber } from '../protocol/model/ksefNumber';
 import { describeRejectedValue } from '../util/input';
-import type { BuyerIdentifierType, InvoiceDateType, InvoiceKind, InvoiceQueryFilters, InvoiceSubjectType } from './types';
+import {
+  BUYER_IDENTIFIER_TYPES,
+  INVOICE_AMOUNT_TYPES,
+  INVOICE_DATE_TYPES,
+  INVOICE_FORM_TYPES,
+  INVOICE_KINDS,
+  INVOICE_SUBJECT_TYPES,
+  INVOICING_MODES,
+  MAX_INVOICE_QUERY_RANGE_DAYS,
+} from '../protocol/model/invoiceMetadata';
+
+export { MAX_INVOICE_QUERY_RANGE_DAYS };
+import type { InvoiceDateType, InvoiceQueryFilters, InvoiceSubjectType } from './types';
 
 /** The longest `dateRange` KSeF accepts: 100 days, UTC (open-api.json 2.8.1 `InvoiceQueryFilters.dateRange`; 3 months before). */
-export const MAX_INVOICE_QUERY_RANGE_DAYS = 100;
 const MAX_RANGE_MS = MAX_INVOICE_QUERY_RANGE_DAYS * 86_400_000;
 /**
  * An open range (no `to`, KSeF's "now") is sent as it is only when it stays this far inside the limit: KSeF's now is
@@ -20,26 +31,6 @@ const MAX_RANGE_MS = MAX_INVOICE_QUERY_RANGE_DAYS * 86_400_000;
  */
 const OPEN_RANGE_MARGIN_MS = 60_000;
 
-const SUBJECT_TYPES: readonly InvoiceSubjectType[] = ['Subject1', 'Subject2', 'Subject3', 'SubjectAuthorized'];
-const DATE_TYPES: readonly InvoiceDateType[] = ['Issue', 'Invoicing', 'PermanentStorage'];
-const AMOUNT_TYPES = ['Brutto', 'Netto', 'Vat'] as const;
-const BUYER_IDENTIFIER_TYPES: readonly BuyerIdentifierType[] = ['Nip', 'VatUe', 'Other', 'None'];
-const INVOICING_MODES = ['Online', 'Offline'] as const;
-const FORM_TYPES = ['FA', 'PEF', 'FA_RR'] as const;
-const INVOICE_KINDS: readonly InvoiceKind[] = [
-  'Vat',
-  'Zal',
-  'Kor',
-  'Roz',
-  'Upr',
-  'KorZal',
-  'KorRoz',
-  'VatPef',
-  'VatPefSp',
-  'KorPef',
-  'VatRr',
-  'KorVatRr',
-];
 const FILTER_FIELDS = [
   'subjectType',
   'dateRange',
@@ -91,12 +82,12 @@ export function checkInvoiceQueryFilters(filters: InvoiceQueryFilters, clock: Cl
     `{ subjectType: 'Subject2', dateRange: { dateType: 'PermanentStorage', from: '2026-01-01T00:00:00Z' } }`,
   );
   rejectUnknownFields(record, FILTER_FIELDS, field);
-  const subjectType = requireOneOf(record.subjectType, SUBJECT_TYPES, `${field}.subjectType`);
+  const subjectType = requireOneOf(record.subjectType, INVOICE_SUBJECT_TYPES, `${field}.subjectType`);
 
   const rangeField = `${field}.dateRange`;
   const range = requireObject(record.dateRange, rangeField, `{ dateType: 'PermanentStorage', from: '2026-01-01T00:00:00Z' }`);
   rejectUnknownFields(range, DATE_RANGE_FIELDS, rangeField);
-  const dateType = requireOneOf(range.dateType, DATE_TYPES, `${rangeField}.dateType`);
+  const dateType = requireOneOf(range.dateType, INVOICE_DATE_TYPES, `${rangeField}.dateType`);
   const from = requireInstant(range.from, `${rangeField}.from`);
   const to = isAbsent(range.to) ? undefined : requireInstant(range.to, `${rangeField}.to`);
   if (from.time >= (to?.time ?? clock.now().getTime())) {
@@ -124,7 +115,7 @@ export function checkInvoiceQueryFilters(filters: InvoiceQueryFilters, clock: Cl
   if (!isAbsent(record.invoicingMode)) others.invoicingMode = requireOneOf(record.invoicingMode, INVOICING_MODES, `${field}.invoicingMode`);
   const isSelfInvoicing = optionalBoolean(record.isSelfInvoicing, `${field}.isSelfInvoicing`);
   if (isSelfInvoicing !== undefined) others.isSelfInvoicing = isSelfInvoicing;
-  if (!isAbsent(record.formType)) others.formType = requireOneOf(record.formType, FORM_TYPES, `${field}.formType`);
+  if (!isAbsent(record.formType)) others.formType = requireOneOf(record.formType, INVOICE_FORM_TYPES, `${field}.formType`);
   const invoiceTypes = optionalList(record.invoiceTypes, `${field}.invoiceTypes`, (value, itemField) =>
     requireOneOf(value, INVOICE_KINDS, itemField),
   );
@@ -254,7 +245,7 @@ function checkInvoiceNumber(value: unknown, field: string): string {
 function checkAmount(value: unknown, field: string): Record<string, unknown> {
   const amount = requireObject(value, field, `{ type: 'Brutto', from: 100, to: 1000 }`);
   rejectUnknownFields(amount, ['type', 'from', 'to'], field);
-  const type = requireOneOf(amount.type, AMOUNT_TYPES, `${field}.type`);
+  const type = requireOneOf(amount.type, INVOICE_AMOUNT_TYPES, `${field}.type`);
   const bound = (name: 'from' | 'to'): number | undefined => {
     const given = amount[name];
     if (isAbsent(given)) return undefined;

@@ -9,6 +9,7 @@
  * after it took the batch; a crash in between gives the same batch again, never a gap. A run also keeps within KSeF's
  * export limits by itself: instead of starting an export that would earn a 429, it says when the next run may fetch.
  */
+import { INVOICE_SUBJECT_TYPES } from '../protocol/model/invoiceMetadata';
 import {
   KsefError,
   KsefExportFailedError,
@@ -31,7 +32,6 @@ import {
 import { checkInvoiceQueryFilters, invoiceQueryFiltersBody, invoiceQueryWindows } from './filters';
 import type { ExportedInvoice, InvoiceSubjectType, SyncBatch, SyncCheckpoint, SyncOptions, SyncPendingExport } from './types';
 
-const SUBJECT_TYPES: readonly InvoiceSubjectType[] = ['Subject1', 'Subject2', 'Subject3', 'SubjectAuthorized'];
 const HOUR_MS = 3_600_000;
 /** How long to wait when KSeF's complete data do not reach the checkpoint yet (status 420): the HWM moves in minutes. */
 const HWM_RETRY_MS = 5 * 60_000;
@@ -166,8 +166,8 @@ function checkSyncOptions(
 ): { checkpoint: SyncCheckpoint; includeXml: boolean; compressionType: 'Zip' | 'TarGz'; maxWaitMs: number } {
   const record = (options ?? {}) as unknown as Record<string, unknown>;
   const subjectType = record.subjectType as InvoiceSubjectType;
-  if (!SUBJECT_TYPES.includes(subjectType)) {
-    throw new KsefInputError(`options.subjectType must be one of ${SUBJECT_TYPES.map((t) => `'${t}'`).join(', ')}.`, {
+  if (!INVOICE_SUBJECT_TYPES.includes(subjectType)) {
+    throw new KsefInputError(`options.subjectType must be one of ${INVOICE_SUBJECT_TYPES.map((t) => `'${t}'`).join(', ')}.`, {
       field: 'options.subjectType',
     });
   }

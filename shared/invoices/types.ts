@@ -4,15 +4,22 @@
  * metadata query, one invoice's XML, exports, and the incremental sync built on them.
  */
 import type { FriendlyInvoice } from '../protocol/xml/invoiceJson';
+import type {
+  BuyerIdentifierType,
+  InvoiceDateType,
+  InvoiceKind,
+  InvoiceMetadata,
+  InvoiceSubjectType,
+} from '../protocol/model/invoiceMetadata';
 
-/** Whose invoices: Subject1 the seller, Subject2 the buyer, Subject3 another party (Podmiot3), SubjectAuthorized (PodmiotUpowazniony). */
-export type InvoiceSubjectType = 'Subject1' | 'Subject2' | 'Subject3' | 'SubjectAuthorized';
-/** The date a filter's range (and the results' order) is about. */
-export type InvoiceDateType = 'Issue' | 'Invoicing' | 'PermanentStorage';
-export type InvoiceKind =
-  'Vat' | 'Zal' | 'Kor' | 'Roz' | 'Upr' | 'KorZal' | 'KorRoz' | 'VatPef' | 'VatPefSp' | 'KorPef' | 'VatRr' | 'KorVatRr';
-export type BuyerIdentifierType = 'Nip' | 'VatUe' | 'Other' | 'None';
-export type ThirdSubjectIdentifierType = 'Nip' | 'InternalId' | 'VatUe' | 'Other' | 'None';
+export type {
+  BuyerIdentifierType,
+  InvoiceDateType,
+  InvoiceKind,
+  InvoiceMetadata,
+  InvoiceSubjectType,
+  ThirdSubjectIdentifierType,
+} from '../protocol/model/invoiceMetadata';
 
 /** A date-time as an ISO 8601 string with an offset (or `Z`), or a Date. */
 export type DateTimeInput = string | Date;
@@ -48,33 +55,6 @@ export interface QueryInvoicesOptions {
   sortOrder?: 'Asc' | 'Desc';
   /** Records per request, 10-250 (default 250). */
   pageSize?: number;
-}
-
-/** `InvoiceMetadata` of open-api.json: amounts as KSeF gives them (numbers; `vatAmount` in PLN). */
-export interface InvoiceMetadata {
-  ksefNumber: string;
-  invoiceNumber: string;
-  /** yyyy-mm-dd */
-  issueDate: string;
-  invoicingDate: string;
-  acquisitionDate: string;
-  permanentStorageDate: string;
-  seller: { nip: string; name?: string | null };
-  buyer: { identifier: { type: BuyerIdentifierType; value?: string | null }; name?: string | null };
-  netAmount: number;
-  grossAmount: number;
-  vatAmount: number;
-  currency: string;
-  invoicingMode: 'Online' | 'Offline';
-  invoiceType: InvoiceKind;
-  formCode: { systemCode: string; schemaVersion: string; value: string };
-  isSelfInvoicing: boolean;
-  hasAttachment: boolean;
-  /** Base64 SHA-256 of the invoice XML. */
-  invoiceHash: string;
-  hashOfCorrectedInvoice?: string | null;
-  thirdSubjects?: { identifier: { type: ThirdSubjectIdentifierType; value?: string | null }; name?: string | null; role: number }[] | null;
-  authorizedSubject?: { nip: string; name?: string | null; role: number } | null;
 }
 
 export interface GetInvoiceOptions {
