@@ -40,8 +40,10 @@ const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?
 /** One run: the invoices after `options.checkpoint` (or `startFrom`) and the checkpoint to store once they are taken. */
 export async function syncInvoices(deps: ExportDeps, options: SyncOptions): Promise<SyncBatch> {
   const { clock } = deps;
-  const { checkpoint, includeXml, compressionType, maxWaitMs } = checkSyncOptions(options, clock.now());
-  const now = clock.now().getTime();
+  // One reading of the clock: a first run's start ("now") must not fall a millisecond before the `now` it is compared with.
+  const startedAt = clock.now();
+  const { checkpoint, includeXml, compressionType, maxWaitMs } = checkSyncOptions(options, startedAt);
+  const now = startedAt.getTime();
   const exportStarts = (checkpoint.exportStarts ?? []).filter((at) => Date.parse(at) > now - HOUR_MS);
   const base: SyncCheckpoint = { ...checkpoint, pending: null, exportStarts };
   const wait = (at: Date, reason: string, kept: SyncCheckpoint = base): SyncBatch => ({

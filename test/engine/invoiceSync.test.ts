@@ -85,6 +85,17 @@ describe('client.invoices.sync', () => {
     expect((await runUntilDone({ subjectType: 'Subject2', checkpoint: batch.checkpoint })).numbers).toEqual(arrived);
   });
 
+  it('a first run from now starts no export even when the clock moves between its readings', async () => {
+    await start({ seedReceived: 4 });
+    // Every reading a millisecond later, as on a busy machine: "now" as the start must still be this run's now.
+    let readings = 0;
+    await client.close();
+    client = clientOf(sandbox, { stateStore: new MemoryStateStore(), clock: { now: () => new Date(Date.now() + readings++) } });
+    const batch = await client.invoices.sync({ subjectType: 'Subject2' });
+    expect(batch).toMatchObject({ invoices: [], more: false });
+    expect(sandbox.count('POST /invoices/exports')).toBe(0);
+  });
+
   it('goes on from lastPermanentStorageDate when a package is truncated, with `more`, without repeating an invoice', async () => {
     await start({ exportMaxInvoices: 4 });
     const seeded = sandbox.seedReceived(10, { from: daysAgo(10), to: daysAgo(1) });
