@@ -41,6 +41,24 @@ const SERVICES: Service[] = [
 
 const VAT_RATE_PERCENT = 23;
 
+/** `Adnotacje` of an ordinary invoice: no cash accounting, self-invoicing, reverse charge, exemption, new means of transport, simplified triangulation or margin scheme. */
+export const ORDINARY_ANNOTATIONS = `		<Adnotacje>
+			<P_16>2</P_16>
+			<P_17>2</P_17>
+			<P_18>2</P_18>
+			<P_18A>2</P_18A>
+			<Zwolnienie>
+				<P_19N>1</P_19N>
+			</Zwolnienie>
+			<NoweSrodkiTransportu>
+				<P_22N>1</P_22N>
+			</NoweSrodkiTransportu>
+			<P_23>2</P_23>
+			<PMarzy>
+				<P_PMarzyN>1</P_PMarzyN>
+			</PMarzy>
+		</Adnotacje>`;
+
 export function buildDemoInvoice(opts: DemoInvoiceOptions = {}): string {
   const schema = opts.schema ?? 'FA(3)';
   const { namespace, formCode } = INVOICE_SCHEMAS[schema];
@@ -120,22 +138,7 @@ export function buildDemoInvoice(opts: DemoInvoiceOptions = {}): string {
 		<P_13_1>${money(netTotal)}</P_13_1>
 		<P_14_1>${money(vatTotal)}</P_14_1>
 		<P_15>${money(grossTotal)}</P_15>
-		<Adnotacje>
-			<P_16>2</P_16>
-			<P_17>2</P_17>
-			<P_18>2</P_18>
-			<P_18A>2</P_18A>
-			<Zwolnienie>
-				<P_19N>1</P_19N>
-			</Zwolnienie>
-			<NoweSrodkiTransportu>
-				<P_22N>1</P_22N>
-			</NoweSrodkiTransportu>
-			<P_23>2</P_23>
-			<PMarzy>
-				<P_PMarzyN>1</P_PMarzyN>
-			</PMarzy>
-		</Adnotacje>
+${ORDINARY_ANNOTATIONS}
 		<RodzajFaktury>VAT</RodzajFaktury>${rows}
 		<Platnosc>
 			<TerminPlatnosci>
@@ -157,12 +160,12 @@ export function buildDemoInvoice(opts: DemoInvoiceOptions = {}): string {
 `;
 }
 
-/** Grosze → `1234.56`. */
-function money(grosze: number): string {
+/** Grosze → `1234.56` (negative amounts keep their sign). */
+export function money(grosze: number): string {
   return (grosze / 100).toFixed(2);
 }
 
-function addDays(isoDate: string, days: number): string {
+export function addDays(isoDate: string, days: number): string {
   const date = new Date(`${isoDate}T00:00:00Z`);
   date.setUTCDate(date.getUTCDate() + days);
   return date.toISOString().slice(0, 10);

@@ -15,6 +15,7 @@ import type { SandboxContext } from '../context';
 import { DAY_MS, warsawDay } from '../dates';
 import type { InvoiceSummary, StoredInvoice } from '../invoices/metadata';
 import { newKsefNumber } from '../sessions/processing';
+import { addDays, money, ORDINARY_ANNOTATIONS } from './demoInvoice';
 import { duplicateKey, type OnlineSession, type SessionInvoice } from '../sessions/records';
 
 export interface InvoiceParty {
@@ -90,7 +91,7 @@ export function buildReceivedInvoiceXml(spec: ReceivedInvoiceSpec): string {
   const sums = totals.byRate
     .map((r) => {
       const n = RATE_FIELDS[r.rate];
-      return `\n\t\t<P_13_${n}>${amount(r.net)}</P_13_${n}>\n\t\t<P_14_${n}>${amount(r.vat)}</P_14_${n}>${foreign ? `\n\t\t<P_14_${n}W>${amount(r.vatPln)}</P_14_${n}W>` : ''}`;
+      return `\n\t\t<P_13_${n}>${money(r.net)}</P_13_${n}>\n\t\t<P_14_${n}>${money(r.vat)}</P_14_${n}>${foreign ? `\n\t\t<P_14_${n}W>${money(r.vatPln)}</P_14_${n}W>` : ''}`;
     })
     .join('');
   const correction = spec.correction
@@ -112,8 +113,8 @@ export function buildReceivedInvoiceXml(spec: ReceivedInvoiceSpec): string {
 			<P_7>${t(line.name)}</P_7>
 			<P_8A>${t(line.unit)}</P_8A>
 			<P_8B>${line.quantity}</P_8B>
-			<P_9A>${amount(line.unitPrice)}</P_9A>
-			<P_11>${amount(lineNet(line))}</P_11>
+			<P_9A>${money(line.unitPrice)}</P_9A>
+			<P_11>${money(lineNet(line))}</P_11>
 			<P_12>${line.vatRate}</P_12>${foreign ? `\n\t\t\t<KursWaluty>${spec.exchangeRate!.toFixed(4)}</KursWaluty>` : ''}
 		</FaWiersz>`,
     )
@@ -172,23 +173,8 @@ export function buildReceivedInvoiceXml(spec: ReceivedInvoiceSpec): string {
 		<P_1M>${t(spec.seller.city.replace(/^\d{2}-\d{3} /, ''))}</P_1M>
 		<P_2>${t(spec.invoiceNumber)}</P_2>
 		<P_6>${spec.issueDate}</P_6>${sums}
-		<P_15>${amount(totals.gross)}</P_15>
-		<Adnotacje>
-			<P_16>2</P_16>
-			<P_17>2</P_17>
-			<P_18>2</P_18>
-			<P_18A>2</P_18A>
-			<Zwolnienie>
-				<P_19N>1</P_19N>
-			</Zwolnienie>
-			<NoweSrodkiTransportu>
-				<P_22N>1</P_22N>
-			</NoweSrodkiTransportu>
-			<P_23>2</P_23>
-			<PMarzy>
-				<P_PMarzyN>1</P_PMarzyN>
-			</PMarzy>
-		</Adnotacje>
+		<P_15>${money(totals.gross)}</P_15>
+${ORDINARY_ANNOTATIONS}
 		<RodzajFaktury>${spec.correction ? 'KOR' : 'VAT'}</RodzajFaktury>${correction}${rows}
 		<Platnosc>
 			<TerminPlatnosci>
@@ -559,15 +545,6 @@ function address(party: InvoiceParty): string {
 			<AdresL1>${escapeXml(party.street)}</AdresL1>
 			<AdresL2>${escapeXml(party.city)}</AdresL2>
 		</Adres>`;
-}
-
-/** Smallest currency unit → `1234.56` (negative amounts keep their sign). */
-function amount(cents: number): string {
-  return (cents / 100).toFixed(2);
-}
-
-function addDays(isoDate: string, days: number): string {
-  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 }
 
 /** A fictitious 26-digit account number, the same for every invoice of a seller. */
