@@ -6,7 +6,8 @@
  * Checks the node panel (NDV): every resource and every operation of the node's description is offered and selectable,
  * and for each the parameters the description shows by default are on screen with their labels; the Invoice > Send
  * parameters in particular; the Docs link is the package README. Then the KSeF API credential form, opened from the
- * panel: its fields in every state its selects and switches lead to (two levels deep) and its docs link. Fails on any
+ * panel: its fields in every state its selects and switches lead to (two levels deep) and its docs link. Then the KSeF
+ * Trigger's panel: its events and its parameters in both start states. Fails on any
  * console error (beyond the precise allowlist below), uncaught page error or request leaving the machine.
  * Screenshots go to .tmp/screenshots/n8n-*.png.
  *
@@ -24,6 +25,7 @@ import { N8nHost, locateN8n, packPackage } from './support/n8nHost';
 import { freePort } from './support/ports';
 import { KsefApi } from '../../credentials/KsefApi.credentials';
 import { Ksef } from '../../nodes/n8n/Ksef/Ksef.node';
+import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 const README = 'https://github.com/ksef-flow/n8n-nodes-ksef#';
@@ -39,6 +41,9 @@ const SIGN_IN_NOISE = [
 ];
 
 const description = new Ksef().description;
+const triggerDescription = new KsefTrigger().description;
+const TRIGGER_TYPE = '@ksef-flow/n8n-nodes-ksef.ksefTrigger';
+const TRIGGER_NAME = 'KSeF Trigger';
 const credentialProperties = new KsefApi().properties;
 
 let host: N8nHost | undefined;
@@ -184,6 +189,14 @@ async function startN8n(): Promise<void> {
           type: NODE_TYPE,
           typeVersion: 1,
           position: [300, 0],
+          parameters: {},
+        },
+        {
+          id: 'b0000000-0000-4000-8000-000000000003',
+          name: TRIGGER_NAME,
+          type: TRIGGER_TYPE,
+          typeVersion: 1,
+          position: [0, 300],
           parameters: {},
         },
       ],
@@ -411,5 +424,22 @@ describeWithChromium('n8n editor in headless Chromium', () => {
       .filter((property) => !['notice', 'hidden', 'callout'].includes(property.type))
       .map((property) => property.displayName);
     expect(fields.filter((label) => !seen.has(label))).toEqual([]);
+  });
+
+  it('opens the KSeF Trigger panel with its parameters, in both of its start states', async () => {
+    problems.mark();
+    await page.goto(`${baseUrl}/workflow/${workflowId}`);
+    const node = page.locator(`[data-test-id="canvas-node"][data-node-name="${TRIGGER_NAME}"]`);
+    await node.waitFor({ timeout: 180_000 });
+    await node.dblclick();
+    await ndv().locator('[data-test-id="parameter-input-event"]').waitFor();
+    const events = await openSelect(ndv(), 'event');
+    await page.keyboard.press('Escape');
+    expect(events).toEqual(optionNames(triggerDescription.properties.find((property) => property.name === 'event')!));
+    await expectLabels(ndv(), expectedLabels(triggerDescription.properties, {}), 'KSeF Trigger');
+    await choose(ndv(), 'startFrom', 'Days Back');
+    await expectLabels(ndv(), expectedLabels(triggerDescription.properties, { startFrom: 'daysBack' }), 'KSeF Trigger, Days Back');
+    await screenshot(page, 'n8n-ndv-ksef-trigger');
+    expectNoProblems('KSeF Trigger');
   });
 });
