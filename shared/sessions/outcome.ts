@@ -98,7 +98,7 @@ export function invoiceRejection(index: number, status: StatusInfo): KsefInvoice
 /**
  * Polls `GET /sessions/{ref}` until the session is final (status ≥ 200) or `deadline` (epoch ms) passes; undefined
  * when it was not final in time, with pauses growing from 0.5 s to `maxDelayMs` (default 10 s). A read that fails is
- * logged and asked again; `onRead` sees every status read.
+ * logged and asked again; `onRead` sees every status read. The status is read at least once, however near the deadline.
  */
 export async function waitForFinalSessionStatus(
   deps: { api: RequestFunction; clock: Clock; sleep: Sleep; logger?: Logger },
@@ -107,11 +107,16 @@ export async function waitForFinalSessionStatus(
   { onRead, maxDelayMs = 10_000 }: { onRead?: (status: SessionStatus) => void; maxDelayMs?: number } = {},
 ): Promise<SessionStatus | undefined> {
   const { clock, sleep, logger } = deps;
+  let first = true;
   const status = await pollUntil(
     async () => {
+      // The first read carries no deadline, so it waits for KSeF's rate limits as any request does: with no wait
+      // (waitForProcessingMs 0) the deadline is already over when the read goes, and the pacer would refuse it.
+      const wait = first ? {} : { deadline: new Date(deadline) };
+      first = false;
       let read: SessionStatus;
       try {
-        read = (await deps.api<SessionStatus>({ method: 'GET', path: `/sessions/${referenceNumber}`, deadline: new Date(deadline) })).data;
+        read = (await deps.api<SessionStatus>({ method: 'GET', path: `/sessions/${referenceNumber}`, ...wait })).data;
       } catch (error) {
         logger?.warn('Could not read the session status; will ask again', { reason: errorJson(error).message });
         return undefined;

@@ -209,6 +209,20 @@ describe('resuming a batch send that stopped half way', () => {
     expect(await store.batchStates()).toEqual([]);
   });
 
+  it("with no wait the session's status is still read, even when the clock has moved on before the read goes (a busy machine)", async () => {
+    await sandbox.close();
+    sandbox = await startRecordedSandbox({ processingDelayMs: 1500 });
+    let readings = 0;
+    const client = clientOf(sandbox, { stateStore: store, clock: { now: () => new Date(Date.now() + readings++) } });
+    clients.push(client);
+
+    const sent = await client.sessions.batch.send(invoicesNumbered('FV/BUSY', 2), { waitForProcessingMs: 0 });
+
+    expect(sandbox.count('GET /sessions/{referenceNumber}')).toBe(1);
+    expect(sent.sessions[0].status?.code).toBeLessThan(200);
+    expect(sent.invoices.every((r) => r.pending && r.status?.code === sent.sessions[0].status?.code)).toBe(true);
+  });
+
   it('a package rebuilt differently from the one declared is never uploaded: a clear error', async () => {
     const invoices = invoicesNumbered('FV/REBUILT', 3);
     await expect(
