@@ -50,7 +50,10 @@ describeWithN8n('KSeF Trigger in n8n', () => {
   let credentials: Record<string, string>;
   let serial = 0;
 
-  /** The demo company issues invoices (Send through the KSeF node); resolves once KSeF's high-water mark passed them. */
+  /**
+   * The demo company issues invoices (Send through the KSeF node); resolves once KSeF's high-water mark passed them,
+   * with their KSeF numbers in the order KSeF lists them.
+   */
   async function issue(count: number): Promise<string[]> {
     const items = Array.from({ length: count }, () => {
       serial += 1;
@@ -61,8 +64,24 @@ describeWithN8n('KSeF Trigger in n8n', () => {
       items,
       credentials,
     });
-    await new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS + 100));
-    return outputs[0].map(({ json }) => json.ksefNumber as string);
+    return storedBelowHwm(outputs[0].map(({ json }) => json.ksefNumber as string));
+  }
+
+  /**
+   * Waits until the sandbox has permanently stored `ksefNumbers` (a moment after it numbered them) and its high-water
+   * mark (now less HWM_DELAY_MS, hwm.md of CIRFMF/ksef-docs) has reached them, so a sync sees them all; a fixed pause
+   * does not do on a busy machine, where the storage itself comes late. Returns them ordered as KSeF lists them: by
+   * permanent storage date, ties (invoices stored in the same millisecond) by KSeF number.
+   */
+  async function storedBelowHwm(ksefNumbers: string[]): Promise<string[]> {
+    const storedAt = (ksefNumber: string) => sandbox.state.invoicesByKsefNumber.get(ksefNumber)?.invoice.permanentStorageDate?.getTime();
+    for (;;) {
+      const dates = ksefNumbers.map(storedAt);
+      const hwm = sandbox.clock.now().getTime() - HWM_DELAY_MS;
+      if (dates.every((date) => date !== undefined && date <= hwm)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return [...ksefNumbers].sort((a, b) => storedAt(a)! - storedAt(b)! || (a < b ? -1 : 1));
   }
 
   const numbers = (items: INodeExecutionData[]) => items.map(({ json }) => json.ksefNumber as string);
@@ -105,11 +124,7 @@ describeWithN8n('KSeF Trigger in n8n', () => {
   test('invoices other sellers issue to the demo company come once each as received invoices', async () => {
     const trigger = new Activation({ event: 'Subject2', startFrom: 'now' }, credentials);
     await trigger.poll();
-    const received = async (count: number) => {
-      const seeded = sandbox.seedReceived(count);
-      await new Promise((resolve) => setTimeout(resolve, HWM_DELAY_MS + 100));
-      return seeded;
-    };
+    const received = (count: number) => storedBelowHwm(sandbox.seedReceived(count));
 
     const first = await received(3);
     const delivered = await trigger.poll();
