@@ -2,7 +2,7 @@
  * Invoice > Send's Send Mode in n8n's own execution engine (test/n8n/harness.ts), against the embedded sandbox: a
  * batch with valid and invalid invoices gives one output item per input, in order, each with its KSeF number or
  * its own error; Auto picks online or batch by the number of items; XML in n8n's filesystem binary data store is
- * sent from its file. The real-host suite (test/hosts/n8n-batch.test.ts) sends 1,000 invoices and resumes a killed run.
+ * sent from its file, 10,000 invoices in one execution and one session. The real-host suite (test/hosts/n8n-batch.test.ts) sends 1,000 invoices and resumes a killed run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -204,5 +204,28 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
       expect(bad[0].pairedItem).toEqual({ item: 1 });
       expect(bad[0].json.error).toMatch(/'data' of item 2 is empty/);
     });
+
+    test('10,000 invoices from files in one execution: one batch session, every item in order with its own KSeF number', async () => {
+      const count = 10_000;
+      const numbers = Array.from({ length: count }, () => invoiceNumber());
+      const items: InputItem[] = numbers.map((number, i) => ({
+        binary: { data: { text: invoiceXml(number), fileName: `invoice-${i + 1}.xml` } },
+      }));
+      const { outputs, error } = await runKsefNode({
+        parameters: { resource: 'invoice', operation: 'send', xmlSource: 'binary', binaryPropertyName: 'data', sendMode: 'batch' },
+        items,
+      });
+
+      expect(error).toBeUndefined();
+      const [out] = outputs;
+      expect(out).toHaveLength(count);
+      expect(out.map((item) => (item.pairedItem as { item: number }).item)).toEqual(numbers.map((_, item) => item));
+      expect(out.map((item) => item.json.invoiceNumber)).toEqual(numbers);
+      expect(out.every((item) => item.json.status === 'accepted' && item.json.sendMode === 'batch')).toBe(true);
+      const ksefNumbers = out.map((item) => item.json.ksefNumber as string);
+      expect(ksefNumbers.every((ksefNumber) => isValidKsefNumber(ksefNumber))).toBe(true);
+      expect(new Set(ksefNumbers).size).toBe(count);
+      expect(new Set(out.map((item) => item.json.sessionReferenceNumber)).size).toBe(1);
+    }, 600_000);
   });
 });
