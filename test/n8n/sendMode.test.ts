@@ -2,7 +2,8 @@
  * Invoice > Send's Send Mode in n8n's own execution engine (test/n8n/harness.ts), against the embedded sandbox: a
  * batch with valid and invalid invoices gives one output item per input, in order, each with its KSeF number or
  * its own error; Auto picks online or batch by the number of items; XML in n8n's filesystem binary data store is
- * sent from its file, 10,000 invoices in one execution and one session. The real-host suite (test/hosts/n8n-batch.test.ts) sends 1,000 invoices and resumes a killed run.
+ * sent from its file, 10,000 invoices in one execution and one session. The real-host suite
+ * (test/hosts/n8n-batch.test.ts) sends 1,000 invoices and resumes a killed run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
