@@ -256,14 +256,17 @@ function nextStepAfter(code: number): string {
 
 /** `POST /invoices/exports` with a fresh AES key wrapped with KSeF's current public key; the start is recorded in the ledger. */
 async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ pending: PendingExport; key: SymmetricKey }> {
-  const startedAt = deps.clock.now().toISOString();
-  // Counted before it goes: KSeF counts a start it refuses too.
-  await updateLedger(deps, (ledger) => ({ ...ledger, starts: [...ledger.starts, startedAt] }));
+  let startedAt = '';
   let opened;
   try {
-    opened = await openWithSessionKey(deps.publicKeys, (encryption) =>
-      deps.api<{ referenceNumber: string }>({ method: 'POST', path: '/invoices/exports', json: { encryption, ...request } }),
-    );
+    opened = await openWithSessionKey(deps.publicKeys, async (encryption) => {
+      // Each POST is counted before it goes, also the one sent again with the new key after 21470: KSeF counts every
+      // request of the context, one it refuses too (limity-api.md). Never sent again otherwise: a POST is repeated only
+      // after a 429 (transport) or a 401 (auth hook), both refused before any processing.
+      startedAt = deps.clock.now().toISOString();
+      await updateLedger(deps, (ledger) => ({ ...ledger, starts: [...ledger.starts, startedAt] }));
+      return deps.api<{ referenceNumber: string }>({ method: 'POST', path: '/invoices/exports', json: { encryption, ...request } });
+    });
   } catch (error) {
     if (error instanceof KsefError && error.hasCode(TOO_MANY_EXPORTS)) throw await tooManyExports(deps, error);
     throw error;
@@ -371,7 +374,9 @@ export async function forgetRunning(deps: ExportDeps, referenceNumber: string): 
 export async function nextExportSlot(deps: ExportDeps, moreStarts: string[] = []): Promise<{ at: Date; reason: string } | undefined> {
   const limit = await deps.exportLimit();
   const now = deps.clock.now().getTime();
-  const starts = [...new Set([...(await readLedger(deps)).starts, ...moreStarts])]
+  const recorded = (await readLedger(deps)).starts;
+  // `moreStarts` repeats starts the ledger may hold; the ledger's own entries all count, even two at the same instant.
+  const starts = [...recorded, ...moreStarts.filter((at) => !recorded.includes(at))]
     .map((at) => Date.parse(at))
     .filter((at) => at > now - HOUR_MS - TRANSIT_ALLOWANCE_MS)
     .sort((a, b) => a - b);

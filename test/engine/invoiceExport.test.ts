@@ -277,6 +277,22 @@ describe('client.invoices.export', () => {
     expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
   });
 
+  it("counts a start sent again after KSeF's key rotation (21470) as KSeF does: the hourly limit is kept without asking it", async () => {
+    await restart({ rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 3 } } });
+    await all(await client.invoices.export(receivedSince(since)));
+    const [{ requestBody }] = sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports');
+    await sandbox.rotatePublicKey('SymmetricKeyEncryption');
+    sandbox.withdrawPublicKey(JSON.parse(requestBody.toString('utf8')).encryption.publicKeyId);
+
+    await all(await client.invoices.export(receivedSince(new Date(since.getTime() + 1000))));
+    expect(sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports').map((e) => e.status)).toEqual([201, 400, 201]);
+    const error = await client.invoices.export(receivedSince(new Date(since.getTime() + 2000))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(KsefRateLimitError);
+    expect((error as Error).message).toContain('KSeF allows 3 exports an hour in this context and this client has started that many');
+    expect(sandbox.count('POST /invoices/exports')).toBe(3);
+  });
+
   it('an export starting after the high-water mark ends in 420, explained', async () => {
     const justNow = new Date(sandbox.clock.now().getTime() - 500);
     const error = await client.invoices
