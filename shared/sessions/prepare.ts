@@ -7,12 +7,12 @@ import { aesEncrypt, type SymmetricKey } from '../protocol/crypto/aes';
 import { KsefInputError } from '../http/errors';
 import {
   checkInvoiceText,
-  checkInvoiceXml,
+  inspectInvoiceXml,
   DEFAULT_MAX_INVOICE_BYTES,
   DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES,
   type XmlSizeLimits,
 } from '../protocol/xml/xmlRules';
-import { readInvoiceFacts, schemaMismatch } from '../protocol/xml/invoiceFacts';
+import { schemaMismatch } from '../protocol/xml/invoiceFacts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
 
@@ -137,11 +137,11 @@ export function prepareInvoice(
       `${field} must be the invoice XML as a string, Buffer, Uint8Array or ArrayBuffer, or an object { xml }; got ${describeValue(raw)}.`,
     );
   }
-  if (xml.length === 0 || xml.toString('utf8').trim() === '') {
+  // An invoice starts with '<' (anything else is rare): the whole text is decoded only then.
+  if (xml.length === 0 || (xml[0] !== 0x3c && xml.toString('utf8').trim() === '')) {
     return fail(`${field} is empty: pass the invoice XML.`);
   }
-  const violations = checkInvoiceXml(xml, rules.limits);
-  const facts = readInvoiceFacts(xml);
+  const { violations, facts } = inspectInvoiceXml(xml, rules.limits);
   const prepared = { ...base, ...(facts.invoiceNumber && { invoiceNumber: facts.invoiceNumber }) };
   if (violations.length > 0) {
     return {

@@ -147,7 +147,7 @@ describe('checkInvoiceXml', () => {
 
   it.each([
     ['a truncated document', invoice.slice(0, 400), /not well-formed XML/],
-    ['mismatched tags', '<a><b></a>', /Expected closing tag 'b'/],
+    ['mismatched tags', '<a><b></a>', /end tag <\/a> does not match the open element <b>: expected <\/b> \(at line 1, column 7\)/],
     ['a bare ampersand', '<a>Kowalski & syn</a>', /'&' is not expected/],
     ['an undefined entity', '<a>&nbsp;</a>', /Undefined entity reference &nbsp; at line 1, column 4/],
     ['two root elements', '<a/><b/>', /more than one root element \(another element starts at line 1, column 5\)/],

@@ -5,6 +5,7 @@
  */
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
 import { decodeXmlText, localName, parseAttributes, scanXml } from './xmlScanner';
+import { scanXmlDocument, type XmlDocumentReport, type XmlDocumentSink } from './xmlDocument';
 
 export interface InvoiceFacts {
   /** `Naglowek/KodFormularza` of FA-family invoices; UBL invoices carry none. */
@@ -49,6 +50,26 @@ const FACT_PATHS: Record<string, FactName> = {
 
 const ATTACHMENT_PATH = 'Faktura/Zalacznik';
 
+/** FACT_PATHS and ATTACHMENT_PATH as a tree of local names, so that an element is matched against its parent's children. */
+interface FactNode {
+  name: string;
+  fact?: FactName;
+  attachment?: boolean;
+  children: FactNode[];
+}
+
+const FACT_TREE: FactNode = { name: '', children: [] };
+for (const path of [...Object.keys(FACT_PATHS), ATTACHMENT_PATH]) {
+  let node = FACT_TREE;
+  for (const name of path.split('/')) {
+    let child = node.children.find((candidate) => candidate.name === name);
+    if (!child) node.children.push((child = { name, children: [] }));
+    node = child;
+  }
+  if (path === ATTACHMENT_PATH) node.attachment = true;
+  else node.fact = FACT_PATHS[path];
+}
+
 /** The facts each root element can give: once all are found (and no attachment can follow), the rest is not read. */
 const FACTS_OF_ROOT = new Map<string, Set<FactName>>();
 for (const [path, fact] of Object.entries(FACT_PATHS)) {
@@ -56,92 +77,136 @@ for (const [path, fact] of Object.entries(FACT_PATHS)) {
   FACTS_OF_ROOT.set(root, (FACTS_OF_ROOT.get(root) ?? new Set()).add(fact));
 }
 
-/** Thrown out of the scan when every fact is known. */
-const ALL_FACTS_FOUND = Symbol('all facts found');
+/**
+ * Collects the facts from the elements of a document as `scanXmlDocument` reads them. Only elements on a fact
+ * path are looked at by name; the first occurrence of a fact wins.
+ */
+export class InvoiceFactReader implements XmlDocumentSink {
+  readonly facts: InvoiceFacts = {};
+  /** The fact tree node of each open element, undefined off the fact paths. */
+  private readonly nodes: (FactNode | undefined)[] = [];
+  private capture: { fact: FactName; depth: number; text: string; attributes?: Map<string, string> } | undefined;
+  private wanted: Set<FactName> | undefined;
+  /** Without the word anywhere, no attachment element can come later: the scan may stop once the facts are found. */
+  private readonly mayHaveAttachment: boolean;
 
-export function readInvoiceFacts(xml: Buffer | string): InvoiceFacts {
-  const text = typeof xml === 'string' ? xml : xml.toString('utf8');
-  const facts: InvoiceFacts = {};
-  // Local names of the open elements, and their paths joined ('Faktura/Fa/P_1'), built once per element.
-  const names: string[] = [];
-  const paths: string[] = [];
-  let capture: { fact: FactName; depth: number; text: string; attributes: Map<string, string> } | undefined;
-  let wanted: Set<FactName> | undefined;
-  // Without the word anywhere, no attachment element can come later: the scan may stop once the facts are found.
-  const mayHaveAttachment = text.includes('Zalacznik');
-  const stopWhenComplete = (): void => {
-    if (mayHaveAttachment || !wanted) return;
-    for (const fact of wanted) if (facts[fact] === undefined) return;
-    throw ALL_FACTS_FOUND;
-  };
-
-  try {
-    scanXml(text, {
-      onStartTag(name, rawAttributes, selfClosing) {
-        const local = localName(name);
-        if (names.length === 0) {
-          if (facts.rootElement !== undefined) return;
-          facts.rootElement = local;
-          facts.namespace = rootNamespace(name, parseAttributes(rawAttributes));
-          wanted = FACTS_OF_ROOT.get(local);
-        }
-        const joined = names.length === 0 ? local : `${paths[paths.length - 1]}/${local}`;
-        names.push(local);
-        paths.push(joined);
-        if (joined === ATTACHMENT_PATH) facts.hasAttachment = true;
-        const fact = FACT_PATHS[joined];
-        if (fact && !capture && facts[fact] === undefined) {
-          capture = { fact, depth: names.length, text: '', attributes: fact === 'formCode' ? parseAttributes(rawAttributes) : new Map() };
-          if (selfClosing) {
-            finishCapture();
-            stopWhenComplete();
-          }
-        }
-        if (selfClosing) {
-          names.pop();
-          paths.pop();
-        }
-      },
-      onEndTag(name) {
-        const at = names.lastIndexOf(localName(name));
-        if (at < 0) return;
-        const captured = capture && capture.depth > at;
-        if (captured) finishCapture();
-        names.length = at;
-        paths.length = at;
-        if (captured) stopWhenComplete();
-      },
-      onText(raw) {
-        if (capture && capture.depth === names.length) capture.text += decodeXmlText(raw);
-      },
-      onCdata(raw) {
-        if (capture && capture.depth === names.length) capture.text += raw;
-      },
-    });
-  } catch {
-    // Every fact found (ALL_FACTS_FOUND), or a fact reader that throws, which would take the caller's error
-    // reporting with it; partial facts are the contract.
+  constructor(text: string, stopWhenComplete: boolean) {
+    this.mayHaveAttachment = !stopWhenComplete || text.includes('Zalacznik');
   }
-  if (capture) finishCapture();
-  if (facts.rootElement === 'Faktura') facts.hasAttachment = facts.hasAttachment ?? false;
-  return facts;
 
-  function finishCapture(): void {
+  get complete(): boolean {
+    if (this.mayHaveAttachment || !this.wanted) return false;
+    for (const fact of this.wanted) if (this.facts[fact] === undefined) return false;
+    return true;
+  }
+
+  startTag(text: string, nameStart: number, nameEnd: number, attributesEnd: number, selfClosing: boolean, depth: number): void {
+    let parent: FactNode | undefined;
+    if (depth > 0) {
+      parent = this.nodes[depth - 1];
+    } else if (this.facts.rootElement === undefined) {
+      parent = FACT_TREE;
+      const name = text.slice(nameStart, nameEnd);
+      this.facts.rootElement = localName(name);
+      this.facts.namespace = rootNamespace(name, parseAttributes(text.slice(nameEnd, attributesEnd)));
+      this.wanted = FACTS_OF_ROOT.get(this.facts.rootElement);
+    }
+    const node = parent && childNamed(parent, text, nameStart, nameEnd);
+    this.nodes[depth] = node;
+    if (!node) return;
+    if (node.attachment) this.facts.hasAttachment = true;
+    const fact = node.fact;
+    if (fact && !this.capture && this.facts[fact] === undefined) {
+      const attributes = fact === 'formCode' ? parseAttributes(text.slice(nameEnd, attributesEnd)) : undefined;
+      this.capture = { fact, depth: depth + 1, text: '', attributes };
+      if (selfClosing) this.finishCapture();
+    }
+  }
+
+  endTag(depth: number): void {
+    if (this.capture && this.capture.depth > depth) this.finishCapture();
+  }
+
+  text(text: string, start: number, end: number, depth: number): void {
+    if (this.capture && this.capture.depth === depth) this.capture.text += decodeXmlText(text.slice(start, end));
+  }
+
+  cdata(text: string, start: number, end: number, depth: number): void {
+    if (this.capture && this.capture.depth === depth) this.capture.text += text.slice(start, end);
+  }
+
+  /** The facts read; call once the document has been read as far as it goes. */
+  result(): InvoiceFacts {
+    this.finishCapture();
+    if (this.facts.rootElement === 'Faktura') this.facts.hasAttachment ??= false;
+    return this.facts;
+  }
+
+  /**
+   * Goes on reading facts after a syntax error (`report.resumeAt`) with the forgiving `scanXml`, which skips what it
+   * cannot read and closes elements by name: partial facts of a malformed document are the contract.
+   */
+  readOnForgivingly(text: string, report: XmlDocumentReport): void {
+    const names = report.openElements.map(localName);
+    try {
+      scanXml(text.slice(report.resumeAt), {
+        onStartTag: (name, rawAttributes, selfClosing) => {
+          const tag = name + rawAttributes;
+          this.startTag(tag, 0, name.length, tag.length, selfClosing, names.length);
+          if (!selfClosing) names.push(localName(name));
+        },
+        onEndTag: (name) => {
+          const at = names.lastIndexOf(localName(name));
+          if (at < 0) return;
+          names.length = at;
+          this.endTag(at);
+        },
+        onText: (raw) => this.text(raw, 0, raw.length, names.length),
+        onCdata: (raw) => this.cdata(raw, 0, raw.length, names.length),
+      });
+    } catch {
+      // A fact reader that throws would take the caller's error reporting with it; partial facts are the contract.
+    }
+  }
+
+  private finishCapture(): void {
+    const capture = this.capture;
     if (!capture) return;
     const value = capture.text.trim();
     if (capture.fact === 'formCode') {
-      facts.formCode = {
-        systemCode: capture.attributes.get('kodSystemowy') ?? '',
-        schemaVersion: capture.attributes.get('wersjaSchemy') ?? '',
+      this.facts.formCode = {
+        systemCode: capture.attributes?.get('kodSystemowy') ?? '',
+        schemaVersion: capture.attributes?.get('wersjaSchemy') ?? '',
         value,
       };
     } else if (capture.fact === 'sellerNip') {
-      if (value) facts.sellerNip = normalizeTaxNumber(value);
+      if (value) this.facts.sellerNip = normalizeTaxNumber(value);
     } else if (value) {
-      facts[capture.fact] = value;
+      this.facts[capture.fact] = value;
     }
-    capture = undefined;
+    this.capture = undefined;
   }
+}
+
+/** The child of `parent` whose name is the local part of the qualified name `text[nameStart, nameEnd)`. */
+function childNamed(parent: FactNode, text: string, nameStart: number, nameEnd: number): FactNode | undefined {
+  let localStart = nameStart;
+  while (localStart < nameEnd && text.charCodeAt(localStart) !== 0x3a /* : */) localStart++;
+  localStart = localStart < nameEnd ? localStart + 1 : nameStart;
+  const length = nameEnd - localStart;
+  for (const child of parent.children) {
+    if (child.name.length === length && text.startsWith(child.name, localStart)) return child;
+  }
+  return undefined;
+}
+
+/** Reads the facts of `xml` as far as it goes; never throws. */
+export function readInvoiceFacts(xml: Buffer | string): InvoiceFacts {
+  const text = typeof xml === 'string' ? xml : xml.toString('utf8');
+  const reader = new InvoiceFactReader(text, true);
+  const report = scanXmlDocument(text, reader, true);
+  if (report.syntaxError) reader.readOnForgivingly(text, report);
+  return reader.result();
 }
 
 function rootNamespace(qualifiedName: string, attributes: Map<string, string>): string | undefined {

@@ -4,8 +4,9 @@
  * every invoice, in the sandbox and as the engine's pre-flight check.
  */
 import { isUtf8 } from 'node:buffer';
-import { XMLValidator } from 'fast-xml-parser';
-import { lineAndColumn, scanXml } from './xmlScanner';
+import { lineAndColumn } from './xmlScanner';
+import { isXmlChar, scanXmlDocument, type XmlDocumentReport } from './xmlDocument';
+import { InvoiceFactReader, readInvoiceFacts, type InvoiceFacts } from './invoiceFacts';
 
 export interface XmlRuleViolation {
   /** Stable identifier of the broken rule, e.g. `bom`, `processing-instruction`. */
@@ -23,6 +24,7 @@ export type XmlRuleName =
   | 'processing-instruction'
   | 'illegal-character'
   | 'discouraged-character'
+  | 'doctype'
   | 'well-formed';
 
 export interface XmlSizeLimits {
@@ -71,7 +73,21 @@ export function checkInvoiceText(text: string): XmlRuleViolation[] {
 
 /** All violations of the KSeF file rules; an empty array means the file passes them. */
 export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRuleViolation[] {
+  return inspect(xml, limits, undefined).violations;
+}
+
+/**
+ * `checkInvoiceXml` and `readInvoiceFacts` in one pass over the text, for sending: the violations of the KSeF file
+ * rules (empty when it passes) and the facts read (as far as the text could be read).
+ */
+export function inspectInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): { violations: XmlRuleViolation[]; facts: InvoiceFacts } {
+  return inspect(xml, limits, true);
+}
+
+function inspect(xml: Buffer, limits: XmlSizeLimits, withFacts: true | undefined): { violations: XmlRuleViolation[]; facts: InvoiceFacts } {
   const violations: XmlRuleViolation[] = [];
+  // Bytes that are no UTF-8 text are read for facts as Buffer.toString reads them, replacement characters and all.
+  const factsOfBytes = (): InvoiceFacts => (withFacts ? readInvoiceFacts(xml) : {});
   checkSize(xml, limits, violations);
 
   let content = xml;
@@ -87,7 +103,7 @@ export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRul
       rule: 'utf8',
       message: `The file is encoded as UTF-16 (it starts with byte order mark ${xml.subarray(0, 2).toString('hex').toUpperCase()}); KSeF accepts only UTF-8 without BOM. Re-encode the file as UTF-8.`,
     });
-    return violations;
+    return { violations, facts: factsOfBytes() };
   }
 
   if (!isUtf8(content)) {
@@ -100,21 +116,27 @@ export function checkInvoiceXml(xml: Buffer, limits: XmlSizeLimits = {}): XmlRul
         .toString('hex')
         .toUpperCase()}). KSeF accepts only UTF-8; re-encode the file as UTF-8 (it is probably in Windows-1250 or ISO-8859-2).`,
     });
-    return violations;
+    return { violations, facts: factsOfBytes() };
   }
 
   const text = content.toString('utf8');
-  checkDeclaration(text, violations);
-  checkCharacters(text, ILLEGAL_CHARACTER, violations, (where, code) => ({
-    rule: 'illegal-character',
-    message: `Character ${code} at ${where} is not allowed in XML 1.0. Remove it (control characters cannot appear in XML, not even as character references).`,
-  }));
-  checkCharacters(text, DISCOURAGED_CHARACTER, violations, (where, code) => ({
-    rule: 'discouraged-character',
-    message: `Character ${code} at ${where} is in a range KSeF rejects (XML 1.0 discouraged characters: U+007F-U+0084, U+0086-U+009F, U+FDD0-U+FDEF, U+xFFFE/U+xFFFF). Remove or replace it.`,
-  }));
-  checkMarkup(text, violations);
-  return violations;
+  const reader = withFacts && new InvoiceFactReader(text, false);
+  const report = scanXmlDocument(text, reader || undefined);
+  checkDeclaration(report, violations);
+  if (report.suspectCharacters) {
+    checkCharacters(text, ILLEGAL_CHARACTER, violations, (where, code) => ({
+      rule: 'illegal-character',
+      message: `Character ${code} at ${where} is not allowed in XML 1.0. Remove it (control characters cannot appear in XML, not even as character references).`,
+    }));
+    checkCharacters(text, DISCOURAGED_CHARACTER, violations, (where, code) => ({
+      rule: 'discouraged-character',
+      message: `Character ${code} at ${where} is in a range KSeF rejects (XML 1.0 discouraged characters: U+007F-U+0084, U+0086-U+009F, U+FDD0-U+FDEF, U+xFFFE/U+xFFFF). Remove or replace it.`,
+    }));
+  }
+  checkMarkup(text, report, violations);
+  if (!reader) return { violations, facts: {} };
+  if (report.syntaxError) reader.readOnForgivingly(text, report);
+  return { violations, facts: reader.result() };
 }
 
 function checkSize(xml: Buffer, limits: XmlSizeLimits, violations: XmlRuleViolation[]): void {
@@ -223,18 +245,14 @@ function checkCharacters(
   }
 }
 
-function checkDeclaration(text: string, violations: XmlRuleViolation[]): void {
-  const declaration = /^<\?xml(\s[^?]*)?\?>/.exec(text);
-  if (!declaration) return;
-  const pseudoAttributes = declaration[1] ?? '';
-  const version = /version\s*=\s*["']([^"']*)["']/.exec(pseudoAttributes)?.[1];
+function checkDeclaration(report: XmlDocumentReport, violations: XmlRuleViolation[]): void {
+  const { version, encoding } = report.declaration ?? {};
   if (version !== undefined && version !== '1.0') {
     violations.push({
       rule: 'xml-version',
       message: `The XML declaration says version="${version}"; KSeF accepts XML 1.0 only. Use <?xml version="1.0" encoding="UTF-8"?>.`,
     });
   }
-  const encoding = /encoding\s*=\s*["']([^"']*)["']/.exec(pseudoAttributes)?.[1];
   if (encoding !== undefined && encoding.toUpperCase() !== 'UTF-8') {
     violations.push({
       rule: 'encoding-declaration',
@@ -243,83 +261,11 @@ function checkDeclaration(text: string, violations: XmlRuleViolation[]): void {
   }
 }
 
-const REFERENCE = /&(#x[0-9a-fA-F]+|#[0-9]+|[^\s;<&#]*);/g;
-const PREDEFINED_ENTITIES = new Set(['lt', 'gt', 'amp', 'quot', 'apos']);
-
-function isXmlChar(code: number): boolean {
-  return (
-    code === 0x9 ||
-    code === 0xa ||
-    code === 0xd ||
-    (code >= 0x20 && code <= 0xd7ff) ||
-    (code >= 0xe000 && code <= 0xfffd) ||
-    (code >= 0x10000 && code <= 0x10ffff)
-  );
-}
-
-function isDiscouraged(code: number): boolean {
-  return (
-    (code >= 0x7f && code <= 0x84) ||
-    (code >= 0x86 && code <= 0x9f) ||
-    (code >= 0xfdd0 && code <= 0xfdef) ||
-    (code > 0xffff && (code & 0xfffe) === 0xfffe)
-  );
-}
-
-/** Markup rules: processing instructions, a single root element, known entities, then general well-formedness. */
-function checkMarkup(text: string, violations: XmlRuleViolation[]): void {
-  let depth = 0;
-  let rootsClosed = 0;
-  let hasDoctype = false;
-  const extraRoots: number[] = [];
-  let textOutsideRoot: number | undefined;
-  const instructions: { target: string; offset: number }[] = [];
-  const unknownEntities: { name: string; offset: number }[] = [];
-  const badCharacterReferences: { reference: string; code: number; offset: number }[] = [];
-  const checkReferences = (raw: string, offset: number): void => {
-    if (!raw.includes('&')) return;
-    for (const match of raw.matchAll(REFERENCE)) {
-      const reference = match[1];
-      const at = offset + match.index!;
-      if (reference[0] === '#') {
-        const code = reference[1] === 'x' ? parseInt(reference.slice(2), 16) : parseInt(reference.slice(1), 10);
-        if (!isXmlChar(code) || isDiscouraged(code)) badCharacterReferences.push({ reference: match[0], code, offset: at });
-      } else if (!hasDoctype && !PREDEFINED_ENTITIES.has(reference)) {
-        unknownEntities.push({ name: reference, offset: at });
-      }
-    }
-  };
-
-  scanXml(text, {
-    onProcessingInstruction(target, _body, offset) {
-      if (offset === 0 && target === 'xml') return;
-      instructions.push({ target, offset });
-    },
-    onDoctype() {
-      hasDoctype = true;
-    },
-    onStartTag(name, attributes, selfClosing, offset) {
-      if (depth === 0 && rootsClosed > 0) extraRoots.push(offset);
-      checkReferences(attributes, offset + 1 + name.length);
-      if (selfClosing) {
-        if (depth === 0) rootsClosed++;
-      } else {
-        depth++;
-      }
-    },
-    onEndTag() {
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) rootsClosed++;
-    },
-    onText(raw, offset) {
-      if (depth === 0 && textOutsideRoot === undefined) {
-        const nonBlank = raw.search(/\S/);
-        if (nonBlank >= 0) textOutsideRoot = offset + nonBlank;
-      }
-      checkReferences(raw, offset);
-    },
-  });
-
+/** Markup rules (processing instructions, a DOCTYPE, a single root element, known entities) and well-formedness, from the scan's report. */
+function checkMarkup(text: string, report: XmlDocumentReport, violations: XmlRuleViolation[]): void {
+  const { instructions, extraRootOffset, textOutsideRootOffset, badCharacterReferences, syntaxError } = report;
+  // A DOCTYPE may declare entities; that one is reported instead of each reference.
+  const unknownEntities = report.doctypeOffset === undefined ? report.unknownEntities : [];
   for (const { target, offset } of instructions.slice(0, MAX_REPORTED_OCCURRENCES)) {
     const what =
       target.toLowerCase() === 'xml'
@@ -336,16 +282,22 @@ function checkMarkup(text: string, violations: XmlRuleViolation[]): void {
       message: `... and ${instructions.length - MAX_REPORTED_OCCURRENCES} more processing instructions.`,
     });
   }
-  if (extraRoots.length > 0) {
+  if (report.doctypeOffset !== undefined) {
     violations.push({
-      rule: 'well-formed',
-      message: `The document has more than one root element (another element starts at ${describePosition(text, extraRoots[0])}). An invoice must be a single XML document with one root element.`,
+      rule: 'doctype',
+      message: `Found a document type declaration (<!DOCTYPE ...>) at ${describePosition(text, report.doctypeOffset)}. An invoice is defined by its XSD schema alone; a DTD, and the entities it may declare, is not checked here and has no place in a KSeF invoice. Remove it.`,
     });
   }
-  if (textOutsideRoot !== undefined) {
+  if (extraRootOffset !== undefined) {
     violations.push({
       rule: 'well-formed',
-      message: `Text outside the root element at ${describePosition(text, textOutsideRoot)}. Only comments and whitespace may precede or follow the root element; remove the stray text.`,
+      message: `The document has more than one root element (another element starts at ${describePosition(text, extraRootOffset)}). An invoice must be a single XML document with one root element.`,
+    });
+  }
+  if (textOutsideRootOffset !== undefined) {
+    violations.push({
+      rule: 'well-formed',
+      message: `Text outside the root element at ${describePosition(text, textOutsideRootOffset)}. Only comments and whitespace may precede or follow the root element; remove the stray text.`,
     });
   }
   for (const { reference, code, offset } of badCharacterReferences.slice(0, MAX_REPORTED_OCCURRENCES)) {
@@ -369,15 +321,10 @@ function checkMarkup(text: string, violations: XmlRuleViolation[]): void {
     });
   }
 
-  const result = XMLValidator.validate(text, { allowBooleanAttributes: false });
-  if (result !== true) {
-    const { msg, line, col } = result.err;
-    // Already reported above, more precisely.
-    if (instructions.length > 0 && /XML declaration allowed only/.test(msg)) return;
-    if (textOutsideRoot !== undefined && /Extra text at the end/.test(msg)) return;
+  if (syntaxError) {
     violations.push({
       rule: 'well-formed',
-      message: `The file is not well-formed XML: ${msg} (line ${line}${col ? `, column ${col}` : ''}). Fix the XML syntax.`,
+      message: `The file is not well-formed XML: ${syntaxError.message} (at ${describePosition(text, syntaxError.offset)}). Fix the XML syntax.`,
     });
   }
 }

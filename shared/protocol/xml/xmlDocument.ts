@@ -1,0 +1,485 @@
+/**
+ * One strict pass over an XML document: XML 1.0 well-formedness (W3C XML 1.0 Fifth Edition: document, element,
+ * STag/ETag/EmptyElemTag, Attribute, AttValue, Reference, Comment, CDSect, PI, XMLDecl, Name productions and the
+ * "Unique Att Spec", "Element Type Match", "Legal Character" and "Entity Declared" constraints) together with what
+ * the KSeF file rules need to see (processing instructions, roots, references) and, for a fact reader, the
+ * elements and their text. It runs on every invoice before sending, so it allocates nothing per tag: names and text
+ * are passed on as offsets into the document.
+ *
+ * Character ranges (Char, discouraged characters) are checked by the caller in one regular-expression pass; here
+ * a character outside the grammar only ends a name or a token.
+ *
+ * A DOCTYPE is reported, not parsed: an invoice is defined by its XSD schema, and the internal subset of a DTD
+ * (entity declarations whose replacement text is markup) is a language of its own that this pass does not check.
+ */
+
+/** Receives the elements and character data of the document, as offsets into `text`. */
+export interface XmlDocumentSink {
+  /** `depth` is the number of elements open before this one. */
+  startTag(text: string, nameStart: number, nameEnd: number, attributesEnd: number, selfClosing: boolean, depth: number): void;
+  /** `depth` is the number of elements still open after this end tag. */
+  endTag(depth: number): void;
+  /** Raw character data (references not decoded) inside the element open at `depth`. */
+  text(text: string, start: number, end: number, depth: number): void;
+  cdata(text: string, start: number, end: number, depth: number): void;
+  /** True when the sink needs nothing more and the caller asked to stop once it does not. */
+  readonly complete: boolean;
+}
+
+export interface XmlDocumentReport {
+  /** The first error after which the document cannot be read as XML; the pass stops there. */
+  syntaxError?: { offset: number; message: string };
+  /** Where a forgiving reader may go on after `syntaxError`: the start of the token that failed. */
+  resumeAt: number;
+  /** Names of the elements open at `syntaxError`, outermost first (empty without one). */
+  openElements: string[];
+  /**
+   * False when every character read is surely allowed (ASCII controls other than tab/LF/CR, U+007F-U+009F, surrogate
+   * pairs, U+FDD0-U+FDEF and U+FFFE/U+FFFF were not seen, and nothing was skipped unread: comments, CDATA sections,
+   * PIs, a DOCTYPE or the rest after a syntax error): the caller's character rules need not look at the text.
+   */
+  suspectCharacters: boolean;
+  /** The XML declaration's version and encoding as written, when the file starts with one. */
+  declaration?: { version: string; encoding?: string };
+  instructions: { target: string; offset: number }[];
+  doctypeOffset?: number;
+  /** Start of the first element after the root element was closed. */
+  extraRootOffset?: number;
+  textOutsideRootOffset?: number;
+  unknownEntities: { name: string; offset: number }[];
+  badCharacterReferences: { reference: string; code: number; offset: number }[];
+}
+
+// ASCII name characters: NameStartChar, or NameChar only.
+const NAME_START = 1;
+const NAME_CHAR = 2;
+const ASCII_NAME = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_:]/.test(ch)) ASCII_NAME[c] = NAME_START;
+  else if (/[-.0-9]/.test(ch)) ASCII_NAME[c] = NAME_CHAR;
+}
+
+/** NameStartChar above ASCII, as UTF-16 code units (a surrogate pair is checked by `nameEnd`). */
+function isNonAsciiNameStart(c: number): boolean {
+  return (
+    (c >= 0xc0 && c <= 0xd6) ||
+    (c >= 0xd8 && c <= 0xf6) ||
+    (c >= 0xf8 && c <= 0x2ff) ||
+    (c >= 0x370 && c <= 0x37d) ||
+    (c >= 0x37f && c <= 0x1fff) ||
+    c === 0x200c ||
+    c === 0x200d ||
+    (c >= 0x2070 && c <= 0x218f) ||
+    (c >= 0x2c00 && c <= 0x2fef) ||
+    (c >= 0x3001 && c <= 0xd7ff) ||
+    (c >= 0xf900 && c <= 0xfdcf) ||
+    (c >= 0xfdf0 && c <= 0xfffd)
+  );
+}
+
+function isNonAsciiNameChar(c: number): boolean {
+  return isNonAsciiNameStart(c) || c === 0xb7 || (c >= 0x300 && c <= 0x36f) || c === 0x203f || c === 0x2040;
+}
+
+/** End of the Name starting at `from` (`from` itself when there is none). */
+function nameEnd(text: string, from: number): number {
+  let i = from;
+  const length = text.length;
+  while (i < length) {
+    const c = text.charCodeAt(i);
+    if (c < 128) {
+      const kind = ASCII_NAME[c];
+      if (kind === 0 || (i === from && kind !== NAME_START)) break;
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdb7f) {
+      // U+10000-U+EFFFF, allowed anywhere in a name. The last two of each plane, discouraged characters KSeF rejects,
+      // end the name here: the syntax error that follows makes the caller look at the characters.
+      const low = text.charCodeAt(i + 1);
+      if (!(low >= 0xdc00 && low <= 0xdffd)) break;
+      i += 2;
+    } else if (i === from ? isNonAsciiNameStart(c) : isNonAsciiNameChar(c)) {
+      i++;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+}
+
+function skipSpace(text: string, from: number): number {
+  let i = from;
+  while (isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Whether a character outside tab/LF/CR and ASCII 0x20-0x7E may be one the character rules forbid (see `suspectCharacters`). */
+function isSuspect(c: number): boolean {
+  return c < 0x20
+    ? c !== 0x0a && c !== 0x09 && c !== 0x0d
+    : (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) || (c >= 0xfdd0 && c <= 0xfdef) || c >= 0xfffe;
+}
+
+/** Whether `a..a+length` and `b..b+length` of `text` hold the same characters. */
+function sameText(text: string, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
+  return true;
+}
+
+const PREDEFINED_ENTITIES = ['lt;', 'gt;', 'amp;', 'quot;', 'apos;'];
+
+export function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+export function isDiscouraged(code: number): boolean {
+  return (
+    (code >= 0x7f && code <= 0x84) ||
+    (code >= 0x86 && code <= 0x9f) ||
+    (code >= 0xfdd0 && code <= 0xfdef) ||
+    (code > 0xffff && (code & 0xfffe) === 0xfffe)
+  );
+}
+
+class SyntaxStop {
+  constructor(
+    readonly offset: number,
+    readonly message: string,
+  ) {}
+}
+
+function fail(offset: number, message: string): never {
+  throw new SyntaxStop(offset, message);
+}
+
+/** The text at `from`, quoted for a message (at most 16 characters of its line). */
+function quote(text: string, from: number): string {
+  return from >= text.length ? 'the end of the file' : `'${text.slice(from, from + 16).split(/[\r\n]/)[0]}'`;
+}
+
+/** `&...;` at `at` (in content or an attribute value), checked and noted in `report`; returns the offset after it. */
+function reference(text: string, at: number, report: XmlDocumentReport): number {
+  if (text.charCodeAt(at + 1) === 0x23 /* # */) {
+    const hex = text.charCodeAt(at + 2) === 0x78; /* x */
+    let i = at + (hex ? 3 : 2);
+    const digitsStart = i;
+    let code = 0;
+    for (; ; i++) {
+      const c = text.charCodeAt(i);
+      let digit: number;
+      if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
+      else if (hex && c >= 0x61 && c <= 0x66) digit = c - 0x57;
+      else if (hex && c >= 0x41 && c <= 0x46) digit = c - 0x37;
+      else break;
+      code = Math.min(code * (hex ? 16 : 10) + digit, 0x110000);
+    }
+    if (i === digitsStart || text.charCodeAt(i) !== 0x3b /* ; */) {
+      fail(
+        at,
+        `malformed character reference ${quote(text, at)}: write &#NNNN; (decimal) or &#xHHHH; (hexadecimal), or escape '&' as &amp;`,
+      );
+    }
+    if (!isXmlChar(code) || isDiscouraged(code)) {
+      report.badCharacterReferences.push({ reference: text.slice(at, i + 1), code, offset: at });
+    }
+    return i + 1;
+  }
+  const end = nameEnd(text, at + 1);
+  if (end === at + 1 || text.charCodeAt(end) !== 0x3b) {
+    fail(
+      at,
+      `'&' is not expected here (${quote(text, at)}): an entity reference is '&' followed by a name and ';'. Escape a literal '&' as &amp;`,
+    );
+  }
+  const length = end + 1 - (at + 1);
+  let known = false;
+  for (const entity of PREDEFINED_ENTITIES) if (entity.length === length && text.startsWith(entity, at + 1)) known = true;
+  if (!known) report.unknownEntities.push({ name: text.slice(at + 1, end), offset: at });
+  return end + 1;
+}
+
+/** Checks an attribute value between its quotes (`from` and `to` exclusive): no '<', references well-formed. */
+function attributeValue(text: string, from: number, to: number, report: XmlDocumentReport, nameStart: number, nameStop: number): void {
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 0x3c) fail(k, `'<' in the value of attribute ${text.slice(nameStart, nameStop)}: escape it as &lt;`);
+    if (c === 0x26) k = reference(text, k, report) - 1;
+    else if ((c < 0x20 || c >= 0x7f) && isSuspect(c)) report.suspectCharacters = true;
+  }
+}
+
+/** Offset after `<!--...-->`, `<![CDATA[...]]>` (inside the root element) or the one DOCTYPE before the root element at `lt`. */
+function markupDeclaration(
+  text: string,
+  lt: number,
+  depth: number,
+  rootSeen: boolean,
+  report: XmlDocumentReport,
+  sink: XmlDocumentSink | undefined,
+): number {
+  report.suspectCharacters = true;
+  if (text.startsWith('<!--', lt)) {
+    const dashes = text.indexOf('--', lt + 4);
+    if (dashes < 0) fail(lt, "the comment is not closed with '-->'");
+    if (text.charCodeAt(dashes + 2) !== 0x3e) fail(dashes, "'--' is not allowed inside a comment (and a comment cannot end with '--->')");
+    return dashes + 3;
+  }
+  if (text.startsWith('<![CDATA[', lt)) {
+    if (depth === 0) fail(lt, 'a CDATA section outside the root element');
+    const end = text.indexOf(']]>', lt + 9);
+    if (end < 0) fail(lt, "the CDATA section is not closed with ']]>'");
+    sink?.cdata(text, lt + 9, end, depth);
+    return end + 3;
+  }
+  if (text.startsWith('<!DOCTYPE', lt) && !rootSeen && report.doctypeOffset === undefined) {
+    report.doctypeOffset = lt;
+    const end = doctypeEnd(text, lt + 9);
+    if (end < 0) fail(lt, "the DOCTYPE declaration is not closed with '>'");
+    return end;
+  }
+  return fail(
+    lt,
+    `unexpected ${quote(text, lt)}: after '<!' only a comment (<!-- -->), a CDATA section (<![CDATA[ ]]>) inside the root element, or one DOCTYPE before it may follow`,
+  );
+}
+
+/** Offset after `<?target ...?>` at `lt`, noted in `report`. */
+function processingInstruction(text: string, lt: number, report: XmlDocumentReport): number {
+  report.suspectCharacters = true;
+  const targetEnd = nameEnd(text, lt + 2);
+  const end = text.indexOf('?>', targetEnd);
+  if (end < 0) fail(lt, "the processing instruction is not closed with '?>'");
+  report.instructions.push({ target: text.slice(lt + 2, targetEnd), offset: lt });
+  return end + 2;
+}
+
+/**
+ * Reads `text` as an XML document. With a `sink`, elements and character data are passed to it as they are read;
+ * with `stopWhenComplete`, the pass ends as soon as the sink is complete (the report then covers only what was read).
+ */
+export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenComplete = false): XmlDocumentReport {
+  const report: XmlDocumentReport = {
+    suspectCharacters: false,
+    resumeAt: 0,
+    openElements: [],
+    instructions: [],
+    unknownEntities: [],
+    badCharacterReferences: [],
+  };
+  const length = text.length;
+  // Open elements: start offset and length of each name.
+  const openStart: number[] = [];
+  const openLength: number[] = [];
+  // Start offset and length of each attribute name of the tag being read, to find duplicates.
+  const attributeNames: number[] = [];
+  let depth = 0;
+  let rootClosed = false;
+  let rootSeen = false;
+  let pos = 0;
+  let tokenStart = 0;
+
+  try {
+    if (text.startsWith('<?xml') && (isSpace(text.charCodeAt(5)) || text.charCodeAt(5) === 0x3f)) {
+      const declaration = readDeclaration(text);
+      if (typeof declaration === 'string') fail(0, declaration);
+      report.declaration = declaration.fields;
+      pos = declaration.end;
+    }
+    while (pos < length) {
+      if (stopWhenComplete && sink?.complete) return report;
+      tokenStart = pos;
+      const lt = pos;
+      if (text.charCodeAt(lt) !== 0x3c) {
+        // Character data up to the next '<' (text runs are short: a loop beats searching for each of '<', '&' and ']]>').
+        let end = pos;
+        for (; end < length; end++) {
+          const c = text.charCodeAt(end);
+          if (c === 0x3c) break;
+          if (c === 0x26) end = reference(text, end, report) - 1;
+          else if (c === 0x5d && text.charCodeAt(end + 1) === 0x5d && text.charCodeAt(end + 2) === 0x3e) {
+            fail(end, "']]>' is not allowed in character data: escape '>' as &gt;");
+          } else if ((c < 0x20 || c >= 0x7f) && isSuspect(c)) report.suspectCharacters = true;
+        }
+        if (depth > 0) {
+          sink?.text(text, pos, end, depth);
+        } else if (report.textOutsideRootOffset === undefined) {
+          for (let k = pos; k < end; k++) {
+            if (!isSpace(text.charCodeAt(k))) {
+              report.textOutsideRootOffset = k;
+              break;
+            }
+          }
+        }
+        pos = end;
+        continue;
+      }
+      const next = text.charCodeAt(lt + 1);
+      if (next === 0x2f /* / */) {
+        const nameStart = lt + 2;
+        const nameStop = nameEnd(text, nameStart);
+        if (nameStop === nameStart) fail(lt, `'</' is not followed by an element name (${quote(text, lt)})`);
+        const gt = skipSpace(text, nameStop);
+        if (text.charCodeAt(gt) !== 0x3e) fail(gt, `the end tag </${text.slice(nameStart, nameStop)}> is not closed with '>'`);
+        if (depth === 0) fail(lt, `end tag </${text.slice(nameStart, nameStop)}> without a matching start tag`);
+        const open = depth - 1;
+        if (openLength[open] !== nameStop - nameStart || !sameText(text, openStart[open], nameStart, nameStop - nameStart)) {
+          const expected = text.slice(openStart[open], openStart[open] + openLength[open]);
+          fail(lt, `end tag </${text.slice(nameStart, nameStop)}> does not match the open element <${expected}>: expected </${expected}>`);
+        }
+        depth--;
+        if (depth === 0) rootClosed = true;
+        sink?.endTag(depth);
+        pos = gt + 1;
+        continue;
+      }
+      if (next === 0x21 /* ! */) {
+        pos = markupDeclaration(text, lt, depth, rootSeen, report, sink);
+        continue;
+      }
+      if (next === 0x3f /* ? */) {
+        pos = processingInstruction(text, lt, report);
+        continue;
+      }
+      // A start tag.
+      const nameStart = lt + 1;
+      const nameStop = nameEnd(text, nameStart);
+      if (nameStop === nameStart) fail(lt, `'<' is not followed by an element name (${quote(text, lt)}): escape a literal '<' as &lt;`);
+      if (depth === 0) {
+        if (rootClosed) report.extraRootOffset ??= lt;
+        rootSeen = true;
+      }
+      let attributes = 0;
+      let i = nameStop;
+      for (;;) {
+        const afterSpace = skipSpace(text, i);
+        const c = text.charCodeAt(afterSpace);
+        if (c === 0x3e /* > */ || c === 0x2f /* / */) {
+          const selfClosing = c === 0x2f;
+          if (selfClosing && text.charCodeAt(afterSpace + 1) !== 0x3e) {
+            fail(
+              afterSpace,
+              `expected '/>' or '>' to end the start tag <${text.slice(nameStart, nameStop)}>, found ${quote(text, afterSpace)}`,
+            );
+          }
+          sink?.startTag(text, nameStart, nameStop, afterSpace, selfClosing, depth);
+          if (selfClosing) {
+            if (depth === 0) rootClosed = true;
+            pos = afterSpace + 2;
+          } else {
+            openStart[depth] = nameStart;
+            openLength[depth] = nameStop - nameStart;
+            depth++;
+            pos = afterSpace + 1;
+          }
+          break;
+        }
+        if (afterSpace >= length) fail(lt, `the start tag <${text.slice(nameStart, nameStop)}> is not closed with '>'`);
+        const attributeStart = afterSpace;
+        const attributeStop = nameEnd(text, attributeStart);
+        if (attributeStop === attributeStart || afterSpace === i) {
+          fail(
+            afterSpace,
+            `unexpected ${quote(text, afterSpace)} in the start tag <${text.slice(nameStart, nameStop)}>: attributes are written name="value", separated by spaces, and the tag ends with '>' or '/>'`,
+          );
+        }
+        const attributeLength = attributeStop - attributeStart;
+        for (let k = 0; k < attributes; k += 2) {
+          if (attributeNames[k + 1] === attributeLength && sameText(text, attributeNames[k], attributeStart, attributeLength)) {
+            fail(
+              attributeStart,
+              `attribute ${text.slice(attributeStart, attributeStop)} appears twice in the start tag <${text.slice(nameStart, nameStop)}>: keep one`,
+            );
+          }
+        }
+        attributeNames[attributes++] = attributeStart;
+        attributeNames[attributes++] = attributeLength;
+        i = skipSpace(text, attributeStop);
+        if (text.charCodeAt(i) !== 0x3d /* = */) {
+          fail(
+            i,
+            `attribute ${text.slice(attributeStart, attributeStop)} has no value: write ${text.slice(attributeStart, attributeStop)}="value"`,
+          );
+        }
+        i = skipSpace(text, i + 1);
+        const delimiter = text.charCodeAt(i);
+        if (delimiter !== 0x22 && delimiter !== 0x27) {
+          fail(
+            i,
+            `the value of attribute ${text.slice(attributeStart, attributeStop)} must be in quotes ("..." or '...'), found ${quote(text, i)}`,
+          );
+        }
+        const valueEnd = text.indexOf(delimiter === 0x22 ? '"' : "'", i + 1);
+        if (valueEnd < 0) fail(i, `the value of attribute ${text.slice(attributeStart, attributeStop)} is not closed with its quote`);
+        attributeValue(text, i + 1, valueEnd, report, attributeStart, attributeStop);
+        i = valueEnd + 1;
+      }
+    }
+    if (depth > 0) {
+      const innermost = text.slice(openStart[depth - 1], openStart[depth - 1] + openLength[depth - 1]);
+      fail(
+        length,
+        `the element <${innermost}> is not closed (the file ends inside it${depth > 1 ? ` and ${depth - 1} enclosing elements` : ''})`,
+      );
+    }
+    if (!rootSeen) fail(length, 'the file has no root element');
+  } catch (error) {
+    if (!(error instanceof SyntaxStop)) throw error;
+    report.syntaxError = { offset: error.offset, message: error.message };
+    report.suspectCharacters = true;
+    report.resumeAt = tokenStart;
+    for (let k = 0; k < depth; k++) report.openElements.push(text.slice(openStart[k], openStart[k] + openLength[k]));
+  }
+  return report;
+}
+
+/**
+ * The XML declaration at offset 0 (XMLDecl: version, then optional encoding and standalone, in this order):
+ * its end and fields, or what is wrong with it.
+ */
+function readDeclaration(text: string): { end: number; fields: { version: string; encoding?: string } } | string {
+  const match =
+    /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/.exec(
+      text,
+    );
+  const usage = 'write <?xml version="1.0" encoding="UTF-8"?> (version first; encoding and standalone="yes"/"no" optional, in this order)';
+  if (!match) return `the XML declaration at the start of the file is malformed: ${usage}`;
+  const version = match[1] ?? match[2];
+  const encoding = match[3] ?? match[4];
+  if (!/^1\.[0-9]+$/.test(version)) return `the XML declaration has version="${version}", which is no XML version: ${usage}`;
+  if (encoding !== undefined && !/^[A-Za-z][A-Za-z0-9._-]*$/.test(encoding)) {
+    return `the XML declaration has encoding="${encoding}", which is no encoding name: ${usage}`;
+  }
+  return { end: match[0].length, fields: { version, encoding } };
+}
+
+/** Offset after the `>` closing a DOCTYPE whose name starts at `from`, skipping quoted strings and the internal subset; -1 if none. */
+function doctypeEnd(text: string, from: number): number {
+  let depth = 0;
+  let quoteChar = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quoteChar) {
+      if (c === quoteChar) quoteChar = 0;
+    } else if (c === 0x22 || c === 0x27) {
+      quoteChar = c;
+    } else if (c === 0x5b) {
+      depth++;
+    } else if (c === 0x5d) {
+      depth--;
+    } else if (c === 0x3e && depth <= 0) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
