@@ -1,6 +1,7 @@
 /**
- * The batch package builder: what it declares (package and part sizes and hashes) is checked against the spooled
- * parts decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits and temporary files.
+ * The batch package builder: what it declares (package and part sizes and hashes) is checked against its parts (kept
+ * in memory or spooled) decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits,
+ * temporary files and stream inputs read ahead.
  */
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import {
   batchFileInfo,
   buildBatchPackage,
   MAX_PART_BYTES,
+  READ_AHEAD_INVOICES,
   type BatchPackage,
   type BatchPackageSource,
   type BuildBatchPackageOptions,
@@ -86,11 +88,13 @@ describe('buildBatchPackage', () => {
   let tempDir: string;
   const built: BatchPackage[] = [];
 
-  async function build(inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}): Promise<BatchPackage> {
+  async function buildPackage(inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}): Promise<BatchPackage> {
     const pkg = await buildBatchPackage(sourcesOf(inputs), { key: fixedKey, tempDir, ...options });
     built.push(pkg);
     return pkg;
   }
+
+  const build = buildPackage;
 
   beforeEach(async () => {
     tempDir = await mkdtemp(join(tmpdir(), 'batch-package-test-'));
@@ -100,7 +104,21 @@ describe('buildBatchPackage', () => {
     await rm(tempDir, { recursive: true, force: true });
   });
 
-  describe.each<ArchiveFormat>(['Zip', 'TarGz'])('%s', (compressionType) => {
+  // Parts kept in memory (a small package, by default) or spooled (inMemoryBytes 0): the same package either way.
+  describe.each<[ArchiveFormat, string, Partial<BuildBatchPackageOptions>]>([
+    ['Zip', 'in memory', {}],
+    ['Zip', 'spooled', { inMemoryBytes: 0 }],
+    ['TarGz', 'in memory', {}],
+    ['TarGz', 'spooled', { inMemoryBytes: 0 }],
+  ])('%s, parts %s', (compressionType, kept, keptOptions) => {
+    const build = (inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}) =>
+      buildPackage(inputs, { ...keptOptions, ...options });
+
+    it('keeps the parts where it says', async () => {
+      await build([invoice(1), invoice(2)], { compressionType });
+      expect(await readdir(tempDir)).toHaveLength(kept === 'spooled' ? 1 : 0);
+    });
+
     it('packs buffers, strings and streams that unpack to exactly the inputs, with their names and hashes', async () => {
       const xmls = [1, 2, 3, 4, 5].map((n) => invoice(n));
       const inputs: InvoiceInput[] = [
@@ -175,6 +193,70 @@ describe('buildBatchPackage', () => {
       expect(otherKey.fileHash).toBe(first.fileHash);
       expect(otherKey.parts[0].fileHash).not.toBe(first.parts[0].fileHash);
     });
+  });
+
+  it.each<ArchiveFormat>(['Zip', 'TarGz'])(
+    'spools once the package outgrows inMemoryBytes: the parts held so far and the rest go to files, the same bytes (%s)',
+    async (compressionType) => {
+      const xmls = Array.from({ length: 12 }, (_, n) => invoice(n, 40));
+      const options = { compressionType, partSizeBytes: 500 };
+      const inMemory = await build(xmls, options);
+      expect(await readdir(tempDir)).toEqual([]);
+      // Past 1,200 bytes in the third part (512 encrypted bytes a part): the two parts held are written out, the third
+      // continues in its file, and so do the next ones.
+      const spilled = await build(xmls, { ...options, inMemoryBytes: 1200 });
+      expect(spilled.parts.length).toBeGreaterThan(3);
+      const [directory] = await readdir(tempDir);
+      expect((await readdir(join(tempDir, directory))).sort()).toEqual(
+        spilled.parts.map((part) => `part-${part.ordinalNumber}.aes`).sort(),
+      );
+      expect(spilled.fileHash).toBe(inMemory.fileHash);
+      expect(spilled.parts).toEqual(inMemory.parts);
+      for (const part of inMemory.parts) {
+        expect(await collect(spilled.openPart(part.ordinalNumber))).toEqual(await collect(inMemory.openPart(part.ordinalNumber)));
+      }
+      await decryptedPackage(spilled, fixedKey);
+      await spilled.dispose();
+      expect(await readdir(tempDir)).toEqual([]);
+    },
+  );
+
+  it('reads stream inputs ahead, at most readAhead beyond the one packed, with the same package and verdicts in input order', async () => {
+    const xmls = Array.from({ length: 10 }, (_, n) => invoice(n));
+    const inputs = () => xmls.map((xml, n) => (n === 4 ? streamInput('<Faktura>not closed', false) : streamInput(xml, n % 2 === 0)));
+    const oneAtATime = await build(inputs(), { readAhead: 0 });
+    for (const readAhead of [1, READ_AHEAD_INVOICES, 50]) {
+      const ahead = await build(inputs(), { readAhead });
+      expect(ahead.fileHash).toBe(oneAtATime.fileHash);
+      expect(ahead.entries).toEqual(oneAtATime.entries);
+      expect(ahead.rejected.map((rejection) => [rejection.index, rejection.problem.message])).toEqual(
+        oneAtATime.rejected.map((rejection) => [rejection.index, rejection.problem.message]),
+      );
+    }
+    expect(oneAtATime.rejected.map((rejection) => rejection.index)).toEqual([4]);
+
+    // A source failing at invoice 5 fails the build when its turn comes; by then only the next readAhead were opened.
+    const failingAt5 = (): InvoiceInput[] => {
+      const given: InvoiceInput[] = inputs();
+      given[5] = {
+        open: () =>
+          Readable.from(
+            (async function* () {
+              yield Buffer.from('<?xml');
+              throw new Error('disk gone');
+            })(),
+          ),
+      };
+      return given;
+    };
+    for (const readAhead of [0, 3]) {
+      const given = failingAt5();
+      const error = await build(given, { readAhead }).catch((e: unknown) => e);
+      expect((error as KsefError).message).toBe('invoices[5] could not be read: disk gone');
+      const opened = given.map((input) => (input as { opened?: number }).opened);
+      expect(opened.slice(6)).toEqual([6, 7, 8, 9].map((n) => (n <= 5 + readAhead ? 1 : 0)));
+    }
+    expect(await readdir(tempDir)).toEqual([]);
   });
 
   it('reads a part again for a retried upload', async () => {
@@ -304,7 +386,7 @@ describe('buildBatchPackage', () => {
   });
 
   it('spools to a private directory (0700, parts 0600) and dispose removes it', async () => {
-    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000 });
+    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000, inMemoryBytes: 0 });
     const [directory] = await readdir(tempDir);
     expect((await stat(join(tempDir, directory))).mode & 0o777).toBe(0o700);
     const files = await readdir(join(tempDir, directory));
@@ -312,6 +394,14 @@ describe('buildBatchPackage', () => {
     for (const file of files) expect((await stat(join(tempDir, directory, file))).mode & 0o777).toBe(0o600);
     await pkg.dispose();
     expect(await readdir(tempDir)).toEqual([]);
+    expect(() => pkg.openPart(1)).toThrow(/disposed/);
+  });
+
+  it('lets parts kept in memory go on dispose', async () => {
+    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000 });
+    expect(await readdir(tempDir)).toEqual([]);
+    await collect(pkg.openPart(1));
+    await pkg.dispose();
     expect(() => pkg.openPart(1)).toThrow(/disposed/);
   });
 });

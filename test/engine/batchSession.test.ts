@@ -68,8 +68,9 @@ describe('batch session send against the sandbox', () => {
       expect(puts).toHaveLength(3);
       expect(puts.every((e) => e.requestHeaders.authorization === undefined)).toBe(true);
       expect(sandbox.count('POST /sessions/batch/{referenceNumber}/close')).toBe(1);
-      // Progress: packing, each part, processing, done.
-      expect(progress[0]).toMatchObject({ phase: 'packing', session: 1, sessions: 1, invoices: 30 });
+      // Progress: packing, the package built (its parts known before the session opens), each part, processing, done.
+      expect(progress[0]).toMatchObject({ phase: 'packing', session: 1, sessions: 1, invoices: 30, parts: 0 });
+      expect(progress[1]).toMatchObject({ phase: 'packing', invoices: 30, parts: 3, partsUploaded: 0 });
       expect(progress.filter((p) => p.phase === 'uploading').map((p) => p.partsUploaded)).toEqual([0, 1, 2, 3]);
       expect(progress[progress.length - 1]).toMatchObject({ phase: 'done', partsUploaded: 3, parts: 3, invoicesProcessed: 30 });
     },

@@ -2,14 +2,15 @@
  * ZIP and tar.gz archives of entries already in memory, written as streams of chunks. Made for batch packages of
  * thousands of small invoices, where archiver's per-entry streams cost several times the compression itself
  * (measured on 1,000 FA(3) invoices, 3.5 MB: about 0.7 s of CPU for a ZIP against 0.09 s of deflating the entries,
- * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip). Compression runs on zlib's thread pool while the next entry
- * is taken from the source, so the source's own work (reading, checking invoices) runs beside it.
+ * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip). A ZIP entry of an invoice is deflated on the main thread (see
+ * SYNC_DEFLATE_MAX_BYTES); a large one, and the tar's gzip (in large blocks), on zlib's thread pool while the next
+ * entry is taken from the source, so the source's own work (reading, checking invoices) runs beside it.
  *
  * ZIP: APPNOTE.TXT of PKWARE, local headers with sizes and CRC known up front, a central directory, ZIP64 end records
  * when offsets pass 4 GB. Tar: POSIX ustar headers, a pax `path` record for names over 100 bytes, one gzip stream.
  */
 import { pipeline, Readable } from 'node:stream';
-import { constants, crc32, createDeflateRaw, createGzip, type DeflateRaw } from 'node:zlib';
+import { constants, crc32, createDeflateRaw, createGzip, deflateRawSync, type DeflateRaw } from 'node:zlib';
 import { ARCHIVE_COMPRESSION_LEVEL } from './write';
 
 /** An entry whose content is in memory. */
@@ -37,6 +38,15 @@ const FILE_MODE = 0o644;
 const MADE_BY_UNIX = 3 << 8;
 /** A regular file readable by everyone (S_IFREG | 0644) in the upper half of the external attributes. */
 const REGULAR_FILE_ATTRIBUTES = ((0o100000 | FILE_MODE) << 16) >>> 0;
+/**
+ * ZIP entries up to this size are deflated on the main thread (`deflateRawSync`), larger ones on zlib's thread pool.
+ * A thread-pool round trip costs the main thread about as much as deflating a typical invoice (2-3 kB: ~40-50 us
+ * either way; measured on 10,000 FA(3) invoices, Node 20) and adds a wake-up of a pool thread and its CPU; a large
+ * entry is worth moving off the main thread, where it would hold the event loop (~30 ms per MB).
+ */
+export const SYNC_DEFLATE_MAX_BYTES = 64 * 1024;
+/** The tar goes to gzip in blocks of this size: its headers and paddings of 512 bytes would each be a thread-pool round trip. */
+export const TAR_GZIP_BLOCK_BYTES = 256 * 1024;
 const MAX_32 = 0xffffffff;
 const MAX_16 = 0xffff;
 
@@ -58,7 +68,7 @@ interface CentralRecord {
  */
 export async function* writeZipOfBuffers(
   entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>,
-  level = ARCHIVE_COMPRESSION_LEVEL,
+  { level = ARCHIVE_COMPRESSION_LEVEL, syncDeflateMaxBytes = SYNC_DEFLATE_MAX_BYTES } = {},
 ): AsyncGenerator<Buffer> {
   const records: CentralRecord[] = [];
   let offset = 0;
@@ -83,12 +93,18 @@ export async function* writeZipOfBuffers(
     yield deflated;
   };
 
-  const deflater = new EntryDeflater(level);
+  // Made when a large entry first needs it: most packages have none.
+  let deflater: EntryDeflater | undefined;
   try {
     for await (const entry of entries) {
       if (pending) yield* emit(pending);
-      // Compressed on the thread pool while the next entry is taken from the source.
-      pending = { entry, deflated: deflater.deflate(entry.content) };
+      // A large entry is compressed on the thread pool while the next one is taken from the source. Either way the
+      // same raw deflate stream of the content (zlib's output does not depend on how its input was given).
+      const deflated =
+        entry.content.length <= syncDeflateMaxBytes
+          ? Promise.resolve(deflateRawSync(entry.content, { level }))
+          : (deflater ??= new EntryDeflater(level)).deflate(entry.content);
+      pending = { entry, deflated };
       // Settled later (emit), but a failure must not count as unhandled meanwhile.
       pending.deflated.catch(() => undefined);
     }
@@ -96,7 +112,7 @@ export async function* writeZipOfBuffers(
   } finally {
     // zlib must not be closed under a compression still running on the thread pool.
     await pending?.deflated.catch(() => undefined);
-    deflater.close();
+    deflater?.close();
   }
   yield centralDirectory(records, offset);
 }
@@ -228,10 +244,29 @@ const TAR_NAME_BYTES = 100;
  */
 export function writeTarGzOfBuffers(
   entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>,
-  level = ARCHIVE_COMPRESSION_LEVEL,
+  { level = ARCHIVE_COMPRESSION_LEVEL, blockBytes = TAR_GZIP_BLOCK_BYTES } = {},
 ): Readable {
   // pipeline: an error on either side destroys both, and the returned gzip stream carries it to the reader.
-  return pipeline(Readable.from(tarChunks(entries)), createGzip({ level }), () => undefined);
+  return pipeline(Readable.from(inBlocks(tarChunks(entries), blockBytes)), createGzip({ level }), () => undefined);
+}
+
+/**
+ * `chunks` gathered into buffers of at least `blockBytes` (the last one shorter): the same bytes in fewer, larger
+ * pieces, for a consumer that pays per piece (a zlib or cipher call, a hash update). A chunk of `blockBytes` or more
+ * that comes alone passes as it is.
+ */
+export async function* inBlocks(chunks: Iterable<Buffer> | AsyncIterable<Buffer>, blockBytes: number): AsyncGenerator<Buffer> {
+  let gathered: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of chunks) {
+    gathered.push(chunk);
+    length += chunk.length;
+    if (length < blockBytes) continue;
+    yield gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, length);
+    gathered = [];
+    length = 0;
+  }
+  if (length > 0) yield gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, length);
 }
 
 async function* tarChunks(entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>): AsyncGenerator<Buffer> {

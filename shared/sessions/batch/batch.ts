@@ -198,6 +198,8 @@ class BatchSessionRun {
   async pack(): Promise<void> {
     this.report({ phase: 'packing' });
     this.pkg = await this.build(this.key);
+    // Its parts are known as soon as it is built.
+    this.report({ invoices: this.pkg.entries.length, parts: this.pkg.parts.length });
     this.store = BatchSessionStore.of(this.deps.stateStore, this.deps.sealKey, this.deps.scope, {
       options: {
         schema: this.settings.schema,

@@ -4,22 +4,23 @@
  * each part encrypted on its own with AES-256-CBC/PKCS#7 under the session's key and IV (the official clients encrypt
  * every raw part from its start with the same key and IV, no IV prefix). KSeF wants the size and SHA-256 of the whole
  * unencrypted package and of every encrypted part when the session opens, before any part is uploaded, so the
- * encrypted parts are spooled to temporary files while those are computed, all in one pass over the invoices.
+ * encrypted parts are kept while those are computed, all in one pass over the invoices: in memory while the package
+ * is small (IN_MEMORY_PACKAGE_BYTES), else spooled to temporary files.
  */
 import { createCipheriv, createHash, type Cipher, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { KsefError, KsefInputError } from '../../http/errors';
 import type { ArchiveFormat } from '../../protocol/archive/read';
-import { writeTarGzOfBuffers, writeZipOfBuffers, type BufferEntry } from '../../protocol/archive/bufferArchives';
+import { inBlocks, writeTarGzOfBuffers, writeZipOfBuffers, type BufferEntry } from '../../protocol/archive/bufferArchives';
 import type { SymmetricKey } from '../../protocol/crypto/aes';
 import type { InvoiceSchema } from '../../protocol/model/formCodes';
 import { DEFAULT_MAX_INVOICE_BYTES, DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES, type XmlSizeLimits } from '../../protocol/xml/xmlRules';
-import { prepareInvoiceSource } from '../prepare';
+import { prepareInvoiceSource, type PreparedInvoice } from '../prepare';
 import { isInputObject } from '../streamInput';
 import type { InvoiceInput } from '../types';
 
@@ -40,6 +41,24 @@ const ENTRY_DATE = new Date(Date.UTC(2026, 0, 1));
 const UNSAFE_FILE_NAME = /[/\\\u0000-\u001f\u007f]/;
 /** Spool files are written and read in large chunks: fewer system calls and stream turns per byte. */
 const SPOOL_CHUNK = 1024 * 1024;
+/**
+ * The archive's bytes are hashed and encrypted in blocks of this size: a ZIP gives a header and a few kB of deflated
+ * invoice at a time, and each cipher update and hash update costs a call into OpenSSL with its own set-up.
+ */
+const PACKAGE_BLOCK_BYTES = 256 * 1024;
+/**
+ * Encrypted parts are kept in memory while the package is at most this large (about 7,000 typical invoices as a
+ * ZIP), and spooled to temporary files once it grows past it: a small package then costs no temporary directory,
+ * file writes and reads (thread-pool round trips that took longer than building a package of 100 invoices), and
+ * memory stays bounded whatever the package's size.
+ */
+export const IN_MEMORY_PACKAGE_BYTES = 8 * 1024 * 1024;
+/**
+ * Stream inputs read ahead of the one being packed: opening and reading a file are thread-pool round trips whose
+ * latency, one invoice at a time, added to the checks; a few in flight overlap it. Each is still read at most to the
+ * per-invoice size limit, so memory holds at most this many invoices more.
+ */
+export const READ_AHEAD_INVOICES = 8;
 
 /** One invoice of the package: its position in the caller's input and the input itself. */
 export interface BatchPackageSource {
@@ -65,6 +84,10 @@ export interface BuildBatchPackageOptions {
   maxInvoices?: number;
   /** Where the encrypted parts are spooled (default `os.tmpdir()`). */
   tempDir?: string;
+  /** Largest package whose encrypted parts stay in memory, not spooled (default `IN_MEMORY_PACKAGE_BYTES`). */
+  inMemoryBytes?: number;
+  /** Stream inputs read ahead of the one being packed (default `READ_AHEAD_INVOICES`; 0 reads one at a time). */
+  readAhead?: number;
 }
 
 /** An invoice in the package. */
@@ -112,9 +135,9 @@ export interface BatchPackage {
   entries: BatchPackageEntry[];
   /** The invoices the local checks refused, in input order; not in the package. */
   rejected: BatchPackageRejection[];
-  /** The encrypted part read from the spool; may be called again (a retried upload). */
+  /** The encrypted part, from memory or its spool file; may be called again (a retried upload). */
   openPart(ordinalNumber: number): Readable;
-  /** Removes the spooled parts; the package cannot be read afterwards. */
+  /** Lets the parts go (removes the spooled ones); the package cannot be read afterwards. */
   dispose(): Promise<void>;
 }
 
@@ -139,11 +162,11 @@ export function defaultFileName(index: number): string {
 }
 
 /**
- * Packs `sources` (taken one at a time; stream inputs are read when their turn comes, each at most KSeF's
- * per-invoice size) into the archive, checking every invoice as an online send does (batch sessions also take
- * attachments); those that fail go to `rejected` instead. The archive is hashed, split, encrypted and spooled as it
- * is written: memory holds two invoices (one checked while the other is compressed) and a few MB of buffers, whatever
- * the package's size. Throws a KsefInputError
+ * Packs `sources` (in order; stream inputs are read a few ahead, `readAhead`, each at most KSeF's per-invoice size)
+ * into the archive, checking every invoice as an online send does (batch sessions also take attachments); those that
+ * fail go to `rejected` instead. The archive is hashed, split, encrypted and kept (in memory up to `inMemoryBytes`,
+ * else spooled) as it is written: memory holds the invoices read ahead, one being compressed and a few MB of
+ * buffers, whatever the package's size. Throws a KsefInputError
  * before anything is sent when the package cannot be declared (duplicate or bad file names, more invoices than
  * `maxInvoices`, more than 50 parts or 5 GB); the temporary files are then removed.
  */
@@ -176,14 +199,16 @@ export async function buildBatchPackage(
     throw new KsefInputError('options.key must hold a 32-byte AES-256 key and a 16-byte IV.', { field: 'options.key' });
   }
 
-  const spool = await PartSpool.create(options.tempDir ?? tmpdir(), partSize, options.key);
-  const packer = new InvoicePacker(options, maxInvoices);
+  const inMemoryBytes = options.inMemoryBytes ?? IN_MEMORY_PACKAGE_BYTES;
+  const readAhead = options.readAhead ?? READ_AHEAD_INVOICES;
+  const spool = new PartSpool(options.tempDir ?? tmpdir(), partSize, options.key, inMemoryBytes);
+  const packer = new InvoicePacker(options, maxInvoices, readAhead);
   try {
     // Not archiver: its per-entry streams cost several times the compression (measured in bufferArchives.ts).
     const entries = packer.entries(sources);
     const archive = compressionType === 'Zip' ? writeZipOfBuffers(entries) : writeTarGzOfBuffers(entries);
-    for await (const chunk of archive) {
-      await spool.write(chunk as Buffer, packer.entriesPacked());
+    for await (const block of inBlocks(archive as AsyncIterable<Buffer>, PACKAGE_BLOCK_BYTES)) {
+      await spool.write(block, packer.entriesPacked());
     }
     await spool.finish();
   } catch (error) {
@@ -212,6 +237,7 @@ class InvoicePacker {
   constructor(
     private readonly options: BuildBatchPackageOptions,
     private readonly maxInvoices: number,
+    private readonly readAheadCount: number,
   ) {
     this.limits = {
       maxBytes: options.limits?.maxBytes ?? DEFAULT_MAX_INVOICE_BYTES,
@@ -224,12 +250,9 @@ class InvoicePacker {
   }
 
   async *entries(sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>): AsyncGenerator<BufferEntry> {
-    for await (const { index, input } of sources) {
+    for await (const { index, input, preparing } of this.readAhead(sources)) {
       const fileName = this.fileNameOf(input, index);
-      const prepared = await prepareInvoiceSource(input, index, this.options.schema ?? 'FA(3)', this.options.offlineMode ?? false, {
-        session: 'batch',
-        limits: this.limits,
-      });
+      const prepared = await preparing;
       if (prepared.problem) {
         this.rejected.push({
           index,
@@ -256,6 +279,28 @@ class InvoicePacker {
       });
       yield { name: fileName, content: prepared.xml, date: ENTRY_DATE };
     }
+  }
+
+  /**
+   * The sources in order, each with its invoice being prepared (read, hashed, checked), up to `readAheadCount` ahead
+   * of the one taken: reading a stream input waits on the thread pool, so the next few are read while this one is
+   * packed. A source that fails fails when its turn comes, as it would read in turn.
+   */
+  private async *readAhead(
+    sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>,
+  ): AsyncGenerator<BatchPackageSource & { preparing: Promise<PreparedInvoice> }> {
+    const queue: (BatchPackageSource & { preparing: Promise<PreparedInvoice> })[] = [];
+    for await (const { index, input } of sources) {
+      const preparing = prepareInvoiceSource(input, index, this.options.schema ?? 'FA(3)', this.options.offlineMode ?? false, {
+        session: 'batch',
+        limits: this.limits,
+      });
+      // Awaited in its turn; failing while an earlier invoice is packed, it must not count as unhandled meanwhile.
+      preparing.catch(() => undefined);
+      queue.push({ index, input, preparing });
+      if (queue.length > this.readAheadCount) yield queue.shift()!;
+    }
+    yield* queue;
   }
 
   private fileNameOf(input: InvoiceInput, index: number): string {
@@ -286,25 +331,28 @@ class InvoicePacker {
 
 /**
  * The package's bytes as they are written: hashed whole, cut into parts of `partSize`, each part encrypted from its
- * start and hashed, and written to a file of its own (0600, in a private temporary directory).
+ * start and hashed, and kept in memory until the package passes `inMemoryBytes`; from then on every part goes to a
+ * file of its own (0600, in a private temporary directory made then).
  */
 class PartSpool {
   readonly packageHash = createHash('sha256');
   packageSize = 0;
   readonly parts: BatchPackagePart[] = [];
-  private current?: SpooledPart;
+  /** The finished parts still in memory: their encrypted chunks, by ordinal number. */
+  private readonly held = new Map<number, Buffer[]>();
+  /** Encrypted bytes of the finished parts in `held`. */
+  private heldBytes = 0;
+  /** Made once the package passes `inMemoryBytes`. */
+  private directory?: string;
+  private current?: EncryptedPart;
   private disposed = false;
 
-  private constructor(
-    private readonly directory: string,
+  constructor(
+    private readonly tempDir: string,
     private readonly partSize: number,
     private readonly key: SymmetricKey,
+    private readonly inMemoryBytes: number,
   ) {}
-
-  static async create(tempDir: string, partSize: number, key: SymmetricKey): Promise<PartSpool> {
-    // mkdtemp makes the directory 0700: only this user may list or open the parts.
-    return new PartSpool(await mkdtemp(join(tempDir, 'ksef-batch-')), partSize, key);
-  }
 
   /** Takes the next bytes of the package; `invoicesPacked` only words the error of a package too large. */
   async write(chunk: Buffer, invoicesPacked: number): Promise<void> {
@@ -323,6 +371,7 @@ class PartSpool {
       await part.write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
       offset += take;
       if (part.plainSize === this.partSize) await this.finishPart();
+      if (this.directory === undefined && this.heldBytes + (this.current?.encryptedSize ?? 0) > this.inMemoryBytes) await this.spill();
     }
   }
 
@@ -331,23 +380,27 @@ class PartSpool {
   }
 
   openPart(ordinalNumber: number): Readable {
-    if (this.disposed) throw new KsefError('The batch package was disposed: its parts are no longer on disk.');
+    if (this.disposed) throw new KsefError('The batch package was disposed: its parts are no longer kept.');
     if (!this.parts.some((part) => part.ordinalNumber === ordinalNumber)) {
       throw new KsefInputError(`The batch package has parts 1 to ${this.parts.length}; there is no part ${ordinalNumber}.`, {
         field: 'ordinalNumber',
       });
     }
+    const held = this.held.get(ordinalNumber);
+    if (held) return Readable.from(held, { objectMode: false });
     return createReadStream(this.pathOf(ordinalNumber), { highWaterMark: SPOOL_CHUNK });
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.held.clear();
+    this.heldBytes = 0;
     this.current?.abort();
     this.current = undefined;
-    await rm(this.directory, { recursive: true, force: true });
+    if (this.directory !== undefined) await rm(this.directory, { recursive: true, force: true });
   }
 
-  private startPart(invoicesPacked: number): SpooledPart {
+  private startPart(invoicesPacked: number): EncryptedPart {
     const ordinalNumber = this.parts.length + 1;
     if (ordinalNumber > MAX_PARTS) {
       const fix =
@@ -359,43 +412,75 @@ class PartSpool {
         { field: 'options.partSizeBytes' },
       );
     }
-    this.current = new SpooledPart(ordinalNumber, this.pathOf(ordinalNumber), this.key);
+    this.current = new EncryptedPart(ordinalNumber, this.key);
+    if (this.directory !== undefined) this.current.toFile(this.pathOf(ordinalNumber));
     return this.current;
   }
 
   private async finishPart(): Promise<void> {
     const part = this.current!;
     this.current = undefined;
-    this.parts.push(await part.finish());
+    const { info, held } = await part.finish();
+    this.parts.push(info);
+    if (held) {
+      this.held.set(info.ordinalNumber, held);
+      this.heldBytes += info.fileSize;
+    }
+  }
+
+  /** The package outgrew memory: the directory is made, the finished parts held written to their files, the current part continues in its own. */
+  private async spill(): Promise<void> {
+    // mkdtemp makes the directory 0700: only this user may list or open the parts.
+    this.directory = await mkdtemp(join(this.tempDir, 'ksef-batch-'));
+    for (const [ordinalNumber, chunks] of this.held) {
+      const file = await open(this.pathOf(ordinalNumber), 'wx', 0o600);
+      try {
+        await file.writev(chunks);
+      } finally {
+        await file.close();
+      }
+      this.held.delete(ordinalNumber);
+    }
+    this.heldBytes = 0;
+    this.current?.toFile(this.pathOf(this.current.ordinalNumber));
   }
 
   private pathOf(ordinalNumber: number): string {
-    return join(this.directory, `part-${ordinalNumber}.aes`);
+    return join(this.directory!, `part-${ordinalNumber}.aes`);
   }
 }
 
-/** One part being encrypted into its spool file. */
-class SpooledPart {
+/** One part being encrypted: into memory, or (`toFile`) into its spool file. */
+class EncryptedPart {
   plainSize = 0;
-  private encryptedSize = 0;
+  encryptedSize = 0;
   private readonly cipher: Cipher;
   private readonly hash: Hash = createHash('sha256');
-  private readonly file: WriteStream;
-  private readonly written: Promise<void>;
+  /** The encrypted chunks while the part is in memory. */
+  private held: Buffer[] | undefined = [];
+  private file?: WriteStream;
+  private written?: Promise<void>;
   /** Bytes given to the corked file since it last wrote. */
   private unwritten = 0;
 
   constructor(
-    private readonly ordinalNumber: number,
-    path: string,
+    readonly ordinalNumber: number,
     key: SymmetricKey,
   ) {
     this.cipher = createCipheriv('aes-256-cbc', key.key, key.iv);
-    this.file = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: SPOOL_CHUNK });
-    this.written = finished(this.file);
+  }
+
+  /** From now on into the file at `path` (0600, which must not exist yet), what is held first. */
+  toFile(path: string): void {
+    const file = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: SPOOL_CHUNK });
+    this.file = file;
+    this.written = finished(file);
     // Awaited in write and finish; a failure in between must not go unhandled meanwhile.
     this.written.catch(() => undefined);
-    this.file.cork();
+    file.cork();
+    for (const chunk of this.held!) file.write(chunk);
+    this.unwritten = this.encryptedSize;
+    this.held = undefined;
   }
 
   async write(plain: Buffer): Promise<void> {
@@ -404,37 +489,49 @@ class SpooledPart {
     if (encrypted.length === 0) return;
     this.hash.update(encrypted);
     this.encryptedSize += encrypted.length;
-    this.file.write(encrypted);
+    if (this.held) {
+      this.held.push(encrypted);
+      return;
+    }
+    const file = this.file!;
+    file.write(encrypted);
     this.unwritten += encrypted.length;
-    // Small ciphertexts (a ZIP entry of an invoice is a few kB) go to disk together, in one writev per SPOOL_CHUNK:
-    // a write each would cost a thread-pool round trip each, beside the compression.
+    // Small ciphertexts go to disk together, in one writev per SPOOL_CHUNK: a write each would cost a thread-pool
+    // round trip each, beside the compression.
     if (this.unwritten < SPOOL_CHUNK) return;
     this.unwritten = 0;
-    this.file.uncork();
-    if (this.file.writableNeedDrain) {
-      await Promise.race([new Promise<void>((resolve) => this.file.once('drain', () => resolve())), this.written]);
+    file.uncork();
+    if (file.writableNeedDrain) {
+      await Promise.race([new Promise<void>((resolve) => file.once('drain', () => resolve())), this.written]);
     }
-    if (this.file.errored) throw this.file.errored;
-    this.file.cork();
+    if (file.errored) throw file.errored;
+    file.cork();
   }
 
-  async finish(): Promise<BatchPackagePart> {
+  /** The part as declared, and its encrypted chunks when it is in memory. */
+  async finish(): Promise<{ info: BatchPackagePart; held?: Buffer[] }> {
     const last = this.cipher.final();
     this.hash.update(last);
     this.encryptedSize += last.length;
-    // end() also writes what the cork still holds.
-    this.file.end(last);
-    await this.written;
-    return {
+    const held = this.held;
+    if (held) held.push(last);
+    else {
+      // end() also writes what the cork still holds.
+      this.file!.end(last);
+      await this.written;
+    }
+    const info = {
       ordinalNumber: this.ordinalNumber,
       fileSize: this.encryptedSize,
       fileHash: this.hash.digest('base64'),
       plainSize: this.plainSize,
     };
+    return { info, ...(held && { held }) };
   }
 
   abort(): void {
-    this.file.destroy();
+    this.held = undefined;
+    this.file?.destroy();
   }
 }
 
