@@ -456,7 +456,8 @@ function readDeclaration(text: string): { end: number; fields: { version: string
   if (!match) return `the XML declaration at the start of the file is malformed: ${usage}`;
   const version = match[1] ?? match[2];
   const encoding = match[3] ?? match[4];
-  if (!/^1\.[0-9]+$/.test(version)) return `the XML declaration has version="${version}", which is no XML version: ${usage}`;
+  // Any other version is well-formed enough for libxml2 (with a warning); the caller's version rule rejects it.
+  if (!/^[0-9A-Za-z_.:-]+$/.test(version)) return `the XML declaration has version="${version}", which is no XML version: ${usage}`;
   if (encoding !== undefined && !/^[A-Za-z][A-Za-z0-9._-]*$/.test(encoding)) {
     return `the XML declaration has encoding="${encoding}", which is no encoding name: ${usage}`;
   }
