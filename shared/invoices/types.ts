@@ -84,6 +84,11 @@ export interface ExportOptions {
    * same filters resumes it instead of starting another.
    */
   maxWaitMs?: number;
+  /**
+   * Packages of up to this many bytes (decrypted) are read in memory; larger ones go through a temporary file
+   * readable by this user only, so memory stays bounded whatever the package size (default 32 MB).
+   */
+  maxInMemoryBytes?: number;
 }
 
 /** What KSeF says of a finished package (`InvoicePackage` of open-api.json), without its part URLs. */

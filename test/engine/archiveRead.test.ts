@@ -30,7 +30,7 @@ async function writeArchive(format: ArchiveFormat, files: [string, Buffer | stri
   return file;
 }
 
-async function readAll(source: string | Buffer, format: ArchiveFormat, first?: string): Promise<[string, string][]> {
+async function readAll(source: string | Buffer | Buffer[], format: ArchiveFormat, first?: string): Promise<[string, string][]> {
   const read: [string, string][] = [];
   for await (const entry of readArchive(source, format, { first })) read.push([entry.name, (await entry.read(1 << 20)).toString('utf8')]);
   return read;
@@ -81,6 +81,21 @@ describe.each<ArchiveFormat>(['Zip', 'TarGz'])('readArchive (%s)', (format) => {
   it('reads bytes in memory as well as a file', async () => {
     const file = await writeArchive(format, files);
     expect(await readAll(await readFile(file), format, '_metadata.json')).toEqual([files[2], files[0], files[1], files[3]]);
+  });
+
+  it('reads bytes in consecutive chunks, whatever their boundaries cut', async () => {
+    const file = await writeArchive(format, files);
+    const bytes = await readFile(file);
+    for (const size of [1, 7, 100]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      expect(await readAll(chunks, format, '_metadata.json')).toEqual([files[2], files[0], files[1], files[3]]);
+    }
+  });
+
+  it('reads names that are not ASCII', async () => {
+    const named: [string, string][] = [['faktura-źdźbło.xml', '<ż/>']];
+    expect(await readAll(await writeArchive(format, named), format)).toEqual(named);
   });
 
   it('skips what the consumer does not read, and stops when the consumer stops', async () => {

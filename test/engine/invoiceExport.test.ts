@@ -75,27 +75,42 @@ describe('client.invoices.export', () => {
     await sandbox.close();
   });
 
-  it.each(['Zip', 'TarGz'] as const)('downloads, checks, decrypts and unpacks a %s package of several parts', async (compressionType) => {
-    const tempBefore = await exportTempDirs();
-    const exported = await client.invoices.export(receivedSince(since), { compressionType });
-    expect(exported.package).toMatchObject({ invoiceCount: 12, isTruncated: false, compressionType });
-    expect(exported.package.partCount).toBeGreaterThan(1);
-    const invoices = await all(exported);
-    expect(invoices.map((i) => i.ksefNumber)).toEqual(seeded);
-    for (const invoice of invoices) {
-      expect(invoice.metadata.ksefNumber).toBe(invoice.ksefNumber);
-      expect(invoice.xml!.toString('utf8')).toContain('<Faktura');
-      expect(sha256(invoice.xml!)).toBe(invoice.metadata.invoiceHash);
-    }
-    // The decrypted package lived in a temporary file only while it was read; nothing is kept once delivered.
-    expect(await exportTempDirs()).toEqual(tempBefore);
-    expect([...stateStore.written.keys()].filter((key) => key.startsWith('ksef-flow/export/'))).toEqual([]);
-    expect(() => exported.invoices()).toThrow(/already read/);
-  });
+  it.each([
+    ['Zip', 'in memory', undefined],
+    ['Zip', 'through a temporary file', 0],
+    ['TarGz', 'in memory', undefined],
+    ['TarGz', 'through a temporary file', 0],
+  ] as const)(
+    'downloads, checks, decrypts and unpacks a %s package of several parts %s',
+    async (compressionType, _how, maxInMemoryBytes) => {
+      const tempBefore = await exportTempDirs();
+      const exported = await client.invoices.export(receivedSince(since), { compressionType, maxInMemoryBytes });
+      expect(exported.package).toMatchObject({ invoiceCount: 12, isTruncated: false, compressionType });
+      expect(exported.package.partCount).toBeGreaterThan(1);
+      const invoices: ExportedInvoice[] = [];
+      const tempWhileRead = new Set<string>();
+      for await (const invoice of exported.invoices()) {
+        invoices.push(invoice);
+        for (const name of await exportTempDirs()) if (!tempBefore.includes(name)) tempWhileRead.add(name);
+      }
+      // A package within maxInMemoryBytes (default 32 MB) never touches the disk; a larger one goes through one file.
+      expect(tempWhileRead.size).toBe(maxInMemoryBytes === 0 ? 1 : 0);
+      expect(invoices.map((i) => i.ksefNumber)).toEqual(seeded);
+      for (const invoice of invoices) {
+        expect(invoice.metadata.ksefNumber).toBe(invoice.ksefNumber);
+        expect(invoice.xml!.toString('utf8')).toContain('<Faktura');
+        expect(sha256(invoice.xml!)).toBe(invoice.metadata.invoiceHash);
+      }
+      // The decrypted package lived in a temporary file only while it was read; nothing is kept once delivered.
+      expect(await exportTempDirs()).toEqual(tempBefore);
+      expect([...stateStore.written.keys()].filter((key) => key.startsWith('ksef-flow/export/'))).toEqual([]);
+      expect(() => exported.invoices()).toThrow(/already read/);
+    },
+  );
 
   it('removes the temporary package when the consumer stops early', async () => {
     const tempBefore = await exportTempDirs();
-    const exported = await client.invoices.export(receivedSince(since));
+    const exported = await client.invoices.export(receivedSince(since), { maxInMemoryBytes: 1024 });
     for await (const invoice of exported.invoices()) {
       expect(invoice.xml).toBeDefined();
       const [directory] = (await exportTempDirs()).filter((name) => !tempBefore.includes(name));
@@ -178,8 +193,11 @@ describe('client.invoices.export', () => {
     expect(refused.message).toContain(refused.retryAt.toISOString());
   });
 
-  it('downloads a part whose hash does not match once more and delivers the intact bytes', async () => {
-    const exported = await client.invoices.export(receivedSince(since));
+  it.each([
+    ['in memory', undefined],
+    ['through a temporary file', 0],
+  ] as const)('downloads a part whose hash does not match once more and delivers the intact bytes (%s)', async (_how, maxInMemoryBytes) => {
+    const exported = await client.invoices.export(receivedSince(since), { maxInMemoryBytes });
     const part = sandbox.state.invoiceExports.byReference.get(exported.referenceNumber)!.package!.parts[1];
     sandbox.storage.corruptNextDownload(part.blobPath);
     expect((await all(exported)).map((i) => i.ksefNumber)).toEqual(seeded);

@@ -2,7 +2,7 @@
  * Reading KSeF's package archives: export packages (`{ksefNumber}.xml` files plus `_metadata.json`, ZIP or TarGz;
  * pobieranie-faktur.md of CIRFMF/ksef-docs) and, for the sandbox, batch-session packages (ZIP). Entries come out one
  * at a time as streams, so memory stays bounded whatever the archive's size; the archive itself is read from a
- * file (or bytes already in memory), with maintained libraries: `yauzl` for ZIP, `tar-stream` over zlib for TarGz.
+ * file (or bytes already in memory, whole or in chunks), with maintained libraries: `yauzl` for ZIP, `tar-stream` over zlib for TarGz.
  */
 import { createReadStream } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
@@ -37,15 +37,14 @@ export interface ReadArchiveOptions {
 /** The archive's content is not what a ZIP or a tar.gz of this kind must be. */
 export class ArchiveFormatError extends KsefError {}
 
+/** An archive: the path of its file, or its bytes (whole, or as consecutive chunks). */
+export type ArchiveSource = string | Buffer | readonly Buffer[];
+
 /**
- * The regular files of the archive at `source` (a file path, or the bytes), `options.first` first, then the others
- * in archive order. Directories are skipped. Stopping the iteration early closes the archive.
+ * The regular files of the archive at `source`, `options.first` first, then the others in archive order. Directories
+ * are skipped. Stopping the iteration early closes the archive.
  */
-export function readArchive(
-  source: string | Buffer,
-  format: ArchiveFormat,
-  options: ReadArchiveOptions = {},
-): AsyncGenerator<ArchiveEntry> {
+export function readArchive(source: ArchiveSource, format: ArchiveFormat, options: ReadArchiveOptions = {}): AsyncGenerator<ArchiveEntry> {
   return format === 'Zip' ? readZip(source, options) : readTarGz(source, options);
 }
 
@@ -59,10 +58,10 @@ export function readArchive(
  * measured here: 0.2-0.7 s of CPU with block reads and one-call inflates, 0.6-2.0 s through yauzl's streams). yauzl
  * checks no CRC-32 either way: every package comes with a SHA-256 its reader checks (open-api.json).
  */
-async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
+async function* readZip(source: ArchiveSource, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
   let bytes: ZipSource;
   try {
-    bytes = typeof source === 'string' ? await ZipSource.ofFile(source) : ZipSource.ofBuffer(source);
+    bytes = typeof source === 'string' ? await ZipSource.ofFile(source) : ZipSource.ofChunks(Buffer.isBuffer(source) ? [source] : source);
   } catch (error) {
     throw new ArchiveFormatError(`The package is not a readable ZIP archive: ${(error as Error).message}.`, { cause: error });
   }
@@ -77,7 +76,8 @@ async function* readZip(source: string | Buffer, { first }: ReadArchiveOptions):
 
 /** One pass over the files of a ZIP, in the central directory's order. */
 async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
-  const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true };
+  // Names are decoded here (`entryName`), not by yauzl.
+  const options: yauzl.Options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false };
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.fromRandomAccessReaderPromise(bytes, bytes.size, options);
@@ -86,11 +86,12 @@ async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
   }
   try {
     for await (const entry of zip.eachEntry()) {
-      if (entry.fileName.endsWith('/')) continue;
+      const name = entryName(entry);
+      if (name.endsWith('/')) continue;
       let opened: Readable | undefined;
       let taken = false;
       const take = (): void => {
-        if (taken) throw new Error(`The ZIP entry ${entry.fileName} was already read.`);
+        if (taken) throw new Error(`The ZIP entry ${name} was already read.`);
         taken = true;
       };
       const open = async () => {
@@ -100,9 +101,9 @@ async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
       };
       const readWhole = async (maxBytes: number) => {
         take();
-        return inflateEntry(entry, await zip.readLocalFileHeaderPromise(entry, { minimal: true }), bytes, maxBytes);
+        return inflateEntry(entry, name, await zip.readLocalFileHeaderPromise(entry, { minimal: true }), bytes, maxBytes);
       };
-      yield archiveEntry(entry.fileName, entry.uncompressedSize, open, readWhole);
+      yield archiveEntry(name, entry.uncompressedSize, open, readWhole);
       // What the consumer did not read is not read at all: the next record says where the next entry lies.
       opened?.destroy();
     }
@@ -113,14 +114,35 @@ async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
   }
 }
 
+/**
+ * The entry's name as yauzl would decode it (`decodeStrings`, `strictFileNames`), but an ASCII name, as every name of
+ * a KSeF package is, without decoding it character by character from CP437 (what yauzl does for names without the
+ * UTF-8 flag, which `archiver` sets only on non-ASCII names): 10,000 such names cost more than their entries' reading.
+ */
+function entryName(entry: yauzl.Entry): string {
+  const raw = entry.fileName as unknown as Buffer;
+  const ascii = raw.toString('latin1');
+  const name =
+    /^[\x20-\x7e]*$/.test(ascii) && !entry.extraFields.some(({ id }) => id === INFO_ZIP_UNICODE_PATH)
+      ? ascii
+      : yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, raw, entry.extraFields, true);
+  const invalid = yauzl.validateFileName(name);
+  if (invalid !== null) throw new ArchiveFormatError(`The ZIP archive holds an entry whose name is unsafe (${invalid}).`);
+  return name;
+}
+
+/** The Info-ZIP Unicode Path extra field, whose UTF-8 name takes the place of the header's (APPNOTE.TXT 4.6.9). */
+const INFO_ZIP_UNICODE_PATH = 0x7075;
+
 /** A stored or deflated entry's content, inflated in one call, checked against its directory record. */
 async function inflateEntry(
   entry: yauzl.Entry,
+  name: string,
   { fileDataStart }: { fileDataStart: number },
   source: ZipSource,
   maxBytes: number,
 ): Promise<Buffer> {
-  const where = `The ZIP entry ${entry.fileName}`;
+  const where = `The ZIP entry ${name}`;
   if (entry.isEncrypted()) throw new ArchiveFormatError(`${where} is encrypted; package entries are not.`);
   if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
     throw new ArchiveFormatError(`${where} uses compression method ${entry.compressionMethod}; only stored and deflated entries are read.`);
@@ -154,13 +176,14 @@ async function inflateEntry(
 
 /**
  * The bytes of a ZIP for yauzl, from a file read in blocks (consecutive entries' small reads cost one system call per
- * block) or from memory; `read` answers from the block without a stream.
+ * block) or from memory (chunks, found by binary search); `read` answers from a block without a stream, and from
+ * memory at once, without a turn of the event loop.
  */
 class ZipSource extends yauzl.RandomAccessReader {
   private static readonly BLOCK_BYTES = 1024 * 1024;
   /**
-   * The blocks read last, most recent first: two, as the reads advance in two places at once, the central directory
-   * at the end of the file and the entries' data from its start.
+   * File: the blocks read last, most recent first: two, as the reads advance in two places at once, the central
+   * directory at the end of the file and the entries' data from its start. Memory: every chunk, in order.
    */
   private blocks: { start: number; bytes: Buffer }[] = [];
   /** yauzl's reference count (in its README, not in its type declarations): the source closes when it drops to zero. */
@@ -170,10 +193,15 @@ class ZipSource extends yauzl.RandomAccessReader {
   private constructor(
     readonly size: number,
     private readonly file?: FileHandle,
-    buffer?: Buffer,
+    chunks: readonly Buffer[] = [],
   ) {
     super();
-    if (buffer) this.blocks = [{ start: 0, bytes: buffer }];
+    let start = 0;
+    for (const bytes of chunks) {
+      if (bytes.length === 0) continue;
+      this.blocks.push({ start, bytes });
+      start += bytes.length;
+    }
   }
 
   static async ofFile(path: string): Promise<ZipSource> {
@@ -186,15 +214,20 @@ class ZipSource extends yauzl.RandomAccessReader {
     }
   }
 
-  static ofBuffer(buffer: Buffer): ZipSource {
-    return new ZipSource(buffer.length, undefined, buffer);
+  static ofChunks(chunks: readonly Buffer[]): ZipSource {
+    return new ZipSource(
+      chunks.reduce((sum, chunk) => sum + chunk.length, 0),
+      undefined,
+      chunks,
+    );
   }
 
-  /** Bytes `start` to `end` (exclusive), as a view of a block. */
+  /** Bytes `start` to `end` (exclusive): a view of a block, or of a copy when they span chunks in memory. */
   async bytes(start: number, end: number): Promise<Buffer> {
+    if (!this.file) return this.inMemory(start, end);
     let block = this.blocks.find((candidate) => start >= candidate.start && end <= candidate.start + candidate.bytes.length);
     if (!block) {
-      if (!this.file || end > this.size) throw new RangeError(`Bytes ${start}-${end} are beyond the archive's ${this.size}.`);
+      if (end > this.size) throw new RangeError(`Bytes ${start}-${end} are beyond the archive's ${this.size}.`);
       const length = Math.min(Math.max(end - start, ZipSource.BLOCK_BYTES), this.size - start);
       const bytes = Buffer.allocUnsafe(length);
       const { bytesRead } = await this.file.read(bytes, 0, length, start);
@@ -207,6 +240,26 @@ class ZipSource extends yauzl.RandomAccessReader {
     return block.bytes.subarray(start - block.start, end - block.start);
   }
 
+  private inMemory(start: number, end: number): Buffer {
+    if (start < 0 || end > this.size || start > end) throw new RangeError(`Bytes ${start}-${end} are beyond the archive's ${this.size}.`);
+    if (start === end) return Buffer.alloc(0);
+    let low = 0;
+    let high = this.blocks.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.blocks[middle].start <= start) low = middle;
+      else high = middle - 1;
+    }
+    const first = this.blocks[low];
+    if (end <= first.start + first.bytes.length) return first.bytes.subarray(start - first.start, end - first.start);
+    const spanned: Buffer[] = [];
+    for (let index = low; index < this.blocks.length && this.blocks[index].start < end; index++) {
+      const { start: at, bytes } = this.blocks[index];
+      spanned.push(bytes.subarray(Math.max(start - at, 0), Math.min(end - at, bytes.length)));
+    }
+    return Buffer.concat(spanned, end - start);
+  }
+
   override read(
     buffer: Buffer,
     offset: number,
@@ -214,6 +267,15 @@ class ZipSource extends yauzl.RandomAccessReader {
     position: number,
     callback: (error: Error | null, bytesRead: number) => void,
   ): void {
+    if (!this.file) {
+      let bytes: Buffer;
+      try {
+        bytes = this.inMemory(position, position + length);
+      } catch (error) {
+        return callback(error as Error, 0);
+      }
+      return callback(null, bytes.copy(buffer, offset));
+    }
     this.bytes(position, position + length).then(
       (bytes) => callback(null, bytes.copy(buffer, offset)),
       (error: Error) => callback(error, 0),
@@ -247,7 +309,7 @@ class ZipSource extends yauzl.RandomAccessReader {
  * spool holds the entries uncompressed, several times the package's size on disk (XML deflates about tenfold), where
  * two passes need no space beyond the package itself.
  */
-async function* readTarGz(source: string | Buffer, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
+async function* readTarGz(source: ArchiveSource, { first }: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
   yield* firstThenRest(() => tarEntries(source), first);
 }
 
@@ -276,9 +338,12 @@ async function* firstThenRest(pass: () => AsyncGenerator<ArchiveEntry>, first: s
 }
 
 /** The files of a tar.gz in order; a body the consumer does not open is skipped unread. */
-async function* tarEntries(source: string | Buffer): AsyncGenerator<ArchiveEntry> {
+async function* tarEntries(source: ArchiveSource): AsyncGenerator<ArchiveEntry> {
   // Large reads and inflated chunks: per chunk, each stage of the pipe costs about as much as inflating 16 KB (their defaults: 64 KB and 16 KB).
-  const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : Readable.from([source]);
+  const input =
+    typeof source === 'string'
+      ? createReadStream(source, { highWaterMark: 1024 * 1024 })
+      : Readable.from(Buffer.isBuffer(source) ? [source] : source, { objectMode: false });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const extract = tar.extract();
   input.on('error', (error: Error) => gunzip.destroy(error));
