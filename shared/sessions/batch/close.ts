@@ -109,22 +109,26 @@ export async function collectBatchOutcome(
   }
 
   const waiting = new Map(invoices.map((invoice) => [invoice.fileName, invoice]));
-  const verdicts: { invoice: BatchInvoice; listed: SessionInvoiceStatus }[] = [];
+  // Each verdict goes into its result as its page comes, so the listed statuses are not all held at once (10,000 of
+  // them in a full session); only duplicates wait, for the UPOs of their originals' sessions.
+  const duplicates: { invoice: BatchInvoice; listed: SessionInvoiceStatus }[] = [];
+  const apply = async (invoice: BatchInvoice, listed: SessionInvoiceStatus, originals?: ReadonlyMap<string, UpoDocument>) => {
+    invoice.result.ordinalNumber = listed.ordinalNumber;
+    invoice.result.referenceNumber = listed.referenceNumber;
+    await applyInvoiceVerdict(deps, invoice.result, listed, originals);
+  };
   for await (const listed of listSessionInvoices(deps.api, referenceNumber, { pageSize: LIST_PAGE_SIZE })) {
     const invoice = findListed(waiting, listed);
     if (!invoice) continue;
     waiting.delete(invoice.fileName);
-    verdicts.push({ invoice, listed });
+    if (listed.status.code === DUPLICATE) duplicates.push({ invoice, listed });
+    else await apply(invoice, listed);
   }
   const originals = await originalDocuments(
     deps,
-    verdicts.map(({ listed }) => listed.status),
+    duplicates.map(({ listed }) => listed.status),
   );
-  for (const { invoice, listed } of verdicts) {
-    invoice.result.ordinalNumber = listed.ordinalNumber;
-    invoice.result.referenceNumber = listed.referenceNumber;
-    await applyInvoiceVerdict(deps, invoice.result, listed, originals);
-  }
+  for (const { invoice, listed } of duplicates) await apply(invoice, listed, originals);
   for (const { result } of waiting.values()) {
     result.error = (
       final.status.code === SUCCESS
