@@ -297,7 +297,6 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
       pos = declaration.end;
     }
     while (pos < length) {
-      if (stopWhenComplete && sink?.complete) return report;
       tokenStart = pos;
       const lt = pos;
       if (text.charCodeAt(lt) !== 0x3c) {
@@ -339,8 +338,12 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
         }
         depth--;
         if (depth === 0) rootClosed = true;
-        sink?.endTag(depth);
         pos = gt + 1;
+        if (sink) {
+          sink.endTag(depth);
+          // A fact is complete at the end of its element (or an empty-element tag): only then can the sink be.
+          if (stopWhenComplete && sink.complete) return report;
+        }
         continue;
       }
       if (next === 0x21 /* ! */) {
@@ -376,6 +379,7 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
           if (selfClosing) {
             if (depth === 0) rootClosed = true;
             pos = afterSpace + 2;
+            if (stopWhenComplete && sink?.complete) return report;
           } else {
             openStart[depth] = nameStart;
             openLength[depth] = nameStop - nameStart;
@@ -443,22 +447,26 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
   return report;
 }
 
+/** XMLDecl with its VersionInfo, EncodingDecl and SDDecl, S being exactly space, tab, CR and LF. */
+const XML_DECLARATION =
+  /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/;
+const VERSION_NUMBER = /^[0-9A-Za-z_.:-]+$/;
+/** EncName. */
+const ENCODING_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
+
 /**
  * The XML declaration at offset 0 (XMLDecl: version, then optional encoding and standalone, in this order):
  * its end and fields, or what is wrong with it.
  */
 function readDeclaration(text: string): { end: number; fields: { version: string; encoding?: string } } | string {
-  const match =
-    /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/.exec(
-      text,
-    );
+  const match = XML_DECLARATION.exec(text);
   const usage = 'write <?xml version="1.0" encoding="UTF-8"?> (version first; encoding and standalone="yes"/"no" optional, in this order)';
   if (!match) return `the XML declaration at the start of the file is malformed: ${usage}`;
   const version = match[1] ?? match[2];
   const encoding = match[3] ?? match[4];
   // Any other version is well-formed enough for libxml2 (with a warning); the caller's version rule rejects it.
-  if (!/^[0-9A-Za-z_.:-]+$/.test(version)) return `the XML declaration has version="${version}", which is no XML version: ${usage}`;
-  if (encoding !== undefined && !/^[A-Za-z][A-Za-z0-9._-]*$/.test(encoding)) {
+  if (!VERSION_NUMBER.test(version)) return `the XML declaration has version="${version}", which is no XML version: ${usage}`;
+  if (encoding !== undefined && !ENCODING_NAME.test(encoding)) {
     return `the XML declaration has encoding="${encoding}", which is no encoding name: ${usage}`;
   }
   return { end: match[0].length, fields: { version, encoding } };

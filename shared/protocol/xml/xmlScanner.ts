@@ -1,13 +1,9 @@
 /**
  * A single-pass, forgiving tokenizer for XML text. It never throws and never backtracks: on an unterminated
- * construct it simply stops. Used both by the KSeF rule checks (which need to see processing instructions,
- * roots and entity references that a validating parser would reject or hide) and by the invoice fact reader
- * (which must get what it can out of malformed documents).
+ * construct it simply stops. Used where what can be read out of a malformed document is wanted (the invoice
+ * view, facts after a syntax error); `scanXmlDocument` is the strict one.
  */
 export interface XmlScanHandler {
-  /** `<?target body?>`, including the XML declaration (target `xml`). */
-  onProcessingInstruction?(target: string, body: string, offset: number): void;
-  onDoctype?(offset: number): void;
   /** `attributes` is the raw text after the name; see `parseAttributes`. */
   onStartTag?(name: string, attributes: string, selfClosing: boolean, offset: number): void;
   onEndTag?(name: string, offset: number): void;
@@ -40,14 +36,10 @@ export function scanXml(text: string, handler: XmlScanHandler): void {
     } else if (next === 0x3f /* ? */) {
       end = text.indexOf('?>', lt + 2);
       if (end < 0) return;
-      const body = text.slice(lt + 2, end);
-      const target = /^[^\s?]*/.exec(body)![0];
-      handler.onProcessingInstruction?.(target, body.slice(target.length), lt);
       pos = end + 2;
     } else if (next === 0x21 /* ! */) {
       end = markupEnd(text, lt + 2, 'doctype');
       if (end < 0) return;
-      handler.onDoctype?.(lt);
       pos = end + 1;
     } else if (next === 0x2f /* / */) {
       end = text.indexOf('>', lt + 2);
