@@ -1,4 +1,4 @@
-import { checkInvoiceXml, hasAttachmentElement, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
+import { checkInvoiceXml, hasAttachmentElement, inspectInvoiceXml, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
 import { readInvoiceFacts, schemaMismatch } from '../../shared/protocol/xml/invoiceFacts';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 
@@ -160,6 +160,33 @@ describe('checkInvoiceXml', () => {
     expect(violations.map((v) => v.message).join('\n')).toMatch(message);
   });
 
+  it.each([
+    ['a duplicate attribute', '<a b="1"\n   b="2"/>', /attribute b appears twice in the start tag <a>: keep one \(at line 2, column 4\)/],
+    ["'<' in an attribute value", '<a b="x<y"/>', /'<' in the value of attribute b: escape it as &lt; \(at line 1, column 8\)/],
+    ['attributes without a space between them', '<a b="1"c="2"/>', /unexpected 'c="2"\/>' in the start tag <a>/],
+    ["']]>' in text", '<a>x]]>y</a>', /']]>' is not allowed in character data: escape '>' as &gt; \(at line 1, column 5\)/],
+    ["'--' in a comment", '<a><!-- a -- b --></a>', /'--' is not allowed inside a comment/],
+    ['an unclosed element', '<a>\n<b>x</b>', /the element <a> is not closed/],
+    ['a malformed XML declaration', '<?xml encoding="UTF-8"?><a/>', /XML declaration at the start of the file is malformed/],
+  ])('says where and how to fix %s', (_name, xml, message) => {
+    const violations = check(xml);
+    expect(rules(violations)).toEqual(['well-formed']);
+    expect(violations[0].message).toMatch(message);
+  });
+
+  it('rejects a DOCTYPE, which it does not read', () => {
+    const violations = check('<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>');
+    expect(rules(violations)).toEqual(['doctype']);
+    expect(violations[0].message).toContain('<!DOCTYPE ...>) at line 1, column 1');
+  });
+
+  it('finds forbidden characters where the scan does not look at each one: comments, CDATA, names', () => {
+    expect(rules(check('<a><!-- \u0080 --></a>'))).toEqual(['discouraged-character']);
+    expect(rules(check('<a><![CDATA[\u0001]]></a>'))).toEqual(['illegal-character']);
+    expect(rules(check('<a b="\ufdd0"/>'))).toEqual(['discouraged-character']);
+    expect(rules(check('<a\u{1fffe}/>'))).toContain('discouraged-character');
+  });
+
   it('accepts character references and the predefined entities', () => {
     expect(check('<a b="&quot;x&quot;">&lt;&gt;&amp;&apos;&#x141;&#322;</a>')).toEqual([]);
   });
@@ -209,6 +236,18 @@ describe('readInvoiceFacts', () => {
       expect(() => readInvoiceFacts(garbage)).not.toThrow();
     }
     expect(readInvoiceFacts('not xml at all')).toEqual({});
+  });
+
+  it('reads the facts after a syntax error early in the document', () => {
+    const broken = invoice.replace('<Naglowek>', '<Naglowek>R&D');
+    expect(rules(check(broken))).toEqual(['well-formed']);
+    expect(readInvoiceFacts(broken)).toEqual(readInvoiceFacts(invoice));
+  });
+
+  it('gives what checkInvoiceXml and readInvoiceFacts give, in one pass', () => {
+    for (const xml of [invoice, invoice.replace('<P_2>', '<P_2><!-- x -->&lt;'), invoice.replace('</Podmiot1>', '</Podmiot>'), 'x']) {
+      expect(inspectInvoiceXml(Buffer.from(xml))).toEqual({ violations: check(xml), facts: readInvoiceFacts(xml) });
+    }
   });
 
   it('reads FA_RR and UBL element names', () => {
