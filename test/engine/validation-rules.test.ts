@@ -174,6 +174,13 @@ describe('checkInvoiceXml', () => {
     expect(violations[0].message).toMatch(message);
   });
 
+  it('finds a duplicate attribute among many', () => {
+    const attributes = Array.from({ length: 40 }, (_, i) => `a${i}="${i}"`).join(' ');
+    expect(check(`<x ${attributes}/>`)).toEqual([]);
+    expect(check(`<x ${attributes} a3="again"/>`)[0].message).toMatch(/attribute a3 appears twice/);
+    expect(check(`<x a3="first" ${attributes}/>`)[0].message).toMatch(/attribute a3 appears twice/);
+  });
+
   it('rejects a DOCTYPE, which it does not read', () => {
     const violations = check('<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>');
     expect(rules(violations)).toEqual(['doctype']);

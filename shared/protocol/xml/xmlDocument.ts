@@ -130,6 +130,9 @@ function sameText(text: string, a: number, b: number, length: number): boolean {
   return true;
 }
 
+/** Up to this many attributes in one tag, a new one is compared with each before it to find duplicates. */
+const MAX_COMPARED_ATTRIBUTES = 16;
+
 const PREDEFINED_ENTITIES = ['lt;', 'gt;', 'amp;', 'quot;', 'apos;'];
 
 export function isXmlChar(code: number): boolean {
@@ -363,6 +366,7 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
         rootSeen = true;
       }
       let attributes = 0;
+      let manyAttributes: Set<string> | undefined;
       let i = nameStop;
       for (;;) {
         const afterSpace = skipSpace(text, i);
@@ -398,13 +402,27 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
           );
         }
         const attributeLength = attributeStop - attributeStart;
-        for (let k = 0; k < attributes; k += 2) {
-          if (attributeNames[k + 1] === attributeLength && sameText(text, attributeNames[k], attributeStart, attributeLength)) {
-            fail(
-              attributeStart,
-              `attribute ${text.slice(attributeStart, attributeStop)} appears twice in the start tag <${text.slice(nameStart, nameStop)}>: keep one`,
-            );
+        let duplicate = false;
+        if (attributes < MAX_COMPARED_ATTRIBUTES * 2) {
+          for (let k = 0; k < attributes && !duplicate; k += 2) {
+            duplicate = attributeNames[k + 1] === attributeLength && sameText(text, attributeNames[k], attributeStart, attributeLength);
           }
+        } else {
+          // Comparing each with all before it would take quadratic time on a tag with very many attributes.
+          if (!manyAttributes) {
+            manyAttributes = new Set();
+            for (let k = 0; k < attributes; k += 2)
+              manyAttributes.add(text.slice(attributeNames[k], attributeNames[k] + attributeNames[k + 1]));
+          }
+          const attributeName = text.slice(attributeStart, attributeStop);
+          duplicate = manyAttributes.has(attributeName);
+          manyAttributes.add(attributeName);
+        }
+        if (duplicate) {
+          fail(
+            attributeStart,
+            `attribute ${text.slice(attributeStart, attributeStop)} appears twice in the start tag <${text.slice(nameStart, nameStop)}>: keep one`,
+          );
         }
         attributeNames[attributes++] = attributeStart;
         attributeNames[attributes++] = attributeLength;
