@@ -329,13 +329,17 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
       const next = text.charCodeAt(lt + 1);
       if (next === 0x2f /* / */) {
         const nameStart = lt + 2;
-        const nameStop = nameEnd(text, nameStart);
+        // Usually the name is that of the open element, followed by '>': compared as it is read.
+        const openName = depth > 0 ? openLength[depth - 1] : -1;
+        const sameName =
+          openName > 0 && text.charCodeAt(nameStart + openName) === 0x3e && sameText(text, openStart[depth - 1], nameStart, openName);
+        const nameStop = sameName ? nameStart + openName : nameEnd(text, nameStart);
         if (nameStop === nameStart) fail(lt, `'</' is not followed by an element name (${quote(text, lt)})`);
-        const gt = skipSpace(text, nameStop);
+        const gt = sameName ? nameStop : skipSpace(text, nameStop);
         if (text.charCodeAt(gt) !== 0x3e) fail(gt, `the end tag </${text.slice(nameStart, nameStop)}> is not closed with '>'`);
         if (depth === 0) fail(lt, `end tag </${text.slice(nameStart, nameStop)}> without a matching start tag`);
         const open = depth - 1;
-        if (openLength[open] !== nameStop - nameStart || !sameText(text, openStart[open], nameStart, nameStop - nameStart)) {
+        if (!sameName && (openLength[open] !== nameStop - nameStart || !sameText(text, openStart[open], nameStart, nameStop - nameStart))) {
           const expected = text.slice(openStart[open], openStart[open] + openLength[open]);
           fail(lt, `end tag </${text.slice(nameStart, nameStop)}> does not match the open element <${expected}>: expected </${expected}>`);
         }
