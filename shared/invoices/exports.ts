@@ -802,7 +802,10 @@ class MetadataIndex {
     if (!ksefNumber) {
       throw new KsefIntegrityError(`The ${METADATA_ENTRY} of export ${this.referenceNumber} lists an invoice without its ksefNumber.`);
     }
-    this.spans.set(this.parse<string>(...ksefNumber), [start, end]);
+    const [from, to] = ksefNumber;
+    // A KSeF number has no escapes (`{NIP}-{date}-{hex}-{checksum}`): its bytes are the string, without a JSON.parse.
+    const escaped = this.bytes.subarray(from, to).includes(0x5c);
+    this.spans.set(escaped ? this.parse<string>(from, to) : this.bytes.toString('utf8', from + 1, to - 1), [start, end]);
   }
 
   private parse<T = InvoiceMetadata>(start: number, end: number): T {
