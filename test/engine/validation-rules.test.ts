@@ -245,6 +245,12 @@ describe('readInvoiceFacts', () => {
     expect(readInvoiceFacts('not xml at all')).toEqual({});
   });
 
+  it('reads a fact cut off by the end of the file once', () => {
+    const cut = invoice.slice(0, invoice.indexOf('</P_2>'));
+    expect(readInvoiceFacts(cut).invoiceNumber).toBe('FV/2026/01/7');
+    expect(inspectInvoiceXml(Buffer.from(cut)).facts.invoiceNumber).toBe('FV/2026/01/7');
+  });
+
   it('reads the facts after a syntax error early in the document', () => {
     const broken = invoice.replace('<Naglowek>', '<Naglowek>R&D');
     expect(rules(check(broken))).toEqual(['well-formed']);

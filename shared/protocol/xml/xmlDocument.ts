@@ -451,6 +451,8 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
         i = valueEnd + 1;
       }
     }
+    // Every token was read (and passed to the sink): nothing is left for a forgiving reader.
+    tokenStart = length;
     if (depth > 0) {
       const innermost = text.slice(openStart[depth - 1], openStart[depth - 1] + openLength[depth - 1]);
       fail(
