@@ -3,7 +3,8 @@
  * a parser that shares no code with ours, on a few hundred broken copies of a valid invoice. A file libxml2 rejects
  * must not pass; a file it accepts must get no `well-formed` or `illegal-character` violation from us.
  */
-import { checkInvoiceXml, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
+import { checkInvoiceXml, inspectInvoiceXml, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
+import { InvoiceFactReader } from '../../shared/protocol/xml/invoiceFacts';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { run, tempDir } from '../xades/fixtures';
 
@@ -173,6 +174,20 @@ function rejectedByXmllint(files: string[]): Set<string> {
 const wellFormedness = (violations: XmlRuleViolation[]): XmlRuleViolation[] =>
   violations.filter((v) => v.rule === 'well-formed' || v.rule === 'illegal-character');
 
+/** The facts as the forgiving scanner alone reads them, from the first character on. */
+function forgivingFacts(xml: string): ReturnType<InvoiceFactReader['result']> {
+  const reader = new InvoiceFactReader(xml, false);
+  reader.readOnForgivingly(xml, {
+    suspectCharacters: true,
+    resumeAt: 0,
+    openElements: [],
+    instructions: [],
+    unknownEntities: [],
+    badCharacterReferences: [],
+  });
+  return reader.result();
+}
+
 describe('well-formedness against libxml2', () => {
   it('accepts the base invoice, as xmllint does', () => {
     const dir = tempDir();
@@ -200,6 +215,14 @@ describe('well-formedness against libxml2', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('reads the same facts from broken invoices as the forgiving scanner alone', () => {
+    const differing = mutations(invoice, 600).filter((xml) => {
+      const { facts } = inspectInvoiceXml(Buffer.from(xml));
+      return JSON.stringify(facts) !== JSON.stringify(forgivingFacts(xml));
+    });
+    expect(differing).toEqual([]);
   });
 
   it('gives the same verdict as xmllint on 600 mutations of an invoice', () => {
