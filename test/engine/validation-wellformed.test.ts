@@ -8,7 +8,8 @@ import { InvoiceFactReader } from '../../shared/protocol/xml/invoiceFacts';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { run, tempDir } from '../xades/fixtures';
 
-const invoice = buildDemoInvoice({ invoiceNumber: 'FV/2026/01/7', issueDate: '2026-01-15' }).replace(
+const plainInvoice = buildDemoInvoice({ invoiceNumber: 'FV/2026/01/7', issueDate: '2026-01-15' });
+const invoice = plainInvoice.replace(
   '</Faktura>',
   // Constructs the demo invoice lacks, so that mutations reach them too.
   '<!-- uwagi --><Zalacznik><BlokDanych><ZNaglowek a="x &amp; y" b=\'&#x141;\'>A&lt;B <![CDATA[<i>]]></ZNaglowek></BlokDanych></Zalacznik></Faktura>\n',
@@ -215,6 +216,36 @@ describe('well-formedness against libxml2', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('finds a forbidden character wherever it stands', () => {
+    // A control, the discouraged ranges' edges, and the last two code points of the BMP and of plane 1.
+    const forbidden = [
+      '\u0001',
+      '\u001f',
+      '\u007f',
+      '\u0084',
+      '\u0086',
+      '\u009f',
+      '\ufdd0',
+      '\ufdef',
+      '\ufffe',
+      '\uffff',
+      '\u{1fffe}',
+      '\u{10ffff}',
+    ];
+    const next = random(7);
+    const missed: string[] = [];
+    for (let k = 0; k < 600; k++) {
+      // Without comments or CDATA, which make the check look at every character anyway.
+      const at = Math.floor(next() * plainInvoice.length);
+      const character = forbidden[k % forbidden.length];
+      const rules = checkInvoiceXml(Buffer.from(plainInvoice.slice(0, at) + character + plainInvoice.slice(at))).map((v) => v.rule);
+      if (!rules.includes('illegal-character') && !rules.includes('discouraged-character')) {
+        missed.push(`U+${character.codePointAt(0)!.toString(16)} at ${at}: ${rules.join(',')}`);
+      }
+    }
+    expect(missed).toEqual([]);
   });
 
   it('reads the same facts from broken invoices as the forgiving scanner alone', () => {
