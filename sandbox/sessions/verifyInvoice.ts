@@ -8,8 +8,8 @@
  */
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../../shared/protocol/model/formCodes';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
-import { isFaFamily, readInvoiceFacts, schemaMismatch, type InvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
-import { checkInvoiceXml, type XmlSizeLimits } from '../../shared/protocol/xml/xmlRules';
+import { isFaFamily, schemaMismatch, type InvoiceFacts } from '../../shared/protocol/xml/invoiceFacts';
+import { inspectInvoiceXml, type XmlSizeLimits } from '../../shared/protocol/xml/xmlRules';
 import { createXsdValidator, hasInvoiceXsd } from '../../shared/protocol/xml/xsd';
 import { INVOICE_STATUS } from '../catalogue';
 import { warsawDay } from '../dates';
@@ -63,8 +63,8 @@ export async function verifyInvoice(xml: Buffer, ctx: VerifyContext): Promise<Ve
     schemaValidated,
   });
 
-  const violations = checkInvoiceXml(xml, ctx.limits);
-  const facts = readInvoiceFacts(xml);
+  // The file rules and the facts in one pass over the text, as the client checks them.
+  const { violations, facts } = inspectInvoiceXml(xml, ctx.limits);
   if (violations.length > 0)
     return fileError(
       violations.map((v) => v.message),
