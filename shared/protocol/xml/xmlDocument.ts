@@ -12,6 +12,7 @@
  * A DOCTYPE is reported, not parsed: an invoice is defined by its XSD schema, and the internal subset of a DTD
  * (entity declarations whose replacement text is markup) is a language of its own that this pass does not check.
  */
+import { markupEnd } from './xmlScanner';
 
 /** Receives the elements and character data of the document, as offsets into `text`. */
 export interface XmlDocumentSink {
@@ -247,9 +248,9 @@ function markupDeclaration(
   }
   if (text.startsWith('<!DOCTYPE', lt) && !rootSeen && report.doctypeOffset === undefined) {
     report.doctypeOffset = lt;
-    const end = doctypeEnd(text, lt + 9);
+    const end = markupEnd(text, lt + 9, 'doctype');
     if (end < 0) fail(lt, "the DOCTYPE declaration is not closed with '>'");
-    return end;
+    return end + 1;
   }
   return fail(
     lt,
@@ -494,25 +495,4 @@ function readDeclaration(text: string): { end: number; fields: { version: string
     return `the XML declaration has encoding="${encoding}", which is no encoding name: ${usage}`;
   }
   return { end: match[0].length, fields: { version, encoding } };
-}
-
-/** Offset after the `>` closing a DOCTYPE whose name starts at `from`, skipping quoted strings and the internal subset; -1 if none. */
-function doctypeEnd(text: string, from: number): number {
-  let depth = 0;
-  let quoteChar = 0;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (quoteChar) {
-      if (c === quoteChar) quoteChar = 0;
-    } else if (c === 0x22 || c === 0x27) {
-      quoteChar = c;
-    } else if (c === 0x5b) {
-      depth++;
-    } else if (c === 0x5d) {
-      depth--;
-    } else if (c === 0x3e && depth <= 0) {
-      return i + 1;
-    }
-  }
-  return -1;
 }

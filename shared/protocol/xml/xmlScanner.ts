@@ -63,7 +63,7 @@ export function scanXml(text: string, handler: XmlScanHandler): void {
  * Position of the `>` closing a start tag or `<!DOCTYPE ...>`, skipping `>` inside quoted values; -1 if unterminated.
  * A start tag is unterminated when another `<` comes first; a DOCTYPE may hold an internal subset in brackets.
  */
-function markupEnd(text: string, from: number, markup: 'startTag' | 'doctype'): number {
+export function markupEnd(text: string, from: number, markup: 'startTag' | 'doctype'): number {
   let depth = 0;
   let quote = 0;
   for (let i = from; i < text.length; i++) {
