@@ -114,12 +114,13 @@ const MAX_METADATA_BYTES = 256 * 1024 * 1024;
 /** An invoice is at most 1 MB, 3 MB with attachments (limity.md, CIRFMF/ksef-docs). */
 const MAX_INVOICE_BYTES = 16 * 1024 * 1024;
 /**
- * Packages up to this size (decrypted) are read in memory, larger ones through a temporary file. 10,000 invoices of
- * a few KB make a package of 3-12 MB (TarGz, ZIP), which in memory reads several times faster than written to disk
- * and read back (measured with `npm run bench:export`); a package can be up to 1 GB (pobieranie-faktur.md), which
- * must not be held.
+ * Packages up to this size (decrypted) are read in memory, larger ones through a temporary file: a package can be up
+ * to 1 GB (pobieranie-faktur.md), which must not be held. 10,000 invoices of a few KB make 2.5 MB as TarGz, 12 MB as
+ * ZIP; measured here (10,000 invoices, ZIP, load 12), the read took 0.45-0.49 s in memory against 0.58-0.60 s through
+ * the file, but held in memory the 12 MB took the process's peak RSS to 1.26-1.35 x that of 1,000 invoices, beyond
+ * the 1.3 x of `npm run bench:export`: what memory may hold is kept small.
  */
-const DEFAULT_MAX_IN_MEMORY_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_IN_MEMORY_BYTES = 8 * 1024 * 1024;
 
 /**
  * Exports the invoices matching `filters`: resumes this client's pending export of the same request if there is one,

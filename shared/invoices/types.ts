@@ -86,7 +86,7 @@ export interface ExportOptions {
   maxWaitMs?: number;
   /**
    * Packages of up to this many bytes (decrypted) are read in memory; larger ones go through a temporary file
-   * readable by this user only, so memory stays bounded whatever the package size (default 32 MB).
+   * readable by this user only, so memory stays bounded whatever the package size (default 8 MB).
    */
   maxInMemoryBytes?: number;
 }

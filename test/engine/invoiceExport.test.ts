@@ -93,7 +93,7 @@ describe('client.invoices.export', () => {
         invoices.push(invoice);
         for (const name of await exportTempDirs()) if (!tempBefore.includes(name)) tempWhileRead.add(name);
       }
-      // A package within maxInMemoryBytes (default 32 MB) never touches the disk; a larger one goes through one file.
+      // A package within maxInMemoryBytes (default 8 MB) never touches the disk; a larger one goes through one file.
       expect(tempWhileRead.size).toBe(maxInMemoryBytes === 0 ? 1 : 0);
       expect(invoices.map((i) => i.ksefNumber)).toEqual(seeded);
       for (const invoice of invoices) {
