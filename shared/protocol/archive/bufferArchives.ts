@@ -2,15 +2,17 @@
  * ZIP and tar.gz archives of entries already in memory, written as streams of chunks. Made for batch packages of
  * thousands of small invoices, where archiver's per-entry streams cost several times the compression itself
  * (measured on 1,000 FA(3) invoices, 3.5 MB: about 0.7 s of CPU for a ZIP against 0.09 s of deflating the entries,
- * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip). A ZIP entry of an invoice is deflated on the main thread (see
- * SYNC_DEFLATE_MAX_BYTES); a large one, and the tar's gzip (in large blocks), on zlib's thread pool while the next
- * entry is taken from the source, so the source's own work (reading, checking invoices) runs beside it.
+ * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip). Compression runs on zlib's thread pool while the next entry
+ * is taken from the source, so the source's own work (reading, checking invoices) runs beside it. Deflating each ZIP
+ * entry on the main thread instead (deflateRawSync) was measured (npm run bench:batch, 10,000 invoices, two runs
+ * each): 3.3-3.5 s of preparation against 3.7-3.8 s and 3.9-4.4 s of CPU against 4.8-5.6 s, but a peak RSS of
+ * 183-200 MB against 158-168 MB (a zlib stream made and dropped per entry).
  *
  * ZIP: APPNOTE.TXT of PKWARE, local headers with sizes and CRC known up front, a central directory, ZIP64 end records
  * when offsets pass 4 GB. Tar: POSIX ustar headers, a pax `path` record for names over 100 bytes, one gzip stream.
  */
 import { pipeline, Readable } from 'node:stream';
-import { constants, crc32, createDeflateRaw, createGzip, deflateRawSync, type DeflateRaw } from 'node:zlib';
+import { constants, crc32, createDeflateRaw, createGzip, type DeflateRaw } from 'node:zlib';
 import { ARCHIVE_COMPRESSION_LEVEL } from './write';
 
 /** An entry whose content is in memory. */
@@ -38,13 +40,6 @@ const FILE_MODE = 0o644;
 const MADE_BY_UNIX = 3 << 8;
 /** A regular file readable by everyone (S_IFREG | 0644) in the upper half of the external attributes. */
 const REGULAR_FILE_ATTRIBUTES = ((0o100000 | FILE_MODE) << 16) >>> 0;
-/**
- * ZIP entries up to this size are deflated on the main thread (`deflateRawSync`), larger ones on zlib's thread pool.
- * A thread-pool round trip costs the main thread about as much as deflating a typical invoice (2-3 kB: ~40-50 us
- * either way; measured on 10,000 FA(3) invoices, Node 20) and adds a wake-up of a pool thread and its CPU; a large
- * entry is worth moving off the main thread, where it would hold the event loop (~30 ms per MB).
- */
-export const SYNC_DEFLATE_MAX_BYTES = 64 * 1024;
 /** The tar goes to gzip in blocks of this size: its headers and paddings of 512 bytes would each be a thread-pool round trip. */
 export const TAR_GZIP_BLOCK_BYTES = 256 * 1024;
 const MAX_32 = 0xffffffff;
@@ -68,7 +63,7 @@ interface CentralRecord {
  */
 export async function* writeZipOfBuffers(
   entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>,
-  { level = ARCHIVE_COMPRESSION_LEVEL, syncDeflateMaxBytes = SYNC_DEFLATE_MAX_BYTES } = {},
+  level = ARCHIVE_COMPRESSION_LEVEL,
 ): AsyncGenerator<Buffer> {
   const records: CentralRecord[] = [];
   let offset = 0;
@@ -93,18 +88,12 @@ export async function* writeZipOfBuffers(
     yield deflated;
   };
 
-  // Made when a large entry first needs it: most packages have none.
-  let deflater: EntryDeflater | undefined;
+  const deflater = new EntryDeflater(level);
   try {
     for await (const entry of entries) {
       if (pending) yield* emit(pending);
-      // A large entry is compressed on the thread pool while the next one is taken from the source. Either way the
-      // same raw deflate stream of the content (zlib's output does not depend on how its input was given).
-      const deflated =
-        entry.content.length <= syncDeflateMaxBytes
-          ? Promise.resolve(deflateRawSync(entry.content, { level }))
-          : (deflater ??= new EntryDeflater(level)).deflate(entry.content);
-      pending = { entry, deflated };
+      // Compressed on the thread pool while the next entry is taken from the source.
+      pending = { entry, deflated: deflater.deflate(entry.content) };
       // Settled later (emit), but a failure must not count as unhandled meanwhile.
       pending.deflated.catch(() => undefined);
     }
@@ -112,7 +101,7 @@ export async function* writeZipOfBuffers(
   } finally {
     // zlib must not be closed under a compression still running on the thread pool.
     await pending?.deflated.catch(() => undefined);
-    deflater?.close();
+    deflater.close();
   }
   yield centralDirectory(records, offset);
 }
