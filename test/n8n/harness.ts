@@ -303,11 +303,14 @@ export async function pollTrigger({
   credentials = {},
   staticData = {},
   mode = 'trigger',
+  pollBudgetMs,
 }: {
   parameters: INode['parameters'];
   credentials?: ICredentialDataDecryptedObject;
   staticData?: IDataObject;
   mode?: 'trigger' | 'manual';
+  /** The time n8n gives the poll (its scheduler's `getPollBudgetMs`); n8n-core's own default when not given. */
+  pollBudgetMs?: number;
 }): Promise<{ items: INodeExecutionData[] | null; staticData: IDataObject }> {
   const { n8nCore, workflow: n8nWorkflow } = n8n();
   const node: INode = {
@@ -333,6 +336,13 @@ export async function pollTrigger({
     additionalData(credentials),
     mode,
     mode === 'manual' ? 'manual' : 'activate',
+    // n8n-core 2.x: emit, emitError, commitCursor, runPoll and the static data resolver keep their defaults.
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    pollBudgetMs === undefined ? undefined : () => pollBudgetMs,
   );
   const output = await new KsefTrigger().poll.call(context);
   const { __dataChanged, ...saved } = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;

@@ -148,6 +148,30 @@ describeWithN8n('KSeF Trigger in n8n', () => {
     expect(await trigger.poll()).toEqual([]);
   });
 
+  test("an export still being built when n8n's poll budget runs out is kept and resumed by the next poll, not started again", async () => {
+    const trigger = new Activation({ ...ISSUED, startFrom: 'now' }, credentials);
+    await trigger.poll();
+    const issued = await issue(2);
+    const exportsBefore = sandbox.state.invoiceExports.byReference.size;
+    sandbox.holdExports(true);
+    let held;
+    try {
+      // n8n 2.x abandons a poll past its budget (36 s by default); 1 s here. Without the budget the poll would wait
+      // 120 s for the export, and n8n would drop it and what it changed.
+      held = await pollTrigger({ parameters: { ...ISSUED, startFrom: 'now' }, credentials, staticData: trigger.saved, pollBudgetMs: 1000 });
+    } finally {
+      sandbox.holdExports(false);
+    }
+    expect(held.items).toBeNull();
+    expect(JSON.stringify(held.staticData)).toMatch(/"pending":\{"referenceNumber":"[^"]+"/);
+
+    // n8n 2.x commits the static data of a poll that emitted nothing (its poll cursor), so the next poll starts from it.
+    trigger.saved = held.staticData;
+    expect(numbers(await trigger.poll())).toEqual(issued);
+    expect(sandbox.state.invoiceExports.byReference.size).toBe(exportsBefore + 1);
+    expect(await trigger.poll()).toEqual([]);
+  });
+
   test('starting days back, the first poll delivers the earlier invoices; metadata only and the friendly JSON on request', async () => {
     const earlier = await issue(2);
     const trigger = new Activation(

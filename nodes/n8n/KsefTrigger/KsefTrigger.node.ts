@@ -21,6 +21,14 @@ interface TriggerOptions {
  * Where the sync of one subject type stands, in the node's workflow static data: the engine's checkpoint once
  * invoices were delivered, before that the point the first run starts from.
  */
+/**
+ * n8n 2.x gives a poll a time budget (`getPollBudgetMs`, 36 s of a 45 s tick by default) and abandons a poll that
+ * runs past it, dropping what it fetched and the static data it changed. Half of what is left goes to waiting for
+ * KSeF's export (one still being built is kept in the checkpoint and resumed by the next poll), the rest to reading
+ * the package; a further export is started only while more than half the budget is left. Older n8n has no budget.
+ */
+type BudgetedPollFunctions = IPollFunctions & { getPollBudgetMs?: () => number };
+
 const checkpointKey = (subjectType: InvoiceSubjectType) => `syncCheckpoint.${subjectType}`;
 const startKey = (subjectType: InvoiceSubjectType) => `syncStart.${subjectType}`;
 
@@ -120,8 +128,12 @@ export class KsefTrigger implements INodeType {
 
     const includeXml = options.includeXml ?? true;
     const items: INodeExecutionData[] = [];
+    const budgetMs = (this as BudgetedPollFunctions).getPollBudgetMs?.();
+    const deadline = budgetMs === undefined ? Infinity : Date.now() + budgetMs;
     await withStatefulKsefClient.call(this, state, async (client: KsefClient) => {
       for (;;) {
+        const leftMs = deadline - Date.now();
+        if (items.length > 0 && leftMs < (budgetMs ?? 0) / 2) return;
         let batch;
         try {
           batch = await client.invoices.sync({
@@ -129,6 +141,7 @@ export class KsefTrigger implements INodeType {
             checkpoint,
             ...(startFrom && { startFrom }),
             includeXml: includeXml || !!options.includeFriendlyJson,
+            ...(Number.isFinite(leftMs) && { maxWaitMs: Math.max(0, Math.floor(leftMs / 2)) }),
           });
         } catch (error) {
           // What was fetched so far is delivered with its checkpoint; the next poll meets the error again.
