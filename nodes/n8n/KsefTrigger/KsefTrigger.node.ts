@@ -18,10 +18,6 @@ interface TriggerOptions {
 }
 
 /**
- * Where the sync of one subject type stands, in the node's workflow static data: the engine's checkpoint once
- * invoices were delivered, before that the point the first run starts from.
- */
-/**
  * n8n 2.x gives a poll a time budget (`getPollBudgetMs`, 36 s of a 45 s tick by default) and abandons a poll that
  * runs past it, dropping what it fetched and the static data it changed. Half of what is left goes to waiting for
  * KSeF's export (one still being built is kept in the checkpoint and resumed by the next poll), the rest to reading
@@ -29,6 +25,10 @@ interface TriggerOptions {
  */
 type BudgetedPollFunctions = IPollFunctions & { getPollBudgetMs?: () => number };
 
+/**
+ * Where the sync of one subject type stands, in the node's workflow static data: the engine's checkpoint once
+ * invoices were delivered, before that the point the first run starts from.
+ */
 const checkpointKey = (subjectType: InvoiceSubjectType) => `syncCheckpoint.${subjectType}`;
 const startKey = (subjectType: InvoiceSubjectType) => `syncStart.${subjectType}`;
 
