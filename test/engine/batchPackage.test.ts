@@ -104,12 +104,12 @@ describe('buildBatchPackage', () => {
     await rm(tempDir, { recursive: true, force: true });
   });
 
-  // Parts kept in memory (a small package, by default) or spooled (inMemoryBytes 0): the same package either way.
+  // Parts kept in memory (a small package, by default) or spooled (maxInMemoryBytes 0): the same package either way.
   describe.each<[ArchiveFormat, string, Partial<BuildBatchPackageOptions>]>([
     ['Zip', 'in memory', {}],
-    ['Zip', 'spooled', { inMemoryBytes: 0 }],
+    ['Zip', 'spooled', { maxInMemoryBytes: 0 }],
     ['TarGz', 'in memory', {}],
-    ['TarGz', 'spooled', { inMemoryBytes: 0 }],
+    ['TarGz', 'spooled', { maxInMemoryBytes: 0 }],
   ])('%s, parts %s', (compressionType, kept, keptOptions) => {
     const build = (inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}) =>
       buildPackage(inputs, { ...keptOptions, ...options });
@@ -196,7 +196,7 @@ describe('buildBatchPackage', () => {
   });
 
   it.each<ArchiveFormat>(['Zip', 'TarGz'])(
-    'spools once the package outgrows inMemoryBytes: the parts held so far and the rest go to files, the same bytes (%s)',
+    'spools once the package outgrows maxInMemoryBytes: the parts held so far and the rest go to files, the same bytes (%s)',
     async (compressionType) => {
       const xmls = Array.from({ length: 12 }, (_, n) => invoice(n, 40));
       const options = { compressionType, partSizeBytes: 500 };
@@ -204,7 +204,7 @@ describe('buildBatchPackage', () => {
       expect(await readdir(tempDir)).toEqual([]);
       // Past 1,200 bytes in the third part (512 encrypted bytes a part): the two parts held are written out, the third
       // continues in its file, and so do the next ones.
-      const spilled = await build(xmls, { ...options, inMemoryBytes: 1200 });
+      const spilled = await build(xmls, { ...options, maxInMemoryBytes: 1200 });
       expect(spilled.parts.length).toBeGreaterThan(3);
       const [directory] = await readdir(tempDir);
       expect((await readdir(join(tempDir, directory))).sort()).toEqual(
@@ -386,7 +386,7 @@ describe('buildBatchPackage', () => {
   });
 
   it('spools to a private directory (0700, parts 0600) and dispose removes it', async () => {
-    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000, inMemoryBytes: 0 });
+    const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000, maxInMemoryBytes: 0 });
     const [directory] = await readdir(tempDir);
     expect((await stat(join(tempDir, directory))).mode & 0o777).toBe(0o700);
     const files = await readdir(join(tempDir, directory));

@@ -85,7 +85,7 @@ export interface BuildBatchPackageOptions {
   /** Where the encrypted parts are spooled (default `os.tmpdir()`). */
   tempDir?: string;
   /** Largest package whose encrypted parts stay in memory, not spooled (default `IN_MEMORY_PACKAGE_BYTES`). */
-  inMemoryBytes?: number;
+  maxInMemoryBytes?: number;
   /** Stream inputs read ahead of the one being packed (default `READ_AHEAD_INVOICES`; 0 reads one at a time). */
   readAhead?: number;
 }
@@ -164,7 +164,7 @@ export function defaultFileName(index: number): string {
 /**
  * Packs `sources` (in order; stream inputs are read a few ahead, `readAhead`, each at most KSeF's per-invoice size)
  * into the archive, checking every invoice as an online send does (batch sessions also take attachments); those that
- * fail go to `rejected` instead. The archive is hashed, split, encrypted and kept (in memory up to `inMemoryBytes`,
+ * fail go to `rejected` instead. The archive is hashed, split, encrypted and kept (in memory up to `maxInMemoryBytes`,
  * else spooled) as it is written: memory holds the invoices read ahead, one being compressed and a few MB of
  * buffers, whatever the package's size. Throws a KsefInputError
  * before anything is sent when the package cannot be declared (duplicate or bad file names, more invoices than
@@ -199,9 +199,9 @@ export async function buildBatchPackage(
     throw new KsefInputError('options.key must hold a 32-byte AES-256 key and a 16-byte IV.', { field: 'options.key' });
   }
 
-  const inMemoryBytes = options.inMemoryBytes ?? IN_MEMORY_PACKAGE_BYTES;
+  const maxInMemoryBytes = options.maxInMemoryBytes ?? IN_MEMORY_PACKAGE_BYTES;
   const readAhead = options.readAhead ?? READ_AHEAD_INVOICES;
-  const spool = new PartSpool(options.tempDir ?? tmpdir(), partSize, options.key, inMemoryBytes);
+  const spool = new PartSpool(options.tempDir ?? tmpdir(), partSize, options.key, maxInMemoryBytes);
   const packer = new InvoicePacker(options, maxInvoices, readAhead);
   try {
     // Not archiver: its per-entry streams cost several times the compression (measured in bufferArchives.ts).
@@ -331,7 +331,7 @@ class InvoicePacker {
 
 /**
  * The package's bytes as they are written: hashed whole, cut into parts of `partSize`, each part encrypted from its
- * start and hashed, and kept in memory until the package passes `inMemoryBytes`; from then on every part goes to a
+ * start and hashed, and kept in memory until the package passes `maxInMemoryBytes`; from then on every part goes to a
  * file of its own (0600, in a private temporary directory made then).
  */
 class PartSpool {
@@ -342,7 +342,7 @@ class PartSpool {
   private readonly held = new Map<number, Buffer[]>();
   /** Encrypted bytes of the finished parts in `held`. */
   private heldBytes = 0;
-  /** Made once the package passes `inMemoryBytes`. */
+  /** Made once the package passes `maxInMemoryBytes`. */
   private directory?: string;
   private current?: EncryptedPart;
   private disposed = false;
@@ -351,7 +351,7 @@ class PartSpool {
     private readonly tempDir: string,
     private readonly partSize: number,
     private readonly key: SymmetricKey,
-    private readonly inMemoryBytes: number,
+    private readonly maxInMemoryBytes: number,
   ) {}
 
   /** Takes the next bytes of the package; `invoicesPacked` only words the error of a package too large. */
@@ -371,7 +371,7 @@ class PartSpool {
       await part.write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
       offset += take;
       if (part.plainSize === this.partSize) await this.finishPart();
-      if (this.directory === undefined && this.heldBytes + (this.current?.encryptedSize ?? 0) > this.inMemoryBytes) await this.spill();
+      if (this.directory === undefined && this.heldBytes + (this.current?.encryptedSize ?? 0) > this.maxInMemoryBytes) await this.spill();
     }
   }
 
