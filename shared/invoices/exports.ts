@@ -210,7 +210,7 @@ export async function awaitExport(
   request: ExportRequest,
   pending: PendingExport | undefined,
   maxWaitMs: number,
-  started: (pending: PendingExport) => Promise<void>,
+  started: (pending: PendingExport, starts: string[]) => Promise<void>,
 ): Promise<ReadyExport> {
   const { clock, sleep, api } = deps;
   let key = pending && unsealExportKey(deps.sealKey, pending);
@@ -224,8 +224,9 @@ export async function awaitExport(
       });
       await forgetRunning(deps, pending.referenceNumber);
     }
-    ({ pending, key } = await startExport(deps, request));
-    await started(pending);
+    let starts: string[];
+    ({ pending, key, starts } = await startExport(deps, request));
+    await started(pending, starts);
   }
   const { referenceNumber, startedAt } = pending;
   const status = await pollUntil(
@@ -269,9 +270,16 @@ function nextStepAfter(code: number): string {
   }
 }
 
-/** `POST /invoices/exports` with a fresh AES key wrapped with KSeF's current public key; the start is recorded in the ledger. */
-async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ pending: PendingExport; key: SymmetricKey }> {
+/**
+ * `POST /invoices/exports` with a fresh AES key wrapped with KSeF's current public key; each POST sent is recorded in
+ * the ledger and returned in `starts` (two when KSeF refused the first for a withdrawn key, 21470).
+ */
+async function startExport(
+  deps: ExportDeps,
+  request: ExportRequest,
+): Promise<{ pending: PendingExport; key: SymmetricKey; starts: string[] }> {
   let startedAt = '';
+  const starts: string[] = [];
   let opened;
   try {
     opened = await openWithSessionKey(deps.publicKeys, async (encryption) => {
@@ -279,6 +287,7 @@ async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ 
       // request of the context, one it refuses too (limity-api.md). Never sent again otherwise: a POST is repeated only
       // after a 429 (transport) or a 401 (auth hook), both refused before any processing.
       startedAt = deps.clock.now().toISOString();
+      starts.push(startedAt);
       await updateLedger(deps, (ledger) => ({ ...ledger, starts: [...ledger.starts, startedAt] }));
       return deps.api<{ referenceNumber: string }>({ method: 'POST', path: '/invoices/exports', json: { encryption, ...request } });
     });
@@ -295,7 +304,7 @@ async function startExport(deps: ExportDeps, request: ExportRequest): Promise<{ 
   };
   await updateLedger(deps, (ledger) => ({ ...ledger, running: [...ledger.running, { referenceNumber, startedAt }] }));
   deps.logger?.info('Export started', { referenceNumber });
-  return { pending, key };
+  return { pending, key, starts };
 }
 
 /** The export's key, or undefined when the sealed value does not open with this client's credential. */

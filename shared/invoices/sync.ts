@@ -85,9 +85,10 @@ export async function syncInvoices(deps: ExportDeps, options: SyncOptions): Prom
 
   let ready: ReadyExport;
   try {
-    ready = await awaitExport(deps, request, pending, maxWaitMs, async (started: PendingExport) => {
+    ready = await awaitExport(deps, request, pending, maxWaitMs, async (started: PendingExport, starts: string[]) => {
       pending = { ...started, to: windowTo, onlyMetadata: request.onlyMetadata, compressionType: request.compressionType };
-      exportStarts.push(started.startedAt);
+      // Every POST sent, as KSeF counts them: a run on a new host has only the checkpoint to count by.
+      exportStarts.push(...starts);
     });
   } catch (error) {
     if (error instanceof KsefExportPendingError && pending) {

@@ -249,4 +249,31 @@ describe('client.invoices.sync', () => {
     expect(run4.invoices.map((i) => i.ksefNumber)).toEqual(arrived);
     expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
   });
+
+  it("counts a start sent again after KSeF's key rotation (21470) in the checkpoint: a restarted host keeps the hourly limit", async () => {
+    const clock = new ManualClock();
+    await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 3 } } });
+    await client.close();
+    const options = { clock, sleep: clock.sleep };
+    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    const run1 = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
+    const [{ requestBody }] = sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports');
+    await sandbox.rotatePublicKey('SymmetricKeyEncryption');
+    sandbox.withdrawPublicKey(JSON.parse(requestBody.toString('utf8')).encryption.publicKeyId);
+    clock.advance(60_000);
+
+    const run2 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run1.checkpoint });
+    expect(sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports').map((e) => e.status)).toEqual([201, 400, 201]);
+    expect(run2.checkpoint.exportStarts).toHaveLength(3);
+
+    // A restarted host: a new client, no state store, only the checkpoint.
+    await client.close();
+    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    clock.advance(60_000);
+    const run3 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run2.checkpoint });
+    expect(run3.nextFetchReason).toMatch(/3 exports an hour/);
+    expect(sandbox.count('POST /invoices/exports')).toBe(3);
+    expect(sandbox.exchanges.filter((e) => e.status === 429)).toEqual([]);
+  });
 });
