@@ -145,7 +145,7 @@ export interface SyncCheckpoint {
    * in clear): the next run resumes it instead of starting another. Null when none is pending.
    */
   pending: SyncPendingExport | null;
-  /** This sync's export starts of the last hour, so KSeF's export limits are kept across restarts. */
+  /** This sync's `POST /invoices/exports` of the last hour (each counts with KSeF), so its export limits are kept across restarts. */
   exportStarts: string[];
 }
 
