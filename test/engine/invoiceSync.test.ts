@@ -215,22 +215,31 @@ describe('client.invoices.sync', () => {
     expect(Date.parse(batch.nextFetchAt!)).toBeGreaterThan(Date.now());
   });
 
-  it("stays within KSeF's exports an hour by itself, across restarts: the next fetch time instead of a 429", async () => {
+  /**
+   * A sandbox allowing `perHour` exports an hour, two invoices received, and a client on a manual clock;
+   * `restartHost` replaces the client with a new one without state store, as a restarted host has only the checkpoint.
+   */
+  async function startOnManualClock(perHour: number): Promise<{ clock: ManualClock; restartHost: () => Promise<void> }> {
     const clock = new ManualClock();
-    await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 2 } } });
-    await client.close();
-    const options = { clock, sleep: clock.sleep };
-    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour } } });
+    const newClient = async () => {
+      await client.close();
+      client = clientOf(sandbox, { clock, sleep: clock.sleep, stateStore: new MemoryStateStore() });
+    };
+    await newClient();
     sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    return { clock, restartHost: newClient };
+  }
+
+  it("stays within KSeF's exports an hour by itself, across restarts: the next fetch time instead of a 429", async () => {
+    const { clock, restartHost } = await startOnManualClock(2);
     const run1 = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
     const firstStart = Date.parse(run1.checkpoint.exportStarts[0]);
     clock.advance(60_000);
     const run2 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run1.checkpoint });
     expect(sandbox.count('POST /invoices/exports')).toBe(2);
 
-    // A restarted host: a new client, no state store, only the checkpoint.
-    await client.close();
-    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    await restartHost();
     clock.advance(60_000);
     const run3 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run2.checkpoint });
     expect(run3.invoices).toEqual([]);
@@ -251,12 +260,7 @@ describe('client.invoices.sync', () => {
   });
 
   it("counts a start sent again after KSeF's key rotation (21470) in the checkpoint: a restarted host keeps the hourly limit", async () => {
-    const clock = new ManualClock();
-    await start({ clock, rateLimits: { invoiceExport: { perSecond: 10, perMinute: 20, perHour: 3 } } });
-    await client.close();
-    const options = { clock, sleep: clock.sleep };
-    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
-    sandbox.seedReceived(2, { from: daysAgo(10), to: daysAgo(1) });
+    const { clock, restartHost } = await startOnManualClock(3);
     const run1 = await client.invoices.sync({ subjectType: 'Subject2', startFrom: daysAgo(20) });
     const [{ requestBody }] = sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports');
     await sandbox.rotatePublicKey('SymmetricKeyEncryption');
@@ -267,9 +271,7 @@ describe('client.invoices.sync', () => {
     expect(sandbox.exchanges.filter((e) => e.operation === 'POST /invoices/exports').map((e) => e.status)).toEqual([201, 400, 201]);
     expect(run2.checkpoint.exportStarts).toHaveLength(3);
 
-    // A restarted host: a new client, no state store, only the checkpoint.
-    await client.close();
-    client = clientOf(sandbox, { ...options, stateStore: new MemoryStateStore() });
+    await restartHost();
     clock.advance(60_000);
     const run3 = await client.invoices.sync({ subjectType: 'Subject2', checkpoint: run2.checkpoint });
     expect(run3.nextFetchReason).toMatch(/3 exports an hour/);
