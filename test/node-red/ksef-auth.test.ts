@@ -6,7 +6,7 @@ import helper = require('node-red-node-test-helper');
 import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefAuthNode from '../../nodes/node-red/ksef-auth';
 import { startSandbox, type RunningSandbox } from '../../sandbox';
-import { everythingLogged, messagesOf, nextMessage, statusesOf, type Msg } from './support/flow';
+import { everythingLogged, messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -30,15 +30,7 @@ async function loadFlow(auth: Record<string, unknown>, withConfig = true): Promi
     [ksefConfigNode, ksefAuthNode],
     [
       { id: 'f1', type: 'tab', label: 'test' },
-      {
-        id: 'cfg',
-        type: 'ksef-config',
-        environment: 'custom',
-        baseUrl: sandbox.baseUrl,
-        contextType: 'Nip',
-        contextValue: sandbox.contextIdentifier.value,
-        authMethod: 'ksefToken',
-      },
+      { ...sandboxConfigNode(sandbox), authMethod: 'ksefToken' },
       { id: 'authNode', type: 'ksef-auth', z: 'f1', ...(withConfig && { ksef: 'cfg' }), wires: [['out']], ...auth },
       { id: 'out', type: 'helper', z: 'f1' },
       { id: 'errors', type: 'catch', z: 'f1', scope: ['authNode'], wires: [['caught']] },

@@ -7,7 +7,7 @@ import helper = require('node-red-node-test-helper');
 import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefInvoiceNode from '../../nodes/node-red/ksef-invoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { messagesOf, runToCompletion, statusesOf, type Msg } from './support/flow';
+import { messagesOf, runToCompletion, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -35,14 +35,7 @@ async function load(node: Record<string, unknown>): Promise<void> {
     [ksefConfigNode, ksefInvoiceNode],
     [
       { id: 'f1', type: 'tab', label: 'test' },
-      {
-        id: 'cfg',
-        type: 'ksef-config',
-        environment: 'custom',
-        baseUrl: sandbox.baseUrl,
-        contextType: 'Nip',
-        contextValue: sandbox.contextIdentifier.value,
-      },
+      sandboxConfigNode(sandbox),
       { id: 'invoice', type: 'ksef-invoice', z: 'f1', ksef: 'cfg', subjectType: 'Subject2', daysBack: 30, wires: [['out']], ...node },
       { id: 'out', type: 'helper', z: 'f1' },
       { id: 'errors', type: 'catch', z: 'f1', scope: ['invoice'], wires: [['caught']] },

@@ -18,7 +18,7 @@ import { buildBatchPackage } from '../../shared/sessions/batch/package';
 import type { BatchSendOptions, BatchSendResult, KsefClient } from '../../shared/types';
 import { startRecordedSandbox, type RecordedSandbox } from '../engine/support/sandbox';
 import { startFaultProxy, type FaultProxy } from '../engine/support/faultProxy';
-import { messagesOf, nextMessage, statusesOf, type Msg } from './support/flow';
+import { messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -58,7 +58,7 @@ afterEach(async () => {
 function load(send: Record<string, unknown>, baseUrl = sandbox.baseUrl) {
   const flow = [
     { id: 'f1', type: 'tab', label: 'test' },
-    { id: 'cfg', type: 'ksef-config', environment: 'custom', baseUrl, contextType: 'Nip', contextValue: sandbox.contextIdentifier.value },
+    { ...sandboxConfigNode(sandbox), baseUrl },
     {
       id: 'send',
       type: 'ksef-send',
@@ -343,14 +343,7 @@ describe('the ksef-send example flow', () => {
         { id: 'f1', type: 'tab', label: 'test' },
         { ...build, z: 'f1', wires: [['send']] },
         { ...settings, id: 'send', type: 'ksef-send', z: 'f1', ksef: 'cfg', wires: [['out']] },
-        {
-          id: 'cfg',
-          type: 'ksef-config',
-          environment: 'custom',
-          baseUrl: sandbox.baseUrl,
-          contextType: 'Nip',
-          contextValue: sandbox.contextIdentifier.value,
-        },
+        sandboxConfigNode(sandbox),
         { id: 'out', type: 'helper', z: 'f1' },
       ],
       { cfg: { ksefToken: sandbox.ksefToken } },

@@ -8,7 +8,7 @@ import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefSyncNode from '../../nodes/node-red/ksef-sync';
 import { NodeContextStore, type NodeContext } from '../../nodes/node-red/state';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { messagesOf, runToCompletion, statusesOf, type Msg } from './support/flow';
+import { messagesOf, runToCompletion, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -34,14 +34,7 @@ async function load(sync: Record<string, unknown> = {}): Promise<void> {
     [ksefConfigNode, ksefSyncNode],
     [
       { id: 'f1', type: 'tab', label: 'test' },
-      {
-        id: 'cfg',
-        type: 'ksef-config',
-        environment: 'custom',
-        baseUrl: sandbox.baseUrl,
-        contextType: 'Nip',
-        contextValue: sandbox.contextIdentifier.value,
-      },
+      sandboxConfigNode(sandbox),
       {
         id: 'sync',
         type: 'ksef-sync',
@@ -198,14 +191,7 @@ describe('ksef-sync within KSeF export limits', () => {
       [ksefConfigNode, ksefSyncNode],
       [
         { id: 'f1', type: 'tab', label: 'test' },
-        {
-          id: 'cfg',
-          type: 'ksef-config',
-          environment: 'custom',
-          baseUrl: limited.baseUrl,
-          contextType: 'Nip',
-          contextValue: limited.contextIdentifier.value,
-        },
+        sandboxConfigNode(limited),
         {
           id: 'sync',
           type: 'ksef-sync',

@@ -6,7 +6,7 @@ import helper = require('node-red-node-test-helper');
 import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefTokenNode from '../../nodes/node-red/ksef-token';
 import { startSandbox, type RunningSandbox } from '../../sandbox';
-import { everythingLogged, messagesOf, nextMessage, statusesOf, type Msg } from './support/flow';
+import { everythingLogged, messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -30,15 +30,7 @@ async function loadFlow(token: Record<string, unknown>): Promise<void> {
     [ksefConfigNode, ksefTokenNode],
     [
       { id: 'f1', type: 'tab', label: 'test' },
-      {
-        id: 'cfg',
-        type: 'ksef-config',
-        environment: 'custom',
-        baseUrl: sandbox.baseUrl,
-        contextType: 'Nip',
-        contextValue: sandbox.contextIdentifier.value,
-        authMethod: 'ksefToken',
-      },
+      { ...sandboxConfigNode(sandbox), authMethod: 'ksefToken' },
       {
         id: 'tokenNode',
         type: 'ksef-token',

@@ -1,4 +1,4 @@
-/** What the tests of ksef-auth, ksef-token and ksef-certificate share: waiting for messages and reading spies. */
+/** What the Node-RED node tests share: the sandbox's config node, waiting for messages and reading spies. */
 import helper = require('node-red-node-test-helper');
 
 export type Msg = Record<string, any>;
@@ -60,4 +60,16 @@ export async function runToCompletion(id: string, msg: Msg = { payload: Date.now
   node.receive(msg);
   await finished;
   await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The ksef-config node `cfg` of a test flow, on `sandbox` (its address and demo context; the KSeF token goes in its credentials). */
+export function sandboxConfigNode(sandbox: { baseUrl: string; contextIdentifier: { value: string } }): Msg {
+  return {
+    id: 'cfg',
+    type: 'ksef-config',
+    environment: 'custom',
+    baseUrl: sandbox.baseUrl,
+    contextType: 'Nip',
+    contextValue: sandbox.contextIdentifier.value,
+  };
 }
