@@ -60,6 +60,17 @@ describe('resuming a batch send that stopped half way', () => {
     clients.push(client);
     return client;
   };
+  /** A send of `invoices` stopped as its upload begins (the session opened, its state saved); the state's key. */
+  const stoppedBeforeUpload = async (invoices: string[]): Promise<string> => {
+    await expect(
+      newClient().sessions.batch.send(invoices, {
+        onProgress: (p) => {
+          if (p.phase === 'uploading') throw new Error('stop');
+        },
+      }),
+    ).rejects.toThrow('stop');
+    return [...store.keys][0];
+  };
   /** How many times KSeF holds each of `invoices`, by content hash. */
   const copiesInKsef = (invoices: string[]) => {
     const stored = [...sandbox.state.invoicesByKsefNumber.values()].map((entry) => entry.invoice.invoiceHash);
@@ -225,14 +236,7 @@ describe('resuming a batch send that stopped half way', () => {
 
   it('a package rebuilt differently from the one declared is never uploaded: a clear error', async () => {
     const invoices = invoicesNumbered('FV/REBUILT', 3);
-    await expect(
-      newClient().sessions.batch.send(invoices, {
-        onProgress: (p) => {
-          if (p.phase === 'uploading') throw new Error('stop');
-        },
-      }),
-    ).rejects.toThrow('stop');
-    const [key] = [...store.keys];
+    const key = await stoppedBeforeUpload(invoices);
     const saved = (await store.get(key)) as { declaration: { fileHash: string } } & Record<string, JsonValue>;
     // As if the earlier run had built other bytes (another archive library version, say).
     await store.set(key, { ...saved, declaration: { ...saved.declaration, fileHash: sha256Base64(Buffer.from('another package')) } });
@@ -246,14 +250,7 @@ describe('resuming a batch send that stopped half way', () => {
 
   it('a saved session does not open with another credential: a clear error, nothing sent', async () => {
     const invoices = invoicesNumbered('FV/OTHERKEY', 3);
-    await expect(
-      newClient().sessions.batch.send(invoices, {
-        onProgress: (p) => {
-          if (p.phase === 'uploading') throw new Error('stop');
-        },
-      }),
-    ).rejects.toThrow('stop');
-    const [key] = [...store.keys];
+    const key = await stoppedBeforeUpload(invoices);
     const saved = (await store.get(key)) as Record<string, JsonValue>;
     await store.set(key, { ...saved, sealedKey: String(saved.sealedKey).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) });
 
