@@ -17,6 +17,7 @@ import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 import { N8nHost, nodeOutput, type ExecutionItem, type Workflow } from './support/n8nHost';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const CREDENTIAL = { id: 'KsefBatchSandbox1', name: 'KSeF sandbox outside n8n' };
 const READ_NODE = 'Invoice files';
@@ -174,14 +175,7 @@ describe('KSeF node in a real n8n: Batch mode', () => {
       {
         ...CREDENTIAL,
         type: 'ksefApi',
-        data: {
-          environment: 'custom',
-          baseUrl: sandbox.baseUrl,
-          contextIdentifierType: 'Nip',
-          contextIdentifierValue: sandbox.contextIdentifier.value,
-          authenticationMethod: 'ksefToken',
-          ksefToken: sandbox.ksefToken,
-        },
+        data: sandboxCredentialData(sandbox),
       },
     ]);
     await host.importWorkflows([

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { N8nHost, nodeOutput, readExampleWorkflow, workflowNode, type N8nServer, type WorkflowRun } from './support/n8nHost';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const EXAMPLE = readExampleWorkflow('download-received-invoices-to-spreadsheet.workflow.json');
 const TRIGGER_NODE = 'New received invoices';
@@ -73,14 +74,7 @@ describe('KSeF Trigger in n8n: received invoices to a spreadsheet, across restar
       {
         ...CREDENTIAL,
         type: 'ksefApi',
-        data: {
-          environment: 'custom',
-          baseUrl: sandbox.baseUrl,
-          contextIdentifierType: 'Nip',
-          contextIdentifierValue: sandbox.contextIdentifier.value,
-          authenticationMethod: 'ksefToken',
-          ksefToken: sandbox.ksefToken,
-        },
+        data: sandboxCredentialData(sandbox),
       },
     ]);
     const workflow = structuredClone(EXAMPLE);

@@ -8,6 +8,7 @@ import { isValidKsefNumber } from '../../shared';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { binaryText, describeWithN8n, runKsefNode, type InputItem } from './harness';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const SEND_TEXT = { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}' };
 let serial = 0;
@@ -113,12 +114,7 @@ describeWithN8n('Invoice > Send when KSeF makes the session unavailable (21184)'
   let sessions: string[];
   beforeAll(async () => {
     sandbox = await startSandbox();
-    credentials = {
-      environment: 'custom',
-      baseUrl: sandbox.baseUrl,
-      contextIdentifierValue: sandbox.contextIdentifier.value,
-      ksefToken: sandbox.ksefToken,
-    };
+    credentials = sandboxCredentialData(sandbox);
   });
   afterAll(async () => {
     await sandbox?.close();

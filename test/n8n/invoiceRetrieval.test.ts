@@ -7,6 +7,7 @@
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { binaryText, describeWithN8n, runKsefNode } from './harness';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const SEND_TEXT = { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}', downloadUpo: false };
 const ISSUED_SINCE_START = { subjectType: 'Subject1', dateType: 'Invoicing' };
@@ -20,12 +21,7 @@ describeWithN8n('Invoice > Search, Get and Download in n8n', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    credentials = {
-      environment: 'custom',
-      baseUrl: sandbox.baseUrl,
-      contextIdentifierValue: sandbox.contextIdentifier.value,
-      ksefToken: sandbox.ksefToken,
-    };
+    credentials = sandboxCredentialData(sandbox);
     from = new Date(Date.now() - 60_000).toISOString();
     const numbers = [1, 2, 3].map((n) => `FV/RETRIEVE/${process.pid}/${n}`);
     const sent = await runKsefNode({

@@ -13,6 +13,7 @@ import { startSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
 import { startFaultProxy } from '../engine/support/faultProxy';
 import { describeWithN8n, loadOptionsContext, runKsefNode, type InputItem } from './harness';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const SEND_TEXT = { resource: 'invoice', operation: 'send', xmlSource: 'text', xml: '={{ $json.xml }}', downloadUpo: false };
 const run = `${process.pid}-${Date.now()}`;
@@ -119,14 +120,7 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
       sandbox.storage.setOrigin(new URL(proxy.baseUrl).origin);
       const secondPart = (request: { method: string; path: string }) => request.method === 'PUT' && request.path.endsWith('/batch-parts/2');
       proxy.inject(secondPart, { kind: 'respond', status: 503 }, 4);
-      const credentials = {
-        environment: 'custom',
-        baseUrl: sandbox.baseUrl,
-        contextIdentifierType: 'Nip',
-        contextIdentifierValue: sandbox.contextIdentifier.value,
-        authenticationMethod: 'ksefToken',
-        ksefToken: sandbox.ksefToken,
-      };
+      const credentials = sandboxCredentialData(sandbox);
       const numbers = [invoiceNumber(), invoiceNumber(), invoiceNumber()];
       const parameters = { ...SEND_TEXT, sendMode: 'batch', batchOptions: { partSizeBytes: 1024, uploadConcurrency: 1 } };
       const items = numbers.map((number) => ({ json: { xml: invoiceXml(number) } }));

@@ -10,6 +10,7 @@ import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { KsefTrigger } from '../../nodes/n8n/KsefTrigger/KsefTrigger.node';
 import { binaryText, describeWithN8n, pollTrigger, runKsefNode } from './harness';
+import { sandboxCredentialData } from '../support/n8nCredential';
 
 const HWM_DELAY_MS = 300;
 const ISSUED = { event: 'Subject1' };
@@ -91,12 +92,7 @@ describeWithN8n('KSeF Trigger in n8n', () => {
       hwmDelayMs: HWM_DELAY_MS,
       rateLimits: { invoiceExport: { perSecond: 100, perMinute: 1000, perHour: 10_000 } },
     });
-    credentials = {
-      environment: 'custom',
-      baseUrl: sandbox.baseUrl,
-      contextIdentifierValue: sandbox.contextIdentifier.value,
-      ksefToken: sandbox.ksefToken,
-    };
+    credentials = sandboxCredentialData(sandbox);
   });
   afterAll(async () => {
     await sandbox?.close();
