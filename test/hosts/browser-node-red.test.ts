@@ -17,8 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { describeWithChromium, launchChromium, openPage, screenshot, type PageProblems } from './support/browser';
-import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
+import { nodeRedWithPackage, quickstart } from './support/nodeRedUserDir';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -77,11 +76,9 @@ beforeAll(async () => {
     throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
   }
   if (!fs.existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return; // describeWithChromium reports it
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-browser-node-red-', []));
-
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const settingsFile = quickstart.writeSettings(userDir, port);
+  const installed = await nodeRedWithPackage('ksef-browser-node-red-', []);
+  ({ workDir, userDir, baseUrl } = installed);
+  const { settingsFile } = installed;
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: TAB_ID, type: 'tab', label: 'KSeF' }]));
 
   const specDir = findSpecFolder();

@@ -12,8 +12,7 @@ import * as path from 'node:path';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { startFaultProxy, type FaultProxy } from '../engine/support/faultProxy';
-import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
+import { nodeRedWithPackage, quickstart } from './support/nodeRedUserDir';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'ksef-send', 'Send demo invoices.json');
 const CONFIG_ID = 'a1f0c0de00000009';
@@ -47,14 +46,11 @@ beforeAll(async () => {
     1000,
   );
 
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-batch-', [
+  ({ workDir, userDir, baseUrl, settingsFile } = await nodeRedWithPackage('ksef-node-red-batch-', [
     'ksef-send.js',
     'ksef-send.html',
     'locales/pl/ksef-send.json',
   ]));
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  settingsFile = quickstart.writeSettings(userDir, port);
   // The store the help recommends, writing its cache every second (30 by default) so the kill below finds it on disk.
   fs.appendFileSync(
     settingsFile,

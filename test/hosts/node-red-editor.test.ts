@@ -9,8 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
+import { nodeRedWithPackage, quickstart } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
 
@@ -41,15 +40,13 @@ beforeAll(async () => {
     return;
   }
   let userDir: string;
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-editor-', [
+  const installed = await nodeRedWithPackage('ksef-node-red-editor-', [
     'ksef-config.js',
     'ksef-config.html',
     'locales/pl/ksef-config.json',
-  ]));
-
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const settingsFile = quickstart.writeSettings(userDir, port);
+  ]);
+  ({ workDir, userDir, baseUrl } = installed);
+  const { settingsFile } = installed;
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: 'editorTestTab', type: 'tab', label: 'empty' }]));
 
   const specDir = findSpecFolder();

@@ -12,8 +12,7 @@ import * as path from 'node:path';
 import { createKsefClient, generateTestCertificate, MemoryTokenStore, type KsefClient } from '../../shared';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
-import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
+import { nodeRedWithPackage, quickstart } from './support/nodeRedUserDir';
 
 const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples');
 const EXAMPLE = path.join(EXAMPLES_DIR, 'ksef-sync', 'Received invoices to CSV every 15 minutes.json');
@@ -54,14 +53,11 @@ beforeAll(async () => {
     tokenStore: new MemoryTokenStore(),
   });
 
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-sync-', [
+  ({ workDir, userDir, baseUrl, settingsFile } = await nodeRedWithPackage('ksef-node-red-sync-', [
     'ksef-sync.js',
     'ksef-sync.html',
     'locales/pl/ksef-sync.json',
   ]));
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  settingsFile = quickstart.writeSettings(userDir, port);
   // The store the help recommends, so the checkpoint outlives Node-RED; the example's files land in the work folder.
   fs.appendFileSync(
     settingsFile,

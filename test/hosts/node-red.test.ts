@@ -8,8 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { freePort } from './support/ports';
-import { nodeRedUserDirWithPackage, quickstart } from './support/nodeRedUserDir';
+import { nodeRedWithPackage, quickstart } from './support/nodeRedUserDir';
 import { generateTestCertificate } from '../../shared';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { findSpecFolder } from '../../shared/protocol/spec/specFolder';
@@ -30,11 +29,9 @@ let nodeRed: ChildProcess | undefined;
 const log: string[] = [];
 
 beforeAll(async () => {
-  ({ workDir, userDir } = nodeRedUserDirWithPackage('ksef-node-red-', ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json']));
-
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const settingsFile = quickstart.writeSettings(userDir, port);
+  const installed = await nodeRedWithPackage('ksef-node-red-', ['ksef-send.js', 'ksef-send.html', 'locales/pl/ksef-send.json']);
+  ({ workDir, userDir, baseUrl } = installed);
+  const { settingsFile } = installed;
   const story = storyFlow();
   fs.writeFileSync(
     path.join(userDir, 'flows.json'),

@@ -2,6 +2,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './ports';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -32,7 +33,7 @@ export interface NodeRedUserDir {
  * `npm install <tgz>` in the user folder). `builtFiles` (below `dist/nodes/node-red/`) must exist: the tarball is
  * packed from `dist/` as it is, so a missing build would otherwise install a package without its nodes.
  */
-export function nodeRedUserDirWithPackage(prefix: string, builtFiles: string[]): NodeRedUserDir {
+function nodeRedUserDirWithPackage(prefix: string, builtFiles: string[]): NodeRedUserDir {
   const built = builtFiles.map((file) => path.join(ROOT, 'dist', 'nodes', 'node-red', file));
   if (!built.every((file) => fs.existsSync(file))) {
     throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run test:hosts` does).');
@@ -44,6 +45,20 @@ export function nodeRedUserDirWithPackage(prefix: string, builtFiles: string[]):
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
   npm(['install', '--no-audit', '--no-fund', '--omit=peer', '--prefer-offline', path.join(workDir, tarball)], userDir);
   return { workDir, userDir };
+}
+
+export interface NodeRedInstallation extends NodeRedUserDir {
+  /** Where Node-RED is to listen: a port free a moment ago. */
+  baseUrl: string;
+  /** The settings the quick start writes for that port. */
+  settingsFile: string;
+}
+
+/** `nodeRedUserDirWithPackage` with the quick start's settings for a free port: Node-RED as `npm start` runs it. */
+export async function nodeRedWithPackage(prefix: string, builtFiles: string[]): Promise<NodeRedInstallation> {
+  const installed = nodeRedUserDirWithPackage(prefix, builtFiles);
+  const port = await freePort();
+  return { ...installed, baseUrl: `http://127.0.0.1:${port}`, settingsFile: quickstart.writeSettings(installed.userDir, port) };
 }
 
 function npm(args: string[], cwd: string): string {
