@@ -397,6 +397,34 @@ describe('buildBatchPackage', () => {
     expect(() => pkg.openPart(1)).toThrow(/disposed/);
   });
 
+  it.each<ArchiveFormat>(['Zip', 'TarGz'])(
+    "lets the host's event loop run while it reads, checks and compresses invoices (%s)",
+    async (compressionType) => {
+      // Invoices in memory: nothing of the build waits on I/O, so only the builder's own turns let timers run.
+      const xmls = Array.from({ length: 1500 }, (_, n) => invoice(n));
+      let ticks = 0;
+      let longestGapMs = 0;
+      let last = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+        ticks++;
+      }, 1);
+      const started = performance.now();
+      try {
+        await build(xmls, { compressionType });
+      } finally {
+        clearInterval(timer);
+      }
+      const buildMs = performance.now() - started;
+      // The build takes far longer than one slice (10 ms) here; the timer must have run all along, not only at the end.
+      expect(buildMs).toBeGreaterThan(100);
+      expect(ticks).toBeGreaterThan(3);
+      expect(longestGapMs).toBeLessThan(buildMs / 2);
+    },
+  );
+
   it('lets parts kept in memory go on dispose', async () => {
     const pkg = await build([invoice(1), invoice(2)], { partSizeBytes: 2000 });
     expect(await readdir(tempDir)).toEqual([]);

@@ -23,6 +23,7 @@ import { DEFAULT_MAX_INVOICE_BYTES, DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES, t
 import { prepareInvoiceSource, type PreparedInvoice } from '../prepare';
 import { isInputObject } from '../streamInput';
 import type { InvoiceInput } from '../types';
+import { EventLoopTurns } from '../../util/concurrency';
 
 /** Largest part before encryption: "100MB" (`BatchFileInfo.fileParts`), taken as the official clients take it, 100 * 1000 * 1000 bytes. */
 export const MAX_PART_BYTES = 100_000_000;
@@ -250,7 +251,10 @@ class InvoicePacker {
   }
 
   async *entries(sources: Iterable<BatchPackageSource> | AsyncIterable<BatchPackageSource>): AsyncGenerator<BufferEntry> {
+    // Files read, checks and compression are synchronous: nothing else of the host would run until the package is built.
+    const turns = new EventLoopTurns();
     for await (const { index, input, preparing } of this.readAhead(sources)) {
+      await turns.take();
       const fileName = this.fileNameOf(input, index);
       const prepared = await preparing;
       if (prepared.problem) {
