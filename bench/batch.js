@@ -27,7 +27,7 @@
  *
  * Targets (both formats): prepFractionOfLimit >= 0.5; peakRssMB at 10,000 <= 1.3 x that at 100; 10,000 invoices in
  * totalMs < 60,000. Options: BENCH_SIZES (default "100,1000,10000"), BENCH_FORMATS (default "Zip,TarGz"), BENCH_INPUT
- * ("files", the default: stream inputs opening the files; "memory": the files' bytes read before the clock starts, so
+ * ("files", the default: file inputs, `{ path }`; "streams": stream inputs opening the files; "memory": the files' bytes read before the clock starts, so
  * reading them is not measured, and held by the caller throughout, so its peak RSS grows with N).
  */
 const crypto = require('node:crypto');
@@ -306,9 +306,9 @@ function writeInvoiceFiles(n, series) {
   return folder;
 }
 
-/** The files as stream inputs, as a caller sending from disk gives them. */
+/** The files as inputs, as a caller sending from disk gives them: their paths, or (BENCH_INPUT=streams) streams opening them. */
 function fileInputs(files) {
-  return files.map((file) => ({ open: () => fs.createReadStream(file) }));
+  return inputKind === 'streams' ? files.map((file) => ({ open: () => fs.createReadStream(file) })) : files.map((path) => ({ path }));
 }
 
 function invoiceFiles(folder) {

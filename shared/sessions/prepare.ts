@@ -1,6 +1,6 @@
 import { types } from 'node:util';
-import type { InvoiceInput } from './types';
-import { isStreamInput, readInvoiceStream } from './streamInput';
+import type { InvoiceFileInput, InvoiceInput, InvoiceStreamInput } from './types';
+import { isFileInput, isStreamInput, readInvoiceFile, readInvoiceStream } from './streamInput';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../protocol/model/formCodes';
 import { sha256Base64 } from '../protocol/crypto/hashes';
 import { aesEncrypt, type SymmetricKey } from '../protocol/crypto/aes';
@@ -69,9 +69,9 @@ export interface PrepareRules {
 }
 
 /**
- * `prepareInvoice` for any input, a stream source read first: at most the larger of the session's size limits, so
- * one too large fails on its own without the rest of it in memory. A source that fails while read throws (KsefError):
- * that is no verdict on the invoice.
+ * `prepareInvoice` for any input, a stream or file source read first: at most the larger of the session's size
+ * limits, so one too large fails on its own without the rest of it in memory. A source that fails while read throws
+ * (KsefError): that is no verdict on the invoice.
  */
 export async function prepareInvoiceSource(
   input: InvoiceInput,
@@ -80,7 +80,8 @@ export async function prepareInvoiceSource(
   defaultOffline: boolean,
   rules: PrepareRules = {},
 ): Promise<PreparedInvoice> {
-  if (!isStreamInput(input)) return prepareInvoice(input, index, schema, defaultOffline, rules);
+  const stream = isStreamInput(input);
+  if (!stream && !isFileInput(input)) return prepareInvoice(input, index, schema, defaultOffline, rules);
   const maxBytes = rules.limits?.maxBytes ?? DEFAULT_MAX_INVOICE_BYTES;
   const maxBytesWithAttachment =
     rules.session === 'batch' ? (rules.limits?.maxBytesWithAttachment ?? DEFAULT_MAX_INVOICE_WITH_ATTACHMENT_BYTES) : 0;
@@ -88,9 +89,14 @@ export async function prepareInvoiceSource(
     `KSeF takes at most ${maxBytes} bytes per invoice` +
     (maxBytesWithAttachment > 0 ? ` in a batch session (${maxBytesWithAttachment} with an attachment)` : '') +
     '. Split it or reduce the attachment.';
-  const { open, size, ...options } = input;
+  const field = `invoices[${index}]`;
+  const readLimit = Math.max(maxBytes, maxBytesWithAttachment);
+  // What is said of the invoice besides where to read it goes on with its XML.
+  const { open, size, path, ...options } = input as Partial<InvoiceStreamInput & InvoiceFileInput>;
   try {
-    const xml = await readInvoiceStream({ open, size }, `invoices[${index}]`, Math.max(maxBytes, maxBytesWithAttachment), limitText);
+    const xml = stream
+      ? await readInvoiceStream({ open: open!, size }, field, readLimit, limitText)
+      : readInvoiceFile(input as InvoiceFileInput, field, readLimit, limitText);
     return prepareInvoice({ ...options, xml }, index, schema, defaultOffline, rules);
   } catch (error) {
     if (!(error instanceof KsefInputError)) throw error;

@@ -1,11 +1,19 @@
-/** Invoice inputs given as stream sources (`InvoiceStreamInput`): recognised and read here, for the online and the batch path alike. */
+/**
+ * Invoice inputs given as sources to read (`InvoiceStreamInput`, `InvoiceFileInput`): recognised and read here, for
+ * the online and the batch path alike.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { types } from 'node:util';
 import { KsefError, KsefInputError } from '../http/errors';
-import type { InvoiceInput, InvoiceStreamInput } from './types';
+import type { InvoiceFileInput, InvoiceInput, InvoiceStreamInput } from './types';
 
 export function isStreamInput(input: InvoiceInput): input is InvoiceStreamInput {
   return isInputObject(input) && 'open' in (input as object);
+}
+
+export function isFileInput(input: InvoiceInput): input is InvoiceFileInput {
+  return isInputObject(input) && 'path' in (input as object) && !('open' in (input as object));
 }
 
 /** An `{ xml }` or stream input object (not the XML itself given as text or bytes). */
@@ -58,6 +66,71 @@ export async function readInvoiceStream(input: InvoiceStreamInput, field: string
     });
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+}
+
+/**
+ * The invoice's bytes from the file at `input.path`, read synchronously (see `InvoiceFileInput`) up to `maxBytes`: a
+ * file larger than that is refused from its size, unread. A path that names no regular file is the invoice's own
+ * `KsefInputError`; any other failure to read it is a `KsefError` (no verdict on the invoice).
+ */
+export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes: number, limitText: string): Buffer {
+  const pathField = `${field}.path`;
+  if (typeof input.path !== 'string' || input.path.length === 0) {
+    throw new KsefInputError(`${pathField} must be the path of a file holding the invoice XML; got ${JSON.stringify(input.path)}.`, {
+      field: pathField,
+    });
+  }
+  if ('xml' in input) {
+    throw new KsefInputError(`${field} gives both xml and path: give the invoice once, as its XML or as the path of its file.`, {
+      field,
+    });
+  }
+  let fd: number;
+  try {
+    fd = openSync(input.path, 'r');
+  } catch (error) {
+    throw unreadableFile(error, field, pathField, input.path);
+  }
+  try {
+    const stat = fstatSync(fd);
+    const { size } = stat;
+    // A directory opens on Linux; a FIFO or a device might never end.
+    if (!stat.isFile()) {
+      throw new KsefInputError(`${pathField} must name a regular file with the invoice XML; ${input.path} is not one.`, {
+        field: pathField,
+      });
+    }
+    if (size > maxBytes) throw new KsefInputError(`${field} has ${size} bytes; ${limitText}`, { field });
+    // One byte more than the size: a file that grew since is still read to its end (up to the limit).
+    let bytes = Buffer.allocUnsafe(size + 1);
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, bytes, length, bytes.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length > maxBytes) throw new KsefInputError(`${field} has more than ${maxBytes} bytes; ${limitText}`, { field });
+      if (length === bytes.length) {
+        const grown = Buffer.allocUnsafe(Math.min(bytes.length * 2, maxBytes + 1));
+        bytes.copy(grown, 0, 0, length);
+        bytes = grown;
+      }
+    }
+    return bytes.subarray(0, length);
+  } catch (error) {
+    if (error instanceof KsefError) throw error;
+    throw unreadableFile(error, field, pathField, input.path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A file that cannot be opened or read: the caller's mistake when there is no such file, else the system's failure. */
+function unreadableFile(error: unknown, field: string, pathField: string, path: string): KsefError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+    return new KsefInputError(`${pathField} names no file with the invoice XML: ${path} (${code}).`, { field: pathField });
+  }
+  return new KsefError(`${field} could not be read from ${path}: ${(error as Error).message}`, { field, cause: error });
 }
 
 function isReadableStream(value: unknown): value is Readable {
