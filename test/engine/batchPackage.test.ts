@@ -1,12 +1,12 @@
 /**
  * The batch package builder: what it declares (package and part sizes and hashes) is checked against its parts (kept
  * in memory or spooled) decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits,
- * temporary files and stream inputs read ahead.
+ * temporary files, stream inputs read ahead and file inputs (`{ path }`).
  */
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { KsefError, KsefInputError } from '../../shared/http/errors';
@@ -87,6 +87,17 @@ async function unpacked(archive: Buffer, format: ArchiveFormat): Promise<{ name:
 describe('buildBatchPackage', () => {
   let tempDir: string;
   const built: BatchPackage[] = [];
+  // Folders of invoice files given as file inputs: apart from tempDir, whose contents some tests count.
+  const fileDirs: string[] = [];
+
+  /** `contents` written to files of a fresh folder of their own; their paths, in order. */
+  async function invoiceFiles(contents: (string | Buffer)[]): Promise<string[]> {
+    const folder = await mkdtemp(join(tmpdir(), 'batch-package-files-'));
+    fileDirs.push(folder);
+    const paths = contents.map((_, n) => join(folder, `source-${n + 1}.xml`));
+    await Promise.all(paths.map((path, n) => writeFile(path, contents[n])));
+    return paths;
+  }
 
   async function buildPackage(inputs: InvoiceInput[], options: Partial<BuildBatchPackageOptions> = {}): Promise<BatchPackage> {
     const pkg = await buildBatchPackage(sourcesOf(inputs), { key: fixedKey, tempDir, ...options });
@@ -102,6 +113,7 @@ describe('buildBatchPackage', () => {
   afterEach(async () => {
     for (const pkg of built.splice(0)) await pkg.dispose();
     await rm(tempDir, { recursive: true, force: true });
+    for (const folder of fileDirs.splice(0)) await rm(folder, { recursive: true, force: true });
   });
 
   // Parts kept in memory (a small package, by default) or spooled (maxInMemoryBytes 0): the same package either way.
@@ -153,6 +165,41 @@ describe('buildBatchPackage', () => {
         compressionType,
         fileParts: [{ ordinalNumber: 1, fileSize: pkg.parts[0].fileSize, fileHash: pkg.parts[0].fileHash }],
       });
+    });
+
+    it("packs file inputs to exactly the files' bytes, with their names, hashes and options", async () => {
+      // CRLF line ends: the package must hold the file as it is, not the text decoded again.
+      const bytes = [
+        Buffer.from(invoice(1).replace(/\n/g, '\r\n'), 'utf8'),
+        Buffer.from(invoice(2), 'utf8'),
+        Buffer.from(invoice(3).replace(/\n/g, '\r\n'), 'utf8'),
+      ];
+      expect(bytes[0].toString('utf8')).not.toBe(invoice(1));
+      const paths = await invoiceFiles(bytes);
+      const pkg = await build([{ path: paths[0] }, { path: paths[1], fileName: 'second.xml' }, { path: paths[2], offlineMode: true }], {
+        compressionType,
+      });
+
+      expect(pkg.rejected).toEqual([]);
+      const names = ['invoice-1.xml', 'second.xml', 'invoice-3.xml'];
+      expect(pkg.entries).toEqual(
+        bytes.map((content, index) => ({
+          index,
+          fileName: names[index],
+          invoiceHash: sha256(content),
+          invoiceSize: content.length,
+          invoiceNumber: `FV/2026/BP/${index + 1}`,
+          offlineMode: index === 2,
+        })),
+      );
+      const files = await unpacked(await decryptedPackage(pkg, fixedKey), compressionType);
+      expect(files.map((file) => file.name)).toEqual(names);
+      files.forEach((file, n) => expect(file.content.equals(bytes[n])).toBe(true));
+      // The same package as the same bytes given in memory.
+      const inMemory = await build([bytes[0], { xml: bytes[1], fileName: 'second.xml' }, { xml: bytes[2], offlineMode: true }], {
+        compressionType,
+      });
+      expect(pkg.fileHash).toBe(inMemory.fileHash);
     });
 
     it('keeps long UTF-8 file names whole (up to the 128 characters KSeF reports back)', async () => {
@@ -328,6 +375,88 @@ describe('buildBatchPackage', () => {
     expect(messages[4]).toBe(
       'invoices[4].open() must return a readable stream of the invoice XML; it returned a Buffer (pass it as { xml } instead).',
     );
+  });
+
+  it("refuses file inputs naming no file, a directory or a file beyond KSeF's per-invoice size, each on its own", async () => {
+    const limits = { maxBytes: 4000, maxBytesWithAttachment: 6000 };
+    const large = invoice(3, 40);
+    expect(Buffer.byteLength(large)).toBeGreaterThan(6000);
+    const [first, big, last] = await invoiceFiles([invoice(1), large, invoice(5)]);
+    const missing = join(dirname(first), 'no-such-invoice.xml');
+    const directory = join(dirname(first), 'a-folder.xml');
+    await mkdir(directory);
+    const underAFile = join(first, 'invoice.xml');
+
+    const pkg = await build(
+      [{ path: first }, { path: missing }, { path: directory }, { path: big }, { path: underAFile }, { path: last, fileName: 'last.xml' }],
+      { limits },
+    );
+
+    expect(pkg.entries.map((entry) => [entry.index, entry.fileName, entry.invoiceHash])).toEqual([
+      [0, 'invoice-1.xml', sha256(Buffer.from(invoice(1)))],
+      [5, 'last.xml', sha256(Buffer.from(invoice(5)))],
+    ]);
+    expect(pkg.rejected.map((rejection) => [rejection.index, rejection.fileName, rejection.problem.field])).toEqual([
+      [1, 'invoice-2.xml', 'invoices[1].path'],
+      [2, 'invoice-3.xml', 'invoices[2].path'],
+      [3, 'invoice-4.xml', 'invoices[3]'],
+      [4, 'invoice-5.xml', 'invoices[4].path'],
+    ]);
+    for (const rejection of pkg.rejected) expect(rejection.problem).toBeInstanceOf(KsefInputError);
+    const messages = pkg.rejected.map((rejection) => rejection.problem.message);
+    expect(messages[0]).toBe(`invoices[1].path names no file with the invoice XML: ${missing} (ENOENT).`);
+    expect(messages[1]).toBe(`invoices[2].path must name a regular file with the invoice XML; ${directory} is not one.`);
+    // Judged from the file's size, so the message gives it exactly.
+    expect(messages[2]).toBe(
+      `invoices[3] has ${Buffer.byteLength(large)} bytes; KSeF takes at most 4000 bytes per invoice in a batch session (6000 with an attachment). Split it or reduce the attachment.`,
+    );
+    expect(messages[3]).toBe(`invoices[4].path names no file with the invoice XML: ${underAFile} (ENOTDIR).`);
+    const files = await unpacked(await decryptedPackage(pkg, fixedKey), 'Zip');
+    expect(files.map((file) => file.content.toString('utf8'))).toEqual([invoice(1), invoice(5)]);
+  });
+
+  it('refuses an invoice given both as its XML and as a file, and a path that is not a non-empty string', async () => {
+    const [path] = await invoiceFiles([invoice(1)]);
+    const pkg = await build([
+      { xml: invoice(2), path } as unknown as InvoiceInput,
+      { path: '' },
+      { path: 42 } as unknown as InvoiceInput,
+      invoice(4),
+    ]);
+    expect(pkg.entries.map((entry) => entry.index)).toEqual([3]);
+    expect(pkg.rejected.map((rejection) => [rejection.index, rejection.problem.field])).toEqual([
+      [0, 'invoices[0]'],
+      [1, 'invoices[1].path'],
+      [2, 'invoices[2].path'],
+    ]);
+    expect(pkg.rejected[0].problem.message).toBe(
+      'invoices[0] gives both xml and path: give the invoice once, as its XML or as the path of its file.',
+    );
+    expect(pkg.rejected[1].problem.message).toBe('invoices[1].path must be the path of a file holding the invoice XML; got "".');
+  });
+
+  it('reads file inputs again when the package is built again (a resumed batch): the same bytes, and a file changed since counts', async () => {
+    const xmls = Array.from({ length: 6 }, (_, n) => invoice(n, 30));
+    const paths = await invoiceFiles(xmls);
+    const inputs = (): InvoiceInput[] => paths.map((path) => ({ path }));
+    for (const compressionType of ['Zip', 'TarGz'] as ArchiveFormat[]) {
+      const options = { compressionType, partSizeBytes: 4096 };
+      const first = await build(inputs(), options);
+      const again = await build(inputs(), { ...options, maxInMemoryBytes: 0 });
+      expect(again.fileHash).toBe(first.fileHash);
+      expect(again.parts).toEqual(first.parts);
+      expect(again.entries).toEqual(first.entries);
+      for (const part of first.parts) {
+        expect(await collect(again.openPart(part.ordinalNumber))).toEqual(await collect(first.openPart(part.ordinalNumber)));
+      }
+      expect((await build(xmls, options)).fileHash).toBe(first.fileHash);
+    }
+    // Nothing of a file is kept between builds: one rewritten since is packed as it is now.
+    await writeFile(paths[2], invoice(99, 30));
+    const changed = await build(inputs());
+    expect(changed.entries[2].invoiceHash).toBe(sha256(await readFile(paths[2])));
+    expect(changed.entries[2].invoiceNumber).toBe('FV/2026/BP/99');
+    expect(changed.fileHash).not.toBe((await build(xmls)).fileHash);
   });
 
   it.each<ArchiveFormat>(['Zip', 'TarGz'])('names a stream that fails and removes the spool (%s)', async (compressionType) => {

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
@@ -78,5 +82,37 @@ describe('client.sessions.send: online, batch or auto', () => {
     expect(String(result.invoices[1].error!.message)).toMatch(/bytes/);
     expect(pulled).toBeLessThan(4 * 1024 * 1024);
     expect(endless.destroyed).toBe(true);
+  });
+
+  it('reads file inputs for an online send; a path naming no file fails on its own, naming the field and the path', async () => {
+    const [first, second] = invoicesNumbered('FV/MODE/FILE', 2);
+    const folder = await mkdtemp(join(tmpdir(), 'send-mode-files-'));
+    try {
+      const path = join(folder, 'first.xml');
+      // CRLF line ends: what KSeF gets (and hashes) must be the file's bytes as they are.
+      const bytes = Buffer.from(first.replace(/\n/g, '\r\n'), 'utf8');
+      await writeFile(path, bytes);
+      const missing = join(folder, 'missing.xml');
+
+      const result = await client.sessions.send([{ path }, { path: missing }, second]);
+
+      expect(result.mode).toBe('online');
+      expect(result.invoices.map((r) => r.accepted)).toEqual([true, false, true]);
+      expect(isValidKsefNumber(result.invoices[0].ksefNumber!)).toBe(true);
+      expect(result.invoices[0].invoiceNumber).toBe('FV/MODE/FILE/1');
+      expect(result.invoices[0].invoiceHash).toBe(createHash('sha256').update(bytes).digest('base64'));
+      expect(result.invoices[1].error).toMatchObject({
+        name: 'KsefInputError',
+        field: 'invoices[1].path',
+        message: `invoices[1].path names no file with the invoice XML: ${missing} (ENOENT).`,
+      });
+      expect(result.invoices[1].ksefNumber).toBeUndefined();
+      expect(isValidKsefNumber(result.invoices[2].ksefNumber!)).toBe(true);
+      // One session, to which only the two invoices that could be read went.
+      expect(sandbox.count('POST /sessions/online')).toBe(1);
+      expect(sandbox.count('POST /sessions/online/{referenceNumber}/invoices')).toBe(2);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
