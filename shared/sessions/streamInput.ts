@@ -2,7 +2,7 @@
  * Invoice inputs given as sources to read (`InvoiceStreamInput`, `InvoiceFileInput`): recognised and read here, for
  * the online and the batch path alike.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { types } from 'node:util';
 import { KsefError, KsefInputError } from '../http/errors';
@@ -13,7 +13,7 @@ export function isStreamInput(input: InvoiceInput): input is InvoiceStreamInput 
 }
 
 export function isFileInput(input: InvoiceInput): input is InvoiceFileInput {
-  return isInputObject(input) && 'path' in (input as object) && !('open' in (input as object));
+  return isInputObject(input) && (input as { path?: unknown }).path !== undefined && !('open' in (input as object));
 }
 
 /** An `{ xml }` or stream input object (not the XML itself given as text or bytes). */
@@ -75,26 +75,28 @@ export async function readInvoiceStream(input: InvoiceStreamInput, field: string
  */
 export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes: number, limitText: string): Buffer {
   const pathField = `${field}.path`;
-  if (typeof input.path !== 'string' || input.path.length === 0) {
-    throw new KsefInputError(`${pathField} must be the path of a file holding the invoice XML; got ${JSON.stringify(input.path)}.`, {
-      field: pathField,
-    });
-  }
-  if ('xml' in input) {
+  if ((input as { xml?: unknown }).xml !== undefined) {
     throw new KsefInputError(`${field} gives both xml and path: give the invoice once, as its XML or as the path of its file.`, {
       field,
     });
   }
+  if (typeof input.path !== 'string' || input.path.length === 0 || input.path.includes('\0')) {
+    throw new KsefInputError(`${pathField} must be the path of a file holding the invoice XML; got ${JSON.stringify(input.path)}.`, {
+      field: pathField,
+    });
+  }
   let fd: number;
   try {
-    fd = openSync(input.path, 'r');
+    // Non-blocking: opening a named pipe would otherwise wait, with the event loop, for a writer. Reads of a regular
+    // file are not affected.
+    fd = openSync(input.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (error) {
     throw unreadableFile(error, field, pathField, input.path);
   }
   try {
     const stat = fstatSync(fd);
     const { size } = stat;
-    // A directory opens on Linux; a FIFO or a device might never end.
+    // A directory opens on Linux; a pipe or a device might never end.
     if (!stat.isFile()) {
       throw new KsefInputError(`${pathField} must name a regular file with the invoice XML; ${input.path} is not one.`, {
         field: pathField,
@@ -130,7 +132,7 @@ function unreadableFile(error: unknown, field: string, pathField: string, path: 
   if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
     return new KsefInputError(`${pathField} names no file with the invoice XML: ${path} (${code}).`, { field: pathField });
   }
-  return new KsefError(`${field} could not be read from ${path}: ${(error as Error).message}`, { field, cause: error });
+  return new KsefError(`${field} could not be read from ${path} (${code ?? (error as Error).message}).`, { field, cause: error });
 }
 
 function isReadableStream(value: unknown): value is Readable {

@@ -3,6 +3,7 @@
  * in memory or spooled) decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits,
  * temporary files, stream inputs read ahead and file inputs (`{ path }`).
  */
+import { execFileSync } from 'node:child_process';
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -433,6 +434,23 @@ describe('buildBatchPackage', () => {
       'invoices[0] gives both xml and path: give the invoice once, as its XML or as the path of its file.',
     );
     expect(pkg.rejected[1].problem.message).toBe('invoices[1].path must be the path of a file holding the invoice XML; got "".');
+  });
+
+  it('refuses a named pipe and a path with a NUL byte on their own, without waiting for a writer', async () => {
+    const [path] = await invoiceFiles([invoice(1)]);
+    const pipe = join(dirname(path), 'a-pipe.xml');
+    execFileSync('mkfifo', [pipe]);
+    // Opened the usual way, the pipe would hold this thread (and the test) until something wrote to it.
+    const pkg = await build([{ path: pipe }, { path: `${path}\0.xml` }, { path }, { xml: invoice(4), path: undefined } as InvoiceInput]);
+    expect(pkg.entries.map((entry) => entry.index)).toEqual([2, 3]);
+    expect(pkg.rejected.map((rejection) => [rejection.index, rejection.problem.field, rejection.problem.message])).toEqual([
+      [0, 'invoices[0].path', `invoices[0].path must name a regular file with the invoice XML; ${pipe} is not one.`],
+      [
+        1,
+        'invoices[1].path',
+        `invoices[1].path must be the path of a file holding the invoice XML; got ${JSON.stringify(`${path}\0.xml`)}.`,
+      ],
+    ]);
   });
 
   it('reads file inputs again when the package is built again (a resumed batch): the same bytes, and a file changed since counts', async () => {
