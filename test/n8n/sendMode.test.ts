@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { isValidKsefNumber } from '../../shared';
 import { startSandbox } from '../../sandbox';
 import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
@@ -153,18 +154,24 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
     );
     let restore: (() => void) | undefined;
     let storagePath: string;
+    // n8n-core's classes and container, loaded from the n8n install (no types in our node_modules).
+    let n8nCore: any;
+    let Container: any;
+    let onDisk: any;
+    const silentLogger = { error() {}, warn() {}, info() {}, debug() {}, scoped: () => ({}) };
+    const SEND_BINARY = { resource: 'invoice', operation: 'send', xmlSource: 'binary', binaryPropertyName: 'data', sendMode: 'batch' };
 
     beforeAll(async () => {
       // The harness keeps binary data in memory; here n8n-core's filesystem mode, as n8n runs by default.
       loadOptionsContext();
-      const n8nCore = require(path.join(n8nModules, 'n8n-core'));
-      const { Container } = require(path.join(n8nModules, '@n8n', 'di'));
+      n8nCore = require(path.join(n8nModules, 'n8n-core'));
+      ({ Container } = require(path.join(n8nModules, '@n8n', 'di')));
       const inMemory = Container.get(n8nCore.BinaryDataService);
       storagePath = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-n8n-binary-'));
-      const onDisk = new n8nCore.BinaryDataService(
+      onDisk = new n8nCore.BinaryDataService(
         { mode: 'filesystem', availableModes: ['filesystem'], localStoragePath: storagePath, signingSecret: 'harness' },
         Container.get(n8nCore.ErrorReporter),
-        { error() {}, warn() {}, info() {}, debug() {}, scoped: () => ({}) },
+        silentLogger,
       );
       await onDisk.init();
       Container.set(n8nCore.BinaryDataService, onDisk);
@@ -173,6 +180,106 @@ describeWithN8n('Invoice > Send, Send Mode in n8n', () => {
     afterAll(() => {
       restore?.();
       fs.rmSync(storagePath, { recursive: true, force: true });
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    // n8n's helpers (getBinaryPath, getBinaryStream, getBinaryMetadata) call the BinaryDataService in the container.
+    test('a filesystem-mode file goes to the engine as its path, read from there: not through n8n’s stream', async () => {
+      const getPath = jest.spyOn(onDisk, 'getPath');
+      const getAsStream = jest.spyOn(onDisk, 'getAsStream');
+      const getMetadata = jest.spyOn(onDisk, 'getMetadata');
+      // Once the node has the path, the file there is what goes to KSeF: the stored invoice is replaced by another.
+      const stored = [invoiceNumber(), invoiceNumber()];
+      const read = [invoiceNumber(), invoiceNumber()];
+      getPath.mockImplementation((id: unknown) => {
+        const filePath: string = n8nCore.BinaryDataService.prototype.getPath.call(onDisk, id);
+        const index = stored.findIndex((number) => fs.readFileSync(filePath, 'utf8').includes(`>${number}<`));
+        fs.writeFileSync(filePath, invoiceXml(read[index]));
+        return filePath;
+      });
+      const { outputs, error } = await runKsefNode({
+        parameters: SEND_BINARY,
+        items: stored.map((number, i) => ({ binary: { data: { text: invoiceXml(number), fileName: `${i}.xml` } } })),
+      });
+
+      expect(error).toBeUndefined();
+      expect(outputs[0].map((item) => [item.json.invoiceNumber, item.json.status])).toEqual(read.map((number) => [number, 'accepted']));
+      expect(getPath.mock.calls.map(([id]) => id)).toEqual([
+        expect.stringMatching(/^filesystem-v2:/),
+        expect.stringMatching(/^filesystem-v2:/),
+      ]);
+      expect(getAsStream).not.toHaveBeenCalled();
+      expect(getMetadata).not.toHaveBeenCalled();
+    });
+
+    test('no file at the path n8n gives, or its path helper fails: read through n8n’s stream instead', async () => {
+      const getPath = jest.spyOn(onDisk, 'getPath');
+      const getAsStream = jest.spyOn(onDisk, 'getAsStream');
+      getPath.mockReturnValueOnce(path.join(storagePath, 'no-such-file')).mockImplementationOnce(() => {
+        throw new Error('no path helper here');
+      });
+      const numbers = [invoiceNumber(), invoiceNumber()];
+      const { outputs, error } = await runKsefNode({
+        parameters: SEND_BINARY,
+        items: numbers.map((number, i) => ({ binary: { data: { text: invoiceXml(number), fileName: `${i}.xml` } } })),
+      });
+
+      expect(error).toBeUndefined();
+      expect(outputs[0].map((item) => [item.json.invoiceNumber, item.json.status])).toEqual(numbers.map((number) => [number, 'accepted']));
+      expect(getPath).toHaveBeenCalledTimes(2);
+      expect(getAsStream).toHaveBeenCalledTimes(2);
+    });
+
+    test('binary data in another mode (S3 here, kept in memory) goes through n8n’s stream, not a path', async () => {
+      // n8n's S3 and Azure modes are n8n-core's BinaryDataBlobManager over a byte store with no local files: for
+      // them getBinaryPath gives the object key, relative (and 'database://...' in database mode).
+      const objects = new Map<string, { body: Buffer; metadata: Record<string, unknown> }>();
+      const objectStore = {
+        async write(key: string, body: Buffer, metadata: Record<string, unknown> = {}) {
+          objects.set(key, { body, metadata: { ...metadata, fileSize: body.length } });
+          return body.length;
+        },
+        async read(key: string) {
+          return objects.get(key)?.body ?? null;
+        },
+        async readStream(key: string) {
+          const object = objects.get(key);
+          return object ? Readable.from([object.body]) : null;
+        },
+        async getMetadata(key: string) {
+          return objects.get(key)?.metadata ?? null;
+        },
+        async copy() {},
+        async rename() {},
+        async delete() {},
+      };
+      const s3 = new n8nCore.BinaryDataService(
+        { mode: 's3', availableModes: ['filesystem', 's3'], localStoragePath: storagePath, signingSecret: 'harness' },
+        Container.get(n8nCore.ErrorReporter),
+        silentLogger,
+      );
+      await s3.init();
+      s3.setManager('s3', new n8nCore.BinaryDataBlobManager(objectStore, Container.get(n8nCore.ErrorReporter)));
+      const getPath = jest.spyOn(s3, 'getPath');
+      const getAsStream = jest.spyOn(s3, 'getAsStream');
+      Container.set(n8nCore.BinaryDataService, s3);
+      try {
+        const numbers = [invoiceNumber(), invoiceNumber()];
+        const { outputs, error } = await runKsefNode({
+          parameters: SEND_BINARY,
+          items: numbers.map((number, i) => ({ binary: { data: { text: invoiceXml(number), fileName: `${i}.xml` } } })),
+        });
+
+        expect(error).toBeUndefined();
+        expect(objects.size).toBe(2);
+        expect(outputs[0].map((item) => [item.json.invoiceNumber, item.json.status])).toEqual(
+          numbers.map((number) => [number, 'accepted']),
+        );
+        expect(getAsStream.mock.calls.map(([id]) => id)).toEqual([expect.stringMatching(/^s3:/), expect.stringMatching(/^s3:/)]);
+        expect(getPath).not.toHaveBeenCalled();
+      } finally {
+        Container.set(n8nCore.BinaryDataService, onDisk);
+      }
     });
 
     test('Batch reads each invoice from its file; an empty file is that item’s own error', async () => {
