@@ -4,7 +4,7 @@
  * malformed XML as far as it goes and never throws: callers decide what a missing fact means.
  */
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
-import { decodeXmlText, localName, parseAttributes, scanXml } from './xmlScanner';
+import { decodeXmlText, localName, namespaceOf, parseAttributes, scanXml } from './xmlScanner';
 import { scanXmlDocument, type XmlDocumentReport, type XmlDocumentSink } from './xmlDocument';
 
 export interface InvoiceFacts {
@@ -108,7 +108,7 @@ export class InvoiceFactReader implements XmlDocumentSink {
       parent = FACT_TREE;
       const name = text.slice(nameStart, nameEnd);
       this.facts.rootElement = localName(name);
-      this.facts.namespace = rootNamespace(name, parseAttributes(text.slice(nameEnd, attributesEnd)));
+      this.facts.namespace = namespaceOf(name, parseAttributes(text.slice(nameEnd, attributesEnd)));
       this.wanted = FACTS_OF_ROOT.get(this.facts.rootElement);
     }
     const node = parent && childNamed(parent, text, nameStart, nameEnd);
@@ -207,11 +207,6 @@ export function readInvoiceFacts(xml: Buffer | string): InvoiceFacts {
   const report = scanXmlDocument(text, reader, true);
   if (report.syntaxError) reader.readOnForgivingly(text, report);
   return reader.result();
-}
-
-function rootNamespace(qualifiedName: string, attributes: Map<string, string>): string | undefined {
-  const colon = qualifiedName.indexOf(':');
-  return attributes.get(colon < 0 ? 'xmlns' : `xmlns:${qualifiedName.slice(0, colon)}`);
 }
 
 /** UBL writes Polish VAT numbers as `PL1234567890`; KSeF identifies sellers by the bare NIP. */

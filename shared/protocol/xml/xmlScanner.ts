@@ -98,6 +98,12 @@ export function localName(qualifiedName: string): string {
   return qualifiedName.slice(qualifiedName.indexOf(':') + 1);
 }
 
+/** The namespace an element named `qualifiedName` declares for itself in `attributes` (its prefix's, or the default). */
+export function namespaceOf(qualifiedName: string, attributes: Map<string, string>): string | undefined {
+  const colon = qualifiedName.indexOf(':');
+  return attributes.get(colon < 0 ? 'xmlns' : `xmlns:${qualifiedName.slice(0, colon)}`);
+}
+
 const PREDEFINED_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** Resolves the predefined entities and character references; unknown references are kept as written. */
