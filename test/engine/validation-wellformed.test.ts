@@ -1,7 +1,8 @@
 /**
  * The well-formedness verdict of our own one-pass check (`checkInvoiceXml`) against libxml2's (`xmllint --noout`),
  * a parser that shares no code with ours, on a few hundred broken copies of a valid invoice. A file libxml2 rejects
- * must not pass; a file it accepts must get no `well-formed` or `illegal-character` violation from us.
+ * must not pass; a file it accepts must get no `well-formed` or `illegal-character` violation from us. Namespace
+ * errors (XML Namespaces 1.0) count as rejections, though xmllint exits 0 on them: KSeF's .NET reader refuses them.
  */
 import { checkInvoiceXml, inspectInvoiceXml, type XmlRuleViolation } from '../../shared/protocol/xml/xmlRules';
 import { InvoiceFactReader } from '../../shared/protocol/xml/invoiceFacts';
@@ -54,6 +55,11 @@ const SNIPPETS = [
   '<x a/>',
   '<1x/>',
   '<x:y/>',
+  ' xmlns:x="urn:x"',
+  ' x:a="1"',
+  ' xmlns:x=""',
+  'x:',
+  ':',
   '<!DOCTYPE x>',
   '<!ELEMENT x>',
   '<',
@@ -133,6 +139,97 @@ const EDGE_CASES = [
   '<a/></a>',
 ];
 
+/** ` prefix:b0="1" prefix:b1="1" ...`, `count` attributes. */
+const manyAttributes = (prefix: string, count: number): string => Array.from({ length: count }, (_, i) => ` ${prefix}:b${i}="1"`).join('');
+
+/**
+ * Documents at the edges of XML Namespaces 1.0 (Third Edition), with the verdict the recommendation gives
+ * (`true`: namespace-well-formed), which xmllint must give too.
+ */
+const NAMESPACE_EDGE_CASES: [string, boolean][] = [
+  // Prefix Declared: elements and attributes, nested scopes, siblings, redeclaration in a child.
+  ['<x:a/>', false],
+  ['<x:a xmlns:x="urn:x"/>', true],
+  ['<a xmlns:x="urn:x"><x:b/></a>', true],
+  ['<a xmlns:x="urn:x"><b><c><x:d/></c></b></a>', true],
+  ['<a><x:b xmlns:x="urn:x"/><x:c/></a>', false],
+  ['<a><b xmlns:x="urn:x"></b><x:c/></a>', false],
+  ['<a><b xmlns:x="urn:x"><x:c/></b><x:c/></a>', false],
+  ['<x:a xmlns:x="urn:x"><x:b xmlns:x="urn:y"><x:c/></x:b><x:d/></x:a>', true],
+  ['<a xmlns:x="urn:x"><x:b></x:b><x:b/></a>', true],
+  ['<a y:b="1"/>', false],
+  ['<a xmlns:y="urn:y" y:b="1"/>', true],
+  ['<a xmlns:y="urn:y"><b y:c="1"/></a>', true],
+  ['<a><b xmlns:y="urn:y"/><c y:d="1"/></a>', false],
+  ['<a y:b="1" xmlns:y="urn:y"/>', true],
+  ['<y:a y:b="1" xmlns:y="urn:y"/>', true],
+  ['<a xmlns:x="urn:x" xmlns:y="urn:y"><x:b y:c="1" x:c="2"/></a>', true],
+  ['<a xmlns:x="urn:x"><x:b></x:c></a>', false],
+  ['<x:a xmlns:x="urn:x"></y:a>', false],
+  // The xml prefix is predeclared and bound to its namespace only; xmlns is never declared.
+  ['<a xml:lang="pl"/>', true],
+  ['<xml:a/>', true],
+  ['<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="pl"/>', true],
+  ['<a xmlns:xml="urn:x"/>', false],
+  ['<a xmlns:xml=""/>', false],
+  ['<a xmlns:x="http://www.w3.org/XML/1998/namespace"/>', false],
+  ['<a xmlns:x="http://www.w3.org/XML/1998/namespac&#x65;"/>', false],
+  ['<a xmlns="http://www.w3.org/XML/1998/namespace"/>', false],
+  ['<a xmlns:x="http://www.w3.org/XML/1998/namespace/"/>', true],
+  ['<a xmlns:xmlns="urn:x"/>', false],
+  ['<a xmlns:xmlns=""/>', false],
+  ['<xmlns:a/>', false],
+  ['<a xmlns:x="http://www.w3.org/2000/xmlns/"/>', false],
+  ['<a xmlns="http://www.w3.org/2000/xmlns/"/>', false],
+  ['<a xmlns="http://www.w3.org/2000/xmlns&#x2F;"/>', false],
+  ['<a xmlns:x="urn:x" x:xmlns="1"/>', true],
+  ['<a xmlnsx="1" xmlns.x="2"/>', true],
+  // No Prefix Undeclaring; the default namespace may be undeclared.
+  ['<a xmlns:x=""/>', false],
+  ["<a xmlns:x=''/>", false],
+  ['<x:a xmlns:x="urn:x"><b xmlns:x=""/></x:a>', false],
+  ['<a xmlns="">x</a>', true],
+  ['<a xmlns="urn:x"><b xmlns=""><c/></b></a>', true],
+  ['<a xmlns="urn:x" b="1"/>', true],
+  // Attributes Unique after expansion.
+  ['<a xmlns:x="urn:u" xmlns:y="urn:u" x:b="1" y:b="2"/>', false],
+  ['<a xmlns:x="urn:u" x:b="1" xmlns:y="urn:u" y:b="2"/>', false],
+  ['<a xmlns:x="urn:u" xmlns:y="urn:u"><b x:c="1" y:c="2"/></a>', false],
+  ['<a xmlns:x="urn:u"><b xmlns:y="urn:u" x:c="1" y:c="2"/></a>', false],
+  ['<a xmlns:x="urn:u"><b xmlns:x="urn:v" xmlns:y="urn:u" x:c="1" y:c="2"/></a>', true],
+  ['<a xmlns:x="&amp;" xmlns:y="&#38;" x:b="1" y:b="2"/>', false],
+  ['<a xmlns:x="urn:u" xmlns:y="urn:v" x:b="1" y:b="2"/>', true],
+  ['<a xmlns:x="urn:u" xmlns:y="urn:u" x:b="1" y:c="2"/>', true],
+  ['<a xmlns:x="urn:u" x:b="1" b="2"/>', true],
+  ['<a xmlns:x="urn:u" xmlns="urn:u" x:b="1" b="2"/>', true],
+  ['<a xmlns:x="urn:u" x:b="1" x:b="2"/>', false],
+  // Past the number of attributes compared pairwise.
+  [`<a xmlns:x="urn:u" xmlns:y="urn:u"${manyAttributes('x', 20)} y:b19="2"/>`, false],
+  [`<a xmlns:x="urn:u" xmlns:y="urn:v"${manyAttributes('x', 20)} y:b19="2"/>`, true],
+  [`<a xmlns:x="urn:u"${manyAttributes('x', 20)} z:b="2"/>`, false],
+  ['<a xmlns:x="http://www.w3.org/XML/1998/namespac" xml:lang="1" x:lang="2"/>', true],
+  // QName: at most one colon, not first or last, a local name that starts a name.
+  ['<x:b:c xmlns:x="urn:x"/>', false],
+  ['<x: xmlns:x="urn:x"/>', false],
+  ['<:a/>', false],
+  ['<a :b="1"/>', false],
+  ['<a b:="1"/>', false],
+  ['<a xml:b:c="1"/>', false],
+  ['<a xmlns:="urn:x"/>', false],
+  ['<a xmlns:1x="urn:x"/>', false],
+  ['<a xmlns:x:y="urn:x"/>', false],
+  ['<x:1b xmlns:x="urn:x"/>', false],
+  ['<x:-b xmlns:x="urn:x"/>', false],
+  ['<x:\u00b7b xmlns:x="urn:x"/>', false],
+  ['<x:éb xmlns:x="urn:x"/>', true],
+  ['<a xmlns:é="urn:x" é:b="1"/>', true],
+  ['<a xmlns:x.y="urn:x" x.y:b="1"/>', true],
+  ['<x:\u{10000} xmlns:x="urn:x"/>', true],
+  // Namespace names are any string but the empty one (libxml2's URI syntax check is not a namespace constraint).
+  ['<a xmlns:x="u:v"/>', true],
+  ['<a xmlns:x="&amp;"/>', true],
+];
+
 /** `count` broken (or, by chance, still valid) copies of `xml`. */
 function mutations(xml: string, count: number): string[] {
   const next = random(Number(process.env.MUTATION_SEED ?? 20260115));
@@ -142,7 +239,7 @@ function mutations(xml: string, count: number): string[] {
   const cases: string[] = [];
   while (cases.length < count) {
     const at = Math.max(0, Math.min(xml.length - 1, position()));
-    const kind = pick(7);
+    const kind = pick(8);
     let mutated: string;
     if (kind === 0) mutated = xml.slice(0, at) + xml.slice(at + 1);
     else if (kind === 1) mutated = xml.slice(0, at) + xml[at] + xml.slice(at);
@@ -150,24 +247,58 @@ function mutations(xml: string, count: number): string[] {
     else if (kind === 3) mutated = xml.slice(0, at) + SNIPPETS[pick(SNIPPETS.length)] + xml.slice(at);
     else if (kind === 4) mutated = xml.slice(0, at) + xml[markup[pick(markup.length)]] + xml.slice(at + 1);
     else if (kind === 5) mutated = xml.slice(0, at);
-    else {
+    else if (kind === 6) {
       // Mismatched tags: one letter of an end tag's name changed.
       const ends = [...xml.matchAll(/<\/(\w)/g)];
       const end = ends[pick(ends.length)].index! + 2;
       mutated = xml.slice(0, end) + (xml[end] === 'Z' ? 'Y' : 'Z') + xml.slice(end + 1);
+    } else {
+      mutated = withPrefix(xml, pick);
     }
     if (mutated !== xml) cases.push(mutated);
   }
   return cases;
 }
 
-/** Names of the files xmllint reports a parser (well-formedness) error for; namespace errors do not count, as in xmllint's exit code. */
+/**
+ * A prefix in `xml`: an element renamed x:Name (with its end tag) or an attribute x:a added, and xmlns:x declared on
+ * the root element, on that element, on some other element (in scope or not), nowhere, or undeclared (xmlns:x="").
+ */
+function withPrefix(xml: string, pick: (n: number) => number): string {
+  const starts = [...xml.matchAll(/<([A-Za-z_][\w.-]*)/g)];
+  const target = starts[pick(starts.length)];
+  const afterName = target.index! + target[0].length;
+  const edits: [number, string][] = [];
+  if (pick(2) === 0) {
+    edits.push([target.index! + 1, 'x:']);
+    const selfClosing = xml[xml.indexOf('>', afterName) - 1] === '/';
+    if (!selfClosing) edits.push([xml.indexOf(`</${target[1]}>`, afterName) + 2, 'x:']);
+  } else {
+    edits.push([afterName, ' x:a="1"']);
+  }
+  const where = pick(5);
+  if (where === 0) edits.push([starts[0].index! + starts[0][0].length, ' xmlns:x="urn:x"']);
+  else if (where === 1) edits.push([afterName, ' xmlns:x="urn:x"']);
+  else if (where === 2) {
+    const other = starts[pick(starts.length)];
+    edits.push([other.index! + other[0].length, ' xmlns:x="urn:x"']);
+  } else if (where === 3) edits.push([afterName, ' xmlns:x=""']);
+  let mutated = xml;
+  for (const [at, insert] of edits.sort((a, b) => b[0] - a[0])) mutated = mutated.slice(0, at) + insert + mutated.slice(at);
+  return mutated;
+}
+
+/**
+ * Names of the files xmllint reports a parser (well-formedness) error or a namespace error for (xmllint exits 0 on
+ * the latter). Its namespace error for a namespace name that is no valid URI (RFC 3986) does not count: that is no
+ * constraint of XML Namespaces 1.0, and .NET's reader does not check it either.
+ */
 function rejectedByXmllint(files: string[]): Set<string> {
   const { output } = run('xmllint', ['--noout', '--nonet', ...files]);
   const rejected = new Set<string>();
   for (const line of output.split('\n')) {
-    const match = /^(.+?):\d+: parser error :/.exec(line);
-    if (match) rejected.add(match[1]);
+    const match = /^(.+?):\d+: (?:parser|namespace) error : (.*)$/.exec(line);
+    if (match && !/ is not a valid URI$/.test(match[2])) rejected.add(match[1]);
   }
   return rejected;
 }
@@ -216,6 +347,55 @@ describe('well-formedness against libxml2', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('gives the namespace verdict of the recommendation, as xmllint does, on documents at the edges of XML Namespaces 1.0', () => {
+    const dir = tempDir();
+    try {
+      const documents = NAMESPACE_EDGE_CASES.map(([xml]) => xml);
+      const files = documents.map((xml, i) => dir.file(`namespace-${i}.xml`, xml));
+      const rejected = rejectedByXmllint(files);
+      const verdicts = documents.map((xml, i) => ({
+        xml,
+        expected: NAMESPACE_EDGE_CASES[i][1] ? 'accepts' : 'rejects',
+        xmllint: rejected.has(files[i]) ? 'rejects' : 'accepts',
+        we: wellFormedness(checkInvoiceXml(Buffer.from(xml))).length > 0 ? 'rejects' : 'accepts',
+      }));
+      expect(verdicts.filter(({ expected, xmllint, we }) => xmllint !== expected || we !== expected)).toEqual([]);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('names the prefix, the element, the place and the fix of a namespace error', () => {
+    const message = (xml: string): string[] => checkInvoiceXml(Buffer.from(xml)).map((v) => `${v.rule}: ${v.message}`);
+    // The invoice's root element with a prefix nobody declared, as a .NET reader refuses it ("'x' is an undeclared prefix").
+    const undeclared = plainInvoice.replace(/<Faktura\b/, '<x:Faktura').replace('</Faktura>', '</x:Faktura>');
+    const root = undeclared.indexOf('<x:Faktura');
+    const line = undeclared.slice(0, root).split('\n').length;
+    const column = root - undeclared.lastIndexOf('\n', root - 1) + 1;
+    expect(message(undeclared)).toEqual([
+      `well-formed: The file is not well-formed XML: the namespace prefix x of the element <x:Faktura> is not declared: declare xmlns:x="..." on this element or an ancestor, or remove the prefix (at line ${line}, column ${column}). Fix the XML syntax.`,
+    ]);
+    expect(
+      checkInvoiceXml(Buffer.from(undeclared.replace('<x:Faktura', '<x:Faktura xmlns:x="http://crd.gov.pl/wzor/2025/06/25/13775/"'))),
+    ).toEqual([]);
+    expect(message('<a>\n  <b y:c="1"/>\n</a>')).toEqual([
+      'well-formed: The file is not well-formed XML: the namespace prefix y of the attribute y:c in the start tag <b> is not declared: declare xmlns:y="..." on this element or an ancestor, or remove the prefix (at line 2, column 6). Fix the XML syntax.',
+    ]);
+    expect(message('<a xmlns:y="urn:y"><b xmlns:y=""/></a>')).toEqual([
+      'well-formed: The file is not well-formed XML: xmlns:y="" in the start tag <b> undeclares the prefix y, which XML 1.0 namespaces do not allow: bind y to a namespace name, or remove the declaration and the prefix from the names below it (at line 1, column 23). Fix the XML syntax.',
+    ]);
+    expect(message('<a xmlns:x="urn:u" xmlns:y="urn:u" x:b="1" y:b="2"/>')[0]).toContain(
+      'the attributes x:b and y:b of the start tag <a> are the same attribute: both prefixes are bound to the namespace "urn:u"; keep one (at line 1, column 44)',
+    );
+    expect(message('<xmlns:a/>')[0]).toContain('the element <xmlns:a> has the prefix xmlns, which is reserved');
+    expect(message('<a xmlns:xml="urn:x"/>')[0]).toContain(
+      'the prefix xml is bound to http://www.w3.org/XML/1998/namespace and to no other',
+    );
+    expect(message('<a:b:c/>')[0]).toContain(
+      'the element name <a:b:c> is not a qualified name, as XML namespaces require (it has more than one colon)',
+    );
   });
 
   it('finds a forbidden character wherever it stands', () => {

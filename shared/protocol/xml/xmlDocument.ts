@@ -1,10 +1,15 @@
 /**
  * One strict pass over an XML document: XML 1.0 well-formedness (W3C XML 1.0 Fifth Edition: document, element,
  * STag/ETag/EmptyElemTag, Attribute, AttValue, Reference, Comment, CDSect, PI, XMLDecl, Name productions and the
- * "Unique Att Spec", "Element Type Match", "Legal Character" and "Entity Declared" constraints) together with what
+ * "Unique Att Spec", "Element Type Match", "Legal Character" and "Entity Declared" constraints) and XML Namespaces 1.0
+ * (Third Edition) namespace-well-formedness (QName names, the "Prefix Declared", "No Prefix Undeclaring", "Reserved
+ * Prefixes and Namespace Names" and "Attributes Unique" constraints), together with what
  * the KSeF file rules need to see (processing instructions, roots, references) and, for a fact reader, the
- * elements and their text. It runs on every invoice before sending, so it allocates nothing per tag: names and text
- * are passed on as offsets into the document.
+ * elements and their text. It runs on every invoice before sending, so it allocates nothing per tag (namespace
+ * declarations aside): names and text are passed on as offsets into the document. A document without prefixes (an
+ * FA invoice: the default namespace only) pays for the namespace constraints with a colon count in each name read.
+ * A namespace name is not checked to be a URI reference (RFC 3986), which no namespace constraint asks; libxml2
+ * reports such a name as a namespace error, .NET's XmlReader (KSeF) accepts it.
  *
  * Character ranges (Char, discouraged characters) are checked by the caller in one regular-expression pass; here
  * a character outside the grammar only ends a name or a token.
@@ -51,15 +56,21 @@ export interface XmlDocumentReport {
   badCharacterReferences: { reference: string; code: number; offset: number }[];
 }
 
-// ASCII name characters: NameStartChar, or NameChar only.
+// ASCII name characters: NameStartChar, or NameChar only, or the colon (a NameStartChar that namespaces give a meaning).
 const NAME_START = 1;
 const NAME_CHAR = 2;
+const COLON = 3;
 const ASCII_NAME = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
   const ch = String.fromCharCode(c);
-  if (/[A-Za-z_:]/.test(ch)) ASCII_NAME[c] = NAME_START;
+  if (ch === ':') ASCII_NAME[c] = COLON;
+  else if (/[A-Za-z_]/.test(ch)) ASCII_NAME[c] = NAME_START;
   else if (/[-.0-9]/.test(ch)) ASCII_NAME[c] = NAME_CHAR;
 }
+
+/** Offset of the first colon in the name `nameEnd` read last (-1 without one), and how many colons it has. */
+let nameColon = -1;
+let nameColons = 0;
 
 /** NameStartChar above ASCII, as UTF-16 code units (a surrogate pair is checked by `nameEnd`). */
 function isNonAsciiNameStart(c: number): boolean {
@@ -83,15 +94,20 @@ function isNonAsciiNameChar(c: number): boolean {
   return isNonAsciiNameStart(c) || c === 0xb7 || (c >= 0x300 && c <= 0x36f) || c === 0x203f || c === 0x2040;
 }
 
-/** End of the Name starting at `from` (`from` itself when there is none). */
+/** End of the Name starting at `from` (`from` itself when there is none); its colons are left in `nameColon(s)`. */
 function nameEnd(text: string, from: number): number {
   let i = from;
+  let colon = -1;
+  let colons = 0;
   const length = text.length;
   while (i < length) {
     const c = text.charCodeAt(i);
     if (c < 128) {
       const kind = ASCII_NAME[c];
-      if (kind === 0 || (i === from && kind !== NAME_START)) break;
+      if (kind === 0 || (i === from && kind === NAME_CHAR)) break;
+      if (kind === COLON) {
+        if (colons++ === 0) colon = i;
+      }
       i++;
     } else if (c >= 0xd800 && c <= 0xdb7f) {
       // U+10000-U+EFFFF, allowed anywhere in a name. The last two of each plane, discouraged characters KSeF rejects,
@@ -105,6 +121,8 @@ function nameEnd(text: string, from: number): number {
       break;
     }
   }
+  nameColon = colon;
+  nameColons = colons;
   return i;
 }
 
@@ -223,6 +241,297 @@ function attributeValue(text: string, from: number, to: number, report: XmlDocum
   }
 }
 
+const XML_NAMESPACE = 'http://www.w3.org/XML/1998/namespace';
+const XMLNS_NAMESPACE = 'http://www.w3.org/2000/xmlns/';
+const HOW_TO_DECLARE = 'on this element or an ancestor, or remove the prefix';
+const PREDEFINED_REPLACEMENTS: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/**
+ * The value of an attribute between `from` and `to` as a reader sees it (XML 1.0 §3.3.3 for CDATA attributes:
+ * references replaced, each line end, tab, CR and LF a space), for the namespace names of declarations. The references
+ * were checked by `attributeValue`; an undefined entity, reported there, is kept as written.
+ */
+function normalizedValue(text: string, from: number, to: number): string {
+  let plain = true;
+  for (let k = from; k < to && plain; k++) {
+    const c = text.charCodeAt(k);
+    plain = c !== 0x26 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
+  }
+  if (plain) return text.slice(from, to);
+  let value = '';
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 0x26) {
+      const semicolon = text.indexOf(';', k);
+      const name = text.slice(k + 1, semicolon);
+      if (name.charCodeAt(0) === 0x23 /* # */) {
+        const code = name.charCodeAt(1) === 0x78 /* x */ ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+        value += code <= 0x10ffff ? String.fromCodePoint(code) : `&${name};`;
+      } else {
+        value += PREDEFINED_REPLACEMENTS[name] ?? `&${name};`;
+      }
+      k = semicolon;
+    } else if (c === 0x09 || c === 0x0a || c === 0x0d) {
+      // CR LF is one line end.
+      if (c === 0x0d && text.charCodeAt(k + 1) === 0x0a) k++;
+      value += ' ';
+    } else {
+      value += text[k];
+    }
+  }
+  return value;
+}
+
+/**
+ * What makes `text[start, stop)`, a Name whose first colon is at `colon` and which has `colons` colons, no QName
+ * (Namespaces in XML 1.0 [7]: an NCName, or NCName ':' NCName), or undefined when it is one.
+ */
+function qualifiedNameProblem(text: string, start: number, stop: number, colon: number, colons: number): string | undefined {
+  if (colons > 1) return 'it has more than one colon';
+  if (colon === start) return 'it starts with a colon';
+  if (colon === stop - 1) return 'it ends with a colon';
+  const c = text.charCodeAt(colon + 1);
+  const startsName = c < 128 ? ASCII_NAME[c] === NAME_START : (c >= 0xd800 && c <= 0xdbff) || isNonAsciiNameStart(c);
+  return startsName ? undefined : `its local name after the colon starts with '${text[colon + 1]}', which cannot start a name`;
+}
+
+function notQualified(what: string, problem: string): string {
+  return `${what} is not a qualified name, as XML namespaces require (${problem}): a name is either a plain name or prefix:localName with a single colon; rename it`;
+}
+
+/** Checks the default namespace declaration `xmlns="..."` with the value between `from` and `to`. */
+function checkDefaultNamespace(text: string, attributeStart: number, from: number, to: number, nameStart: number, nameStop: number): void {
+  // Only a reference can make a value of another length one of the two reserved names (which have no spaces).
+  const length = to - from;
+  if (length !== XML_NAMESPACE.length && length !== XMLNS_NAMESPACE.length) {
+    let reference = false;
+    for (let k = from; k < to && !reference; k++) reference = text.charCodeAt(k) === 0x26;
+    if (!reference) return;
+  }
+  const uri = normalizedValue(text, from, to);
+  const tag = text.slice(nameStart, nameStop);
+  if (uri === XML_NAMESPACE) {
+    fail(
+      attributeStart,
+      `xmlns="${uri}" in the start tag <${tag}>: the XML namespace belongs to the prefix xml and cannot be the default namespace; remove the declaration (write xml:name for its attributes)`,
+    );
+  }
+  if (uri === XMLNS_NAMESPACE) {
+    fail(
+      attributeStart,
+      `xmlns="${uri}" in the start tag <${tag}>: the xmlns namespace is reserved for namespace declarations and cannot be the default namespace; remove the declaration`,
+    );
+  }
+}
+
+/** Notes a prefixed attribute name in `prefixed` (four numbers each, `count` so far); returns the new count. */
+function notePrefixed(prefixed: number[], count: number, start: number, colon: number, stop: number, colons: number): number {
+  prefixed[count] = start;
+  prefixed[count + 1] = colon;
+  prefixed[count + 2] = stop;
+  prefixed[count + 3] = colons;
+  return count + 4;
+}
+
+const PREFIX_HASH_SIZE = 64;
+
+function prefixHash(text: string, start: number, stop: number): number {
+  let hash = 0;
+  for (let k = start; k < stop; k++) hash = (hash * 31 + text.charCodeAt(k)) | 0;
+  return hash & (PREFIX_HASH_SIZE - 1);
+}
+
+/**
+ * The namespace prefixes declared by the open elements and the start tag being read, innermost last; the `xml` prefix
+ * is predeclared. Made by the first prefixed name or prefix declaration of a document: a document with the default
+ * namespace only, as invoices are written, needs none.
+ */
+class NamespaceScope {
+  /** Where each declared prefix is written in the text (in its xmlns:prefix attribute). */
+  private readonly prefixStarts: number[] = [];
+  private readonly prefixLengths: number[] = [];
+  private readonly uris: string[] = [];
+  /** The depth of the element that declared each binding. */
+  private readonly depths: number[] = [];
+  private count = 0;
+  /**
+   * A scoped hash table over the bindings, so that a lookup compares one prefix, not each declared one (a UBL invoice
+   * declares some twenty): per hash of a prefix the innermost binding, and per binding the one its hash had before.
+   */
+  private readonly innermost = new Int32Array(PREFIX_HASH_SIZE).fill(-1);
+  private readonly shadowed: number[] = [];
+  private readonly hashes: number[] = [];
+  /** Namespace names of the prefixed attributes of the tag being checked. */
+  private readonly attributeUris: string[] = [];
+
+  /**
+   * `xmlns:prefix="..."` (its first colon at `colon`, its value between `from` and `to`) in the start tag of the
+   * element `text[nameStart, nameStop)` at `depth`.
+   */
+  declare(
+    text: string,
+    attributeStart: number,
+    attributeStop: number,
+    colon: number,
+    colons: number,
+    from: number,
+    to: number,
+    nameStart: number,
+    nameStop: number,
+    depth: number,
+  ): void {
+    const problem = qualifiedNameProblem(text, attributeStart, attributeStop, colon, colons);
+    if (problem) {
+      fail(
+        attributeStart,
+        notQualified(
+          `the namespace declaration ${text.slice(attributeStart, attributeStop)} in the start tag <${text.slice(nameStart, nameStop)}>`,
+          problem,
+        ),
+      );
+    }
+    const prefix = text.slice(colon + 1, attributeStop);
+    const uri = normalizedValue(text, from, to);
+    const where = (): string =>
+      `${text.slice(attributeStart, attributeStop)}="${uri}" in the start tag <${text.slice(nameStart, nameStop)}>`;
+    if (prefix === 'xmlns') fail(attributeStart, `${where()}: the prefix xmlns is reserved and cannot be declared; remove the declaration`);
+    if (prefix === 'xml') {
+      if (uri === XML_NAMESPACE) return;
+      fail(
+        attributeStart,
+        `${where()}: the prefix xml is bound to ${XML_NAMESPACE} and to no other namespace; remove the declaration (xml needs none)`,
+      );
+    }
+    if (uri === '') {
+      fail(
+        attributeStart,
+        `${where()} undeclares the prefix ${prefix}, which XML 1.0 namespaces do not allow: bind ${prefix} to a namespace name, or remove the declaration and the prefix from the names below it`,
+      );
+    }
+    if (uri === XML_NAMESPACE) {
+      fail(
+        attributeStart,
+        `${where()}: the XML namespace belongs to the prefix xml alone; remove the declaration and write xml:name instead of ${prefix}:name`,
+      );
+    }
+    if (uri === XMLNS_NAMESPACE) {
+      fail(
+        attributeStart,
+        `${where()}: the xmlns namespace is reserved for namespace declarations and cannot be bound to a prefix; remove the declaration`,
+      );
+    }
+    const k = this.count++;
+    const hash = prefixHash(text, colon + 1, attributeStop);
+    this.prefixStarts[k] = colon + 1;
+    this.prefixLengths[k] = attributeStop - colon - 1;
+    this.uris[k] = uri;
+    this.depths[k] = depth;
+    this.hashes[k] = hash;
+    this.shadowed[k] = this.innermost[hash];
+    this.innermost[hash] = k;
+  }
+
+  /** Ends the scope of the declarations of the element at `depth` (after its end tag, or its empty-element tag). */
+  leave(depth: number): void {
+    while (this.count > 0 && this.depths[this.count - 1] >= depth) {
+      const k = --this.count;
+      this.innermost[this.hashes[k]] = this.shadowed[k];
+    }
+  }
+
+  /** The namespace name the prefix `text[start, stop)` is bound to, undefined when it is not declared. */
+  private uriOf(text: string, start: number, stop: number): string | undefined {
+    const length = stop - start;
+    for (let k = this.innermost[prefixHash(text, start, stop)]; k >= 0; k = this.shadowed[k]) {
+      if (this.prefixLengths[k] === length && sameText(text, this.prefixStarts[k], start, length)) return this.uris[k];
+    }
+    // xml is bound to its namespace only, never pushed as a binding.
+    return length === 3 && text.startsWith('xml', start) ? XML_NAMESPACE : undefined;
+  }
+
+  /**
+   * Checks the names of a start tag once its declarations are read: the element name (`elementColons` colons, the
+   * first at `elementColon`) and the prefixed attributes (start, first colon, stop and colon count, four numbers each).
+   */
+  checkTag(
+    text: string,
+    nameStart: number,
+    nameStop: number,
+    elementColon: number,
+    elementColons: number,
+    prefixed: number[],
+    prefixedCount: number,
+  ): void {
+    // Names are cut from the text only for a message: a start tag that passes allocates nothing.
+    if (elementColons > 0) {
+      const problem = qualifiedNameProblem(text, nameStart, nameStop, elementColon, elementColons);
+      if (problem) fail(nameStart, notQualified(`the element name <${text.slice(nameStart, nameStop)}>`, problem));
+      if (elementColon - nameStart === 5 && text.startsWith('xmlns', nameStart)) {
+        fail(
+          nameStart,
+          `the element <${text.slice(nameStart, nameStop)}> has the prefix xmlns, which is reserved for namespace declarations and cannot be declared: rename the element`,
+        );
+      }
+      if (this.uriOf(text, nameStart, elementColon) === undefined) {
+        const prefix = text.slice(nameStart, elementColon);
+        fail(
+          nameStart,
+          `the namespace prefix ${prefix} of the element <${text.slice(nameStart, nameStop)}> is not declared: declare xmlns:${prefix}="..." ${HOW_TO_DECLARE}`,
+        );
+      }
+    }
+    for (let k = 0; k < prefixedCount; k += 4) {
+      const start = prefixed[k];
+      const colon = prefixed[k + 1];
+      const stop = prefixed[k + 2];
+      const problem = qualifiedNameProblem(text, start, stop, colon, prefixed[k + 3]);
+      if (problem)
+        fail(
+          start,
+          notQualified(`the attribute name ${text.slice(start, stop)} in the start tag <${text.slice(nameStart, nameStop)}>`, problem),
+        );
+      const uri = this.uriOf(text, start, colon);
+      if (uri === undefined) {
+        const prefix = text.slice(start, colon);
+        fail(
+          start,
+          `the namespace prefix ${prefix} of the attribute ${text.slice(start, stop)} in the start tag <${text.slice(nameStart, nameStop)}> is not declared: declare xmlns:${prefix}="..." ${HOW_TO_DECLARE}`,
+        );
+      }
+      this.attributeUris[k >> 2] = uri;
+    }
+    // Attributes Unique: two prefixed attributes with the same local name whose prefixes are bound to the same namespace.
+    const attributes = prefixedCount >> 2;
+    if (attributes < 2) return;
+    const seen = attributes > MAX_COMPARED_ATTRIBUTES ? new Map<string, number>() : undefined;
+    for (let k = 0; k < attributes; k++) {
+      const colon = prefixed[4 * k + 1];
+      const length = prefixed[4 * k + 2] - colon;
+      let same = -1;
+      if (seen) {
+        // A local name has no line end: the key cannot be read two ways.
+        const key = `${text.slice(colon + 1, colon + length)}\n${this.attributeUris[k]}`;
+        same = seen.get(key) ?? -1;
+        seen.set(key, k);
+      } else {
+        for (let j = 0; j < k && same < 0; j++) {
+          const other = prefixed[4 * j + 1];
+          const sameLocal = prefixed[4 * j + 2] - other === length && sameText(text, other, colon, length);
+          if (sameLocal && this.attributeUris[j] === this.attributeUris[k]) same = j;
+        }
+      }
+      if (same >= 0) {
+        const first = text.slice(prefixed[4 * same], prefixed[4 * same + 2]);
+        const second = text.slice(prefixed[4 * k], prefixed[4 * k + 2]);
+        fail(
+          prefixed[4 * k],
+          `the attributes ${first} and ${second} of the start tag <${text.slice(nameStart, nameStop)}> are the same attribute: both prefixes are bound to the namespace "${this.attributeUris[k]}"; keep one`,
+        );
+      }
+    }
+  }
+}
+
 /** Offset after `<!--...-->`, `<![CDATA[...]]>` (inside the root element) or the one DOCTYPE before the root element at `lt`. */
 function markupDeclaration(
   text: string,
@@ -287,6 +596,10 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
   const openLength: number[] = [];
   // Start offset and length of each attribute name of the tag being read, to find duplicates.
   const attributeNames: number[] = [];
+  // Start, first colon, stop and colon count of each prefixed attribute name of the tag being read (not declarations).
+  const prefixedAttributes: number[] = [];
+  // Made by the first prefix declared or used (see NamespaceScope).
+  let namespaces: NamespaceScope | undefined;
   let depth = 0;
   let rootClosed = false;
   let rootSeen = false;
@@ -345,6 +658,7 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
           fail(lt, `end tag </${text.slice(nameStart, nameStop)}> does not match the open element <${expected}>: expected </${expected}>`);
         }
         depth--;
+        namespaces?.leave(depth);
         if (depth === 0) rootClosed = true;
         pos = gt + 1;
         if (sink) {
@@ -365,12 +679,15 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
       // A start tag.
       const nameStart = lt + 1;
       const nameStop = nameEnd(text, nameStart);
+      const elementColon = nameColon;
+      const elementColons = nameColons;
       if (nameStop === nameStart) fail(lt, `'<' is not followed by an element name (${quote(text, lt)}): escape a literal '<' as &lt;`);
       if (depth === 0) {
         if (rootClosed) report.extraRootOffset ??= lt;
         rootSeen = true;
       }
       let attributes = 0;
+      let prefixed = 0;
       let manyAttributes: Set<string> | undefined;
       let i = nameStop;
       for (;;) {
@@ -384,8 +701,13 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
               `expected '/>' or '>' to end the start tag <${text.slice(nameStart, nameStop)}>, found ${quote(text, afterSpace)}`,
             );
           }
+          if (elementColons !== 0 || prefixed !== 0) {
+            namespaces ??= new NamespaceScope();
+            namespaces.checkTag(text, nameStart, nameStop, elementColon, elementColons, prefixedAttributes, prefixed);
+          }
           sink?.startTag(text, nameStart, nameStop, afterSpace, selfClosing, depth);
           if (selfClosing) {
+            namespaces?.leave(depth);
             if (depth === 0) rootClosed = true;
             pos = afterSpace + 2;
             if (stopWhenComplete && sink?.complete) return report;
@@ -400,6 +722,8 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
         if (afterSpace >= length) fail(lt, `the start tag <${text.slice(nameStart, nameStop)}> is not closed with '>'`);
         const attributeStart = afterSpace;
         const attributeStop = nameEnd(text, attributeStart);
+        const attributeColon = nameColon;
+        const attributeColons = nameColons;
         if (attributeStop === attributeStart || afterSpace === i) {
           fail(
             afterSpace,
@@ -449,6 +773,29 @@ export function scanXmlDocument(text: string, sink?: XmlDocumentSink, stopWhenCo
         const valueEnd = text.indexOf(delimiter === 0x22 ? '"' : "'", i + 1);
         if (valueEnd < 0) fail(i, `the value of attribute ${text.slice(attributeStart, attributeStop)} is not closed with its quote`);
         attributeValue(text, i + 1, valueEnd, report, attributeStart, attributeStop);
+        if (text.charCodeAt(attributeStart) === 0x78 /* x */ && text.startsWith('xmlns', attributeStart)) {
+          if (attributeLength === 5) {
+            checkDefaultNamespace(text, attributeStart, i + 1, valueEnd, nameStart, nameStop);
+          } else if (attributeColon === attributeStart + 5) {
+            namespaces ??= new NamespaceScope();
+            namespaces.declare(
+              text,
+              attributeStart,
+              attributeStop,
+              attributeColon,
+              attributeColons,
+              i + 1,
+              valueEnd,
+              nameStart,
+              nameStop,
+              depth,
+            );
+          } else if (attributeColons !== 0) {
+            prefixed = notePrefixed(prefixedAttributes, prefixed, attributeStart, attributeColon, attributeStop, attributeColons);
+          }
+        } else if (attributeColons !== 0) {
+          prefixed = notePrefixed(prefixedAttributes, prefixed, attributeStart, attributeColon, attributeStop, attributeColons);
+        }
         i = valueEnd + 1;
       }
     }
