@@ -134,7 +134,10 @@ export default function registerKsefSend(RED: NodeAPI): void {
     return sessions > 1 ? `${RED._('ksef-send.status.session', { session, sessions })}: ${step}` : step;
   }
 
-  /** Accepts what the help promises: XML as a string or Buffer, `{ xml, offlineMode }`, or an array of those. */
+  /**
+   * Accepts what the help promises: XML as a string or Buffer, `{ xml, offlineMode, fileName }`,
+   * `{ path, offlineMode, fileName }`, or an array of those; each goes to the engine as it is.
+   */
   function invoicesOf(payload: unknown): InvoiceInput[] {
     if (payload === undefined || payload === null || payload === '' || (Array.isArray(payload) && payload.length === 0)) {
       throw new NodeInputError(RED._('ksef-send.errors.empty-payload'));
@@ -234,8 +237,16 @@ function isXml(value: unknown): value is string | Buffer {
   return typeof value === 'string' || Buffer.isBuffer(value);
 }
 
+/**
+ * XML (a string or Buffer), `{ xml }`, or `{ path }`: a local file the engine reads when it sends the invoice (in batch
+ * mode only when packing it, so thousands of paths keep memory flat). A missing or unreadable file is the engine's
+ * error for that invoice alone; `{ xml, path }` goes to the engine too, which refuses that invoice alone.
+ */
 function isInvoiceInput(value: unknown): value is InvoiceInput {
-  return isXml(value) || (typeof value === 'object' && value !== null && isXml((value as { xml?: unknown }).xml));
+  if (isXml(value)) return true;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { xml, path } = value as { xml?: unknown; path?: unknown };
+  return isXml(xml) || (xml === undefined && typeof path === 'string' && path.length > 0);
 }
 
 function describeType(value: unknown): string {

@@ -9,7 +9,6 @@ import helper = require('node-red-node-test-helper');
 import ksefConfigNode from '../../nodes/node-red/ksef-config';
 import ksefSendNode from '../../nodes/node-red/ksef-send';
 import type { KsefConfigNode } from '../../nodes/node-red/ksef-config';
-import type { NodeAPI } from '../../nodes/node-red/runtimeTypes';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { readUpoDocuments } from '../../shared/protocol/xml/upo';
@@ -18,30 +17,12 @@ import { buildBatchPackage } from '../../shared/sessions/batch/package';
 import type { BatchSendOptions, BatchSendResult, KsefClient } from '../../shared/types';
 import { startRecordedSandbox, type RecordedSandbox } from '../engine/support/sandbox';
 import { startFaultProxy, type FaultProxy } from '../engine/support/faultProxy';
-import { messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
+import { inEnglish, messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
-const LOCALES_DIR = path.resolve(__dirname, '..', '..', 'nodes', 'node-red', 'locales', 'en-US');
-
-/** The en-US catalogues of the two nodes, with Node-RED's `__name__` substitution. */
-function englishCatalogue(): NodeAPI['_'] {
-  const messages = Object.assign(
-    {},
-    ...['ksef-send', 'ksef-config'].map((node) => JSON.parse(fs.readFileSync(path.join(LOCALES_DIR, `${node}.json`), 'utf8'))),
-  );
-  return (key, substitutions = {}) => {
-    const text = key.split('.').reduce<any>((value, part) => value?.[part], messages);
-    if (typeof text !== 'string') return key;
-    return text.replace(/__(\w+)__/g, (whole, name: string) => (name in substitutions ? String(substitutions[name]) : whole));
-  };
-}
-
 /** The nodes as Node-RED loads them, speaking English. */
-const nodes = [ksefConfigNode, ksefSendNode].map((register) => (RED: NodeAPI) => {
-  RED._ = englishCatalogue();
-  register(RED);
-});
+const nodes = inEnglish([ksefConfigNode, ksefSendNode], ['ksef-send', 'ksef-config']);
 
 let sandbox: RecordedSandbox;
 

@@ -1,5 +1,8 @@
 /** What the Node-RED node tests share: the sandbox's config node, waiting for messages and reading spies. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import helper = require('node-red-node-test-helper');
+import type { NodeAPI } from '../../../nodes/node-red/runtimeTypes';
 
 export type Msg = Record<string, any>;
 
@@ -72,4 +75,30 @@ export function sandboxConfigNode(sandbox: { baseUrl: string; contextIdentifier:
     contextType: 'Nip',
     contextValue: sandbox.contextIdentifier.value,
   };
+}
+
+const LOCALES_DIR = path.resolve(__dirname, '..', '..', '..', 'nodes', 'node-red', 'locales', 'en-US');
+
+/** The en-US catalogues of `catalogues` (node names), with Node-RED's `__name__` substitution. */
+export function englishCatalogue(catalogues: string[]): NodeAPI['_'] {
+  const messages = Object.assign(
+    {},
+    ...catalogues.map((node) => JSON.parse(fs.readFileSync(path.join(LOCALES_DIR, `${node}.json`), 'utf8'))),
+  );
+  return (key, substitutions = {}) => {
+    const text = key.split('.').reduce<any>((value, part) => value?.[part], messages);
+    if (typeof text !== 'string') return key;
+    return text.replace(/__(\w+)__/g, (whole, name: string) => (name in substitutions ? String(substitutions[name]) : whole));
+  };
+}
+
+/**
+ * The nodes as Node-RED loads them, speaking English (the test helper leaves i18n keys untranslated): statuses and
+ * errors read as a user sees them.
+ */
+export function inEnglish(registers: Array<(RED: NodeAPI) => void>, catalogues: string[]): Array<(RED: NodeAPI) => void> {
+  return registers.map((register) => (RED: NodeAPI) => {
+    RED._ = englishCatalogue(catalogues);
+    register(RED);
+  });
 }
