@@ -17,7 +17,7 @@ import { buildBatchPackage } from '../../shared/sessions/batch/package';
 import type { BatchSendOptions, BatchSendResult, KsefClient } from '../../shared/types';
 import { startRecordedSandbox, type RecordedSandbox } from '../engine/support/sandbox';
 import { startFaultProxy, type FaultProxy } from '../engine/support/faultProxy';
-import { inEnglish, messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
+import { inEnglish, ksefSendFlow, messagesOf, nextMessage, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -35,28 +35,8 @@ afterEach(async () => {
   await sandbox.close();
 });
 
-/** A flow: ksef-config -> ksef-send -> `out`, and a Catch node scoped to ksef-send -> `caught`. */
 function load(send: Record<string, unknown>, baseUrl = sandbox.baseUrl) {
-  const flow = [
-    { id: 'f1', type: 'tab', label: 'test' },
-    { ...sandboxConfigNode(sandbox), baseUrl },
-    {
-      id: 'send',
-      type: 'ksef-send',
-      z: 'f1',
-      ksef: 'cfg',
-      schema: 'FA(3)',
-      waitSeconds: 60,
-      fetchUpo: true,
-      offlineMode: false,
-      wires: [['out']],
-      ...send,
-    },
-    { id: 'out', type: 'helper', z: 'f1' },
-    { id: 'errors', type: 'catch', z: 'f1', scope: ['send'], wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
-  ];
-  return helper.load(nodes, flow, { cfg: { ksefToken: sandbox.ksefToken } });
+  return helper.load(nodes, ksefSendFlow({ ...sandboxConfigNode(sandbox), baseUrl }, send), { cfg: { ksefToken: sandbox.ksefToken } });
 }
 
 const invoicesNumbered = (prefix: string, count: number) =>

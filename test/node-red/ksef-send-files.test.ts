@@ -12,7 +12,7 @@ import ksefSendNode from '../../nodes/node-red/ksef-send';
 import { buildDemoInvoice } from '../../sandbox/samples/demoInvoice';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startRecordedSandbox, type RecordedSandbox } from '../engine/support/sandbox';
-import { inEnglish, messagesOf, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
+import { inEnglish, ksefSendFlow, messagesOf, sandboxConfigNode, statusesOf, type Msg } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -32,28 +32,10 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A flow: ksef-config -> ksef-send -> `out`, and a Catch node scoped to ksef-send -> `caught`. */
 function load(send: Record<string, unknown> = {}) {
-  const flow = [
-    { id: 'f1', type: 'tab', label: 'test' },
-    sandboxConfigNode(sandbox),
-    {
-      id: 'send',
-      type: 'ksef-send',
-      z: 'f1',
-      ksef: 'cfg',
-      schema: 'FA(3)',
-      waitSeconds: 60,
-      fetchUpo: false,
-      offlineMode: false,
-      wires: [['out']],
-      ...send,
-    },
-    { id: 'out', type: 'helper', z: 'f1' },
-    { id: 'errors', type: 'catch', z: 'f1', scope: ['send'], wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
-  ];
-  return helper.load(nodes, flow, { cfg: { ksefToken: sandbox.ksefToken } });
+  return helper.load(nodes, ksefSendFlow(sandboxConfigNode(sandbox), { fetchUpo: false, ...send }), {
+    cfg: { ksefToken: sandbox.ksefToken },
+  });
 }
 
 /** Demo invoices numbered `<prefix>/1`... written to files of the temp folder; their paths. */

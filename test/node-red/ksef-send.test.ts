@@ -11,6 +11,7 @@ import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInv
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import type { KsefClient, SendInvoicesResult } from '../../shared/types';
 import type { KsefConfigNode } from '../../nodes/node-red/ksef-config';
+import { ksefSendFlow } from './support/flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -30,27 +31,8 @@ afterEach(async () => {
   await helper.unload();
 });
 
-/** A flow: ksef-config -> ksef-send -> `out`, and a Catch node scoped to ksef-send -> `caught`. */
 function flow(config: Record<string, unknown>, send: Record<string, unknown> = {}) {
-  return [
-    { id: 'f1', type: 'tab', label: 'test' },
-    { id: 'cfg', type: 'ksef-config', name: 'KSeF', contextType: 'Nip', contextValue: '', baseUrl: '', ...config },
-    {
-      id: 'send',
-      type: 'ksef-send',
-      z: 'f1',
-      ksef: 'cfg',
-      schema: 'FA(3)',
-      waitSeconds: 60,
-      fetchUpo: true,
-      offlineMode: false,
-      wires: [['out']],
-      ...send,
-    },
-    { id: 'out', type: 'helper', z: 'f1' },
-    { id: 'errors', type: 'catch', z: 'f1', scope: ['send'], wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
-  ];
+  return ksefSendFlow({ id: 'cfg', type: 'ksef-config', name: 'KSeF', contextType: 'Nip', contextValue: '', baseUrl: '', ...config }, send);
 }
 
 function sandboxConfig() {

@@ -77,6 +77,32 @@ export function sandboxConfigNode(sandbox: { baseUrl: string; contextIdentifier:
   };
 }
 
+/**
+ * A flow: `configNode` (the ksef-config node `cfg`) -> ksef-send `send` -> helper `out`, and a Catch node scoped to
+ * ksef-send -> helper `caught`; `send` overrides the ksef-send node's settings.
+ */
+export function ksefSendFlow(configNode: Msg, send: Record<string, unknown> = {}): Msg[] {
+  return [
+    { id: 'f1', type: 'tab', label: 'test' },
+    configNode,
+    {
+      id: 'send',
+      type: 'ksef-send',
+      z: 'f1',
+      ksef: 'cfg',
+      schema: 'FA(3)',
+      waitSeconds: 60,
+      fetchUpo: true,
+      offlineMode: false,
+      wires: [['out']],
+      ...send,
+    },
+    { id: 'out', type: 'helper', z: 'f1' },
+    { id: 'errors', type: 'catch', z: 'f1', scope: ['send'], wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
+  ];
+}
+
 const LOCALES_DIR = path.resolve(__dirname, '..', '..', '..', 'nodes', 'node-red', 'locales', 'en-US');
 
 /** The en-US catalogues of `catalogues` (node names), with Node-RED's `__name__` substitution. */
