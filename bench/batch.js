@@ -46,6 +46,7 @@ const {
   startSandboxProcess,
   serveSandbox,
   cpuTimed,
+  bestWallTime,
   encrypt,
   formatLabel,
   round,
@@ -144,7 +145,9 @@ async function run(n, format, folder, warmUpFolder) {
     const prepareMs = phases.prepareMs();
     const limitMs = (deflate.seconds + aes.seconds + sha256.seconds) * 1000;
     // Inputs given from memory cost nothing to read; files cost at least one bare read each.
-    const readFloorMs = inputKind === 'memory' ? 0 : bestWallMs(() => files.forEach((file) => fs.readFileSync(file)));
+    // By the wall clock: reading goes through the kernel (page cache, file system), which this process's CPU time leaves out.
+    const readFloorMs =
+      inputKind === 'memory' ? 0 : (await bestWallTime(() => files.forEach((file) => fs.readFileSync(file)))).seconds * 1000;
 
     return {
       bench: 'batch',
@@ -232,21 +235,6 @@ async function rebuiltPackage(inputs, format) {
   } finally {
     await pkg.dispose();
   }
-}
-
-/**
- * The fastest of three wall-clock timings of `work`, after one untimed run: reading files goes through the kernel (its
- * page cache, the file system), which CPU time of this process would leave out.
- */
-function bestWallMs(work) {
-  work();
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    const started = process.hrtime.bigint();
-    work();
-    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e6);
-  }
-  return best;
 }
 
 /**

@@ -40,13 +40,21 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { dist, unlimitedRateLimits, inChild, startSandboxProcess, serveSandbox, decrypt, formatLabel, round } = require('./support');
+const {
+  dist,
+  unlimitedRateLimits,
+  inChild,
+  startSandboxProcess,
+  serveSandbox,
+  bestWallTime,
+  decrypt,
+  formatLabel,
+  round,
+} = require('./support');
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const formats = (process.env.BENCH_FORMATS ?? 'Zip,TarGz').split(',');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-/** Timings of each limit, around each read: with the reads' rounds, enough for one quiet moment of a busy machine. */
-const LIMIT_REPS = 3;
 const MB = 1e6;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -206,18 +214,6 @@ function limitsRole(format) {
 const GUNZIP_CHUNK_BYTES = 256 * 1024;
 function outputChunk(size) {
   return Math.max(zlib.constants.Z_MIN_CHUNK, size + 1);
-}
-
-/** The fastest of LIMIT_REPS wall-clock timings of `work` after a warm-up run (fresh memory pages, JIT), with its value. */
-async function bestWallTime(work) {
-  const value = await work();
-  let seconds = Infinity;
-  for (let rep = 0; rep < LIMIT_REPS; rep++) {
-    const started = process.hrtime.bigint();
-    await work();
-    seconds = Math.min(seconds, Number(process.hrtime.bigint() - started) / 1e9);
-  }
-  return { seconds, value };
 }
 
 /**

@@ -17,7 +17,7 @@
  * A DOCTYPE is reported, not parsed: an invoice is defined by its XSD schema, and the internal subset of a DTD
  * (entity declarations whose replacement text is markup) is a language of its own that this pass does not check.
  */
-import { markupEnd } from './xmlScanner';
+import { decodeXmlText, markupEnd } from './xmlScanner';
 
 /** Receives the elements and character data of the document, as offsets into `text`. */
 export interface XmlDocumentSink {
@@ -244,42 +244,14 @@ function attributeValue(text: string, from: number, to: number, report: XmlDocum
 const XML_NAMESPACE = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NAMESPACE = 'http://www.w3.org/2000/xmlns/';
 const HOW_TO_DECLARE = 'on this element or an ancestor, or remove the prefix';
-const PREDEFINED_REPLACEMENTS: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /**
- * The value of an attribute between `from` and `to` as a reader sees it (XML 1.0 §3.3.3 for CDATA attributes:
- * references replaced, each line end, tab, CR and LF a space), for the namespace names of declarations. The references
- * were checked by `attributeValue`; an undefined entity, reported there, is kept as written.
+ * The value of an attribute between `from` and `to` as a reader sees it (XML 1.0 §3.3.3 for CDATA attributes: each
+ * line end, tab, CR and LF written in it a space, then references replaced), for the namespace names of declarations.
+ * The references were checked by `attributeValue`; an undefined entity, reported there, is kept as written.
  */
 function normalizedValue(text: string, from: number, to: number): string {
-  let plain = true;
-  for (let k = from; k < to && plain; k++) {
-    const c = text.charCodeAt(k);
-    plain = c !== 0x26 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
-  }
-  if (plain) return text.slice(from, to);
-  let value = '';
-  for (let k = from; k < to; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 0x26) {
-      const semicolon = text.indexOf(';', k);
-      const name = text.slice(k + 1, semicolon);
-      if (name.charCodeAt(0) === 0x23 /* # */) {
-        const code = name.charCodeAt(1) === 0x78 /* x */ ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-        value += code <= 0x10ffff ? String.fromCodePoint(code) : `&${name};`;
-      } else {
-        value += PREDEFINED_REPLACEMENTS[name] ?? `&${name};`;
-      }
-      k = semicolon;
-    } else if (c === 0x09 || c === 0x0a || c === 0x0d) {
-      // CR LF is one line end.
-      if (c === 0x0d && text.charCodeAt(k + 1) === 0x0a) k++;
-      value += ' ';
-    } else {
-      value += text[k];
-    }
-  }
-  return value;
+  return decodeXmlText(text.slice(from, to).replace(/\r\n|[\t\n\r]/g, ' '));
 }
 
 /**
