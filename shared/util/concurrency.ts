@@ -7,19 +7,21 @@ export async function forEachWithConcurrency<T>(items: readonly T[], limit: numb
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/**
- * Lets the event loop run (timers, sockets, other work of the host) once `sliceMs` of synchronous work have passed
- * since it last ran: a loop over thousands of invoices read, checked and compressed without a real wait would
- * otherwise hold a host's event loop (n8n, Node-RED) for seconds.
- */
-export class EventLoopTurns {
-  private since = performance.now();
+/** Runs tasks with at most `limit` running at once; the others wait their turn, in order. */
+export class ConcurrencyLimit {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly sliceMs = 10) {}
+  constructor(private readonly limit: number) {}
 
-  async take(): Promise<void> {
-    if (performance.now() - this.since < this.sliceMs) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.since = performance.now();
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 }

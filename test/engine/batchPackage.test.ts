@@ -1,7 +1,7 @@
 /**
  * The batch package builder: what it declares (package and part sizes and hashes) is checked against its parts (kept
  * in memory or spooled) decrypted with node:crypto and unpacked with the protocol layer's archive reader; limits,
- * temporary files, stream inputs read ahead and file inputs (`{ path }`).
+ * temporary files, stream inputs (read here) and file inputs (`{ path }`, read on the package workers).
  */
 import { execFileSync } from 'node:child_process';
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
@@ -17,7 +17,8 @@ import {
   batchFileInfo,
   buildBatchPackage,
   MAX_PART_BYTES,
-  READ_AHEAD_INVOICES,
+  INVOICES_PER_RUN,
+  RUNS_AT_ONCE,
   type BatchPackage,
   type BatchPackageSource,
   type BuildBatchPackageOptions,
@@ -224,6 +225,30 @@ describe('buildBatchPackage', () => {
       expect(pkg.parts.reduce((sum, part) => sum + part.plainSize, 0)).toBe(pkg.fileSize);
     });
 
+    it('packs hundreds of invoices in many runs on the workers: every one in input order, refused ones left out, read by the system tools', async () => {
+      const count = INVOICES_PER_RUN.TarGz * 2 + 37;
+      const xmls = Array.from({ length: count }, (_, n) => (n % 50 === 7 ? `<Faktura>not closed ${n}` : invoice(n, 1 + (n % 3))));
+      const paths = await invoiceFiles(xmls.filter((_, n) => n % 2 === 1));
+      // Odd invoices from files (read on the workers), even ones from memory.
+      const inputs = xmls.map((xml, n) => (n % 2 === 1 ? { path: paths[(n - 1) / 2] } : xml));
+      const pkg = await build(inputs, { compressionType });
+      const valid = xmls.map((xml, n) => ({ xml, n })).filter(({ n }) => n % 50 !== 7);
+      expect(pkg.entries.map((entry) => entry.index)).toEqual(valid.map(({ n }) => n));
+      expect(pkg.entries.map((entry) => entry.invoiceHash)).toEqual(valid.map(({ xml }) => sha256(Buffer.from(xml))));
+      expect(pkg.rejected.map((rejection) => rejection.index)).toEqual(xmls.map((_, n) => n).filter((n) => n % 50 === 7));
+      const archive = await decryptedPackage(pkg, fixedKey);
+      const files = await unpacked(archive, compressionType);
+      expect(files.map((file) => file.name)).toEqual(valid.map(({ n }) => `invoice-${n + 1}.xml`));
+      expect(files.map((file) => file.content.toString('utf8'))).toEqual(valid.map(({ xml }) => xml));
+      const path = join(tempDir, compressionType === 'Zip' ? 'package.zip' : 'package.tar.gz');
+      await writeFile(path, archive);
+      const listed = execFileSync(compressionType === 'Zip' ? 'unzip' : 'tar', compressionType === 'Zip' ? ['-Z1', path] : ['-tzf', path]);
+      expect(listed.toString().split('\n').filter(Boolean)).toEqual(valid.map(({ n }) => `invoice-${n + 1}.xml`));
+      if (compressionType === 'Zip') expect(execFileSync('unzip', ['-tq', path]).toString()).toContain('No errors detected');
+      else execFileSync('gzip', ['-t', path]);
+      await rm(path);
+    });
+
     it('is deterministic: the same invoices and key give the same bytes, another key the same package', async () => {
       const xmls = Array.from({ length: 6 }, (_, n) => invoice(n, 30));
       const options = { compressionType, partSizeBytes: 4096 };
@@ -269,41 +294,35 @@ describe('buildBatchPackage', () => {
     },
   );
 
-  it('reads stream inputs ahead, at most readAhead beyond the one packed, with the same package and verdicts in input order', async () => {
-    const xmls = Array.from({ length: 10 }, (_, n) => invoice(n));
-    const inputs = () => xmls.map((xml, n) => (n === 4 ? streamInput('<Faktura>not closed', false) : streamInput(xml, n % 2 === 0)));
-    const oneAtATime = await build(inputs(), { readAhead: 0 });
-    for (const readAhead of [1, READ_AHEAD_INVOICES, 50]) {
-      const ahead = await build(inputs(), { readAhead });
-      expect(ahead.fileHash).toBe(oneAtATime.fileHash);
-      expect(ahead.entries).toEqual(oneAtATime.entries);
-      expect(ahead.rejected.map((rejection) => [rejection.index, rejection.problem.message])).toEqual(
-        oneAtATime.rejected.map((rejection) => [rejection.index, rejection.problem.message]),
-      );
-    }
-    expect(oneAtATime.rejected.map((rejection) => rejection.index)).toEqual([4]);
+  it('packs stream inputs (read and checked on this thread) as the same XML given in memory (packed on the workers)', async () => {
+    const xmls = Array.from({ length: 40 }, (_, n) => (n === 4 ? '<Faktura>not closed' : invoice(n)));
+    const fromStreams = await build(xmls.map((xml, n) => streamInput(xml, n % 2 === 0)));
+    const fromMemory = await build(xmls);
+    expect(fromStreams.fileHash).toBe(fromMemory.fileHash);
+    expect(fromStreams.entries).toEqual(fromMemory.entries);
+    expect(fromStreams.rejected.map((rejection) => [rejection.index, rejection.problem.message])).toEqual(
+      fromMemory.rejected.map((rejection) => [rejection.index, rejection.problem.message]),
+    );
+    expect(fromMemory.rejected.map((rejection) => rejection.index)).toEqual([4]);
+  });
 
-    // A source failing at invoice 5 fails the build when its turn comes; by then only the next readAhead were opened.
-    const failingAt5 = (): InvoiceInput[] => {
-      const given: InvoiceInput[] = inputs();
-      given[5] = {
-        open: () =>
-          Readable.from(
-            (async function* () {
-              yield Buffer.from('<?xml');
-              throw new Error('disk gone');
-            })(),
-          ),
-      };
-      return given;
+  it("fails in a failing source's turn, having opened only the runs in flight, not every source", async () => {
+    const total = INVOICES_PER_RUN.Zip * (RUNS_AT_ONCE + 4);
+    const given: InvoiceInput[] = Array.from({ length: total }, (_, n) => streamInput(invoice(n), true));
+    given[5] = {
+      open: () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from('<?xml');
+            throw new Error('disk gone');
+          })(),
+        ),
     };
-    for (const readAhead of [0, 3]) {
-      const given = failingAt5();
-      const error = await build(given, { readAhead }).catch((e: unknown) => e);
-      expect((error as KsefError).message).toBe('invoices[5] could not be read: disk gone');
-      const opened = given.map((input) => (input as { opened?: number }).opened);
-      expect(opened.slice(6)).toEqual([6, 7, 8, 9].map((n) => (n <= 5 + readAhead ? 1 : 0)));
-    }
+    const error = await build(given).catch((e: unknown) => e);
+    expect((error as KsefError).message).toBe('invoices[5] could not be read: disk gone');
+    const opened = given.filter((input) => (input as { opened?: number }).opened === 1).length;
+    expect(opened).toBeGreaterThan(0);
+    expect(opened).toBeLessThanOrEqual(INVOICES_PER_RUN.Zip * (RUNS_AT_ONCE + 2));
     expect(await readdir(tempDir)).toEqual([]);
   });
 

@@ -2,16 +2,18 @@
  * ZIP and tar.gz archives of entries already in memory, written as streams of chunks. Made for batch packages of
  * thousands of small invoices, where archiver's per-entry streams cost several times the compression itself
  * (measured on 1,000 FA(3) invoices, 3.5 MB: about 0.7 s of CPU for a ZIP against 0.09 s of deflating the entries,
- * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip). ZIP entries are deflated one by one on this thread
- * (`EntryDeflater`); the tar goes to gzip on zlib's thread pool in large blocks, so the source's own work (reading,
- * checking invoices) runs beside it.
+ * and 0.2 s for a tar.gz against 0.01-0.07 s of gzip), and whose entries are packed in runs (segments) on several
+ * threads at once: `SegmentPacker` compresses a run of entries wherever they are, `assembleArchive` puts the runs
+ * together in order.
  *
  * ZIP: APPNOTE.TXT of PKWARE, local headers with sizes and CRC known up front, a central directory, ZIP64 end records
- * when offsets pass 4 GB. Tar: POSIX ustar headers, a pax `path` record for names over 100 bytes, one gzip stream.
+ * when offsets pass 4 GB. Tar: POSIX ustar headers, a pax `path` record for names over 100 bytes, one gzip member
+ * whose single deflate stream is made of the segments' sync-flushed pieces (RFC 1951 allows a stream to go on after
+ * a sync flush's empty stored block; pigz writes its parallel gzip the same way).
  */
-import { pipeline, Readable } from 'node:stream';
-import { constants, crc32, createGzip } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { DeflateRaw } from 'minizlib';
+import type { ArchiveFormat } from './read';
 import { ARCHIVE_COMPRESSION_LEVEL } from './write';
 
 /** An entry whose content is in memory. */
@@ -39,12 +41,10 @@ const FILE_MODE = 0o644;
 const MADE_BY_UNIX = 3 << 8;
 /** A regular file readable by everyone (S_IFREG | 0644) in the upper half of the external attributes. */
 const REGULAR_FILE_ATTRIBUTES = ((0o100000 | FILE_MODE) << 16) >>> 0;
-/** The tar goes to gzip in blocks of this size: its headers and paddings of 512 bytes would each be a thread-pool round trip. */
-export const TAR_GZIP_BLOCK_BYTES = 256 * 1024;
 const MAX_32 = 0xffffffff;
 const MAX_16 = 0xffff;
 
-interface CentralRecord {
+export interface ZipRecord {
   /** Kept as text: a small Buffer would be a slice of a shared 8 KB pool block and keep all of that block alive. */
   name: string;
   nameLength: number;
@@ -57,50 +57,168 @@ interface CentralRecord {
 }
 
 /**
- * The ZIP of `entries` (taken one at a time) as chunks. Entry contents above 4 GB are not supported (an invoice is
- * a few MB); the archive itself may pass 4 GB. Stopping the iteration stops taking entries.
+ * Packs consecutive entries into a segment of the archive, on whichever thread holds them: a batch package's
+ * invoices are packed in runs of a few on worker threads while the package is assembled (`assembleArchive`) on
+ * another. ZIP entries are deflated one by one; a run of tar entries is deflated as one piece of the tar's gzip
+ * stream, which `assembleArchive` joins to the others. The same entries in the same runs give the same bytes.
  */
-export async function* writeZipOfBuffers(
-  entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>,
-  level = ARCHIVE_COMPRESSION_LEVEL,
-): AsyncGenerator<Buffer> {
-  const records: CentralRecord[] = [];
-  let offset = 0;
-  const deflater = new EntryDeflater(level);
-  try {
-    for await (const entry of entries) {
-      if (entry.content.length >= MAX_32) throw new RangeError(`The ZIP entry ${entry.name} is larger than 4 GB.`);
-      const deflated = deflater.deflate(entry.content);
-      const record: CentralRecord = {
-        name: entry.name,
-        nameLength: Buffer.byteLength(entry.name, 'utf8'),
-        crc: crc32(entry.content),
-        compressedSize: deflated.length,
-        size: entry.content.length,
-        offset,
-        ...dosDateTime(entry.date),
-      };
-      records.push(record);
-      const header = localHeader(record);
-      offset += header.length + deflated.length;
-      yield header;
-      yield deflated;
-    }
-  } finally {
-    deflater.close();
+export class SegmentPacker {
+  private readonly deflater: ReusedDeflater;
+  private parts: Buffer[] = [];
+  private length = 0;
+  private records: ZipRecord[] = [];
+  private crc = 0;
+  /** Tar bytes gathered in `parts` and not yet given to the deflate stream. */
+  private pending = 0;
+
+  constructor(
+    readonly format: ArchiveFormat,
+    level = ARCHIVE_COMPRESSION_LEVEL,
+  ) {
+    this.deflater = new ReusedDeflater(level);
   }
-  yield centralDirectory(records, offset);
+
+  add(entry: BufferEntry): void {
+    if (this.format === 'Zip') this.addZipEntry(entry);
+    else for (const piece of tarEntry(entry)) this.addTarPiece(piece);
+  }
+
+  /** The segment of the entries added since the last `take`, in one buffer of its own (transferable to another thread). */
+  take(): ArchiveSegment {
+    const segment: ArchiveSegment =
+      this.format === 'Zip'
+        ? { bytes: ownBuffer(Buffer.concat(this.parts, this.length)), records: this.records, crc: 0, rawSize: 0 }
+        : {
+            // Sync-flushed, not finished: the deflate stream goes on in the next segment (RFC 1951 3.2.3, as pigz joins its pieces).
+            bytes: this.length === 0 ? Buffer.alloc(0) : ownBuffer(this.endTarRun()),
+            records: [],
+            crc: this.crc,
+            rawSize: this.length,
+          };
+    this.parts = [];
+    this.length = 0;
+    this.records = [];
+    this.crc = 0;
+    return segment;
+  }
+
+  close(): void {
+    this.deflater.close();
+  }
+
+  private endTarRun(): Buffer {
+    this.deflatePending();
+    return this.deflater.end(constants.Z_SYNC_FLUSH);
+  }
+
+  private addZipEntry(entry: BufferEntry): void {
+    if (entry.content.length >= MAX_32) throw new RangeError(`The ZIP entry ${entry.name} is larger than 4 GB.`);
+    const deflated = this.deflater.deflate(entry.content);
+    const record: ZipRecord = {
+      name: entry.name,
+      nameLength: Buffer.byteLength(entry.name, 'utf8'),
+      crc: crc32(entry.content),
+      compressedSize: deflated.length,
+      size: entry.content.length,
+      offset: this.length,
+      ...dosDateTime(entry.date),
+    };
+    this.records.push(record);
+    this.push(localHeader(record));
+    this.push(deflated);
+  }
+
+  private push(piece: Buffer): void {
+    this.parts.push(piece);
+    this.length += piece.length;
+  }
+
+  /**
+   * Tar bytes are gathered and go to the deflate stream a block of `TAR_DEFLATE_BLOCK_BYTES` at a time: zlib's cost
+   * per call (an output buffer, a stream turn) is more than compressing a header of 512 bytes, and only the
+   * compressed form of the run is held until `take`.
+   */
+  private addTarPiece(piece: Buffer): void {
+    this.push(piece);
+    this.pending += piece.length;
+    if (this.pending >= TAR_DEFLATE_BLOCK_BYTES) this.deflatePending();
+  }
+
+  private deflatePending(): void {
+    if (this.pending === 0) return;
+    const block = Buffer.concat(this.parts.splice(0), this.pending);
+    this.crc = crc32(block, this.crc);
+    this.deflater.write(block);
+    this.pending = 0;
+  }
+}
+
+/** Consecutive entries of an archive, packed (`SegmentPacker.take`). */
+export interface ArchiveSegment {
+  /** ZIP: the entries' local headers and deflated contents. tar.gz: the entries' tar bytes as a sync-flushed piece of raw deflate. */
+  bytes: Buffer;
+  /** ZIP: the entries' central directory records, offsets counted from the segment's start. */
+  records: ZipRecord[];
+  /** tar.gz: CRC-32 and length of the tar bytes in the segment. */
+  crc: number;
+  rawSize: number;
 }
 
 /**
- * One raw deflate stream for all entries, reset between them, compressing on this thread: minizlib keeps zlib's
- * handle open across synchronous calls, where `deflateRawSync` makes and drops a zlib stream per entry, and node's
+ * The archive of `segments` (in order, as `SegmentPacker` packed them) as chunks: ZIP with the central directory
+ * after them (the segments' records are taken over, their offsets made the archive's); tar.gz as one gzip member (RFC 1952) whose deflate stream the segments continue one after another,
+ * ended by the tar's two zero blocks, with the CRC-32 of the whole tar combined from the segments'.
+ */
+export async function* assembleArchive(
+  format: ArchiveFormat,
+  segments: Iterable<ArchiveSegment> | AsyncIterable<ArchiveSegment>,
+  level = ARCHIVE_COMPRESSION_LEVEL,
+): AsyncGenerator<Buffer> {
+  if (format === 'Zip') {
+    const records: ZipRecord[] = [];
+    let offset = 0;
+    for await (const segment of segments) {
+      for (const record of segment.records) {
+        record.offset += offset;
+        records.push(record);
+      }
+      offset += segment.bytes.length;
+      yield segment.bytes;
+    }
+    yield centralDirectory(records, offset);
+    return;
+  }
+  yield GZIP_HEADER;
+  let crc = 0;
+  let size = 0;
+  for await (const segment of segments) {
+    crc = crc32Combine(crc, segment.crc, segment.rawSize);
+    size += segment.rawSize;
+    if (segment.bytes.length > 0) yield segment.bytes;
+  }
+  // The end of the tar, two zero blocks, in the final deflate block.
+  const end = Buffer.alloc(2 * TAR_BLOCK);
+  yield deflateRawSync(end, { level });
+  crc = crc32Combine(crc, crc32(end), end.length);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  // ISIZE: the size modulo 2^32.
+  trailer.writeUInt32LE((size + end.length) % 2 ** 32, 4);
+  yield trailer;
+}
+
+/** A gzip member header: deflate, no flags, no modification time (the same package always gives the same bytes), Unix. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+/**
+ * One raw deflate stream for everything this thread compresses, reset between pieces: minizlib keeps zlib's handle
+ * open across synchronous calls, where `deflateRawSync` makes and drops a zlib stream per call, and node's
  * asynchronous zlib streams cost a thread-pool round trip per call. Measured on 10,000 FA(3) invoices of 2.5 KB
  * (24.9 MB): deflateRawSync 418 ms, one minizlib stream reset per entry 378 ms; handing each entry to the thread pool
  * (a zlib stream reset per entry, write and Z_FINISH flush) took 90 us of this thread per entry on this machine, more
- * than compressing it here.
+ * than compressing it.
  */
-class EntryDeflater {
+class ReusedDeflater {
   private readonly zlib: DeflateRaw;
   private output: Buffer[] = [];
 
@@ -109,10 +227,19 @@ class EntryDeflater {
     this.zlib.on('data', (chunk: Buffer) => this.output.push(chunk));
   }
 
-  /** `content` as one complete raw deflate stream (Z_FINISH), as a ZIP entry holds it. */
+  /** `content` as a complete raw deflate stream of its own (Z_FINISH), as a ZIP entry holds it. */
   deflate(content: Buffer): Buffer {
+    this.write(content);
+    return this.end(constants.Z_FINISH);
+  }
+
+  write(content: Buffer): void {
     this.zlib.write(content);
-    this.zlib.flush(constants.Z_FINISH);
+  }
+
+  /** What was written since the last end, compressed and flushed with `flush` (Z_FINISH, Z_SYNC_FLUSH); the stream starts anew. */
+  end(flush: number): Buffer {
+    this.zlib.flush(flush);
     const deflated = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output);
     this.output = [];
     this.zlib.reset();
@@ -124,7 +251,51 @@ class EntryDeflater {
   }
 }
 
-function localHeader(record: CentralRecord): Buffer {
+/** `bytes` in a buffer of their own, not a view of a larger or pooled one: it can be transferred to another thread. */
+function ownBuffer(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
+
+/**
+ * The CRC-32 of two byte runs one after the other, from the CRC-32 of each and the length of the second (zlib's
+ * crc32_combine): appending `length2` bytes multiplies the first CRC by x^(8 * length2) modulo the CRC polynomial,
+ * computed by repeated squaring, before adding the second.
+ */
+export function crc32Combine(crc1: number, crc2: number, length2: number): number {
+  let product = ONE;
+  let remaining = length2;
+  // x^(8 * length2) = product of x^(2^k) for the bits of 8 * length2, i.e. of length2 from k = 3.
+  for (let k = 3; remaining > 0; k++, remaining = Math.floor(remaining / 2)) {
+    if (remaining % 2 === 1) product = multiplyModP(X_POWERS[k % 32], product);
+  }
+  return (multiplyModP(product, crc1) ^ crc2) >>> 0;
+}
+
+/** The reflected CRC-32 polynomial; in this bit order x^0 is the top bit (0x80000000). */
+const CRC_POLYNOMIAL = 0xedb88320;
+const ONE = 0x80000000;
+
+/** a * b modulo the CRC-32 polynomial, both in reflected bit order. */
+function multiplyModP(a: number, b: number): number {
+  let product = 0;
+  for (let bit = ONE; bit !== 0; bit >>>= 1) {
+    if (a & bit) product ^= b;
+    b = b & 1 ? (b >>> 1) ^ CRC_POLYNOMIAL : b >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial for k = 0..31; the powers repeat with period 32 beyond what lengths need. */
+const X_POWERS: number[] = (() => {
+  const powers = [ONE >>> 1];
+  for (let k = 1; k < 32; k++) powers.push(multiplyModP(powers[k - 1], powers[k - 1]));
+  return powers;
+})();
+
+function localHeader(record: ZipRecord): Buffer {
   const header = Buffer.alloc(30 + record.nameLength);
   header.writeUInt32LE(LOCAL_HEADER, 0);
   header.writeUInt16LE(VERSION_DEFLATE, 4);
@@ -142,7 +313,7 @@ function localHeader(record: CentralRecord): Buffer {
 }
 
 /** The central directory and its end records; ZIP64 ones when an offset or the directory passes 32 bits. */
-function centralDirectory(records: CentralRecord[], start: number): Buffer {
+function centralDirectory(records: ZipRecord[], start: number): Buffer {
   const parts: Buffer[] = [];
   let size = 0;
   for (const record of records) {
@@ -208,19 +379,9 @@ function dosDateTime(date: Date): { time: number; date: number } {
 }
 
 const TAR_BLOCK = 512;
+/** Tar bytes given to zlib at a time (see `SegmentPacker.addTarPiece`). */
+const TAR_DEFLATE_BLOCK_BYTES = 256 * 1024;
 const TAR_NAME_BYTES = 100;
-
-/**
- * The tar.gz of `entries` (taken one at a time, as gzip makes room) as a stream. A failing source fails the stream;
- * destroying the stream stops taking entries.
- */
-export function writeTarGzOfBuffers(
-  entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>,
-  { level = ARCHIVE_COMPRESSION_LEVEL, blockBytes = TAR_GZIP_BLOCK_BYTES } = {},
-): Readable {
-  // pipeline: an error on either side destroys both, and the returned gzip stream carries it to the reader.
-  return pipeline(Readable.from(inBlocks(tarChunks(entries), blockBytes)), createGzip({ level }), () => undefined);
-}
 
 /**
  * `chunks` gathered into buffers of at least `blockBytes` (the last one shorter): the same bytes in fewer, larger
@@ -241,50 +402,62 @@ export async function* inBlocks(chunks: Iterable<Buffer> | AsyncIterable<Buffer>
   if (length > 0) yield gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, length);
 }
 
-async function* tarChunks(entries: Iterable<BufferEntry> | AsyncIterable<BufferEntry>): AsyncGenerator<Buffer> {
-  for await (const entry of entries) {
-    const name = Buffer.from(entry.name, 'utf8');
-    const mtime = Math.floor(entry.date.getTime() / 1000);
-    if (name.length > TAR_NAME_BYTES) {
-      // The pax extended header's `path` record: "<length> path=<name>\n", the length counting itself.
-      const body = ` path=${entry.name}\n`;
-      let length = Buffer.byteLength(body) + 1;
-      while (String(length).length + Buffer.byteLength(body) > length) length++;
-      const record = Buffer.from(`${length}${body}`, 'utf8');
-      yield tarHeader(Buffer.from('PaxHeader', 'utf8'), record.length, mtime, 'x');
-      yield Buffer.concat([record, padding(record.length)]);
-    }
-    yield tarHeader(name.subarray(0, TAR_NAME_BYTES), entry.content.length, mtime, '0');
-    yield entry.content;
-    if (entry.content.length % TAR_BLOCK !== 0) yield padding(entry.content.length);
+/** An entry's tar records: a pax `path` record first when the name is longer than ustar's 100 bytes, its header, content and padding. */
+function* tarEntry(entry: BufferEntry): Generator<Buffer> {
+  const name = Buffer.from(entry.name, 'utf8');
+  const mtime = Math.floor(entry.date.getTime() / 1000);
+  if (name.length > TAR_NAME_BYTES) {
+    // The pax extended header's `path` record: "<length> path=<name>\n", the length counting itself.
+    const body = ` path=${entry.name}\n`;
+    let length = Buffer.byteLength(body) + 1;
+    while (String(length).length + Buffer.byteLength(body) > length) length++;
+    const record = Buffer.from(`${length}${body}`, 'utf8');
+    yield tarHeader(Buffer.from('PaxHeader', 'utf8'), record.length, mtime, 'x');
+    yield Buffer.concat([record, padding(record.length)]);
   }
-  // The end of the archive: two zero blocks.
-  yield Buffer.alloc(2 * TAR_BLOCK);
+  yield tarHeader(name.subarray(0, TAR_NAME_BYTES), entry.content.length, mtime, '0');
+  yield entry.content;
+  if (entry.content.length % TAR_BLOCK !== 0) yield padding(entry.content.length);
 }
 
-function tarHeader(name: Buffer, size: number, mtime: number, type: '0' | 'x'): Buffer {
+/** What every header holds alike: mode, owner and group, and the ustar magic and version. */
+const TAR_HEADER_TEMPLATE = (() => {
   const header = Buffer.alloc(TAR_BLOCK);
-  name.copy(header, 0);
-  header.write(octal(FILE_MODE, 7), 100, 'ascii');
-  header.write(octal(0, 7), 108, 'ascii');
-  header.write(octal(0, 7), 116, 'ascii');
-  header.write(octal(size, 11), 124, 'ascii');
-  header.write(octal(mtime, 11), 136, 'ascii');
-  header.write(type, 156, 'ascii');
+  writeOctal(header, 100, FILE_MODE, 7);
+  writeOctal(header, 108, 0, 7);
+  writeOctal(header, 116, 0, 7);
   header.write('ustar\u000000', 257, 'ascii');
+  return header;
+})();
+/** Zero bytes enough to pad any entry to a whole block. */
+const ZERO_BLOCK = Buffer.alloc(TAR_BLOCK);
+
+/** A ustar header, built from the template byte by byte: a tar of thousands of invoices writes thousands of them. */
+function tarHeader(name: Buffer, size: number, mtime: number, type: '0' | 'x'): Buffer {
+  const header = Buffer.allocUnsafe(TAR_BLOCK);
+  TAR_HEADER_TEMPLATE.copy(header);
+  name.copy(header, 0);
+  writeOctal(header, 124, size, 11);
+  writeOctal(header, 136, mtime, 11);
+  header[156] = type.charCodeAt(0);
   // The checksum is the sum of the header's bytes with its own field read as spaces.
-  header.fill(' ', 148, 156);
+  header.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'ascii');
+  for (let i = 0; i < TAR_BLOCK; i++) sum += header[i];
+  writeOctal(header, 148, sum, 6);
   return header;
 }
 
-/** `value` in octal, zero-padded to `digits` and NUL-terminated, as tar numeric fields are. */
-function octal(value: number, digits: number): string {
-  return `${value.toString(8).padStart(digits, '0')}\u0000`;
+/** `value` in octal at `offset`, zero-padded to `digits` and NUL-terminated, as tar numeric fields are. */
+function writeOctal(header: Buffer, offset: number, value: number, digits: number): void {
+  let rest = value;
+  for (let i = digits - 1; i >= 0; i--) {
+    header[offset + i] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  header[offset + digits] = 0;
 }
 
 function padding(size: number): Buffer {
-  return Buffer.alloc((TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK);
+  return ZERO_BLOCK.subarray(0, (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK);
 }
