@@ -5,34 +5,37 @@
  * with the number of invoices.
  *
  * N realistic, distinct FA(3) invoices (the demo context as seller, each to a buyer of its own, with its own lines,
- * quantities and prices) are written to files once per N, as a caller sending from disk has them. Per run (N = 100,
- * 1,000 and 10,000, each as ZIP and as TarGz) a fresh client process sends them with `client.sessions.batch.send`
- * (stream inputs reading those files) to a sandbox in a child process of its own (rate limits lifted, processing
- * delay 0, XSD validation on). A warm-up send of 20 other invoices comes first, as for a steady sender: the client
- * authenticated, the sandbox's validation workers started, the JIT warm. The engine's progress gives the phases:
- * `prepareMs` from `packing` until the package is built (its parts known: invoices read and checked, archive,
- * hashes, parts, AES, spool), `openMs` until `uploading` (`POST /sessions/batch`), `uploadMs` until `processing`,
- * `processingMs` until `done` (the sandbox verifies every invoice; statuses and the session UPO read back).
- * `totalMs` is the whole call, `invoicesPerSecond` N per `totalMs`.
+ * quantities and prices) are written to files, as a caller sending from disk has them: two sets per N, of other
+ * numbers, buyers and lines. Per run (N = 100, 1,000 and 10,000, each as ZIP and as TarGz) a fresh client process
+ * sends with `client.sessions.batch.send` (file inputs, `{ path }`) to a sandbox in a child process of its own (rate
+ * limits lifted, processing delay 0, XSD validation on): first a warm-up send of 20 other invoices (the client
+ * authenticated, the sandbox's validation workers started), then the first set (the `cold` figures: this process's
+ * first large send, its JIT cold and its package workers fresh), then the second set (the steady figures, of a
+ * sender that has sent before: every field without `cold`). The engine's progress gives the phases: `prepareMs` from
+ * `packing` until the package is built (its parts known: invoices read and checked, archive, hashes, parts, AES,
+ * spool), `openMs` until `uploading` (`POST /sessions/batch`), `uploadMs` until `processing`, `processingMs` until
+ * `done` (the sandbox verifies every invoice; statuses and the session UPO read back). `totalMs` is the whole call,
+ * `invoicesPerSecond` N per `totalMs`.
  *
  * Then, in the same process and on the same bytes, the three pieces of work a package cannot do without are timed in
- * CPU time (`cpuTimed`): deflate of the invoices' XML (ZIP: every invoice's raw deflate; TarGz: gzip of the tar),
- * AES-256-CBC and SHA-256 of the package (rebuilt by the engine's package builder, which writes the same archive
- * bytes for the same invoices). `deflateLimitMBps` is MB (10^6 bytes) of invoice XML per second, `aesLimitMBps` and
- * `sha256LimitMBps` MB of package per second, and `prepFractionOfLimit` = (time of those three) / `prepareMs`. On a
- * busy machine `prepareMs` (wall clock) grows and the limits do not, so the fraction errs low; `prepareCpuMs` is the
- * CPU time of the whole process, all threads, during the preparation, and `prepCpuFractionOfLimit` the limits' time
- * over it, which the machine's load affects far less. `peakRssMB` is the client process's operating-system
- * high-water mark, read right after the send. `loadAverage` is the machine's 1-minute load then. `readFloorMs` is
- * the least reading the inputs can cost: the files read bare (`fs.readFileSync`, the fastest of three, wall clock; 0
- * for inputs from memory), and `floorFractionOfLimit` = limits' time / (limits' time + `readFloorMs`), the fraction a
- * preparation that did nothing but read the files and do the three pieces of work would reach: below 0.5, the target
- * cannot be met with these inputs on this machine.
+ * CPU time on one thread (`cpuTimed`): deflate of the invoices' XML (ZIP: every invoice's raw deflate; TarGz: gzip
+ * of the tar), AES-256-CBC and SHA-256 of the package (rebuilt by the engine's package builder, which writes the same
+ * archive bytes for the same invoices). `deflateLimitMBps` is MB (10^6 bytes) of invoice XML per second,
+ * `aesLimitMBps` and `sha256LimitMBps` MB of package per second, and `prepFractionOfLimit` = (time of those three) /
+ * `prepareMs` (`coldPrepFractionOfLimit` the same for the first set). On a busy machine `prepareMs` (wall clock)
+ * grows and the limits do not, so the fraction errs low; `prepareCpuMs` is the CPU time of the whole process, all
+ * threads, during the preparation, and `prepCpuFractionOfLimit` the limits' time over it, which the machine's load
+ * affects far less. `peakRssMB` is the client process's operating-system high-water mark, read right after the first
+ * set's send (before the second). `loadAverage` is the machine's 1-minute load then. `readFloorMs` is the files read
+ * bare on one thread (`fs.readFileSync`, the fastest of three, wall clock; 0 for inputs from memory), and
+ * `floorFractionOfLimit` = limits' time / (limits' time + `readFloorMs`), the fraction a preparation on one thread
+ * that did nothing but read the files and do the three pieces of work would reach.
  *
  * Targets (both formats): prepFractionOfLimit >= 0.5; peakRssMB at 10,000 <= 1.3 x that at 100; 10,000 invoices in
  * totalMs < 60,000. Options: BENCH_SIZES (default "100,1000,10000"), BENCH_FORMATS (default "Zip,TarGz"), BENCH_INPUT
- * ("files", the default: file inputs, `{ path }`; "streams": stream inputs opening the files; "memory": the files' bytes read before the clock starts, so
- * reading them is not measured, and held by the caller throughout, so its peak RSS grows with N).
+ * ("files", the default: file inputs, `{ path }`; "streams": stream inputs opening the files; "memory": the files'
+ * bytes read before the clock starts, so reading them is not measured, and held by the caller throughout, so its
+ * peak RSS grows with N).
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -65,18 +68,19 @@ const WARM_UP_INVOICES = 20;
 /** The orchestrator: the invoices written once per N, one fresh client process per run, its JSON line printed as it comes. */
 async function main() {
   const results = [];
-  const warmUpFolder = writeInvoiceFiles(WARM_UP_INVOICES, 'WU');
+  const warmUpFolder = writeInvoiceFiles(WARM_UP_INVOICES, 'WU', WARM_UP_INVOICES);
   try {
     for (const n of sizes) {
-      const folder = writeInvoiceFiles(n, 'FV');
+      const folder = writeInvoiceFiles(n, 'FV', n);
+      const steadyFolder = writeInvoiceFiles(n, 'FW', n + 1);
       try {
         for (const format of formats) {
-          const result = await inChild(__filename, ['run', String(n), format, folder, warmUpFolder]);
+          const result = await inChild(__filename, ['run', String(n), format, folder, warmUpFolder, steadyFolder]);
           console.log(JSON.stringify(result));
           results.push(result);
         }
       } finally {
-        fs.rmSync(folder, { recursive: true, force: true });
+        for (const written of [folder, steadyFolder]) fs.rmSync(written, { recursive: true, force: true });
       }
     }
   } finally {
@@ -88,9 +92,7 @@ async function main() {
     const outOfReach = runs.filter((r) => r.floorFractionOfLimit < TARGET_FRACTION).map((r) => r.n);
     console.error(
       `${format}: prepFractionOfLimit >= ${TARGET_FRACTION} ${lowFractions.length ? `missed at N = ${lowFractions.join(', ')}` : 'met'}` +
-        (outOfReach.length
-          ? ` (out of reach with these inputs at N = ${outOfReach.join(', ')}: reading them alone exceeds the budget)`
-          : ''),
+        (outOfReach.length ? ` (at N = ${outOfReach.join(', ')} reading the inputs on one thread alone takes more than the budget)` : ''),
     );
     const small = runs.find((r) => r.n === Math.min(...sizes));
     const large = runs.find((r) => r.n === Math.max(...sizes));
@@ -104,13 +106,18 @@ async function main() {
   }
 }
 
-/** One run, in a fresh process: the sandbox in a child of its own, the engine here. */
-async function run(n, format, folder, warmUpFolder) {
+/**
+ * One run, in a fresh process: the sandbox in a child of its own, the engine here. A warm-up send, the first send of
+ * N invoices (`cold`, and the peak RSS), then a second send of N other invoices (the steady figures).
+ */
+async function run(n, format, folder, warmUpFolder, steadyFolder) {
   const { createKsefClient, MemoryTokenStore } = require(path.join(dist, 'shared'));
-  const files = invoiceFiles(folder);
-  if (files.length !== n) throw new Error(`${folder} holds ${files.length} invoices, not ${n}`);
+  const coldFiles = invoiceFiles(folder);
+  const steadyFiles = invoiceFiles(steadyFolder);
+  for (const files of [coldFiles, steadyFiles])
+    if (files.length !== n) throw new Error(`a folder holds ${files.length} invoices, not ${n}`);
   // Read before the clock starts when the invoices are given from memory.
-  const inputs = inputKind === 'memory' ? files.map((file) => fs.readFileSync(file)) : fileInputs(files);
+  const inputsOf = (files) => (inputKind === 'memory' ? files.map((file) => fs.readFileSync(file)) : fileInputs(files));
   const sandbox = await startSandboxProcess(__filename, ['sandbox']);
   try {
     if (!sandbox.officialSchemas)
@@ -121,62 +128,82 @@ async function run(n, format, folder, warmUpFolder) {
       credentials: { method: 'ksefToken', contextIdentifier: sandbox.contextIdentifier, ksefToken: sandbox.ksefToken },
       tokenStore: new MemoryTokenStore(),
     });
+    const send = async (inputs) => {
+      const phases = new PhaseClock();
+      const started = process.hrtime.bigint();
+      const result = await client.sessions.batch.send(inputs, { compressionType: format, onProgress: (progress) => phases.see(progress) });
+      const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const failed = result.invoices.filter((invoice) => !invoice.ksefNumber);
+      if (failed.length > 0) throw new Error(`${failed.length} invoices have no KSeF number, e.g. ${JSON.stringify(failed[0])}`);
+      if (result.sessions.length !== 1) throw new Error(`${n} invoices went in ${result.sessions.length} sessions, not one`);
+      return { phases, totalMs };
+    };
 
-    // Authentication, the sandbox's validation workers and this process's JIT warmed up, as they are for a steady sender.
-    await client.sessions.batch.send(fileInputs(invoiceFiles(warmUpFolder)), { compressionType: format });
-
-    const phases = new PhaseClock();
-    const started = process.hrtime.bigint();
-    const result = await client.sessions.batch.send(inputs, { compressionType: format, onProgress: (progress) => phases.see(progress) });
-    const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // Authentication and the sandbox's validation workers started, as they are for a steady sender.
+    await send(fileInputs(invoiceFiles(warmUpFolder)));
+    const coldInputs = inputsOf(coldFiles);
+    const cold = await send(coldInputs);
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
+    const steadyInputs = inputsOf(steadyFiles);
+    const steady = await send(steadyInputs);
     const loadAverage = os.loadavg()[0];
-    const failed = result.invoices.filter((invoice) => !invoice.ksefNumber);
-    if (failed.length > 0) throw new Error(`${failed.length} invoices have no KSeF number, e.g. ${JSON.stringify(failed[0])}`);
-    if (result.sessions.length !== 1) throw new Error(`${n} invoices went in ${result.sessions.length} sessions, not one`);
 
-    const xmls = files.map((file) => fs.readFileSync(file));
-    const xmlBytes = xmls.reduce((sum, xml) => sum + xml.length, 0);
-    const { plainParts, key } = await rebuiltPackage(inputs, format);
-    const packageBytes = Buffer.concat(plainParts);
-    const deflate = format === 'Zip' ? deflateEachLimit(xmls) : gzipLimit(packageBytes);
-    const aes = cpuTimed(() => plainParts.forEach((part) => encrypt(part, key)));
-    const sha256 = cpuTimed(() => crypto.createHash('sha256').update(packageBytes).digest());
-    const prepareMs = phases.prepareMs();
-    const limitMs = (deflate.seconds + aes.seconds + sha256.seconds) * 1000;
+    const coldLimit = await limitsOf(coldFiles, coldInputs, format);
+    const limit = await limitsOf(steadyFiles, steadyInputs, format);
+    const prepareMs = steady.phases.prepareMs();
     // Inputs given from memory cost nothing to read; files cost at least one bare read each.
     // By the wall clock: reading goes through the kernel (page cache, file system), which this process's CPU time leaves out.
     const readFloorMs =
-      inputKind === 'memory' ? 0 : (await bestWallTime(() => files.forEach((file) => fs.readFileSync(file)))).seconds * 1000;
+      inputKind === 'memory' ? 0 : (await bestWallTime(() => steadyFiles.forEach((file) => fs.readFileSync(file)))).seconds * 1000;
 
     return {
       bench: 'batch',
       format: formatLabel(format),
       n,
-      xmlMB: round(xmlBytes / MB),
+      xmlMB: round(limit.xmlBytes / MB),
       prepareMs: round(prepareMs),
-      uploadMs: round(phases.between('uploading', 'processing')),
-      processingMs: round(phases.between('processing', 'done')),
-      totalMs: round(totalMs),
-      invoicesPerSecond: round(n / (totalMs / 1000)),
-      deflateLimitMBps: round(xmlBytes / MB / deflate.seconds),
-      aesLimitMBps: round(packageBytes.length / MB / aes.seconds),
-      sha256LimitMBps: round(packageBytes.length / MB / sha256.seconds),
-      prepFractionOfLimit: round(limitMs / prepareMs),
-      readFloorMs: round(readFloorMs),
-      floorFractionOfLimit: round(limitMs / (limitMs + readFloorMs)),
+      uploadMs: round(steady.phases.between('uploading', 'processing')),
+      processingMs: round(steady.phases.between('processing', 'done')),
+      totalMs: round(steady.totalMs),
+      invoicesPerSecond: round(n / (steady.totalMs / 1000)),
+      deflateLimitMBps: round(limit.xmlBytes / MB / limit.deflate.seconds),
+      aesLimitMBps: round(limit.packageBytes / MB / limit.aes.seconds),
+      sha256LimitMBps: round(limit.packageBytes / MB / limit.sha256.seconds),
+      prepFractionOfLimit: round(limit.ms / prepareMs),
       peakRssMB: round(peakRssMB),
-      openMs: round(phases.openMs()),
-      prepareCpuMs: round(phases.prepareCpuMs),
-      prepCpuFractionOfLimit: round(limitMs / phases.prepareCpuMs),
+      coldPrepareMs: round(cold.phases.prepareMs()),
+      coldPrepFractionOfLimit: round(coldLimit.ms / cold.phases.prepareMs()),
+      coldTotalMs: round(cold.totalMs),
+      readFloorMs: round(readFloorMs),
+      floorFractionOfLimit: round(limit.ms / (limit.ms + readFloorMs)),
+      openMs: round(steady.phases.openMs()),
+      prepareCpuMs: round(steady.phases.prepareCpuMs),
+      prepCpuFractionOfLimit: round(limit.ms / steady.phases.prepareCpuMs),
       input: inputKind,
-      packageMB: round(packageBytes.length / MB),
-      parts: plainParts.length,
+      packageMB: round(limit.packageBytes / MB),
+      parts: limit.parts,
       loadAverage: round(loadAverage),
     };
   } finally {
     await sandbox.close();
   }
+}
+
+/**
+ * The three pieces of work a package of these invoices cannot do without, timed in CPU time on one thread: deflate
+ * (ZIP: every invoice's raw deflate; TarGz: gzip of the tar), AES-256-CBC and SHA-256 of the package, rebuilt by the
+ * engine's package builder (the same invoices give the same archive bytes).
+ */
+async function limitsOf(files, inputs, format) {
+  const xmls = files.map((file) => fs.readFileSync(file));
+  const xmlBytes = xmls.reduce((sum, xml) => sum + xml.length, 0);
+  const { plainParts, key } = await rebuiltPackage(inputs, format);
+  const packageBytes = Buffer.concat(plainParts);
+  const deflate = format === 'Zip' ? deflateEachLimit(xmls) : gzipLimit(packageBytes);
+  const aes = cpuTimed(() => plainParts.forEach((part) => encrypt(part, key)));
+  const sha256 = cpuTimed(() => crypto.createHash('sha256').update(packageBytes).digest());
+  const ms = (deflate.seconds + aes.seconds + sha256.seconds) * 1000;
+  return { xmlBytes, packageBytes: packageBytes.length, parts: plainParts.length, deflate, aes, sha256, ms };
 }
 
 /**
@@ -304,15 +331,15 @@ const BUYER_FORMS = ['sp. z o.o.', 's.c.', 'sp. j.', 'S.A.', ''];
 const CITIES = ['00-950 Warszawa', '30-001 Kraków', '50-001 Wrocław', '60-001 Poznań', '80-001 Gdańsk', '90-001 Łódź', '20-001 Lublin'];
 const STREETS = ['ul. Lipowa', 'ul. Polna', 'ul. Leśna', 'ul. Słoneczna', 'ul. Krótka', 'ul. Szkolna', 'al. Niepodległości'];
 
-/** Writes N distinct invoices, numbered in `series`, to files of a new temporary folder; returns the folder. */
-function writeInvoiceFiles(n, series) {
+/** Writes N distinct invoices, numbered in `series`, to files of a new temporary folder; returns the folder. `seed` picks their buyers and lines. */
+function writeInvoiceFiles(n, series, seed) {
   const { buildReceivedInvoiceXml } = require(path.join(dist, 'sandbox', 'samples', 'receivedInvoices'));
   const { DEFAULT_SANDBOX_NIP } = require(path.join(dist, 'sandbox'));
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-bench-batch-'));
   // Yesterday: a date KSeF takes whatever the time of day.
   const issueDate = new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
   const seller = { nip: DEFAULT_SANDBOX_NIP, name: 'Demo Sp. z o.o.', ...SELLER_ADDRESS };
-  const random = mulberry32(n);
+  const random = mulberry32(seed);
   const pick = (list) => list[Math.floor(random() * list.length)];
   for (let i = 0; i < n; i++) {
     const buyer = {
@@ -377,11 +404,12 @@ function mulberry32(seed) {
   };
 }
 
-const [role, n, format, folder, warmUpFolder] = process.argv.slice(2);
+const [role, n, format, folder, warmUpFolder, steadyFolder] = process.argv.slice(2);
 const fail = (error) => {
   console.error(error);
   process.exit(1);
 };
-if (role === 'run') run(Number(n), format, folder, warmUpFolder).then((result) => process.send(result, () => process.exit(0)), fail);
+if (role === 'run')
+  run(Number(n), format, folder, warmUpFolder, steadyFolder).then((result) => process.send(result, () => process.exit(0)), fail);
 else if (role === 'sandbox') sandboxRole().catch((error) => (process.send({ error: String(error) }), fail(error)));
 else main().catch(fail);
