@@ -33,7 +33,7 @@ export interface PackItem {
   index: number;
   fileName: string;
   input?: InvoiceInput;
-  prepared?: Pick<PreparedInvoice, 'xml' | 'invoiceHash' | 'invoiceNumber' | 'offlineMode'>;
+  prepared?: Pick<PreparedInvoice, 'invoiceHash' | 'invoiceNumber' | 'offlineMode'> & { xml: Uint8Array };
 }
 
 /** What became of an invoice of the run: packed, refused by the checks (`problem`), or not readable (`unreadable`). */

@@ -297,7 +297,8 @@ class InvoicePacker {
     } catch (error) {
       nameError = error as KsefInputError;
     }
-    if (!isStreamInput(input) && canGoToWorker(input)) return { index, fileName, nameError, input, knownBytes: bytesGiven(input) };
+    if (!isStreamInput(input) && canGoToWorker(input))
+      return { index, fileName, nameError, input: inputForWorker(input), knownBytes: bytesGiven(input) };
     const preparing = this.streamReads.run(() =>
       prepareInvoiceSource(input, index, this.schema, this.offlineMode, { session: 'batch', limits: this.limits }),
     );
@@ -339,7 +340,7 @@ class InvoicePacker {
           invoiceNumber: invoiceNumber && ownCopy(invoiceNumber),
           problem,
         });
-      } else toPack.push({ index: item.index, fileName: item.fileName, prepared });
+      } else toPack.push({ index: item.index, fileName: item.fileName, prepared: { ...prepared, xml: ownBytes(prepared.xml) } });
     }
     const answer = await packWorkers
       .run({ format: this.format, schema: this.schema, offlineMode: this.offlineMode, limits: this.limits, items: toPack })
@@ -454,6 +455,24 @@ function canGoToWorker(input: InvoiceInput): boolean {
       types.isUint8Array(value) ||
       types.isArrayBuffer(value),
   );
+}
+
+/**
+ * The input as it goes to a worker. A structured clone copies a view's whole ArrayBuffer, not only its bytes: an
+ * invoice that is a slice of a larger buffer (Node.js's 8 KB pool, or one file of many invoices read at once) would
+ * take all of it along, once per run. Such an invoice goes as a copy of its own bytes; the caller's buffer is left as
+ * it is (never transferred).
+ */
+export function inputForWorker(input: InvoiceInput): InvoiceInput {
+  if (types.isUint8Array(input)) return ownBytes(input);
+  if (!isInputObject(input)) return input;
+  const { xml } = input as { xml?: unknown };
+  return types.isUint8Array(xml) ? { ...(input as object), xml: ownBytes(xml) } : input;
+}
+
+/** `view`'s bytes in a buffer of their own: the view itself when it spans its whole buffer, else a copy. */
+function ownBytes(view: Uint8Array): Uint8Array {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : new Uint8Array(view);
 }
 
 /**
