@@ -1,17 +1,17 @@
 /**
- * The worker pool behind batch packages: tasks answered by real worker threads (loading this TypeScript module as the
- * package loads its built one), at most `size` at once, a failing task or a dying worker failing only its own task,
- * idle workers ending.
+ * The worker pool behind batch packages and XSD validation: tasks answered by real worker threads (loading a
+ * TypeScript module as the package loads its built one, or running a script of their own), at most `size` at once,
+ * workers that keep a task's key preferred, a failing task or a dying worker failing only its own task, idle workers
+ * ending.
  */
-import { WorkerPool } from '../../shared/util/workerPool';
+import { WorkerPool } from '../../shared/protocol/workerPool';
 import type { EchoRequest } from '../support/workerTasks';
 
 type EchoAnswer = { doubled: number; threadId: number; bytes: Uint8Array };
 
 function pool(size: number, idleMs = 10_000): WorkerPool<EchoRequest, EchoAnswer> {
   return new WorkerPool({
-    modulePath: require.resolve('../support/workerTasks'),
-    functionName: 'echo',
+    script: { modulePath: require.resolve('../support/workerTasks'), functionName: 'echo' },
     size,
     idleMs,
     label: 'test worker',
@@ -51,5 +51,39 @@ describe('WorkerPool', () => {
     expect((await workers.run({ value: 2 })).threadId).toBe(first.threadId);
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await workers.run({ value: 3 })).threadId).not.toBe(first.threadId);
+  });
+
+  it("prefers an idle worker that has the task's key, and tells the request whether the chosen worker has it", async () => {
+    // A script of its own: it remembers the keys it was sent with their payload, as the XSD workers keep schemas.
+    const source = `
+      const { parentPort, threadId } = require('node:worker_threads');
+      const kept = new Map();
+      parentPort.on('message', ({ key, payload }) => {
+        if (payload !== undefined) kept.set(key, payload);
+        if (!kept.has(key)) parentPort.postMessage({ failure: 'no ' + key + ' here' });
+        else parentPort.postMessage({ value: { threadId, payload: kept.get(key) } });
+      });
+    `;
+    const workers = new WorkerPool<{ key: string; payload?: string }, { threadId: number; payload: string }>({
+      script: { source },
+      size: 2,
+      idleMs: 10_000,
+      label: 'keyed worker',
+    });
+    const sent: boolean[] = [];
+    const task = (key: string) =>
+      workers.run((hasKey) => (sent.push(hasKey), { key, payload: hasKey ? undefined : `schema ${key}` }), { key });
+    const [a, b] = await Promise.all([task('A'), task('B')]);
+    expect(new Set([a.threadId, b.threadId]).size).toBe(2);
+    // Each later task goes to the worker that has its key, with nothing more sent.
+    for (const [key, first] of [
+      ['B', b],
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      const again = await task(key);
+      expect(again).toEqual({ threadId: first.threadId, payload: `schema ${key}` });
+    }
+    expect(sent).toEqual([false, false, true, true, true]);
   });
 });

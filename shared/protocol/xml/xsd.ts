@@ -18,8 +18,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
+import { WorkerPool } from '../workerPool';
 
 export const UPO_XSD_PATH = 'faktury/upo/schemy/upo-v4-3.xsd';
 
@@ -74,7 +74,7 @@ export function hasInvoiceXsd(specDir: string, schema: InvoiceSchema): boolean {
 async function validateAgainst(docsDir: string, xsdPath: string, xml: Buffer | string): Promise<string[]> {
   const schema = await loadSchema(docsDir, xsdPath);
   const document = typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml;
-  const outcome = await pool.validate(schema, document);
+  const outcome = await validateInWorker(schema, document);
   if ('failure' in outcome) throw new Error(`XSD validation against ${xsdPath} failed to run: ${outcome.failure}`);
   return outcome.errors.map(readableError);
 }
@@ -142,12 +142,6 @@ interface WorkerError {
 
 type WorkerOutcome = { errors: WorkerError[] } | { failure: string };
 
-interface ValidationTask {
-  schema: SchemaFiles;
-  document: Buffer;
-  resolve(outcome: WorkerOutcome): void;
-}
-
 /**
  * The worker's script (run by Node.js as it is, never transpiled). It registers the schema files it is sent as
  * in-memory files under a URL of their own, compiles each schema on first use and keeps it; a document that is
@@ -174,7 +168,7 @@ parentPort.on('message', async ({ key, schemaFiles, document }) => {
       validator = libxml2.XsdValidator.fromDoc(libxml2.XmlDocument.fromString(main.contents, { url: base + main.fileName }));
       validators.set(key, validator);
     }
-    outcome = { errors: validate(libxml2, validator, document) };
+    outcome = { value: { errors: validate(libxml2, validator, document) } };
   } catch (error) {
     outcome = { failure: error && error.message ? error.message : String(error) };
   }
@@ -197,92 +191,24 @@ function validate(libxml2, validator, document) {
 }
 `;
 
-interface PoolWorker {
-  worker: Worker;
-  /** Keys of the schemas this worker has been sent (and so has compiled or will compile). */
-  schemas: Set<string>;
-  task?: ValidationTask;
-  idleTimer?: NodeJS.Timeout;
+/** The validation workers, started at the first validation (libxml2-wasm's location is resolved then). */
+let validationPool: WorkerPool<ValidationRequest, { errors: WorkerError[] }> | undefined;
+
+/** A document to validate against a schema; the schema's files go only to a worker that does not have them yet. */
+interface ValidationRequest {
+  key: string;
+  schemaFiles?: SchemaFile[];
+  document: Buffer;
 }
 
-/** Hands each document to an idle worker (one that already has its schema if possible), or queues it. */
-class ValidationPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly queue: ValidationTask[] = [];
-  private readonly size = Math.max(1, Math.min(MAX_WORKERS, os.availableParallelism()));
-  private libxml2Url?: string;
-
-  validate(schema: SchemaFiles, document: Buffer): Promise<WorkerOutcome> {
-    return new Promise((resolve) => {
-      this.queue.push({ schema, document, resolve });
-      this.dispatch();
-    });
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      const idle = this.workers.filter((w) => !w.task);
-      const task = this.queue[0];
-      const worker =
-        idle.find((w) => w.schemas.has(task.schema.key)) ?? idle[0] ?? (this.workers.length < this.size ? this.spawn() : undefined);
-      if (!worker) return;
-      this.queue.shift();
-      this.run(worker, task);
-    }
-  }
-
-  private run(entry: PoolWorker, task: ValidationTask): void {
-    clearTimeout(entry.idleTimer);
-    entry.task = task;
-    // A busy worker keeps the process alive until it answers; an idle one does not.
-    entry.worker.ref();
-    const known = entry.schemas.has(task.schema.key);
-    entry.schemas.add(task.schema.key);
-    entry.worker.postMessage({ key: task.schema.key, schemaFiles: known ? undefined : task.schema.files, document: task.document });
-  }
-
-  private spawn(): PoolWorker {
-    this.libxml2Url ??= pathToFileURL(require.resolve('libxml2-wasm')).href;
-    const entry: PoolWorker = {
-      worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { libxml2Url: this.libxml2Url } }),
-      schemas: new Set(),
-    };
-    entry.worker.on('message', (outcome: WorkerOutcome) => {
-      const task = entry.task;
-      entry.task = undefined;
-      task?.resolve(outcome);
-      this.idle(entry);
-      this.dispatch();
-    });
-    entry.worker.on('error', (error) => this.lose(entry, `the validation worker failed: ${error.message}`));
-    entry.worker.on('exit', (code) => this.lose(entry, `the validation worker exited with code ${code}`));
-    this.workers.push(entry);
-    return entry;
-  }
-
-  private idle(entry: PoolWorker): void {
-    entry.worker.unref();
-    entry.idleTimer = setTimeout(() => {
-      this.remove(entry);
-      void entry.worker.terminate();
-    }, IDLE_WORKER_MS);
-    entry.idleTimer.unref();
-  }
-
-  /** A worker that died: its task fails (not the others), and the next task gets a fresh worker. */
-  private lose(entry: PoolWorker, reason: string): void {
-    if (!this.remove(entry)) return;
-    clearTimeout(entry.idleTimer);
-    entry.task?.resolve({ failure: reason });
-    this.dispatch();
-  }
-
-  private remove(entry: PoolWorker): boolean {
-    const index = this.workers.indexOf(entry);
-    if (index < 0) return false;
-    this.workers.splice(index, 1);
-    return true;
-  }
+async function validateInWorker(schema: SchemaFiles, document: Buffer): Promise<WorkerOutcome> {
+  validationPool ??= new WorkerPool({
+    script: { source: WORKER_SOURCE, workerData: { libxml2Url: pathToFileURL(require.resolve('libxml2-wasm')).href } },
+    size: Math.max(1, Math.min(MAX_WORKERS, os.availableParallelism())),
+    idleMs: IDLE_WORKER_MS,
+    label: 'XSD validation worker',
+  });
+  return validationPool
+    .run((hasSchema) => ({ key: schema.key, schemaFiles: hasSchema ? undefined : schema.files, document }), { key: schema.key })
+    .catch((error: Error) => ({ failure: error.message }));
 }
-
-const pool = new ValidationPool();

@@ -11,7 +11,7 @@ import { SegmentPacker, type ArchiveSegment } from '../../protocol/archive/buffe
 import type { ArchiveFormat } from '../../protocol/archive/read';
 import type { InvoiceSchema } from '../../protocol/model/formCodes';
 import type { XmlSizeLimits } from '../../protocol/xml/xmlRules';
-import { WorkerPool } from '../../util/workerPool';
+import { WorkerPool } from '../../protocol/workerPool';
 import { prepareInvoiceSource, type PreparedInvoice } from '../prepare';
 import type { InvoiceInput } from '../types';
 
@@ -99,8 +99,7 @@ export async function packInvoices(request: PackRequest): Promise<{ value: PackA
 
 /** Threads packing batch packages, shared by every package being built in this process. */
 export const packWorkers = new WorkerPool<PackRequest, PackAnswer>({
-  modulePath: require.resolve('./packWorker'),
-  functionName: 'packInvoices',
+  script: { modulePath: require.resolve('./packWorker'), functionName: 'packInvoices' },
   size: Math.max(1, Math.min(4, availableParallelism())),
   // Long enough for the sessions of one large send, short enough not to keep threads for a daily one.
   idleMs: 10_000,

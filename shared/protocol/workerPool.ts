@@ -1,11 +1,12 @@
 /**
- * Worker threads that run one exported function of one module, for CPU-bound work that would otherwise hold the
- * host's event loop (n8n, Node-RED) and use one core of several. Tasks are taken in order by the first idle worker;
- * workers start when needed (at most `size`), stay for the next burst, and end after `idleMs` without work. An idle
- * worker does not keep the process alive.
+ * Worker threads for CPU-bound work that would otherwise hold the host's event loop (n8n, Node-RED) and use one core
+ * of several: XSD validation, batch package building. Tasks are taken in order by an idle worker (one that keeps what
+ * the task needs, such as a compiled schema, if there is one); workers start when needed (at most `size`), stay for
+ * the next burst, and end after `idleMs` without work. An idle worker does not keep the process alive.
  *
- * The module is loaded in the worker by path. Running from the TypeScript sources (tests under ts-jest), the worker
- * compiles them with `typescript` (a development dependency) as it loads them; the built package loads its `.js`.
+ * A worker runs either one exported function of a module, loaded by path (running from the TypeScript sources, as
+ * tests under ts-jest do, the worker compiles them with `typescript`, a development dependency; the built package
+ * loads its `.js`), or a script of its own, which answers each message with `{ value }` or `{ failure }`.
  */
 import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
 
@@ -15,23 +16,31 @@ export interface WorkerAnswer<Answer> {
   transfer?: Transferable[];
 }
 
+/** What a worker runs: a module's exported function (given each request, returning a `WorkerAnswer`), or a script. */
+export type WorkerScript = { modulePath: string; functionName: string } | { source: string; workerData?: unknown };
+
 export interface WorkerPoolOptions {
-  /** The module's file (`require.resolve` of it) and the name of the function it exports for the workers. */
-  modulePath: string;
-  functionName: string;
+  script: WorkerScript;
   /** Most workers at once. */
   size: number;
   /** A worker without work for this long ends. */
   idleMs: number;
   /** V8 heap limits of each worker (`new Worker` `resourceLimits`). */
   resourceLimits?: ResourceLimits;
-  /** Names the workers in errors, e.g. "package worker". */
+  /** Names the workers in errors, e.g. "batch package worker". */
   label: string;
+}
+
+export interface TaskOptions {
+  /** Buffers of the request to move to the worker rather than copy. */
+  transfer?: Transferable[];
+  /** What a worker keeps from this task once it has run it (e.g. a compiled schema): a worker that has it is preferred. */
+  key?: string;
 }
 
 interface Task {
   request: unknown;
-  transfer?: Transferable[];
+  options: TaskOptions;
   resolve(answer: unknown): void;
   reject(error: Error): void;
 }
@@ -40,9 +49,11 @@ interface PoolWorker {
   worker: Worker;
   task?: Task;
   idleTimer?: NodeJS.Timeout;
+  /** The keys of the tasks it has run. */
+  keys: Set<string>;
 }
 
-/** The worker's script, run by Node.js as it is: loads the module (compiling TypeScript sources first) and answers each message. */
+/** The script of a module's worker, run by Node.js as it is: loads the module (compiling TypeScript sources first) and answers each message. */
 const BOOT_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 if (workerData.typescriptPath) {
@@ -74,33 +85,49 @@ export class WorkerPool<Request, Answer> {
     return this.options.size;
   }
 
-  /** The function's answer to `request` from a worker; `transfer` lists buffers of the request to move rather than copy. */
-  run(request: Request, transfer?: Transferable[]): Promise<Answer> {
+  /**
+   * The worker's answer to `request`; a function of whether the chosen worker already has `options.key` gives the
+   * request for that worker (to send it only what it lacks).
+   */
+  run(request: Request | ((workerHasKey: boolean) => Request), options: TaskOptions = {}): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
-      this.queue.push({ request, transfer, resolve: resolve as (answer: unknown) => void, reject });
+      this.queue.push({ request, options, resolve: resolve as (answer: unknown) => void, reject });
       this.dispatch();
     });
   }
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const worker = this.workers.find((w) => !w.task) ?? (this.workers.length < this.options.size ? this.spawn() : undefined);
+      const task = this.queue[0];
+      const idle = this.workers.filter((w) => !w.task);
+      const { key } = task.options;
+      const worker =
+        (key === undefined ? undefined : idle.find((w) => w.keys.has(key))) ??
+        idle[0] ??
+        (this.workers.length < this.options.size ? this.spawn() : undefined);
       if (!worker) return;
-      const task = this.queue.shift()!;
+      this.queue.shift();
       clearTimeout(worker.idleTimer);
       worker.task = task;
       // A busy worker keeps the process alive until it answers; an idle one does not.
       worker.worker.ref();
-      worker.worker.postMessage(task.request, task.transfer ?? []);
+      const hasKey = key !== undefined && worker.keys.has(key);
+      if (key !== undefined) worker.keys.add(key);
+      const request = typeof task.request === 'function' ? (task.request as (hasKey: boolean) => Request)(hasKey) : task.request;
+      worker.worker.postMessage(request, task.options.transfer ?? []);
     }
   }
 
   private spawn(): PoolWorker {
-    const { modulePath, functionName, resourceLimits } = this.options;
-    const typescriptPath = modulePath.endsWith('.ts') ? require.resolve('typescript') : undefined;
-    const entry: PoolWorker = {
-      worker: new Worker(BOOT_SOURCE, { eval: true, workerData: { modulePath, functionName, typescriptPath }, resourceLimits }),
-    };
+    const { script, resourceLimits } = this.options;
+    let worker: Worker;
+    if ('source' in script) worker = new Worker(script.source, { eval: true, workerData: script.workerData, resourceLimits });
+    else {
+      const { modulePath, functionName } = script;
+      const typescriptPath = modulePath.endsWith('.ts') ? require.resolve('typescript') : undefined;
+      worker = new Worker(BOOT_SOURCE, { eval: true, workerData: { modulePath, functionName, typescriptPath }, resourceLimits });
+    }
+    const entry: PoolWorker = { worker, keys: new Set() };
     entry.worker.on('message', (message: { value?: unknown; failure?: string }) => {
       const task = entry.task;
       entry.task = undefined;
