@@ -1,10 +1,11 @@
 /**
  * The archive writers of batch packages: ZIP and tar.gz archives assembled from segments packed apart unpack with the
- * protocol layer's reader, and with the system's unzip, gzip and tar, to the entries written.
+ * protocol layer's reader, and with the system's unzip, gzip and tar, to the entries written; so does a ZIP whose
+ * entries pass 4 GB (ZIP64), written as a sparse file.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -84,6 +85,45 @@ describe.each(['Zip', 'TarGz'] as const)('%s archives assembled from segments', 
         expect(execFileSync('gzip', ['-t'], { input: archive }).length).toBe(0);
         expect(execFileSync('tar', ['-tz'], { input: archive }).toString().split('\n').filter(Boolean)).toEqual(given.map((e) => e.name));
       }
+    }
+  });
+});
+
+describe('ZIP64', () => {
+  it('gives entries past 4 GB ZIP64 records that yauzl, unzip and Python read (a sparse file: the 4 GB are a hole)', async () => {
+    const [first, second] = entries();
+    const packer = new SegmentPacker('Zip');
+    packer.add(first);
+    const before = packer.take();
+    packer.add(second);
+    const after = packer.take();
+    packer.close();
+    // 4 GB of archive that are never written: only their length counts in the offsets.
+    const gap = { bytes: { length: 2 ** 32 + 1000 } as unknown as Buffer, records: [], crc: 0, rawSize: 0 };
+    const path = join(tmpdir(), `zip64-${process.pid}.zip`);
+    const fd = openSync(path, 'w');
+    try {
+      let position = 0;
+      for await (const chunk of assembleArchive('Zip', [before, gap, after])) {
+        if (chunk !== gap.bytes) writeSync(fd, chunk, 0, chunk.length, position);
+        position += chunk.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      const expected = [first, second].map(({ name, content }) => ({ name, content: content.toString('latin1') }));
+      const read: { name: string; content: string }[] = [];
+      for await (const entry of readArchive(path, 'Zip'))
+        read.push({ name: entry.name, content: (await entry.read(10_000_000)).toString('latin1') });
+      expect(read).toEqual(expected);
+      expect(execFileSync('unzip', ['-tq', path]).toString()).toContain('No errors detected');
+      const python =
+        'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint([(i.filename, i.header_offset) for i in z.infolist()]); z.testzip()';
+      const listed = execFileSync('python3', ['-c', python, path]).toString();
+      expect(listed).toContain(`('${second.name}', ${2 ** 32 + 1000 + before.bytes.length})`);
+    } finally {
+      rmSync(path);
     }
   });
 });
