@@ -142,7 +142,9 @@ describe('one invoice by KSeF number', () => {
 
   it('refuses a malformed KSeF number or maxWaitMs before any request', async () => {
     const before = sandbox.exchanges.length;
-    const badNumber = await client.invoices.get(ksefNumber.slice(0, -2) + '00').catch((e: unknown) => e);
+    // A checksum other than the number's own (a fixed '00' is the right one for 1 number in 256).
+    const wrongChecksum = ksefNumber.endsWith('00') ? 'FF' : '00';
+    const badNumber = await client.invoices.get(ksefNumber.slice(0, -2) + wrongChecksum).catch((e: unknown) => e);
     expect(badNumber).toBeInstanceOf(KsefInputError);
     expect(badNumber).toMatchObject({ field: 'ksefNumber' });
     const badWait = await client.invoices.get(ksefNumber, { maxWaitMs: -1 }).catch((e: unknown) => e);
