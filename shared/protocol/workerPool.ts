@@ -8,6 +8,7 @@
  * tests under ts-jest do, the worker compiles them with `typescript`, a development dependency; the built package
  * loads its `.js`), or a script of its own, which answers each message with `{ value }` or `{ failure }`.
  */
+import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
 
 /** What the worker's function returns: the answer, and the buffers in it to move to the caller rather than copy. */
@@ -73,6 +74,28 @@ parentPort.on('message', async (request) => {
   }
 });
 `;
+
+/** One worker per core, at most `max` (and at least one). */
+export function workersPerCore(max: number): number {
+  return Math.max(1, Math.min(max, availableParallelism()));
+}
+
+/**
+ * `bytes` in a buffer of their own: `bytes` themselves when they span their whole buffer, else a copy. A structured
+ * clone copies a view's whole ArrayBuffer, and a transfer moves all of it: a slice of a larger or pooled buffer would
+ * take the rest along.
+ */
+export function ownBuffer<Bytes extends Uint8Array>(bytes: Bytes): Bytes | Buffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  own.set(bytes);
+  return own;
+}
+
+/** A Buffer over bytes that came from another thread (a structured clone gives a plain Uint8Array). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 export class WorkerPool<Request, Answer> {
   private readonly workers: PoolWorker[] = [];

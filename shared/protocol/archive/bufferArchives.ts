@@ -14,6 +14,7 @@
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { DeflateRaw } from 'minizlib';
 import type { ArchiveFormat } from './read';
+import { ownBuffer } from '../workerPool';
 import { ARCHIVE_COMPRESSION_LEVEL } from './write';
 
 /** An entry whose content is in memory. */
@@ -249,14 +250,6 @@ class ReusedDeflater {
   close(): void {
     this.zlib.close();
   }
-}
-
-/** `bytes` in a buffer of their own, not a view of a larger or pooled one: it can be transferred to another thread. */
-function ownBuffer(bytes: Buffer): Buffer {
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
-  const own = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(own);
-  return own;
 }
 
 /**

@@ -15,11 +15,10 @@
  * workers, plain Node.js scripts, import it. Workers idle for `IDLE_WORKER_MS` end, releasing their memory.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { INVOICE_SCHEMAS, type InvoiceSchema } from '../model/formCodes';
-import { WorkerPool } from '../workerPool';
+import { WorkerPool, workersPerCore } from '../workerPool';
 
 export const UPO_XSD_PATH = 'faktury/upo/schemy/upo-v4-3.xsd';
 
@@ -204,7 +203,7 @@ interface ValidationRequest {
 async function validateInWorker(schema: SchemaFiles, document: Buffer): Promise<WorkerOutcome> {
   validationPool ??= new WorkerPool({
     script: { source: WORKER_SOURCE, workerData: { libxml2Url: pathToFileURL(require.resolve('libxml2-wasm')).href } },
-    size: Math.max(1, Math.min(MAX_WORKERS, os.availableParallelism())),
+    size: workersPerCore(MAX_WORKERS),
     idleMs: IDLE_WORKER_MS,
     label: 'XSD validation worker',
   });

@@ -5,13 +5,12 @@
  * segments in order. On a machine of two cores this roughly halves the time to build a package of thousands of
  * invoices, and keeps the host's event loop free meanwhile.
  */
-import { availableParallelism } from 'node:os';
 import { KsefError } from '../../http/errors';
 import { SegmentPacker, type ArchiveSegment } from '../../protocol/archive/bufferArchives';
 import type { ArchiveFormat } from '../../protocol/archive/read';
 import type { InvoiceSchema } from '../../protocol/model/formCodes';
 import type { XmlSizeLimits } from '../../protocol/xml/xmlRules';
-import { WorkerPool } from '../../protocol/workerPool';
+import { asBuffer, WorkerPool, workersPerCore, type WorkerAnswer } from '../../protocol/workerPool';
 import { prepareInvoiceSource, type PreparedInvoice } from '../prepare';
 import type { InvoiceInput } from '../types';
 
@@ -58,7 +57,7 @@ export interface PackAnswer {
 const packers = new Map<ArchiveFormat, SegmentPacker>();
 
 /** Packs a run (on a worker thread; exported for `WorkerPool`). */
-export async function packInvoices(request: PackRequest): Promise<{ value: PackAnswer; transfer: ArrayBuffer[] }> {
+export async function packInvoices(request: PackRequest): Promise<WorkerAnswer<PackAnswer>> {
   let packer = packers.get(request.format);
   if (!packer) packers.set(request.format, (packer = new SegmentPacker(request.format)));
   const invoices: PackedInvoice[] = [];
@@ -100,7 +99,7 @@ export async function packInvoices(request: PackRequest): Promise<{ value: PackA
 /** Threads packing batch packages, shared by every package being built in this process. */
 export const packWorkers = new WorkerPool<PackRequest, PackAnswer>({
   script: { modulePath: require.resolve('./packWorker'), functionName: 'packInvoices' },
-  size: Math.max(1, Math.min(4, availableParallelism())),
+  size: workersPerCore(4),
   // Long enough for the sessions of one large send, short enough not to keep threads for a daily one.
   idleMs: 10_000,
   // V8 grows a thread's young generation up to 16 MB per semi-space while a long build keeps allocating. Capped,
@@ -112,9 +111,4 @@ export const packWorkers = new WorkerPool<PackRequest, PackAnswer>({
 
 function errorText(error: KsefError): { message: string; field?: string } {
   return { message: error.message, ...(error.field !== undefined && { field: error.field }) };
-}
-
-/** A Buffer over bytes that came from another thread (a structured clone gives a plain Uint8Array). */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -25,7 +25,8 @@ import { prepareInvoiceSource, type PreparedInvoice } from '../prepare';
 import { isInputObject, isStreamInput } from '../streamInput';
 import type { InvoiceInput } from '../types';
 import { ConcurrencyLimit } from '../../util/concurrency';
-import { asBuffer, packWorkers, type PackedInvoice, type PackItem } from './packWorker';
+import { asBuffer, ownBuffer } from '../../protocol/workerPool';
+import { packWorkers, type PackedInvoice, type PackItem } from './packWorker';
 
 /** Largest part before encryption: "100MB" (`BatchFileInfo.fileParts`), taken as the official clients take it, 100 * 1000 * 1000 bytes. */
 export const MAX_PART_BYTES = 100_000_000;
@@ -340,7 +341,7 @@ class InvoicePacker {
           invoiceNumber: invoiceNumber && ownCopy(invoiceNumber),
           problem,
         });
-      } else toPack.push({ index: item.index, fileName: item.fileName, prepared: { ...prepared, xml: ownBytes(prepared.xml) } });
+      } else toPack.push({ index: item.index, fileName: item.fileName, prepared: { ...prepared, xml: ownBuffer(prepared.xml) } });
     }
     const answer = await packWorkers
       .run({ format: this.format, schema: this.schema, offlineMode: this.offlineMode, limits: this.limits, items: toPack })
@@ -458,21 +459,15 @@ function canGoToWorker(input: InvoiceInput): boolean {
 }
 
 /**
- * The input as it goes to a worker. A structured clone copies a view's whole ArrayBuffer, not only its bytes: an
- * invoice that is a slice of a larger buffer (Node.js's 8 KB pool, or one file of many invoices read at once) would
- * take all of it along, once per run. Such an invoice goes as a copy of its own bytes; the caller's buffer is left as
- * it is (never transferred).
+ * The input as it goes to a worker: an invoice that is a slice of a larger buffer (Node.js's 8 KB pool, or one file
+ * of many invoices read at once) as a copy of its own bytes (`ownBuffer`), which the structured clone copies once per
+ * run; the caller's buffer is left as it is (never transferred).
  */
 export function inputForWorker(input: InvoiceInput): InvoiceInput {
-  if (types.isUint8Array(input)) return ownBytes(input);
+  if (types.isUint8Array(input)) return ownBuffer(input);
   if (!isInputObject(input)) return input;
   const { xml } = input as { xml?: unknown };
-  return types.isUint8Array(xml) ? { ...(input as object), xml: ownBytes(xml) } : input;
-}
-
-/** `view`'s bytes in a buffer of their own: the view itself when it spans its whole buffer, else a copy. */
-function ownBytes(view: Uint8Array): Uint8Array {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : new Uint8Array(view);
+  return types.isUint8Array(xml) ? { ...(input as object), xml: ownBuffer(xml) } : input;
 }
 
 /**
