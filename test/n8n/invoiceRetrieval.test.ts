@@ -20,7 +20,9 @@ describeWithN8n('Invoice > Search, Get and Download in n8n', () => {
   let from: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
+    // A clock of whole seconds gives the three invoices one invoicing date, as invoices sent together may get on
+    // KSeF; the order among them is then KSeF's, and the tests must not expect the order they were given in.
+    sandbox = await startSandbox({ clock: { now: () => new Date(Math.floor(Date.now() / 1000) * 1000) } });
     credentials = sandboxCredentialData(sandbox);
     from = new Date(Date.now() - 60_000).toISOString();
     const numbers = [1, 2, 3].map((n) => `FV/RETRIEVE/${process.pid}/${n}`);
@@ -42,9 +44,15 @@ describeWithN8n('Invoice > Search, Get and Download in n8n', () => {
       credentials,
     });
     expect(all.error).toBeUndefined();
-    expect(all.outputs[0].map(({ json }) => json.ksefNumber)).toEqual(issued.map(({ ksefNumber }) => ksefNumber));
+    // Send takes the three invoices to KSeF concurrently, so the order KSeF lists them in (by invoicing date, ties
+    // as KSeF breaks them) need not be the order they were given in.
+    const oldestFirst = all.outputs[0].map(({ json }) => json.ksefNumber as string);
+    expect([...oldestFirst].sort()).toEqual(issued.map(({ ksefNumber }) => ksefNumber).sort());
+    const invoicingTimes = all.outputs[0].map(({ json }) => Date.parse(json.invoicingDate as string));
+    expect(invoicingTimes).toEqual([...invoicingTimes].sort((a, b) => a - b));
+    const first = issued.find(({ ksefNumber }) => ksefNumber === oldestFirst[0])!;
     expect(all.outputs[0][0].json).toMatchObject({
-      invoiceNumber: issued[0].invoiceNumber,
+      invoiceNumber: first.invoiceNumber,
       sellerNip: sandbox.contextIdentifier.value,
       currency: 'PLN',
       formCode: 'FA',
@@ -56,7 +64,7 @@ describeWithN8n('Invoice > Search, Get and Download in n8n', () => {
       parameters: { resource: 'invoice', operation: 'search', ...ISSUED_SINCE_START, from, limit: 2, options: { sortOrder: 'Desc' } },
       credentials,
     });
-    expect(newestTwo.outputs[0].map(({ json }) => json.ksefNumber)).toEqual([issued[2].ksefNumber, issued[1].ksefNumber]);
+    expect(newestTwo.outputs[0].map(({ json }) => json.ksefNumber)).toEqual([oldestFirst[2], oldestFirst[1]]);
   });
 
   test('Search filters by invoice number, and a wrong filter is an error item naming the field as the editor labels it', async () => {
