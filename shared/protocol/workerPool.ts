@@ -1,8 +1,10 @@
 /**
  * Worker threads for CPU-bound work that would otherwise hold the host's event loop (n8n, Node-RED) and use one core
  * of several: XSD validation, batch package building. Tasks are taken in order by an idle worker (one that keeps what
- * the task needs, such as a compiled schema, if there is one); workers start when needed (at most `size`), stay for
- * the next burst, and end after `idleMs` without work. An idle worker does not keep the process alive.
+ * the task needs, such as a compiled schema, if there is one); workers start when tasks wait (at most `size`), stay
+ * for the next burst, and end after `idleMs` without work. A task waits in the queue, not for a given worker, while
+ * workers start: whichever worker is free first takes it, so a short task never waits ~0.1-0.2 s for a thread to
+ * load its modules while another is free. An idle worker does not keep the process alive.
  *
  * A worker runs either one exported function of a module, loaded by path (running from the TypeScript sources, as
  * tests under ts-jest do, the worker compiles them with `typescript`, a development dependency; the built package
@@ -48,6 +50,8 @@ interface Task {
 
 interface PoolWorker {
   worker: Worker;
+  /** It has loaded what it runs and takes tasks. */
+  ready: boolean;
   task?: Task;
   idleTimer?: NodeJS.Timeout;
   /** The keys of the tasks it has run. */
@@ -65,6 +69,7 @@ if (workerData.typescriptPath) {
     module._compile(ts.transpileModule(fs.readFileSync(fileName, 'utf8'), { fileName, compilerOptions }).outputText, fileName);
 }
 const run = require(workerData.modulePath)[workerData.functionName];
+parentPort.postMessage({ ready: true });
 parentPort.on('message', async (request) => {
   try {
     const { value, transfer } = await run(request);
@@ -122,13 +127,10 @@ export class WorkerPool<Request, Answer> {
   private dispatch(): void {
     while (this.queue.length > 0) {
       const task = this.queue[0];
-      const idle = this.workers.filter((w) => !w.task);
+      const idle = this.workers.filter((w) => w.ready && !w.task);
       const { key } = task.options;
-      const worker =
-        (key === undefined ? undefined : idle.find((w) => w.keys.has(key))) ??
-        idle[0] ??
-        (this.workers.length < this.options.size ? this.spawn() : undefined);
-      if (!worker) return;
+      const worker = (key === undefined ? undefined : idle.find((w) => w.keys.has(key))) ?? idle[0];
+      if (!worker) return this.startWorkers();
       this.queue.shift();
       clearTimeout(worker.idleTimer);
       worker.task = task;
@@ -141,6 +143,15 @@ export class WorkerPool<Request, Answer> {
     }
   }
 
+  /** Starts workers for the tasks that wait, beyond those already starting (at most `size` in all). */
+  private startWorkers(): void {
+    let starting = this.workers.filter((w) => !w.ready).length;
+    while (starting < this.queue.length && this.workers.length < this.options.size) {
+      this.spawn();
+      starting++;
+    }
+  }
+
   private spawn(): PoolWorker {
     const { script, resourceLimits } = this.options;
     let worker: Worker;
@@ -150,8 +161,16 @@ export class WorkerPool<Request, Answer> {
       const typescriptPath = modulePath.endsWith('.ts') ? require.resolve('typescript') : undefined;
       worker = new Worker(BOOT_SOURCE, { eval: true, workerData: { modulePath, functionName, typescriptPath }, resourceLimits });
     }
-    const entry: PoolWorker = { worker, keys: new Set() };
-    entry.worker.on('message', (message: { value?: unknown; failure?: string }) => {
+    const entry: PoolWorker = { worker, ready: false, keys: new Set() };
+    const becomeReady = () => {
+      entry.ready = true;
+      this.idle(entry);
+      this.dispatch();
+    };
+    // A script of its own takes messages as soon as it runs (they wait for it); a module's worker says when it has loaded it.
+    if ('source' in script) entry.worker.once('online', becomeReady);
+    entry.worker.on('message', (message: { value?: unknown; failure?: string; ready?: true }) => {
+      if (message.ready) return becomeReady();
       const task = entry.task;
       entry.task = undefined;
       if (message.failure !== undefined) task?.reject(new Error(`The ${this.options.label} failed: ${message.failure}`));
@@ -174,11 +193,16 @@ export class WorkerPool<Request, Answer> {
     entry.idleTimer.unref();
   }
 
-  /** A worker that died: its task fails (not the others), and the next task gets a fresh worker. */
+  /**
+   * A worker that died: its task fails (not the others), and the next task gets a fresh worker. One that died before it
+   * was ready fails the first waiting task instead, so a worker that cannot start fails the tasks one by one rather
+   * than being started again and again.
+   */
   private lose(entry: PoolWorker, reason: string): void {
     if (!this.remove(entry)) return;
     clearTimeout(entry.idleTimer);
-    entry.task?.reject(new Error(reason));
+    const task = entry.ready ? entry.task : this.queue.shift();
+    task?.reject(new Error(reason));
     this.dispatch();
   }
 

@@ -9,9 +9,9 @@ import type { EchoRequest } from '../support/workerTasks';
 
 type EchoAnswer = { doubled: number; threadId: number; bytes: Uint8Array };
 
-function pool(size: number, idleMs = 10_000): WorkerPool<EchoRequest, EchoAnswer> {
+function pool(size: number, idleMs = 10_000, modulePath = require.resolve('../support/workerTasks')): WorkerPool<EchoRequest, EchoAnswer> {
   return new WorkerPool({
-    script: { modulePath: require.resolve('../support/workerTasks'), functionName: 'echo' },
+    script: { modulePath, functionName: 'echo' },
     size,
     idleMs,
     label: 'test worker',
@@ -45,6 +45,22 @@ describe('WorkerPool', () => {
     expect(after.threadId).not.toBe(before.threadId);
   });
 
+  it('gives a waiting task to the worker free first, not to one still loading its module', async () => {
+    const workers = pool(2, 10_000, require.resolve('../support/slowStartTasks'));
+    const first = await workers.run({ value: 1 });
+    // The second task finds the one worker busy and starts another, which takes a second to load; the first worker is
+    // free again after 50 ms and takes the task.
+    const [busy, waiting] = await Promise.all([workers.run({ value: 2, delayMs: 50 }), workers.run({ value: 3 })]);
+    expect(busy.threadId).toBe(first.threadId);
+    expect(waiting).toMatchObject({ doubled: 6, threadId: first.threadId });
+  });
+
+  it('fails the waiting tasks one by one when a worker cannot load its module, without starting workers forever', async () => {
+    const workers = pool(1, 10_000, require.resolve('../support/workerTasks').replace('workerTasks', 'noSuchTasks'));
+    const tasks = [1, 2].map((value) => workers.run({ value }));
+    for (const task of tasks) await expect(task).rejects.toThrow(/The test worker failed: Cannot find module .*noSuchTasks/);
+  });
+
   it('ends a worker idle for idleMs; the next task starts another', async () => {
     const workers = pool(1, 200);
     const first = await workers.run({ value: 1 });
@@ -57,9 +73,13 @@ describe('WorkerPool', () => {
     // A script of its own: it remembers the keys it was sent with their payload, as the XSD workers keep schemas.
     const source = `
       const { parentPort, threadId } = require('node:worker_threads');
+      // Taking a new key takes a while, as compiling a schema does, so the first two tasks go to two workers.
       const kept = new Map();
       parentPort.on('message', ({ key, payload }) => {
-        if (payload !== undefined) kept.set(key, payload);
+        if (payload !== undefined) {
+          kept.set(key, payload);
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+        }
         if (!kept.has(key)) parentPort.postMessage({ failure: 'no ' + key + ' here' });
         else parentPort.postMessage({ value: { threadId, payload: kept.get(key) } });
       });
