@@ -20,8 +20,8 @@ describeWithN8n('Invoice > Search, Get and Download in n8n', () => {
   let from: string;
 
   beforeAll(async () => {
-    // A clock of whole seconds gives the three invoices one invoicing date, as invoices sent together may get on
-    // KSeF; the order among them is then KSeF's, and the tests must not expect the order they were given in.
+    // A clock of whole seconds gives the three invoices one invoicing date (unless a second ends while they are sent),
+    // as invoices sent together may get on KSeF; the order among them is then KSeF's, not the order they were given in.
     sandbox = await startSandbox({ clock: { now: () => new Date(Math.floor(Date.now() / 1000) * 1000) } });
     credentials = sandboxCredentialData(sandbox);
     from = new Date(Date.now() - 60_000).toISOString();
