@@ -69,9 +69,19 @@ export async function readInvoiceStream(input: InvoiceStreamInput, field: string
 }
 
 /**
+ * Bytes of an invoice file read at once, into a buffer this thread keeps: a typical invoice (a few kB) is read whole
+ * by one positional read, without asking the file's size first. Building a package of 10,000 files, the `fstat` and
+ * the second read that finds the end took about as long as opening and reading each file.
+ */
+export const FILE_READ_BYTES = 64 * 1024;
+/** This thread's read buffer (each worker thread loads this module, and so has its own); reads are synchronous. */
+let readBuffer: Buffer | undefined;
+
+/**
  * The invoice's bytes from the file at `input.path`, read synchronously (see `InvoiceFileInput`) up to `maxBytes`: a
- * file larger than that is refused from its size, unread. A path that names no regular file is the invoice's own
- * `KsefInputError`; any other failure to read it is a `KsefError` (no verdict on the invoice).
+ * file larger than that is refused from its size, unread beyond its first `FILE_READ_BYTES`. A path that names no
+ * regular file is the invoice's own `KsefInputError`; any other failure to read it is a `KsefError` (no verdict on
+ * the invoice).
  */
 export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes: number, limitText: string): Buffer {
   const pathField = `${field}.path`;
@@ -85,6 +95,9 @@ export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes
       field: pathField,
     });
   }
+  const notAFile = () =>
+    new KsefInputError(`${pathField} must name a regular file with the invoice XML; ${input.path} is not one.`, { field: pathField });
+  const tooLarge = (size: string) => new KsefInputError(`${field} has ${size} bytes; ${limitText}`, { field });
   let fd: number;
   try {
     // Non-blocking: opening a named pipe would otherwise wait, with the event loop, for a writer. Reads of a regular
@@ -94,23 +107,30 @@ export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes
     throw unreadableFile(error, field, pathField, input.path);
   }
   try {
-    const stat = fstatSync(fd);
-    const { size } = stat;
-    // A directory opens on Linux; a pipe or a device might never end.
-    if (!stat.isFile()) {
-      throw new KsefInputError(`${pathField} must name a regular file with the invoice XML; ${input.path} is not one.`, {
-        field: pathField,
-      });
+    // Positional reads (pread): a pipe refuses them (ESPIPE), a directory any read (EISDIR). A regular file gives
+    // fewer bytes than asked only at its end.
+    const buffer = (readBuffer ??= Buffer.allocUnsafeSlow(FILE_READ_BYTES));
+    const first = readSync(fd, buffer, 0, buffer.length, 0);
+    if (first < buffer.length) {
+      if (first > maxBytes) throw tooLarge(String(first));
+      const bytes = Buffer.allocUnsafe(first);
+      buffer.copy(bytes, 0, 0, first);
+      return bytes;
     }
-    if (size > maxBytes) throw new KsefInputError(`${field} has ${size} bytes; ${limitText}`, { field });
+    // A large file: judged from its size before the rest is read.
+    const stat = fstatSync(fd);
+    // A device might never end.
+    if (!stat.isFile()) throw notAFile();
+    if (stat.size > maxBytes) throw tooLarge(String(stat.size));
     // One byte more than the size: a file that grew since is still read to its end (up to the limit).
-    let bytes = Buffer.allocUnsafe(size + 1);
-    let length = 0;
+    let bytes = Buffer.allocUnsafe(Math.max(stat.size, first) + 1);
+    buffer.copy(bytes, 0, 0, first);
+    let length = first;
     for (;;) {
-      const read = readSync(fd, bytes, length, bytes.length - length, null);
+      const read = readSync(fd, bytes, length, bytes.length - length, length);
       if (read === 0) break;
       length += read;
-      if (length > maxBytes) throw new KsefInputError(`${field} has more than ${maxBytes} bytes; ${limitText}`, { field });
+      if (length > maxBytes) throw tooLarge(`more than ${maxBytes}`);
       if (length === bytes.length) {
         const grown = Buffer.allocUnsafe(Math.min(bytes.length * 2, maxBytes + 1));
         bytes.copy(grown, 0, 0, length);
@@ -120,6 +140,8 @@ export function readInvoiceFile(input: InvoiceFileInput, field: string, maxBytes
     return bytes.subarray(0, length);
   } catch (error) {
     if (error instanceof KsefError) throw error;
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === 'ESPIPE' || code === 'EISDIR') throw notAFile();
     throw unreadableFile(error, field, pathField, input.path);
   } finally {
     closeSync(fd);

@@ -24,6 +24,7 @@ import {
   type BatchPackageSource,
   type BuildBatchPackageOptions,
 } from '../../shared/sessions/batch/package';
+import { FILE_READ_BYTES } from '../../shared/sessions/streamInput';
 import type { InvoiceInput, InvoiceStreamInput } from '../../shared/sessions/types';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
@@ -434,6 +435,46 @@ describe('buildBatchPackage', () => {
     expect(messages[3]).toBe(`invoices[4].path names no file with the invoice XML: ${underAFile} (ENOTDIR).`);
     const files = await unpacked(await decryptedPackage(pkg, fixedKey), 'Zip');
     expect(files.map((file) => file.content.toString('utf8'))).toEqual([invoice(1), invoice(5)]);
+  });
+
+  it('reads a file of any size whole: under, at and over one read of FILE_READ_BYTES, a device refused as no regular file', async () => {
+    // Whitespace after the root element pads an invoice to an exact size and keeps it well-formed.
+    const sized = (n: number, bytes: number) => {
+      const xml = Buffer.from(invoice(n, 100), 'utf8');
+      expect(xml.length).toBeLessThan(bytes);
+      return Buffer.concat([xml, Buffer.alloc(bytes - xml.length, '\n')]);
+    };
+    const contents = [
+      sized(1, FILE_READ_BYTES - 1),
+      sized(2, FILE_READ_BYTES),
+      sized(3, FILE_READ_BYTES + 1),
+      sized(4, 3 * FILE_READ_BYTES + 17),
+      sized(5, 3 * FILE_READ_BYTES),
+    ];
+    const paths = await invoiceFiles(contents);
+    const limits = { maxBytes: 3 * FILE_READ_BYTES + 17, maxBytesWithAttachment: 3 * FILE_READ_BYTES + 17 };
+    const pkg = await build([...paths.map((path) => ({ path })), { path: '/dev/zero' }], { limits });
+
+    expect(pkg.entries.map((entry) => [entry.index, entry.invoiceSize, entry.invoiceHash])).toEqual(
+      contents.map((content, index) => [index, content.length, sha256(content)]),
+    );
+    const files = await unpacked(await decryptedPackage(pkg, fixedKey), 'Zip');
+    files.forEach((file, n) => expect(file.content.equals(contents[n])).toBe(true));
+    expect(pkg.rejected.map((rejection) => [rejection.index, rejection.problem.field, rejection.problem.message])).toEqual([
+      [5, 'invoices[5].path', 'invoices[5].path must name a regular file with the invoice XML; /dev/zero is not one.'],
+    ]);
+
+    // Over the limit: judged from the size, however much of the file one read took.
+    const over = await build(
+      paths.map((path) => ({ path })),
+      { limits: { maxBytes: FILE_READ_BYTES, maxBytesWithAttachment: FILE_READ_BYTES } },
+    );
+    expect(over.entries.map((entry) => entry.index)).toEqual([0, 1]);
+    expect(over.rejected.map((rejection) => rejection.problem.message.split(';')[0])).toEqual([
+      `invoices[2] has ${FILE_READ_BYTES + 1} bytes`,
+      `invoices[3] has ${3 * FILE_READ_BYTES + 17} bytes`,
+      `invoices[4] has ${3 * FILE_READ_BYTES} bytes`,
+    ]);
   });
 
   it('refuses an invoice given both as its XML and as a file, and a path that is not a non-empty string', async () => {
