@@ -26,7 +26,10 @@
  * grows and the limits do not, so the fraction errs low; `prepareCpuMs` is the CPU time of the whole process, all
  * threads, during the preparation, and `prepCpuFractionOfLimit` the limits' time over it, which the machine's load
  * affects far less. `peakRssMB` is the client process's operating-system high-water mark, read right after the first
- * set's send (before the second). `loadAverage` is the machine's 1-minute load then. `readFloorMs` is the files read
+ * set's send (before the second); `rssBeforeSendMB` and `heapBeforeSendMB` are its RSS and V8 heap (committed, the
+ * calling thread's) right before that send, its inputs listed and the warm-up's workers started: what the process
+ * held before the engine took the N invoices. An N above 10,000 (KSeF's most per session, e.g. BENCH_SIZES=20000) is
+ * sent in several sessions, one after another; the phases are then summed over the sessions. `loadAverage` is the machine's 1-minute load then. `readFloorMs` is the files read
  * bare on one thread (`fs.readFileSync`, the fastest of three, wall clock; 0 for inputs from memory), and
  * `floorFractionOfLimit` = limits' time / (limits' time + `readFloorMs`), the fraction a preparation on one thread
  * that did nothing but read the files and do the three pieces of work would reach.
@@ -59,9 +62,13 @@ const sizes = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Numbe
 const formats = (process.env.BENCH_FORMATS ?? 'Zip,TarGz').split(',');
 const inputKind = process.env.BENCH_INPUT ?? 'files';
 const MB = 1e6;
+/** RSS as the operating system counts it (`maxRSS` is in KiB). */
+const MIB = 1024 * 1024;
 const TARGET_FRACTION = 0.5;
 const TARGET_RSS_GROWTH = 1.3;
 const TARGET_TOTAL_MS = 60_000;
+/** KSeF's most invoices per batch session: a larger N is sent in several, one after another. */
+const MAX_INVOICES_PER_SESSION = 10_000;
 /** Invoices of the warm-up send that precedes every measured one. */
 const WARM_UP_INVOICES = 20;
 
@@ -135,13 +142,17 @@ async function run(n, format, folder, warmUpFolder, steadyFolder) {
       const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
       const failed = result.invoices.filter((invoice) => !invoice.ksefNumber);
       if (failed.length > 0) throw new Error(`${failed.length} invoices have no KSeF number, e.g. ${JSON.stringify(failed[0])}`);
-      if (result.sessions.length !== 1) throw new Error(`${n} invoices went in ${result.sessions.length} sessions, not one`);
+      const sessions = Math.ceil(inputs.length / MAX_INVOICES_PER_SESSION);
+      if (result.sessions.length !== sessions)
+        throw new Error(`${inputs.length} invoices went in ${result.sessions.length} sessions, not ${sessions}`);
       return { phases, totalMs };
     };
 
     // Authentication and the sandbox's validation workers started, as they are for a steady sender.
     await send(fileInputs(invoiceFiles(warmUpFolder)));
     const coldInputs = inputsOf(coldFiles);
+    // What the process holds before the engine sends: its modules, the warm-up's workers, the caller's inputs.
+    const before = process.memoryUsage();
     const cold = await send(coldInputs);
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
     const steadyInputs = inputsOf(steadyFiles);
@@ -171,6 +182,8 @@ async function run(n, format, folder, warmUpFolder, steadyFolder) {
       sha256LimitMBps: round(limit.packageBytes / MB / limit.sha256.seconds),
       prepFractionOfLimit: round(limit.ms / prepareMs),
       peakRssMB: round(peakRssMB),
+      rssBeforeSendMB: round(before.rss / MIB),
+      heapBeforeSendMB: round(before.heapTotal / MIB),
       coldPrepareMs: round(cold.phases.prepareMs()),
       coldPrepFractionOfLimit: round(coldLimit.ms / cold.phases.prepareMs()),
       coldTotalMs: round(cold.totalMs),
@@ -207,24 +220,29 @@ async function limitsOf(files, inputs, format) {
 }
 
 /**
- * When the engine's progress changed phase. The package is built when its parts are known (the first report with
- * `parts`), before the session opens; `packing` to that is the preparation.
+ * When the engine's progress changed phase, per session (a send of more than 10,000 invoices goes in several, one
+ * after another). A package is built when its parts are known (the session's first report with `parts`), before the
+ * session opens; `packing` to that is its preparation. Each phase's time is summed over the sessions.
  */
 class PhaseClock {
   constructor() {
-    this.at = {};
+    /** By session: when each phase began, and `packed`. */
+    this.sessions = new Map();
+    this.prepareCpuMs = 0;
   }
 
   see(progress) {
     const now = Number(process.hrtime.bigint()) / 1e6;
-    if (this.at[progress.phase] === undefined) {
-      this.at[progress.phase] = now;
+    let at = this.sessions.get(progress.session);
+    if (!at) this.sessions.set(progress.session, (at = {}));
+    if (at[progress.phase] === undefined) {
+      at[progress.phase] = now;
       if (progress.phase === 'packing') this.cpuAtPacking = process.cpuUsage();
     }
-    if (progress.parts > 0 && this.at.packed === undefined) {
-      this.at.packed = now;
+    if (progress.parts > 0 && at.packed === undefined) {
+      at.packed = now;
       const cpu = process.cpuUsage(this.cpuAtPacking);
-      this.prepareCpuMs = (cpu.user + cpu.system) / 1000;
+      this.prepareCpuMs += (cpu.user + cpu.system) / 1000;
     }
   }
 
@@ -237,31 +255,41 @@ class PhaseClock {
   }
 
   between(from, to) {
-    if (this.at[from] === undefined || this.at[to] === undefined) throw new Error(`the engine reported no ${from} -> ${to} progress`);
-    return this.at[to] - this.at[from];
+    let sum = 0;
+    for (const [session, at] of this.sessions) {
+      if (at[from] === undefined || at[to] === undefined)
+        throw new Error(`the engine reported no ${from} -> ${to} progress in session ${session}`);
+      sum += at[to] - at[from];
+    }
+    return sum;
   }
 }
 
-/** The package the engine sent, built again with a key of our own (the same invoices give the same archive bytes), as plain parts. */
+/**
+ * The packages the engine sent (one per session of at most 10,000 invoices), built again with a key of our own (the
+ * same invoices give the same archive bytes), as plain parts.
+ */
 async function rebuiltPackage(inputs, format) {
   const { buildBatchPackage } = require(path.join(dist, 'shared', 'sessions', 'batch', 'package'));
   const key = { key: crypto.randomBytes(32), iv: crypto.randomBytes(16) };
-  const pkg = await buildBatchPackage(
-    inputs.map((input, index) => ({ index, input })),
-    { key, compressionType: format },
-  );
-  try {
-    const plainParts = [];
-    for (const part of pkg.parts) {
-      const chunks = [];
-      for await (const chunk of pkg.openPart(part.ordinalNumber)) chunks.push(chunk);
-      const decipher = crypto.createDecipheriv('aes-256-cbc', key.key, key.iv);
-      plainParts.push(Buffer.concat([decipher.update(Buffer.concat(chunks)), decipher.final()]));
+  const plainParts = [];
+  for (let first = 0; first < inputs.length; first += MAX_INVOICES_PER_SESSION) {
+    const pkg = await buildBatchPackage(
+      inputs.slice(first, first + MAX_INVOICES_PER_SESSION).map((input, index) => ({ index: first + index, input })),
+      { key, compressionType: format },
+    );
+    try {
+      for (const part of pkg.parts) {
+        const chunks = [];
+        for await (const chunk of pkg.openPart(part.ordinalNumber)) chunks.push(chunk);
+        const decipher = crypto.createDecipheriv('aes-256-cbc', key.key, key.iv);
+        plainParts.push(Buffer.concat([decipher.update(Buffer.concat(chunks)), decipher.final()]));
+      }
+    } finally {
+      await pkg.dispose();
     }
-    return { plainParts, key };
-  } finally {
-    await pkg.dispose();
   }
+  return { plainParts, key };
 }
 
 /**
