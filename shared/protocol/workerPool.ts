@@ -1,10 +1,11 @@
 /**
  * Worker threads for CPU-bound work that would otherwise hold the host's event loop (n8n, Node-RED) and use one core
  * of several: XSD validation, batch package building. Tasks are taken in order by an idle worker (one that keeps what
- * the task needs, such as a compiled schema, if there is one); workers start when tasks wait (at most `size`), stay
- * for the next burst, and end after `idleMs` without work. A task waits in the queue, not for a given worker, while
- * workers start: whichever worker is free first takes it, so a short task never waits ~0.1-0.2 s for a thread to
- * load its modules while another is free. An idle worker does not keep the process alive.
+ * the task needs, such as a compiled schema, if there is one); workers start when tasks wait (at most `size`, and
+ * never while a worker of any pool is ending), stay for the next burst, and end after `idleMs` without work. A task
+ * waits in the queue, not for a given worker, while workers start: whichever worker is free first takes it, so a
+ * short task never waits ~0.1-0.2 s for a thread to load its modules while another is free. An idle worker does not
+ * keep the process alive.
  *
  * A worker runs either one exported function of a module, loaded by path (running from the TypeScript sources, as
  * tests under ts-jest do, the worker compiles them with `typescript`, a development dependency; the built package
@@ -80,6 +81,13 @@ parentPort.on('message', async (request) => {
 });
 `;
 
+/**
+ * Workers of every pool being ended. No worker starts while one is: a thread that creates its V8 isolate while
+ * another worker terminates can crash the whole process (nodejs/node#56312, "Segmentation fault while terminating and
+ * starting workers"), which for a host such as n8n would end every workflow it runs.
+ */
+const ending = new Set<Promise<unknown>>();
+
 /** One worker per core, at most `max` (and at least one). */
 export function workersPerCore(max: number): number {
   return Math.max(1, Math.min(max, availableParallelism()));
@@ -105,6 +113,8 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 export class WorkerPool<Request, Answer> {
   private readonly workers: PoolWorker[] = [];
   private readonly queue: Task[] = [];
+  /** Workers wait to start until the workers being ended have (`ending`). */
+  private waitingForEnds = false;
 
   constructor(private readonly options: WorkerPoolOptions) {}
 
@@ -143,8 +153,17 @@ export class WorkerPool<Request, Answer> {
     }
   }
 
-  /** Starts workers for the tasks that wait, beyond those already starting (at most `size` in all). */
+  /** Starts workers for the tasks that wait, beyond those already starting (at most `size` in all), once no worker is ending. */
   private startWorkers(): void {
+    if (this.waitingForEnds) return;
+    if (ending.size > 0) {
+      this.waitingForEnds = true;
+      void Promise.allSettled([...ending]).then(() => {
+        this.waitingForEnds = false;
+        this.dispatch();
+      });
+      return;
+    }
     let starting = this.workers.filter((w) => !w.ready).length;
     while (starting < this.queue.length && this.workers.length < this.options.size) {
       this.spawn();
@@ -188,7 +207,10 @@ export class WorkerPool<Request, Answer> {
     entry.worker.unref();
     entry.idleTimer = setTimeout(() => {
       this.remove(entry);
-      void entry.worker.terminate();
+      const ended = entry.worker.terminate();
+      const forget = () => ending.delete(ended);
+      ending.add(ended);
+      ended.then(forget, forget);
     }, this.options.idleMs);
     entry.idleTimer.unref();
   }

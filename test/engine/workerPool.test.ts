@@ -4,6 +4,7 @@
  * workers that keep a task's key preferred, a failing task or a dying worker failing only its own task, idle workers
  * ending.
  */
+import { Worker } from 'node:worker_threads';
 import { WorkerPool } from '../../shared/protocol/workerPool';
 import type { EchoRequest } from '../support/workerTasks';
 
@@ -67,6 +68,53 @@ describe('WorkerPool', () => {
     expect((await workers.run({ value: 2 })).threadId).toBe(first.threadId);
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await workers.run({ value: 3 })).threadId).not.toBe(first.threadId);
+  });
+
+  it('starts no worker while another is ending (nodejs/node#56312): a task waits for the end, then gets a fresh worker', async () => {
+    // Each worker counts itself in memory shared with this thread as it starts.
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const source = `
+      const { parentPort, workerData, threadId } = require('node:worker_threads');
+      Atomics.add(workerData.started, 0, 1);
+      parentPort.on('message', (value) => parentPort.postMessage({ value: { threadId, value } }));
+    `;
+    const workers = new WorkerPool<number, { threadId: number; value: number }>({
+      script: { source, workerData: { started } },
+      size: 1,
+      idleMs: 50,
+      label: 'test worker',
+    });
+    // The end of this pool's idle worker is held until released (a thread that takes its time to exit).
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let watched = -1;
+    let ending = false;
+    const terminate = Worker.prototype.terminate;
+    const spy = jest.spyOn(Worker.prototype, 'terminate').mockImplementation(function (this: Worker) {
+      const ended = terminate.call(this);
+      if (this.threadId !== watched) return ended;
+      ending = true;
+      return ended.then(async (code) => (await released, code));
+    });
+    try {
+      const first = await workers.run(1);
+      watched = first.threadId;
+      for (let waited = 0; !ending; waited += 10) {
+        if (waited > 5000) throw new Error('the idle worker was not ended');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const second = workers.run(2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(Atomics.load(started, 0)).toBe(1);
+      release();
+      const answer = await second;
+      expect(answer.value).toBe(2);
+      expect(answer.threadId).not.toBe(first.threadId);
+      expect(Atomics.load(started, 0)).toBe(2);
+    } finally {
+      release();
+      spy.mockRestore();
+    }
   });
 
   it("prefers an idle worker that has the task's key, and tells the request whether the chosen worker has it", async () => {
