@@ -29,10 +29,11 @@
  * set's send (before the second); `rssBeforeSendMB` and `heapBeforeSendMB` are its RSS and V8 heap (committed, the
  * calling thread's) right before that send, its inputs listed and the warm-up's workers started: what the process
  * held before the engine took the N invoices. An N above 10,000 (KSeF's most per session, e.g. BENCH_SIZES=20000) is
- * sent in several sessions, one after another; the phases are then summed over the sessions. `loadAverage` is the machine's 1-minute load then. `readFloorMs` is the files read
- * bare on one thread (`fs.readFileSync`, the fastest of three, wall clock; 0 for inputs from memory), and
- * `floorFractionOfLimit` = limits' time / (limits' time + `readFloorMs`), the fraction a preparation on one thread
- * that did nothing but read the files and do the three pieces of work would reach.
+ * sent in several sessions, one after another; the phases are then summed over the sessions. `loadAverage` is the
+ * machine's 1-minute load then. `readFloorMs` is the files read bare on one thread (`fs.readFileSync`, the fastest of
+ * three, wall clock; 0 for inputs from memory), and `floorFractionOfLimit` = limits' time / (limits' time +
+ * `readFloorMs`), the fraction a preparation on one thread that did nothing but read the files and do the three pieces
+ * of work would reach.
  *
  * Targets (both formats): prepFractionOfLimit >= 0.5; peakRssMB at 10,000 <= 1.3 x that at 100; 10,000 invoices in
  * totalMs < 60,000. Options: BENCH_SIZES (default "100,1000,10000"), BENCH_FORMATS (default "Zip,TarGz"), BENCH_INPUT
@@ -57,6 +58,8 @@ const {
   formatLabel,
   round,
 } = require('./support');
+// The engine's package builder, and its most invoices per package (KSeF's per batch session): a larger N goes in several.
+const { buildBatchPackage, MAX_INVOICES_PER_PACKAGE } = require(path.join(dist, 'shared', 'sessions', 'batch', 'package'));
 
 const sizes = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
 const formats = (process.env.BENCH_FORMATS ?? 'Zip,TarGz').split(',');
@@ -67,8 +70,6 @@ const MIB = 1024 * 1024;
 const TARGET_FRACTION = 0.5;
 const TARGET_RSS_GROWTH = 1.3;
 const TARGET_TOTAL_MS = 60_000;
-/** KSeF's most invoices per batch session: a larger N is sent in several, one after another. */
-const MAX_INVOICES_PER_SESSION = 10_000;
 /** Invoices of the warm-up send that precedes every measured one. */
 const WARM_UP_INVOICES = 20;
 
@@ -142,7 +143,7 @@ async function run(n, format, folder, warmUpFolder, steadyFolder) {
       const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
       const failed = result.invoices.filter((invoice) => !invoice.ksefNumber);
       if (failed.length > 0) throw new Error(`${failed.length} invoices have no KSeF number, e.g. ${JSON.stringify(failed[0])}`);
-      const sessions = Math.ceil(inputs.length / MAX_INVOICES_PER_SESSION);
+      const sessions = Math.ceil(inputs.length / MAX_INVOICES_PER_PACKAGE);
       if (result.sessions.length !== sessions)
         throw new Error(`${inputs.length} invoices went in ${result.sessions.length} sessions, not ${sessions}`);
       return { phases, totalMs };
@@ -270,12 +271,11 @@ class PhaseClock {
  * same invoices give the same archive bytes), as plain parts.
  */
 async function rebuiltPackage(inputs, format) {
-  const { buildBatchPackage } = require(path.join(dist, 'shared', 'sessions', 'batch', 'package'));
   const key = { key: crypto.randomBytes(32), iv: crypto.randomBytes(16) };
   const plainParts = [];
-  for (let first = 0; first < inputs.length; first += MAX_INVOICES_PER_SESSION) {
+  for (let first = 0; first < inputs.length; first += MAX_INVOICES_PER_PACKAGE) {
     const pkg = await buildBatchPackage(
-      inputs.slice(first, first + MAX_INVOICES_PER_SESSION).map((input, index) => ({ index: first + index, input })),
+      inputs.slice(first, first + MAX_INVOICES_PER_PACKAGE).map((input, index) => ({ index: first + index, input })),
       { key, compressionType: format },
     );
     try {
