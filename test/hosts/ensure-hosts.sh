@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real hosts the host tests run in, outside the clone so later runs reuse them:
-# Node 24 (n8n 2.41 refuses older Node) and n8n itself. Prints the two paths as KEY=VALUE lines.
+# Node 24 (n8n 2.41 refuses older Node), n8n itself and Redis. Prints the paths as KEY=VALUE lines.
 set -euo pipefail
 CACHE="${KSEF_HOSTS_CACHE:-$HOME/.cache/ksef-flow-hosts}"
 N8N_VERSION="${KSEF_N8N_VERSION:-2.41.1}"
@@ -23,5 +23,19 @@ JSON
     && PATH="$NODE24_BIN:$PATH" npm rebuild sqlite3 --loglevel=error >&2)
   touch "$N8N_DIR/.ready"
 fi
+# Redis for the n8n queue-mode test: Debian's redis-server and the libraries it links, unpacked here, not installed.
+REDIS_DIR="$CACHE/redis"
+if [ ! -x "$REDIS_DIR/usr/bin/redis-server" ]; then
+  DEBS="$(mktemp -d)" && chmod 755 "$DEBS"
+  if (cd "$DEBS" && apt-get download redis-server redis-tools liblzf1 libjemalloc2 >&2); then
+    rm -rf "$REDIS_DIR.partial"
+    for deb in "$DEBS"/*.deb; do dpkg -x "$deb" "$REDIS_DIR.partial"; done
+    mv "$REDIS_DIR.partial" "$REDIS_DIR"
+  else
+    echo "warning: apt-get download of Redis failed (the n8n queue-mode test will fail)" >&2
+  fi
+  rm -rf "$DEBS"
+fi
 echo "NODE24_BIN=$NODE24_BIN"
 echo "N8N_BIN=$N8N_DIR/node_modules/.bin/n8n"
+echo "REDIS_SERVER=$REDIS_DIR/usr/bin/redis-server"

@@ -8,149 +8,32 @@
  * proxy's origin), which counts the parts stored and slows each upload so the kill lands half way.
  */
 import * as fs from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { buildDemoInvoice, DEMO_SELLER_NIP } from '../../sandbox/samples/demoInvoice';
-import { N8nHost, nodeOutput, type ExecutionItem, type Workflow } from './support/n8nHost';
+import { N8nHost, nodeOutput } from './support/n8nHost';
+import {
+  batchSendWorkflow,
+  invoiceFile,
+  PacingProxy,
+  resultsByFile,
+  SEND_NODE,
+  storedCounts,
+  waitFor,
+  writeFiles,
+  WRONG_CHECK_DIGIT_NIP,
+  type Flaw,
+} from './support/batchFixtures';
 import { sandboxCredentialData } from '../support/n8nCredential';
 
 const CREDENTIAL = { id: 'KsefBatchSandbox1', name: 'KSeF sandbox outside n8n' };
-const READ_NODE = 'Invoice files';
-const SEND_NODE = 'Send to KSeF';
 const THOUSAND_ID = 'KsefBatchThousand001';
 const RESUME_ID = 'KsefBatchResume002';
-const run = `${process.pid}-${Date.now()}`;
-/** The demo seller's NIP with its check digit changed. */
-const WRONG_CHECK_DIGIT_NIP = `${DEMO_SELLER_NIP.slice(0, 9)}${(Number(DEMO_SELLER_NIP[9]) + 1) % 10}`;
-
-type Flaw = 'wrongSellerNip' | 'schemaViolation' | 'duplicateNumber' | 'notXml';
-
-/** Invoice `i` of a set: distinct number, 1 to 5 lines; some are made invalid by `flawOf`. */
-function invoiceFile(set: string, i: number, flaw?: Flaw): { name: string; xml: string; invoiceNumber: string } {
-  const invoiceNumber = `FV/${set}/${run}/${flaw === 'duplicateNumber' ? i - 1 : i}`;
-  let xml = buildDemoInvoice({ invoiceNumber, lines: 1 + (i % 5) });
-  if (flaw === 'wrongSellerNip') xml = xml.replace(`<NIP>${DEMO_SELLER_NIP}</NIP>`, `<NIP>${WRONG_CHECK_DIGIT_NIP}</NIP>`);
-  // A duplicate number with other content: KSeF keeps the first and refuses the second.
-  if (flaw === 'duplicateNumber') xml = xml.replace('<P_1M>Kraków</P_1M>', '<P_1M>Wieliczka</P_1M>');
-  if (flaw === 'schemaViolation') xml = xml.replace(/<P_15>[^<]*<\/P_15>/, '<P_15>dużo</P_15>');
-  if (flaw === 'notXml') xml = `Invoice ${invoiceNumber}, sorry, not XML`;
-  return { name: `inv-${String(i).padStart(4, '0')}.xml`, xml, invoiceNumber };
-}
-
 /** Four in every hundred of the 1,000 are invalid, one of each kind. */
 function flawOf(i: number): Flaw | undefined {
   return ({ 7: 'wrongSellerNip', 23: 'schemaViolation', 51: 'duplicateNumber', 77: 'notXml' } as Record<number, Flaw>)[i % 100];
-}
-
-function writeFiles(folder: string, files: Array<{ name: string; xml: string }>): void {
-  fs.mkdirSync(folder, { recursive: true });
-  for (const { name, xml } of files) fs.writeFileSync(path.join(folder, name), xml);
-}
-
-function sendWorkflow(id: string, folder: string, batchOptions: Record<string, unknown>): Workflow {
-  return {
-    id,
-    name: `KSeF batch ${id}`,
-    nodes: [
-      { id: `${id}-start`, name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-      {
-        id: `${id}-read`,
-        name: READ_NODE,
-        type: 'n8n-nodes-base.readWriteFile',
-        typeVersion: 1.1,
-        position: [220, 0],
-        parameters: { operation: 'read', fileSelector: `${folder}/*.xml`, options: {} },
-      },
-      {
-        id: `${id}-send`,
-        name: SEND_NODE,
-        type: '@ksef-flow/n8n-nodes-ksef.ksef',
-        typeVersion: 1,
-        position: [440, 0],
-        parameters: {
-          resource: 'invoice',
-          operation: 'send',
-          sendMode: 'batch',
-          xmlSource: 'binary',
-          binaryPropertyName: 'data',
-          downloadUpo: false,
-          batchOptions,
-          options: { includeInputFields: true },
-        },
-        credentials: { ksefApi: CREDENTIAL },
-        onError: 'continueRegularOutput',
-      },
-    ],
-    connections: {
-      Start: { main: [[{ node: READ_NODE, type: 'main', index: 0 }]] },
-      [READ_NODE]: { main: [[{ node: SEND_NODE, type: 'main', index: 0 }]] },
-    },
-    settings: { executionOrder: 'v1' },
-  };
-}
-
-/** Forwards everything to the sandbox; holds each PUT (a package part) `paceMs` first and counts the parts stored. */
-class PacingProxy {
-  partsStored = 0;
-  paceMs = 0;
-  private readonly server: Server;
-
-  constructor(target: URL) {
-    this.server = createServer((req, res) => {
-      const forward = () => {
-        const upstream = request(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-          (answer) => {
-            if (req.method === 'PUT' && answer.statusCode === 201) this.partsStored += 1;
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
-      };
-      if (req.method === 'PUT' && this.paceMs > 0) setTimeout(forward, this.paceMs);
-      else forward();
-    });
-  }
-
-  /** Listens on a free loopback port; returns its origin. */
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
-/** How many times each invoice number is stored in the sandbox. */
-function storedCounts(sandbox: SandboxHandle): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { invoice } of sandbox.state.invoicesByKsefNumber.values()) {
-    if (invoice.invoiceNumber) counts.set(invoice.invoiceNumber, (counts.get(invoice.invoiceNumber) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** The KSeF node's output items by the file each came from (Include Input Fields keeps the file's name). */
-function resultsByFile(items: ExecutionItem[]): Map<string, ExecutionItem> {
-  return new Map(items.map((item) => [item.json.fileName as string, item]));
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('KSeF node in a real n8n: Batch mode', () => {
@@ -179,8 +62,8 @@ describe('KSeF node in a real n8n: Batch mode', () => {
       },
     ]);
     await host.importWorkflows([
-      sendWorkflow(THOUSAND_ID, path.join(filesDir, 'thousand'), {}),
-      sendWorkflow(RESUME_ID, path.join(filesDir, 'resume'), { partSizeBytes: resumePartSize, uploadConcurrency: 1 }),
+      batchSendWorkflow(THOUSAND_ID, CREDENTIAL, path.join(filesDir, 'thousand'), {}),
+      batchSendWorkflow(RESUME_ID, CREDENTIAL, path.join(filesDir, 'resume'), { partSizeBytes: resumePartSize, uploadConcurrency: 1 }),
     ]);
   });
   afterAll(async () => {

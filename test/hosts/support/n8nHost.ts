@@ -96,8 +96,11 @@ export class N8nHost {
     private readonly n8nBin: string,
   ) {}
 
-  /** A fresh user folder, encryption key and task-broker port, so runs never share state or clash. */
-  static async create(installation: N8nInstallation): Promise<N8nHost> {
+  /**
+   * A fresh user folder, encryption key and task-broker port, so runs never share state or clash; `settings` adds
+   * to n8n's environment (e.g. queue mode's, `QueueServices.n8nEnv`).
+   */
+  static async create(installation: N8nInstallation, settings: NodeJS.ProcessEnv = {}): Promise<N8nHost> {
     const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-n8n-'));
     const specDir = findSpecFolder();
     if (!specDir) throw new Error('The KSeF spec folder was not found: set KSEF_SPEC_DIR (the embedded sandbox needs it).');
@@ -116,17 +119,18 @@ export class N8nHost {
       N8N_RUNNERS_BROKER_PORT: String(await freePort()),
       N8N_BINARY_DATA_STORAGE_PATH: path.join(userFolder, 'binary-data'),
       KSEF_SPEC_DIR: specDir,
+      ...settings,
     };
     return new N8nHost(userFolder, env, installation.n8nBin);
   }
 
   /** A fresh host with the package packed from this checkout installed, as users get it. */
-  static async withPackedPackage(): Promise<N8nHost> {
+  static async withPackedPackage(settings: NodeJS.ProcessEnv = {}): Promise<N8nHost> {
     const installation = locateN8n();
     const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksef-pack-'));
     try {
       const tarball = await packPackage(packDir);
-      const host = await N8nHost.create(installation);
+      const host = await N8nHost.create(installation, settings);
       await host.installPackage(tarball).catch(async (error: unknown) => {
         await host.cleanup();
         throw error;
@@ -244,6 +248,34 @@ export class N8nHost {
     }
   }
 
+  /**
+   * `n8n worker` (queue mode) in its own process group, with a task broker of its own, once its health check says it
+   * is ready (database migrated, Redis connected).
+   */
+  async startWorker(): Promise<N8nWorker> {
+    const healthPort = await freePort();
+    const child = spawn(this.n8nBin, ['worker', '--concurrency=1'], {
+      cwd: this.userFolder,
+      env: {
+        ...this.env,
+        N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+        QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+        QUEUE_HEALTH_CHECK_PORT: String(healthPort),
+        N8N_WORKER_SERVER_ADDRESS: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const worker = new N8nWorker(child);
+    try {
+      await worker.ready(`http://127.0.0.1:${healthPort}/healthz/readiness`);
+      return worker;
+    } catch (error) {
+      worker.kill();
+      throw error;
+    }
+  }
+
   /** The bytes of a binary property, whether n8n kept them inline or in its filesystem store. */
   readBinary(binary: StoredBinary): Buffer {
     if (!binary.id) return Buffer.from(binary.data, 'base64');
@@ -283,6 +315,8 @@ export interface WorkflowNode {
   parameters: Record<string, unknown>;
   credentials?: Record<string, { id: string; name: string }>;
   onError?: string;
+  /** A webhook node's own id, which n8n registers its production path under. */
+  webhookId?: string;
 }
 
 export type Connections = Record<string, { main: Array<Array<{ node: string; type: string; index: number }>> }>;
@@ -311,6 +345,51 @@ export function nodeOutput(run: WorkflowRun, nodeName: string, outputIndex = 0):
   const taskData = run.execution?.data.resultData.runData[nodeName]?.[0];
   if (!taskData?.data) throw new Error(`Node '${nodeName}' produced no output: ${run.error ?? 'no run data'}`);
   return taskData.data.main[outputIndex] ?? [];
+}
+
+/** An `n8n worker` process: it takes executions from the queue. */
+export class N8nWorker {
+  private log = '';
+  private readonly exited: Promise<void>;
+
+  constructor(private readonly child: ChildProcess) {
+    const keep = (chunk: Buffer) => (this.log = (this.log + chunk.toString('utf8')).slice(-20_000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  async ready(readinessUrl: string, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !(await fetch(readinessUrl).then(
+        (response) => response.ok,
+        () => false,
+      ))
+    ) {
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`n8n worker did not become ready:\n${tail(this.log)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** What the worker has logged lately (its last 20,000 characters). */
+  output(): string {
+    return this.log;
+  }
+
+  /** SIGKILL to the worker and the task runners it started, as a crash or an OOM kill ends them. */
+  kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, 'SIGKILL');
+    return this.exited;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const killTimer = setTimeout(() => void this.kill(), 20_000);
+    this.child.kill('SIGTERM');
+    await this.exited;
+    clearTimeout(killTimer);
+  }
 }
 
 const OWNER_EMAIL = 'owner@example.com';
