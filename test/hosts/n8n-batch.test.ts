@@ -16,10 +16,12 @@ import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { N8nHost, nodeOutput } from './support/n8nHost';
 import {
   batchSendWorkflow,
+  expectFinishedInSameSession,
   invoiceFile,
   PacingProxy,
   resultsByFile,
   SEND_NODE,
+  sessionLeftByKill,
   storedCounts,
   waitFor,
   writeFiles,
@@ -120,30 +122,11 @@ describe('KSeF node in a real n8n: Batch mode', () => {
     await waitFor(() => proxy!.partsStored >= 8, 'the first parts to be uploaded', 90_000);
     process.kill(-killed.pid!, 'SIGKILL');
     await exited;
-    const partsBeforeKill = proxy!.partsStored;
-    const opened = [...sandbox!.state.batchSessions.values()].slice(sessionsBefore);
-    expect(opened).toHaveLength(1);
-    const parts = opened[0].batch.parts.length;
-    expect(parts).toBeGreaterThan(partsBeforeKill);
-    expect(opened[0].invoices).toHaveLength(0);
+    const left = sessionLeftByKill(sandbox!, sessionsBefore, proxy!.partsStored);
 
     proxy!.paceMs = 0;
     const { [RESUME_ID]: result } = await host!.executeBatch([RESUME_ID]);
     expect(result.status).toBe('success');
-    // The same session, finished: only the parts still missing went up (one in flight at the kill may go again).
-    expect(sandbox!.state.batchSessions.size).toBe(sessionsBefore + 1);
-    expect(proxy!.partsStored).toBe(parts);
-    const output = nodeOutput(result, SEND_NODE);
-    expect(output).toHaveLength(resumable.length);
-    const byFile = resultsByFile(output);
-    for (const file of resumable) {
-      expect(byFile.get(file.name)!.json).toMatchObject({
-        status: 'accepted',
-        invoiceNumber: file.invoiceNumber,
-        sessionReferenceNumber: opened[0].referenceNumber,
-      });
-    }
-    const stored = storedCounts(sandbox!);
-    for (const file of resumable) expect(stored.get(file.invoiceNumber)).toBe(1);
+    expectFinishedInSameSession(sandbox!, proxy!, sessionsBefore, left, nodeOutput(result, SEND_NODE), resumable);
   });
 });

@@ -17,9 +17,11 @@ import { N8nHost, type N8nServer, type N8nWorker } from './support/n8nHost';
 import { QueueServices } from './support/queueServices';
 import {
   batchSendWorkflow,
+  expectFinishedInSameSession,
   invoiceFile,
   PacingProxy,
   resultsByFile,
+  sessionLeftByKill,
   storedCounts,
   waitFor,
   writeFiles,
@@ -119,12 +121,7 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
     const first = runWebhook(RESUME_PATH, abandoned.signal).catch(() => undefined);
     await waitFor(() => proxy!.partsStored >= 5, 'the first parts to be uploaded', 120_000);
     await workers[0].kill();
-    const partsBeforeKill = proxy!.partsStored;
-    const opened = [...sandbox!.state.batchSessions.values()].slice(sessionsBefore);
-    expect(opened).toHaveLength(1);
-    const parts = opened[0].batch.parts.length;
-    expect(parts).toBeGreaterThan(partsBeforeKill);
-    expect(opened[0].invoices).toHaveLength(0);
+    const left = sessionLeftByKill(sandbox!, sessionsBefore, proxy!.partsStored);
 
     proxy!.paceMs = 0;
     workers.push(await host!.startWorker());
@@ -132,19 +129,6 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
     expect(workers[1].output()).toMatch(/Worker started execution \d+/);
     abandoned.abort();
     await first;
-    // The same session, finished by the second worker: only the parts still missing went up (one in flight at the kill may go again).
-    expect(sandbox!.state.batchSessions.size).toBe(sessionsBefore + 1);
-    expect(proxy!.partsStored).toBe(parts);
-    expect(output).toHaveLength(resumable.length);
-    const byFile = resultsByFile(output);
-    for (const file of resumable) {
-      expect(byFile.get(file.name)!.json).toMatchObject({
-        status: 'accepted',
-        invoiceNumber: file.invoiceNumber,
-        sessionReferenceNumber: opened[0].referenceNumber,
-      });
-    }
-    const stored = storedCounts(sandbox!);
-    for (const file of resumable) expect(stored.get(file.invoiceNumber)).toBe(1);
+    expectFinishedInSameSession(sandbox!, proxy!, sessionsBefore, left, output, resumable);
   });
 });

@@ -160,6 +160,50 @@ export function resultsByFile(items: ExecutionItem[]): Map<string, ExecutionItem
   return new Map(items.map((item) => [item.json.fileName as string, item]));
 }
 
+/**
+ * The one batch session a killed run opened since `sessionsBefore`: none of its invoices in KSeF yet, parts still to
+ * upload beyond the `partsStored` before the kill.
+ */
+export function sessionLeftByKill(
+  sandbox: SandboxHandle,
+  sessionsBefore: number,
+  partsStored: number,
+): { referenceNumber: string; parts: number } {
+  const opened = [...sandbox.state.batchSessions.values()].slice(sessionsBefore);
+  expect(opened).toHaveLength(1);
+  const parts = opened[0].batch.parts.length;
+  expect(parts).toBeGreaterThan(partsStored);
+  expect(opened[0].invoices).toHaveLength(0);
+  return { referenceNumber: opened[0].referenceNumber, parts };
+}
+
+/**
+ * The run after the kill finished the session `left`: no other session opened, only the parts still missing uploaded
+ * (one in flight at the kill may go again, and is refused), every invoice accepted in that session and stored once.
+ */
+export function expectFinishedInSameSession(
+  sandbox: SandboxHandle,
+  proxy: PacingProxy,
+  sessionsBefore: number,
+  left: { referenceNumber: string; parts: number },
+  output: ExecutionItem[],
+  files: Array<{ name: string; invoiceNumber: string }>,
+): void {
+  expect(sandbox.state.batchSessions.size).toBe(sessionsBefore + 1);
+  expect(proxy.partsStored).toBe(left.parts);
+  expect(output).toHaveLength(files.length);
+  const byFile = resultsByFile(output);
+  for (const file of files) {
+    expect(byFile.get(file.name)!.json).toMatchObject({
+      status: 'accepted',
+      invoiceNumber: file.invoiceNumber,
+      sessionReferenceNumber: left.referenceNumber,
+    });
+  }
+  const stored = storedCounts(sandbox);
+  for (const file of files) expect(stored.get(file.invoiceNumber)).toBe(1);
+}
+
 export async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
