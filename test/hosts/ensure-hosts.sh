@@ -26,8 +26,8 @@ fi
 # Redis for the n8n queue-mode test: Debian's redis-server and the libraries it links, unpacked here, not installed.
 REDIS_DIR="$CACHE/redis"
 if [ ! -x "$REDIS_DIR/usr/bin/redis-server" ]; then
-  DEBS="$(mktemp -d)" && chmod 755 "$DEBS"
-  if (cd "$DEBS" && apt-get download redis-server redis-tools liblzf1 libjemalloc2 >&2); then
+  DEBS="$(mktemp -d)"
+  if (cd "$DEBS" && apt-get download -o APT::Sandbox::User=root redis-server redis-tools liblzf1 libjemalloc2 >&2); then
     rm -rf "$REDIS_DIR.partial"
     for deb in "$DEBS"/*.deb; do dpkg -x "$deb" "$REDIS_DIR.partial"; done
     mv "$REDIS_DIR.partial" "$REDIS_DIR"
