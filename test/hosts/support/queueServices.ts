@@ -33,12 +33,18 @@ export class QueueServices {
     const [redisPort, postgresPort] = [await freePort(), await freePort()];
     const redis = spawn(redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       env: { ...process.env, LD_LIBRARY_PATH: path.join(HOSTS_CACHE, 'redis', 'usr', 'lib', 'x86_64-linux-gnu') },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let redisLog = '';
+    const keep = (chunk: Buffer) => (redisLog = (redisLog + chunk.toString('utf8')).slice(-4000));
+    redis.stdout!.on('data', keep);
+    redis.stderr!.on('data', keep);
     const dataDir = path.join(folder, 'postgres');
     const services = new QueueServices(folder, redis, redisPort, { bin: postgresBin, dataDir }, postgresPort);
     try {
-      await waitForPort(redisPort, 'Redis');
+      await waitForPort(redisPort, 'Redis').catch((error: Error) => {
+        throw new Error(`${error.message}:\n${redisLog}`);
+      });
       services.startPostgres();
       await waitForPort(postgresPort, 'PostgreSQL');
       return services;
@@ -74,15 +80,18 @@ export class QueueServices {
   }
 
   async stop(): Promise<void> {
-    if (fs.existsSync(path.join(this.postgres.dataDir, 'postmaster.pid'))) {
-      this.asPostgresUser(path.join(this.postgres.bin, 'pg_ctl'), ['-D', this.postgres.dataDir, '-m', 'immediate', 'stop']);
+    try {
+      if (fs.existsSync(path.join(this.postgres.dataDir, 'postmaster.pid'))) {
+        this.asPostgresUser(path.join(this.postgres.bin, 'pg_ctl'), ['-D', this.postgres.dataDir, '-m', 'immediate', 'stop']);
+      }
+    } finally {
+      if (this.redis.exitCode === null && this.redis.signalCode === null) {
+        const exited = new Promise((resolve) => this.redis.once('exit', resolve));
+        this.redis.kill('SIGKILL');
+        await exited;
+      }
+      fs.rmSync(this.folder, { recursive: true, force: true });
     }
-    if (this.redis.exitCode === null && this.redis.signalCode === null) {
-      const exited = new Promise((resolve) => this.redis.once('exit', resolve));
-      this.redis.kill('SIGKILL');
-      await exited;
-    }
-    fs.rmSync(this.folder, { recursive: true, force: true });
   }
 
   /** A new cluster whose user `n8n` is trusted on loopback, started, and its database `n8n` made. */
