@@ -5,7 +5,9 @@
  *
  * A worker is then killed (SIGKILL, as a crash or an out-of-memory kill ends it) after some package parts were
  * uploaded; the workflow run again goes to another worker, which shares the first one's `~/.n8n/storage`, and
- * finishes the same batch session: every invoice is in the sandbox exactly once.
+ * finishes the same batch session: every invoice is in the sandbox exactly once. Last, a worker is killed while KSeF
+ * processes its closed session, and the run again goes to a worker without that batch's state (storage of its own):
+ * it sends the invoices again, and KSeF's duplicate check gives each its first KSeF number; still once in KSeF.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -33,8 +35,12 @@ import { sandboxCredentialData } from '../support/n8nCredential';
 const CREDENTIAL = { id: 'KsefQueueSandbox1', name: 'KSeF sandbox outside n8n' };
 const SEND_ID = 'KsefQueueSend001';
 const RESUME_ID = 'KsefQueueResume002';
+const AGAIN_ID = 'KsefQueueAgain003';
 const SEND_PATH = 'ksef-queue-send';
 const RESUME_PATH = 'ksef-queue-resume';
+const AGAIN_PATH = 'ksef-queue-again';
+/** How long the sandbox takes to process a closed session: long enough to kill a worker while it waits. */
+const PROCESSING_DELAY_MS = 1500;
 
 describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Batch mode', () => {
   let services: QueueServices | undefined;
@@ -47,6 +53,7 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
   /** 40 invoices, the 13th with a wrong seller NIP. */
   const sendSet = Array.from({ length: 40 }, (_, i) => invoiceFile('N8N-QUEUE', i + 1, i === 12 ? 'wrongSellerNip' : undefined));
   const resumable = Array.from({ length: 120 }, (_, i) => invoiceFile('N8N-QUEUE-RESUME', i + 1));
+  const sentAgain = Array.from({ length: 30 }, (_, i) => invoiceFile('N8N-QUEUE-AGAIN', i + 1));
   /** About 20 parts for the resumable set: each ZIP entry deflated alone, plus its headers. */
   const resumePartSize = Math.ceil(resumable.reduce((sum, { xml }) => sum + deflateRawSync(xml).length + 120, 0) / 20);
 
@@ -61,7 +68,8 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
   beforeAll(async () => {
     writeFiles(path.join(filesDir, 'send'), sendSet);
     writeFiles(path.join(filesDir, 'resume'), resumable);
-    [services, sandbox] = await Promise.all([QueueServices.start(), startSandbox()]);
+    writeFiles(path.join(filesDir, 'again'), sentAgain);
+    [services, sandbox] = await Promise.all([QueueServices.start(), startSandbox({ processingDelayMs: PROCESSING_DELAY_MS })]);
     host = await N8nHost.withPackedPackage({ ...services.n8nEnv(), N8N_RESTRICT_FILE_ACCESS_TO: filesDir });
     proxy = new PacingProxy(new URL(sandbox.baseUrl));
     sandbox.storage.setOrigin(await proxy.listen());
@@ -75,8 +83,9 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
         { partSizeBytes: resumePartSize, uploadConcurrency: 1 },
         RESUME_PATH,
       ),
+      batchSendWorkflow(AGAIN_ID, CREDENTIAL, path.join(filesDir, 'again'), {}, AGAIN_PATH),
     ]);
-    for (const id of [SEND_ID, RESUME_ID]) await host.publishWorkflow(id);
+    for (const id of [SEND_ID, RESUME_ID, AGAIN_ID]) await host.publishWorkflow(id);
     main = await host.startServer();
     workers.push(await host.startWorker());
   });
@@ -130,5 +139,39 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
     abandoned.abort();
     await first;
     expectFinishedInSameSession(sandbox!, proxy!, sessionsBefore, left, output, resumable);
+  });
+
+  test('a worker killed while KSeF processes its session: the run on a worker without its state sends again, each invoice keeps its first KSeF number', async () => {
+    const sessionsBefore = sandbox!.state.batchSessions.size;
+    const abandoned = new AbortController();
+    const first = runWebhook(AGAIN_PATH, abandoned.signal).catch(() => undefined);
+    const closed = () => [...sandbox!.state.batchSessions.values()].slice(sessionsBefore).find(({ status }) => status.code === 150);
+    await waitFor(() => closed() !== undefined, 'the session to be closed', 120_000);
+    const original = closed()!;
+    await workers[workers.length - 1].kill();
+    await waitFor(() => original.status.code === 200, 'KSeF to process the session', 30_000);
+    const firstKsefNumbers = new Map(
+      [...sandbox!.state.invoicesByKsefNumber].map(([ksefNumber, { invoice }]) => [invoice.invoiceNumber, ksefNumber]),
+    );
+    for (const file of sentAgain) expect(firstKsefNumbers.get(file.invoiceNumber)).toBeDefined();
+
+    // A worker with storage of its own: the killed worker's batch state is not there.
+    fs.rmSync(path.join(host!.userFolder, '.n8n', 'storage'), { recursive: true, force: true });
+    workers.push(await host!.startWorker());
+    const output = await runWebhook(AGAIN_PATH);
+    abandoned.abort();
+    await first;
+    expect(sandbox!.state.batchSessions.size).toBe(sessionsBefore + 2);
+    expect(output).toHaveLength(sentAgain.length);
+    const byFile = resultsByFile(output);
+    for (const file of sentAgain) {
+      expect(byFile.get(file.name)!.json).toMatchObject({
+        status: 'alreadySent',
+        invoiceNumber: file.invoiceNumber,
+        ksefNumber: firstKsefNumbers.get(file.invoiceNumber),
+      });
+    }
+    const stored = storedCounts(sandbox!);
+    for (const file of sentAgain) expect(stored.get(file.invoiceNumber)).toBe(1);
   });
 });
