@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { isValidKsefNumber } from '../../shared/protocol/model/ksefNumber';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { N8nHost, type N8nServer, type N8nWorker } from './support/n8nHost';
+import { N8nHost, type ExecutionItem, type N8nServer, type N8nWorker } from './support/n8nHost';
 import { QueueServices } from './support/queueServices';
 import {
   batchSendWorkflow,
@@ -29,7 +29,6 @@ import {
   writeFiles,
   WRONG_CHECK_DIGIT_NIP,
 } from './support/batchFixtures';
-import type { ExecutionItem } from './support/n8nHost';
 import { sandboxCredentialData } from '../support/n8nCredential';
 
 const CREDENTIAL = { id: 'KsefQueueSandbox1', name: 'KSeF sandbox outside n8n' };
