@@ -271,7 +271,7 @@ export class N8nHost {
       await worker.ready(`http://127.0.0.1:${healthPort}/healthz/readiness`);
       return worker;
     } catch (error) {
-      worker.kill();
+      await worker.kill();
       throw error;
     }
   }
