@@ -65,7 +65,7 @@ const sizes = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Numbe
 const formats = (process.env.BENCH_FORMATS ?? 'Zip,TarGz').split(',');
 const inputKind = process.env.BENCH_INPUT ?? 'files';
 const MB = 1e6;
-/** RSS as the operating system counts it (`maxRSS` is in KiB). */
+/** Bytes in a MiB: `rssBeforeSendMB` and `heapBeforeSendMB` in the unit of `peakRssMB` (`maxRSS` is in KiB). */
 const MIB = 1024 * 1024;
 const TARGET_FRACTION = 0.5;
 const TARGET_RSS_GROWTH = 1.3;

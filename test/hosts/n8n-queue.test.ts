@@ -19,6 +19,7 @@ import { N8nHost, type ExecutionItem, type N8nServer, type N8nWorker } from './s
 import { QueueServices } from './support/queueServices';
 import {
   batchSendWorkflow,
+  expectEachStoredOnce,
   expectFinishedInSameSession,
   invoiceFile,
   PacingProxy,
@@ -161,16 +162,10 @@ describe('KSeF node in a real n8n in queue mode (Redis, PostgreSQL, workers): Ba
     abandoned.abort();
     await first;
     expect(sandbox!.state.batchSessions.size).toBe(sessionsBefore + 2);
-    expect(output).toHaveLength(sentAgain.length);
-    const byFile = resultsByFile(output);
-    for (const file of sentAgain) {
-      expect(byFile.get(file.name)!.json).toMatchObject({
-        status: 'alreadySent',
-        invoiceNumber: file.invoiceNumber,
-        ksefNumber: firstKsefNumbers.get(file.invoiceNumber),
-      });
-    }
-    const stored = storedCounts(sandbox!);
-    for (const file of sentAgain) expect(stored.get(file.invoiceNumber)).toBe(1);
+    expectEachStoredOnce(sandbox!, output, sentAgain, (file) => ({
+      status: 'alreadySent',
+      invoiceNumber: file.invoiceNumber,
+      ksefNumber: firstKsefNumbers.get(file.invoiceNumber),
+    }));
   });
 });

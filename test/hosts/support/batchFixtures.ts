@@ -191,15 +191,23 @@ export function expectFinishedInSameSession(
 ): void {
   expect(sandbox.state.batchSessions.size).toBe(sessionsBefore + 1);
   expect(proxy.partsStored).toBe(left.parts);
+  expectEachStoredOnce(sandbox, output, files, (file) => ({
+    status: 'accepted',
+    invoiceNumber: file.invoiceNumber,
+    sessionReferenceNumber: left.referenceNumber,
+  }));
+}
+
+/** One output item per file, each matching `expected(file)`, and each file's invoice stored once in the sandbox. */
+export function expectEachStoredOnce<File extends { name: string; invoiceNumber: string }>(
+  sandbox: SandboxHandle,
+  output: ExecutionItem[],
+  files: File[],
+  expected: (file: File) => Record<string, unknown>,
+): void {
   expect(output).toHaveLength(files.length);
   const byFile = resultsByFile(output);
-  for (const file of files) {
-    expect(byFile.get(file.name)!.json).toMatchObject({
-      status: 'accepted',
-      invoiceNumber: file.invoiceNumber,
-      sessionReferenceNumber: left.referenceNumber,
-    });
-  }
+  for (const file of files) expect(byFile.get(file.name)!.json).toMatchObject(expected(file));
   const stored = storedCounts(sandbox);
   for (const file of files) expect(stored.get(file.invoiceNumber)).toBe(1);
 }

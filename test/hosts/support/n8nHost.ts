@@ -347,19 +347,33 @@ export function nodeOutput(run: WorkflowRun, nodeName: string, outputIndex = 0):
   return taskData.data.main[outputIndex] ?? [];
 }
 
-/** An `n8n worker` process: it takes executions from the queue. */
-export class N8nWorker {
-  private log = '';
-  private readonly exited: Promise<void>;
+/** An n8n process a test started: the end of its output kept for error messages, its exit awaited. */
+abstract class N8nProcess {
+  protected log = '';
+  protected readonly exited: Promise<void>;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(protected readonly child: ChildProcess) {
     const keep = (chunk: Buffer) => (this.log = (this.log + chunk.toString('utf8')).slice(-20_000));
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  async ready(readinessUrl: string, timeoutMs = 90_000): Promise<void> {
+  /** SIGTERM, and SIGKILL (`forceKill`) if the process has not ended 20 s later. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const killTimer = setTimeout(() => this.forceKill(), 20_000);
+    this.child.kill('SIGTERM');
+    await this.exited;
+    clearTimeout(killTimer);
+  }
+
+  protected forceKill(): void {
+    this.child.kill('SIGKILL');
+  }
+
+  /** Polls `readinessUrl` until it answers 2xx; fails with the end of the output once the process ends or `timeoutMs` passes. */
+  protected async becomeReady(readinessUrl: string, what: string, timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
       !(await fetch(readinessUrl).then(
@@ -367,9 +381,16 @@ export class N8nWorker {
         () => false,
       ))
     ) {
-      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`n8n worker did not become ready:\n${tail(this.log)}`);
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} did not become ready:\n${tail(this.log)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+}
+
+/** An `n8n worker` process (in its own process group): it takes executions from the queue. */
+export class N8nWorker extends N8nProcess {
+  ready(readinessUrl: string): Promise<void> {
+    return this.becomeReady(readinessUrl, 'n8n worker');
   }
 
   /** What the worker has logged lately (its last 20,000 characters). */
@@ -379,50 +400,30 @@ export class N8nWorker {
 
   /** SIGKILL to the worker and the task runners it started, as a crash or an OOM kill ends them. */
   kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, 'SIGKILL');
+    this.forceKill();
     return this.exited;
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const killTimer = setTimeout(() => void this.kill(), 20_000);
-    this.child.kill('SIGTERM');
-    await this.exited;
-    clearTimeout(killTimer);
+  protected override forceKill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, 'SIGKILL');
   }
 }
 
 const OWNER_EMAIL = 'owner@example.com';
 
-export class N8nServer {
-  private log = '';
+export class N8nServer extends N8nProcess {
   private cookie = '';
-  private readonly exited: Promise<void>;
 
   constructor(
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     readonly baseUrl: string,
   ) {
-    const keep = (chunk: Buffer) => (this.log = (this.log + chunk.toString('utf8')).slice(-20_000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    super(child);
   }
 
   /** Waits until the server is ready, then sets up the owner account (`newOwner`) or signs in as it. */
   async signIn(password: string, { newOwner }: { newOwner: boolean }, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (
-      !(await this.fetch('/healthz/readiness').then(
-        (response) => response.ok,
-        () => false,
-      ))
-    ) {
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`n8n start did not become ready at ${this.baseUrl}:\n${tail(this.log)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await this.becomeReady(`${this.baseUrl}/healthz/readiness`, `n8n start at ${this.baseUrl}`, timeoutMs);
     const response = await this.fetch(newOwner ? '/rest/owner/setup' : '/rest/login', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -471,14 +472,5 @@ export class N8nServer {
 
   async fetch(urlPath: string, init?: RequestInit): Promise<Response> {
     return await fetch(`${this.baseUrl}${urlPath}`, init);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const killTimer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
-      this.child.kill('SIGTERM');
-      await this.exited;
-      clearTimeout(killTimer);
-    }
   }
 }
